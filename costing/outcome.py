@@ -1,0 +1,54 @@
+"""What the engine returns for each event: its journal lines, stock moves and alerts.
+
+Amounts are integers in minor units (cents). `Outcome.ok` is False for a rejected
+event, with `field` and `reason` naming what is wrong; a rejected event changes no
+state. Alerts (e.g. "negative stock") accompany an accepted event: production happened,
+so it posts, and a supervisor is told.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    account: str
+    debit: int  # minor units, >= 0; exactly one of debit/credit is non-zero
+    credit: int
+    item: str | None = None
+    work_order: str | None = None
+    work_center: str | None = None
+    memo: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StockMove:
+    """A quantity change at one stock row (item, location, status, lot)."""
+
+    item: str
+    location: str
+    status: str
+    lot: str | None
+    qty: float
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: str  # "negative stock", "rounding", ...
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    event_id: str
+    ok: bool
+    lines: tuple[Line, ...] = ()
+    moves: tuple[StockMove, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    field: str | None = None
+    reason: str | None = None
+
+    @staticmethod
+    def reject(event_id: str, field: str | None, reason: str) -> "Outcome":
+        return Outcome(event_id, False, field=field, reason=reason)

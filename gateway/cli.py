@@ -1,0 +1,73 @@
+"""`gateway` command line (DESIGN §8). Each command lives in gateway/commands/<name>.py
+with `add_arguments(parser)` and `run(args) -> int`; modules are imported lazily so
+that `gateway check` does not pay for aiohttp or numba compilation it does not use."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module, one-line help)
+    "demo": ("gateway.commands.demo", "simulators + gateway + dashboard, nothing to configure"),
+    "run": ("gateway.commands.run", "production run: devices, journal, upstream, dashboard"),
+    "check": ("gateway.commands.check", "validate config and master data; print the roll-up"),
+    "ingest": ("gateway.commands.ingest", "append events from a JSON-lines file (idempotent)"),
+    "journal": ("gateway.commands.reports", "journal lines"),
+    "trial-balance": ("gateway.commands.reports", "debit, credit, balance per account"),
+    "stock": ("gateway.commands.reports", "on hand by item, location, status, lot"),
+    "wip": ("gateway.commands.reports", "work orders: counts, WIP, variances"),
+    "reconcile": ("gateway.commands.reconcile", "discrepancies against an ERP snapshot"),
+    "replay": ("gateway.commands.replay", "rebuild journal and projections from the events"),
+    "outbox": ("gateway.commands.outbox", "upstream batches: list, retry, export"),
+    "user": ("gateway.commands.user", "dashboard users"),
+    "bench": ("gateway.commands.bench", "benchmarks (DESIGN §10)"),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__.split(".")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if only is None or only == name:
+            mod = _load(module)
+            if mod is not None:
+                add = getattr(mod, f"add_{name.replace('-', '_')}_arguments", None)
+                (add or mod.add_arguments)(p)
+    return parser
+
+
+def _load(module: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None  # command not built yet
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    name = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=name if name in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    mod = _load(COMMANDS[args.command][0])
+    if mod is None:
+        print(f"gateway {args.command}: not available in this build", file=sys.stderr)
+        return 2
+    runner = getattr(mod, f"run_{args.command.replace('-', '_')}", None) or mod.run
+    try:
+        return int(runner(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""The SQLite schema: the one contract between journal, outbox, dashboard and CLI.
+
+`events` is the append-only journal (the source of truth, replayable); everything else
+but `exceptions`, `batches` and `device_state` is a projection written in the same
+transaction as the event that caused it. Money is INTEGER minor units.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- The journal: one row per applied event, in the gateway's own order (seq).
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,            -- gateway sequence: the only ordering
+    id TEXT NOT NULL UNIQUE,            -- idempotency key
+    type TEXT NOT NULL,
+    ts TEXT NOT NULL,                   -- the event's own timestamp (recorded only)
+    source TEXT NOT NULL,
+    payload TEXT NOT NULL,              -- canonical JSON (gateway.events.encode_event)
+    received_at TEXT NOT NULL,          -- gateway wall clock at commit (recorded only)
+    reading TEXT                        -- JSON of the device reading that caused it, if any
+);
+
+-- One entry per event that posts; its lines below.
+CREATE TABLE IF NOT EXISTS entries (
+    entry INTEGER PRIMARY KEY,
+    event_seq INTEGER NOT NULL REFERENCES events(seq),
+    event_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    period TEXT NOT NULL                -- YYYY-MM of the event ts
+);
+
+CREATE TABLE IF NOT EXISTS journal_lines (
+    line INTEGER PRIMARY KEY,
+    entry INTEGER NOT NULL REFERENCES entries(entry),
+    event_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    period TEXT NOT NULL,
+    account TEXT NOT NULL,
+    debit INTEGER NOT NULL,
+    credit INTEGER NOT NULL,
+    work_order TEXT,
+    item TEXT,
+    work_center TEXT,
+    memo TEXT NOT NULL DEFAULT '',
+    batch_seq INTEGER                   -- NULL until the batcher has put it in a batch
+);
+CREATE INDEX IF NOT EXISTS journal_lines_unbatched ON journal_lines(batch_seq, line);
+CREATE INDEX IF NOT EXISTS journal_lines_entry ON journal_lines(entry);
+
+-- Projections (rebuilt identically by `gateway replay`).
+CREATE TABLE IF NOT EXISTS stock (
+    item TEXT NOT NULL,
+    location TEXT NOT NULL,
+    status TEXT NOT NULL,
+    lot TEXT NOT NULL DEFAULT '',       -- '' = no lot
+    qty REAL NOT NULL,
+    value INTEGER NOT NULL,             -- share of the item's book value (sums exactly)
+    PRIMARY KEY (item, location, status, lot)
+);
+
+CREATE TABLE IF NOT EXISTS item_costs (
+    item TEXT PRIMARY KEY,
+    method TEXT NOT NULL,
+    qty REAL NOT NULL,
+    value INTEGER NOT NULL,             -- book value, equals the GL per inventory account
+    unit_cost REAL NOT NULL             -- std, moving average, or FIFO value/qty
+);
+
+CREATE TABLE IF NOT EXISTS work_orders (
+    work_order TEXT PRIMARY KEY,
+    item TEXT NOT NULL,
+    line TEXT NOT NULL,                 -- work center whose counters drive it
+    planned REAL NOT NULL,
+    status TEXT NOT NULL,               -- open | closed
+    good REAL NOT NULL DEFAULT 0,
+    scrap REAL NOT NULL DEFAULT 0,
+    wip INTEGER NOT NULL DEFAULT 0,
+    material_usage INTEGER NOT NULL DEFAULT 0,
+    material_price INTEGER NOT NULL DEFAULT 0,
+    labor_efficiency INTEGER NOT NULL DEFAULT 0,
+    overhead_efficiency INTEGER NOT NULL DEFAULT 0,
+    released_seq INTEGER,
+    closed_seq INTEGER
+);
+
+-- Which work order runs on which line now (set by wo_release or a work-order scan).
+CREATE TABLE IF NOT EXISTS active_orders (
+    line TEXT PRIMARY KEY,
+    work_order TEXT NOT NULL,
+    since_seq INTEGER NOT NULL
+);
+
+-- Anything a supervisor must see or resolve. Raw input is kept verbatim.
+CREATE TABLE IF NOT EXISTS exceptions (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    kind TEXT NOT NULL,      -- rejected | conflict | negative_stock | unassigned_count |
+                             -- no_po | decode_error | dead_letter | disk | ...
+    source TEXT NOT NULL,    -- device id, 'manual', 'erp', file:line
+    event_id TEXT,
+    field TEXT,
+    reason TEXT NOT NULL,
+    raw TEXT,                -- the raw frame / line / payload, verbatim
+    status TEXT NOT NULL DEFAULT 'open',   -- open | resolved | dismissed
+    resolution TEXT,
+    resolved_by TEXT,
+    resolved_at TEXT
+);
+CREATE INDEX IF NOT EXISTS exceptions_open ON exceptions(status, kind);
+
+-- Last value per OPC-UA counter node, so a restart resumes where it left off.
+CREATE TABLE IF NOT EXISTS counters (
+    device TEXT NOT NULL,
+    node TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (device, node)
+);
+
+-- GL batches for upstream: immutable once written; state moves forward only.
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY,            -- contiguous from 1
+    batch_id TEXT NOT NULL UNIQUE,      -- <gateway id>-<seq>
+    period TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    payload TEXT NOT NULL,              -- the exact JSON sent upstream
+    debit INTEGER NOT NULL,
+    credit INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',   -- pending | acked | quarantined
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_attempt_at TEXT,
+    acked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS batches_state ON batches(state, seq);
+"""
+
+
+def create(conn: sqlite3.Connection) -> None:
+    conn.executescript(DDL)
+    conn.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+        (str(SCHEMA_VERSION),),
+    )

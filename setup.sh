@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One-time setup on a fresh machine: system programs the tests and the demo need
+# (Mosquitto broker, Debian's Chromium for browser tests) and a venv with the project.
+set -euo pipefail
+cd "$(dirname "$0")"
+missing=()
+command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The stock broker service may not be running; the tests start their own anyway.
+[ -d .venv ] || python3 -m venv .venv
+.venv/bin/pip install -q --upgrade pip >/dev/null
+.venv/bin/pip install -q -e '.[test]'
+echo "setup: ready (.venv)" >&2
