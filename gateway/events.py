@@ -22,6 +22,10 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type",
     ts: str  # RFC 3339; recorded, never used for ordering
     source: str = "manual"
 
+    @property
+    def type(self) -> str:
+        return self.__struct_config__.tag
+
 
 class Receipt(_Event, tag="receipt"):
     item: Id
