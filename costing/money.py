@@ -1,0 +1,51 @@
+"""Money rounding the engine and its kernels agree on to the last minor unit.
+
+Amounts are integers in minor units. A float amount becomes minor units by scaling,
+snapping float noise at 1e-6 of a minor unit, then rounding half-to-even; the numba
+kernels use the very same expression, so kernel and reference agree exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def scale_of(decimals: int) -> float:
+    return 10.0 ** decimals
+
+
+def to_minor(amount: float, scale: float) -> int:
+    """Major units (12.345) -> minor units (1234, half-to-even after snapping noise)."""
+    return int(np.rint(np.round(amount * scale, 6)))
+
+
+def round_minor(minor: float) -> int:
+    """An already-scaled float amount (e.g. q * value / qty) -> whole minor units."""
+    return int(np.rint(np.round(minor, 6)))
+
+
+def allocate(total: int, weights: list[float]) -> list[int]:
+    """Split `total` minor units over `weights`, largest remainder, summing exactly.
+
+    Weights may be negative (a row driven short); a zero weight sum puts everything on
+    the first weight so that the total is never lost.
+    """
+    if not weights:
+        return []
+    wsum = math.fsum(weights)
+    if wsum == 0 or not math.isfinite(wsum):
+        return [total] + [0] * (len(weights) - 1)
+    shares = [total * w / wsum for w in weights]
+    floors = [math.floor(s) for s in shares]
+    left = total - sum(floors)
+    # Largest fractional part first; ties go to the earlier (older) row.
+    order = sorted(range(len(weights)), key=lambda k: (-(shares[k] - floors[k]), k))
+    step = 1 if left >= 0 else -1
+    k = 0
+    while left != 0:
+        floors[order[k % len(order)]] += step
+        left -= step
+        k += 1
+    return floors

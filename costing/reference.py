@@ -1,0 +1,180 @@
+"""Plain-Python twins of costing.kernels: same contract, same arithmetic order.
+
+They exist to be obviously right and to check the kernels against (hypothesis
+property tests compare the two to the minor unit) and for `gateway bench` ratios.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from costing.money import round_minor
+
+EPS = 1e-9
+
+
+def rollup_reference(order, manufactured, given, bom_ptr, bom_comp, bom_qty_eff,
+                     rt_ptr, rt_wc, rt_per_unit, wc_labor, wc_overhead):
+    n = len(given)
+    material, labor, overhead, rolled, std = ([0.0] * n for _ in range(5))
+    for p in (int(x) for x in order):
+        if not manufactured[p]:
+            material[p] = rolled[p] = std[p] = float(given[p])
+            continue
+        m = 0.0
+        for j in range(bom_ptr[p], bom_ptr[p + 1]):
+            m += float(bom_qty_eff[j]) * std[int(bom_comp[j])]
+        lab = ovh = 0.0
+        for s in range(rt_ptr[p], rt_ptr[p + 1]):
+            lab += float(rt_per_unit[s]) * float(wc_labor[rt_wc[s]])
+            ovh += float(rt_per_unit[s]) * float(wc_overhead[rt_wc[s]])
+        material[p], labor[p], overhead[p] = m, lab, ovh
+        rolled[p] = m + lab + ovh
+        std[p] = rolled[p] if math.isnan(given[p]) else float(given[p])
+    return tuple(np.array(a) for a in (material, labor, overhead, rolled, std))
+
+
+def std_through_reference(p, operation, manufactured, std, bom_ptr, bom_comp, bom_qty_eff,
+                          bom_op, rt_ptr, rt_op, rt_wc, rt_per_unit, wc_labor, wc_overhead):
+    if not manufactured[p]:
+        return float(std[p])
+    m = 0.0
+    for j in range(bom_ptr[p], bom_ptr[p + 1]):
+        if bom_op[j] <= operation:
+            m += float(bom_qty_eff[j]) * float(std[bom_comp[j]])
+    lab = ovh = 0.0
+    for s in range(rt_ptr[p], rt_ptr[p + 1]):
+        if rt_op[s] <= operation:
+            lab += float(rt_per_unit[s]) * float(wc_labor[rt_wc[s]])
+            ovh += float(rt_per_unit[s]) * float(wc_overhead[rt_wc[s]])
+    return m + lab + ovh
+
+
+def explode_reference(parents, qtys, limits, bom_ptr, bom_qty_eff, bom_op, bom_backflush,
+                      rt_ptr, rt_op, rt_wc, rt_per_unit, wc_backflush):
+    mats, labs = [], []
+    for e, p in enumerate(int(x) for x in parents):
+        for j in range(bom_ptr[p], bom_ptr[p + 1]):
+            if bom_backflush[j] and bom_op[j] <= limits[e]:
+                mats.append((e, j, float(qtys[e]) * float(bom_qty_eff[j])))
+        for s in range(rt_ptr[p], rt_ptr[p + 1]):
+            if wc_backflush[rt_wc[s]] and rt_op[s] <= limits[e]:
+                labs.append((e, s, float(qtys[e]) * float(rt_per_unit[s])))
+    return ([m[0] for m in mats], [m[1] for m in mats], [m[2] for m in mats],
+            [x[0] for x in labs], [x[1] for x in labs], [x[2] for x in labs])
+
+
+def value_reference(items, qtys, method, std, scale, item_qty, item_value, last_unit,
+                    layer_qty, layer_value, layer_next, item_head):
+    """Same contract as kernels.value_kernel; mutates the given lists/arrays in place."""
+    amounts, shorts, takes = [], [], []
+    for k, (i, q) in enumerate(zip((int(x) for x in items), (float(x) for x in qtys))):
+        on_hand = float(item_qty[i])
+        value = int(item_value[i])
+        amt = 0
+        if method[i] == 0:
+            amt = round_minor(q * float(std[i]) * scale)
+            left = q - max(on_hand, 0.0)
+        elif method[i] == 1:
+            if on_hand > EPS:
+                unit = value / on_hand
+                last_unit[i] = unit
+                if q >= on_hand - EPS:
+                    amt = value
+                    left = q - on_hand
+                    if left > EPS:
+                        amt += round_minor(left * unit)
+                else:
+                    left = 0.0
+                    amt = round_minor(q * value / on_hand)
+            else:
+                left = q
+                amt = (round_minor(q * float(std[i]) * scale) if math.isnan(last_unit[i])
+                       else round_minor(q * float(last_unit[i])))
+        else:
+            left = q
+            h = int(item_head[i])
+            while h != -1 and left > EPS:
+                lq = float(layer_qty[h])
+                if lq > EPS:
+                    lv = int(layer_value[h])
+                    last_unit[i] = lv / lq
+                    if left >= lq - EPS:
+                        tq, tv = lq, lv
+                    else:
+                        tq, tv = left, round_minor(left * lv / lq)
+                    takes.append((k, h, tq, tv))
+                    layer_qty[h] = lq - tq
+                    layer_value[h] = lv - tv
+                    amt += tv
+                    left -= tq
+                if layer_qty[h] > EPS or layer_next[h] == -1:
+                    break
+                h = int(layer_next[h])
+            if h != -1:
+                while layer_qty[h] <= EPS and layer_next[h] != -1:
+                    h = int(layer_next[h])
+                item_head[i] = h
+            if left > EPS:
+                amt += (round_minor(left * float(std[i]) * scale) if math.isnan(last_unit[i])
+                        else round_minor(left * float(last_unit[i])))
+        amounts.append(amt)
+        shorts.append(left if left >= EPS else 0.0)
+        item_qty[i] = on_hand - q
+        item_value[i] = value - amt
+    return (amounts, shorts, [t[0] for t in takes], [t[1] for t in takes],
+            [t[2] for t in takes], [t[3] for t in takes])
+
+
+def variance_reference(selected, wo_good, mat_wo, mat_item, mat_qty_eff, mat_op, mat_act_qty,
+                       mat_act_value, step_start, step_count, step_op, step_per_unit,
+                       step_labor, step_overhead, step_act_hours, step_scrap, std, scale):
+    nw = len(selected)
+    usage, at_std, lab, ovh = [0.0] * nw, [0.0] * nw, [0.0] * nw, [0.0] * nw
+    actual = [0] * nw
+
+    def units_from(w, op):
+        units = float(wo_good[w])
+        for s in range(step_start[w], step_start[w] + step_count[w]):
+            if step_op[s] >= op:
+                units += float(step_scrap[s])
+        return units
+
+    for r in range(len(mat_wo)):
+        w = int(mat_wo[r])
+        if not selected[w]:
+            continue
+        std_qty = units_from(w, mat_op[r]) * float(mat_qty_eff[r])
+        usage[w] += (float(mat_act_qty[r]) - std_qty) * float(std[mat_item[r]])
+        at_std[w] += float(mat_act_qty[r]) * float(std[mat_item[r]])
+        actual[w] += int(mat_act_value[r])
+    for w in range(nw):
+        if not selected[w]:
+            continue
+        for s in range(step_start[w], step_start[w] + step_count[w]):
+            diff = float(step_act_hours[s]) - units_from(w, step_op[s]) * float(step_per_unit[s])
+            lab[w] += diff * float(step_labor[s])
+            ovh[w] += diff * float(step_overhead[s])
+    out = ([0] * nw, [0] * nw, [0] * nw, [0] * nw)
+    for w in range(nw):
+        if selected[w]:
+            out[0][w] = round_minor(usage[w] * scale)
+            out[1][w] = actual[w] - round_minor(at_std[w] * scale)
+            out[2][w] = round_minor(lab[w] * scale)
+            out[3][w] = round_minor(ovh[w] * scale)
+    return out
+
+
+def post_reference(acc, amount, rounding_acc, balance):
+    total = 0
+    for a, x in zip(acc, amount):
+        balance[a] += int(x)
+        total += int(x)
+    balance[rounding_acc] -= total
+    return -total
+
+
+def minor_reference(amounts, scale):
+    return [round_minor(float(x) * scale) for x in amounts]
