@@ -27,6 +27,7 @@ POINTS = {
     "outbox.before_send",
     "outbox.after_send",       # upstream has the batch, we have not recorded the ack
     "outbox.after_ack",        # ack recorded
+    "outbox.commit",           # COMMIT of a batch state change (disk_full here = SQLITE_FULL)
     "ingest.after_line",
 }
 

@@ -1,0 +1,246 @@
+"""`Batcher`: every journal line ends up in exactly one balanced, immutable GL batch.
+
+Unbatched journal lines (`batch_seq IS NULL`) are grouped, in line order, into batches
+(DESIGN §7): a batch holds whole entries only, never mixes accounting periods, and is
+closed by size (`max_lines` source lines) or by age (`max_seconds` since the batcher
+first saw its oldest line, on a monotonic clock — the host wall clock may step back and
+changes nothing here). The batch row and the `batch_seq` of its lines are written in one
+transaction, so a crash leaves either both or neither.
+
+An entry whose lines do not balance (a bug upstream of us) is held out of every batch
+and reported once as an exception `unbalanced_entry`; the batches around it go on.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from gateway import failpoints
+from gateway.money import to_str
+
+__all__ = ["Batcher", "BatchUnbalanced", "build_payload", "transaction"]
+
+
+class BatchUnbalanced(AssertionError):
+    """A batch about to be written does not balance; it is refused, never written."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    entry: int
+    event_id: str
+    period: str
+    lines: list[tuple] = field(default_factory=list)   # rows of _LINE_COLUMNS
+
+    @property
+    def balanced(self) -> bool:
+        return sum(r[3] for r in self.lines) == sum(r[4] for r in self.lines)
+
+
+_LINE_COLUMNS = "line, entry, event_id, debit, credit, account, work_center, work_order, item, memo, period"
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class transaction:
+    """`with transaction(conn):` BEGIN IMMEDIATE … COMMIT, ROLLBACK on any error.
+
+    `commit_point` names a failpoint hit just before COMMIT (tests fault the commit).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, commit_point: str | None = None):
+        self.conn = conn
+        self.commit_point = commit_point
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            try:
+                if self.commit_point:
+                    failpoints.hit(self.commit_point)
+                self.conn.execute("COMMIT")
+                return False
+            except BaseException:
+                self._rollback()
+                raise
+        self._rollback()
+        return False
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+
+def build_payload(*, gateway_id: str, seq: int, period: str, currency: str, decimals: int,
+                  entries: list[_Entry], summarize: bool, created_at: str) -> dict:
+    """The batch JSON of DESIGN §7 from whole entries; raises BatchUnbalanced if it does not balance."""
+    rows = [r for e in entries for r in e.lines]
+    debit = sum(r[3] for r in rows)
+    credit = sum(r[4] for r in rows)
+    if debit != credit:
+        raise BatchUnbalanced(f"batch {gateway_id}-{seq}: debit {debit} != credit {credit}")
+    money = lambda minor: to_str(minor, decimals)  # noqa: E731 - a local formatter
+    if summarize:
+        # Debit and credit stay separate per (account, work_center): upstream sees gross
+        # movements, netting would hide them.
+        sums: dict[tuple[str, str | None], list[int]] = {}
+        for r in rows:
+            acc = sums.setdefault((r[5], r[6]), [0, 0])
+            acc[0] += r[3]
+            acc[1] += r[4]
+        lines = [
+            {"account": a, "work_center": wc, "debit": money(d), "credit": money(c)}
+            for (a, wc), (d, c) in sorted(sums.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+        ]
+    else:
+        lines = [
+            {"account": r[5], "debit": money(r[3]), "credit": money(r[4]), "work_center": r[6],
+             "work_order": r[7], "item": r[8], "memo": r[9], "entry": r[1]}
+            for r in rows
+        ]
+    return {
+        "batch_id": f"{gateway_id}-{seq}",
+        "seq": seq,
+        "period": period,
+        "currency": currency,
+        "lines": lines,
+        "totals": {"debit": money(debit), "credit": money(credit)},
+        "entries": [e.entry for e in entries],
+        "created_at": created_at,
+    }
+
+
+class Batcher:
+    """Groups unbatched journal lines into balanced, immutable, period-pure batches."""
+
+    def __init__(self, conn: sqlite3.Connection, gateway_id: str, currency: str, decimals: int,
+                 max_lines: int = 500, max_seconds: float = 5, summarize: bool = True, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], str] = _utc_now):
+        if max_lines < 1:
+            raise ValueError(f"max_lines must be >= 1 (got {max_lines!r})")
+        if max_seconds < 0:
+            raise ValueError(f"max_seconds must be >= 0 (got {max_seconds!r})")
+        self.conn = conn
+        self.gateway_id = gateway_id
+        self.currency = currency
+        self.decimals = decimals
+        self.max_lines = max_lines
+        self.max_seconds = max_seconds
+        self.summarize = summarize
+        self.clock = clock
+        self.wall = wall
+        # line number -> monotonic time the batcher first saw it (only lines still unbatched)
+        self._first_seen: dict[int, float] = {}
+        self._held: set[int] = self._load_held()
+
+    @property
+    def held_entries(self) -> frozenset[int]:
+        """Entries held out of batches because they do not balance (see exceptions)."""
+        return frozenset(self._held)
+
+    def _load_held(self) -> set[int]:
+        rows = self.conn.execute(
+            "SELECT source FROM exceptions WHERE kind = 'unbalanced_entry'").fetchall()
+        return {int(s.split(":", 1)[1]) for (s,) in rows if s.startswith("entry:")}
+
+    def run_once(self, force: bool = False) -> list[int]:
+        """Write every batch that is due now (or all pending lines if `force`); return their seqs."""
+        entries = self._unbatched_entries()
+        now = self.clock()
+        for e in entries:
+            for r in e.lines:
+                self._first_seen.setdefault(r[0], now)
+        written: list[int] = []
+        for group, closed in self._groups(entries):
+            n_lines = sum(len(e.lines) for e in group)
+            oldest = min(self._first_seen[r[0]] for e in group for r in e.lines)
+            due = closed or force or n_lines >= self.max_lines or now - oldest >= self.max_seconds
+            if not due:
+                break  # later groups are younger: nothing behind an open group is due either
+            written.append(self._write(group))
+        return written
+
+    def _unbatched_entries(self) -> list[_Entry]:
+        entries: dict[int, _Entry] = {}
+        for row in self.conn.execute(
+                f"SELECT {_LINE_COLUMNS} FROM journal_lines WHERE batch_seq IS NULL ORDER BY line"):
+            e = entries.get(row[1])
+            if e is None:
+                e = entries[row[1]] = _Entry(row[1], row[2], row[10])
+            e.lines.append(row)
+        ready = []
+        for e in entries.values():
+            if e.entry in self._held:
+                continue
+            if not e.balanced:
+                self._hold(e)
+                continue
+            ready.append(e)
+        return ready
+
+    def _hold(self, e: _Entry) -> None:
+        raw = json.dumps([dict(zip([c.strip() for c in _LINE_COLUMNS.split(",")], r)) for r in e.lines])
+        debit = sum(r[3] for r in e.lines)
+        credit = sum(r[4] for r in e.lines)
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw) "
+                "VALUES (?, 'unbalanced_entry', ?, ?, 'entry', ?, ?)",
+                (self.wall(), f"entry:{e.entry}", e.event_id,
+                 f"entry {e.entry} does not balance: debit {debit} != credit {credit}; "
+                 "held out of upstream batches", raw))
+        self._held.add(e.entry)
+
+    def _groups(self, entries: list[_Entry]):
+        """Yield (entries, closed): runs of whole entries of one period, at most max_lines
+        source lines each (an entry larger than that travels alone). `closed` means
+        nothing can join the group any more (the next entry would not fit or changes period)."""
+        group: list[_Entry] = []
+        size = 0
+        for e in entries:
+            if group and (e.period != group[0].period or size + len(e.lines) > self.max_lines):
+                yield group, True
+                group, size = [], 0
+            group.append(e)
+            size += len(e.lines)
+        if group:
+            yield group, False
+
+    def _write(self, group: list[_Entry]) -> int:
+        line_ids = [r[0] for e in group for r in e.lines]
+        with transaction(self.conn):
+            seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()[0]
+            payload = build_payload(
+                gateway_id=self.gateway_id, seq=seq, period=group[0].period,
+                currency=self.currency, decimals=self.decimals, entries=group,
+                summarize=self.summarize, created_at=self.wall())
+            debit = sum(r[3] for e in group for r in e.lines)
+            self.conn.execute(
+                "INSERT INTO batches(seq, batch_id, period, created_at, payload, debit, credit) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (seq, payload["batch_id"], payload["period"], payload["created_at"],
+                 json.dumps(payload, separators=(",", ":")), debit, debit))
+            updated = 0
+            for i in range(0, len(line_ids), 500):   # stay under SQLite's variable limit
+                chunk = line_ids[i:i + 500]
+                updated += self.conn.execute(
+                    f"UPDATE journal_lines SET batch_seq = ? WHERE batch_seq IS NULL AND line IN "
+                    f"({','.join('?' * len(chunk))})", (seq, *chunk)).rowcount
+            if updated != len(line_ids):
+                # Someone else batched some of these lines meanwhile: write nothing.
+                raise RuntimeError(f"batch {seq}: {len(line_ids) - updated} lines were already batched")
+            failpoints.hit("batcher.before_commit")
+        for line in line_ids:
+            self._first_seen.pop(line, None)
+        return seq

@@ -1,0 +1,198 @@
+"""`forward()`: journal lines become batches and leave for upstream until told to stop.
+
+Runs two loops in the gateway's asyncio process: the batcher (its SQLite work in a
+worker thread, on its own connection) and the durable outbox (short transactions on
+the loop, its own connection). The batcher wakes the outbox as soon as it wrote a batch.
+Nothing here holds state that is not on disk: kill the process anywhere and the next
+start carries on — unbatched lines are batched, pending batches are (re)sent in order.
+
+Also runnable on its own (used by the crash tests; `gateway run` composes `forward()`):
+
+    python -m gateway.upstream.forwarder --db var/gateway.db --url http://…/gl/batches \
+        --gateway-id plant1 [--sink http|file|mqtt] [--exit-when-drained]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sqlite3
+import sys
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from gateway.upstream.batcher import Batcher
+from gateway.upstream.outbox import DurableOutbox
+from gateway.upstream.sink import UpstreamSink
+
+__all__ = ["ForwarderConfig", "forward", "connect", "make_sink", "main"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ForwarderConfig:
+    gateway_id: str
+    currency: str = "EUR"
+    decimals: int = 2
+    max_lines: int = 500
+    max_seconds: float = 5.0
+    summarize: bool = True
+    poll_s: float = 0.2          # how often the batcher looks for new lines
+    backoff_base: float = 0.5
+    backoff_cap: float = 60.0
+    synchronous: str = "FULL"
+
+    @classmethod
+    def from_config(cls, cfg) -> "ForwarderConfig":
+        """From the gateway's loaded config (`cfg.gateway`, optional `cfg.upstream`)."""
+        g = cfg.gateway
+        up = getattr(cfg, "upstream", None)
+        return cls(
+            gateway_id=g.id, currency=g.currency, decimals=g.currency_decimals,
+            max_lines=getattr(up, "batch_max_lines", 500) if up else 500,
+            max_seconds=getattr(up, "batch_max_seconds", 5) if up else 5,
+            summarize=getattr(up, "summarize", True) if up else True,
+            synchronous=getattr(g, "synchronous", "FULL") or "FULL")
+
+
+def connect(db_path: str, synchronous: str = "FULL") -> sqlite3.Connection:
+    """An autocommit connection in WAL mode (transactions are explicit BEGIN IMMEDIATE)."""
+    conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'NORMAL' if synchronous.upper() == 'NORMAL' else 'FULL'}")
+    return conn
+
+
+async def forward(db_path: str, sink: UpstreamSink, cfg: ForwarderConfig, stop_event: asyncio.Event,
+                  *, exit_when_drained: bool = False) -> None:
+    """Batch and forward until `stop_event` is set (the caller owns and closes `sink`).
+
+    `cfg` is a ForwarderConfig or the gateway's loaded config. With `exit_when_drained`,
+    return as soon as every line is batched and every batch acked or quarantined.
+    """
+    if not isinstance(cfg, ForwarderConfig):
+        cfg = ForwarderConfig.from_config(cfg)
+    batch_conn = connect(db_path, cfg.synchronous)
+    send_conn = connect(db_path, cfg.synchronous)
+    batcher = Batcher(batch_conn, cfg.gateway_id, cfg.currency, cfg.decimals,
+                      cfg.max_lines, cfg.max_seconds, cfg.summarize)
+    outbox = DurableOutbox(send_conn, sink, backoff_base=cfg.backoff_base, backoff_cap=cfg.backoff_cap)
+    wake = asyncio.Event()
+    done = asyncio.Event()
+
+    async def batching() -> None:
+        while not stop_event.is_set() and not done.is_set():
+            try:
+                written = await asyncio.to_thread(batcher.run_once, exit_when_drained)
+            except sqlite3.OperationalError as exc:   # disk full, busy: lines stay, try again
+                log.warning("batcher: %s; retrying", exc)
+                written = []
+            if written:
+                wake.set()
+            elif exit_when_drained and await asyncio.to_thread(_drained, batch_conn, batcher):
+                done.set()
+                return
+            try:
+                await asyncio.wait_for(stop_event.wait(), cfg.poll_s)
+            except asyncio.TimeoutError:
+                pass
+
+    async def sending() -> None:
+        if not exit_when_drained:
+            await outbox.drain(stop_event, wake, idle_poll=cfg.poll_s)
+            return
+        while not stop_event.is_set():
+            finished = done.is_set()   # read BEFORE the drain: batches written until then go too
+            await outbox.drain(stop_event, until_empty=True)
+            if finished:
+                return
+            try:
+                await asyncio.wait_for(wake.wait(), cfg.poll_s)
+            except asyncio.TimeoutError:
+                pass
+            wake.clear()
+
+    try:
+        await asyncio.gather(batching(), sending())
+    finally:
+        batch_conn.close()
+        send_conn.close()
+
+
+def _drained(conn: sqlite3.Connection, batcher: Batcher) -> bool:
+    unbatched = conn.execute(
+        "SELECT COUNT(DISTINCT entry) FROM journal_lines WHERE batch_seq IS NULL").fetchone()[0]
+    return unbatched <= len(batcher.held_entries)
+
+
+def make_sink(kind: str, url: str, token: str | None = None, timeout: float = 10.0,
+              topic: str = "gateway/gl/batches") -> UpstreamSink:
+    """A sink by name: http (url), file (path), mqtt (mqtt://[user:pass@]host:port)."""
+    if kind == "http":
+        from gateway.upstream.http_sink import HttpSink
+        return HttpSink(url, token=token, timeout=timeout)
+    if kind == "file":
+        from gateway.upstream.file_sink import FileSink
+        return FileSink(url)
+    if kind == "mqtt":
+        from gateway.upstream.mqtt_sink import MqttSink
+        u = urlsplit(url)
+        if u.scheme != "mqtt" or not u.hostname:
+            raise ValueError(f"url: expected mqtt://host:port for the mqtt sink (got {url!r})")
+        return MqttSink(u.hostname, u.port or 1883, topic, username=u.username,
+                        password=u.password, timeout=timeout)
+    raise ValueError(f"sink: expected http, file or mqtt (got {kind!r})")
+
+
+async def _main(args: argparse.Namespace) -> int:
+    token = os.environ.get(args.token_env) if args.token_env else None
+    sink = make_sink(args.sink, args.url, token=token, timeout=args.timeout, topic=args.topic)
+    cfg = ForwarderConfig(gateway_id=args.gateway_id, currency=args.currency, decimals=args.decimals,
+                          max_lines=args.max_lines, max_seconds=args.max_seconds,
+                          summarize=not args.detail, poll_s=args.poll,
+                          backoff_base=args.backoff_base, backoff_cap=args.backoff_cap)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await forward(args.db, sink, cfg, stop, exit_when_drained=args.exit_when_drained)
+    finally:
+        await sink.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m gateway.upstream.forwarder",
+                                description="batch journal lines and forward them upstream")
+    p.add_argument("--db", required=True, help="the gateway's SQLite file")
+    p.add_argument("--url", required=True, help="http(s) URL, file path, or mqtt://host:port")
+    p.add_argument("--sink", choices=("http", "file", "mqtt"), default="http")
+    p.add_argument("--gateway-id", default="gateway")
+    p.add_argument("--currency", default="EUR")
+    p.add_argument("--decimals", type=int, default=2)
+    p.add_argument("--max-lines", type=int, default=500)
+    p.add_argument("--max-seconds", type=float, default=5.0)
+    p.add_argument("--detail", action="store_true", help="one batch line per journal line")
+    p.add_argument("--token-env", default="GATEWAY_UPSTREAM_TOKEN",
+                   help="environment variable holding the bearer token")
+    p.add_argument("--topic", default="gateway/gl/batches", help="MQTT topic (mqtt sink)")
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--poll", type=float, default=0.2)
+    p.add_argument("--backoff-base", type=float, default=0.5)
+    p.add_argument("--backoff-cap", type=float, default=60.0)
+    p.add_argument("--exit-when-drained", action="store_true",
+                   help="exit once every line is batched and every batch acked or quarantined")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,209 @@
+"""Batching rules (DESIGN §7): size, age, period, whole entries, summary vs detail, balance."""
+
+import json
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway import failpoints
+from gateway.upstream.batcher import Batcher
+
+from .ledger import journal_totals, labor, open_db, post
+
+
+class FakeClock:
+    def __init__(self, t: float = 1000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def batches(conn):
+    return [json.loads(p) for (p,) in conn.execute("SELECT payload FROM batches ORDER BY seq")]
+
+
+def make(conn, clock=None, **kw):
+    kw.setdefault("max_lines", 500)
+    kw.setdefault("max_seconds", 5)
+    return Batcher(conn, "plant1", "EUR", 2, clock=clock or FakeClock(),
+                   wall=lambda: "2026-11-22T04:00:00.000Z", **kw)
+
+
+def test_size_closes_a_batch_and_a_young_remainder_waits(conn):
+    for cents in (100, 200, 300, 400, 500):
+        labor(conn, cents)                           # 5 entries x 2 lines
+    b = make(conn, max_lines=4)
+    assert b.run_once() == [1, 2]                    # 4 + 4 lines; the last 2 lines are young
+    assert [len(x["entries"]) for x in batches(conn)] == [2, 2]
+    assert conn.execute("SELECT COUNT(*) FROM journal_lines WHERE batch_seq IS NULL").fetchone()[0] == 2
+
+
+def test_age_from_first_sight_on_the_injected_monotonic_clock(conn):
+    clock = FakeClock()
+    b = make(conn, clock, max_seconds=5)
+    labor(conn, 100)
+    assert b.run_once() == []                        # seen at t=1000
+    clock.t += 4.9
+    labor(conn, 200)
+    assert b.run_once() == []
+    clock.t += 0.1                                   # oldest line is 5 s old now
+    assert b.run_once() == [1]
+    assert batches(conn)[0]["entries"] == [1, 2]
+
+
+def test_wall_clock_stepping_back_changes_nothing(conn):
+    walls = iter(["2026-11-22T04:00:00.000Z", "2026-11-21T23:00:00.000Z"])
+    clock = FakeClock()
+    b = Batcher(conn, "plant1", "EUR", 2, max_seconds=5, clock=clock, wall=lambda: next(walls))
+    labor(conn, 100)
+    b.run_once()
+    clock.t += 5
+    assert b.run_once() == [1]
+    labor(conn, 200)
+    b.run_once()
+    clock.t += 5
+    assert b.run_once() == [2]                       # created_at went back; seq and content did not
+    got = batches(conn)
+    assert [x["seq"] for x in got] == [1, 2]
+    assert [x["created_at"] for x in got] == ["2026-11-22T04:00:00.000Z", "2026-11-21T23:00:00.000Z"]
+
+
+def test_never_across_a_period(conn):
+    labor(conn, 100, period="2026-10")
+    labor(conn, 200, period="2026-10")
+    labor(conn, 300, period="2026-11")
+    b = make(conn)
+    # The October batch can never grow again: it goes at once; November waits for age.
+    assert b.run_once() == [1]
+    assert b.run_once(force=True) == [2]
+    got = batches(conn)
+    assert [(x["period"], x["entries"]) for x in got] == [("2026-10", [1, 2]), ("2026-11", [3])]
+
+
+def test_whole_entries_only_even_when_an_entry_is_larger_than_max_lines(conn):
+    post(conn, [("1400", 300, 0), ("1310", 0, 100), ("1320", 0, 200)])           # 3 lines
+    post(conn, [("1400", 600, 0)] + [("1310", 0, 100)] * 6)                      # 7 lines
+    post(conn, [("1400", 50, 0), ("5100", 0, 50)])                                # 2 lines
+    b = make(conn, max_lines=4)
+    b.run_once(force=True)
+    got = batches(conn)
+    assert [x["entries"] for x in got] == [[1], [2], [3]]
+    for seq, entry in ((1, 1), (2, 2), (3, 3)):
+        lines = conn.execute("SELECT DISTINCT batch_seq FROM journal_lines WHERE entry = ?", (entry,)).fetchall()
+        assert lines == [(seq,)]
+
+
+def test_summarized_keeps_debit_and_credit_apart_per_account_and_work_center(conn):
+    post(conn, [("1400", 1000, 0, "WC-A"), ("5100", 0, 1000, "WC-A")])
+    post(conn, [("1400", 230, 0, "WC-A"), ("5100", 0, 230, "WC-A")])
+    post(conn, [("5100", 500, 0, "WC-A"), ("1400", 0, 500, "WC-A")])   # a reversal-like entry
+    post(conn, [("1400", 5, 0, "WC-B"), ("5100", 0, 5, "WC-B")])
+    make(conn).run_once(force=True)
+    (batch,) = batches(conn)
+    assert batch["lines"] == [
+        {"account": "1400", "work_center": "WC-A", "debit": "12.30", "credit": "5.00"},
+        {"account": "1400", "work_center": "WC-B", "debit": "0.05", "credit": "0.00"},
+        {"account": "5100", "work_center": "WC-A", "debit": "5.00", "credit": "12.30"},
+        {"account": "5100", "work_center": "WC-B", "debit": "0.00", "credit": "0.05"},
+    ]
+    assert batch["totals"] == {"debit": "17.35", "credit": "17.35"}
+    assert {k: batch[k] for k in ("batch_id", "seq", "period", "currency", "entries")} == {
+        "batch_id": "plant1-1", "seq": 1, "period": "2026-11", "currency": "EUR", "entries": [1, 2, 3, 4]}
+
+
+def test_detail_mode_one_line_per_journal_line(conn):
+    post(conn, [("1400", 1230, 0, "WC-A", "WO-1", "FG-1", "completion"),
+                ("1330", 0, 1230, None, "WO-1", "FG-1", "")])
+    make(conn, summarize=False).run_once(force=True)
+    (batch,) = batches(conn)
+    assert batch["lines"] == [
+        {"account": "1400", "debit": "12.30", "credit": "0.00", "work_center": "WC-A",
+         "work_order": "WO-1", "item": "FG-1", "memo": "completion", "entry": 1},
+        {"account": "1330", "debit": "0.00", "credit": "12.30", "work_center": None,
+         "work_order": "WO-1", "item": "FG-1", "memo": "", "entry": 1},
+    ]
+
+
+def test_an_unbalanced_entry_is_held_out_and_reported_once(conn):
+    labor(conn, 100)
+    bad = post(conn, [("1400", 100, 0), ("5100", 0, 99)])
+    labor(conn, 300)
+    b = make(conn)
+    assert b.run_once(force=True) == [1]
+    assert b.run_once(force=True) == []
+    assert batches(conn)[0]["entries"] == [1, 3]
+    rows = conn.execute("SELECT kind, source, field, reason, raw FROM exceptions").fetchall()
+    assert len(rows) == 1
+    kind, source, field, reason, raw = rows[0]
+    assert (kind, source, field) == ("unbalanced_entry", f"entry:{bad}", "entry")
+    assert "debit 100 != credit 99" in reason
+    assert [r["credit"] for r in json.loads(raw)] == [0, 99]
+    # A restarted batcher remembers the hold (from the exceptions table).
+    assert make(conn).held_entries == {bad}
+
+
+def test_batch_row_and_line_marks_commit_together(conn):
+    labor(conn, 100)
+    failpoints.arm("batcher.before_commit", "raise")
+    with pytest.raises(failpoints.FailpointError):
+        make(conn).run_once(force=True)
+    assert conn.execute("SELECT COUNT(*) FROM batches").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM journal_lines WHERE batch_seq IS NULL").fetchone()[0] == 2
+    failpoints.disarm()
+    assert make(conn).run_once(force=True) == [1]
+
+
+def test_bad_limits_are_named(conn):
+    with pytest.raises(ValueError, match="max_lines must be >= 1 \\(got 0\\)"):
+        make(conn, max_lines=0)
+
+
+entry_st = st.tuples(
+    st.sampled_from(["2026-10", "2026-11", "2026-12"]),
+    st.lists(st.tuples(st.sampled_from(["1310", "1400", "5100", "6000"]),
+                       st.sampled_from([None, "WC-A", "WC-B"]),
+                       st.integers(1, 10**7)), min_size=1, max_size=4))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(entries=st.lists(entry_st, min_size=1, max_size=12), max_lines=st.integers(1, 9),
+       summarize=st.booleans())
+def test_property_every_line_in_exactly_one_balanced_period_pure_batch(entries, max_lines, summarize):
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = open_db(Path(tmp) / "g.db")
+        try:
+            for period, debits in entries:
+                # each debit line is offset by a credit line on another account
+                lines = [(a, amt, 0, wc) for a, wc, amt in debits]
+                lines += [("2100", 0, amt, wc) for _, wc, amt in debits]
+                post(conn, lines, period)
+            Batcher(conn, "g", "EUR", 2, max_lines=max_lines, summarize=summarize).run_once(force=True)
+            _check_batches(conn, max_lines)
+        finally:
+            conn.close()
+
+
+def _check_batches(conn: sqlite3.Connection, max_lines: int) -> None:
+    assert conn.execute("SELECT COUNT(*) FROM journal_lines WHERE batch_seq IS NULL").fetchone()[0] == 0
+    seen_entries = []
+    applied: dict[str, list[int]] = {}
+    for seq, (payload,) in enumerate(conn.execute("SELECT payload FROM batches ORDER BY seq"), 1):
+        b = json.loads(payload)
+        assert b["seq"] == seq and b["batch_id"] == f"g-{seq}"
+        assert b["totals"]["debit"] == b["totals"]["credit"]
+        rows = conn.execute("SELECT entry, period FROM journal_lines WHERE batch_seq = ?", (seq,)).fetchall()
+        assert {p for _, p in rows} == {b["period"]}
+        assert sorted({e for e, _ in rows}) == b["entries"]
+        assert len(rows) <= max_lines or len(b["entries"]) == 1
+        seen_entries += b["entries"]
+        for line in b["lines"]:
+            acc = applied.setdefault(line["account"], [0, 0])
+            acc[0] += int(line["debit"].replace(".", ""))
+            acc[1] += int(line["credit"].replace(".", ""))
+    assert seen_entries == sorted(seen_entries)          # line order kept, no entry twice
+    assert {a: tuple(v) for a, v in applied.items()} == journal_totals(conn)
