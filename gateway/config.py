@@ -1,0 +1,483 @@
+"""`gateway.toml` as typed structs: a file loads completely valid, or every problem in it
+is reported at once as `<file>: <key.path>: <reason>` (DESIGN §3).
+
+Security fails closed: secrets only through `*_env` names, OPC-UA policy None only with
+`allow_insecure = true`, anonymous MQTT and a dashboard without users only in a config
+that carries a `[demo]` table. Unknown keys are errors, because a typo that silently
+falls back to a default is worse than a refusal.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import pathlib
+import re
+import tomllib
+from typing import Annotated, Any, Literal, Union
+
+import msgspec
+import msgspec.inspect as mi
+
+from costing.master import DEFAULT_STATUSES, Accounts
+
+__all__ = [
+    "Config", "ConfigError", "load_config", "inspect_config",
+    "GatewaySection", "CostingSection", "AccountsSection", "InventoryAccounts",
+    "ReconcileSection", "MqttSection", "Counter", "OpcuaDevice", "SerialScaleDevice",
+    "SerialScannerDevice", "MqttDevice", "Device", "Station", "UpstreamSection",
+    "DashboardSection", "DemoSection",
+]
+
+Name = Annotated[str, msgspec.Meta(min_length=1)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class ConfigError(Exception):
+    """A config or master data set that must not be run; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class GatewaySection(_Section):
+    id: Name
+    db: Name  # absolute after loading
+    master_data: Name  # absolute after loading
+    currency: Name
+    currency_decimals: Annotated[int, msgspec.Meta(ge=0, le=6)]
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+
+class CostingSection(_Section):
+    method: Literal["standard", "average", "fifo"] = "standard"
+
+
+class InventoryAccounts(_Section):
+    raw: Name
+    semi: Name
+    finished: Name
+
+
+class AccountsSection(_Section):
+    inventory: InventoryAccounts
+    wip: Name
+    grni: Name
+    ppv: Name
+    material_usage_variance: Name
+    material_price_variance: Name
+    labor_efficiency_variance: Name
+    overhead_efficiency_variance: Name
+    applied_labor: Name
+    applied_overhead: Name
+    scrap: Name
+    cogs: Name
+    revenue: Name
+    ar: Name
+    inventory_adjustment: Name
+    rounding: Name
+
+    def to_master(self) -> Accounts:
+        """The engine's view: costing.master.Accounts."""
+        roles = {role: getattr(self, role) for role in Accounts.ROLES}
+        inv = {"raw": self.inventory.raw, "semi": self.inventory.semi,
+               "finished": self.inventory.finished}
+        return Accounts(inventory=inv, **roles)
+
+    def by_key(self) -> dict[str, str]:
+        """Account code by key: `wip`, ..., `inventory.raw`, `inventory.semi`, ..."""
+        keys = {role: getattr(self, role) for role in Accounts.ROLES}
+        for kind in ("raw", "semi", "finished"):
+            keys[f"inventory.{kind}"] = getattr(self.inventory, kind)
+        return keys
+
+
+class ReconcileSection(_Section):
+    # ERP category -> gateway statuses summed into it; None = available / the rest
+    categories: dict[str, list[Name]] | None = None
+
+
+class MqttSection(_Section):
+    url: Name  # mqtt://host[:port] or mqtts://host[:port]
+    username_env: str | None = None
+    password_env: str | None = None
+    events_topic: str | None = None  # canonical events (§4) published by other systems
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    allow_anonymous: bool = False  # honoured only in a [demo] config
+
+
+class Counter(_Section):
+    node: Name  # OPC-UA node id, e.g. "ns=2;s=Assy.Good"
+    line: Name  # work center whose active work order the counts belong to
+    kind: Literal["good", "scrap"]
+    operation: PositiveInt | None = None  # routing step a scrap count happened at
+    wrap_max: PositiveInt | None = None  # counter rolls over after this value (None = never)
+
+
+class _Device(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True,
+              tag_field="driver"):
+    id: Name
+
+    @property
+    def driver(self) -> str:
+        return self.__struct_config__.tag
+
+
+class OpcuaDevice(_Device, tag="opcua", kw_only=True):
+    endpoint: Name
+    security: str = "Basic256Sha256,SignAndEncrypt"
+    allow_insecure: bool = False
+    server_cert: str | None = None  # pinned server certificate (absolute after loading)
+    client_cert: str | None = None
+    client_key: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    counters: list[Counter] = []
+
+
+class _SerialDevice(_Device, kw_only=True):
+    port: Name
+    baudrate: PositiveInt = 9600
+    bytesize: Literal[7, 8] = 8
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    station: Name
+
+
+class SerialScaleDevice(_SerialDevice, tag="serial_scale", kw_only=True):
+    protocol: Literal["mt-sics", "toledo", "sbi", "generic"]
+
+
+class SerialScannerDevice(_SerialDevice, tag="serial_scanner", kw_only=True):
+    separator: str | None = None  # stands for FNC1 when the scanner cannot send GS (0x1D)
+
+
+class MqttDevice(_Device, tag="mqtt", kw_only=True):
+    topic: Name  # subscription filter; + and # allowed
+
+
+Device = Union[OpcuaDevice, SerialScaleDevice, SerialScannerDevice, MqttDevice]
+
+
+class Station(_Section):
+    id: Name
+    kind: Literal["receiving", "line", "shipping"]
+    location: str | None = None  # receiving / shipping
+    work_center: str | None = None  # line
+
+
+class UpstreamSection(_Section):
+    sink: Literal["http", "mqtt", "file"]
+    url: str | None = None  # http
+    token_env: str | None = None  # http: bearer token from this environment variable
+    topic: str | None = None  # mqtt: publish topic (uses the [mqtt] connection)
+    path: str | None = None  # file: JSON-lines file (absolute after loading)
+    batch_max_lines: PositiveInt = 500
+    batch_max_seconds: Positive = 5.0
+    summarize: bool = True
+    timeout_s: Positive = 10.0
+    backoff_max_s: Positive = 60.0
+
+
+class DashboardSection(_Section):
+    listen: Name = "127.0.0.1:8080"
+    users_file: str | None = None  # absolute after loading
+    secure_cookies: bool = True
+    allow_anonymous: bool = False  # honoured only in a [demo] config
+
+    @property
+    def host(self) -> str:
+        return split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_listen(self.listen)[1]
+
+
+class DemoSection(_Section):
+    """Marks a demonstration config: security shortcuts are relaxed on purpose."""
+
+    note: str = ""
+    events: str | None = None  # a JSON-lines day of events (absolute after loading)
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A whole, valid gateway.toml; paths absolute, defaults filled in."""
+
+    gateway: GatewaySection
+    accounts: AccountsSection
+    costing: CostingSection = CostingSection()
+    statuses: list[Name] = msgspec.field(default_factory=lambda: list(DEFAULT_STATUSES))
+    reconcile: ReconcileSection = ReconcileSection()
+    mqtt: MqttSection | None = None
+    devices: list[Device] = []
+    stations: list[Station] = []
+    upstream: UpstreamSection | None = None
+    dashboard: DashboardSection | None = None
+    demo: DemoSection | None = None
+    file: str = ""  # the config file itself (set by the loader, not read from the file)
+
+    @property
+    def base_dir(self) -> pathlib.Path:
+        return pathlib.Path(self.file).parent
+
+    @property
+    def categories(self) -> dict[str, list[str]]:
+        """ERP category -> statuses, defaults applied."""
+        return dict(self.reconcile.categories or {})
+
+    def device(self, device_id: str) -> Device:
+        return next(d for d in self.devices if d.id == device_id)
+
+    def station(self, station_id: str) -> Station:
+        return next(s for s in self.stations if s.id == station_id)
+
+
+_NOT_FROM_FILE = {"file"}
+_SECTION_TYPES = {f.name: f.type for f in msgspec.structs.fields(Config)}
+_SECRET_WORDS = {"password", "passwd", "token", "secret", "api_key", "apikey", "username"}
+
+
+def load_config(path: str | pathlib.Path) -> Config:
+    """Read and validate `path`; raise ConfigError listing every problem."""
+    config, problems = inspect_config(path)
+    if problems or config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def inspect_config(path: str | pathlib.Path) -> tuple[Config | None, list[str]]:
+    """Every problem of `path`, and the Config when its [gateway] and [accounts] are
+    usable (broken optional sections dropped), so `gateway check` can go on to check the
+    master data and report everything in one run."""
+    path = pathlib.Path(path)
+    label = str(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, [f"{label}: file not found"]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [f"{label}: cannot read: {exc}"]
+    except tomllib.TOMLDecodeError as exc:
+        return None, [f"{label}: not valid TOML: {exc}"]
+    found: list[tuple[str, str]] = []
+    _walk(doc, mi.type_info(Config), "", found, top=True)
+    parts = _convert_sections(doc, found)
+    base = path.resolve().parent
+    parts = {name: _resolve_paths(value, base) for name, value in parts.items()}
+    parts.setdefault("statuses", list(DEFAULT_STATUSES))
+    parts["reconcile"] = _default_categories(parts.get("reconcile"), parts["statuses"])
+    from gateway import config_rules  # imports this module's structs: import here, not at top
+
+    found.extend(config_rules.check_semantics(parts, doc, base))
+    if "gateway" not in parts or "accounts" not in parts:
+        return None, _render(label, found)
+    for name in ("devices", "stations"):
+        if name in parts:
+            parts[name] = [x for x in parts[name] if x is not None]
+    return Config(file=str(path.resolve()), **parts), _render(label, found)
+
+
+def _convert_sections(doc: dict, found: list[tuple[str, str]]) -> dict[str, Any]:
+    """Each section converted after dropping the keys the walk complained about, so the
+    rules that span keys still judge the rest. A list item that cannot be converted
+    stays as None, keeping the positions that problem paths count."""
+    repaired = _without_bad_keys(doc, found)
+    parts: dict[str, Any] = {}
+    for name, kind in _SECTION_TYPES.items():
+        if name not in repaired or name in _NOT_FROM_FILE:
+            continue
+        value = repaired[name]
+        if name in ("devices", "stations") and isinstance(value, list):
+            parts[name] = [_convert(v, kind.__args__[0], f"{name}[{i}]", found)
+                           for i, v in enumerate(value)]
+        else:
+            converted = _convert(value, kind, name, found)
+            if converted is not None:
+                parts[name] = converted
+    return parts
+
+
+def _convert(value: Any, kind: Any, where: str, found: list[tuple[str, str]]) -> Any:
+    try:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        if not any(p == where or p.startswith((where + ".", where + "[")) for p, _ in found):
+            found.append((where, str(exc)))  # a case the walk missed: never accept silently
+        return None
+
+
+def _without_bad_keys(doc: dict, found: list[tuple[str, str]]) -> dict:
+    repaired = copy.deepcopy(doc)
+    for path, _ in found:
+        steps = [int(x[1:-1]) if x.startswith("[") else x
+                 for x in re.findall(r"\[\d+\]|[^.\[\]]+", path)]
+        node: Any = repaired
+        for step in steps[:-1]:
+            try:
+                node = node[step]
+            except (KeyError, IndexError, TypeError):
+                break
+        else:
+            if isinstance(node, dict) and steps and steps[-1] in node:
+                del node[steps[-1]]
+    return repaired
+
+
+def _render(label: str, found: list[tuple[str, str]]) -> list[str]:
+    return [f"{label}: {p}: {reason}" if p else f"{label}: {reason}" for p, reason in found]
+
+
+def _top(path: str) -> str:
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
+
+
+# ---- the structural walk: mirrors msgspec's checks, but collects instead of stopping ----
+
+def _walk(value: Any, t: Any, path: str, out: list, top: bool = False) -> None:
+    if isinstance(t, mi.UnionType):
+        options = [x for x in t.types if not isinstance(x, mi.NoneType)]
+        if value is None and len(options) < len(t.types):
+            return
+        tagged = [x for x in options if isinstance(x, mi.StructType) and x.tag_field]
+        if tagged:
+            _walk_tagged(value, tagged, path, out)
+        elif len(options) == 1:
+            _walk(value, options[0], path, out)
+        else:  # not used by Config; keep msgspec's own verdict
+            out.append((path, f"unsupported union at {path}"))
+        return
+    if isinstance(t, mi.StructType):
+        _walk_struct(value, t, path, out, top)
+    elif isinstance(t, mi.ListType):
+        if not isinstance(value, list):
+            out.append((path, f"expected a list, got {value!r}"))
+            return
+        for i, item in enumerate(value):
+            _walk(item, t.item_type, f"{path}[{i}]", out)
+    elif isinstance(t, mi.DictType):
+        if not isinstance(value, dict):
+            out.append((path, f"expected a table, got {value!r}"))
+            return
+        for key, item in value.items():
+            _walk(item, t.value_type, f"{path}.{key}", out)
+    elif isinstance(t, mi.LiteralType):
+        if value not in t.values or isinstance(value, bool):
+            allowed = ", ".join(repr(v) for v in t.values)
+            out.append((path, f"expected one of {allowed}, got {value!r}"))
+    elif isinstance(t, mi.BoolType):
+        if not isinstance(value, bool):
+            out.append((path, f"expected true or false, got {value!r}"))
+    elif isinstance(t, mi.IntType):
+        if not isinstance(value, int) or isinstance(value, bool):
+            out.append((path, f"expected an integer, got {value!r}"))
+        else:
+            _bounds(value, t, path, out)
+    elif isinstance(t, mi.FloatType):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            out.append((path, f"expected a number, got {value!r}"))
+        else:
+            _bounds(value, t, path, out)
+    elif isinstance(t, mi.StrType):
+        if not isinstance(value, str):
+            out.append((path, f"expected a string, got {value!r}"))
+        elif t.min_length and len(value.strip()) < t.min_length:
+            out.append((path, "must not be empty"))
+
+
+def _bounds(value: float, t: Any, path: str, out: list) -> None:
+    if t.gt is not None and not value > t.gt:
+        out.append((path, f"must be > {t.gt}, got {value!r}"))
+    if t.ge is not None and not value >= t.ge:
+        out.append((path, f"must be >= {t.ge}, got {value!r}"))
+    if t.le is not None and not value <= t.le:
+        out.append((path, f"must be <= {t.le}, got {value!r}"))
+
+
+def _walk_tagged(value: Any, options: list, path: str, out: list) -> None:
+    field = options[0].tag_field
+    if not isinstance(value, dict):
+        out.append((path, f"expected a table, got {value!r}"))
+        return
+    by_tag = {x.tag: x for x in options}
+    tag = value.get(field)
+    if tag not in by_tag:
+        allowed = ", ".join(repr(k) for k in by_tag)
+        got = "nothing" if tag is None else repr(tag)
+        out.append((_join(path, field), f"expected one of {allowed}, got {got}"))
+        return
+    _walk_struct({k: v for k, v in value.items() if k != field}, by_tag[tag], path, out)
+
+
+def _walk_struct(value: Any, t: Any, path: str, out: list, top: bool = False) -> None:
+    if not isinstance(value, dict):
+        out.append((path, f"expected a table, got {value!r}"))
+        return
+    fields = {f.encode_name: f for f in t.fields if not (top and f.name in _NOT_FROM_FILE)}
+    for key, item in value.items():
+        where = _join(path, key)
+        if key in fields:
+            _walk(item, fields[key].type, where, out)
+        elif key.lower() in _SECRET_WORDS:
+            hint = f"use {key}_env" if f"{key}_env" in fields else "name one with a *_env key"
+            out.append((where, f"secrets come from environment variables; {hint}"))
+        else:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            out.append((where, f"unknown key (value {item!r}){hint}"))
+    for key, f in fields.items():
+        if f.required and key not in value:
+            out.append((_join(path, key), "missing (required)"))
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# ---- after the walk: paths, defaults, and the rules that span keys ----
+
+def _resolve_paths(value: Any, base: pathlib.Path) -> Any:
+    """Paths in the file are relative to the file's folder; the loaded config holds
+    absolute ones, so no consumer depends on the working directory."""
+    if isinstance(value, list):
+        return [_resolve_paths(v, base) for v in value]
+    if value is None:
+        return None
+    keys = _PATH_KEYS.get(type(value), ())
+    changes = {k: str((base / getattr(value, k)).resolve()) for k in keys
+               if getattr(value, k) is not None}
+    return msgspec.structs.replace(value, **changes) if changes else value
+
+
+_PATH_KEYS: dict[type, tuple[str, ...]] = {
+    GatewaySection: ("db", "master_data"),
+    MqttSection: ("ca_file", "cert_file", "key_file"),
+    OpcuaDevice: ("server_cert", "client_cert", "client_key"),
+    UpstreamSection: ("path",),
+    DashboardSection: ("users_file",),
+    DemoSection: ("events",),
+}
+
+
+def _default_categories(reconcile: ReconcileSection | None,
+                        statuses: list[str]) -> ReconcileSection:
+    if reconcile is not None and reconcile.categories is not None:
+        return reconcile
+    others = [s for s in statuses if s != "available"]
+    return ReconcileSection(categories={"available": ["available"], "unavailable": others})
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected host:port like '127.0.0.1:8080', got {listen!r}")
+    return host, int(port)

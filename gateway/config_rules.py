@@ -1,0 +1,280 @@
+"""The rules of gateway.toml that span keys or reach outside the file: fail-closed
+security, references between stations, devices and master data, topics and addresses.
+
+Each check appends `(key.path, reason)` to `out`; it never raises, so one run reports
+every problem. Called by `gateway.config` after the structural walk.
+"""
+
+from __future__ import annotations
+
+import csv
+import pathlib
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from gateway.config import (
+    DashboardSection, DemoSection, MqttDevice, MqttSection, OpcuaDevice, ReconcileSection,
+    SerialScaleDevice, SerialScannerDevice, Station, UpstreamSection,
+    split_listen,
+)
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECURE_POLICIES = {"Basic256Sha256,Sign", "Basic256Sha256,SignAndEncrypt"}
+_RESERVED_SOURCES = {"manual", "erp"}
+
+
+def _raw_gateway(doc: dict, base: pathlib.Path) -> dict[str, str]:
+    """currency and master_data as written, so they are judged even when another key of
+    [gateway] is broken."""
+    g = doc.get("gateway")
+    raw = {k: v for k, v in g.items() if isinstance(v, str)} if isinstance(g, dict) else {}
+    if raw.get("master_data", "").strip():
+        raw["master_data"] = str((base / raw["master_data"]).resolve())
+    else:
+        raw.pop("master_data", None)
+    return raw
+
+
+def check_semantics(parts: dict[str, Any], doc: dict,
+                    base: pathlib.Path) -> list[tuple[str, str]]:
+    """Problems of the converted sections `parts` (broken list items are None)."""
+    out: list[tuple[str, str]] = []
+    g = _raw_gateway(doc, base)
+    demo = "demo" in doc
+    known_locations = known_wcs = None
+    currency = g.get("currency")
+    if currency and not re.fullmatch(r"[A-Z]{3}", currency):
+        out.append(("gateway.currency", f"expected an ISO 4217 code like 'EUR', got {currency!r}"))
+    if "master_data" in g:
+        if not pathlib.Path(g["master_data"]).is_dir():
+            out.append(("gateway.master_data", f"folder not found: {g['master_data']}"))
+        known_locations, known_wcs = _master_ids(g["master_data"])
+    _check_statuses(parts["statuses"], parts["reconcile"], out)
+    if parts.get("mqtt"):
+        _check_mqtt(parts["mqtt"], demo, out)
+    stations = _check_stations(parts.get("stations", []), known_locations, known_wcs, out)
+    _check_devices(parts, stations, known_wcs, out)
+    if parts.get("upstream"):
+        _check_upstream(parts["upstream"], parts.get("mqtt"), out)
+    if parts.get("dashboard"):
+        _check_dashboard(parts["dashboard"], demo, out)
+    d: DemoSection | None = parts.get("demo")
+    if d is not None and d.events and not pathlib.Path(d.events).is_file():
+        out.append(("demo.events", f"file not found: {d.events}"))
+    return out
+
+
+def _check_statuses(statuses: list[str], reconcile: ReconcileSection, out: list) -> None:
+    seen: set[str] = set()
+    for i, status in enumerate(statuses):
+        if status in seen:
+            out.append((f"statuses[{i}]", f"duplicate status {status!r}"))
+        seen.add(status)
+    if "available" not in seen:
+        out.append(("statuses", "must include 'available' (the only status backflush consumes)"))
+    owner: dict[str, str] = {}
+    for category, members in (reconcile.categories or {}).items():
+        for i, status in enumerate(members):
+            where = f"reconcile.categories.{category}[{i}]"
+            if status not in seen:
+                out.append((where, f"unknown status {status!r}; statuses are {sorted(seen)}"))
+            elif status in owner:
+                out.append((where, f"status {status!r} already counted in category "
+                                   f"{owner[status]!r}; it would be counted twice"))
+            owner.setdefault(status, category)
+
+
+def _check_env(value: str | None, where: str, out: list) -> None:
+    # never echo the value: someone may have pasted the secret itself here
+    if value is not None and not _ENV_NAME.match(value):
+        out.append((where, "expected the NAME of an environment variable "
+                           "(letters, digits, _), not a secret"))
+
+
+def _check_file(value: str | None, where: str, out: list) -> None:
+    if value is not None and not pathlib.Path(value).is_file():
+        out.append((where, f"file not found: {value}"))
+
+
+def _check_mqtt(m: MqttSection, demo: bool, out: list) -> None:
+    url = urlsplit(m.url)
+    if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
+        out.append(("mqtt.url", f"expected mqtt://host[:port] or mqtts://host[:port], got {m.url!r}"))
+    else:
+        try:
+            url.port
+        except ValueError:
+            out.append(("mqtt.url", f"bad port in {m.url!r}"))
+    _check_env(m.username_env, "mqtt.username_env", out)
+    _check_env(m.password_env, "mqtt.password_env", out)
+    if m.allow_anonymous and not demo:
+        out.append(("mqtt.allow_anonymous", "anonymous MQTT is only accepted in a [demo] "
+                                            "config; set username_env and password_env"))
+    if m.username_env is None and not (m.allow_anonymous and demo):
+        out.append(("mqtt.username_env", "missing: the broker login comes from the "
+                                         "environment variables named by username_env "
+                                         "and password_env"))
+    if (m.username_env is None) != (m.password_env is None):
+        out.append(("mqtt.password_env", "username_env and password_env go together"))
+    if m.events_topic is not None:
+        _check_topic(m.events_topic, "mqtt.events_topic", out, wildcards=True)
+    for key in ("ca_file", "cert_file", "key_file"):
+        value = getattr(m, key)
+        if value is not None and url.scheme != "mqtts":
+            out.append((f"mqtt.{key}", f"TLS files need an mqtts:// url, got {m.url!r}"))
+        _check_file(value, f"mqtt.{key}", out)
+    if (m.cert_file is None) != (m.key_file is None):
+        out.append(("mqtt.key_file", "cert_file and key_file go together"))
+
+
+def _check_topic(topic: str, where: str, out: list, wildcards: bool) -> None:
+    levels = topic.split("/")
+    bad = (not topic or "\x00" in topic
+           or any(("+" in lv and lv != "+") or ("#" in lv and lv != "#") for lv in levels)
+           or "#" in levels[:-1])
+    if not wildcards and ("+" in topic or "#" in topic):
+        out.append((where, f"a publish topic cannot contain + or #, got {topic!r}"))
+    elif bad:
+        out.append((where, f"not a valid MQTT topic filter: {topic!r}"))
+
+
+def _master_ids(folder: str) -> tuple[set[str] | None, set[str] | None]:
+    """Location and work-center ids, or None when unreadable (masterdata reports that)."""
+    def ids(name: str) -> set[str] | None:
+        try:
+            with open(pathlib.Path(folder) / name, newline="", encoding="utf-8-sig") as fh:
+                return {(row.get("id") or "").strip() for row in csv.DictReader(fh)}
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return None
+    return ids("locations.csv"), ids("work_centers.csv")
+
+
+def _check_stations(items: list[Station], locations: set[str] | None,
+                    wcs: set[str] | None, out: list) -> dict[str, Station]:
+    stations: dict[str, Station] = {}
+    for i, s in enumerate(items):
+        if s is None:
+            continue
+        where = f"stations[{i}]"
+        if s.id in stations:
+            out.append((f"{where}.id", f"duplicate station id {s.id!r}"))
+        stations.setdefault(s.id, s)
+        if s.kind == "line":
+            if s.work_center is None:
+                out.append((f"{where}.work_center", "missing: a line station names its work center"))
+            elif wcs is not None and s.work_center not in wcs:
+                out.append((f"{where}.work_center", f"unknown work center {s.work_center!r} "
+                                                    "(not in work_centers.csv)"))
+            if s.location is not None:
+                out.append((f"{where}.location", "a line station names a work_center, not a location"))
+        else:
+            if s.location is None:
+                out.append((f"{where}.location", f"missing: a {s.kind} station names its location"))
+            elif locations is not None and s.location not in locations:
+                out.append((f"{where}.location", f"unknown location {s.location!r} "
+                                                 "(not in locations.csv)"))
+            if s.work_center is not None:
+                out.append((f"{where}.work_center",
+                            f"a {s.kind} station names a location, not a work_center"))
+    return stations
+
+
+def _check_devices(parts: dict[str, Any], stations: dict[str, Station],
+                   wcs: set[str] | None, out: list) -> None:
+    seen: set[str] = set()
+    for i, d in enumerate(parts.get("devices", [])):
+        if d is None:
+            continue
+        where = f"devices[{i}]"
+        if d.id in seen:
+            out.append((f"{where}.id", f"duplicate device id {d.id!r}"))
+        elif d.id in _RESERVED_SOURCES:
+            out.append((f"{where}.id", f"{d.id!r} is reserved for events that come from no device"))
+        seen.add(d.id)
+        if isinstance(d, OpcuaDevice):
+            _check_opcua(d, where, wcs, out)
+        elif isinstance(d, (SerialScaleDevice, SerialScannerDevice)):
+            station = stations.get(d.station)
+            if station is None:
+                out.append((f"{where}.station", f"unknown station {d.station!r}"))
+            elif isinstance(d, SerialScaleDevice) and station.kind != "line":
+                out.append((f"{where}.station", f"a scale weighs issues at a line station; "
+                                                f"{d.station!r} is a {station.kind} station"))
+            if isinstance(d, SerialScannerDevice) and d.separator is not None \
+                    and len(d.separator) != 1:
+                out.append((f"{where}.separator", f"expected one character, got {d.separator!r}"))
+        elif isinstance(d, MqttDevice):
+            _check_topic(d.topic, f"{where}.topic", out, wildcards=True)
+            if parts.get("mqtt") is None:
+                out.append((f"{where}.driver", "an mqtt device needs an [mqtt] section"))
+
+
+def _check_opcua(d: OpcuaDevice, where: str, wcs: set[str] | None, out: list) -> None:
+    url = urlsplit(d.endpoint)
+    if url.scheme != "opc.tcp" or not url.hostname:
+        out.append((f"{where}.endpoint", f"expected opc.tcp://host:port, got {d.endpoint!r}"))
+    if d.security == "None":
+        if not d.allow_insecure:
+            out.append((f"{where}.security",
+                        "policy None refused; set allow_insecure = true to allow it"))
+    elif d.security not in _SECURE_POLICIES:
+        out.append((f"{where}.security", "expected 'Basic256Sha256,Sign', "
+                    f"'Basic256Sha256,SignAndEncrypt' or 'None', got {d.security!r}"))
+    else:
+        for key in ("server_cert", "client_cert", "client_key"):
+            value = getattr(d, key)
+            if value is None:
+                out.append((f"{where}.{key}", f"missing: policy {d.security} needs it "
+                            "(server_cert pins the PLC's certificate)"))
+            _check_file(value, f"{where}.{key}", out)
+    _check_env(d.username_env, f"{where}.username_env", out)
+    _check_env(d.password_env, f"{where}.password_env", out)
+    if (d.username_env is None) != (d.password_env is None):
+        out.append((f"{where}.password_env", "username_env and password_env go together"))
+    if not d.counters:
+        out.append((f"{where}.counters", "an opcua device needs at least one counter"))
+    nodes: set[str] = set()
+    for j, c in enumerate(d.counters):
+        cw = f"{where}.counters[{j}]"
+        if c.node in nodes:
+            out.append((f"{cw}.node", f"duplicate node {c.node!r}"))
+        nodes.add(c.node)
+        if wcs is not None and c.line not in wcs:
+            out.append((f"{cw}.line", f"unknown work center {c.line!r} (not in work_centers.csv)"))
+        if c.kind == "scrap" and c.operation is None:
+            out.append((f"{cw}.operation", "missing: a scrap counter names the operation it scraps at"))
+        if c.kind == "good" and c.operation is not None:
+            out.append((f"{cw}.operation", f"only scrap counters take an operation, got {c.operation}"))
+
+
+def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, out: list) -> None:
+    needs = {"http": "url", "mqtt": "topic", "file": "path"}[u.sink]
+    if getattr(u, needs) is None:
+        out.append((f"upstream.{needs}", f"missing: sink {u.sink!r} needs it"))
+    for key in ("url", "topic", "path", "token_env"):
+        if key != needs and getattr(u, key) is not None and not (key == "token_env" and u.sink == "http"):
+            out.append((f"upstream.{key}", f"not used by sink {u.sink!r}"))
+    if u.sink == "http" and u.url is not None:
+        url = urlsplit(u.url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            out.append(("upstream.url", f"expected http(s)://host/path, got {u.url!r}"))
+    if u.sink == "mqtt":
+        if u.topic is not None:
+            _check_topic(u.topic, "upstream.topic", out, wildcards=False)
+        if mqtt is None:
+            out.append(("upstream.sink", "sink 'mqtt' needs an [mqtt] section"))
+    _check_env(u.token_env, "upstream.token_env", out)
+
+
+def _check_dashboard(d: DashboardSection, demo: bool, out: list) -> None:
+    try:
+        split_listen(d.listen)
+    except ValueError as exc:
+        out.append(("dashboard.listen", str(exc)))
+    if d.allow_anonymous and not demo:
+        out.append(("dashboard.allow_anonymous",
+                    "anonymous access is only accepted in a [demo] config; set users_file"))
+    if d.users_file is None and not demo:
+        out.append(("dashboard.users_file", "missing: the dashboard requires a login "
+                                            "(create the file with `gateway user`)"))
