@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import sqlite3
+import ssl
 import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ from gateway.upstream.batcher import Batcher
 from gateway.upstream.outbox import DurableOutbox
 from gateway.upstream.sink import UpstreamSink
 
-__all__ = ["ForwarderConfig", "forward", "connect", "make_sink", "main"]
+__all__ = ["ForwarderConfig", "forward", "connect", "make_sink", "sink_from_config", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,16 @@ class ForwarderConfig:
 
     @classmethod
     def from_config(cls, cfg) -> "ForwarderConfig":
-        """From the gateway's loaded config (`cfg.gateway`, optional `cfg.upstream`)."""
+        """From the gateway's loaded config (gateway.config.Config: [gateway], [upstream])."""
         g = cfg.gateway
         up = getattr(cfg, "upstream", None)
-        return cls(
-            gateway_id=g.id, currency=g.currency, decimals=g.currency_decimals,
-            max_lines=getattr(up, "batch_max_lines", 500) if up else 500,
-            max_seconds=getattr(up, "batch_max_seconds", 5) if up else 5,
-            summarize=getattr(up, "summarize", True) if up else True,
-            synchronous=getattr(g, "synchronous", "FULL") or "FULL")
+        if up is None:
+            return cls(gateway_id=g.id, currency=g.currency, decimals=g.currency_decimals,
+                       synchronous=g.synchronous)
+        return cls(gateway_id=g.id, currency=g.currency, decimals=g.currency_decimals,
+                   max_lines=up.batch_max_lines, max_seconds=up.batch_max_seconds,
+                   summarize=up.summarize, backoff_cap=up.backoff_max_s,
+                   synchronous=g.synchronous)
 
 
 def connect(db_path: str, synchronous: str = "FULL") -> sqlite3.Connection:
@@ -131,7 +133,8 @@ def _drained(conn: sqlite3.Connection, batcher: Batcher) -> bool:
 
 
 def make_sink(kind: str, url: str, token: str | None = None, timeout: float = 10.0,
-              topic: str = "gateway/gl/batches") -> UpstreamSink:
+              topic: str = "gateway/gl/batches", username: str | None = None,
+              password: str | None = None, tls_context=None) -> UpstreamSink:
     """A sink by name: http (url), file (path), mqtt (mqtt://[user:pass@]host:port)."""
     if kind == "http":
         from gateway.upstream.http_sink import HttpSink
@@ -142,11 +145,40 @@ def make_sink(kind: str, url: str, token: str | None = None, timeout: float = 10
     if kind == "mqtt":
         from gateway.upstream.mqtt_sink import MqttSink
         u = urlsplit(url)
-        if u.scheme != "mqtt" or not u.hostname:
+        if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
             raise ValueError(f"url: expected mqtt://host:port for the mqtt sink (got {url!r})")
-        return MqttSink(u.hostname, u.port or 1883, topic, username=u.username,
-                        password=u.password, timeout=timeout)
+        tls = tls_context
+        if u.scheme == "mqtts" and tls is None:
+            tls = ssl.create_default_context()
+        return MqttSink(u.hostname, u.port or (8883 if tls else 1883), topic,
+                        username=username or u.username, password=password or u.password,
+                        tls_context=tls, timeout=timeout)
     raise ValueError(f"sink: expected http, file or mqtt (got {kind!r})")
+
+
+def sink_from_config(cfg, environ=os.environ) -> UpstreamSink:
+    """The sink `[upstream]` names; secrets come from the environment variables it names."""
+    up = cfg.upstream
+    if up is None:
+        raise ValueError("upstream: section missing, nothing to forward to")
+    if up.sink == "http":
+        token = environ.get(up.token_env) if up.token_env else None
+        return make_sink("http", up.url, token=token, timeout=up.timeout_s)
+    if up.sink == "file":
+        return make_sink("file", up.path)
+    mqtt = cfg.mqtt
+    if mqtt is None:
+        raise ValueError("upstream.sink: 'mqtt' needs an [mqtt] section for the connection")
+    user = environ.get(mqtt.username_env) if mqtt.username_env else None
+    password = environ.get(mqtt.password_env) if mqtt.password_env else None
+    tls = None
+    if mqtt.url.startswith("mqtts:"):
+        tls = ssl.create_default_context(cafile=mqtt.ca_file)
+        if mqtt.cert_file:
+            tls.load_cert_chain(mqtt.cert_file, mqtt.key_file)
+    return make_sink("mqtt", mqtt.url, timeout=up.timeout_s,
+                     topic=up.topic or f"gateway/{cfg.gateway.id}/gl/batches",
+                     username=user, password=password, tls_context=tls)
 
 
 async def _main(args: argparse.Namespace) -> int:
