@@ -1,0 +1,70 @@
+"""What every data command shares: the -c/--format options and opening the plant."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+
+from gateway.formats import FORMATS
+
+
+@dataclass
+class Plant:
+    config: object
+    master: object
+    db: str
+    decimals: int
+    currency: str
+
+
+def add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", required=True, metavar="FILE",
+                   help="gateway.toml of the plant")
+
+
+def add_format(p: argparse.ArgumentParser, choices=FORMATS) -> None:
+    p.add_argument("--format", choices=choices, default="table")
+
+
+class Exit(SystemExit):
+    pass
+
+
+def load_plant(args: argparse.Namespace) -> Plant:
+    """Config + master data, or print every problem and exit 1."""
+    from gateway.config import ConfigError, load_config
+    from gateway.masterdata import load_master
+
+    try:
+        cfg = load_config(args.config)
+        master = load_master(cfg)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise Exit(1) from None
+    g = cfg.gateway
+    return Plant(cfg, master, str(g.db), int(g.currency_decimals), g.currency)
+
+
+def open_readonly(plant: Plant):
+    from gateway.journal import connect
+
+    if not os.path.exists(plant.db):
+        print(f"no journal at {plant.db}: nothing has been ingested yet", file=sys.stderr)
+        raise Exit(1)
+    return connect(plant.db, readonly=True)
+
+
+def open_journal(plant: Plant):
+    from gateway.journal import Journal
+
+    os.makedirs(os.path.dirname(os.path.abspath(plant.db)), exist_ok=True)
+    return Journal(plant.db, plant.master, synchronous=getattr(plant.config.gateway,
+                                                                 "synchronous", "FULL"))
+
+
+def emit(text: str) -> None:
+    if text:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")

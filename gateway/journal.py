@@ -1,0 +1,375 @@
+"""`Journal`: each event is applied exactly once, with its entry and projections, in one
+SQLite transaction per micro-batch — or not at all.
+
+Submissions are decoded (gateway.events), deduplicated by id (same id + same payload =
+acknowledged no-op; same id + other payload = rejected as a conflict), valued by the
+cost engine and written together. Anything rejected is kept verbatim in `exceptions`
+and never stops the batch. If the commit fails (disk full, I/O error) nothing of the
+batch is applied, the engine is rebuilt from the stored events, and the error is raised
+so the caller stops acknowledging its inputs (back-pressure) and retries later.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
+
+from costing.engine import Engine
+from costing.master import MasterData
+from costing.outcome import Outcome
+
+from gateway import failpoints, schema
+from gateway.events import Event, EventError, convert_event, decode_event, encode_event
+
+
+@dataclass(slots=True)
+class Submission:
+    raw: bytes | str | dict | Event  # JSON text, a parsed mapping, or a decoded event
+    source: str = "manual"           # device id, 'manual', 'erp', 'events.jsonl:12'
+    reading: dict | None = None      # the device reading that caused it (traceability)
+
+
+@dataclass(slots=True)
+class SideEffects:
+    """Written in the same transaction as a micro-batch of events."""
+
+    exceptions: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    #            (kind, source, reason, raw)
+    counters: list[tuple[str, str, int, int]] = field(default_factory=list)
+    #            (device, node, epoch, value)
+    start_orders: list[tuple[str, str]] = field(default_factory=list)  # (line, work order)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    status: str                      # applied | duplicate | rejected
+    event_id: str | None = None
+    seq: int | None = None
+    field: str | None = None
+    reason: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """Safe to acknowledge upstream: applied now or already applied before."""
+        return self.status in ("applied", "duplicate")
+
+
+class JournalFull(RuntimeError):
+    """The database cannot be written (disk full): stop acknowledging inputs."""
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def connect(path: str, synchronous: str = "FULL", readonly: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode with the configured durability."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={'NORMAL' if synchronous.upper() == 'NORMAL' else 'FULL'}")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def _check_ts(event: Event) -> None:
+    try:
+        datetime.fromisoformat(event.ts)
+    except ValueError:
+        raise EventError(f"ts: not an RFC 3339 timestamp (got {event.ts!r})", "ts") from None
+
+
+def _decode(raw: bytes | str | dict | Event) -> Event:
+    if isinstance(raw, (bytes, str)):
+        event = decode_event(raw)
+    elif isinstance(raw, dict):
+        event = convert_event(raw)
+    else:
+        event = raw
+    _check_ts(event)
+    return event
+
+
+def _raw_text(raw: Any) -> str:
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, dict):
+        return json.dumps(raw, ensure_ascii=False, default=str)
+    return encode_event(raw).decode()
+
+
+class Journal:
+    """The append-only event journal and its projections over one SQLite file."""
+
+    def __init__(self, path: str, master: MasterData, *, synchronous: str = "FULL",
+                 rebuild: bool = True):
+        self.path = str(path)
+        self.master = master
+        self.conn = connect(self.path, synchronous)
+        schema.create(self.conn)
+        self.engine = Engine(master)
+        self._seq_marks: dict[str, dict[str, int]] = {}  # order -> release/close seq, this tx
+        if rebuild:
+            self._rebuild()
+
+    # -- reading back -------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        """Bring the in-memory engine to the state the stored events imply."""
+        self.engine = Engine(self.master)
+        cur = self.conn.execute("SELECT seq, payload FROM events ORDER BY seq")
+        while chunk := cur.fetchmany(5000):
+            events = [decode_event(p) for _, p in chunk]
+            for (seq, _), out in zip(chunk, self.engine.apply(events)):
+                if not out.ok:
+                    # Master data changed under stored events; the journal stays the truth.
+                    print(f"journal: stored event seq {seq} ({out.event_id}) no longer "
+                          f"applies: {out.reason}; run `gateway replay`", file=sys.stderr)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- writing --------------------------------------------------------------------
+
+    def submit(self, subs: Sequence[Submission], *, side: "SideEffects | None" = None
+               ) -> list[Result]:
+        """Apply a micro-batch in one transaction; one Result per submission, in order.
+
+        `side` carries what must commit atomically with the events: device exceptions
+        and OPC-UA counter positions (a counter position stored apart from the events it
+        produced could, after a crash, count the same production twice).
+        """
+        results: list[Result | None] = [None] * len(subs)
+        rejected: list[tuple[int, str | None, str | None, str, str]] = []  # i, id, field, reason, kind
+        decoded: list[tuple[int, Event, bytes]] = []
+        for i, sub in enumerate(subs):
+            try:
+                event = _decode(sub.raw)
+            except EventError as exc:
+                eid = sub.raw.get("id") if isinstance(sub.raw, dict) else None
+                rejected.append((i, eid if isinstance(eid, str) else None, exc.field,
+                                 exc.reason, "rejected"))
+                continue
+            decoded.append((i, event, encode_event(event)))
+
+        # Idempotency against the journal and within this batch.
+        known = self._stored_payloads([e.id for _, e, _ in decoded])
+        fresh: list[tuple[int, Event, bytes]] = []
+        for i, event, canon in decoded:
+            before = known.get(event.id)
+            if before is None:
+                known[event.id] = canon
+                fresh.append((i, event, canon))
+            elif before == canon:
+                results[i] = Result("duplicate", event.id)
+            else:
+                rejected.append((i, event.id, "id", f"id: event {event.id!r} was already "
+                                 "journaled with a different payload", "conflict"))
+
+        outcomes = self.engine.apply([e for _, e, _ in fresh]) if fresh else []
+        try:
+            self._write(subs, fresh, outcomes, rejected, results, side)
+        except sqlite3.OperationalError as exc:
+            self._abort()
+            if "full" in str(exc).lower():
+                raise JournalFull(str(exc)) from exc
+            raise
+        except BaseException:
+            self._abort()
+            raise
+        failpoints.hit("journal.after_commit")
+        return results  # type: ignore[return-value]
+
+    def _abort(self) -> None:
+        self._seq_marks.clear()
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        self._rebuild()  # the engine advanced in memory; the disk did not
+
+    def _stored_payloads(self, ids: list[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            q = f"SELECT id, payload FROM events WHERE id IN ({','.join('?' * len(part))})"
+            found.update((i, p.encode()) for i, p in self.conn.execute(q, part))
+        return found
+
+    def _write(self, subs, fresh, outcomes, rejected, results, side) -> None:
+        conn = self.conn
+        stamp = now_utc()
+        conn.execute("BEGIN IMMEDIATE")
+        touched_items: set[str] = set()
+        touched_orders: set[str] = set()
+        seq = (conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+        for (i, event, canon), out in zip(fresh, outcomes):
+            sub = subs[i]
+            if not out.ok:
+                rejected.append((i, event.id, out.field, out.reason or "rejected", "rejected"))
+                continue
+            seq += 1
+            conn.execute(
+                "INSERT INTO events(seq, id, type, ts, source, payload, received_at, reading)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (seq, event.id, event.type, event.ts, event.source, canon.decode(), stamp,
+                 json.dumps(sub.reading, default=str) if sub.reading is not None else None))
+            if out.lines:
+                self._post(seq, event, out)
+            for alert in out.alerts:
+                self._exception(stamp, alert.kind.replace(" ", "_"), sub.source, event.id,
+                                None, alert.message, None)
+            self._track(seq, event)
+            touched_items.update(m.item for m in out.moves)
+            touched_items.update(l.item for l in out.lines if l.item)
+            order = getattr(event, "work_order", None)
+            if order:
+                touched_orders.add(order)
+            touched_orders.update(l.work_order for l in out.lines if l.work_order)
+            results[i] = Result("applied", event.id, seq)
+        for i, eid, field, reason, kind in rejected:
+            self._exception(stamp, kind, subs[i].source, eid, field, reason,
+                            _raw_text(subs[i].raw))
+            results[i] = Result("rejected", eid, None, field, reason)
+        if side is not None:
+            for kind, source, reason, raw in side.exceptions:
+                self._exception(stamp, kind, source, None, None, reason, raw)
+            for line, work_order in side.start_orders:
+                self._start_order(line, work_order)
+            self.conn.executemany(
+                "INSERT INTO counters(device, node, epoch, value) VALUES (?,?,?,?)"
+                " ON CONFLICT(device, node) DO UPDATE SET epoch=excluded.epoch,"
+                " value=excluded.value", side.counters)
+        if touched_items:
+            self._project_items(touched_items)
+        if touched_orders:
+            self._project_orders(touched_orders)
+        failpoints.hit("journal.before_commit")
+        failpoints.hit("journal.commit")
+        conn.execute("COMMIT")
+
+    def _post(self, seq: int, event: Event, out: Outcome) -> None:
+        period = event.ts[:7]
+        cur = self.conn.execute(
+            "INSERT INTO entries(event_seq, event_id, ts, period) VALUES (?,?,?,?)",
+            (seq, event.id, event.ts, period))
+        entry = cur.lastrowid
+        self.conn.executemany(
+            "INSERT INTO journal_lines(entry, event_id, ts, period, account, debit, credit,"
+            " work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [(entry, event.id, event.ts, period, l.account, int(l.debit), int(l.credit),
+              l.work_order, l.item, l.work_center, l.memo) for l in out.lines])
+
+    def _track(self, seq: int, event: Event) -> None:
+        """Which order runs on which line: set by release, cleared by close."""
+        if event.type == "wo_release":
+            self.conn.execute(
+                "INSERT INTO active_orders(line, work_order, since_seq) VALUES (?,?,?)"
+                " ON CONFLICT(line) DO UPDATE SET work_order=excluded.work_order,"
+                " since_seq=excluded.since_seq", (event.line, event.work_order, seq))
+        elif event.type == "wo_close":
+            self.conn.execute("DELETE FROM active_orders WHERE work_order=?", (event.work_order,))
+        elif event.type == "reversal":
+            # A reversed close re-opens the order; the line assignment is a supervisor's call.
+            pass
+        if event.type in ("wo_release", "wo_close"):
+            col = "released_seq" if event.type == "wo_release" else "closed_seq"
+            self._seq_marks.setdefault(event.work_order, {})[col] = seq
+
+    def _exception(self, stamp, kind, source, event_id, field, reason, raw) -> None:
+        self.conn.execute(
+            "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
+            " VALUES (?,?,?,?,?,?,?)", (stamp, kind, source, event_id, field, reason, raw))
+
+    def _start_order(self, line: str, work_order: str) -> None:
+        """A work-order barcode scanned at a line starts that order there."""
+        seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        self.conn.execute(
+            "INSERT INTO active_orders(line, work_order, since_seq) VALUES (?,?,?)"
+            " ON CONFLICT(line) DO UPDATE SET work_order=excluded.work_order,"
+            " since_seq=excluded.since_seq", (line, work_order, seq))
+
+    def active_order(self, line: str) -> str | None:
+        row = self.conn.execute("SELECT work_order FROM active_orders WHERE line=?",
+                                (line,)).fetchone()
+        return row[0] if row else None
+
+    def counter_state(self, device: str) -> dict[str, tuple[int, int]]:
+        """Stored (epoch, value) per node: where a restarted driver resumes."""
+        return {n: (e, v) for n, e, v in self.conn.execute(
+            "SELECT node, epoch, value FROM counters WHERE device=?", (device,))}
+
+    def record_exception(self, kind: str, source: str, reason: str, raw: str | None = None,
+                         event_id: str | None = None, field: str | None = None) -> int:
+        """Keep something a supervisor must see (decode errors, unassigned counts...)."""
+        cur = self.conn.execute(
+            "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
+            " VALUES (?,?,?,?,?,?,?)", (now_utc(), kind, source, event_id, field, reason, raw))
+        return int(cur.lastrowid)
+
+    # -- projections -------------------------------------------------------------------
+
+    def _project_items(self, items: set[str]) -> None:
+        conn = self.conn
+        marks = ",".join("?" * len(items))
+        args = sorted(items)
+        conn.execute(f"DELETE FROM stock WHERE item IN ({marks})", args)
+        conn.executemany(
+            "INSERT INTO stock(item, location, status, lot, qty, value) VALUES (?,?,?,?,?,?)",
+            [(r.item, r.location, r.status, r.lot or "", float(r.qty), int(r.value))
+             for r in self.engine.stock_rows()
+             if r.item in items and (abs(r.qty) > 1e-9 or r.value != 0)])
+        conn.executemany(
+            "INSERT INTO item_costs(item, method, qty, value, unit_cost) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(item) DO UPDATE SET method=excluded.method, qty=excluded.qty,"
+            " value=excluded.value, unit_cost=excluded.unit_cost",
+            [(c.item, c.method, float(c.qty), int(c.value), float(c.unit_cost))
+             for c in self.engine.item_costs() if c.item in items])
+
+    def _project_orders(self, orders: set[str]) -> None:
+        marks = self._seq_marks
+        rows = []
+        for w in self.engine.work_orders():
+            if w.work_order not in orders:
+                continue
+            m = marks.pop(w.work_order, {})
+            rows.append((w.work_order, w.item, w.line, float(w.planned), w.status,
+                         float(w.good), float(w.scrap), int(w.wip), int(w.material_usage),
+                         int(w.material_price), int(w.labor_efficiency),
+                         int(w.overhead_efficiency), m.get("released_seq"),
+                         m.get("closed_seq")))
+        self.conn.executemany(
+            "INSERT INTO work_orders(work_order, item, line, planned, status, good, scrap, wip,"
+            " material_usage, material_price, labor_efficiency, overhead_efficiency,"
+            " released_seq, closed_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(work_order) DO UPDATE SET item=excluded.item, line=excluded.line,"
+            " planned=excluded.planned, status=excluded.status, good=excluded.good,"
+            " scrap=excluded.scrap, wip=excluded.wip, material_usage=excluded.material_usage,"
+            " material_price=excluded.material_price,"
+            " labor_efficiency=excluded.labor_efficiency,"
+            " overhead_efficiency=excluded.overhead_efficiency,"
+            " released_seq=COALESCE(excluded.released_seq, work_orders.released_seq),"
+            " closed_seq=CASE WHEN excluded.status='closed'"
+            "   THEN COALESCE(excluded.closed_seq, work_orders.closed_seq) ELSE NULL END",
+            rows)
+
+
+def submit_all(journal: Journal, subs: Iterable[Submission], batch: int = 500) -> list[Result]:
+    """Submit in micro-batches (the unit of commit) and return every result in order."""
+    out: list[Result] = []
+    chunk: list[Submission] = []
+    for sub in subs:
+        chunk.append(sub)
+        if len(chunk) >= batch:
+            out.extend(journal.submit(chunk))
+            chunk = []
+    if chunk:
+        out.extend(journal.submit(chunk))
+    return out

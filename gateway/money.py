@@ -1,0 +1,29 @@
+"""Money at the edges: integer minor units inside, decimal strings outside."""
+
+from __future__ import annotations
+
+
+def to_str(minor: int, decimals: int) -> str:
+    """12300, 2 -> "123.00"; -5, 2 -> "-0.05". Exact: no float on the way."""
+    minor = int(minor)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10**decimals)
+    return f"{sign}{whole}.{frac:0{decimals}d}" if decimals else f"{sign}{whole}"
+
+
+def to_people(minor: int, decimals: int) -> str:
+    """Thousands separators for tables: 1234567 -> "12,345.67"."""
+    minor = int(minor)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10**decimals)
+    return f"{sign}{whole:,}.{frac:0{decimals}d}" if decimals else f"{sign}{whole:,}"
+
+
+def from_str(text: str, decimals: int) -> int:
+    """"12.3" -> 1230 (exact decimal parse; refuses more decimals than the currency has)."""
+    text = text.strip()
+    sign = -1 if text.startswith("-") else 1
+    whole, _, frac = text.lstrip("+-").partition(".")
+    if len(frac) > decimals or not (whole or frac) or not (whole + frac).isdigit():
+        raise ValueError(f"not an amount with at most {decimals} decimals: {text!r}")
+    return sign * (int(whole or "0") * 10**decimals + int(frac.ljust(decimals, "0") or "0"))

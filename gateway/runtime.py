@@ -1,0 +1,237 @@
+"""`Gateway`: one asyncio process from device readings to committed, forwarded entries.
+
+Drivers deliver readings into a bounded queue; one committer maps them to events and
+commits them through the journal in micro-batches on a dedicated thread (SQLite and the
+numba engine stay off the event loop). A reading is acknowledged (MQTT PUBACK) only
+after the transaction that stored its event — or its exception — committed. When the
+disk is full nothing is acknowledged: the batch is retried with backoff, the queue fills,
+drivers block (back-pressure), and the gateway resumes by itself when space returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivers.base import DecodeError, DriverError, Reading
+
+from gateway.journal import Journal, JournalFull, SideEffects, Submission
+from gateway.mapping import Mapper, reading_json
+
+log = logging.getLogger("gateway")
+
+BATCH_MAX = 1000         # readings per transaction
+BATCH_LINGER_S = 0.002   # wait this long for more readings before committing a batch
+
+
+@dataclass
+class DeviceStatus:
+    id: str
+    driver: str
+    state: str = "starting"
+    last_reading_ts: str | None = None
+    readings: int = 0
+    problems: int = 0
+    alarms: list[str] = field(default_factory=list)
+    _window: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        now = time.monotonic()
+        self._window = [t for t in self._window if now - t < 10.0]
+        return {"id": self.id, "driver": self.driver, "state": self.state,
+                "last_reading_ts": self.last_reading_ts, "readings": self.readings,
+                "readings_per_s": round(len(self._window) / 10.0, 2),
+                "problems": self.problems, "alarms": list(self.alarms)}
+
+
+class _Problem:
+    __slots__ = ("device", "error")
+
+    def __init__(self, device: str, error: DriverError):
+        self.device, self.error = device, error
+
+
+class Gateway:
+    """Devices → mapping → journal; the committer is the only writer of events."""
+
+    def __init__(self, config: Any, master: Any, *, metrics: Any = None, drivers: list | None = None,
+                 queue_size: int = 20000):
+        self.config = config
+        self.master = master
+        self.metrics = metrics
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
+        self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous)
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=queue_size)
+        self.drivers = drivers
+        self.status: dict[str, DeviceStatus] = {}
+        self.alarms: list[str] = []
+        self._active: dict[str, str] = dict(self.journal.conn.execute(
+            "SELECT line, work_order FROM active_orders"))
+        self.mapper = Mapper(config, master, self._active.get)
+        for wo, item in self.journal.conn.execute("SELECT work_order, item FROM work_orders"):
+            self.mapper.note_release(wo, item)
+        self.committed = 0
+        self.first_commit_at: float | None = None
+
+    # -- the driver-facing sink --------------------------------------------------------
+
+    async def reading(self, r: Reading) -> None:
+        st = self.status.get(r.device)
+        if st is not None:
+            st.readings += 1
+            st.last_reading_ts = r.ts
+            st._window.append(time.monotonic())
+        if self.metrics is not None:
+            self.metrics.readings.labels(device=r.device).inc()
+        await self.queue.put(r)
+
+    async def problem(self, device: str, error: DriverError) -> None:
+        st = self.status.get(device)
+        if st is not None:
+            st.problems += 1
+        await self.queue.put(_Problem(device, error))
+
+    def connection(self, device: str, state: str) -> None:
+        st = self.status.get(device)
+        if st is not None:
+            st.state = state
+        if self.metrics is not None:
+            self.metrics.device_connected.labels(device=device).set(1 if state == "connected" else 0)
+
+    def devices(self) -> list[dict]:
+        return [s.as_dict() for s in self.status.values()]
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, *, extra: list | None = None) -> None:
+        """Run until `stop` is set, then stop the drivers, commit what was read, return."""
+        if self.drivers is None:
+            from gateway.devices import build_drivers
+            state = {d.id: self.journal.counter_state(d.id) for d in self.config.devices}
+            self.drivers = build_drivers(self.config, state)
+        for d in self.drivers:
+            self.status[d.id] = DeviceStatus(d.id, type(d).__name__)
+            await d.start(self)
+        committer = asyncio.create_task(self._commit_loop(), name="committer")
+        tasks = [committer, *[asyncio.ensure_future(t) for t in (extra or [])]]
+        try:
+            await stop.wait()
+        finally:
+            for d in self.drivers:
+                try:
+                    await d.stop()
+                except Exception as exc:  # a driver that fails to stop must not block shutdown
+                    log.warning("stopping %s: %s", d.id, exc)
+            await self.queue.put(None)  # flush marker: commit everything read so far
+            await committer
+            for t in tasks[1:]:
+                t.cancel()
+            await asyncio.gather(*tasks[1:], return_exceptions=True)
+            await asyncio.get_running_loop().run_in_executor(self.executor, self.journal.close)
+            self.executor.shutdown(wait=True)
+
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self.queue.get()
+            if first is None:
+                return
+            batch = [first]
+            deadline = loop.time() + BATCH_LINGER_S
+            done = False
+            while len(batch) < BATCH_MAX:
+                try:
+                    item = self.queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    if loop.time() >= deadline:
+                        break
+                    await asyncio.sleep(0)
+                    continue
+                if item is None:
+                    done = True
+                    break
+                batch.append(item)
+            await self._commit(batch)
+            if done:
+                return
+
+    def _prepare(self, batch: list) -> tuple[list[Submission], SideEffects, list[Reading]]:
+        subs: list[Submission] = []
+        side = SideEffects()
+        readings: list[Reading] = []
+        for item in batch:
+            if isinstance(item, _Problem):
+                err = item.error
+                raw = err.raw if isinstance(err, DecodeError) else None
+                if isinstance(raw, bytes):
+                    raw = raw.decode("latin-1")
+                kind = "decode_error" if isinstance(err, DecodeError) else "device_error"
+                side.exceptions.append((kind, item.device, str(err), raw))
+                continue
+            r: Reading = item
+            readings.append(r)
+            if r.kind == "counter":
+                a = r.attrs
+                side.counters.append((r.device, a["node"], int(a.get("epoch", 0)), int(r.value)))
+            m = self.mapper.map(r)
+            if m.event is not None:
+                ev = m.event
+                if isinstance(ev, dict) and ev.get("type") == "wo_release":
+                    self._active[str(ev.get("line"))] = str(ev.get("work_order"))
+                subs.append(Submission(ev, source=r.device, reading=reading_json(r)))
+            elif m.exception is not None:
+                kind, reason = m.exception
+                side.exceptions.append((kind, r.device, reason,
+                                        json.dumps(reading_json(r), default=str)))
+            if m.start_order is not None:
+                side.start_orders.append(m.start_order)
+                self._active[m.start_order[0]] = m.start_order[1]
+        return subs, side, readings
+
+    async def _commit(self, batch: list) -> None:
+        loop = asyncio.get_running_loop()
+        subs, side, readings = self._prepare(batch)
+        backoff = 0.1
+        while True:
+            t0 = time.perf_counter()
+            try:
+                results = await loop.run_in_executor(
+                    self.executor, lambda: self.journal.submit(subs, side=side))
+                break
+            except JournalFull as exc:
+                # Back-pressure: nothing is acknowledged, the queue fills, drivers wait.
+                msg = f"disk full: journal cannot commit ({exc}); inputs are held"
+                if msg not in self.alarms:
+                    self.alarms.append(msg)
+                    log.error(msg)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        self.alarms = [a for a in self.alarms if not a.startswith("disk full")]
+        took = time.perf_counter() - t0
+        self._active.clear()
+        self._active.update(await loop.run_in_executor(self.executor, lambda: dict(
+            self.journal.conn.execute("SELECT line, work_order FROM active_orders"))))
+        self.committed += sum(r.status == "applied" for r in results)
+        if self.first_commit_at is None and results:
+            self.first_commit_at = time.monotonic()
+        if self.metrics is not None:
+            self.metrics.journal_commit_seconds.observe(took)
+            for sub, res in zip(subs, results):
+                if res.status == "applied":
+                    ev = sub.raw if isinstance(sub.raw, dict) else {}
+                    self.metrics.events.labels(device=sub.source,
+                                               type=str(ev.get("type", "?"))).inc()
+                elif res.status == "rejected":
+                    self.metrics.reject("rejected")
+        # Everything in the batch is now stored (as an event or as an exception): ack.
+        for r in readings:
+            if r.ack is not None:
+                try:
+                    await r.ack()
+                except Exception as exc:  # the broker will redeliver; ids make it harmless
+                    log.warning("ack for %s failed: %s", r.device, exc)
