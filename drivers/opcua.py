@@ -1,0 +1,361 @@
+"""PLC production counters over OPC-UA: every unit counted once, across reconnects and restarts.
+
+`OpcUaCounters` subscribes to counter nodes (data change, not polling), turns raw values
+into deltas with `drivers.counters.CounterBook`, and delivers one `Reading(kind="counter")`
+per delta. After every (re)connect it reads all nodes once *before* subscribing, so
+units made while the link or the server was down are caught up exactly once; the
+subscription's own first notification then repeats a value already seen (Δ = 0).
+
+The connection is ours, not asyncua's: each attempt builds a fresh client with
+`auto_reconnect` off, and this driver reconnects with capped exponential backoff. That
+keeps one ordered path for values (read, then notifications in order) and one place
+where certificates are checked.
+
+Security: "Basic256Sha256,Sign" or "Basic256Sha256,SignAndEncrypt" with a client
+certificate and the server certificate PINNED — the endpoint's certificate must be
+byte-identical to `server_cert` or nothing is sent (AuthError). "None" only with
+`allow_insecure=True`.
+
+Vendor errors are translated here: certificate, signature and identity failures →
+AuthError; everything else on the wire → TransportError; a non-integer counter value →
+DecodeError carrying the raw value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import pathlib
+from typing import Any, Iterable, Mapping
+
+from asyncua import Client, ua
+from asyncua.crypto import security_policies
+from asyncua.common.subscription import DataChangeEvent
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+
+from drivers.base import AuthError, DecodeError, DriverError, Reading, Sink, TransportError
+from drivers.counters import CounterBook, CounterSpec
+
+log = logging.getLogger(__name__)
+
+MODES = {"Sign": ua.MessageSecurityMode.Sign, "SignAndEncrypt": ua.MessageSecurityMode.SignAndEncrypt}
+_AUTH_STATUS = (
+    "BadCertificate",
+    "BadSecurity",
+    "BadIdentityToken",
+    "BadUserAccessDenied",
+    "BadUserSignatureInvalid",
+    "BadApplicationSignatureInvalid",
+    "BadNonceInvalid",
+)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+def _load_der(path: str | pathlib.Path, field: str) -> bytes:
+    """Read a PEM or DER certificate file as DER bytes, naming the config field on failure."""
+    try:
+        data = pathlib.Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{field}: cannot read {str(path)!r}: {exc.strerror}") from None
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificate(data).public_bytes(serialization.Encoding.DER)
+        x509.load_der_x509_certificate(data)
+        return data
+    except ValueError as exc:
+        raise ValueError(f"{field}: {str(path)!r} is not a certificate ({exc})") from None
+
+
+def _fingerprint(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
+def _application_uri(der: bytes) -> str | None:
+    """The URI in a certificate's subjectAltName: OPC-UA requires the client to claim it."""
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = names.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
+
+
+def _first_der(chain: bytes | None) -> bytes | None:
+    """The leaf of a DER chain as servers send it (one or more certificates back to back)."""
+    if not chain:
+        return None
+    # A DER SEQUENCE header: 0x30 0x82 <len:2> for any RSA certificate of sane size.
+    if len(chain) > 4 and chain[0] == 0x30 and chain[1] == 0x82:
+        return chain[: 4 + int.from_bytes(chain[2:4], "big")]
+    return chain
+
+
+def translate(exc: BaseException, during: str) -> DriverError:
+    """Map an asyncua / socket / crypto failure to the driver error tree."""
+    if isinstance(exc, DriverError):
+        return exc
+    text = f"{during}: {type(exc).__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, InvalidSignature):
+        return AuthError(f"{during}: server signature does not verify against the pinned certificate")
+    if isinstance(exc, ua.UaStatusCodeError):
+        name = ua.StatusCode(exc.code).name if hasattr(exc, "code") else ""
+        if name.startswith(_AUTH_STATUS):
+            return AuthError(f"{during}: {name}")
+        return TransportError(f"{during}: {name or exc}")
+    if isinstance(exc, ua.UaError) and "certificate" in str(exc).lower():
+        return AuthError(text)
+    return TransportError(text)
+
+
+class OpcUaCounters:
+    """OPC-UA counter driver: subscription deltas, catch-up read after each connect, pinned server cert."""
+
+    def __init__(
+        self,
+        id: str,
+        endpoint: str,
+        counters: Iterable[Mapping[str, Any] | CounterSpec] = (),
+        security: str = "Basic256Sha256,SignAndEncrypt",
+        allow_insecure: bool = False,
+        server_cert: str | pathlib.Path | None = None,
+        client_cert: str | pathlib.Path | None = None,
+        client_key: str | pathlib.Path | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        state: Mapping[str, tuple[int, int]] | None = None,
+        *,
+        publishing_interval_ms: float = 100.0,
+        timeout: float = 4.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+    ):
+        self.id = id
+        if not endpoint.startswith("opc.tcp://"):
+            raise ValueError(f"endpoint: must start with opc.tcp://, got {endpoint!r}")
+        self.endpoint = endpoint
+        specs = []
+        for i, raw in enumerate(counters):
+            spec = raw if isinstance(raw, CounterSpec) else CounterSpec.from_mapping(raw, f"counters[{i}]")
+            try:
+                ua.NodeId.from_string(spec.node)
+            except Exception:
+                raise ValueError(f"counters[{i}].node: not an OPC-UA node id: {spec.node!r}") from None
+            specs.append(spec)
+        if not specs:
+            raise ValueError("counters: at least one counter node is required")
+        self.book = CounterBook(specs, state)
+        self.policy, self.mode = self._parse_security(security, allow_insecure)
+        self.server_cert = self.client_cert = None
+        if self.policy is not None:
+            missing = [n for n, v in (("server_cert", server_cert), ("client_cert", client_cert),
+                                      ("client_key", client_key)) if not v]
+            if missing:
+                raise ValueError(
+                    f"{', '.join(missing)}: required with security {security!r} "
+                    "(the server certificate is pinned, the client proves its own)"
+                )
+            self.server_cert = _load_der(server_cert, "server_cert")
+            self.client_cert = _load_der(client_cert, "client_cert")
+            self.client_key = pathlib.Path(client_key)
+        self.username, self.password = username, password
+        self.publishing_interval_ms = publishing_interval_ms
+        self.timeout = timeout
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self._task: asyncio.Task | None = None
+        self._client: Client | None = None
+        self._sink: Sink | None = None
+        self.connects = 0  # successful sessions, for tests and the dashboard
+
+    @staticmethod
+    def _parse_security(security: str, allow_insecure: bool):
+        policy, _, mode = (part.strip() for part in security.partition(","))
+        if policy == "None":
+            if not allow_insecure:
+                raise AuthError(
+                    "security 'None' refused: OPC-UA traffic would be unsigned and unencrypted; "
+                    "set allow_insecure = true to accept that (demo only)"
+                )
+            return None, ua.MessageSecurityMode.None_
+        if policy != "Basic256Sha256" or mode not in MODES:
+            raise ValueError(
+                "security: must be 'Basic256Sha256,Sign', 'Basic256Sha256,SignAndEncrypt' "
+                f"or 'None', got {security!r}"
+            )
+        return security_policies.SecurityPolicyBasic256Sha256, MODES[mode]
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, sink: Sink) -> None:
+        self._sink = sink
+        self._task = asyncio.create_task(self._run(), name=f"opcua:{self.id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close_client()
+        if self._sink is not None:
+            self._sink.connection(self.id, "down")
+
+    def state(self) -> dict[str, tuple[int, int]]:
+        """Last (epoch, value) per node as this driver saw it (the gateway stores committed ones)."""
+        return self.book.state()
+
+    async def _run(self) -> None:
+        delay = self.backoff_initial
+        while True:
+            try:
+                await self._session()
+                delay = self.backoff_initial  # the session was up: start the backoff over
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never out of the loop: report and retry
+                error = translate(exc, f"opcua {self.endpoint}")
+                log.info("%s: %s", self.id, error)
+                await self._close_client()
+                self._sink.connection(self.id, "down")
+                await self._report(error)
+                if isinstance(error, AuthError):
+                    # Credentials do not fix themselves in a second; don't hammer the PLC.
+                    delay = max(delay, self.backoff_max)
+            self._sink.connection(self.id, "reconnecting")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff_max)
+
+    async def _report(self, error: DriverError) -> None:
+        try:
+            await self._sink.problem(self.id, error)
+        except Exception:  # a failing sink must not kill the driver
+            log.exception("%s: sink.problem failed", self.id)
+
+    async def _close_client(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(client.disconnect(), timeout=2)
+
+    # -- one connection ----------------------------------------------------------------
+
+    async def _session(self) -> None:
+        """Connect, catch up, subscribe, and deliver until the connection is lost."""
+        client = Client(self.endpoint, timeout=self.timeout, watchdog_intervall=1.0)
+        lost = asyncio.Event()
+
+        async def on_lost(exc: Exception) -> None:
+            lost.set()
+
+        client.connection_lost_callback = on_lost
+        if self.username is not None:
+            client.set_user(self.username)
+            client.set_password(self.password or "")
+        if self.policy is not None:
+            await self._check_pin(client)
+            client.application_uri = _application_uri(self.client_cert) or client.application_uri
+            await client.set_security(
+                self.policy,
+                certificate=self.client_cert,
+                private_key=str(self.client_key),
+                server_certificate=self.server_cert,
+                mode=self.mode,
+            )
+        self._client = client
+        await client.connect()
+        self.connects += 1
+        nodes = [client.get_node(node) for node in self.book.specs]
+        # Catch-up first, subscription second: the subscription samples later than the
+        # read, so values reach the book in the order the PLC made them.
+        for node, data_value in zip(nodes, await client.read_attributes(nodes)):
+            await self._book(node.nodeid.to_string(), data_value)
+        subscription = await client.create_subscription(self.publishing_interval_ms, None)
+        await subscription.subscribe_data_change(nodes)
+        self._sink.connection(self.id, "connected")
+        pump = asyncio.create_task(self._pump(subscription))
+        waiter = asyncio.create_task(lost.wait())
+        try:
+            await asyncio.wait({pump, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pump.cancel()
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+        if pump.done() and not pump.cancelled() and pump.exception() is not None:
+            raise pump.exception()
+        raise TransportError(f"opcua {self.endpoint}: connection lost")
+
+    async def _pump(self, subscription) -> None:
+        async for event in subscription:
+            if isinstance(event, DataChangeEvent):
+                await self._book(event.node.nodeid.to_string(), event.data.monitored_item.Value)
+
+    async def _check_pin(self, client: Client) -> None:
+        """Refuse a server whose certificate is not the pinned one, before sending anything secret."""
+        endpoints = await client.connect_and_get_server_endpoints()
+        offered = [
+            e for e in endpoints
+            if e.SecurityPolicyUri == self.policy.URI and e.SecurityMode == self.mode
+        ]
+        if not offered:
+            raise AuthError(
+                f"opcua {self.endpoint}: server offers no {self.policy.URI.rsplit('#', 1)[-1]} "
+                f"{self.mode.name} endpoint"
+            )
+        presented = _first_der(offered[0].ServerCertificate)
+        if presented != self.server_cert:
+            raise AuthError(
+                f"opcua {self.endpoint}: server certificate does not match the pinned one "
+                f"(pinned sha256 {_fingerprint(self.server_cert)}…, presented sha256 "
+                f"{_fingerprint(presented) if presented else 'none'}…); refusing to connect"
+            )
+
+    async def _book(self, node: str, data_value: ua.DataValue) -> None:
+        spec = self.book.specs.get(node)
+        if spec is None:
+            return
+        status = data_value.StatusCode
+        if status is not None and not status.is_good():
+            await self._report(DecodeError(f"{node}: status {status.name}", raw=repr(data_value.Value)))
+            return
+        raw = data_value.Value.Value if data_value.Value is not None else None
+        try:
+            count = self.book.observe(node, raw)
+        except ValueError as exc:
+            await self._report(DecodeError(str(exc), raw=repr(raw)))
+            return
+        if count is None:
+            return
+        stamp = data_value.SourceTimestamp or data_value.ServerTimestamp
+        ts = stamp.replace(tzinfo=stamp.tzinfo or dt.timezone.utc).isoformat() if stamp else _now()
+        await self._sink.reading(
+            Reading(
+                device=self.id,
+                kind="counter",
+                value=count.value,
+                ts=ts,
+                attrs={
+                    "node": node,
+                    "line": spec.line,
+                    "counter_kind": spec.kind,
+                    "operation": spec.operation,
+                    "epoch": count.epoch,
+                    "previous": count.previous,
+                    "delta": count.delta,
+                    "cause": count.cause,
+                    "event_id": count.event_id(self.id),
+                },
+            )
+        )
+
+
+DRIVER = OpcUaCounters

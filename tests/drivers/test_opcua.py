@@ -1,0 +1,216 @@
+"""OPC-UA counters against the real PLC simulator (an asyncua server on a free port)."""
+
+from __future__ import annotations
+
+import pytest
+
+from drivers.base import AuthError
+from drivers.opcua import OpcUaCounters
+from simulators.certs import make_opcua_cert
+from simulators.plc import APPLICATION_URI, PlcSimulator
+from tests.support.net import RecordingSink, wait_until
+
+ASSY = [
+    {"node": "ns=2;s=Assy.Good", "line": "WC-ASSY", "kind": "good"},
+    {"node": "ns=2;s=Assy.Scrap", "line": "WC-ASSY", "kind": "scrap", "operation": 10},
+]
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("opcua-certs")
+    return {
+        "server": make_opcua_cert(folder, "plc", APPLICATION_URI, server=True),
+        "impostor": make_opcua_cert(folder, "impostor", APPLICATION_URI, server=True),
+        "client": make_opcua_cert(folder, "gateway", "urn:shopfloor-gateway:client", server=False),
+    }
+
+
+def insecure(plc: PlcSimulator, counters=ASSY, **kw) -> OpcUaCounters:
+    return OpcUaCounters(
+        "plc1", plc.endpoint, counters, security="None", allow_insecure=True,
+        backoff_initial=0.1, backoff_max=0.5, **kw,
+    )
+
+
+def booked(sink: RecordingSink, kind: str = "good") -> int:
+    return sum(r.attrs["delta"] for r in sink.readings if r.attrs["counter_kind"] == kind)
+
+
+async def started(driver: OpcUaCounters) -> RecordingSink:
+    sink = RecordingSink()
+    await driver.start(sink)
+    await wait_until(lambda: sink.state == "connected", what="driver connected")
+    return sink
+
+
+async def test_subscription_delivers_deltas_after_a_baseline():
+    async with PlcSimulator(["Assy"]) as plc:
+        await plc.count("Assy", good=7)  # made before the gateway ever looked: baseline
+        driver = insecure(plc)
+        sink = await started(driver)
+        try:
+            await plc.count("Assy", good=5)
+            await plc.count("Assy", scrap=2)
+            await wait_until(lambda: booked(sink) == 5 and booked(sink, "scrap") == 2, what="5 good, 2 scrap")
+        finally:
+            await driver.stop()
+    good = [r for r in sink.readings if r.attrs["counter_kind"] == "good"]
+    assert good[-1].value == 12 and good[0].attrs["previous"] == 7
+    scrap = [r for r in sink.readings if r.attrs["counter_kind"] == "scrap"][-1]
+    assert scrap.kind == "counter" and scrap.device == "plc1"
+    assert scrap.attrs | {"previous": None} == {
+        "node": "ns=2;s=Assy.Scrap", "line": "WC-ASSY", "counter_kind": "scrap", "operation": 10,
+        "epoch": 0, "previous": None, "delta": 2, "cause": "count",
+        "event_id": "plc1:ns=2;s=Assy.Scrap:0:2",
+    }
+    assert sink.problems == []
+    assert sink.state == "down"
+
+
+async def test_server_restart_mid_shift_catches_up_counts_made_while_down_once():
+    async with PlcSimulator(["Assy"]) as plc:
+        driver = insecure(plc)
+        sink = await started(driver)
+        try:
+            await plc.count("Assy", good=3)
+            await wait_until(lambda: booked(sink) == 3, what="3 good before the restart")
+            await plc.restart(downtime=0.3, count_while_down={"Assy": 4})
+            await wait_until(lambda: driver.connects == 2 and sink.state == "connected", what="reconnect")
+            await wait_until(lambda: booked(sink) == 7, what="catch-up of the 4 made while down")
+            await plc.count("Assy", good=1)
+            await wait_until(lambda: booked(sink) == 8, what="counting resumes")
+        finally:
+            await driver.stop()
+    ids = [r.attrs["event_id"] for r in sink.readings]
+    assert len(ids) == len(set(ids))
+    assert "reconnecting" in sink.states and booked(sink) == 8
+    # The lost session, then refused connects while the PLC was down: all transport.
+    assert sink.problems and {type(p).__name__ for p in sink.problems} == {"TransportError"}
+    assert "connection lost" in str(sink.problems[0])
+
+
+async def test_plc_reset_counts_from_zero_in_a_new_epoch():
+    async with PlcSimulator(["Assy"]) as plc:
+        driver = insecure(plc)
+        sink = await started(driver)
+        try:
+            await plc.count("Assy", good=10)
+            await wait_until(lambda: booked(sink) == 10, what="10 before the reset")
+            await plc.reset("Assy")
+            await plc.count("Assy", good=3)
+            await wait_until(lambda: booked(sink) == 13, what="3 after the reset")
+        finally:
+            await driver.stop()
+    last = sink.readings[-1]
+    assert (last.value, last.attrs["epoch"]) == (3, 1)
+    assert driver.state()["ns=2;s=Assy.Good"] == (1, 3)
+
+
+async def test_uint16_counter_rolls_over():
+    weld = [{"node": "ns=2;s=Weld.Good", "line": "WC-WELD", "kind": "good", "wrap_max": 65535}]
+    async with PlcSimulator({"Weld": "UInt16"}) as plc:
+        await plc.preset("Weld", "Good", 65530)
+        driver = insecure(plc, weld)
+        sink = await started(driver)
+        try:
+            await plc.count("Weld", good=10)
+            await wait_until(lambda: booked(sink) == 10, what="10 across the roll-over")
+        finally:
+            await driver.stop()
+    assert await plc.value("Weld") == 4
+    last = sink.readings[-1]
+    assert (last.attrs["cause"], last.attrs["epoch"], last.value) == ("rollover", 1, 4)
+
+
+async def test_driver_restart_with_stored_state_counts_nothing_twice():
+    async with PlcSimulator(["Assy"]) as plc:
+        await plc.count("Assy", good=100)
+        first = insecure(plc, state={"ns=2;s=Assy.Good": (0, 90)})  # 10 made since the last commit
+        sink = await started(first)
+        await wait_until(lambda: booked(sink) == 10, what="catch-up from stored state")
+        await plc.count("Assy", good=5)
+        await wait_until(lambda: booked(sink) == 15, what="live count")
+        await first.stop()
+        # The gateway stored what it committed; the PLC keeps counting with nobody reading.
+        stored = {r.attrs["node"]: (r.attrs["epoch"], r.value) for r in sink.readings}
+        await plc.count("Assy", good=6)
+        second = insecure(plc, state=stored)
+        sink2 = await started(second)
+        await wait_until(lambda: booked(sink2) == 6, what="the 6 made between drivers")
+        await second.stop()
+    ids = [r.attrs["event_id"] for r in sink.readings + sink2.readings]
+    assert len(ids) == len(set(ids)) and booked(sink) + booked(sink2) == 21
+
+
+async def test_signed_and_encrypted_session_with_pinned_certificate(certs):
+    async with PlcSimulator(["Assy"], security="Basic256Sha256",
+                            cert_file=str(certs["server"].cert), key_file=str(certs["server"].key)) as plc:
+        for mode in ("SignAndEncrypt", "Sign"):
+            driver = OpcUaCounters(
+                "plc1", plc.endpoint, ASSY, security=f"Basic256Sha256,{mode}",
+                server_cert=certs["server"].cert, client_cert=certs["client"].cert,
+                client_key=certs["client"].key, backoff_initial=0.1,
+            )
+            sink = await started(driver)
+            try:
+                await plc.count("Assy", good=2)
+                await wait_until(lambda: booked(sink) == 2, what=f"count over {mode}")
+            finally:
+                await driver.stop()
+            assert sink.problems == []
+
+
+async def test_server_presenting_another_certificate_is_refused(certs):
+    async with PlcSimulator(["Assy"], security="Basic256Sha256",
+                            cert_file=str(certs["impostor"].cert), key_file=str(certs["impostor"].key)) as plc:
+        driver = OpcUaCounters(
+            "plc1", plc.endpoint, ASSY, server_cert=certs["server"].cert,
+            client_cert=certs["client"].cert, client_key=certs["client"].key, backoff_initial=0.1,
+        )
+        sink = RecordingSink()
+        await driver.start(sink)
+        try:
+            await wait_until(lambda: sink.problems, what="a refusal")
+        finally:
+            await driver.stop()
+    assert isinstance(sink.problems[0], AuthError)
+    assert "does not match the pinned one" in str(sink.problems[0])
+    assert "connected" not in sink.states and driver.connects == 0
+
+
+async def test_policy_none_refused_unless_allowed():
+    with pytest.raises(AuthError, match=r"security 'None' refused.*allow_insecure = true"):
+        OpcUaCounters("plc1", "opc.tcp://127.0.0.1:4840", ASSY, security="None")
+
+
+async def test_secure_driver_refuses_a_server_that_offers_only_none(certs):
+    async with PlcSimulator(["Assy"]) as plc:
+        driver = OpcUaCounters(
+            "plc1", plc.endpoint, ASSY, server_cert=certs["server"].cert,
+            client_cert=certs["client"].cert, client_key=certs["client"].key,
+        )
+        sink = RecordingSink()
+        await driver.start(sink)
+        try:
+            await wait_until(lambda: sink.problems, what="a refusal")
+        finally:
+            await driver.stop()
+    assert isinstance(sink.problems[0], AuthError)
+    assert "offers no Basic256Sha256 SignAndEncrypt endpoint" in str(sink.problems[0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"endpoint": "tcp://x"}, "endpoint: must start with opc.tcp://, got 'tcp://x'"),
+        ({"counters": [{"node": "Assy.Good", "line": "L"}]}, "counters[0].node: not an OPC-UA node id: 'Assy.Good'"),
+        ({"security": "Basic128,Sign"}, "security: must be 'Basic256Sha256,Sign'"),
+        ({}, "server_cert, client_cert, client_key: required with security"),
+    ],
+)
+def test_bad_configuration_names_the_field(kwargs, message):
+    args = {"id": "plc1", "endpoint": "opc.tcp://127.0.0.1:4840", "counters": ASSY} | kwargs
+    with pytest.raises(ValueError) as err:
+        OpcUaCounters(**args)
+    assert message in str(err.value)
