@@ -1,0 +1,328 @@
+"""One reader per serial port: whole frames out, in order, across unplug and replug.
+
+`SerialPort.run(on_frame)` opens the port, reads whatever arrives, cuts it into
+frames with a framer (so a frame split across reads is reassembled), and hands each
+frame — or a `DecodeError` holding bytes that are not a frame — to `on_frame`.
+When the port fails (USB unplugged, pty master closed, open refused) it reports a
+`TransportError`, closes, and reopens the same path with capped exponential backoff
+(0.2 s doubling to 5 s). It never raises out of its loop; only cancellation ends it.
+
+Framers are pure and tested on their own:
+
+    LineFramer   frames end in CR, LF or CR LF (scanners, MT-SICS, SBI, generic)
+    StxFramer    fixed-length frames that start with STX (Toledo continuous)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable, Protocol
+
+import serial
+
+from drivers.base import DecodeError, TransportError
+
+__all__ = ["Framer", "LineFramer", "StxFramer", "SerialPort", "SerialDriver", "Backoff"]
+
+log = logging.getLogger(__name__)
+
+Frame = bytes | DecodeError
+
+
+class Framer(Protocol):
+    def feed(self, chunk: bytes) -> list[Frame]: ...
+
+    def reset(self) -> None: ...
+
+
+class LineFramer:
+    """Cuts a byte stream into lines ended by CR, LF or CR LF; empty lines are skipped.
+
+    A line longer than `max_len` without a terminator is not a frame of any line
+    protocol: it is handed out as a DecodeError (raw bytes kept) instead of
+    growing the buffer without bound.
+    """
+
+    def __init__(self, max_len: int = 1024):
+        self.max_len = max_len
+        self._buf = bytearray()
+
+    def reset(self) -> None:
+        self._buf.clear()
+
+    def feed(self, chunk: bytes) -> list[Frame]:
+        self._buf += chunk
+        out: list[Frame] = []
+        start = 0
+        buf = self._buf
+        for i, byte in enumerate(buf):
+            if byte in (0x0D, 0x0A):
+                if i > start:
+                    out.append(bytes(buf[start:i]))
+                start = i + 1
+        del buf[:start]
+        if len(buf) > self.max_len:
+            out.append(DecodeError(f"line longer than {self.max_len} bytes without CR/LF",
+                                   raw=bytes(buf)))
+            buf.clear()
+        return out
+
+
+class StxFramer:
+    """Cuts a stream into `length`-byte frames that start with STX and carry CR at
+    `length - 2` (Toledo: ... CR checksum). Bytes that are not inside such a frame
+    are handed out as one DecodeError per run, so nothing is dropped silently."""
+
+    def __init__(self, length: int = 18, stx: int = 0x02, cr: int = 0x0D):
+        self.length, self.stx, self.cr = length, stx, cr
+        self._buf = bytearray()
+
+    def reset(self) -> None:
+        self._buf.clear()
+
+    def feed(self, chunk: bytes) -> list[Frame]:
+        self._buf += chunk
+        out: list[Frame] = []
+        buf = self._buf
+        junk_from = None  # start of a run of bytes that belong to no frame
+        pos = 0
+        while pos < len(buf):
+            if buf[pos] & 0x7F != self.stx:
+                junk_from = pos if junk_from is None else junk_from
+                pos += 1
+                continue
+            if len(buf) - pos < self.length:
+                break  # a frame start: wait for the rest of it
+            if buf[pos + self.length - 2] & 0x7F == self.cr:
+                if junk_from is not None:
+                    out.append(self._junk(buf[junk_from:pos]))
+                    junk_from = None
+                out.append(bytes(buf[pos:pos + self.length]))
+                pos += self.length
+            else:
+                # An STX that does not start a frame (corruption, or a checksum
+                # byte that happens to equal STX): junk, resync on the next STX.
+                junk_from = pos if junk_from is None else junk_from
+                pos += 1
+        if junk_from is not None:
+            # Junk never becomes part of a later frame (frames start with STX).
+            out.append(self._junk(buf[junk_from:pos]))
+        del buf[:pos]
+        return out
+
+    def _junk(self, raw: bytearray) -> DecodeError:
+        return DecodeError(f"{len(raw)} bytes outside any STX frame", raw=bytes(raw))
+
+
+class Backoff:
+    """Capped exponential delays: first, 2*first, ... up to cap; reset on success."""
+
+    def __init__(self, first: float = 0.2, cap: float = 5.0):
+        self.first, self.cap = first, cap
+        self._next = first
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first
+
+
+StateCallback = Callable[[str], None]
+ProblemCallback = Callable[[Exception], Awaitable[None]]
+FrameCallback = Callable[[Frame], Awaitable[None]]
+
+
+class SerialPort:
+    """Owns one serial port path: opens it, reads frames, reopens it after failures.
+
+    `on_state` gets "connected" | "down" | "reconnecting"; `on_problem` gets a
+    TransportError once per outage (not once per failed retry). `on_connect` runs as
+    a task for as long as a connection lasts (used to poll command-driven scales).
+    """
+
+    def __init__(self, path: str, baudrate: int, framer: Framer, *,
+                 on_frame: FrameCallback, on_state: StateCallback,
+                 on_problem: ProblemCallback,
+                 on_connect: Callable[["SerialPort"], Awaitable[None]] | None = None,
+                 backoff: Backoff | None = None, read_size: int = 4096):
+        self.path = str(path)
+        self.baudrate = baudrate
+        self.framer = framer
+        self.on_frame, self.on_state, self.on_problem = on_frame, on_state, on_problem
+        self.on_connect = on_connect
+        self.backoff = backoff or Backoff()
+        self.read_size = read_size
+        self._serial: serial.Serial | None = None
+        self.connects = 0  # successful opens, for the dashboard and tests
+
+    # -- the loop --------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read frames forever; reconnect on failure. Ends only when cancelled."""
+        outage_reported = False
+        while True:
+            try:
+                await self._open()
+            except (OSError, serial.SerialException, ValueError) as exc:
+                if not outage_reported:
+                    self.on_state("down")
+                    await self.on_problem(TransportError(f"{self.path}: open failed: {exc}"))
+                    outage_reported = True
+                await self._sleep_then_retry()
+                continue
+            self.backoff.reset()
+            outage_reported = False
+            self.connects += 1
+            self.on_state("connected")
+            try:
+                await self._pump()
+            except (OSError, serial.SerialException) as exc:
+                self.on_state("down")
+                await self.on_problem(TransportError(f"{self.path}: {exc}"))
+                outage_reported = True
+            finally:
+                self._close()
+            await self._sleep_then_retry()
+
+    async def _sleep_then_retry(self) -> None:
+        await asyncio.sleep(self.backoff.next())
+        self.on_state("reconnecting")
+
+    async def _open(self) -> None:
+        # Opening a real USB adapter can block for a moment: keep it off the loop.
+        ser = await asyncio.to_thread(
+            serial.Serial, self.path, self.baudrate, timeout=0, write_timeout=0,
+            exclusive=True)
+        self._serial = ser
+        self.framer.reset()
+
+    def _close(self) -> None:
+        ser, self._serial = self._serial, None
+        if ser is not None:
+            try:
+                ser.close()
+            except (OSError, serial.SerialException):  # already gone with the device
+                pass
+
+    async def _pump(self) -> None:
+        ser = self._serial
+        assert ser is not None
+        loop = asyncio.get_running_loop()
+        poller = None
+        if self.on_connect is not None:
+            poller = asyncio.create_task(self.on_connect(self))
+        try:
+            while True:
+                readable = loop.create_future()
+                fd = ser.fileno()
+                loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+                try:
+                    done, _ = await asyncio.wait(
+                        {readable} | ({poller} if poller else set()),
+                        return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    loop.remove_reader(fd)
+                    readable.cancel()
+                if poller is not None and poller in done:
+                    poller.result()  # a write failure: raise it as the outage cause
+                    poller = None
+                    continue
+                # Non-blocking read: returns what is there; EIO / EOF on unplug
+                # surface as SerialException.
+                chunk = ser.read(self.read_size)
+                if not chunk:
+                    raise serial.SerialException("port readable but returned no data (unplugged?)")
+                for frame in self.framer.feed(chunk):
+                    await self.on_frame(frame)
+        finally:
+            if poller is not None:
+                poller.cancel()
+                try:
+                    await poller
+                except (asyncio.CancelledError, OSError, serial.SerialException):
+                    pass
+
+    # -- writing (command-driven scales) -----------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Send bytes now; raises SerialException/OSError if the port is gone."""
+        ser = self._serial
+        if ser is None:
+            raise serial.SerialException(f"{self.path} is not open")
+        written = ser.write(data)
+        if written is not None and written < len(data):
+            raise serial.SerialException(
+                f"{self.path}: only {written} of {len(data)} bytes written")
+
+
+class SerialDriver:
+    """What every serial driver shares: start/stop of one `SerialPort` reader task,
+    connection states and problems forwarded to the sink, and a sink that fails
+    never stopping the reading. Subclasses provide `_framer()` and `_on_frame()`."""
+
+    id: str
+    port: str
+    baudrate: int
+
+    def __init__(self, backoff_first: float = 0.2, backoff_cap: float = 5.0):
+        self._backoff = Backoff(backoff_first, backoff_cap)
+        self._sink = None
+        self._task: asyncio.Task | None = None
+        self._serial: SerialPort | None = None
+
+    def _framer(self) -> Framer:
+        raise NotImplementedError
+
+    def _poller(self) -> Callable[[SerialPort], Awaitable[None]] | None:
+        return None
+
+    async def _on_frame(self, frame: Frame) -> None:
+        raise NotImplementedError
+
+    async def start(self, sink) -> None:
+        """Start reading in a background task and return at once."""
+        if self._task is not None:
+            raise RuntimeError(f"driver {self.id} already started")
+        self._sink = sink
+        self._serial = SerialPort(
+            self.port, self.baudrate, self._framer(), on_frame=self._on_frame,
+            on_state=self._on_state, on_problem=self._deliver_problem,
+            on_connect=self._poller(), backoff=self._backoff)
+        self._task = asyncio.create_task(self._serial.run(), name=f"serial:{self.id}")
+
+    async def stop(self) -> None:
+        """Stop reading and close the port; the sink hears "down"."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        self._on_state("down")
+
+    @property
+    def connects(self) -> int:
+        """How many times the port was opened successfully (1 + reconnects)."""
+        return self._serial.connects if self._serial else 0
+
+    def _on_state(self, state: str) -> None:
+        if self._sink is not None:
+            self._sink.connection(self.id, state)
+
+    async def _deliver_problem(self, error: Exception) -> None:
+        try:
+            await self._sink.problem(self.id, error)
+        except Exception:  # the sink's fault, not the device's: keep reading
+            log.exception("%s: sink.problem failed", self.id)
+
+    async def _deliver_reading(self, reading) -> None:
+        try:
+            await self._sink.reading(reading)
+        except Exception:  # the sink's fault, not the device's: keep reading
+            log.exception("%s: sink.reading failed for %r", self.id, reading.value)
