@@ -128,10 +128,13 @@ class ErpSimulator:
         self._site = site
 
     async def stop_listening(self) -> None:
-        """Close the listening socket: clients now get 'connection refused'."""
+        """Close the listening socket and every open connection: the ERP is down, clients
+        now get 'connection refused' (kept-alive connections do not keep it reachable)."""
         site, self._site = self._site, None
         if site is not None:
             await site.stop()
+            if self._runner is not None and self._runner.server is not None:
+                await self._runner.server.shutdown(0.5)
 
     async def stop(self) -> None:
         if self._relisten is not None:

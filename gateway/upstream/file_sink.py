@@ -46,7 +46,10 @@ class FileSink:
 
     def _append(self, batch: dict) -> Verdict:
         if self._fd is None:
-            self._open()
+            try:
+                self._open()
+            except OSError as exc:   # missing folder, permissions, disk: try again later
+                return Retry(f"cannot open {self.path}: {exc}")
         batch_id = str(batch["batch_id"])
         if batch_id in self._ids:
             return Ack("already in file")
