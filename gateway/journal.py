@@ -42,6 +42,8 @@ class SideEffects:
     counters: list[tuple[str, str, int, int]] = field(default_factory=list)
     #            (device, node, epoch, value)
     start_orders: list[tuple[str, str]] = field(default_factory=list)  # (line, work order)
+    resolutions: list[tuple[int, str, str, str]] = field(default_factory=list)
+    #            (exception id, status resolved|dismissed, resolution, user)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +245,11 @@ class Journal:
                 self._exception(stamp, kind, source, None, None, reason, raw)
             for line, work_order in side.start_orders:
                 self._start_order(line, work_order)
+            for exc_id, status, resolution, user in side.resolutions:
+                self.conn.execute(
+                    "UPDATE exceptions SET status=?, resolution=?, resolved_by=?,"
+                    " resolved_at=? WHERE id=? AND status='open'",
+                    (status, resolution, user, stamp, exc_id))
             self.conn.executemany(
                 "INSERT INTO counters(device, node, epoch, value) VALUES (?,?,?,?)"
                 " ON CONFLICT(device, node) DO UPDATE SET epoch=excluded.epoch,"

@@ -1,0 +1,103 @@
+"""Supervisor actions from the dashboard (the `act` seam of gateway.dashboard.state).
+
+Each action that books something is an event with a stable id, committed in the same
+transaction as the resolution of the exception it settles; a dismissal is recorded on
+the exception (who, when, why). Acting twice on one exception is refused, never applied
+twice: the booked event's id comes from the original reading.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Awaitable, Callable
+
+from gateway.dashboard.state import ActionRefused
+from gateway.journal import Journal, SideEffects, Submission
+from gateway.mapping import Mapper
+
+
+def _open_exception(journal: Journal, exc_id: int, kind: str) -> dict:
+    row = journal.conn.execute("SELECT kind, raw, status FROM exceptions WHERE id=?",
+                               (int(exc_id),)).fetchone()
+    if row is None:
+        raise ActionRefused(f"exception {exc_id} does not exist")
+    found, raw, status = row
+    if status != "open":
+        raise ActionRefused(f"exception {exc_id} is already {status}")
+    if found != kind:
+        raise ActionRefused(f"exception {exc_id} is a {found}, not a {kind}")
+    return json.loads(raw)
+
+
+def assign_count(journal: Journal, mapper: Mapper, exception_id: int, work_order: str,
+                 user: str) -> str:
+    """Book an unassigned counter delta to a work order (as the count would have been)."""
+    reading = _open_exception(journal, exception_id, "unassigned_count")
+    if reading.get("kind") != "counter":
+        raise ActionRefused(f"a {reading.get('kind')} reading cannot be assigned here")
+    a = reading["attrs"]
+    event = {"id": a["event_id"], "ts": reading["ts"], "source": reading["device"],
+             "work_order": work_order, "qty": a["delta"]}
+    if a.get("counter_kind") == "scrap":
+        event.update(type="scrap", operation=int(a.get("operation") or 0))
+    else:
+        event.update(type="completion",
+                     location=mapper.output_location(work_order, a.get("line") or ""))
+    return _book(journal, exception_id, event, reading, user,
+                 f"assigned to {work_order} by {user}")
+
+
+def confirm_po(journal: Journal, exception_id: int, po: str, user: str) -> str:
+    """Price a receipt that had no PO line from the PO line the supervisor names."""
+    draft = _open_exception(journal, exception_id, "no_po")["draft"]
+    line = next((p for p in journal.master.purchase_orders
+                 if p.po == po and p.sku == draft["item"]), None)
+    if line is None:
+        raise ActionRefused(f"PO {po} has no line for {draft['item']}")
+    event = {**draft, "po": po, "unit_price": line.unit_price}
+    return _book(journal, exception_id, event, None, user, f"received on {po} by {user}")
+
+
+def dismiss(journal: Journal, exception_id: int, reason: str, user: str) -> str:
+    row = journal.conn.execute("SELECT status FROM exceptions WHERE id=?",
+                               (int(exception_id),)).fetchone()
+    if row is None or row[0] != "open":
+        raise ActionRefused(f"exception {exception_id} is not open")
+    if not reason.strip():
+        raise ActionRefused("a dismissal needs a reason")
+    journal.submit([], side=SideEffects(resolutions=[(int(exception_id), "dismissed",
+                                                      reason.strip(), user)]))
+    return f"exception {exception_id} dismissed"
+
+
+def _book(journal: Journal, exc_id: int, event: dict, reading: dict | None, user: str,
+          resolution: str) -> str:
+    side = SideEffects(resolutions=[(int(exc_id), "resolved", resolution, user)])
+    [res] = journal.submit([Submission(event, source=f"supervisor:{user}", reading=reading)],
+                           side=side)
+    if res.status == "rejected":
+        # The booking did not happen: the exception stays open (its resolution is undone).
+        journal.conn.execute("UPDATE exceptions SET status='open', resolution=NULL,"
+                             " resolved_by=NULL, resolved_at=NULL WHERE id=?", (int(exc_id),))
+        raise ActionRefused(res.reason or "rejected")
+    return f"{event['type']} {event['id']} booked; exception {exc_id} resolved"
+
+
+def make_act(journal: Journal, mapper: Mapper, run: Callable[[Callable[[], str]], Awaitable[str]],
+             retry_batch: Callable[[int], str] | None = None):
+    """The dashboard's `act(action, user=..., **kw)`. `run` executes journal work on the
+    gateway's single journal thread, so actions never race the committer."""
+
+    async def act(action: str, *, user: str, **kw: Any) -> str:
+        if action == "assign_count":
+            return await run(lambda: assign_count(journal, mapper, int(kw["exception_id"]),
+                                                  kw["work_order"], user))
+        if action == "confirm_po":
+            return await run(lambda: confirm_po(journal, int(kw["exception_id"]), kw["po"], user))
+        if action == "dismiss":
+            return await run(lambda: dismiss(journal, int(kw["exception_id"]), kw["reason"], user))
+        if action == "retry_batch" and retry_batch is not None:
+            return await run(lambda: retry_batch(int(kw["batch_seq"])))
+        raise ActionRefused(f"unknown action {action!r}")
+
+    return act

@@ -1,0 +1,122 @@
+"""`gateway run -c FILE`: the production process — devices, journal, upstream, dashboard.
+
+SIGTERM or SIGINT stops the drivers, commits everything already read, closes ports and
+exits 0. A bad config lists every problem and exits 1 before anything starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from gateway.commands._common import add_config, load_plant
+
+log = logging.getLogger("gateway")
+
+
+def add_arguments(p) -> None:
+    add_config(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+
+
+def run(args) -> int:
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    plant = load_plant(args)
+    from gateway.config import ConfigError
+
+    try:
+        return asyncio.run(serve(plant.config, plant.master))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+
+
+async def serve(config: Any, master: Any, *, drivers: list | None = None,
+                stop: asyncio.Event | None = None, users: Any = None,
+                secure_cookies: bool | None = None,
+                on_ready: Callable[[dict], None] | None = None) -> int:
+    """Run until stopped. `drivers`/`users` let the demo pass its simulators' drivers and
+    its demo accounts; production builds them from the config."""
+    from gateway.metrics import Metrics
+    from gateway.runtime import Gateway
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+            pass
+    metrics = Metrics()
+    gw = Gateway(config, master, metrics=metrics, drivers=drivers)
+    extra = []
+    info: dict = {"db": str(config.gateway.db)}
+    if config.upstream is not None:
+        from gateway.upstream.forwarder import forward, sink_from_config
+
+        sink = sink_from_config(config)
+        extra.append(_forward(forward, str(config.gateway.db), sink, config, stop))
+    runner = None
+    if config.dashboard is not None:
+        runner, url = await _start_dashboard(config, gw, metrics, users, secure_cookies)
+        info["dashboard"] = url
+    if on_ready is not None:
+        on_ready(info)
+    try:
+        await gw.run(stop, extra=extra)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+    return 0
+
+
+async def _forward(forward, db: str, sink, config, stop: asyncio.Event) -> None:
+    try:
+        await forward(db, sink, config, stop)
+    finally:
+        await sink.close()
+
+
+async def _start_dashboard(config, gw, metrics, users, secure_cookies):
+    from aiohttp import web
+
+    from gateway.actions import make_act
+    from gateway.commands.reconcile import categories_of
+    from gateway.dashboard.app import create_app
+    from gateway.dashboard.state import DashboardSettings, DashboardState
+    from gateway.upstream.outbox import requeue
+    from gateway.users import UserStore
+
+    d = config.dashboard
+    if users is None:
+        users = UserStore(d.users_file)
+    loop = asyncio.get_running_loop()
+
+    async def on_journal_thread(fn):
+        return await loop.run_in_executor(gw.executor, fn)
+
+    def retry_batch(seq: int) -> str:
+        requeue(gw.journal.conn, seq)
+        return f"batch {seq} queued again"
+
+    settings = DashboardSettings(
+        gateway_id=config.gateway.id, currency=config.gateway.currency,
+        currency_decimals=config.gateway.currency_decimals, wip_account=config.accounts.wip,
+        categories=categories_of(config),
+        secure_cookies=d.secure_cookies if secure_cookies is None else secure_cookies)
+    state = DashboardState(db_path=Path(config.gateway.db), users=users, settings=settings,
+                           metrics=metrics, devices=gw.devices,
+                           act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch))
+    app = create_app(state)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    host, _, port = d.listen.rpartition(":")
+    site = web.TCPSite(runner, host or "127.0.0.1", int(port))
+    await site.start()
+    return runner, f"http://{host or '127.0.0.1'}:{port}/"
