@@ -35,11 +35,14 @@ def allocate(total: int, weights: list[float]) -> list[int]:
     if not weights:
         return []
     wsum = math.fsum(weights)
-    if wsum == 0 or not math.isfinite(wsum):
+    if abs(wsum) < 1e-9 or not math.isfinite(wsum):
         return [total] + [0] * (len(weights) - 1)
     shares = [total * w / wsum for w in weights]
     floors = [math.floor(s) for s in shares]
     left = total - sum(floors)
+    if abs(left) > len(weights):  # offsetting signed rows lost precision: keep it exact
+        floors[0] += left
+        return floors
     # Largest fractional part first; ties go to the earlier (older) row.
     order = sorted(range(len(weights)), key=lambda k: (-(shares[k] - floors[k]), k))
     step = 1 if left >= 0 else -1

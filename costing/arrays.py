@@ -1,0 +1,40 @@
+"""Growable typed columns: engine state kept as numpy arrays the kernels can take."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Column:
+    """An append-only numpy column; `.a` is the live view of the first `n` values."""
+
+    __slots__ = ("_buf", "n")
+
+    def __init__(self, dtype, fill=0):
+        self._buf = np.full(16, fill, dtype)
+        self.n = 0
+
+    @property
+    def a(self) -> np.ndarray:
+        return self._buf[:self.n]
+
+    def append(self, value) -> int:
+        if self.n == len(self._buf):
+            grown = np.empty(2 * len(self._buf), self._buf.dtype)
+            grown[:self.n] = self._buf
+            self._buf = grown
+        self._buf[self.n] = value
+        self.n += 1
+        return self.n - 1
+
+    def pop(self) -> None:
+        self.n -= 1
+
+    def __getitem__(self, k):
+        return self._buf[:self.n][k]
+
+    def __setitem__(self, k, value):
+        self._buf[:self.n][k] = value
+
+    def __len__(self) -> int:
+        return self.n

@@ -1,0 +1,199 @@
+"""Inventory state: per-item qty and value, FIFO layers, and stock-row quantities.
+
+Valuation is per item, plant-wide: `value[i]` (minor units) changes by exactly the
+inventory-account amounts posted for item i, so Σ item value per inventory account is
+that account's GL balance by construction. Stock rows (item, location, status, lot)
+hold quantities only; their value is an allocation of the item's value by qty.
+Every change is recorded as an effect tuple so a reversal can negate it exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from costing.arrays import Column
+from costing.kernels import EPS, value_kernel
+from costing.money import allocate
+from costing.outcome import Alert, StockMove
+from costing.plant import FIFO, Plant
+
+RowKey = tuple[str, str, str, str | None]  # item, location, status, lot
+
+
+class Inventory:
+    """Item quantities/values and FIFO layers as arrays; stock rows as a dict."""
+
+    def __init__(self, plant: Plant, std: np.ndarray):
+        n = len(plant.skus)
+        self.plant = plant
+        self.std = std
+        self.qty = np.zeros(n)
+        self.value = np.zeros(n, np.int64)
+        self.last_unit = np.full(n, math.nan)  # minor units per unit; NaN = none yet
+        self.layer_qty = Column(np.float64)
+        self.layer_value = Column(np.int64)
+        self.layer_next = Column(np.int64, -1)
+        self.layer_item = Column(np.int64)
+        self.head = np.full(n, -1, np.int64)
+        self.tail = np.full(n, -1, np.int64)
+        self.rows: dict[RowKey, float] = {}
+        self.row_order: dict[RowKey, int] = {}  # creation order: oldest lot first
+
+    # -- values -----------------------------------------------------------------
+    def consume(self, items: list[int], qtys: list[float], effects: list):
+        """Value consumptions in order (the value kernel); returns (amounts, shorts)."""
+        touched = sorted(set(items))
+        before = {i: (float(self.qty[i]), int(self.value[i]), float(self.last_unit[i]))
+                  for i in touched}
+        amounts, shorts, _, t_layer, t_qty, t_value = value_kernel(
+            np.asarray(items, np.int64), np.asarray(qtys, np.float64), self.plant.method,
+            self.std, self.plant.scale, self.qty, self.value, self.last_unit,
+            self.layer_qty.a, self.layer_value.a, self.layer_next.a, self.head)
+        for layer, q, v in zip(t_layer.tolist(), t_qty.tolist(), t_value.tolist()):
+            effects.append(("take", layer, q, v))
+        for i in touched:
+            q0, v0, u0 = before[i]
+            effects.append(("item", i, float(self.qty[i]) - q0, int(self.value[i]) - v0,
+                            u0, float(self.last_unit[i])))
+        return [int(a) for a in amounts], [float(s) for s in shorts]
+
+    def add(self, i: int, q: float, amount: int, effects: list) -> None:
+        """Stock in at a known amount (receipt, FG, count gain); FIFO items get a layer."""
+        u0 = float(self.last_unit[i])
+        self.qty[i] += q
+        self.value[i] += amount
+        if self.plant.method[i] == FIFO:
+            layer = self._new_layer(i, q, amount)
+            effects.append(("layer", layer, q, amount))
+        elif self.qty[i] > EPS:
+            self.last_unit[i] = self.value[i] / self.qty[i]
+        effects.append(("item", i, q, amount, u0, float(self.last_unit[i])))
+
+    def unit_minor(self, i: int) -> float | None:
+        """Current unit cost in minor units for non-standard items (None: use std)."""
+        if self.qty[i] > EPS:
+            return float(self.value[i] / self.qty[i])
+        return None if math.isnan(self.last_unit[i]) else float(self.last_unit[i])
+
+    def _new_layer(self, i: int, q: float, amount: int) -> int:
+        layer = self.layer_qty.append(q)
+        self.layer_value.append(amount)
+        self.layer_next.append(-1)
+        self.layer_item.append(i)
+        if self.tail[i] == -1:
+            self.head[i] = layer
+        else:
+            self.layer_next[int(self.tail[i])] = layer
+            if self.layer_qty[int(self.head[i])] <= EPS:
+                self.head[i] = layer
+        self.tail[i] = layer
+        return layer
+
+    # -- stock rows -------------------------------------------------------------
+    def move(self, key: RowKey, dq: float, effects: list, moves: list) -> None:
+        if key not in self.rows:
+            self.rows[key] = 0.0
+            self.row_order[key] = len(self.row_order)
+        self.rows[key] += dq
+        effects.append(("row", key, dq))
+        moves.append(StockMove(key[0], key[1], key[2], key[3], dq))
+
+    def draw(self, sku: str, location: str, q: float, lot: str | None, effects: list,
+             moves: list, alerts: list) -> None:
+        """Take q of available stock at location: no-lot row, then lots oldest first.
+
+        With a lot named, only that lot's row. A shortfall drives the first row
+        (no-lot, or the named lot) negative and raises a `negative stock` alert.
+        """
+        first: RowKey = (sku, location, "available", lot)
+        if lot is None:
+            lots = sorted((k for k in self.rows if k[0] == sku and k[1] == location
+                           and k[2] == "available" and k[3] is not None),
+                          key=self.row_order.__getitem__)
+            candidates = [first] + lots
+        else:
+            candidates = [first]
+        left = q
+        for key in candidates:
+            have = self.rows.get(key, 0.0)
+            if have > EPS and left > EPS:
+                take = min(have, left)
+                self.move(key, -take, effects, moves)
+                left -= take
+        if left > EPS:
+            self.move(first, -left, effects, moves)
+            alerts.append(Alert("negative stock",
+                                f"{sku} at {location} (lot {lot or '-'}): short by {left:g}"))
+
+    # -- undo -------------------------------------------------------------------
+    def undo(self, effect: tuple) -> None:
+        kind = effect[0]
+        if kind == "row":
+            _, key, dq = effect
+            self.rows[key] -= dq
+        elif kind == "item":
+            _, i, dq, dv, u0, _u1 = effect
+            self.qty[i] -= dq
+            self.value[i] -= dv
+            self.last_unit[i] = u0
+        elif kind == "take":
+            _, layer, q, v = effect
+            self.layer_qty[layer] += q
+            self.layer_value[layer] += v
+            i = int(self.layer_item[layer])
+            head = int(self.head[i])
+            if head == -1 or layer < head or self.layer_qty[head] <= EPS:
+                self.head[i] = layer
+        elif kind == "layer":
+            _, layer, q, v = effect
+            self.layer_qty[layer] -= q
+            self.layer_value[layer] -= v
+            i = int(self.layer_item[layer])
+            if layer == self.layer_qty.n - 1 and abs(self.layer_qty[layer]) <= EPS \
+                    and self.layer_value[layer] == 0:
+                self._drop_last_layer(i, layer)
+        else:
+            raise KeyError(kind)
+
+    def _drop_last_layer(self, i: int, layer: int) -> None:
+        """Undo of the newest layer: unlink and drop it so replayed state is identical."""
+        prev = -1
+        for k in range(layer - 1, -1, -1):  # the item's chain is in creation order
+            if self.layer_item[k] == i:
+                prev = k
+                break
+        if prev != -1:
+            self.layer_next[prev] = -1
+        self.tail[i] = prev
+        if self.head[i] == layer:
+            self.head[i] = prev
+        for col in (self.layer_qty, self.layer_value, self.layer_next, self.layer_item):
+            col.pop()
+
+    # -- views ------------------------------------------------------------------
+    def row_values(self) -> list[tuple[RowKey, float, int]]:
+        """(row, qty, value) with each item's value allocated over its rows by qty."""
+        by_item: dict[str, list[RowKey]] = {}
+        for key in sorted(self.rows, key=self.row_order.__getitem__):
+            by_item.setdefault(key[0], []).append(key)
+        out = []
+        for sku, keys in by_item.items():
+            i = self.plant.item_index[sku]
+            qtys = [0.0 if abs(self.rows[k]) <= EPS else self.rows[k] for k in keys]
+            shares = allocate(int(self.value[i]), qtys)
+            for key, q, v in zip(keys, qtys, shares):
+                if q != 0.0 or v != 0:
+                    out.append((key, q, v))
+        return out
+
+    def layers_of(self, i: int) -> list[tuple[float, int]]:
+        """Non-empty FIFO layers of item i, oldest first (for views and tests)."""
+        out = []
+        h = int(self.head[i])
+        while h != -1:
+            if abs(self.layer_qty[h]) > EPS or self.layer_value[h] != 0:
+                out.append((float(self.layer_qty[h]), int(self.layer_value[h])))
+            h = int(self.layer_next[h])
+        return out

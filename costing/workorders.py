@@ -1,0 +1,148 @@
+"""Work orders as arrays: counters, WIP balance, material and routing-step actuals.
+
+Each order owns a contiguous block of routing-step rows (hours, scrap per operation)
+and one material row per BOM line, plus rows appended for issued items that are not
+in its BOM. The variance kernel reads these columns for every open order at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costing.arrays import Column
+from costing.kernels import variance_kernel
+from costing.plant import Plant
+
+OPEN, CLOSED, VOID = 0, 1, 2
+VARIANCES = ("material_usage", "material_price", "labor_efficiency", "overhead_efficiency")
+
+
+class WorkOrders:
+    def __init__(self, plant: Plant):
+        self.plant = plant
+        self.ids: list[str] = []
+        self.index: dict[str, int] = {}
+        self.item = Column(np.int64)
+        self.line = Column(np.int64)
+        self.planned = Column(np.float64)
+        self.status = Column(np.int64)
+        self.good = Column(np.float64)
+        self.wip = Column(np.int64)
+        self.variance = [Column(np.int64) for _ in VARIANCES]  # posted at close
+        self.mat_start = Column(np.int64)
+        self.step_start = Column(np.int64)
+        self.step_count = Column(np.int64)
+        self.mat_wo, self.mat_item, self.mat_op = (Column(np.int64) for _ in range(3))
+        self.mat_qty_eff, self.mat_act_qty = Column(np.float64), Column(np.float64)
+        self.mat_act_value = Column(np.int64)
+        self.step_op, self.step_wc = Column(np.int64), Column(np.int64)
+        self.step_per_unit, self.step_labor, self.step_overhead = (
+            Column(np.float64) for _ in range(3))
+        self.step_act_hours, self.step_scrap = Column(np.float64), Column(np.float64)
+        self.extra_rows: dict[tuple[int, int], int] = {}  # (wo, item) -> material row
+        self.live_events: list[set[str]] = []
+
+    def create(self, wo_id: str, p: int, line: int, planned: float) -> int:
+        pl = self.plant
+        w = len(self.ids)
+        self.ids.append(wo_id)
+        self.index[wo_id] = w
+        for col, v in ((self.item, p), (self.line, line), (self.planned, planned),
+                       (self.status, OPEN), (self.good, 0.0), (self.wip, 0),
+                       (self.mat_start, self.mat_wo.n), (self.step_start, self.step_op.n),
+                       (self.step_count, len(pl.steps(p)))):
+            col.append(v)
+        for col in self.variance:
+            col.append(0)
+        for j in pl.bom_lines(p):
+            self._mat_row(w, int(pl.bom_comp[j]), float(pl.bom_qty_eff[j]), int(pl.bom_op[j]))
+        for s in pl.steps(p):
+            wc = int(pl.rt_wc[s])
+            self.step_op.append(pl.rt_op[s])
+            self.step_wc.append(wc)
+            self.step_per_unit.append(pl.rt_per_unit[s])
+            self.step_labor.append(pl.wc_labor[wc])
+            self.step_overhead.append(pl.wc_overhead[wc])
+            self.step_act_hours.append(0.0)
+            self.step_scrap.append(0.0)
+        self.live_events.append(set())
+        return w
+
+    def _mat_row(self, w: int, item: int, qty_eff: float, op: int) -> int:
+        r = self.mat_wo.append(w)
+        self.mat_item.append(item)
+        self.mat_qty_eff.append(qty_eff)
+        self.mat_op.append(op)
+        self.mat_act_qty.append(0.0)
+        self.mat_act_value.append(0)
+        return r
+
+    def material_row(self, w: int, item: int, effects: list, bom_line: int | None = None) -> int:
+        """The order's material row for a BOM line, or for an item (first BOM line
+        using it, else an extra row with no standard quantity)."""
+        p = int(self.item[w])
+        base = int(self.mat_start[w]) - int(self.plant.bom_ptr[p])
+        if bom_line is not None:
+            return base + bom_line
+        for j in self.plant.bom_lines(p):
+            if self.plant.bom_comp[j] == item:
+                return base + j
+        r = self.extra_rows.get((w, item))
+        if r is None:
+            r = self._mat_row(w, item, 0.0, 0)
+            self.extra_rows[(w, item)] = r
+            effects.append(("mat_new", w, item, r))
+        return r
+
+    def step_row(self, w: int, global_step: int) -> int:
+        p = int(self.item[w])
+        return int(self.step_start[w]) + global_step - int(self.plant.rt_ptr[p])
+
+    def scrap_total(self, w: int) -> float:
+        s0 = int(self.step_start[w])
+        return float(self.step_scrap.a[s0:s0 + int(self.step_count[w])].sum())
+
+    def variances(self, selected: np.ndarray, std: np.ndarray):
+        """The variance kernel over the selected orders (bool mask)."""
+        return variance_kernel(
+            selected, self.good.a, self.mat_wo.a, self.mat_item.a, self.mat_qty_eff.a,
+            self.mat_op.a, self.mat_act_qty.a, self.mat_act_value.a, self.step_start.a,
+            self.step_count.a, self.step_op.a, self.step_per_unit.a, self.step_labor.a,
+            self.step_overhead.a, self.step_act_hours.a, self.step_scrap.a, std,
+            self.plant.scale)
+
+    def undo(self, effect: tuple) -> None:
+        kind = effect[0]
+        if kind == "wo_new":
+            w = effect[1]
+            self.status[w] = VOID
+            del self.index[self.ids[w]]
+        elif kind == "good":
+            self.good[effect[1]] -= effect[2]
+        elif kind == "wip":
+            self.wip[effect[1]] -= effect[2]
+        elif kind == "mat":
+            _, r, dq, dv = effect
+            self.mat_act_qty[r] -= dq
+            self.mat_act_value[r] -= dv
+        elif kind == "step":
+            _, s, dh, dscrap = effect
+            self.step_act_hours[s] -= dh
+            self.step_scrap[s] -= dscrap
+        elif kind == "mat_new":
+            _, w, item, r = effect
+            del self.extra_rows[(w, item)]
+            if r == self.mat_wo.n - 1:
+                for col in (self.mat_wo, self.mat_item, self.mat_qty_eff, self.mat_op,
+                            self.mat_act_qty, self.mat_act_value):
+                    col.pop()
+            else:  # rows behind it belong to other orders: leave an inert row
+                self.mat_wo[r] = w
+                self.mat_item[r] = item
+        elif kind == "close":
+            _, w, old = effect
+            self.status[w] = OPEN
+            for col, v in zip(self.variance, old):
+                col[w] = v
+        else:
+            raise KeyError(kind)
