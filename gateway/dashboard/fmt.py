@@ -1,0 +1,75 @@
+"""Numbers for people: money from integer minor units, quantities, ages — never floats for money."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+__all__ = ["money", "money_plain", "qty", "age", "short_ts"]
+
+MINUS = "\u2212"  # a real minus sign: reads better than a hyphen in a table
+
+
+def money(minor: int | None, decimals: int = 2, *, sign: bool = False) -> str:
+    """`123456, 2` → `1,234.56`; negative with a minus sign; `sign=True` adds `+`."""
+    if minor is None:
+        return ""
+    minor = int(minor)
+    neg = minor < 0
+    units, frac = divmod(abs(minor), 10**decimals) if decimals else (abs(minor), 0)
+    text = f"{units:,}" + (f".{frac:0{decimals}d}" if decimals else "")
+    if neg:
+        return MINUS + text
+    return ("+" + text) if sign and minor > 0 else text
+
+
+def money_plain(minor: int, decimals: int = 2) -> str:
+    """Machine form for CSV: `-1234.56` (DESIGN §8: decimal string, currency decimals)."""
+    minor = int(minor)
+    units, frac = divmod(abs(minor), 10**decimals) if decimals else (abs(minor), 0)
+    text = str(units) + (f".{frac:0{decimals}d}" if decimals else "")
+    return ("-" + text) if minor < 0 else text
+
+
+def qty(value: float | int | None, places: int = 3) -> str:
+    """Quantities: thousands separators, up to `places` decimals, no trailing zeros."""
+    if value is None:
+        return ""
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    text = f"{abs(value):,.{places}f}".rstrip("0").rstrip(".")
+    if text in ("0", ""):
+        return "0"
+    return (MINUS + text) if value < 0 else text
+
+
+def _parse(ts: str) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def age(ts: str | None, now: datetime | None = None) -> str:
+    """`12 s ago`, `4 min ago`, `3 h ago`, `2 d ago`; '' when unknown."""
+    t = _parse(ts) if ts else None
+    if t is None:
+        return ""
+    s = max(0, int(((now or datetime.now(timezone.utc)) - t).total_seconds()))
+    if s < 90:
+        return f"{s} s ago"
+    if s < 90 * 60:
+        return f"{s // 60} min ago"
+    if s < 36 * 3600:
+        return f"{s // 3600} h ago"
+    return f"{s // 86400} d ago"
+
+
+def short_ts(ts: str | None) -> str:
+    """`2026-11-22 04:01:10` (UTC) from RFC 3339; the input unchanged if it is not one."""
+    t = _parse(ts) if ts else None
+    if t is None:
+        return ts or ""
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,73 @@
+"""The gate every request passes: session lookup, login required, CSRF and Origin on
+every POST, supervisors only for anything that changes state. It fails closed: a path
+not listed as public needs a logged-in session."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from aiohttp import web
+
+from gateway.dashboard.auth import COOKIE
+from gateway.dashboard.csrf import check_origin, check_token
+from gateway.dashboard.keys import SESSION, SESSIONS, STATE
+from gateway.dashboard.render import render
+from gateway.dashboard.state import DatabaseUnavailable
+from gateway.dashboard.views.login import set_session_cookie
+
+log = logging.getLogger("gateway.dashboard")
+
+# Paths open without login; /metrics checks loopback-or-login itself.
+PUBLIC_PREFIXES = ("/static/",)
+LOGIN, LOGOUT, METRICS, STREAM = "/login", "/logout", "/metrics", "/events"
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every response, errors included, gets these headers."""
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith("/static/"):
+        h.setdefault("Cache-Control", "no-store")
+
+
+@web.middleware
+async def gate(request: web.Request, handler):
+    path = request.path
+    if path.startswith(PUBLIC_PREFIXES):
+        return await handler(request)
+    sessions = request.app[SESSIONS]
+    s = sessions.get(request.cookies.get(COOKIE))
+    fresh = None
+    if s is None and path == LOGIN:
+        # The login form needs a CSRF token too, so it gets an anonymous session.
+        s = fresh = sessions.new()
+    request[SESSION] = s
+    logged_in = s is not None and s.user is not None
+    if path == METRICS:
+        return await handler(request)
+    if path != LOGIN and not logged_in:
+        if request.method in ("GET", "HEAD") and path != STREAM:
+            raise web.HTTPSeeOther(f"{LOGIN}?next={quote(request.path_qs, safe='/')}")
+        raise web.HTTPUnauthorized(text="login required")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        check_origin(request, request.app[STATE].settings.allowed_origins)
+        await check_token(request, s)
+        if path not in (LOGIN, LOGOUT) and not s.is_supervisor:
+            log.warning("refused %s %s: %r is a %s", request.method, path, s.user, s.role)
+            raise web.HTTPForbidden(text=f"refused: {s.user} is a {s.role}; "
+                                         "only supervisors may change anything")
+    try:
+        resp = await handler(request)
+    except DatabaseUnavailable as exc:
+        resp = render(request, "error.html", status=503, title="Database unavailable",
+                      message=str(exc))
+    if fresh is not None:
+        set_session_cookie(request, resp, fresh.sid)
+    return resp

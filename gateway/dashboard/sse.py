@@ -1,0 +1,104 @@
+"""`/events`: a server-sent-event stream of the numbers on screen, sent when they change.
+
+Each message is `event: snapshot` with `data: {"values": {key: text}}`; the page's
+script puts each text into the elements marked `data-live="key"`. Values are formatted
+here (money with separators and decimals), so the browser never does arithmetic. The
+stream ends when the session expires or logs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from gateway.dashboard import fmt, queries
+from gateway.dashboard.keys import SESSIONS, STATE, STREAMS
+from gateway.dashboard.render import session_of
+from gateway.dashboard.state import DashboardState, DatabaseUnavailable
+from gateway.dashboard.views.overview import device_rows
+
+routes = web.RouteTableDef()
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1f}"
+
+
+async def snapshot(state: DashboardState) -> dict[str, str]:
+    """Every live value as display text, keyed as the templates' data-live attributes."""
+    d = state.settings.currency_decimals
+    v: dict[str, str] = {}
+    try:
+        live = await state.db.run(queries.live_counts)
+    except DatabaseUnavailable:
+        live = None
+    if live is not None:
+        box = live["outbox"]
+        v |= {"events": f"{live['events']:,}", "exceptions_open": str(live["exceptions_open"]),
+              "exceptions_max_id": str(live["exceptions_max_id"]),
+              "wip_total": fmt.money(live["wip_total"], d),
+              "stock_value": fmt.money(live["stock_value"], d),
+              "outbox_depth": str(box["depth"]), "outbox_quarantined": str(box["quarantined"]),
+              "outbox_oldest": fmt.age(box["oldest"]) or "none",
+              "last_ack": fmt.age(box["last_ack"]) or "never",
+              "unbatched_lines": f"{box['unbatched_lines']:,}"}
+        for o in live["orders"]:
+            k = f"wo:{o['work_order']}"
+            scale = max(o["planned"] or 0.0, o["good"] + o["scrap"], 1e-9)
+            v |= {f"{k}:good": fmt.qty(o["good"]), f"{k}:scrap": fmt.qty(o["scrap"]),
+                  f"{k}:wip": fmt.money(o["wip"], d), f"{k}:status": o["status"],
+                  f"{k}:progress": f"{100.0 * o['good'] / o['planned']:.0f}%" if o["planned"] else "",
+                  f"{k}:bar_good": _pct(min(100.0, 100.0 * o["good"] / scale)),
+                  f"{k}:bar_scrap": _pct(min(100.0, 100.0 * o["scrap"] / scale))}
+    for dev in device_rows(state):
+        k = f"dev:{dev['id']}"
+        v |= {f"{k}:state": dev["state"], f"{k}:last": fmt.age(dev["last_reading_ts"]) or "never",
+              f"{k}:rate": f"{dev['readings_per_s']:.1f}",
+              f"{k}:alarms": ", ".join(dev["alarms"]) or "none"}
+    return v
+
+
+def encode(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+@routes.get("/events", name="events")
+async def events(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    sessions = request.app[SESSIONS]
+    session = session_of(request)
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                       "Cache-Control": "no-store",
+                                       "X-Accel-Buffering": "no"})
+    await resp.prepare(request)
+    streams = request.app[STREAMS]
+    task = asyncio.current_task()
+    streams.add(task)
+    loop = asyncio.get_running_loop()
+    interval, keepalive = state.settings.sse_interval_s, state.settings.sse_keepalive_s
+    last: dict[str, str] | None = None
+    last_write = loop.time()
+    try:
+        await resp.write(b"retry: 3000\n\n")
+        while sessions.alive(session):
+            values = await snapshot(state)
+            if values != last:
+                # Only what changed goes out after the first message: keeps a wall
+                # tablet's traffic tiny while nothing happens on the line.
+                changed = values if last is None else {
+                    k: t for k, t in values.items() if last.get(k) != t}
+                await resp.write(encode("snapshot", {"values": changed}))
+                last, last_write = values, loop.time()
+            elif loop.time() - last_write >= keepalive:
+                await resp.write(b": keepalive\n\n")
+                last_write = loop.time()
+            await asyncio.sleep(interval)
+        await resp.write(encode("expired", {}))
+    except ConnectionResetError:
+        pass  # the browser went away; nothing to clean up but the task entry
+    finally:
+        streams.discard(task)
+    return resp

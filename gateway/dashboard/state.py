@@ -1,0 +1,134 @@
+"""What the dashboard is given by the gateway: the database, settings, users, metrics,
+live device status and the one seam through which supervisors change anything.
+
+The act seam
+------------
+`act(action, *, user, **kw)` is called once per supervisor action, after the dashboard
+has checked login, role (supervisor), CSRF token, Origin and the form fields. It may be
+a plain function or a coroutine function. It must record the action durably (the
+gateway wires it to the journal, so the action is an event with a stable id) and update
+the `exceptions` / `batches` rows it concerns. It returns a short message for the
+supervisor, or raises `ActionRefused(message)` when the action cannot be applied (e.g.
+the work order was closed in the meantime) — the dashboard shows the message and changes
+nothing. Any other exception is a bug: logged, and answered with 500.
+
+| action          | keyword arguments                          | meaning                                     |
+|-----------------|--------------------------------------------|---------------------------------------------|
+| `assign_count`  | exception_id: int, work_order: str         | book an unassigned counter delta to an order |
+| `confirm_po`    | exception_id: int, po: str                 | price a receipt that had no PO from this PO  |
+| `dismiss`       | exception_id: int, reason: str             | close an exception without a booking         |
+| `retry_batch`   | batch_seq: int                             | put a quarantined batch back in the outbox   |
+
+Every call also gets `user` (the supervisor's name) for the audit trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from gateway.metrics import Metrics
+from gateway.users import UserStore
+
+__all__ = ["ACTIONS", "Act", "ActionRefused", "DashboardSettings", "DashboardState",
+           "ReadOnlyDb", "DatabaseUnavailable"]
+
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "assign_count": ("exception_id", "work_order"),
+    "confirm_po": ("exception_id", "po"),
+    "dismiss": ("exception_id", "reason"),
+    "retry_batch": ("batch_seq",),
+}
+
+T = TypeVar("T")
+
+
+class ActionRefused(Exception):
+    """The gateway declined a supervisor action; the message says why, for people."""
+
+
+class Act(Protocol):
+    def __call__(self, action: str, *, user: str, **kw: Any) -> str | Awaitable[str]: ...
+
+
+DeviceStatus = Mapping[str, Any]  # {id, driver, state, last_reading_ts, readings_per_s, alarms}
+
+
+def _default_categories() -> dict[str, list[str]]:
+    return {"available": ["available"],
+            "unavailable": ["quality", "damaged", "pending_putaway"]}
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """Config-derived knobs; the defaults are the production-safe ones."""
+
+    gateway_id: str = "gateway"
+    currency: str = "EUR"
+    currency_decimals: int = 2
+    wip_account: str = "1400"  # [accounts].wip: what an order has been charged
+    categories: dict[str, list[str]] = field(default_factory=_default_categories)
+    secure_cookies: bool = True  # the plain-http demo turns this off (and says so)
+    session_ttl_s: float = 8 * 3600  # idle expiry
+    login_max_failures: int = 5  # per name and per client address ...
+    login_window_s: float = 15 * 60  # ... within this window, then locked for:
+    login_lockout_s: float = 5 * 60
+    sse_interval_s: float = 1.0
+    sse_keepalive_s: float = 15.0
+    allowed_origins: tuple[str, ...] = ()  # extra Origins (e.g. behind a TLS proxy)
+    max_upload_bytes: int = 5 * 1024 * 1024
+
+
+@dataclass
+class DashboardState:
+    db_path: Path
+    users: UserStore
+    settings: DashboardSettings = field(default_factory=DashboardSettings)
+    metrics: Metrics | None = None
+    devices: Callable[[], Sequence[DeviceStatus]] = lambda: ()
+    act: Act | None = None  # None: actions answer 503 "not wired"
+    # reconcile(conn, categories, erp_rows, decimals) -> rows; None = gateway.reconcile
+    reconcile: Callable[..., list[dict]] | None = None
+
+    def __post_init__(self) -> None:
+        self.db = ReadOnlyDb(Path(self.db_path))
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The gateway database cannot be opened (not created yet, or unreadable)."""
+
+
+class ReadOnlyDb:
+    """Read-only connections to the gateway database, used off the event loop.
+
+    `mode=ro` means the dashboard can never write, and WAL lets the gateway commit while
+    a page is being read.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def connect(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            raise DatabaseUnavailable(f"database {self.path} does not exist yet")
+        try:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                   timeout=5.0)
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailable(f"database {self.path}: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self.connect()
+        try:
+            return fn(conn)
+        finally:
+            conn.close()
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.to_thread(self.read, fn)

@@ -1,0 +1,48 @@
+"""Calling the act seam: one place that awaits it, turns a refusal into a message for the
+supervisor and never lets a half-checked action through."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+
+from aiohttp import web
+
+from gateway.dashboard.keys import STATE
+from gateway.dashboard.render import flash, session_of
+from gateway.dashboard.state import ACTIONS, ActionRefused
+
+log = logging.getLogger("gateway.dashboard.actions")
+
+
+async def perform(request: web.Request, action: str, back: str, **kw) -> web.StreamResponse:
+    """Run `action` through the seam, flash the outcome, and redirect to `back`."""
+    assert set(kw) == set(ACTIONS[action]), (action, kw)  # the seam's documented signature
+    state = request.app[STATE]
+    if state.act is None:
+        raise web.HTTPServiceUnavailable(text="supervisor actions are not wired to the gateway")
+    user = session_of(request).user
+    try:
+        result = state.act(action, user=user, **kw)
+        if inspect.isawaitable(result):
+            result = await result
+    except ActionRefused as exc:
+        log.info("action %s by %s refused: %s", action, user, exc)
+        flash(request, f"Not done: {exc}", "error")
+    else:
+        log.info("action %s by %s: %s", action, user, kw)
+        flash(request, str(result or "Done."), "ok")
+    raise web.HTTPSeeOther(back)
+
+
+def refuse(request: web.Request, back: str, message: str) -> web.StreamResponse:
+    """A form value that cannot be acted on: say which field and value, change nothing."""
+    flash(request, message, "error")
+    raise web.HTTPSeeOther(back)
+
+
+async def form_text(request: web.Request, field: str) -> str:
+    """A form field, stripped; '' when absent or not text."""
+    form = await request.post()
+    value = form.get(field)
+    return value.strip() if isinstance(value, str) else ""

@@ -1,0 +1,33 @@
+"""Overview: devices and their connection state, the headline numbers, recent events."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.dashboard import queries
+from gateway.dashboard.keys import STATE
+from gateway.dashboard.render import render
+
+routes = web.RouteTableDef()
+
+
+def device_rows(state) -> list[dict]:
+    """Device status dicts, normalised so a missing key never breaks the page."""
+    out = []
+    for d in state.devices():
+        alarms = d.get("alarms") or []
+        out.append({"id": str(d.get("id", "?")), "driver": str(d.get("driver", "")),
+                    "state": str(d.get("state", "unknown")),
+                    "last_reading_ts": d.get("last_reading_ts"),
+                    "readings_per_s": float(d.get("readings_per_s") or 0.0),
+                    "alarms": [str(a) for a in (alarms if isinstance(alarms, (list, tuple)) else [alarms])]})
+    return sorted(out, key=lambda d: d["id"])
+
+
+@routes.get("/", name="overview")
+async def overview(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    live = await state.db.run(queries.live_counts)
+    data = await state.db.run(queries.overview)
+    return render(request, "overview.html", page="overview", devices=device_rows(state),
+                  live=live, **data)
