@@ -71,11 +71,12 @@ def connect(db_path: str, synchronous: str = "FULL") -> sqlite3.Connection:
 
 
 async def forward(db_path: str, sink: UpstreamSink, cfg: ForwarderConfig, stop_event: asyncio.Event,
-                  *, exit_when_drained: bool = False) -> None:
+                  *, exit_when_drained: bool = False, metrics=None) -> None:
     """Batch and forward until `stop_event` is set (the caller owns and closes `sink`).
 
     `cfg` is a ForwarderConfig or the gateway's loaded config. With `exit_when_drained`,
     return as soon as every line is batched and every batch acked or quarantined.
+    `metrics` (gateway.metrics.Metrics) receives upstream send latency and errors.
     """
     if not isinstance(cfg, ForwarderConfig):
         cfg = ForwarderConfig.from_config(cfg)
@@ -83,7 +84,8 @@ async def forward(db_path: str, sink: UpstreamSink, cfg: ForwarderConfig, stop_e
     send_conn = connect(db_path, cfg.synchronous)
     batcher = Batcher(batch_conn, cfg.gateway_id, cfg.currency, cfg.decimals,
                       cfg.max_lines, cfg.max_seconds, cfg.summarize)
-    outbox = DurableOutbox(send_conn, sink, backoff_base=cfg.backoff_base, backoff_cap=cfg.backoff_cap)
+    outbox = DurableOutbox(send_conn, sink, backoff_base=cfg.backoff_base,
+                           backoff_cap=cfg.backoff_cap, metrics=metrics)
     wake = asyncio.Event()
     done = asyncio.Event()
 

@@ -100,9 +100,11 @@ class DurableOutbox:
                  rng: random.Random | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], str] = _utc_now):
+                 wall: Callable[[], str] = _utc_now, metrics=None):
         self.conn = conn
         self.sink = sink
+        # gateway.metrics.Metrics (or None): send latency and errors are fed as they happen
+        self.metrics = metrics
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.rng = rng or random.Random()
@@ -168,6 +170,10 @@ class DurableOutbox:
         self._latency_last = elapsed
         self._latency_sum += elapsed
         self._sends += 1
+        if self.metrics is not None:
+            self.metrics.upstream_send_seconds.observe(elapsed)
+            if not isinstance(verdict, Ack):
+                self.metrics.upstream_errors.inc()
         failpoints.hit("outbox.after_send")
         if isinstance(verdict, Ack):
             self._failures = 0
