@@ -122,6 +122,7 @@ class ScaleSimulator:
         self._load = 0.0
         self._previous = 0.0
         self._settle_left = 0
+        self._settle_total = 0
         self._limit: str | None = None     # "over" | "under"
         self._errors: list[str] = []
         self._split: tuple[int, float] | None = None
@@ -172,6 +173,7 @@ class ScaleSimulator:
         self._previous = self._shown()
         self._load = float(weight)
         self._settle_left = self.settle_frames if settle_frames is None else settle_frames
+        self._settle_total = self._settle_left
         self._limit = None
 
     def remove(self, settle_frames: int | None = None) -> None:
@@ -225,8 +227,7 @@ class ScaleSimulator:
         if self._settle_left <= 0:
             return self._load
         # Overshoot-free approach from the previous load, one step per frame.
-        steps = self.settle_frames + 1
-        frac = self._settle_left / steps
+        frac = self._settle_left / (self._settle_total + 1)
         return self._load + (self._previous - self._load) * frac
 
     def _next_frame(self, stable_only: bool = False) -> bytes:
