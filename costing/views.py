@@ -116,4 +116,5 @@ class EngineViews:
         """All observable state, for replay and reversal comparisons."""
         layers = tuple(tuple(self.inv.layers_of(i)) for i in range(len(self.plant.skus)))
         return (tuple(self.stock_rows()), tuple(self.item_costs()),
-                tuple(self.work_orders()), tuple(sorted(self.balances().items())), layers)
+                tuple(self.work_orders()), tuple(sorted((a, b) for a, b in self.balances().items() if b)),
+                layers)
