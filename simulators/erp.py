@@ -15,7 +15,8 @@ Speaks what a real ERP's GL import endpoint does (aiohttp):
                          {"reset": true}                 back to normal
 
 Python API: `ErpSimulator` with the same knobs (`set_mode`, `stop_listening`,
-`start_listening`) for in-process tests. Run: `python -m simulators.erp --port N`.
+`start_listening`) for in-process tests, and `receive(batch, key)` for batches that
+arrive by another transport (an MQTT subscriber). Run: `python -m simulators.erp --port N`.
 """
 
 from __future__ import annotations
@@ -190,16 +191,24 @@ class ErpSimulator:
             batch = await request.json()
         except ValueError as exc:
             return web.json_response({"error": f"body: not JSON: {exc}"}, status=422)
-        key = request.headers.get("Idempotency-Key") or (
-            str(batch.get("batch_id")) if isinstance(batch, dict) else "")
-        if key in self.results:
-            self.duplicates += 1
-            status, body = self.results[key]
-            return web.json_response({**body, "duplicate": True}, status=409 if status < 300 else status)
-        status, body = self._apply(key, batch)
+        key = request.headers.get("Idempotency-Key")
+        status, body = self.receive(batch, key)
         if mode.slow_s:
             await asyncio.sleep(mode.slow_s)   # applied already: a client timeout means a resend
         return web.json_response(body, status=status)
+
+    def receive(self, batch: object, key: str | None = None) -> tuple[int, dict]:
+        """Apply one batch unless its key (default: its batch_id) was applied before.
+
+        Returns (HTTP status, body): 201 applied, 409 duplicate (the first body), 422
+        refused. The HTTP handler and other transports (an MQTT bridge) share it.
+        """
+        key = key or (str(batch.get("batch_id")) if isinstance(batch, dict) else "")
+        if key in self.results:
+            self.duplicates += 1
+            status, body = self.results[key]
+            return 409, {**body, "duplicate": True}
+        return self._apply(key, batch)
 
     def _apply(self, key: str, batch: object) -> tuple[int, dict]:
         batch_id = batch.get("batch_id") if isinstance(batch, dict) else None

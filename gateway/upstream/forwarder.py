@@ -184,8 +184,11 @@ def sink_from_config(cfg, environ=os.environ) -> UpstreamSink:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    token = os.environ.get(args.token_env) if args.token_env else None
-    sink = make_sink(args.sink, args.url, token=token, timeout=args.timeout, topic=args.topic)
+    env = os.environ
+    token = env.get(args.token_env) if args.token_env else None
+    sink = make_sink(args.sink, args.url, token=token, timeout=args.timeout, topic=args.topic,
+                     username=env.get(args.mqtt_user_env) if args.mqtt_user_env else None,
+                     password=env.get(args.mqtt_password_env) if args.mqtt_password_env else None)
     cfg = ForwarderConfig(gateway_id=args.gateway_id, currency=args.currency, decimals=args.decimals,
                           max_lines=args.max_lines, max_seconds=args.max_seconds,
                           summarize=not args.detail, poll_s=args.poll,
@@ -216,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--token-env", default="GATEWAY_UPSTREAM_TOKEN",
                    help="environment variable holding the bearer token")
     p.add_argument("--topic", default="gateway/gl/batches", help="MQTT topic (mqtt sink)")
+    p.add_argument("--mqtt-user-env", default="GATEWAY_MQTT_USER",
+                   help="environment variable holding the MQTT user name (mqtt sink)")
+    p.add_argument("--mqtt-password-env", default="GATEWAY_MQTT_PASSWORD",
+                   help="environment variable holding the MQTT password (mqtt sink)")
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--poll", type=float, default=0.2)
     p.add_argument("--backoff-base", type=float, default=0.5)

@@ -11,7 +11,12 @@ import pytest
 
 from gateway.upstream.file_sink import FileSink
 from gateway.upstream.http_sink import HttpSink
+from gateway.upstream.mqtt_sink import MqttSink
 from gateway.upstream.sink import Ack, Retry
+from tests.support.mosquitto import Mosquitto
+from tests.support.net import wait_until
+
+from .mqtt_erp import MqttErp
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,7 +43,7 @@ class HttpCase:
     def sink(self):
         return HttpSink(self.erp.url, timeout=2)
 
-    def received(self) -> list[str]:
+    async def received(self, n: int) -> list[str]:
         return list(self.erp.applied)
 
     async def break_upstream(self):
@@ -57,7 +62,7 @@ class FileCase:
     def sink(self):
         return FileSink(self.path)
 
-    def received(self) -> list[str]:
+    async def received(self, n: int) -> list[str]:
         return file_ids(self.path)
 
     async def break_upstream(self):
@@ -67,9 +72,44 @@ class FileCase:
         self.dir.with_name("gone").rename(self.dir)
 
 
-@pytest.fixture(params=["http", "file"])
+class MqttCase:
+    topic = "gateway/plant1/gl/batches"
+
+    def __init__(self, broker: Mosquitto):
+        self.broker = broker
+        self.bridge = MqttErp(broker, self.topic)
+
+    def sink(self):
+        b = self.broker
+        return MqttSink(b.host, b.port, self.topic, username=b.username, password=b.password, timeout=3)
+
+    async def received(self, n: int) -> list[str]:
+        await wait_until(lambda: len(self.bridge.erp.applied) >= n, 10, f"{n} batches over MQTT")
+        return list(self.bridge.erp.applied)
+
+    async def break_upstream(self):
+        await asyncio.to_thread(self.broker.stop)
+
+    async def mend_upstream(self):
+        await asyncio.to_thread(self.broker.start)
+
+
+@pytest.fixture(params=["http", "file", "mqtt"])
 async def case(request, tmp_path, erp):
-    return HttpCase(erp) if request.param == "http" else FileCase(tmp_path)
+    if request.param == "http":
+        yield HttpCase(erp)
+    elif request.param == "file":
+        yield FileCase(tmp_path)
+    else:
+        broker = Mosquitto(tmp_path / "mosquitto")
+        broker.start()
+        c = MqttCase(broker)
+        await c.bridge.start()
+        try:
+            yield c
+        finally:
+            await c.bridge.stop()
+            broker.stop()
 
 
 async def test_contract_ack_then_a_resend_is_acked_and_kept_once(case):
@@ -86,7 +126,7 @@ async def test_contract_ack_then_a_resend_is_acked_and_kept_once(case):
     finally:
         await again.close()
         await again.close()                                      # close is idempotent
-    assert case.received() == ["plant1-1", "plant1-2"]
+    assert await case.received(2) == ["plant1-1", "plant1-2"]
 
 
 async def test_contract_unreachable_upstream_is_retry_never_an_exception(case):
@@ -100,7 +140,7 @@ async def test_contract_unreachable_upstream_is_retry_never_an_exception(case):
         assert isinstance(await sink.send(batch(2)), Ack)
     finally:
         await sink.close()
-    assert case.received() == ["plant1-1", "plant1-2"]
+    assert await case.received(2) == ["plant1-1", "plant1-2"]
 
 
 async def test_file_sink_writes_whole_lines_before_acking(tmp_path):
