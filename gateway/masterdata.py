@@ -42,6 +42,7 @@ KINDS = ("raw", "semi", "finished")
 METHODS = ("standard", "average", "fifo")
 CONSUMPTIONS = ("backflush", "issue")
 LABOR_MODES = ("backflush", "reported")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def load_master(config: Config) -> MasterData:
@@ -57,12 +58,14 @@ def inspect_master(config: Config) -> tuple[MasterData | None, list[str]]:
     reader = _Reader(pathlib.Path(config.gateway.master_data))
     tables = {name: reader.read(name) for name in COLUMNS}
     locations = _locations(reader, tables["locations.csv"])
-    work_centers = _work_centers(reader, tables["work_centers.csv"], locations)
-    routings = _routings(reader, tables["routings.csv"], work_centers)
+    work_centers = _work_centers(reader, tables["work_centers.csv"],
+                                 reader.ids("locations.csv", locations))
+    routings, declared_ops = _routings(reader, tables["routings.csv"],
+                                       reader.ids("work_centers.csv", work_centers))
     items, broken = _items(reader, tables["items.csv"], config)
-    known = {it.sku for it in items} | broken
+    known = reader.ids("items.csv", {it.sku for it in items} | broken)
     _unknown_parents(reader, "routings.csv", tables["routings.csv"], routings, known)
-    boms = _boms(reader, tables["boms.csv"], known, routings)
+    boms = _boms(reader, tables["boms.csv"], known, declared_ops)
     _check_standard_costs(reader, tables, items, boms, routings)
     _check_cycles(reader, tables["boms.csv"], boms)
     pos = _purchase_orders(reader, tables["purchase_orders.csv"], known)
@@ -86,6 +89,13 @@ def gtin_check_digit(body: str) -> int:
 
 # ---- reading ----
 
+class _Everything:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_EVERYTHING = _Everything()
+
 Row = dict[str, str]
 
 
@@ -93,13 +103,22 @@ Row = dict[str, str]
 class _Reader:
     folder: pathlib.Path
     problems: list[tuple[str, int, str, str]] = field(default_factory=list)
+    unusable: set[str] = field(default_factory=set)  # files whose rows were not read
 
     def add(self, name: str, line: int, column: str, reason: str) -> None:
         self.problems.append((name, line, column, reason))
 
+    def ids(self, name: str, found: Any) -> Any:
+        """The ids `name` defines, or everything when the file could not be read: its
+        problem is reported once, not again at every row that names one of its ids."""
+        return _EVERYTHING if name in self.unusable else found
+
     def render(self) -> list[str]:
+        """Problems grouped by file (items first), in row order."""
+        order = list(COLUMNS)
         out = []
-        for name, line, column, reason in self.problems:
+        for name, line, column, reason in sorted(
+                self.problems, key=lambda p: (order.index(p[0]), p[1])):
             where = str(self.folder / name)
             parts = [where] + ([f"row {line}"] if line else []) + ([column] if column else [])
             out.append(": ".join(parts + [reason]))
@@ -114,11 +133,13 @@ class _Reader:
         except FileNotFoundError:
             if name not in OPTIONAL_FILES:
                 self.add(name, 0, "", f"file not found: {path}")
+                self.unusable.add(name)
             return []
         except UnicodeDecodeError as exc:
             self.add(name, 0, "", f"not UTF-8 text: {exc}")
         except (OSError, csv.Error) as exc:
             self.add(name, 0, "", f"cannot read: {exc}")
+        self.unusable.add(name)
         return []
 
     def _rows(self, name: str, reader: Any) -> list[tuple[int, Row]]:
@@ -148,7 +169,10 @@ class _Reader:
                 continue
             row = {h: c.strip() for h, c in zip(header, cells)}
             rows.append((line, {h: row.get(h, "") for h in header}))
-        return rows if ok else []
+        if not ok:
+            self.unusable.add(name)
+            return []
+        return rows
 
     # cell parsers: report and return None on a bad value
 
@@ -177,10 +201,8 @@ class _Reader:
                 return blank
             self.add(name, line, col, "missing (blank)")
             return None
-        try:
-            x = float(value)
-        except ValueError:
-            x = math.nan
+        # plain decimals only: float() would also take "1_000", "nan" and "inf"
+        x = float(value) if _NUMBER.fullmatch(value) else math.nan
         if not math.isfinite(x):
             self.add(name, line, col, f"expected a number, got {value!r}")
             return None
@@ -221,7 +243,7 @@ def _locations(r: _Reader, rows: list[tuple[int, Row]]) -> dict[str, Location]:
 
 
 def _work_centers(r: _Reader, rows: list[tuple[int, Row]],
-                  locations: dict[str, Location]) -> dict[str, WorkCenter]:
+                  locations: Any) -> dict[str, WorkCenter]:
     f = "work_centers.csv"
     out: dict[str, WorkCenter] = {}
     seen: dict = {}
@@ -231,7 +253,7 @@ def _work_centers(r: _Reader, rows: list[tuple[int, Row]],
         overhead_rate = r.number(f, line, row, "overhead_rate")
         labor = r.choice(f, line, row, "labor", LABOR_MODES)
         location = r.text(f, line, row, "location")
-        if location and locations and location not in locations:
+        if location and location not in locations:
             r.add(f, line, "location", f"unknown location {location!r} (not in locations.csv)")
             location = None
         if wid and not r.unique(f, line, "id", wid, seen, "work center"):
@@ -243,8 +265,10 @@ def _work_centers(r: _Reader, rows: list[tuple[int, Row]],
     return out
 
 
-def _routings(r: _Reader, rows: list[tuple[int, Row]],
-              work_centers: dict[str, WorkCenter]) -> list[tuple[int, RoutingStep]]:
+def _routings(r: _Reader, rows: list[tuple[int, Row]], work_centers: Any
+              ) -> tuple[list[tuple[int, RoutingStep]], set[tuple[str, int]]]:
+    """Usable steps, and every (parent, operation) the file declares, broken or not, so a
+    BOM line is not also blamed for a step that is there but wrong."""
     f = "routings.csv"
     out = []
     seen: dict = {}
@@ -262,7 +286,7 @@ def _routings(r: _Reader, rows: list[tuple[int, Row]],
             continue
         if parent and op is not None and wc and setup is not None and run is not None:
             out.append((line, RoutingStep(parent, op, wc, setup, run)))
-    return out
+    return out, {key for key in seen}
 
 
 def _items(r: _Reader, rows: list[tuple[int, Row]],
@@ -286,7 +310,9 @@ def _items(r: _Reader, rows: list[tuple[int, Row]],
         account = _account(r, line, row.get("inventory_account", ""), codes)
         if sku and not r.unique(f, line, "sku", sku, seen, "sku"):
             continue
-        if sku and uom and kind and method and lot is not None and account is not False:
+        std_ok = std is not None or not row.get("standard_cost")
+        if sku and uom and kind and method and lot is not None and account is not False \
+                and std_ok:
             out.append(Item(sku, row.get("description", ""), uom, kind, method,  # type: ignore[arg-type]
                             std, lot, gtin or None, account or None))  # type: ignore[arg-type]
         elif sku:
@@ -330,17 +356,16 @@ def _account(r: _Reader, line: int, value: str, codes: dict[str, str]) -> str | 
 
 
 def _unknown_parents(r: _Reader, f: str, rows: list[tuple[int, Row]], parsed: list,
-                     known: set[str]) -> None:
+                     known: Any) -> None:
     for line, step in list(parsed):
         if step.parent not in known:
             r.add(f, line, "parent", f"unknown sku {step.parent!r} (not in items.csv)")
             parsed.remove((line, step))
 
 
-def _boms(r: _Reader, rows: list[tuple[int, Row]], known: set[str],
-          routings: list[tuple[int, RoutingStep]]) -> list[tuple[int, BomLine]]:
+def _boms(r: _Reader, rows: list[tuple[int, Row]], known: Any,
+          ops: set[tuple[str, int]]) -> list[tuple[int, BomLine]]:
     f = "boms.csv"
-    ops = {(s.parent, s.operation) for _, s in routings}
     out = []
     for line, row in rows:
         parent = r.text(f, line, row, "parent")
@@ -383,34 +408,38 @@ def _check_standard_costs(r: _Reader, tables: dict, items: list[Item],
 
 
 def _check_cycles(r: _Reader, rows: list, boms: list[tuple[int, BomLine]]) -> None:
-    """Report each BOM cycle once, at the row of the line that closes it."""
+    """Report each BOM cycle found once, at the row of its last line in the file (the
+    one that closed it), the path starting from that line's parent."""
     edges: dict[str, list[tuple[str, int]]] = {}
     for line, b in boms:
         edges.setdefault(b.parent, []).append((b.component, line))
     state: dict[str, int] = {}  # 1 on the path, 2 done
     reported: set[frozenset] = set()
 
-    def visit(sku: str, path: list[str]) -> None:
+    def visit(sku: str, path: list[str], rows_in: list[int]) -> None:
         state[sku] = 1
-        path.append(sku)
         for child, line in edges.get(sku, []):
             if state.get(child) == 1:
-                cycle = path[path.index(child):] + [child]
-                if frozenset(cycle) not in reported:
-                    reported.add(frozenset(cycle))
-                    r.add("boms.csv", line, "component", "BOM cycle " + " -> ".join(cycle))
+                start = path.index(child) if child in path else len(path)
+                nodes = (path + [sku])[start:]
+                rows = (rows_in[start + 1:] if child in path else []) + [line]
+                if frozenset(nodes) not in reported:
+                    reported.add(frozenset(nodes))
+                    k = rows.index(max(rows))
+                    cycle = nodes[k:] + nodes[:k] + [nodes[k]]
+                    r.add("boms.csv", max(rows), "component",
+                          "BOM cycle " + " -> ".join(cycle))
             elif child not in state:
-                visit(child, path)
-        path.pop()
+                visit(child, path + [sku], rows_in + [line])
         state[sku] = 2
 
     for sku in list(edges):
         if sku not in state:
-            visit(sku, [])
+            visit(sku, [], [0])
 
 
 def _purchase_orders(r: _Reader, rows: list[tuple[int, Row]],
-                     known: set[str]) -> list[PurchaseOrderLine]:
+                     known: Any) -> list[PurchaseOrderLine]:
     f = "purchase_orders.csv"
     out = []
     seen: dict = {}
