@@ -37,7 +37,7 @@ def parse_erp_csv(text: str, categories: dict[str, list[str]]) -> list[tuple[str
     Repeated sku/category lines are kept (the report sums them, as `gateway reconcile`
     does); an unknown category is refused here, where the CLI would report it as a
     difference, because on the page it is almost always a typo in the export."""
-    lines = list(csv.reader(io.StringIO(text)))
+    lines = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     if not lines or [c.strip().lower() for c in lines[0]] != list(HEADER):
         got = ",".join(lines[0]) if lines else "(empty file)"
         raise ErpCsvError([f"line 1: header must be {','.join(HEADER)}, got {got!r}"])
