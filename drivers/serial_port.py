@@ -16,6 +16,7 @@ Framers are pure and tested on their own:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Awaitable, Callable, Protocol
 
@@ -28,6 +29,11 @@ __all__ = ["Framer", "LineFramer", "StxFramer", "SerialPort", "SerialDriver", "B
 log = logging.getLogger(__name__)
 
 Frame = bytes | DecodeError
+
+
+def _close_opened(opening: asyncio.Future) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
 
 
 class Framer(Protocol):
@@ -194,9 +200,15 @@ class SerialPort:
 
     async def _open(self) -> None:
         # Opening a real USB adapter can block for a moment: keep it off the loop.
-        ser = await asyncio.to_thread(
+        opening = asyncio.get_running_loop().run_in_executor(None, functools.partial(
             serial.Serial, self.path, self.baudrate, timeout=0, write_timeout=0,
-            exclusive=True)
+            exclusive=True))
+        try:
+            ser = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # Stopped mid-open: the thread still opens the port; close it when it does.
+            opening.add_done_callback(_close_opened)
+            raise
         self._serial = ser
         self.framer.reset()
 
