@@ -9,6 +9,10 @@ transaction, so a crash leaves either both or neither.
 
 An entry whose lines do not balance (a bug upstream of us) is held out of every batch
 and reported once as an exception `unbalanced_entry`; the batches around it go on.
+
+The age clock lives in memory: after a restart, lines that were already waiting are aged
+from the restart (they wait at most `max_seconds` more). A large backlog (a bulk ingest,
+a long stop) is read `read_limit` lines at a time, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -126,7 +130,7 @@ class Batcher:
     def __init__(self, conn: sqlite3.Connection, gateway_id: str, currency: str, decimals: int,
                  max_lines: int = 500, max_seconds: float = 5, summarize: bool = True, *,
                  clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], str] = _utc_now):
+                 wall: Callable[[], str] = _utc_now, read_limit: int | None = None):
         if max_lines < 1:
             raise ValueError(f"max_lines must be >= 1 (got {max_lines!r})")
         if max_seconds < 0:
@@ -140,6 +144,7 @@ class Batcher:
         self.summarize = summarize
         self.clock = clock
         self.wall = wall
+        self.read_limit = read_limit or max(20 * max_lines, 10_000)
         # line number -> monotonic time the batcher first saw it (only lines still unbatched)
         self._first_seen: dict[int, float] = {}
         self._held: set[int] = self._load_held()
@@ -172,13 +177,26 @@ class Batcher:
         return written
 
     def _unbatched_entries(self) -> list[_Entry]:
+        """Whole unbatched entries in line order: the first `read_limit` lines' worth."""
+        rows = self.conn.execute(
+            f"SELECT {_LINE_COLUMNS} FROM journal_lines WHERE batch_seq IS NULL ORDER BY line LIMIT ?",
+            (self.read_limit,)).fetchall()
         entries: dict[int, _Entry] = {}
-        for row in self.conn.execute(
-                f"SELECT {_LINE_COLUMNS} FROM journal_lines WHERE batch_seq IS NULL ORDER BY line"):
+        for row in rows:
             e = entries.get(row[1])
             if e is None:
                 e = entries[row[1]] = _Entry(row[1], row[2], row[10])
             e.lines.append(row)
+        if len(rows) == self.read_limit and entries:
+            # The last entry may continue past the limit: leave it for the next round,
+            # unless it is the only one (then read it whole).
+            last = next(reversed(entries))
+            if len(entries) > 1:
+                del entries[last]
+            else:
+                entries[last].lines = self.conn.execute(
+                    f"SELECT {_LINE_COLUMNS} FROM journal_lines WHERE batch_seq IS NULL AND entry = ? "
+                    "ORDER BY line", (last,)).fetchall()
         ready = []
         for e in entries.values():
             if e.entry in self._held:

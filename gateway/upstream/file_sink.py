@@ -29,18 +29,20 @@ class FileSink:
 
     def _open(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+        ids: set[str] = set()
+        keep = 0                              # end of the last complete line
         with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read()
-        keep = data.rfind(b"\n") + 1      # everything up to the last complete line
-        if keep != len(data):
+            for raw in f:                     # streamed: the file may be large
+                if not raw.endswith(b"\n"):
+                    break                     # a torn last line
+                keep += len(raw)
+                try:
+                    ids.add(json.loads(raw)["batch_id"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a foreign line is left alone, it just is not one of ours
+        if keep != os.fstat(fd).st_size:
             os.ftruncate(fd, keep)
             os.fsync(fd)
-        ids = set()
-        for raw in data[:keep].splitlines():
-            try:
-                ids.add(json.loads(raw)["batch_id"])
-            except (ValueError, KeyError, TypeError):
-                continue  # a foreign line is left alone, it just is not one of ours
         os.lseek(fd, 0, os.SEEK_END)
         self._fd, self._ids = fd, ids
 

@@ -98,7 +98,9 @@ async def forward(db_path: str, sink: UpstreamSink, cfg: ForwarderConfig, stop_e
                 written = []
             if written:
                 wake.set()
-            elif exit_when_drained and await asyncio.to_thread(_drained, batch_conn, batcher):
+                await asyncio.sleep(0)   # a backlog: go on batching, but let the loop breathe
+                continue
+            if exit_when_drained and await asyncio.to_thread(_drained, batch_conn, batcher):
                 done.set()
                 return
             try:

@@ -207,3 +207,21 @@ def _check_batches(conn: sqlite3.Connection, max_lines: int) -> None:
             acc[1] += int(line["credit"].replace(".", ""))
     assert seen_entries == sorted(seen_entries)          # line order kept, no entry twice
     assert {a: tuple(v) for a, v in applied.items()} == journal_totals(conn)
+
+
+def test_a_large_backlog_is_read_in_bounded_rounds_of_whole_entries(conn):
+    for i in range(7):
+        post(conn, [("1400", 300 + i, 0), ("1310", 0, 100), ("1320", 0, 200 + i)])   # 3 lines each
+    b = make(conn, max_lines=6, read_limit=7)     # 7 lines = 2 whole entries + 1 cut entry
+    assert b.run_once(force=True) == [1]          # entries 1-2; entry 3 waits for the next round
+    assert b.run_once(force=True) == [2]
+    assert b.run_once(force=True) == [3]
+    assert b.run_once(force=True) == [4]          # entry 7 alone
+    assert b.run_once(force=True) == []
+    assert [x["entries"] for x in batches(conn)] == [[1, 2], [3, 4], [5, 6], [7]]
+
+
+def test_an_entry_longer_than_the_read_limit_is_read_whole(conn):
+    post(conn, [("1400", 900, 0)] + [("1310", 0, 100)] * 9)                          # 10 lines
+    assert make(conn, max_lines=4, read_limit=3).run_once(force=True) == [1]
+    assert conn.execute("SELECT COUNT(*) FROM journal_lines WHERE batch_seq = 1").fetchone()[0] == 10

@@ -220,3 +220,20 @@ async def test_detail_batches_reach_the_erp_balanced(conn, erp, sink):
     Batcher(conn, "plant1", "EUR", 2, summarize=False).run_once(force=True)
     await outbox(conn, sink).drain(until_empty=True)
     assert_delivered(conn, erp)
+
+
+async def test_wall_clock_stepping_back_changes_nothing_but_recorded_times(conn, erp, sink):
+    # Batches stamped by a clock that later stepped back an hour: created "in the future".
+    future = iter(["2099-01-01T00:00:0%d.000Z" % i for i in range(10)])
+    b = Batcher(conn, "plant1", "EUR", 2, max_lines=2, wall=lambda: next(future))
+    for i in range(3):
+        labor(conn, 100 + i)
+    b.run_once(force=True)
+    assert read_stats(conn).oldest_unacked_age_s == 0.0              # never negative
+    walls = iter(["2026-11-22T05:00:00.000Z", "2026-11-22T04:00:00.000Z", "2026-11-22T03:00:00.000Z"])
+    box = outbox(conn, sink, wall=lambda: next(walls))
+    await box.drain(until_empty=True)
+    assert erp.applied == ["plant1-1", "plant1-2", "plant1-3"]       # order is seq, not time
+    assert [a for (a,) in conn.execute("SELECT acked_at FROM batches ORDER BY seq")] == [
+        "2026-11-22T05:00:00.000Z", "2026-11-22T04:00:00.000Z", "2026-11-22T03:00:00.000Z"]
+    assert_delivered(conn, erp)
