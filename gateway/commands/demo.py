@@ -1,0 +1,141 @@
+"""`gateway demo [--port N]`: the example plant, live, with nothing to configure.
+
+Starts the simulators (OPC-UA PLC, MT-SICS scale and two GS1 scanners on pseudo-
+terminals, an ERP receiver, and a Mosquitto broker of its own when the program is
+installed), runs the gateway on config/demo with a scratch database, serves the
+dashboard, and plays a looping shift. Security is relaxed on purpose (see the [demo]
+table of config/demo/gateway.toml): loopback only, demo logins printed below.
+Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pathlib
+import shutil
+import sys
+import tempfile
+
+import msgspec
+
+DEMO_DIR = pathlib.Path(__file__).resolve().parents[2] / "config" / "demo"
+LOGINS = (("supervisor", "supervisor", "demo-supervisor"), ("viewer", "viewer", "demo-viewer"))
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--port", type=int, default=8080, help="dashboard port (default 8080)")
+    p.add_argument("--tick", type=float, default=1.0,
+                   help="seconds per scenario step (smaller = faster shift)")
+    p.add_argument("--keep", action="store_true", help="keep the scratch folder at exit")
+
+
+def run(args) -> int:
+    try:
+        return asyncio.run(demo(args.port, tick=args.tick, keep=args.keep))
+    except KeyboardInterrupt:
+        return 0
+
+
+def _say(*lines: str) -> None:
+    for line in lines:
+        print(line, flush=True)
+
+
+async def demo(port: int, *, tick: float = 1.0, keep: bool = False) -> int:
+    from gateway.commands.run import serve
+    from gateway.config import load_config
+    from gateway.masterdata import load_master
+    from gateway.users import UserStore
+    from simulators.erp import ErpSimulator
+    from simulators.event_feed import EventFeed
+    from simulators.plc import PlcSimulator
+    from simulators.scale import ScaleSimulator
+    from simulators.scanner import ScannerSimulator
+    from simulators.scenario import PlantScenario
+
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="gateway-demo-"))
+    config = load_config(DEMO_DIR / "gateway.toml")
+    master = load_master(config)
+    async with contextlib.AsyncExitStack() as stack:
+        plc = PlcSimulator({"Assy": "UInt16", "Weld": "UInt16"})
+        await plc.start()
+        stack.push_async_callback(plc.stop)
+        scale = await ScaleSimulator("mt-sics", tmp / "ttyScale", unit="g").start()
+        stack.push_async_callback(scale.stop)
+        dock = stack.enter_context(ScannerSimulator(tmp / "ttyDock"))
+        mix = stack.enter_context(ScannerSimulator(tmp / "ttyMix"))
+        erp = await ErpSimulator().start()
+        stack.push_async_callback(erp.stop)
+        feed = EventFeed("erp-feed")
+
+        users = UserStore(tmp / "users.toml")
+        for name, role, password in LOGINS:
+            users.add(name, role, password, replace=True)
+        users.save()
+        config = _point_at_simulators(config, tmp, port, plc, erp)
+        drivers = _drivers(config, tmp, feed)
+        stop = asyncio.Event()
+        scenario = PlantScenario(plc, scale, dock, mix, feed.publish, tick=tick)
+
+        def ready(info: dict) -> None:
+            _say("Shop-floor gateway demo: simulated PLC, scale, scanners and ERP on loopback.",
+                 "Security is relaxed on purpose ([demo] config): never point this at a plant.",
+                 "Dashboard:", info["dashboard"],
+                 "Login: supervisor / demo-supervisor   (read-only: viewer / demo-viewer)",
+                 f"Metrics: {info['dashboard']}metrics", f"Scratch folder: {tmp}",
+                 "Ctrl-C stops everything.")
+
+        async def play() -> None:
+            await asyncio.sleep(0.5)
+            await scenario.run(stop)
+
+        player = asyncio.create_task(play())
+        try:
+            await serve(config, master, drivers=drivers, stop=stop, users=users,
+                        secure_cookies=False, on_ready=ready)
+        finally:
+            stop.set()
+            player.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await player
+    if not keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("demo stopped", file=sys.stderr)
+    return 0
+
+
+def _point_at_simulators(config, tmp: pathlib.Path, port: int, plc, erp):
+    """The demo config, with its endpoints moved onto this run's simulators."""
+    replace = msgspec.structs.replace
+    devices = []
+    for dev in config.devices:
+        tag = dev.__struct_config__.tag
+        if tag == "opcua":
+            dev = replace(dev, endpoint=plc.endpoint)
+        devices.append(dev)
+    return replace(
+        config,
+        gateway=replace(config.gateway, db=str(tmp / "demo.db")),
+        devices=devices,
+        upstream=replace(config.upstream, url=erp.url),
+        dashboard=replace(config.dashboard, listen=f"127.0.0.1:{port}",
+                          users_file=str(tmp / "users.toml")),
+        mqtt=None,
+    )
+
+
+def _drivers(config, tmp: pathlib.Path, feed) -> list:
+    from drivers import driver_class
+    from gateway.devices import build_drivers
+
+    serial_paths = {"scale-mix": tmp / "ttyScale", "scanner-dock": tmp / "ttyDock"}
+    wired = [d for d in config.devices if d.__struct_config__.tag != "mqtt"]
+    import msgspec as _m
+    cfg = _m.structs.replace(config, devices=wired)
+    drivers = build_drivers(cfg, {}, overrides={k: {"port": str(v)}
+                                                for k, v in serial_paths.items()})
+    drivers.append(driver_class("serial_scanner")(id="scanner-mix", port=str(tmp / "ttyMix"),
+                                                  station="mix"))
+    drivers.append(feed)
+    return drivers
