@@ -79,7 +79,8 @@ def summary(config: Config, master, rows: list) -> str:
         f"{len(master.purchase_orders)} PO lines", f"{len(config.stations)} stations",
         f"{len(config.devices)} devices",
     ]
+    verb = "differs" if len(frozen) == 1 else "differ"
     note = (f"; {len(frozen)} frozen standard cost{'s' if len(frozen) != 1 else ''} "
-            "differ from the roll-up" if frozen else "")
+            f"{verb} from the roll-up" if frozen else "")
     demo = " (demo config: security relaxed on purpose)" if config.demo else ""
     return f"{config.file}: OK{demo}: {', '.join(parts)}{note}; costs in {config.gateway.currency}"
