@@ -148,13 +148,20 @@ class SerialPort:
     `on_state` gets "connected" | "down" | "reconnecting"; `on_problem` gets a
     TransportError once per outage (not once per failed retry). `on_connect` runs as
     a task for as long as a connection lasts (used to poll command-driven scales).
+
+    `silence_timeout`: for devices that always talk (polled or streaming scales), no
+    byte for this long means the device is off although the port is fine (a USB
+    adapter stays plugged when the scale is switched off): state "down" and one
+    TransportError; the first byte afterwards makes it "connected" again. The port
+    stays open meanwhile — reopening it would not wake the device.
     """
 
     def __init__(self, path: str, baudrate: int, framer: Framer, *,
                  on_frame: FrameCallback, on_state: StateCallback,
                  on_problem: ProblemCallback,
                  on_connect: Callable[["SerialPort"], Awaitable[None]] | None = None,
-                 backoff: Backoff | None = None, read_size: int = 4096):
+                 backoff: Backoff | None = None, read_size: int = 4096,
+                 silence_timeout: float | None = None):
         self.path = str(path)
         self.baudrate = baudrate
         self.framer = framer
@@ -162,6 +169,7 @@ class SerialPort:
         self.on_connect = on_connect
         self.backoff = backoff or Backoff()
         self.read_size = read_size
+        self.silence_timeout = silence_timeout
         self._serial: serial.Serial | None = None
         self.connects = 0  # successful opens, for the dashboard and tests
 
@@ -228,6 +236,7 @@ class SerialPort:
         if self.on_connect is not None:
             poller = asyncio.create_task(self.on_connect(self))
         try:
+            silent = False
             while True:
                 readable = loop.create_future()
                 fd = ser.fileno()
@@ -235,6 +244,7 @@ class SerialPort:
                 try:
                     done, _ = await asyncio.wait(
                         {readable} | ({poller} if poller else set()),
+                        timeout=None if silent else self.silence_timeout,
                         return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     loop.remove_reader(fd)
@@ -243,6 +253,15 @@ class SerialPort:
                     poller.result()  # a write failure: raise it as the outage cause
                     poller = None
                     continue
+                if not done:
+                    silent = True
+                    self.on_state("down")
+                    await self.on_problem(TransportError(
+                        f"{self.path}: no data for {self.silence_timeout:g} s (device off?)"))
+                    continue
+                if silent:
+                    silent = False
+                    self.on_state("connected")
                 # Non-blocking read: returns what is there; EIO / EOF on unplug
                 # surface as SerialException.
                 chunk = ser.read(self.read_size)
@@ -292,6 +311,9 @@ class SerialDriver:
     def _poller(self) -> Callable[[SerialPort], Awaitable[None]] | None:
         return None
 
+    def _silence_timeout(self) -> float | None:
+        return None  # most devices may be quiet for hours (a scanner nobody uses)
+
     async def _on_frame(self, frame: Frame) -> None:
         raise NotImplementedError
 
@@ -303,7 +325,8 @@ class SerialDriver:
         self._serial = SerialPort(
             self.port, self.baudrate, self._framer(), on_frame=self._on_frame,
             on_state=self._on_state, on_problem=self._deliver_problem,
-            on_connect=self._poller(), backoff=self._backoff)
+            on_connect=self._poller(), backoff=self._backoff,
+            silence_timeout=self._silence_timeout())
         self._task = asyncio.create_task(self._serial.run(), name=f"serial:{self.id}")
 
     async def stop(self) -> None:

@@ -8,6 +8,10 @@ nothing; the next weighing needs the load to change — back to about zero (or
 below: removing a tared container), or to a different stable value beyond a small
 tolerance. Dynamic, busy, over/under-load and error frames never emit.
 
+The scale counts as "down" (one TransportError) when it sends nothing for
+`silence` seconds (default max(2 s, 10 poll intervals)) although the port is fine —
+switched off behind a USB adapter — and "connected" again on its first byte.
+
 Reading attrs: station, weighing (1, 2, ... per driver instance), session (when
 this driver instance started, so device+session+weighing is unique across
 restarts), protocol, basis ("net" | "gross": gross when the scale had no tare).
@@ -74,6 +78,7 @@ class SerialScale(SerialDriver):
     def __init__(self, id: str, port: str, baudrate: int = 9600, protocol: str = "mt-sics",
                  station: str = "mix", poll_interval: float = 0.2, *,
                  zero_divisions: int = 2, tolerance: float = 0.005,
+                 silence: float | None = None,
                  backoff_first: float = 0.2, backoff_cap: float = 5.0):
         if protocol not in PARSERS:
             raise ValueError(f"protocol: {protocol!r} is not one of {sorted(PARSERS)}")
@@ -86,6 +91,7 @@ class SerialScale(SerialDriver):
         self.protocol = protocol
         self.station = station
         self.poll_interval = poll_interval
+        self.silence = silence
         self.weighings = Weighings(zero_divisions, tolerance)
         self.session = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         self.count = 0               # weighings emitted
@@ -97,6 +103,11 @@ class SerialScale(SerialDriver):
 
     def _poller(self):
         return self._poll if self.protocol in POLL_COMMANDS else None
+
+    def _silence_timeout(self) -> float:
+        # Polled scales answer every poll and continuous ones stream several frames a
+        # second; this long without a byte means the scale is off.
+        return max(2.0, 10 * self.poll_interval) if self.silence is None else self.silence
 
     async def _poll(self, port: SerialPort) -> None:
         command = POLL_COMMANDS[self.protocol]

@@ -22,6 +22,7 @@ the pty master plus one writer task; call its methods from the loop):
     garbage(data)   raw bytes on the line now
     split_next(n)   the next frame goes out in n writes with pauses between them
     unplug() / replug()   the pty disappears / comes back at the same path
+    power_off() / power_on()   the scale goes quiet, the port stays (USB adapter)
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class ScaleSimulator:
         self._limit: str | None = None     # "over" | "under"
         self._errors: list[str] = []
         self._split: tuple[int, float] | None = None
+        self.powered = True
         self._inbox = bytearray()
         self._queue: asyncio.Queue[bytes | tuple[bytes, int, float]] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
@@ -217,6 +219,12 @@ class ScaleSimulator:
         self._inbox.clear()
         self._watch()
 
+    def power_off(self) -> None:
+        self.powered = False
+
+    def power_on(self) -> None:
+        self.powered = True
+
     @property
     def stable(self) -> bool:
         return self._settle_left == 0 and self._limit is None
@@ -293,7 +301,7 @@ class ScaleSimulator:
 
     async def _stream(self) -> None:
         while True:
-            if self.port is not None and self.port.plugged:
+            if self.port is not None and self.port.plugged and self.powered:
                 self._send(self._next_frame())
             await asyncio.sleep(self.interval)
 
@@ -313,6 +321,8 @@ class ScaleSimulator:
                 self._answer(line)
 
     def _answer(self, line: bytes) -> None:
+        if not self.powered:
+            return
         if self.protocol == "mt-sics":
             cmd = line.strip().decode("ascii", "replace")
             if cmd == "SI":
