@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from gateway import failpoints
 from gateway.money import to_str
 
-__all__ = ["Batcher", "BatchUnbalanced", "build_payload", "transaction"]
+__all__ = ["Batcher", "BatchUnbalanced", "EntryLines", "build_payload", "transaction"]
 
 
 class BatchUnbalanced(AssertionError):
@@ -35,7 +35,7 @@ class BatchUnbalanced(AssertionError):
 
 
 @dataclass(slots=True)
-class _Entry:
+class EntryLines:
     entry: int
     event_id: str
     period: str
@@ -86,7 +86,7 @@ class transaction:
 
 
 def build_payload(*, gateway_id: str, seq: int, period: str, currency: str, decimals: int,
-                  entries: list[_Entry], summarize: bool, created_at: str) -> dict:
+                  entries: list[EntryLines], summarize: bool, created_at: str) -> dict:
     """The batch JSON of DESIGN §7 from whole entries; raises BatchUnbalanced if it does not balance."""
     rows = [r for e in entries for r in e.lines]
     debit = sum(r[3] for r in rows)
@@ -176,16 +176,16 @@ class Batcher:
             written.append(self._write(group))
         return written
 
-    def _unbatched_entries(self) -> list[_Entry]:
+    def _unbatched_entries(self) -> list[EntryLines]:
         """Whole unbatched entries in line order: the first `read_limit` lines' worth."""
         rows = self.conn.execute(
             f"SELECT {_LINE_COLUMNS} FROM journal_lines WHERE batch_seq IS NULL ORDER BY line LIMIT ?",
             (self.read_limit,)).fetchall()
-        entries: dict[int, _Entry] = {}
+        entries: dict[int, EntryLines] = {}
         for row in rows:
             e = entries.get(row[1])
             if e is None:
-                e = entries[row[1]] = _Entry(row[1], row[2], row[10])
+                e = entries[row[1]] = EntryLines(row[1], row[2], row[10])
             e.lines.append(row)
         if len(rows) == self.read_limit and entries:
             # The last entry may continue past the limit: leave it for the next round,
@@ -207,7 +207,7 @@ class Batcher:
             ready.append(e)
         return ready
 
-    def _hold(self, e: _Entry) -> None:
+    def _hold(self, e: EntryLines) -> None:
         raw = json.dumps([dict(zip([c.strip() for c in _LINE_COLUMNS.split(",")], r)) for r in e.lines])
         debit = sum(r[3] for r in e.lines)
         credit = sum(r[4] for r in e.lines)
@@ -220,11 +220,11 @@ class Batcher:
                  "held out of upstream batches", raw))
         self._held.add(e.entry)
 
-    def _groups(self, entries: list[_Entry]):
+    def _groups(self, entries: list[EntryLines]):
         """Yield (entries, closed): runs of whole entries of one period, at most max_lines
         source lines each (an entry larger than that travels alone). `closed` means
         nothing can join the group any more (the next entry would not fit or changes period)."""
-        group: list[_Entry] = []
+        group: list[EntryLines] = []
         size = 0
         for e in entries:
             if group and (e.period != group[0].period or size + len(e.lines) > self.max_lines):
@@ -235,7 +235,7 @@ class Batcher:
         if group:
             yield group, False
 
-    def _write(self, group: list[_Entry]) -> int:
+    def _write(self, group: list[EntryLines]) -> int:
         line_ids = [r[0] for e in group for r in e.lines]
         with transaction(self.conn):
             seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()[0]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway import failpoints
-from gateway.upstream.batcher import Batcher
+from gateway.upstream.batcher import Batcher, BatchUnbalanced, EntryLines, build_payload
 
 from .ledger import journal_totals, labor, open_db, post
 
@@ -225,3 +225,11 @@ def test_an_entry_longer_than_the_read_limit_is_read_whole(conn):
     post(conn, [("1400", 900, 0)] + [("1310", 0, 100)] * 9)                          # 10 lines
     assert make(conn, max_lines=4, read_limit=3).run_once(force=True) == [1]
     assert conn.execute("SELECT COUNT(*) FROM journal_lines WHERE batch_seq = 1").fetchone()[0] == 10
+
+
+def test_build_payload_refuses_an_unbalanced_batch():
+    e = EntryLines(1, "ev-1", "2026-11", [(1, 1, "ev-1", 100, 0, "1400", None, None, None, "", "2026-11"),
+                                      (2, 1, "ev-1", 0, 99, "5100", None, None, None, "", "2026-11")])
+    with pytest.raises(BatchUnbalanced, match="batch g-1: debit 100 != credit 99"):
+        build_payload(gateway_id="g", seq=1, period="2026-11", currency="EUR", decimals=2,
+                      entries=[e], summarize=True, created_at="x")
