@@ -36,6 +36,8 @@ class BatchUnbalanced(AssertionError):
 
 @dataclass(slots=True)
 class EntryLines:
+    """One journal entry and its lines: the unit a batch never splits."""
+
     entry: int
     event_id: str
     period: str
