@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 UNITS = ("kg", "g", "lb")
-STATUSES = ("stable", "dynamic", "overload", "underload", "busy", "error", "other")
 
 
 @dataclass(frozen=True, slots=True)

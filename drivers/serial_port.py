@@ -22,7 +22,7 @@ from typing import Awaitable, Callable, Protocol
 
 import serial
 
-from drivers.base import DecodeError, TransportError
+from drivers.base import DecodeError, DriverError, TransportError
 
 __all__ = ["Framer", "LineFramer", "StxFramer", "SerialPort", "SerialDriver", "Backoff"]
 
@@ -197,6 +197,12 @@ class SerialPort:
             except (OSError, serial.SerialException) as exc:
                 self.on_state("down")
                 await self.on_problem(TransportError(f"{self.path}: {exc}"))
+                outage_reported = True
+            except Exception as exc:
+                # A bug of ours must not end the reading for good: report it, reopen.
+                log.exception("%s: reader failed", self.path)
+                self.on_state("down")
+                await self.on_problem(DriverError(f"{self.path}: reader failed: {exc!r}"))
                 outage_reported = True
             finally:
                 self._close()

@@ -70,7 +70,8 @@ def toledo_frame(weight: float, tare: float = 0.0, unit: str = "kg", decimals: i
     w = round(abs(weight) * 10 ** decimals)
     t = round(abs(tare) * 10 ** decimals)
     if w > 999_999 or t > 999_999:
-        raise ValueError(f"weight {weight} / tare {tare} do not fit 6 digits at {decimals} decimals")
+        raise ValueError(
+            f"weight {weight} / tare {tare} do not fit 6 digits at {decimals} decimals")
     body = bytes([0x02, swa, swb, swc]) + f"{w:06d}{t:06d}".encode() + b"\r"
     return body + bytes([_toledo_checksum(body)])
 

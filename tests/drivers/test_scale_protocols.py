@@ -187,7 +187,6 @@ def test_toledo_on_arbitrary_18_byte_frames(raw):
     assert isinstance(parse_toledo(raw), (ScaleFrame, FrameError))
 
 
-weights = st.decimals(min_value=-9999, max_value=9999, places=3, allow_nan=False)
 units = st.sampled_from(["kg", "g", "lb"])
 
 

@@ -7,6 +7,8 @@ import datetime as dt
 
 import pytest
 
+from drivers.base import DriverError, TransportError
+from drivers.serial_port import Backoff, LineFramer, SerialPort
 from drivers.serial_scanner import SerialScanner
 from simulators.scanner import GS, ScannerSimulator
 
@@ -130,3 +132,35 @@ async def test_many_codes_in_one_read_each_become_a_reading(rig, sink):
 def test_empty_separator_is_refused_naming_the_field():
     with pytest.raises(ValueError, match="separator: ''"):
         SerialScanner("s", "/dev/null", separator="")
+
+
+async def test_the_port_reader_survives_a_failing_frame_handler(tmp_path, sink):
+    """Whatever goes wrong in handling a frame, the reader reports it and reads on."""
+    path = tmp_path / "ttyAny"
+    frames: list[bytes] = []
+
+    async def on_frame(frame):
+        frames.append(frame)
+        if frame == b"boom":
+            raise KeyError("handler bug")
+
+    port = SerialPort(str(path), 9600, LineFramer(), on_frame=on_frame,
+                      on_state=lambda state: sink.connection("any", state),
+                      on_problem=lambda e: sink.problem("any", e),
+                      backoff=Backoff(0.05, 0.1))
+    with ScannerSimulator(path) as sim:
+        task = asyncio.create_task(port.run())
+        try:
+            await sink.wait_for(lambda: sink.count_state("connected") == 1, what="open")
+            sim.scan("boom")
+            await sink.wait_for(lambda: sink.problems, what="the failure reported")
+            await sink.wait_for(lambda: sink.count_state("connected") == 2, what="reopened")
+            sim.scan("after")
+            await sink.wait_for(lambda: b"after" in frames, what="reading goes on")
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    [(_, error)] = sink.problems
+    assert type(error) is DriverError and not isinstance(error, TransportError)
+    assert "handler bug" in str(error)
