@@ -1,0 +1,272 @@
+"""Device readings and canonical events from MQTT, acknowledged only once the gateway committed them.
+
+`MqttDevices` subscribes with QoS 1 on a persistent session (fixed client id,
+clean_session False) and turns off the client's automatic PUBACK. Every Reading it
+delivers carries `ack`, an async callable that sends the PUBACK for that message; the
+gateway awaits it after its transaction committed. Until then the broker holds the
+message, and redelivers it after any disconnect or crash — a duplicate the journal's
+event ids make harmless. An ack for a message received on an earlier connection is
+dropped on purpose: packet ids are per connection, and the broker redelivers anyway.
+
+Payloads:
+- device topics: JSON `{"device", "ts", "kind", "value", ...}` → Reading(kind=…);
+  kinds "good"/"scrap" (units made), "weight", "scan" and "measure" are kept, any
+  other kind becomes "measure" with the original in attrs["kind"];
+- the events topic: a canonical event object (DESIGN §4) → Reading(kind="event").
+Anything else → DecodeError with the raw payload, reported through the sink and then
+acknowledged (the gateway keeps it; redelivering garbage forever helps nobody).
+
+aiomqtt 2.5 has no manual-ack switch of its own, so this module reaches the paho client
+underneath (`Client._client.manual_ack_set` / `.ack`), the paho ≥ 2 API for exactly this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import ssl
+from typing import Any, Iterable
+from urllib.parse import urlsplit
+
+import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.reasoncodes import ReasonCode
+
+from drivers.base import AuthError, DecodeError, DriverError, Reading, Sink, TransportError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("good", "scrap", "weight", "scan", "measure")
+_REFUSED_AUTH = {4, 5, 134, 135}  # MQTT 3.1.1 CONNACK 4/5, MQTT 5 reason codes 0x86/0x87
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+def translate(exc: BaseException, during: str) -> DriverError:
+    """Map aiomqtt / paho / ssl failures to the driver error tree."""
+    if isinstance(exc, DriverError):
+        return exc
+    rc = getattr(exc, "rc", None)
+    code = rc.value if isinstance(rc, ReasonCode) else rc
+    if isinstance(exc, MqttConnectError) and code in _REFUSED_AUTH:
+        return AuthError(f"{during}: broker refused the credentials ({exc})")
+    text = str(exc)
+    if isinstance(exc, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify" in text:
+        return AuthError(f"{during}: TLS certificate not trusted ({text})")
+    return TransportError(f"{during}: {type(exc).__name__}: {text}")
+
+
+def _parse_url(url: str) -> tuple[str, int, bool]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(f"url: must be mqtt://host[:port] or mqtts://host[:port], got {url!r}")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError:
+        raise ValueError(f"url: bad port in {url!r}") from None
+    return parts.hostname, port, tls
+
+
+def decode_device_payload(payload: bytes, topic: str, via: str) -> Reading:
+    """One device message → Reading; DecodeError naming the field and value otherwise."""
+    body = _json_object(payload, topic)
+    device = body.get("device")
+    if not isinstance(device, str) or not device:
+        raise DecodeError(f"{topic}: device: required non-empty string, got {device!r}", raw=payload)
+    kind = body.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise DecodeError(f"{topic}: kind: required non-empty string, got {kind!r}", raw=payload)
+    if "value" not in body:
+        raise DecodeError(f"{topic}: value: required", raw=payload)
+    value = body["value"]
+    if kind != "scan" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise DecodeError(f"{topic}: value: must be a number for kind {kind!r}, got {value!r}", raw=payload)
+    if kind in ("good", "scrap") and value <= 0:
+        raise DecodeError(f"{topic}: value: units made must be > 0, got {value!r}", raw=payload)
+    ts = body.get("ts")
+    if ts is not None and not isinstance(ts, str):
+        raise DecodeError(f"{topic}: ts: must be an RFC 3339 string, got {ts!r}", raw=payload)
+    unit = body.get("unit")
+    attrs = {k: v for k, v in body.items() if k not in ("device", "ts", "kind", "value", "unit")}
+    if kind not in KINDS:
+        attrs["kind"], kind = kind, "measure"
+    # A device may name its message; otherwise the bytes do, so a redelivery maps to
+    # the same id and is dropped by the journal.
+    attrs.setdefault("event_id", body.get("id") or f"{device}:{hashlib.sha256(payload).hexdigest()[:20]}")
+    attrs["topic"], attrs["via"] = topic, via
+    return Reading(device=device, kind=kind, value=value, ts=ts or _now(), unit=unit, attrs=attrs)
+
+
+def decode_event_payload(payload: bytes, topic: str, via: str) -> Reading:
+    """A canonical event pushed by another system → Reading(kind="event", value=dict)."""
+    body = _json_object(payload, topic)
+    ts = body.get("ts") if isinstance(body.get("ts"), str) else None
+    return Reading(
+        device=via, kind="event", value=body, ts=ts or _now(),
+        attrs={"topic": topic, "event_id": body.get("id")},
+    )
+
+
+def _json_object(payload: bytes, topic: str) -> dict[str, Any]:
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DecodeError(f"{topic}: payload is not JSON ({exc})", raw=payload) from None
+    if not isinstance(body, dict):
+        raise DecodeError(f"{topic}: payload must be a JSON object, got {type(body).__name__}", raw=payload)
+    return body
+
+
+class MqttDevices:
+    """MQTT input driver: QoS 1 on a persistent session, PUBACK only after the gateway committed."""
+
+    def __init__(
+        self,
+        id: str,
+        url: str,
+        topics: Iterable[str] = (),
+        events_topic: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        ca_file: str | None = None,
+        client_id: str | None = None,
+        *,
+        keepalive: int = 30,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+    ):
+        self.id = id
+        self.host, self.port, self.tls = _parse_url(url)
+        self.url = url
+        self.topics = [t for t in topics]
+        for i, topic in enumerate(self.topics):
+            if not isinstance(topic, str) or not topic:
+                raise ValueError(f"topics[{i}]: must be a non-empty topic filter, got {topic!r}")
+        self.events_topic = events_topic
+        if not self.topics and not events_topic:
+            raise ValueError("topics: at least one device topic or an events_topic is required")
+        if ca_file and not self.tls:
+            raise ValueError(f"ca_file: given but url {url!r} is not mqtts://")
+        self.username, self.password, self.ca_file = username, password, ca_file
+        # Fixed, so the broker keeps our session (and our unacked messages) across reconnects.
+        self.client_id = client_id or f"gateway-{id}"
+        self.keepalive = keepalive
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self._sink: Sink | None = None
+        self._task: asyncio.Task | None = None
+        self._generation = 0  # one per broker connection; acks never cross connections
+        self.connects = 0
+
+    async def start(self, sink: Sink) -> None:
+        self._sink = sink
+        self._task = asyncio.create_task(self._run(), name=f"mqtt:{self.id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._generation += 1
+        if self._sink is not None:
+            self._sink.connection(self.id, "down")
+
+    def _client(self) -> aiomqtt.Client:
+        tls = aiomqtt.TLSParameters(ca_certs=self.ca_file) if self.tls else None
+        client = aiomqtt.Client(
+            self.host,
+            self.port,
+            identifier=self.client_id,
+            username=self.username,
+            password=self.password,
+            clean_session=False,
+            keepalive=self.keepalive,
+            tls_params=tls,
+            timeout=10,
+        )
+        client._client.manual_ack_set(True)  # see the module docstring
+        return client
+
+    async def _run(self) -> None:
+        delay = self.backoff_initial
+        while True:
+            connects_before = self.connects
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never out of the loop: report and retry
+                error = translate(exc, f"mqtt {self.url}")
+                log.info("%s: %s", self.id, error)
+                self._generation += 1
+                self._sink.connection(self.id, "down")
+                await self._report(error)
+                if self.connects > connects_before:
+                    delay = self.backoff_initial  # we were up: start the backoff over
+                elif isinstance(error, AuthError):
+                    delay = max(delay, self.backoff_max / 4)
+            self._sink.connection(self.id, "reconnecting")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff_max)
+
+    async def _report(self, error: DriverError) -> None:
+        try:
+            await self._sink.problem(self.id, error)
+        except Exception:
+            log.exception("%s: sink.problem failed", self.id)
+
+    async def _session(self) -> None:
+        async with self._client() as client:
+            self._generation += 1
+            generation = self._generation
+            self.connects += 1
+            for topic in [*self.topics, *([self.events_topic] if self.events_topic else [])]:
+                await client.subscribe(topic, qos=1)
+            self._sink.connection(self.id, "connected")
+            async for message in client.messages:
+                await self._deliver(client, generation, message)
+        raise TransportError(f"mqtt {self.url}: connection closed")
+
+    def _acker(self, client: aiomqtt.Client, generation: int, message: aiomqtt.Message):
+        async def ack() -> None:
+            if message.qos == 0 or generation != self._generation:
+                return  # nothing to ack, or a dead connection's packet id: the broker resends
+            paho = client._client
+            paho.ack(message.mid, message.qos)
+            # The PUBACK sits in paho's queue until the loop's writer callback runs;
+            # wait (briefly) for it to leave, so "ack returned" means "on the wire".
+            # Not paho.loop_write() here: aiomqtt registers its writer late (via
+            # call_soon_threadsafe) and an early flush would leave it registered forever.
+            loop = asyncio.get_running_loop()
+            deadline, spins = loop.time() + 1.0, 0
+            while paho.want_write() and loop.time() < deadline:
+                await asyncio.sleep(0 if spins < 4 else 0.005)
+                spins += 1
+
+        return ack
+
+    async def _deliver(self, client: aiomqtt.Client, generation: int, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+        ack = self._acker(client, generation, message)
+        try:
+            if self.events_topic and message.topic.matches(self.events_topic):
+                reading = decode_event_payload(payload, topic, self.id)
+            else:
+                reading = decode_device_payload(payload, topic, self.id)
+        except DecodeError as error:
+            await self._report(error)
+            await ack()  # the sink kept the raw payload; redelivering it cannot fix it
+            return
+        await self._sink.reading(dataclasses.replace(reading, ack=ack))
+
+
+DRIVER = MqttDevices
