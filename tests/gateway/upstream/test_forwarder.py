@@ -76,3 +76,21 @@ def test_sink_from_config_picks_the_named_sink_and_names_a_missing_section(tmp_p
     with pytest.raises(ValueError, match="upstream: section missing"):
         sink_from_config(type("C", (), {"upstream": None})())
     assert repr(sink_from_config(cfg)).startswith("FileSink(")
+
+
+async def test_disk_full_while_batching_and_acking_loses_nothing(tmp_path, conn, db_path, erp):
+    from gateway import failpoints
+
+    for i in range(10):
+        labor(conn, 100 + i)
+    failpoints.arm("batcher.before_commit", "disk_full", 2, 3)   # batch 2 fails twice to commit
+    failpoints.arm("outbox.commit", "disk_full", 3, 4)           # and an ack write fails twice
+    cfg = ForwarderConfig(gateway_id="plant1", max_lines=4, max_seconds=0.05, poll_s=0.02,
+                          backoff_base=0.01, backoff_cap=0.05)
+    sink = sink_from_config(write_config(tmp_path, f'[upstream]\nsink = "http"\nurl = "{erp.url}"\n'))
+    try:
+        await asyncio.wait_for(forward(str(db_path), sink, cfg, asyncio.Event(), exit_when_drained=True), 30)
+    finally:
+        await sink.close()
+    assert conn.execute("SELECT COUNT(*) FROM exceptions").fetchone()[0] == 0
+    assert_delivered(conn, erp)
