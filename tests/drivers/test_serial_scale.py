@@ -207,12 +207,12 @@ def test_bad_configuration_names_the_field_and_value(kw, message):
 
 @pytest.mark.parametrize("protocol", ["mt-sics", "toledo"])
 async def test_a_silent_scale_is_down_until_it_talks_again(rig, sink, protocol):
-    sim, driver = await rig(protocol, silence=0.3)
+    sim, driver = await rig(protocol, silence=0.5)
     sim.power_off()
     await sink.wait_for(lambda: sink.transport_errors, what="silence noticed")
-    assert "no data for 0.3 s" in str(sink.transport_errors[0])
+    assert "no data for 0.5 s" in str(sink.transport_errors[0])
     assert sink.states[-1] == ("scale-mix", "down")
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.8)
     assert len(sink.transport_errors) == 1  # one outage, one report
     sim.power_on()
     sim.place(5.5)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import termios
 
 import pytest
 
 from drivers.base import DriverError, TransportError
 from drivers.serial_port import Backoff, LineFramer, SerialPort
 from drivers.serial_scanner import SerialScanner
+from simulators.pty import VirtualSerialPort
 from simulators.scanner import GS, ScannerSimulator
 
 GTIN = "09506000134352"
@@ -164,3 +167,25 @@ async def test_the_port_reader_survives_a_failing_frame_handler(tmp_path, sink):
     [(_, error)] = sink.problems
     assert type(error) is DriverError and not isinstance(error, TransportError)
     assert "handler bug" in str(error)
+
+
+def test_virtual_port_keeps_its_path_across_replug_and_is_raw(tmp_path):
+    path = tmp_path / "ttyX"
+    with VirtualSerialPort(path) as port:
+        first = port.device
+        assert os.path.realpath(path) == first
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        try:
+            lflag = termios.tcgetattr(fd)[3]
+            assert not lflag & (termios.ECHO | termios.ICANON)  # tty.setraw took
+            port.write(b"\r\x00\xff")
+            assert os.read(fd, 16) == b"\r\x00\xff"  # 8-bit clean, no CR translation
+            os.write(fd, b"SI\r\n")
+            assert port.read() == b"SI\r\n"
+        finally:
+            os.close(fd)
+        port.unplug()
+        assert not path.exists() and not path.is_symlink()
+        assert port.write(b"lost") == 0 and port.dropped == 4
+        port.replug()
+        assert os.path.realpath(path) == port.device and port.plugs == 2
