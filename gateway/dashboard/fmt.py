@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
-__all__ = ["money", "money_plain", "qty", "age", "short_ts"]
+__all__ = ["money", "money_plain", "qty", "age", "oldest", "short_ts", "visible"]
 
 MINUS = "\u2212"  # a real minus sign: reads better than a hyphen in a table
 
@@ -73,3 +73,17 @@ def short_ts(ts: str | None) -> str:
     if t is None:
         return ts or ""
     return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def oldest(ts: str | None) -> str:
+    """The outbox's oldest waiting batch, for a card's subtitle."""
+    return f"oldest {age(ts)}" if ts else "none waiting"
+
+
+def visible(raw: str | None) -> str:
+    """Raw input with control characters shown as their Unicode pictures (GS → ␝), so a
+    GS1 separator or a scale's STX/CR is seen, not lost; printable text is unchanged."""
+    if raw is None:
+        return ""
+    return "".join(chr(0x2400 + ord(c)) if ord(c) < 32 and c not in "\n\t"
+                   else "\u2421" if c == "\x7f" else c for c in raw)

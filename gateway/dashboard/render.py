@@ -25,6 +25,8 @@ def make_environment(decimals: int) -> jinja2.Environment:
     env.filters["qty"] = fmt.qty
     env.filters["age"] = fmt.age
     env.filters["ts"] = fmt.short_ts
+    env.filters["oldest"] = fmt.oldest
+    env.filters["visible"] = fmt.visible
     return env
 
 

@@ -42,7 +42,7 @@ async def snapshot(state: DashboardState) -> dict[str, str]:
               "wip_total": fmt.money(live["wip_total"], d),
               "stock_value": fmt.money(live["stock_value"], d),
               "outbox_depth": str(box["depth"]), "outbox_quarantined": str(box["quarantined"]),
-              "outbox_oldest": fmt.age(box["oldest"]) or "none",
+              "outbox_oldest": fmt.oldest(box["oldest"]),
               "last_ack": fmt.age(box["last_ack"]) or "never",
               "unbatched_lines": f"{box['unbatched_lines']:,}"}
         for o in live["orders"]:
