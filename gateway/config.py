@@ -22,7 +22,7 @@ import msgspec.inspect as mi
 from costing.master import DEFAULT_STATUSES, Accounts
 
 __all__ = [
-    "Config", "ConfigError", "load_config", "inspect_config",
+    "Config", "ConfigError", "load_config", "inspect_config", "inspect_document",
     "GatewaySection", "CostingSection", "AccountsSection", "InventoryAccounts",
     "ReconcileSection", "MqttSection", "Counter", "OpcuaDevice", "SerialScaleDevice",
     "SerialScannerDevice", "MqttDevice", "Device", "Station", "UpstreamSection",
@@ -243,7 +243,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
 _NOT_FROM_FILE = {"file"}
 _SECTION_TYPES = {f.name: f.type for f in msgspec.structs.fields(Config)}
-_SECRET_WORDS = {"password", "passwd", "token", "secret", "api_key", "apikey", "username"}
+_SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "credential")
 
 
 def load_config(path: str | pathlib.Path) -> Config:
@@ -268,6 +268,14 @@ def inspect_config(path: str | pathlib.Path) -> tuple[Config | None, list[str]]:
         return None, [f"{label}: cannot read: {exc}"]
     except tomllib.TOMLDecodeError as exc:
         return None, [f"{label}: not valid TOML: {exc}"]
+    return inspect_document(doc, path)
+
+
+def inspect_document(doc: dict, path: str | pathlib.Path) -> tuple[Config | None, list[str]]:
+    """As inspect_config, for a document already parsed from `path` (the file's name
+    labels the problems and anchors relative paths)."""
+    path = pathlib.Path(path)
+    label = str(path)
     found: list[tuple[str, str]] = []
     _walk(doc, mi.type_info(Config), "", found, top=True)
     parts = _convert_sections(doc, found)
@@ -370,7 +378,7 @@ def _walk(value: Any, t: Any, path: str, out: list, top: bool = False) -> None:
         for key, item in value.items():
             _walk(item, t.value_type, f"{path}.{key}", out)
     elif isinstance(t, mi.LiteralType):
-        if value not in t.values or isinstance(value, bool):
+        if value not in t.values or type(value) not in {type(v) for v in t.values}:
             allowed = ", ".join(repr(v) for v in t.values)
             out.append((path, f"expected one of {allowed}, got {value!r}"))
     elif isinstance(t, mi.BoolType):
@@ -409,7 +417,7 @@ def _walk_tagged(value: Any, options: list, path: str, out: list) -> None:
         return
     by_tag = {x.tag: x for x in options}
     tag = value.get(field)
-    if tag not in by_tag:
+    if not isinstance(tag, str) or tag not in by_tag:
         allowed = ", ".join(repr(k) for k in by_tag)
         got = "nothing" if tag is None else repr(tag)
         out.append((_join(path, field), f"expected one of {allowed}, got {got}"))
@@ -426,16 +434,24 @@ def _walk_struct(value: Any, t: Any, path: str, out: list, top: bool = False) ->
         where = _join(path, key)
         if key in fields:
             _walk(item, fields[key].type, where, out)
-        elif key.lower() in _SECRET_WORDS:
+        elif _looks_secret(key):
             hint = f"use {key}_env" if f"{key}_env" in fields else "name one with a *_env key"
             out.append((where, f"secrets come from environment variables; {hint}"))
         else:
             close = difflib.get_close_matches(key, list(fields), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            out.append((where, f"unknown key (value {item!r}){hint}"))
+            # a table is not echoed: it may hold what should have been a secret
+            what = ("unknown table" if isinstance(item, dict) else "unknown key (a list)"
+                    if isinstance(item, list) else f"unknown key (value {item!r})")
+            out.append((where, f"{what}{hint}"))
     for key, f in fields.items():
         if f.required and key not in value:
             out.append((_join(path, key), "missing (required)"))
+
+
+def _looks_secret(key: str) -> bool:
+    k = key.lower()
+    return k == "username" or (not k.endswith("_env") and any(w in k for w in _SECRET_WORDS))
 
 
 def _join(path: str, key: str) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import pathlib
 import shutil
 import tempfile
@@ -10,9 +11,12 @@ import tempfile
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import msgspec
+import tomllib
+
 from gateway.config import (
     Config, ConfigError, MqttDevice, OpcuaDevice, SerialScaleDevice, SerialScannerDevice,
-    inspect_config, load_config,
+    inspect_config, inspect_document, load_config,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -261,7 +265,7 @@ sink = "file"
     assert problems(write(tmp_path, text)) == [
         "devices[0].counters[0].lin: unknown key (value 'WC-ASSY'); did you mean 'line'?",
         "devices[0].counters[0].line: missing (required)",
-        "upstrem: unknown key (value {'sink': 'file'}); did you mean 'upstream'?",
+        "upstrem: unknown table; did you mean 'upstream'?",
     ]
 
 
@@ -503,13 +507,85 @@ def test_inspect_returns_the_usable_config_alongside_its_problems(tmp_path):
 _FIELDS = {"id", "db", "master_data", "currency", "currency_decimals", "synchronous"}
 
 
+_SECRETISH = ("password", "passwd", "token", "secret", "api_key", "apikey", "credential",
+              "username")
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True).filter(
-    lambda k: k not in _FIELDS and k not in {"password", "passwd", "token", "secret",
-                                             "api_key", "apikey", "username"}))
+    lambda k: k not in _FIELDS and not any(w in k for w in _SECRETISH)))
 def test_any_unknown_key_is_reported_by_its_path(key):
     with tempfile.TemporaryDirectory() as folder:
         path = write(pathlib.Path(folder), MINIMAL.replace(
             "currency_decimals = 2", f"currency_decimals = 2\n{key} = 1"))
         found = problems(path)
     assert len(found) == 1 and found[0].startswith(f"gateway.{key}: unknown key (value 1)")
+
+
+def test_secret_looking_keys_and_unknown_tables_are_never_echoed(tmp_path):
+    text = MINIMAL + ('\n[mqtt]\nurl = "mqtt://h"\nusername_env = "U"\npassword_env = "P"\n'
+                      'mqtt_password = "pw-1"\n\n[upstrem]\nsink = "http"\ntoken = "tk-2"\n')
+    found = problems(write(tmp_path, text))
+    assert found == [
+        "mqtt.mqtt_password: secrets come from environment variables; "
+        "name one with a *_env key",
+        "upstrem: unknown table; did you mean 'upstream'?",
+    ]
+
+
+def test_a_float_where_a_literal_integer_is_expected_is_refused(tmp_path):
+    text = MINIMAL + STATIONS + """
+[[devices]]
+id = "scale"
+driver = "serial_scale"
+port = "/dev/ttyUSB0"
+protocol = "sbi"
+station = "mix"
+bytesize = 7.0
+"""
+    assert problems(write(tmp_path, text)) == [
+        "devices[0].bytesize: expected one of 7, 8, got 7.0"]
+
+
+DEMO_DOC = tomllib.loads((DEMO / "gateway.toml").read_text())
+_VALUES = st.one_of(st.integers(-3, 70000), st.floats(allow_nan=False), st.booleans(),
+                    st.text(max_size=6), st.lists(st.integers(0, 3), max_size=2),
+                    st.dictionaries(st.sampled_from(["id", "x"]), st.text(max_size=3),
+                                    max_size=2))
+
+
+def _paths(node, prefix=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield prefix + (k,)
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield prefix + (i,)
+            yield from _paths(v, prefix + (i,))
+
+
+_DEMO_PATHS = list(_paths(DEMO_DOC))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(_DEMO_PATHS), st.one_of(st.none(), _VALUES))
+def test_no_mutation_of_the_demo_is_accepted_that_msgspec_would_refuse(path, value):
+    """Replace (or, for None, delete) one node of the demo: the loader never crashes,
+    and whatever the typed structs cannot hold is reported, never silently dropped."""
+    doc = copy.deepcopy(DEMO_DOC)
+    parent = doc
+    for step in path[:-1]:
+        parent = parent[step]
+    if value is None:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    config, found = inspect_document(doc, DEMO / "gateway.toml")
+    assert all(p.startswith(f"{DEMO / 'gateway.toml'}: ") for p in found)
+    try:
+        msgspec.convert(doc, Config)
+    except msgspec.ValidationError:
+        assert found, f"accepted silently: {path} = {value!r}"
+    if not found:
+        assert isinstance(config, Config)
