@@ -15,6 +15,9 @@ Which rule applies:
   and `ais`: every AI and its raw value.
 - Otherwise a work-order barcode is the plain code `WO:<id>` (e.g. `WO:WO-1042`):
   attrs {symbology, work_order: "<id>"}. An empty id is a ScanError.
+- A GS1 Digital Link URI (`https://id.gs1.org/01/09506000134352/10/ABC`, as QR
+  codes on retail packs carry) gives the same attrs as a GS1 element string, plus
+  digital_link: True; a bad check digit in it is a ScanError.
 - Any other plain code: attrs {symbology, code: text}; for EAN/UPC symbologies
   (`]E0`, `]E4`, ...) with a valid check digit also gtin.
 - A code with control characters other than GS is line noise (wrong baud rate,
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import biip
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_messages import GS1Message
 
 __all__ = ["Scan", "ScanError", "decode_scan", "GS", "WORK_ORDER_PREFIX", "GS1_SYMBOLOGIES"]
@@ -73,6 +77,10 @@ def decode_scan(text: str, separator: str | None = None) -> Scan | ScanError:
         if not work_order:
             return ScanError("work-order code 'WO:' without an id", text)
         return Scan({"symbology": symbology, "work_order": work_order})
+    if payload.startswith(("https://", "http://", "HTTPS://", "HTTP://")):
+        linked = _decode_digital_link(text, symbology, payload)
+        if linked is not None:
+            return linked
     attrs: dict[str, Any] = {"symbology": symbology, "code": payload}
     if symbology is not None and symbology[1] == "E":
         gtin = _plain_gtin(text)
@@ -104,10 +112,26 @@ def _decode_gs1(raw: str, symbology: str | None, payload: str) -> Scan | ScanErr
         message = GS1Message.parse(payload)
     except Exception as exc:  # biip raises ParseError on malformed element strings
         return ScanError(f"GS1: {exc}", raw)
+    return _gs1_attrs(raw, symbology, message.element_strings)
+
+
+def _decode_digital_link(raw: str, symbology: str | None, uri: str) -> Scan | ScanError | None:
+    """A GS1 Digital Link URI as GS1 attrs; None when the URL is not one."""
+    try:
+        link = GS1DigitalLinkURI.parse(uri)
+    except Exception:  # an ordinary URL: a plain code
+        return None
+    return _gs1_attrs(raw, symbology, link.element_strings, digital_link=True)
+
+
+def _gs1_attrs(raw: str, symbology: str | None, element_strings,
+               digital_link: bool = False) -> Scan | ScanError:
     attrs: dict[str, Any] = {
         "symbology": symbology, "gtin": None, "lot": None, "expiry": None, "serial": None,
         "sscc": None, "count": None, "net_kg": None, "work_order": None, "ais": {}}
-    for es in message.element_strings:
+    if digital_link:
+        attrs["digital_link"] = True
+    for es in element_strings:
         ai = es.ai.ai
         for name in _FIELD_ERRORS:
             error = getattr(es, name, None)

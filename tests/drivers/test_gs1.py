@@ -135,3 +135,15 @@ def test_a_wrong_check_digit_is_always_caught(body):
     text = "]C1" + gs1_element_string(gtin=body, bad_check_digit=True, lot="L")
     result = decode_scan(text)
     assert isinstance(result, ScanError) and "check digit" in result.reason
+
+
+def test_gs1_digital_link_uri_gives_gs1_attrs_and_other_urls_are_plain():
+    scan = decode_scan(f"]Q1https://id.gs1.org/01/{GTIN}/10/ABC?17=271231")
+    assert isinstance(scan, Scan), scan
+    a = scan.attrs
+    assert (a["gtin"], a["lot"], a["expiry"], a["digital_link"]) == \
+        (GTIN, "ABC", "2027-12-31", True)
+    bad = decode_scan(f"https://id.gs1.org/01/{GTIN[:-1]}3")
+    assert isinstance(bad, ScanError) and "check digit" in bad.reason
+    assert decode_scan("https://example.com/hello").attrs == \
+        {"symbology": None, "code": "https://example.com/hello"}
