@@ -19,9 +19,9 @@ async def rig(tmp_path, sink):
     """make(protocol) -> (simulator, driver), both running and connected."""
     started: list[tuple[ScaleSimulator, SerialScale]] = []
 
-    async def make(protocol: str, **driver_kw):
+    async def make(protocol: str, sim_kw: dict | None = None, **driver_kw):
         path = tmp_path / "ttyScale"
-        sim = await ScaleSimulator(protocol, path, interval=0.02).start()
+        sim = await ScaleSimulator(protocol, path, interval=0.02, **(sim_kw or {})).start()
         driver = SerialScale("scale-mix", str(path), protocol=protocol, station="mix",
                              poll_interval=0.02, backoff_first=0.05, backoff_cap=0.2,
                              **driver_kw)
@@ -220,3 +220,18 @@ async def test_a_silent_scale_is_down_until_it_talks_again(rig, sink, protocol):
     assert sink.count_state("connected") == 2
     assert driver.connects == 1  # the port was never reopened
     assert [r.value for r in sink.readings] == [5.5]
+
+
+@pytest.mark.parametrize("protocol, sim_kw, load, unit, basis", [
+    ("mt-sics", {"unit": "g", "decimals": 1}, 250.5, "g", "net"),  # SI answers net
+    ("toledo", {"unit": "lb", "decimals": 1, "tare": 2.5}, 40.0, "lb", "net"),
+    ("generic", {"unit": "kg", "tare": 0.35}, 1.2, "kg", "net"),
+    ("generic", {"unit": "kg"}, 1.2, "kg", "gross"),  # no tare: gross is the net weight
+])
+async def test_units_and_tared_net_weights(rig, sink, protocol, sim_kw, load, unit, basis):
+    sim, _ = await rig(protocol, sim_kw)
+    sim.place(load)
+    await sink.wait_for(lambda: sink.readings, what="the weighing")
+    r = sink.readings[0]
+    assert (r.value, r.unit) == (load, unit)
+    assert r.attrs["basis"] == basis
