@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway.dashboard import sse
 from gateway.dashboard.auth import LoginThrottle, SessionStore
-from gateway.dashboard.keys import JINJA, SESSIONS, STATE, STREAMS, THROTTLE
+from gateway.dashboard.keys import JINJA, LIVE, SESSIONS, STATE, STREAMS, THROTTLE
 from gateway.dashboard.middleware import gate, security_headers
 from gateway.dashboard.render import make_environment
 from gateway.dashboard.state import DashboardState
@@ -44,6 +44,7 @@ def create_app(state: DashboardState) -> web.Application:
     app[THROTTLE] = LoginThrottle(s.login_max_failures, s.login_window_s, s.login_lockout_s)
     app[JINJA] = make_environment(s.currency_decimals)
     app[STREAMS] = set()
+    app[LIVE] = sse.SharedSnapshot(state, max_age_s=s.sse_interval_s * 0.9)
     for mod in (login, overview, orders, stock, exceptions, ledger, reconcile, metrics, sse):
         app.router.add_routes(mod.routes)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)

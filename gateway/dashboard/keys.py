@@ -15,4 +15,5 @@ SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 JINJA = web.AppKey("jinja", jinja2.Environment)
 STREAMS = web.AppKey("streams", set[asyncio.Task])
+LIVE = web.AppKey("live", object)  # sse.SharedSnapshot (typed loosely: sse imports keys)
 SESSION = web.RequestKey("session", Session)  # set by the gate on every request

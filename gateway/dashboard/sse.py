@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.dashboard import fmt, queries
-from gateway.dashboard.keys import SESSIONS, STATE, STREAMS
+from gateway.dashboard.keys import LIVE, SESSIONS, STATE, STREAMS
 from gateway.dashboard.render import session_of
 from gateway.dashboard.state import DashboardState, DatabaseUnavailable
 from gateway.dashboard.views.overview import device_rows
@@ -61,6 +61,26 @@ async def snapshot(state: DashboardState) -> dict[str, str]:
     return v
 
 
+class SharedSnapshot:
+    """One database read per tick, however many screens are watching: every stream asks
+    here, and a snapshot younger than `max_age_s` is handed out again."""
+
+    def __init__(self, state: DashboardState, max_age_s: float):
+        self.state = state
+        self.max_age_s = max_age_s
+        self._lock = asyncio.Lock()
+        self._value: dict[str, str] | None = None
+        self._at = 0.0
+
+    async def get(self) -> dict[str, str]:
+        async with self._lock:
+            now = asyncio.get_running_loop().time()
+            if self._value is None or now - self._at >= self.max_age_s:
+                self._value = await snapshot(self.state)
+                self._at = now
+            return self._value
+
+
 def encode(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
@@ -84,7 +104,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     try:
         await resp.write(b"retry: 3000\n\n")
         while sessions.alive(session):
-            values = await snapshot(state)
+            values = await request.app[LIVE].get()
             if values != last:
                 # Only what changed goes out after the first message: keeps a wall
                 # tablet's traffic tiny while nothing happens on the line.

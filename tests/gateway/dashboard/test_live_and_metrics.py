@@ -127,3 +127,20 @@ async def test_stream_refuses_without_login(dashboard):
     async with ClientSession() as s:
         resp = await s.get(d.client.make_url("/events"))
         assert resp.status == 401
+
+
+async def test_many_screens_share_one_database_read_per_tick(dashboard, monkeypatch):
+    from gateway.dashboard import queries
+
+    d = await dashboard(sse_interval_s=0.2)
+    await d.login("vic")
+    reads = []
+    real = queries.live_counts
+    monkeypatch.setattr(queries, "live_counts", lambda conn: reads.append(1) or real(conn))
+    streams = [await d.client.get("/events") for _ in range(4)]
+    for s in streams:
+        await next_event(s)
+    await asyncio.sleep(0.5)
+    for s in streams:
+        s.close()
+    assert 1 <= len(reads) <= 5  # ~one per 0.2 s tick, not one per screen per tick

@@ -107,3 +107,13 @@ def test_quantities_and_ages():
     assert fmt.age("2026-11-22T03:59:30Z", now) == "30 s ago"
     assert fmt.age("2026-11-22T01:00:00+00:00", now) == "3 h ago"
     assert fmt.age("garbage", now) == "" and fmt.short_ts("garbage") == "garbage"
+
+
+def test_public_surface_is_what_it_claims():
+    import gateway.dashboard as dashboard
+    import gateway.metrics as metrics
+    import gateway.users as users
+
+    for mod in (dashboard, metrics, users):
+        assert all(hasattr(mod, name) for name in mod.__all__), mod.__name__
+    assert set(dashboard.ACTIONS) == {"assign_count", "confirm_po", "dismiss", "retry_batch"}
