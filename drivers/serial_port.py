@@ -78,14 +78,18 @@ class LineFramer:
 class StxFramer:
     """Cuts a stream into `length`-byte frames that start with STX and carry CR at
     `length - 2` (Toledo: ... CR checksum). Bytes that are not inside such a frame
-    are handed out as one DecodeError per run, so nothing is dropped silently."""
+    are handed out as one DecodeError per run, so nothing is dropped silently; the
+    run before the first frame after (re)opening says it is the tail of a frame the
+    port opened in the middle of, which a streaming scale makes on every connect."""
 
     def __init__(self, length: int = 18, stx: int = 0x02, cr: int = 0x0D):
         self.length, self.stx, self.cr = length, stx, cr
         self._buf = bytearray()
+        self._synced = False
 
     def reset(self) -> None:
         self._buf.clear()
+        self._synced = False
 
     def feed(self, chunk: bytes) -> list[Frame]:
         self._buf += chunk
@@ -105,6 +109,7 @@ class StxFramer:
                     out.append(self._junk(buf[junk_from:pos]))
                     junk_from = None
                 out.append(bytes(buf[pos:pos + self.length]))
+                self._synced = True
                 pos += self.length
             else:
                 # An STX that does not start a frame (corruption, or a checksum
@@ -118,6 +123,9 @@ class StxFramer:
         return out
 
     def _junk(self, raw: bytearray) -> DecodeError:
+        if not self._synced:
+            return DecodeError(f"{len(raw)} bytes before the first frame (port opened "
+                               "mid-frame)", raw=bytes(raw))
         return DecodeError(f"{len(raw)} bytes outside any STX frame", raw=bytes(raw))
 
 

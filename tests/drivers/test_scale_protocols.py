@@ -282,10 +282,13 @@ def test_stx_framer_reports_junk_between_frames_and_resyncs():
     good = toledo_frame(1.0, unit="kg", decimals=2)
     framer = StxFramer(18)
     out = framer.feed(b"noise" + good + b"\x02short\r\n" + good)
-    assert out[0].raw == b"noise"
+    assert out[0].raw == b"noise" and "before the first frame" in str(out[0])
     assert out[1] == good
     assert isinstance(out[2], DecodeError) and out[2].raw == b"\x02short\r\n"
+    assert "outside any STX frame" in str(out[2])
     assert out[3] == good
+    framer.reset()  # reopened: the next junk is again the tail of a cut frame
+    assert "before the first frame" in str(framer.feed(good[5:] + good)[0])
 
 
 @settings(max_examples=200, deadline=None)
