@@ -118,7 +118,7 @@ BROKEN_BOMS = (
     "FG-GADGET,RM-BOX,1,0,backflush,10\n")                              # 9 unknown parent
 BROKEN_WORK_CENTERS = (
     "id,labor_rate,overhead_rate,labor,location\n"
-    "WC-WELD,38.50,22.00,backflush,LINE1\n"
+    "WC-WELD,38.50,-22.00,backflush,LINE1\n"                            # 2 negative rate
     "WC-ASSY,,18.00,backflush,LINE2\n"                                  # 3 no labor rate
     "WC-MOLD,41.00,35.00,manual,LINE2\n"                                # 4 labor enum
     "WC-PACK,28.00,12.00,backflush,LINE9\n")                            # 5 unknown location
@@ -145,6 +145,7 @@ def test_every_master_data_problem_is_reported_at_once_with_its_row(tmp_path):
                    work_centers=BROKEN_WORK_CENTERS, routings=BROKEN_ROUTINGS,
                    purchase_orders=BROKEN_POS)
     assert sorted(problems(config)) == sorted([
+        "work_centers.csv: row 2: overhead_rate: must not be negative, got '-22.00'",
         "work_centers.csv: row 3: labor_rate: missing (blank)",
         "work_centers.csv: row 4: labor: expected one of backflush, reported, got 'manual'",
         "work_centers.csv: row 5: location: unknown location 'LINE9' (not in locations.csv)",
@@ -277,3 +278,36 @@ def test_numbers_python_would_accept_or_locales_write_are_refused(tmp_path, cell
                 f'FG-WIDGET,30,WC-PACK,"{cell}",0.01\n')
     assert problems(plant(tmp_path, routings=routings)) == [
         f"routings.csv: row 6: setup_hours: expected a number, got {cell!r}"]
+
+
+_DEMO_CSV = {name: (DEMO / "master" / f"{name}.csv").read_text().splitlines()
+             for name in ("items", "boms", "routings", "work_centers", "locations",
+                          "purchase_orders")}
+_CELLS = st.one_of(
+    st.sampled_from(["", "0", "-1", "1.5", "1e3", "x", "RM-STEEL", "SA-FRAME", "FG-WIDGET",
+                     "WC-WELD", "LINE2", "raw", "semi", "issue", "reported", "fifo", "10",
+                     "30", "4001234000015", "inventory.raw", "1400"]),
+    st.text(alphabet="AZ09-.,", max_size=5))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(_DEMO_CSV)), st.data())
+def test_master_data_that_passes_the_checks_is_accepted_by_the_cost_engine(name, data):
+    """Change one cell of the demo: either a problem names the file, or the engine's
+    roll-up takes the data as it is (check never passes what the engine refuses)."""
+    from costing.rollup import roll_up
+
+    lines = list(_DEMO_CSV[name])
+    row = data.draw(st.integers(1, len(lines) - 1), label="row")
+    cells = lines[row].split(",")
+    col = data.draw(st.integers(0, len(cells) - 1), label="column")
+    cells[col] = data.draw(_CELLS, label="value")
+    lines[row] = ",".join(f'"{c}"' if "," in c else c for c in cells)
+    with tempfile.TemporaryDirectory() as folder:
+        config = plant(pathlib.Path(folder), **{name: "\n".join(lines) + "\n"})
+        try:
+            master = load_master(config)
+        except ConfigError as exc:
+            assert all(": row " in p or "file not found" in p for p in exc.problems)
+            return
+    roll_up(master)  # raises costing.plant.MasterDataError on data it cannot cost
