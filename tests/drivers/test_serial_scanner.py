@@ -189,3 +189,19 @@ def test_virtual_port_keeps_its_path_across_replug_and_is_raw(tmp_path):
         assert port.write(b"lost") == 0 and port.dropped == 4
         port.replug()
         assert os.path.realpath(path) == port.device and port.plugs == 2
+
+
+async def test_stop_while_the_port_is_missing_and_start_twice(tmp_path, sink):
+    driver = SerialScanner("scanner-x", str(tmp_path / "nowhere"), backoff_first=0.02,
+                           backoff_cap=0.05)
+    await driver.start(sink)
+    with pytest.raises(RuntimeError, match="already started"):
+        await driver.start(sink)
+    await sink.wait_for(lambda: sink.count_state("reconnecting") >= 2, what="retries")
+    await driver.stop()  # cancels the backoff sleep; nothing escapes
+    await driver.stop()
+    assert sink.states[-1] == ("scanner-x", "down")
+    assert driver.connects == 0 and len(sink.transport_errors) == 1
+    n = len(sink.states)
+    await asyncio.sleep(0.15)
+    assert len(sink.states) == n  # really stopped: no more retries
