@@ -58,16 +58,16 @@ def inspect_master(config: Config) -> tuple[MasterData | None, list[str]]:
     reader = _Reader(pathlib.Path(config.gateway.master_data))
     tables = {name: reader.read(name) for name in COLUMNS}
     locations = _locations(reader, tables["locations.csv"])
-    work_centers = _work_centers(reader, tables["work_centers.csv"],
-                                 reader.ids("locations.csv", locations))
+    work_centers, wc_ids = _work_centers(reader, tables["work_centers.csv"],
+                                         reader.ids("locations.csv", locations))
     routings, declared_ops = _routings(reader, tables["routings.csv"],
-                                       reader.ids("work_centers.csv", work_centers))
+                                       reader.ids("work_centers.csv", wc_ids))
     items, broken = _items(reader, tables["items.csv"], config)
     known = reader.ids("items.csv", {it.sku for it in items} | broken)
-    _unknown_parents(reader, "routings.csv", tables["routings.csv"], routings, known)
+    _drop_unknown_parents(reader, routings, known)
     boms = _boms(reader, tables["boms.csv"], known, declared_ops)
     _check_standard_costs(reader, tables, items, boms, routings)
-    _check_cycles(reader, tables["boms.csv"], boms)
+    _check_cycles(reader, boms)
     pos = _purchase_orders(reader, tables["purchase_orders.csv"], known)
     if reader.problems:
         return None, reader.render()
@@ -243,7 +243,9 @@ def _locations(r: _Reader, rows: list[tuple[int, Row]]) -> dict[str, Location]:
 
 
 def _work_centers(r: _Reader, rows: list[tuple[int, Row]],
-                  locations: Any) -> dict[str, WorkCenter]:
+                  locations: Any) -> tuple[dict[str, WorkCenter], set[str]]:
+    """Usable work centers, and every id the file defines (broken rows included, so a
+    routing naming one is not blamed as well)."""
     f = "work_centers.csv"
     out: dict[str, WorkCenter] = {}
     seen: dict = {}
@@ -260,9 +262,7 @@ def _work_centers(r: _Reader, rows: list[tuple[int, Row]],
             continue
         if wid and labor_rate is not None and overhead_rate is not None and labor and location:
             out[wid] = WorkCenter(wid, labor_rate, overhead_rate, labor, location)  # type: ignore[arg-type]
-        elif wid:
-            out.setdefault(wid, None)  # type: ignore[arg-type]  # known, even if broken
-    return out
+    return out, set(seen)
 
 
 def _routings(r: _Reader, rows: list[tuple[int, Row]], work_centers: Any
@@ -286,7 +286,7 @@ def _routings(r: _Reader, rows: list[tuple[int, Row]], work_centers: Any
             continue
         if parent and op is not None and wc and setup is not None and run is not None:
             out.append((line, RoutingStep(parent, op, wc, setup, run)))
-    return out, {key for key in seen}
+    return out, set(seen)
 
 
 def _items(r: _Reader, rows: list[tuple[int, Row]],
@@ -355,12 +355,15 @@ def _account(r: _Reader, line: int, value: str, codes: dict[str, str]) -> str | 
     return False
 
 
-def _unknown_parents(r: _Reader, f: str, rows: list[tuple[int, Row]], parsed: list,
-                     known: Any) -> None:
-    for line, step in list(parsed):
+def _drop_unknown_parents(r: _Reader, routings: list[tuple[int, RoutingStep]],
+                          known: Any) -> None:
+    # routings are read before items (BOM lines need their operations), so their
+    # parents are checked here, once the skus are known
+    for line, step in list(routings):
         if step.parent not in known:
-            r.add(f, line, "parent", f"unknown sku {step.parent!r} (not in items.csv)")
-            parsed.remove((line, step))
+            r.add("routings.csv", line, "parent",
+                  f"unknown sku {step.parent!r} (not in items.csv)")
+            routings.remove((line, step))
 
 
 def _boms(r: _Reader, rows: list[tuple[int, Row]], known: Any,
@@ -407,7 +410,7 @@ def _check_standard_costs(r: _Reader, tables: dict, items: list[Item],
                                               "only semi and finished items have a BOM")
 
 
-def _check_cycles(r: _Reader, rows: list, boms: list[tuple[int, BomLine]]) -> None:
+def _check_cycles(r: _Reader, boms: list[tuple[int, BomLine]]) -> None:
     """Report each BOM cycle found once, at the row of its last line in the file (the
     one that closed it), the path starting from that line's parent."""
     edges: dict[str, list[tuple[str, int]]] = {}
