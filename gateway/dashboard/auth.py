@@ -94,6 +94,14 @@ class LoginThrottle:
         self._failures: dict[str, list[float]] = {}
         self._locked_until: dict[str, float] = {}
 
+    MAX_KEYS = 50_000  # a spray of made-up names must not grow memory without bound
+
+    def _prune(self, now: float) -> None:
+        for k in [k for k, ts in self._failures.items() if not ts or now - ts[-1] >= self.window_s]:
+            del self._failures[k]
+        for k in [k for k, t in self._locked_until.items() if t <= now]:
+            del self._locked_until[k]
+
     @staticmethod
     def keys(name: str, addr: str | None) -> tuple[str, ...]:
         return (f"name:{name.strip().lower()}", f"addr:{addr or '?'}")
@@ -105,6 +113,8 @@ class LoginThrottle:
 
     def failed(self, keys: tuple[str, ...]) -> None:
         now = self.clock()
+        if len(self._failures) > self.MAX_KEYS:
+            self._prune(now)
         for k in keys:
             recent = [t for t in self._failures.get(k, []) if now - t < self.window_s]
             recent.append(now)

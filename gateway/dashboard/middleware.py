@@ -5,6 +5,7 @@ not listed as public needs a logged-in session."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from urllib.parse import quote
 
 from aiohttp import web
@@ -68,6 +69,11 @@ async def gate(request: web.Request, handler):
     except DatabaseUnavailable as exc:
         resp = render(request, "error.html", status=503, title="Database unavailable",
                       message=str(exc))
+    except sqlite3.OperationalError as exc:
+        # e.g. the gateway created the file but not yet its tables, or holds a long lock
+        log.warning("dashboard read of %s failed: %s", request.path, exc)
+        resp = render(request, "error.html", status=503, title="Database busy or incomplete",
+                      message=f"reading the gateway database failed: {exc}")
     if fresh is not None:
         set_session_cookie(request, resp, fresh.sid)
     return resp

@@ -136,3 +136,14 @@ def test_throttle_locks_name_and_address_and_a_success_forgives_only_the_name():
     t.failed(t.keys("eve", "10.0.0.9"))  # ... does not reset the address's count
     assert t.locked_for(t.keys("eve", "10.0.0.9")) == 30
     assert t.locked_for(t.keys("sam", "10.0.0.8")) == 0
+
+
+def test_throttle_forgets_stale_keys_when_sprayed():
+    now = [0.0]
+    t = LoginThrottle(max_failures=5, window_s=10, lockout_s=30, clock=lambda: now[0])
+    t.MAX_KEYS = 100
+    for i in range(150):
+        t.failed(t.keys(f"user{i}", "10.0.0.1"))
+    now[0] += 11
+    t.failed(t.keys("late", "10.0.0.2"))
+    assert len(t._failures) <= 3

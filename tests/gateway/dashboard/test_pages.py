@@ -106,3 +106,14 @@ async def test_the_dashboard_reads_through_a_read_only_connection(viewer):
             conn.execute("DELETE FROM events")
     finally:
         conn.close()
+
+
+async def test_a_database_without_tables_yet_is_a_503_not_a_crash(viewer, db_path):
+    import sqlite3 as sq
+
+    db_path.unlink()
+    for p in ("-wal", "-shm"):
+        db_path.with_name(db_path.name + p).unlink(missing_ok=True)
+    sq.connect(db_path).close()  # the file exists, the schema does not
+    resp = await viewer.client.get("/orders")
+    assert resp.status == 503 and "no such table: work_orders" in await resp.text()
