@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     print(render_rollup(rollup.rows, config.gateway.currency_decimals + 2))
-    print(summary(config, master, rollup.rows))
+    print(summary(args.config, config, master, rollup.rows))
     return 0
 
 
@@ -69,7 +69,8 @@ def render_rollup(rows: list, places: int) -> str:
     return "\n".join([fmt(table[0]), rule] + [fmt(line) for line in table[1:]])
 
 
-def summary(config: Config, master, rows: list) -> str:
+def summary(label: str, config: Config, master, rows: list) -> str:
+    """One line: what was checked, named by the file as the user gave it."""
     rolled = sum(1 for r in rows if r.level > 0)
     frozen = [r for r in rows if r.difference is not None and abs(r.difference) > 5e-7]
     parts = [
@@ -83,4 +84,4 @@ def summary(config: Config, master, rows: list) -> str:
     note = (f"; {len(frozen)} frozen standard cost{'s' if len(frozen) != 1 else ''} "
             f"{verb} from the roll-up" if frozen else "")
     demo = " (demo config: security relaxed on purpose)" if config.demo else ""
-    return f"{config.file}: OK{demo}: {', '.join(parts)}{note}; costs in {config.gateway.currency}"
+    return f"{label}: OK{demo}: {', '.join(parts)}{note}; costs in {config.gateway.currency}"
