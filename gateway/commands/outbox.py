@@ -12,6 +12,7 @@ read-only, so they are safe next to a running gateway.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sqlite3
@@ -121,7 +122,7 @@ def _retry(conn: sqlite3.Connection, args, cfg) -> int:
     from gateway.upstream.outbox import RequeueError, requeue
 
     try:
-        requeue(conn, args.seq)
+        requeue(conn, args.seq, by=f"cli:{getpass.getuser()}")
     except RequeueError as exc:
         print(f"gateway outbox retry: {exc}", file=sys.stderr)
         return 1

@@ -81,15 +81,23 @@ class RequeueError(ValueError):
     pass
 
 
-def requeue(conn: sqlite3.Connection, seq: int) -> None:
-    """Put quarantined batch `seq` back to pending (it keeps its seq-order place)."""
+def requeue(conn: sqlite3.Connection, seq: int, by: str | None = None) -> None:
+    """Put quarantined batch `seq` back to pending (it keeps its seq-order place).
+
+    Its open dead_letter exception is resolved in the same transaction ("sent again"),
+    so the exceptions page does not ask a supervisor to act twice.
+    """
     with transaction(conn):
-        row = conn.execute("SELECT state FROM batches WHERE seq = ?", (seq,)).fetchone()
+        row = conn.execute("SELECT state, batch_id FROM batches WHERE seq = ?", (seq,)).fetchone()
         if row is None:
             raise RequeueError(f"seq: no batch {seq}")
         if row[0] != "quarantined":
             raise RequeueError(f"seq: batch {seq} is {row[0]}, only a quarantined batch can be retried")
         conn.execute("UPDATE batches SET state = 'pending', last_error = NULL WHERE seq = ?", (seq,))
+        conn.execute(
+            "UPDATE exceptions SET status = 'resolved', resolution = 'batch sent again (retry)', "
+            "resolved_by = ?, resolved_at = ? WHERE kind = 'dead_letter' AND event_id = ? AND status = 'open'",
+            (by, _utc_now(), row[1]))
 
 
 class DurableOutbox:

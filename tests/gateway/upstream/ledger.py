@@ -14,8 +14,8 @@ from gateway.upstream.forwarder import connect
 _ids = itertools.count(1)
 
 
-def open_db(path: Path) -> sqlite3.Connection:
-    conn = connect(str(path))
+def open_db(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
+    conn = connect(str(path), synchronous)
     schema.create(conn)
     return conn
 

@@ -90,6 +90,8 @@ async def test_4xx_quarantines_and_later_batches_go_on_then_a_supervisor_retries
         box.retry(99)
     erp.set_mode(reset=True)
     box.retry(2)
+    assert conn.execute("SELECT status, resolution FROM exceptions").fetchone() == (
+        "resolved", "batch sent again (retry)")
     await box.drain(until_empty=True)
     assert erp.applied[-1] == "plant1-2"
     assert_delivered(conn, erp)
