@@ -249,11 +249,13 @@ def _check_opcua(d: OpcuaDevice, where: str, wcs: set[str] | None, out: list) ->
 
 
 def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, out: list) -> None:
-    needs = {"http": "url", "mqtt": "topic", "file": "path"}[u.sink]
-    if getattr(u, needs) is None:
+    # the mqtt sink publishes on the [mqtt] connection; its topic has a default
+    needs = {"http": "url", "file": "path"}.get(u.sink)
+    if needs and getattr(u, needs) is None:
         out.append((f"upstream.{needs}", f"missing: sink {u.sink!r} needs it"))
-    for key in ("url", "topic", "path", "token_env"):
-        if key != needs and getattr(u, key) is not None and not (key == "token_env" and u.sink == "http"):
+    used = {"http": {"url", "token_env"}, "file": {"path"}, "mqtt": {"topic"}}[u.sink]
+    for key in ("url", "token_env", "topic", "path"):
+        if key not in used and getattr(u, key) is not None:
             out.append((f"upstream.{key}", f"not used by sink {u.sink!r}"))
     if u.sink == "http" and u.url is not None:
         url = urlsplit(u.url)

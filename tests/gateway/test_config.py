@@ -461,6 +461,8 @@ def test_upstream_sink_needs_its_target(tmp_path):
              "upstream.sink: sink 'mqtt' needs an [mqtt] section"],
         '\n[upstream]\nsink = "file"\npath = "out.jsonl"\nbatch_max_lines = 0\n':
             ["upstream.batch_max_lines: must be > 0, got 0"],
+        '\n[upstream]\nsink = "file"\npath = "o.jsonl"\nurl = "http://erp/gl"\n':
+            ["upstream.url: not used by sink 'file'"],
     }
     for tail, expected in cases.items():
         assert problems(write(tmp_path, MINIMAL + tail)) == expected, tail
