@@ -239,3 +239,17 @@ async def test_wall_clock_stepping_back_changes_nothing_but_recorded_times(conn,
     assert [a for (a,) in conn.execute("SELECT acked_at FROM batches ORDER BY seq")] == [
         "2026-11-22T05:00:00.000Z", "2026-11-22T04:00:00.000Z", "2026-11-22T03:00:00.000Z"]
     assert_delivered(conn, erp)
+
+
+@pytest.mark.parametrize("status,verdict", [
+    (400, Reject), (401, Reject), (404, Reject), (422, Reject),
+    (408, Retry), (429, Retry),            # "come back later" statuses are not a refusal
+    (500, Retry), (502, Retry), (503, Retry),
+])
+async def test_http_status_classification(erp, sink, status, verdict):
+    from .test_sinks import batch
+
+    erp.set_mode(fail=status, fail_count=1)
+    got = await sink.send(batch(1))
+    assert type(got) is verdict and got.reason == f"HTTP {status}: " + '{"error": "simulated failure"}'
+    assert await sink.send(batch(1)) == Ack("HTTP 201")
