@@ -11,7 +11,7 @@ import pytest
 from gateway.upstream.batcher import Batcher
 from gateway.upstream.mqtt_sink import MqttSink
 from gateway.upstream.outbox import DurableOutbox
-from tests.support.mosquitto import Mosquitto
+from tests.support.mosquitto import Mosquitto, mosquitto_tls_files  # noqa: F401 (fixture)
 from tests.support.net import wait_until
 
 from .ledger import assert_delivered, labor
@@ -79,3 +79,34 @@ async def test_kill_after_publish_then_restart_republishes_and_the_consumer_dedu
                      "4 batches, batch 2 delivered twice")
     assert mqtt_erp.erp.applied == ["plant1-1", "plant1-2", "plant1-3", "plant1-4"]
     assert_delivered(conn, mqtt_erp.erp)
+
+
+async def test_mqtts_sink_from_config_verifies_the_broker_with_the_configured_ca(
+        tmp_path, conn, db_path, mosquitto_tls_files, monkeypatch):
+    from gateway.upstream.forwarder import ForwarderConfig, forward, sink_from_config
+
+    from .test_forwarder import write_config
+
+    broker = Mosquitto(tmp_path / "tls-broker", tls=mosquitto_tls_files)
+    broker.start()
+    bridge = await MqttErp(broker, TOPIC).start()
+    sink = None
+    try:
+        monkeypatch.setenv("TEST_MQTT_USER", broker.username)
+        monkeypatch.setenv("TEST_MQTT_PASSWORD", broker.password)
+        cfg = write_config(tmp_path, f'[mqtt]\nurl = "{broker.tls_url}"\nusername_env = "TEST_MQTT_USER"\n'
+                                     f'password_env = "TEST_MQTT_PASSWORD"\nca_file = "{broker.ca_file}"\n\n'
+                                     f'[upstream]\nsink = "mqtt"\ntopic = "{TOPIC}"\n')
+        for i in range(3):
+            labor(conn, 40 + i)
+        sink = sink_from_config(cfg)
+        assert repr(sink) == f"MqttSink(127.0.0.1:{broker.tls_port}, topic='{TOPIC}')"
+        fcfg = ForwarderConfig.from_config(cfg)
+        await asyncio.wait_for(forward(str(db_path), sink, fcfg, asyncio.Event(), exit_when_drained=True), 30)
+        await wait_until(lambda: len(bridge.erp.applied) == 1, 10, "the batch at the ERP")
+        assert_delivered(conn, bridge.erp)
+    finally:
+        if sink is not None:
+            await sink.close()
+        await bridge.stop()
+        broker.stop()
