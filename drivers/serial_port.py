@@ -18,13 +18,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from dataclasses import dataclass
 from typing import Awaitable, Callable, Protocol
 
 import serial
 
 from drivers.base import DecodeError, DriverError, TransportError
 
-__all__ = ["Framer", "LineFramer", "StxFramer", "SerialPort", "SerialDriver", "Backoff"]
+__all__ = ["Framer", "LineFramer", "StxFramer", "SerialPort", "SerialDriver", "Backoff",
+           "LineSettings"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,24 @@ class StxFramer:
         return DecodeError(f"{len(raw)} bytes outside any STX frame", raw=bytes(raw))
 
 
+@dataclass(frozen=True, slots=True)
+class LineSettings:
+    """Character framing on the wire; 8N1 unless the device says otherwise
+    (Toledo indicators often ship 7E1)."""
+
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+
+    def __post_init__(self):
+        if self.bytesize not in (5, 6, 7, 8):
+            raise ValueError(f"bytesize: {self.bytesize!r} must be 5, 6, 7 or 8")
+        if self.parity not in ("N", "E", "O", "M", "S"):
+            raise ValueError(f"parity: {self.parity!r} must be one of N, E, O, M, S")
+        if self.stopbits not in (1, 1.5, 2):
+            raise ValueError(f"stopbits: {self.stopbits!r} must be 1, 1.5 or 2")
+
+
 class Backoff:
     """Capped exponential delays: first, 2*first, ... up to cap; reset on success."""
 
@@ -169,9 +189,10 @@ class SerialPort:
                  on_problem: ProblemCallback,
                  on_connect: Callable[["SerialPort"], Awaitable[None]] | None = None,
                  backoff: Backoff | None = None, read_size: int = 4096,
-                 silence_timeout: float | None = None):
+                 silence_timeout: float | None = None, line: "LineSettings | None" = None):
         self.path = str(path)
         self.baudrate = baudrate
+        self.line = line or LineSettings()
         self.framer = framer
         self.on_frame, self.on_state, self.on_problem = on_frame, on_state, on_problem
         self.on_connect = on_connect
@@ -223,7 +244,8 @@ class SerialPort:
     async def _open(self) -> None:
         # Opening a real USB adapter can block for a moment: keep it off the loop.
         opening = asyncio.get_running_loop().run_in_executor(None, functools.partial(
-            serial.Serial, self.path, self.baudrate, timeout=0, write_timeout=0,
+            serial.Serial, self.path, self.baudrate, bytesize=self.line.bytesize,
+            parity=self.line.parity, stopbits=self.line.stopbits, timeout=0, write_timeout=0,
             exclusive=True))
         try:
             ser = await asyncio.shield(opening)
@@ -313,8 +335,10 @@ class SerialDriver:
     port: str
     baudrate: int
 
-    def __init__(self, backoff_first: float = 0.2, backoff_cap: float = 5.0):
+    def __init__(self, backoff_first: float = 0.2, backoff_cap: float = 5.0,
+                 line: LineSettings | None = None):
         self._backoff = Backoff(backoff_first, backoff_cap)
+        self.line = line or LineSettings()
         self._sink = None
         self._task: asyncio.Task | None = None
         self._serial: SerialPort | None = None
@@ -340,7 +364,7 @@ class SerialDriver:
             self.port, self.baudrate, self._framer(), on_frame=self._on_frame,
             on_state=self._on_state, on_problem=self._deliver_problem,
             on_connect=self._poller(), backoff=self._backoff,
-            silence_timeout=self._silence_timeout())
+            silence_timeout=self._silence_timeout(), line=self.line)
         self._task = asyncio.create_task(self._serial.run(), name=f"serial:{self.id}")
 
     async def stop(self) -> None:

@@ -25,7 +25,9 @@ from datetime import datetime, timezone
 
 from drivers.base import DecodeError, Reading
 from drivers.scale_protocols import PARSERS, TOLEDO_FRAME_LEN, FrameError, ScaleFrame
-from drivers.serial_port import Frame, LineFramer, SerialDriver, SerialPort, StxFramer
+from drivers.serial_port import (
+    Frame, LineFramer, LineSettings, SerialDriver, SerialPort, StxFramer,
+)
 
 __all__ = ["SerialScale", "Weighings", "DRIVER", "POLL_COMMANDS"]
 
@@ -78,13 +80,14 @@ class SerialScale(SerialDriver):
     def __init__(self, id: str, port: str, baudrate: int = 9600, protocol: str = "mt-sics",
                  station: str = "mix", poll_interval: float = 0.2, *,
                  zero_divisions: int = 2, tolerance: float = 0.005,
-                 silence: float | None = None,
-                 backoff_first: float = 0.2, backoff_cap: float = 5.0):
+                 silence: float | None = None, bytesize: int = 8, parity: str = "N",
+                 stopbits: float = 1, backoff_first: float = 0.2, backoff_cap: float = 5.0):
         if protocol not in PARSERS:
             raise ValueError(f"protocol: {protocol!r} is not one of {sorted(PARSERS)}")
         if not poll_interval > 0:
             raise ValueError(f"poll_interval: {poll_interval!r} must be > 0")
-        super().__init__(backoff_first, backoff_cap)
+        super().__init__(backoff_first, backoff_cap,
+                         LineSettings(bytesize, parity, stopbits))
         self.id = id
         self.port = str(port)
         self.baudrate = baudrate

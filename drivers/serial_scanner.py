@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from drivers.base import DecodeError, Reading
 from drivers.gs1 import ScanError, decode_scan
-from drivers.serial_port import Frame, LineFramer, SerialDriver
+from drivers.serial_port import Frame, LineFramer, LineSettings, SerialDriver
 
 __all__ = ["SerialScanner", "DRIVER"]
 
@@ -42,11 +42,12 @@ class SerialScanner(SerialDriver):
     """
 
     def __init__(self, id: str, port: str, baudrate: int = 9600, station: str = "line",
-                 separator: str | None = None, *,
-                 backoff_first: float = 0.2, backoff_cap: float = 5.0):
+                 separator: str | None = None, *, bytesize: int = 8, parity: str = "N",
+                 stopbits: float = 1, backoff_first: float = 0.2, backoff_cap: float = 5.0):
         if separator is not None and not separator:
             raise ValueError("separator: '' must be a non-empty string or None")
-        super().__init__(backoff_first, backoff_cap)
+        super().__init__(backoff_first, backoff_cap,
+                         LineSettings(bytesize, parity, stopbits))
         self.id = id
         self.port = str(port)
         self.baudrate = baudrate

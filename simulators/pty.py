@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import pathlib
+import termios
 import tty
 
 __all__ = ["VirtualSerialPort"]
@@ -47,6 +48,12 @@ class VirtualSerialPort:
         if self._slave is None:
             raise RuntimeError(f"{self.path} is unplugged")
         return os.ttyname(self._slave)
+
+    def termios(self) -> list:
+        """The tty attributes the driver set (termios.tcgetattr layout): baud, 7E1, ..."""
+        if self._slave is None:
+            raise RuntimeError(f"{self.path} is unplugged")
+        return termios.tcgetattr(self._slave)
 
     def fileno(self) -> int:
         if self.master is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import termios
 import time
 
 import pytest
@@ -198,6 +199,9 @@ async def test_a_failing_sink_does_not_stop_the_driver(rig, sink):
 @pytest.mark.parametrize("kw, message", [
     ({"protocol": "modbus"}, "protocol: 'modbus' is not one of"),
     ({"poll_interval": 0}, "poll_interval: 0 must be > 0"),
+    ({"bytesize": 9}, "bytesize: 9 must be"),
+    ({"parity": "X"}, "parity: 'X' must be"),
+    ({"stopbits": 3}, "stopbits: 3 must be"),
 ])
 def test_bad_configuration_names_the_field_and_value(kw, message):
     with pytest.raises(ValueError, match=message):
@@ -235,3 +239,13 @@ async def test_units_and_tared_net_weights(rig, sink, protocol, sim_kw, load, un
     r = sink.readings[0]
     assert (r.value, r.unit) == (load, unit)
     assert r.attrs["basis"] == basis
+
+
+async def test_line_settings_reach_the_port(rig, sink):
+    sim, driver = await rig("toledo", baudrate=19200, bytesize=7, parity="E", stopbits=1)
+    sim.place(2.0)
+    await sink.wait_for(lambda: sink.readings, what="the weighing over 7E1")
+    assert sink.readings[0].value == 2.0
+    assert sim.port.termios()[5] == termios.B19200  # the driver configured the tty
+    # Linux ptys force CS8 without parity, so 7E1 is checked where it is handed over.
+    assert (driver.line.bytesize, driver.line.parity, driver.line.stopbits) == (7, "E", 1)
