@@ -344,10 +344,6 @@ def _render(label: str, found: list[tuple[str, str]]) -> list[str]:
     return [f"{label}: {p}: {reason}" if p else f"{label}: {reason}" for p, reason in found]
 
 
-def _top(path: str) -> str:
-    return re.split(r"[.\[]", path, maxsplit=1)[0]
-
-
 # ---- the structural walk: mirrors msgspec's checks, but collects instead of stopping ----
 
 def _walk(value: Any, t: Any, path: str, out: list, top: bool = False) -> None:
@@ -492,6 +488,7 @@ def _default_categories(reconcile: ReconcileSection | None,
 
 
 def split_listen(listen: str) -> tuple[str, int]:
+    """"127.0.0.1:8080" -> ("127.0.0.1", 8080); "[::1]:8080" -> ("::1", 8080)."""
     host, sep, port = listen.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
