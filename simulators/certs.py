@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import pathlib
+import socket
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -89,10 +90,12 @@ def make_opcua_cert(
     application_uri: str,
     *,
     server: bool,
-    hosts: tuple[str, ...] = HOSTS,
+    hosts: tuple[str, ...] | None = None,
     days: int = 365,
 ) -> CertFiles:
     """A self-signed OPC-UA application instance certificate for `application_uri`."""
+    # asyncua checks the certificate against this machine's name; include it by default.
+    hosts = hosts or (*HOSTS, socket.gethostname())
     key = _key()
     # OPC-UA servers also act as clients (discovery registration), so they get both.
     purposes = [ExtendedKeyUsageOID.CLIENT_AUTH]

@@ -8,7 +8,9 @@ server is down, as a real PLC keeps producing while its OPC-UA stack restarts).
 
 Security "None" or "Basic256Sha256" (Sign and SignAndEncrypt endpoints) with a
 certificate from `simulators.certs`. Client certificates are accepted without a trust
-list: the simulator tests the gateway's side of the handshake, not its own.
+list: the simulator tests the gateway's side of the handshake, not its own. With
+`users={name: password}` the PLC asks for a user name and password and refuses
+anonymous sessions.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from asyncua import Server, ua
+from asyncua.crypto.permission_rules import User, UserRole
 
 NAMESPACE = "urn:shopfloor-gateway:plc-simulator"
 APPLICATION_URI = "urn:shopfloor-gateway:plc-simulator:server"
@@ -45,6 +48,18 @@ class Counter:
         return f"ns=2;s={self.line}.{self.kind}"
 
 
+class _Passwords:
+    """asyncua user manager: only the configured name/password pairs get a session."""
+
+    def __init__(self, users: Mapping[str, str]):
+        self.users = dict(users)
+
+    def get_user(self, iserver, username=None, password=None, certificate=None):
+        if username in self.users and self.users[username] == password:
+            return User(role=UserRole.User, name=username)
+        return None
+
+
 class PlcSimulator:
     """An asyncua server holding production counters that tests and the demo drive."""
 
@@ -57,6 +72,7 @@ class PlcSimulator:
         security: str = "None",
         cert_file: str | None = None,
         key_file: str | None = None,
+        users: Mapping[str, str] | None = None,
     ):
         types = dict(lines) if isinstance(lines, Mapping) else {line: "UInt32" for line in lines}
         self.counters: dict[tuple[str, str], Counter] = {}
@@ -75,6 +91,7 @@ class PlcSimulator:
         self.security = security
         self.cert_file = cert_file
         self.key_file = key_file
+        self.users = dict(users) if users else None
         self._server: Server | None = None
         self._nodes: dict[tuple[str, str], object] = {}
         self.running = False
@@ -94,8 +111,10 @@ class PlcSimulator:
 
     async def _build(self) -> Server:
         # Building the address space is the slow part (~1 s); done once, kept across restarts.
-        server = Server()
+        server = Server(user_manager=_Passwords(self.users) if self.users else None)
         await server.init()
+        if self.users:
+            server.set_identity_tokens([ua.UserNameIdentityToken])
         server.set_endpoint(self.endpoint)
         server.set_server_name("shopfloor PLC simulator")
         await server.set_application_uri(APPLICATION_URI)

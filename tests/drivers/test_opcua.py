@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import pytest_asyncio
 
 from drivers.base import AuthError
 from drivers.opcua import OpcUaCounters
@@ -10,10 +11,27 @@ from simulators.certs import make_opcua_cert
 from simulators.plc import APPLICATION_URI, PlcSimulator
 from tests.support.net import RecordingSink, wait_until
 
-ASSY = [
-    {"node": "ns=2;s=Assy.Good", "line": "WC-ASSY", "kind": "good"},
-    {"node": "ns=2;s=Assy.Scrap", "line": "WC-ASSY", "kind": "scrap", "operation": 10},
-]
+# One event loop for the module, so the unsecured PLC (slow to build: ~1.5 s of address
+# space) is shared; each test counts on its own line, so tests cannot see each other.
+on_shared_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+def line_counters(line: str) -> list[dict]:
+    return [
+        {"node": f"ns=2;s={line}.Good", "line": f"WC-{line.upper()}", "kind": "good"},
+        {"node": f"ns=2;s={line}.Scrap", "line": f"WC-{line.upper()}", "kind": "scrap", "operation": 10},
+    ]
+
+
+ASSY = line_counters("Assy")
+LINES = {"Assy": "UInt32", "Restart": "UInt32", "Reset": "UInt32", "Stored": "UInt32", "Weld": "UInt16"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def plc():
+    """The shared PLC with security None (the demo's setting)."""
+    async with PlcSimulator(LINES) as plc:
+        yield plc
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +62,17 @@ async def started(driver: OpcUaCounters) -> RecordingSink:
     return sink
 
 
-async def test_subscription_delivers_deltas_after_a_baseline():
-    async with PlcSimulator(["Assy"]) as plc:
-        await plc.count("Assy", good=7)  # made before the gateway ever looked: baseline
-        driver = insecure(plc)
-        sink = await started(driver)
-        try:
-            await plc.count("Assy", good=5)
-            await plc.count("Assy", scrap=2)
-            await wait_until(lambda: booked(sink) == 5 and booked(sink, "scrap") == 2, what="5 good, 2 scrap")
-        finally:
-            await driver.stop()
+@on_shared_loop
+async def test_subscription_delivers_deltas_after_a_baseline(plc):
+    await plc.count("Assy", good=7)  # made before the gateway ever looked: baseline
+    driver = insecure(plc)
+    sink = await started(driver)
+    try:
+        await plc.count("Assy", good=5)
+        await plc.count("Assy", scrap=2)
+        await wait_until(lambda: booked(sink) == 5 and booked(sink, "scrap") == 2, what="5 good, 2 scrap")
+    finally:
+        await driver.stop()
     good = [r for r in sink.readings if r.attrs["counter_kind"] == "good"]
     assert good[-1].value == 12 and good[0].attrs["previous"] == 7
     scrap = [r for r in sink.readings if r.attrs["counter_kind"] == "scrap"][-1]
@@ -68,20 +86,20 @@ async def test_subscription_delivers_deltas_after_a_baseline():
     assert sink.state == "down"
 
 
-async def test_server_restart_mid_shift_catches_up_counts_made_while_down_once():
-    async with PlcSimulator(["Assy"]) as plc:
-        driver = insecure(plc)
-        sink = await started(driver)
-        try:
-            await plc.count("Assy", good=3)
-            await wait_until(lambda: booked(sink) == 3, what="3 good before the restart")
-            await plc.restart(downtime=0.3, count_while_down={"Assy": 4})
-            await wait_until(lambda: driver.connects == 2 and sink.state == "connected", what="reconnect")
-            await wait_until(lambda: booked(sink) == 7, what="catch-up of the 4 made while down")
-            await plc.count("Assy", good=1)
-            await wait_until(lambda: booked(sink) == 8, what="counting resumes")
-        finally:
-            await driver.stop()
+@on_shared_loop
+async def test_server_restart_mid_shift_catches_up_counts_made_while_down_once(plc):
+    driver = insecure(plc, line_counters("Restart"))
+    sink = await started(driver)
+    try:
+        await plc.count("Restart", good=3)
+        await wait_until(lambda: booked(sink) == 3, what="3 good before the restart")
+        await plc.restart(downtime=0.3, count_while_down={"Restart": 4})
+        await wait_until(lambda: driver.connects == 2 and sink.state == "connected", what="reconnect")
+        await wait_until(lambda: booked(sink) == 7, what="catch-up of the 4 made while down")
+        await plc.count("Restart", good=1)
+        await wait_until(lambda: booked(sink) == 8, what="counting resumes")
+    finally:
+        await driver.stop()
     ids = [r.attrs["event_id"] for r in sink.readings]
     assert len(ids) == len(set(ids))
     assert "reconnecting" in sink.states and booked(sink) == 8
@@ -90,68 +108,76 @@ async def test_server_restart_mid_shift_catches_up_counts_made_while_down_once()
     assert "connection lost" in str(sink.problems[0])
 
 
-async def test_plc_reset_counts_from_zero_in_a_new_epoch():
-    async with PlcSimulator(["Assy"]) as plc:
-        driver = insecure(plc)
-        sink = await started(driver)
-        try:
-            await plc.count("Assy", good=10)
-            await wait_until(lambda: booked(sink) == 10, what="10 before the reset")
-            await plc.reset("Assy")
-            await plc.count("Assy", good=3)
-            await wait_until(lambda: booked(sink) == 13, what="3 after the reset")
-        finally:
-            await driver.stop()
+@on_shared_loop
+async def test_plc_reset_counts_from_zero_in_a_new_epoch(plc):
+    driver = insecure(plc, line_counters("Reset"))
+    sink = await started(driver)
+    try:
+        await plc.count("Reset", good=10)
+        await wait_until(lambda: booked(sink) == 10, what="10 before the reset")
+        await plc.reset("Reset")
+        await plc.count("Reset", good=3)
+        await wait_until(lambda: booked(sink) == 13, what="3 after the reset")
+    finally:
+        await driver.stop()
     last = sink.readings[-1]
     assert (last.value, last.attrs["epoch"]) == (3, 1)
-    assert driver.state()["ns=2;s=Assy.Good"] == (1, 3)
+    assert driver.state()["ns=2;s=Reset.Good"] == (1, 3)
 
 
-async def test_uint16_counter_rolls_over():
+@on_shared_loop
+async def test_uint16_counter_rolls_over(plc):
     weld = [{"node": "ns=2;s=Weld.Good", "line": "WC-WELD", "kind": "good", "wrap_max": 65535}]
-    async with PlcSimulator({"Weld": "UInt16"}) as plc:
-        await plc.preset("Weld", "Good", 65530)
-        driver = insecure(plc, weld)
-        sink = await started(driver)
-        try:
-            await plc.count("Weld", good=10)
-            await wait_until(lambda: booked(sink) == 10, what="10 across the roll-over")
-        finally:
-            await driver.stop()
+    await plc.preset("Weld", "Good", 65530)
+    driver = insecure(plc, weld)
+    sink = await started(driver)
+    try:
+        await plc.count("Weld", good=10)
+        await wait_until(lambda: booked(sink) == 10, what="10 across the roll-over")
+    finally:
+        await driver.stop()
     assert await plc.value("Weld") == 4
     last = sink.readings[-1]
     assert (last.attrs["cause"], last.attrs["epoch"], last.value) == ("rollover", 1, 4)
 
 
-async def test_driver_restart_with_stored_state_counts_nothing_twice():
-    async with PlcSimulator(["Assy"]) as plc:
-        await plc.count("Assy", good=100)
-        first = insecure(plc, state={"ns=2;s=Assy.Good": (0, 90)})  # 10 made since the last commit
-        sink = await started(first)
-        await wait_until(lambda: booked(sink) == 10, what="catch-up from stored state")
-        await plc.count("Assy", good=5)
-        await wait_until(lambda: booked(sink) == 15, what="live count")
-        await first.stop()
-        # The gateway stored what it committed; the PLC keeps counting with nobody reading.
-        stored = {r.attrs["node"]: (r.attrs["epoch"], r.value) for r in sink.readings}
-        await plc.count("Assy", good=6)
-        second = insecure(plc, state=stored)
-        sink2 = await started(second)
-        await wait_until(lambda: booked(sink2) == 6, what="the 6 made between drivers")
-        await second.stop()
+@on_shared_loop
+async def test_driver_restart_with_stored_state_counts_nothing_twice(plc):
+    stored_line = line_counters("Stored")
+    await plc.count("Stored", good=100)
+    # 10 made since the last commit
+    first = insecure(plc, stored_line, state={"ns=2;s=Stored.Good": (0, 90)})
+    sink = await started(first)
+    await wait_until(lambda: booked(sink) == 10, what="catch-up from stored state")
+    await plc.count("Stored", good=5)
+    await wait_until(lambda: booked(sink) == 15, what="live count")
+    await first.stop()
+    # The gateway stored what it committed; the PLC keeps counting with nobody reading.
+    stored = {r.attrs["node"]: (r.attrs["epoch"], r.value) for r in sink.readings}
+    await plc.count("Stored", good=6)
+    second = insecure(plc, stored_line, state=stored)
+    sink2 = await started(second)
+    await wait_until(lambda: booked(sink2) == 6, what="the 6 made between drivers")
+    await second.stop()
     ids = [r.attrs["event_id"] for r in sink.readings + sink2.readings]
     assert len(ids) == len(set(ids)) and booked(sink) + booked(sink2) == 21
 
 
-async def test_signed_and_encrypted_session_with_pinned_certificate(certs):
-    async with PlcSimulator(["Assy"], security="Basic256Sha256",
+@on_shared_loop
+async def test_signed_and_encrypted_session_with_pinned_certificate_and_password(certs):
+    async with PlcSimulator(["Assy"], security="Basic256Sha256", users={"gw": "s3cret"},
                             cert_file=str(certs["server"].cert), key_file=str(certs["server"].key)) as plc:
-        for mode in ("SignAndEncrypt", "Sign"):
-            driver = OpcUaCounters(
+
+        def secure(mode: str, password: str) -> OpcUaCounters:
+            return OpcUaCounters(
                 "plc1", plc.endpoint, ASSY, security=f"Basic256Sha256,{mode}",
                 server_cert=certs["server"].cert, client_cert=certs["client"].cert,
-                client_key=certs["client"].key, backoff_initial=0.1,
+                client_key=certs["client"].key, username="gw", password=password,
+                backoff_initial=0.1,
             )
+
+        for mode in ("SignAndEncrypt", "Sign"):
+            driver = secure(mode, "s3cret")
             sink = await started(driver)
             try:
                 await plc.count("Assy", good=2)
@@ -160,7 +186,18 @@ async def test_signed_and_encrypted_session_with_pinned_certificate(certs):
                 await driver.stop()
             assert sink.problems == []
 
+        driver = secure("SignAndEncrypt", "wrong")
+        sink = RecordingSink()
+        await driver.start(sink)
+        try:
+            await wait_until(lambda: sink.problems, what="a refused password")
+        finally:
+            await driver.stop()
+        assert isinstance(sink.problems[0], AuthError) and "BadUserAccessDenied" in str(sink.problems[0])
+        assert driver.connects == 0
 
+
+@on_shared_loop
 async def test_server_presenting_another_certificate_is_refused(certs):
     async with PlcSimulator(["Assy"], security="Basic256Sha256",
                             cert_file=str(certs["impostor"].cert), key_file=str(certs["impostor"].key)) as plc:
@@ -179,23 +216,24 @@ async def test_server_presenting_another_certificate_is_refused(certs):
     assert "connected" not in sink.states and driver.connects == 0
 
 
+@on_shared_loop
 async def test_policy_none_refused_unless_allowed():
     with pytest.raises(AuthError, match=r"security 'None' refused.*allow_insecure = true"):
         OpcUaCounters("plc1", "opc.tcp://127.0.0.1:4840", ASSY, security="None")
 
 
-async def test_secure_driver_refuses_a_server_that_offers_only_none(certs):
-    async with PlcSimulator(["Assy"]) as plc:
-        driver = OpcUaCounters(
-            "plc1", plc.endpoint, ASSY, server_cert=certs["server"].cert,
-            client_cert=certs["client"].cert, client_key=certs["client"].key,
-        )
-        sink = RecordingSink()
-        await driver.start(sink)
-        try:
-            await wait_until(lambda: sink.problems, what="a refusal")
-        finally:
-            await driver.stop()
+@on_shared_loop
+async def test_secure_driver_refuses_a_server_that_offers_only_none(certs, plc):
+    driver = OpcUaCounters(
+        "plc1", plc.endpoint, ASSY, server_cert=certs["server"].cert,
+        client_cert=certs["client"].cert, client_key=certs["client"].key,
+    )
+    sink = RecordingSink()
+    await driver.start(sink)
+    try:
+        await wait_until(lambda: sink.problems, what="a refusal")
+    finally:
+        await driver.stop()
     assert isinstance(sink.problems[0], AuthError)
     assert "offers no Basic256Sha256 SignAndEncrypt endpoint" in str(sink.problems[0])
 
