@@ -34,6 +34,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Referrer-Policy", "same-origin")
+    if request.secure:
+        h.setdefault("Strict-Transport-Security", "max-age=31536000")
     if not request.path.startswith("/static/"):
         h.setdefault("Cache-Control", "no-store")
 
@@ -59,7 +61,18 @@ async def gate(request: web.Request, handler):
         raise web.HTTPUnauthorized(text="login required")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         check_origin(request, request.app[STATE].settings.allowed_origins)
-        await check_token(request, s)
+        try:
+            await check_token(request, s)
+        except web.HTTPForbidden:
+            if path != LOGIN:
+                raise
+            # A login form left open past its session's life: refuse, but hand out a
+            # fresh form instead of a bare 403 page.
+            s = request[SESSION] = fresh = sessions.new()
+            resp = render(request, "login.html", status=403, next="/",
+                          error="The login form had expired. Please log in again.")
+            set_session_cookie(request, resp, fresh.sid)
+            return resp
         if path not in (LOGIN, LOGOUT) and not s.is_supervisor:
             log.warning("refused %s %s: %r is a %s", request.method, path, s.user, s.role)
             raise web.HTTPForbidden(text=f"refused: {s.user} is a {s.role}; "

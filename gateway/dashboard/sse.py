@@ -39,6 +39,7 @@ async def snapshot(state: DashboardState) -> dict[str, str]:
         box = live["outbox"]
         v |= {"events": f"{live['events']:,}", "exceptions_open": str(live["exceptions_open"]),
               "exceptions_max_id": str(live["exceptions_max_id"]),
+              "orders_count": str(len(live["orders"])),
               "wip_total": fmt.money(live["wip_total"], d),
               "stock_value": fmt.money(live["stock_value"], d),
               "outbox_depth": str(box["depth"]), "outbox_quarantined": str(box["quarantined"]),

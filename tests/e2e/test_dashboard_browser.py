@@ -204,6 +204,16 @@ async def test_supervisor_watches_live_counts_resolves_and_reconciles(site, brow
     await page.locator("#exc-3 >> text=Dismiss").click()
     await expect(page.locator(".flash-ok")).to_have_text("Exception #3 dismissed.")
     await expect(page.locator('nav [data-live="exceptions_open"]')).to_have_text("1", timeout=10_000)
+    await expect(page.locator(".stale")).to_be_hidden()
+    conn = sqlite3.connect(db)  # a new problem arrives while the supervisor looks
+    with conn:
+        conn.execute("INSERT INTO exceptions(created_at, kind, source, reason, raw)"
+                     " VALUES (?, 'rejected', 'manual', ?, ?)",
+                     (ago(0), "unknown item 'BRKT-X'", '{"item": "BRKT-X"}'))
+    conn.close()
+    await expect(page.locator(".stale")).to_be_visible(timeout=10_000)
+    await page.click(".stale >> text=Refresh")
+    await expect(page.locator("text=unknown item 'BRKT-X'")).to_be_visible()
     assert seam.calls == [("assign_count", "sam", {"exception_id": 1, "work_order": "WO-1001"}),
                           ("dismiss", "sam", {"exception_id": 3,
                                               "reason": "scale recalibrated, frame was noise"})]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from . import sample_plant
+
 
 async def supervisor(dashboard, **settings):
     d = await dashboard(**settings)
@@ -56,6 +58,13 @@ async def test_login_form_itself_needs_the_csrf_token(dashboard):
     await d.client.get("/login")
     resp = await d.post("/login", {"name": "sam", "password": "supervisor-pass-1"})
     assert resp.status == 403
+    html = await resp.text()
+    assert "The login form had expired" in html
+    assert (await d.client.get("/", allow_redirects=False)).status == 303  # not logged in
+    # The refusal hands out a fresh form, and that one works.
+    token = sample_plant.CSRF_RE.search(html).group(1)
+    ok = await d.post("/login", {"name": "sam", "password": "supervisor-pass-1"}, token=token)
+    assert ok.status == 303 and ok.headers["Location"] == "/"
 
 
 async def test_viewer_is_refused_every_action(dashboard, act, db_path):

@@ -43,6 +43,7 @@ async def test_stream_sends_an_update_when_the_database_changes(dashboard, db_pa
     v = first["values"]
     assert v["events"] == "3" and v["wo:WO-1:good"] == "120" and v["exceptions_open"] == "3"
     assert v["wip_total"] == "456.78" and v["dev:plc-assy:state"] == "connected"
+    assert v["orders_count"] == "2" and v["outbox_oldest"].startswith("oldest ")
     sample_plant.add_events(db_path, 5)  # the journal commits while the page is open
     for _ in range(20):
         event, msg = await next_event(resp)
