@@ -249,3 +249,15 @@ async def test_line_settings_reach_the_port(rig, sink):
     assert sim.port.termios()[5] == termios.B19200  # the driver configured the tty
     # Linux ptys force CS8 without parity, so 7E1 is checked where it is handed over.
     assert (driver.line.bytesize, driver.line.parity, driver.line.stopbits) == (7, "E", 1)
+
+
+async def test_a_cable_glitch_does_not_count_the_load_on_the_scale_twice(rig, sink):
+    sim, driver = await rig("mt-sics")
+    sim.place(7.25)
+    await sink.wait_for(lambda: sink.readings, what="the weighing")
+    sim.unplug()
+    await sink.wait_for(lambda: sink.transport_errors, what="the unplug noticed")
+    sim.replug()  # the same load is still on the platform
+    await sink.wait_for(lambda: driver.connects == 2, what="reconnected")
+    await frames_pass(sim, 15)
+    assert [r.value for r in sink.readings] == [7.25]
