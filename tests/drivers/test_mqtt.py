@@ -10,7 +10,7 @@ import pytest
 from drivers.base import AuthError, DecodeError
 from drivers.mqtt import MqttDevices, decode_device_payload
 from simulators.mqtt_devices import MqttDeviceSimulator
-from tests.support.mosquitto import mosquitto, mosquitto_tls_files  # noqa: F401 (fixtures)
+from tests.support.mosquitto import Mosquitto, mosquitto, mosquitto_tls_files  # noqa: F401 (fixtures)
 from tests.support.net import RecordingSink, wait_until
 
 TOPICS = ["plant/devices/+/readings"]
@@ -198,3 +198,42 @@ def test_bad_configuration_names_the_field():
         MqttDevices("m", "mqtt://x", TOPICS, ca_file="/ca.pem")
     with pytest.raises(ValueError, match="topics: at least one"):
         MqttDevices("m", "mqtt://x")
+
+
+async def test_fixed_rate_publisher_paces_a_bounded_stream(mosquitto):
+    driver = driver_for(mosquitto)
+    # Acking as a committing gateway does: without acks the broker stops after its
+    # in-flight window (Mosquitto: 20 unacked messages per client).
+    sink = RecordingSink(auto_ack=True)
+    await driver.start(sink)
+    try:
+        await wait_until(lambda: sink.state == "connected", what="driver connected")
+        async with devices(mosquitto) as sim:
+            result = await sim.run_at_rate(200, 40)
+            await wait_until(lambda: len(sink.readings) == 40, what="40 paced readings")
+    finally:
+        await driver.stop()
+    assert result.sent == 40 and result.seconds >= 39 / 200  # paced, not bursted
+    assert [r.attrs["seq"] for r in sink.readings] == list(range(40))
+    assert all(r.kind == "measure" and isinstance(r.attrs["sent"], float) for r in sink.readings)
+
+
+async def test_broker_acl_limits_what_a_device_may_publish(tmp_path, mosquitto_tls_files):
+    acl = (
+        "user gateway\ntopic read plant/#\n\n"
+        "user press-1\ntopic write plant/devices/press-1/#\n"
+    )
+    broker = Mosquitto(tmp_path / "acl", acl=acl, users={"press-1": "pw1"})
+    broker.start()
+    driver = driver_for(broker)
+    try:
+        sink = await running(driver)
+        async with MqttDeviceSimulator(broker.url, "press-1", "pw1") as press:
+            await press.count("press-2", "good", 9, id="spoofed")  # not its topic: dropped
+            await press.count("press-1", "good", 1, id="own")
+            await wait_until(lambda: sink.readings, what="the allowed reading")
+    finally:
+        await driver.stop()
+        broker.stop()
+    # Same publisher, same session, QoS 1: had the spoofed message passed, it came first.
+    assert [r.attrs["event_id"] for r in sink.readings] == ["own"]

@@ -12,13 +12,16 @@ from drivers.base import DriverError, Reading
 class RecordingSink:
     """A driver sink that keeps everything it was given, in order."""
 
-    def __init__(self):
+    def __init__(self, auto_ack: bool = False):
+        self.auto_ack = auto_ack  # ack each reading at once, as if committed
         self.readings: list[Reading] = []
         self.problems: list[DriverError] = []
         self.states: list[str] = []
 
     async def reading(self, reading: Reading) -> None:
         self.readings.append(reading)
+        if self.auto_ack and reading.ack is not None:
+            await reading.ack()
 
     async def problem(self, device: str, error: DriverError) -> None:
         self.problems.append(error)
