@@ -374,10 +374,13 @@ class SerialDriver:
             return
         task.cancel()
         try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        self._on_state("down")
+            # wait() rather than `await task`: the reader's CancelledError is expected,
+            # a cancellation of the caller itself must still propagate.
+            await asyncio.wait({task})
+        finally:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("%s: reader ended with %r", self.id, task.exception())
+            self._on_state("down")
 
     @property
     def connects(self) -> int:
