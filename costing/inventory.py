@@ -181,7 +181,7 @@ class Inventory:
         out = []
         for sku, keys in by_item.items():
             i = self.plant.item_index[sku]
-            qtys = [0.0 if abs(self.rows[k]) <= EPS else self.rows[k] for k in keys]
+            qtys = [0.0 if abs(self.rows[k]) <= EPS else round(self.rows[k], 9) for k in keys]
             shares = allocate(int(self.value[i]), qtys)
             for key, q, v in zip(keys, qtys, shares):
                 if q != 0.0 or v != 0:

@@ -43,8 +43,9 @@ def allocate(total: int, weights: list[float]) -> list[int]:
     if abs(left) > len(weights):  # offsetting signed rows lost precision: keep it exact
         floors[0] += left
         return floors
-    # Largest fractional part first; ties go to the earlier (older) row.
-    order = sorted(range(len(weights)), key=lambda k: (-(shares[k] - floors[k]), k))
+    # Largest fractional part first; ties (to 1e-9, so float noise cannot break
+    # them differently on a replay) go to the earlier, older row.
+    order = sorted(range(len(weights)), key=lambda k: (-round(shares[k] - floors[k], 9), k))
     step = 1 if left >= 0 else -1
     k = 0
     while left != 0:
