@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
+from markupsafe import Markup, escape
+
 __all__ = ["money", "money_plain", "qty", "age", "oldest", "short_ts", "visible"]
 
 MINUS = "\u2212"  # a real minus sign: reads better than a hyphen in a table
@@ -80,10 +82,24 @@ def oldest(ts: str | None) -> str:
     return f"oldest {age(ts)}" if ts else "none waiting"
 
 
-def visible(raw: str | None) -> str:
-    """Raw input with control characters shown as their Unicode pictures (GS → ␝), so a
-    GS1 separator or a scale's STX/CR is seen, not lost; printable text is unchanged."""
+_CONTROL_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 "
+                  "DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US").split()
+
+
+def visible(raw: str | None) -> Markup:
+    """Raw input as safe HTML with each control character shown as a named token
+    (`<GS>`, `<STX>`, `<CR>`), so a GS1 separator or a scale's framing is seen, not
+    lost or drawn as a box; everything else is escaped text, unchanged."""
     if raw is None:
-        return ""
-    return "".join(chr(0x2400 + ord(c)) if ord(c) < 32 and c not in "\n\t"
-                   else "\u2421" if c == "\x7f" else c for c in raw)
+        return Markup("")
+    out = []
+    for c in raw:
+        code = ord(c)
+        if code < 32 or code == 127:
+            name = _CONTROL_NAMES[code] if code < 32 else "DEL"
+            out.append(Markup('<span class="ctl">{}</span>').format(name))
+            if c == "\n":
+                out.append(Markup("\n"))
+        else:
+            out.append(escape(c))
+    return Markup("").join(out)

@@ -72,7 +72,8 @@ async def test_exceptions_show_the_raw_input_escaped(viewer):
     html = await page(viewer, "/exceptions")
     assert "count of 5 on WC-PACK with no active work order" in html
     assert "{&#34;node&#34;: &#34;ns=2;s=Pack.Good&#34;, &#34;value&#34;: 5}" in html
-    assert "]C1\u241d0109501101530003\u241d3103000125" in html  # GS shown, not swallowed
+    assert ("]C1<span class=\"ctl\">GS</span>0109501101530003<span class=\"ctl\">GS</span>3103000125"
+            in html)  # the GS separators are shown, not swallowed
     assert "bad Toledo checksum 0x41" in html
     assert (await viewer.client.get("/exceptions?status=bogus")).status == 400
 
