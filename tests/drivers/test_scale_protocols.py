@@ -348,3 +348,29 @@ def test_weighings_n_loads_with_zero_between_give_n_emits(loads, repeats):
             emits += rule.observe(_stable(load / 1000))
         emits += rule.observe(_stable(0.0))
     assert emits == len(loads)
+
+
+frames = st.builds(
+    ScaleFrame,
+    status=st.sampled_from(["stable", "dynamic", "overload", "underload", "busy", "error"]),
+    weight=st.none() | st.integers(-2000, 20_000).map(lambda g: g / 1000),
+    unit=st.just("kg"), decimals=st.just(3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(seq=st.lists(frames, max_size=40))
+def test_weighings_emit_only_settled_loads_and_never_the_same_load_twice(seq):
+    rule = Weighings()
+    last_emitted, emptied = None, True
+    for frame in seq:
+        emitted = rule.observe(frame)
+        stable = frame.status == "stable" and frame.weight is not None
+        if emitted:
+            assert stable and frame.weight > 0.002
+            if last_emitted is not None and not emptied:
+                assert abs(frame.weight - last_emitted) > max(0.005 * last_emitted, 0.001)
+            last_emitted, emptied = frame.weight, False
+        elif stable and frame.weight <= 0.002:
+            emptied = True
+        elif stable and (last_emitted is None or emptied):
+            raise AssertionError(f"a settled load after an empty scale was missed: {frame}")
