@@ -103,6 +103,11 @@ class CounterBook:
         """A copy of the last (epoch, value) per node, as the gateway would store it."""
         return dict(self._state)
 
+    def undo(self, count: Count) -> None:
+        """Forget a Count the gateway never received, so the next read reports it again."""
+        epoch = count.epoch if count.cause == "count" else count.epoch - 1
+        self._state[count.node] = (epoch, count.previous)
+
     def observe(self, node: str, raw: int) -> Count | None:
         """Book a raw value; return the units made since the last one, or None."""
         spec = self.specs.get(node)

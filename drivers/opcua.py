@@ -143,10 +143,13 @@ class OpcUaCounters:
             raise ValueError(f"endpoint: must start with opc.tcp://, got {endpoint!r}")
         self.endpoint = endpoint
         specs = []
+        # Notifications name nodes by NodeId; the book, the event ids and the stored
+        # state use the node string exactly as configured ("i=5" and "ns=0;i=5" alike).
+        self._configured: dict[ua.NodeId, str] = {}
         for i, raw in enumerate(counters):
             spec = raw if isinstance(raw, CounterSpec) else CounterSpec.from_mapping(raw, f"counters[{i}]")
             try:
-                ua.NodeId.from_string(spec.node)
+                self._configured[ua.NodeId.from_string(spec.node)] = spec.node
             except Exception:
                 raise ValueError(f"counters[{i}].node: not an OPC-UA node id: {spec.node!r}") from None
             specs.append(spec)
@@ -215,9 +218,9 @@ class OpcUaCounters:
     async def _run(self) -> None:
         delay = self.backoff_initial
         while True:
+            connects_before = self.connects
             try:
                 await self._session()
-                delay = self.backoff_initial  # the session was up: start the backoff over
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never out of the loop: report and retry
@@ -226,7 +229,9 @@ class OpcUaCounters:
                 await self._close_client()
                 self._sink.connection(self.id, "down")
                 await self._report(error)
-                if isinstance(error, AuthError):
+                if self.connects > connects_before:
+                    delay = self.backoff_initial  # the session was up: start the backoff over
+                elif isinstance(error, AuthError):
                     # Credentials do not fix themselves in a second; don't hammer the PLC.
                     delay = max(delay, self.backoff_max)
             self._sink.connection(self.id, "reconnecting")
@@ -273,11 +278,11 @@ class OpcUaCounters:
         self._client = client
         await client.connect()
         self.connects += 1
-        nodes = [client.get_node(node) for node in self.book.specs]
+        nodes = [client.get_node(node_id) for node_id in self._configured]
         # Catch-up first, subscription second: the subscription samples later than the
         # read, so values reach the book in the order the PLC made them.
         for node, data_value in zip(nodes, await client.read_attributes(nodes)):
-            await self._book(node.nodeid.to_string(), data_value)
+            await self._book(node.nodeid, data_value)
         subscription = await client.create_subscription(self.publishing_interval_ms, None)
         await subscription.subscribe_data_change(nodes)
         self._sink.connection(self.id, "connected")
@@ -288,16 +293,15 @@ class OpcUaCounters:
         finally:
             pump.cancel()
             waiter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
-        if pump.done() and not pump.cancelled() and pump.exception() is not None:
-            raise pump.exception()
+            outcome = await asyncio.gather(pump, waiter, return_exceptions=True)
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]  # e.g. the sink failed: reconnect, the catch-up read resends
         raise TransportError(f"opcua {self.endpoint}: connection lost")
 
     async def _pump(self, subscription) -> None:
         async for event in subscription:
             if isinstance(event, DataChangeEvent):
-                await self._book(event.node.nodeid.to_string(), event.data.monitored_item.Value)
+                await self._book(event.node.nodeid, event.data.monitored_item.Value)
 
     async def _check_pin(self, client: Client) -> None:
         """Refuse a server whose certificate is not the pinned one, before sending anything secret."""
@@ -319,10 +323,11 @@ class OpcUaCounters:
                 f"{_fingerprint(presented) if presented else 'none'}…); refusing to connect"
             )
 
-    async def _book(self, node: str, data_value: ua.DataValue) -> None:
-        spec = self.book.specs.get(node)
-        if spec is None:
+    async def _book(self, node_id: ua.NodeId, data_value: ua.DataValue) -> None:
+        node = self._configured.get(node_id)
+        if node is None:
             return
+        spec = self.book.specs[node]
         status = data_value.StatusCode
         if status is not None and not status.is_good():
             await self._report(DecodeError(f"{node}: status {status.name}", raw=repr(data_value.Value)))
@@ -337,25 +342,28 @@ class OpcUaCounters:
             return
         stamp = data_value.SourceTimestamp or data_value.ServerTimestamp
         ts = stamp.replace(tzinfo=stamp.tzinfo or dt.timezone.utc).isoformat() if stamp else _now()
-        await self._sink.reading(
-            Reading(
-                device=self.id,
-                kind="counter",
-                value=count.value,
-                ts=ts,
-                attrs={
-                    "node": node,
-                    "line": spec.line,
-                    "counter_kind": spec.kind,
-                    "operation": spec.operation,
-                    "epoch": count.epoch,
-                    "previous": count.previous,
-                    "delta": count.delta,
-                    "cause": count.cause,
-                    "event_id": count.event_id(self.id),
-                },
-            )
+        reading = Reading(
+            device=self.id,
+            kind="counter",
+            value=count.value,
+            ts=ts,
+            attrs={
+                "node": node,
+                "line": spec.line,
+                "counter_kind": spec.kind,
+                "operation": spec.operation,
+                "epoch": count.epoch,
+                "previous": count.previous,
+                "delta": count.delta,
+                "cause": count.cause,
+                "event_id": count.event_id(self.id),
+            },
         )
+        try:
+            await self._sink.reading(reading)
+        except BaseException:
+            self.book.undo(count)  # not delivered: the next read must report it again
+            raise
 
 
 DRIVER = OpcUaCounters

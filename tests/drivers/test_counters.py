@@ -50,6 +50,14 @@ def test_value_seen_again_after_a_rollover_gets_a_new_event_id():
     assert book.observe(WRAP.node, 100) is None
 
 
+def test_undo_makes_the_next_read_report_the_same_count_again():
+    book = CounterBook([GOOD, WRAP], state={GOOD.node: (2, 50), WRAP.node: (0, 65535)})
+    for node, value in ((GOOD.node, 60), (GOOD.node, 5), (WRAP.node, 1)):
+        count = book.observe(node, value)
+        book.undo(count)
+        assert book.observe(node, value) == count
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [

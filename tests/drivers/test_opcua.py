@@ -24,7 +24,10 @@ def line_counters(line: str) -> list[dict]:
 
 
 ASSY = line_counters("Assy")
-LINES = {"Assy": "UInt32", "Restart": "UInt32", "Reset": "UInt32", "Stored": "UInt32", "Weld": "UInt16"}
+LINES = {
+    "Assy": "UInt32", "Restart": "UInt32", "Reset": "UInt32", "Stored": "UInt32",
+    "Flaky": "UInt32", "Weld": "UInt16",
+}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -161,6 +164,36 @@ async def test_driver_restart_with_stored_state_counts_nothing_twice(plc):
     await second.stop()
     ids = [r.attrs["event_id"] for r in sink.readings + sink2.readings]
     assert len(ids) == len(set(ids)) and booked(sink) + booked(sink2) == 21
+
+
+class FailingOnceSink(RecordingSink):
+    """The gateway's stage refusing one reading (e.g. its queue was closing)."""
+
+    def __init__(self):
+        super().__init__()
+        self.failed = False
+
+    async def reading(self, reading):
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("mapping stage unavailable")
+        await super().reading(reading)
+
+
+@on_shared_loop
+async def test_reading_the_sink_refused_is_delivered_again_after_reconnect(plc):
+    driver = insecure(plc, line_counters("Flaky"))
+    sink = FailingOnceSink()
+    await driver.start(sink)
+    try:
+        await wait_until(lambda: sink.state == "connected", what="driver connected")
+        await plc.count("Flaky", good=4)
+        await wait_until(lambda: booked(sink) == 4, what="the refused 4, resent")
+    finally:
+        await driver.stop()
+    assert sink.failed and driver.connects == 2
+    assert [r.attrs["event_id"] for r in sink.readings] == ["plc1:ns=2;s=Flaky.Good:0:4"]
+    assert "mapping stage unavailable" in str(sink.problems[0])
 
 
 @on_shared_loop
