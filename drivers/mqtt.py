@@ -255,7 +255,8 @@ class MqttDevices:
 
     async def _deliver(self, client: aiomqtt.Client, generation: int, message: aiomqtt.Message) -> None:
         topic = message.topic.value
-        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+        raw = message.payload
+        payload = bytes(raw) if isinstance(raw, (bytes, bytearray)) else str(raw).encode()
         ack = self._acker(client, generation, message)
         try:
             if self.events_topic and message.topic.matches(self.events_topic):
