@@ -88,11 +88,19 @@ async def forward(db_path: str, sink: UpstreamSink, cfg: ForwarderConfig, stop_e
                            backoff_cap=cfg.backoff_cap, metrics=metrics)
     wake = asyncio.Event()
     done = asyncio.Event()
+    in_flight: set[asyncio.Future] = set()
+
+    async def off_loop(fn, *args):
+        # Shielded: cancelling the caller must not leave a thread using a closed connection.
+        fut = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        in_flight.add(fut)
+        fut.add_done_callback(in_flight.discard)
+        return await asyncio.shield(fut)
 
     async def batching() -> None:
         while not stop_event.is_set() and not done.is_set():
             try:
-                written = await asyncio.to_thread(batcher.run_once, exit_when_drained)
+                written = await off_loop(batcher.run_once, exit_when_drained)
             except sqlite3.OperationalError as exc:   # disk full, busy: lines stay, try again
                 log.warning("batcher: %s; retrying", exc)
                 written = []
@@ -100,7 +108,7 @@ async def forward(db_path: str, sink: UpstreamSink, cfg: ForwarderConfig, stop_e
                 wake.set()
                 await asyncio.sleep(0)   # a backlog: go on batching, but let the loop breathe
                 continue
-            if exit_when_drained and await asyncio.to_thread(_drained, batch_conn, batcher):
+            if exit_when_drained and await off_loop(_drained, batch_conn, batcher):
                 done.set()
                 return
             try:
@@ -123,9 +131,19 @@ async def forward(db_path: str, sink: UpstreamSink, cfg: ForwarderConfig, stop_e
                 pass
             wake.clear()
 
+    tasks = [asyncio.ensure_future(batching()), asyncio.ensure_future(sending())]
     try:
-        await asyncio.gather(batching(), sending())
+        # If one loop fails, stop the other too: a half-running forwarder hides the fault.
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in tasks:
+            if t.done() and t.exception() is not None:
+                raise t.exception()
+        await asyncio.gather(*tasks)
     finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*in_flight, return_exceptions=True)
         batch_conn.close()
         send_conn.close()
 

@@ -94,3 +94,35 @@ async def test_disk_full_while_batching_and_acking_loses_nothing(tmp_path, conn,
         await sink.close()
     assert conn.execute("SELECT COUNT(*) FROM exceptions").fetchone()[0] == 0
     assert_delivered(conn, erp)
+
+
+async def test_a_fault_in_one_loop_stops_the_forwarder_instead_of_hiding(tmp_path, conn, db_path, erp):
+    from gateway import failpoints
+
+    labor(conn, 100)
+    failpoints.arm("outbox.before_send", "raise")
+    cfg = ForwarderConfig(gateway_id="plant1", max_seconds=0.01, poll_s=0.02)
+    sink = sink_from_config(write_config(tmp_path, f'[upstream]\nsink = "http"\nurl = "{erp.url}"\n'))
+    try:
+        with pytest.raises(failpoints.FailpointError, match="outbox.before_send"):
+            await asyncio.wait_for(forward(str(db_path), sink, cfg, asyncio.Event()), 10)
+    finally:
+        await sink.close()
+    assert conn.execute("SELECT state FROM batches").fetchall() == [("pending",)]   # kept, sent later
+
+
+async def test_cancelling_forward_midway_is_safe_and_a_restart_finishes(tmp_path, conn, db_path, erp):
+    for i in range(60):
+        labor(conn, 100 + i)
+    cfg = ForwarderConfig(gateway_id="plant1", max_lines=2, max_seconds=0.01, poll_s=0.01)
+    sink = sink_from_config(write_config(tmp_path, f'[upstream]\nsink = "http"\nurl = "{erp.url}"\n'))
+    try:
+        task = asyncio.ensure_future(forward(str(db_path), sink, cfg, asyncio.Event()))
+        await asyncio.sleep(0.15)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(forward(str(db_path), sink, cfg, asyncio.Event(), exit_when_drained=True), 30)
+    finally:
+        await sink.close()
+    assert_delivered(conn, erp)
