@@ -132,7 +132,7 @@ class MqttDevices:
         self,
         id: str,
         url: str,
-        topics: Iterable[str] = (),
+        topics: str | Iterable[str] = (),
         events_topic: str | None = None,
         username: str | None = None,
         password: str | None = None,
@@ -146,7 +146,8 @@ class MqttDevices:
         self.id = id
         self.host, self.port, self.tls = _parse_url(url)
         self.url = url
-        self.topics = [t for t in topics]
+        # One topic filter (as in a `[[devices]] topic = "…"` entry) or several.
+        self.topics = [topics] if isinstance(topics, str) else list(topics)
         for i, topic in enumerate(self.topics):
             if not isinstance(topic, str) or not topic:
                 raise ValueError(f"topics[{i}]: must be a non-empty topic filter, got {topic!r}")

@@ -305,6 +305,14 @@ class OpcUaCounters:
 
     async def _check_pin(self, client: Client) -> None:
         """Refuse a server whose certificate is not the pinned one, before sending anything secret."""
+        pinned = x509.load_der_x509_certificate(self.server_cert)
+        now = dt.datetime.now(dt.timezone.utc)
+        if not pinned.not_valid_before_utc <= now <= pinned.not_valid_after_utc:
+            raise AuthError(
+                f"opcua {self.endpoint}: pinned server certificate is valid only from "
+                f"{pinned.not_valid_before_utc:%Y-%m-%d %H:%M} to {pinned.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; "
+                "refusing to connect"
+            )
         endpoints = await client.connect_and_get_server_endpoints()
         offered = [
             e for e in endpoints

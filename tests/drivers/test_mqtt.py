@@ -198,6 +198,9 @@ def test_bad_configuration_names_the_field():
         MqttDevices("m", "mqtt://x", TOPICS, ca_file="/ca.pem")
     with pytest.raises(ValueError, match="topics: at least one"):
         MqttDevices("m", "mqtt://x")
+    # A `[[devices]] topic = "…"` entry passes one filter; the default client id is fixed.
+    single = MqttDevices("line2", "mqtts://broker", "plant/line2/+/readings")
+    assert (single.topics, single.port, single.client_id) == (["plant/line2/+/readings"], 8883, "gateway-line2")
 
 
 async def test_fixed_rate_publisher_paces_a_bounded_stream(mosquitto):

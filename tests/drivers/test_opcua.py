@@ -250,6 +250,23 @@ async def test_server_presenting_another_certificate_is_refused(certs):
 
 
 @on_shared_loop
+async def test_expired_pinned_certificate_is_refused_before_any_traffic(tmp_path, certs):
+    expired = make_opcua_cert(tmp_path, "old-plc", APPLICATION_URI, server=True, days=0)
+    driver = OpcUaCounters(
+        "plc1", "opc.tcp://127.0.0.1:9", ASSY, server_cert=expired.cert,  # nothing listens there
+        client_cert=certs["client"].cert, client_key=certs["client"].key,
+    )
+    sink = RecordingSink()
+    await driver.start(sink)
+    try:
+        await wait_until(lambda: sink.problems, what="a refusal")
+    finally:
+        await driver.stop()
+    assert isinstance(sink.problems[0], AuthError)
+    assert "pinned server certificate is valid only from" in str(sink.problems[0])
+
+
+@on_shared_loop
 async def test_policy_none_refused_unless_allowed():
     with pytest.raises(AuthError, match=r"security 'None' refused.*allow_insecure = true"):
         OpcUaCounters("plc1", "opc.tcp://127.0.0.1:4840", ASSY, security="None")
