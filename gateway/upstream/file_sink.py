@@ -23,6 +23,7 @@ class FileSink:
         self.path = os.fspath(path)
         self._fd: int | None = None
         self._ids: set[str] = set()
+        self._writing: asyncio.Future | None = None
 
     def __repr__(self) -> str:
         return f"FileSink({self.path!r})"
@@ -72,9 +73,15 @@ class FileSink:
         return Ack("written")
 
     async def send(self, batch: dict) -> Verdict:
-        return await asyncio.to_thread(self._append, batch)
+        # Shielded: a cancelled send finishes its write before close() may free the fd
+        # (a reused fd number would otherwise receive the rest of the line).
+        self._writing = asyncio.ensure_future(asyncio.to_thread(self._append, batch))
+        return await asyncio.shield(self._writing)
 
     async def close(self) -> None:
+        if self._writing is not None:
+            await asyncio.gather(self._writing, return_exceptions=True)
+            self._writing = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
