@@ -177,18 +177,18 @@ class Engine(EngineViews):
         i = self._item(ev.item)
         q = self._qty(ev.qty)
         loc = self._location(ev.location)
-        status = self._status(ev.status)
+        status = self._status(_opt(ev, "status"))
         price = self._qty(ev.unit_price, "unit_price", zero_ok=True)
         sku, scale = ev.item, self.plant.scale
         paid = to_minor(q * price, scale)
         booked = to_minor(q * float(self.std[i]), scale) if self.plant.method[i] == STANDARD \
             else paid
-        memo = f"receipt {ev.po}" if getattr(ev, "po", None) else "receipt"
+        memo = f"receipt {ev.po}" if _opt(ev, "po") else "receipt"
         inv = self.plant.inv_account[i]
         tx.entry.one(inv, booked, memo, sku)
         tx.entry.one(self.acc.grni, -paid, memo, sku)
         tx.entry.one(self.acc.ppv, paid - booked, "purchase price variance", sku)
-        self._stock_in(tx, i, q, booked, (sku, loc, status, ev.lot))
+        self._stock_in(tx, i, q, booked, (sku, loc, status, _opt(ev, "lot")))
 
     def _release(self, ev, tx: _Tx) -> None:
         if ev.work_order in self.wos.index:
@@ -300,7 +300,8 @@ class Engine(EngineViews):
         w = self._open_wo(ev.work_order, tx)
         c = self._item(ev.item)
         q = self._qty(ev.qty)
-        if ev.location is not None:
+        lot = _opt(ev, "lot")
+        if _opt(ev, "location") is not None:
             loc = self._location(ev.location)
         else:
             p = int(self.wos.item[w])
@@ -308,7 +309,7 @@ class Engine(EngineViews):
                    if self.plant.bom_comp[j] == c]
             loc = self._consume_location(w, ops[0]) if ops \
                 else self.plant.wc_location[int(self.wos.line[w])]
-        self.inv.draw(ev.item, loc, q, ev.lot, tx.effects, tx.moves, tx.alerts)
+        self.inv.draw(ev.item, loc, q, lot, tx.effects, tx.moves, tx.alerts)
         (amount,) = self._value_out(tx, [c], [q])
         tx.entry.pair(self.acc.wip, self.plant.inv_account[c], amount, "issue", ev.item,
                       ev.work_order)
@@ -319,9 +320,9 @@ class Engine(EngineViews):
         q = self._qty(ev.qty)
         loc = self._location(ev.location)
         price = self._qty(ev.unit_price, "unit_price", zero_ok=True)
-        self.inv.draw(ev.item, loc, q, ev.lot, tx.effects, tx.moves, tx.alerts)
+        self.inv.draw(ev.item, loc, q, _opt(ev, "lot"), tx.effects, tx.moves, tx.alerts)
         (cost,) = self._value_out(tx, [i], [q])
-        memo = f"shipment {ev.order}" if getattr(ev, "order", None) else "shipment"
+        memo = f"shipment {ev.order}" if _opt(ev, "order") else "shipment"
         tx.entry.pair(self.acc.cogs, self.plant.inv_account[i], cost, memo, ev.item)
         tx.entry.pair(self.acc.ar, self.acc.revenue, to_minor(q * price, self.plant.scale),
                       memo, ev.item)
@@ -329,9 +330,9 @@ class Engine(EngineViews):
     def _count(self, ev, tx: _Tx) -> None:
         i = self._item(ev.item)
         loc = self._location(ev.location)
-        status = self._status(ev.status)
+        status = self._status(_opt(ev, "status"))
         counted = self._qty(ev.counted_qty, "counted_qty", zero_ok=True)
-        key = (ev.item, loc, status, ev.lot)
+        key = (ev.item, loc, status, _opt(ev, "lot"))
         diff = counted - self.inv.rows.get(key, 0.0)
         if abs(diff) <= EPS:
             return
@@ -348,16 +349,17 @@ class Engine(EngineViews):
     def _transfer(self, ev, tx: _Tx) -> None:
         self._item(ev.item)
         q = self._qty(ev.qty)
+        lot = _opt(ev, "lot")
         src = (ev.item, self._location(ev.from_location, "from_location"),
-               self._status(ev.from_status, "from_status"), ev.lot)
+               self._status(_opt(ev, "from_status"), "from_status"), lot)
         dst = (ev.item, self._location(ev.to_location, "to_location"),
-               self._status(ev.to_status, "to_status"), ev.lot)
+               self._status(_opt(ev, "to_status"), "to_status"), lot)
         if src == dst:
             raise Reject("to_location", "transfer to the same location and status")
         have = self.inv.rows.get(src, 0.0)
         if have < q - EPS:
             tx.alerts.append(Alert("negative stock", f"{ev.item} at {src[1]} ({src[2]}, lot "
-                                   f"{ev.lot or '-'}): transfer of {q:g} with {have:g} on hand"))
+                                   f"{lot or '-'}): transfer of {q:g} with {have:g} on hand"))
         self.inv.move(src, -q, tx.effects, tx.moves)
         self.inv.move(dst, q, tx.effects, tx.moves)
 
@@ -418,6 +420,11 @@ class Engine(EngineViews):
             self.wos.live_events[w].discard(target)
         self.records[str(ev.id)] = _Record("reversal", _Tx(wo=None), lines)
         return Outcome(str(ev.id), True, lines, moves)
+
+
+def _opt(event, name: str):
+    """An optional DESIGN §4 field: absent and None mean the same."""
+    return getattr(event, name, None)
 
 
 def _dedupe(alerts: list[Alert]) -> tuple[Alert, ...]:

@@ -40,6 +40,7 @@ class Inventory:
         self.tail = np.full(n, -1, np.int64)
         self.rows: dict[RowKey, float] = {}
         self.row_order: dict[RowKey, int] = {}  # creation order: oldest lot first
+        self.lot_rows: dict[tuple[str, str], list[RowKey]] = {}  # (item, location) -> lots
 
     # -- values -----------------------------------------------------------------
     def consume(self, items: list[int], qtys: list[float], effects: list):
@@ -96,6 +97,8 @@ class Inventory:
         if key not in self.rows:
             self.rows[key] = 0.0
             self.row_order[key] = len(self.row_order)
+            if key[3] is not None:
+                self.lot_rows.setdefault((key[0], key[1]), []).append(key)
         self.rows[key] += dq
         effects.append(("row", key, dq))
         moves.append(StockMove(key[0], key[1], key[2], key[3], dq))
@@ -109,10 +112,8 @@ class Inventory:
         """
         first: RowKey = (sku, location, "available", lot)
         if lot is None:
-            lots = sorted((k for k in self.rows if k[0] == sku and k[1] == location
-                           and k[2] == "available" and k[3] is not None),
-                          key=self.row_order.__getitem__)
-            candidates = [first] + lots
+            lots = self.lot_rows.get((sku, location), [])
+            candidates = [first] + [k for k in lots if k[2] == "available"]
         else:
             candidates = [first]
         left = q
