@@ -48,8 +48,15 @@ class PlantScenario:
         self._pallet += 1
         return f"400123400{int(self.run_id[-4:] or 0):04d}{self._pallet:04d}"[:17]
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    async def _weigh(self, grams: float) -> None:
+        """An operator's charge: the load stays on until it has settled and been read."""
+        self.scale.place(grams)
+        await asyncio.sleep(max(1.2, 3 * self.tick))
+        self.scale.remove()
+
+    async def run(self, stop: asyncio.Event, cycles: int | None = None) -> None:
+        """Play cycles until `stop` is set (or `cycles` have been played)."""
+        while not stop.is_set() and (cycles is None or self.cycle < cycles):
             self.cycle += 1
             await self.one_cycle(stop)
 
@@ -87,6 +94,7 @@ class PlantScenario:
             await self._event("transfer", f"move-{sku}-{to}", item=sku, qty=qty,
                               from_location="RM", to_location=to,
                               **({"lot": lot} if lot else {}))
+        weighings: list[asyncio.Task] = []
         for t in range(2, 50):
             await self.plc.count("Weld", good=1, scrap=1 if t % 17 == 0 else 0)
             if t % 2 == 0:
@@ -95,11 +103,10 @@ class PlantScenario:
                 self.mix.scan_work_order(widgets)
                 self.mix.scan_gs1(gtin="0" + GTIN["RM-RESIN"])
             if t % 10 == 4:
-                self.scale.place(350.0 + 5 * (t % 3))  # grams of resin per charge
-            if t % 10 == 7:
-                self.scale.remove()
+                weighings.append(asyncio.create_task(self._weigh(350.0 + 5 * (t % 3))))
             if await self._sleep(stop, 1):
                 return
+        await asyncio.gather(*weighings)
         await self._event("labor", "labor", work_order=widgets, operation=20, hours=0.75)
         await self._event("wo_close", "close-f", work_order=frames)
         await self._event("wo_close", "close-w", work_order=widgets)

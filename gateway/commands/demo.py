@@ -42,7 +42,9 @@ def _say(*lines: str) -> None:
         print(line, flush=True)
 
 
-async def demo(port: int, *, tick: float = 1.0, keep: bool = False) -> int:
+async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int | None = None,
+               workdir: pathlib.Path | None = None) -> int:
+    """Run the demo until Ctrl-C, or for `cycles` shifts (tests), in `workdir` if given."""
     from gateway.commands.run import serve
     from gateway.config import load_config
     from gateway.masterdata import load_master
@@ -54,7 +56,8 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False) -> int:
     from simulators.scanner import ScannerSimulator
     from simulators.scenario import PlantScenario
 
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="gateway-demo-"))
+    tmp = workdir or pathlib.Path(tempfile.mkdtemp(prefix="gateway-demo-"))
+    keep = keep or workdir is not None
     config = load_config(DEMO_DIR / "gateway.toml")
     master = load_master(config)
     async with contextlib.AsyncExitStack() as stack:
@@ -88,7 +91,10 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False) -> int:
 
         async def play() -> None:
             await asyncio.sleep(0.5)
-            await scenario.run(stop)
+            await scenario.run(stop, cycles=cycles)
+            if cycles is not None:
+                await asyncio.sleep(20 * tick + 1.0)  # let the last readings arrive
+                stop.set()
 
         player = asyncio.create_task(play())
         try:

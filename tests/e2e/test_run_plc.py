@@ -1,0 +1,115 @@
+"""`gateway run` against the asyncua PLC simulator: counts exactly once across a kill -9
+of the gateway (the PLC counting on while it is down), a PLC reset and a clean SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from simulators.plc import PlcSimulator
+from tests.gateway.plant import GATEWAY_TOML, ROOT, ev, gateway, write_events, write_plant
+
+DEVICES = """
+[[devices]]
+id = "plc"
+driver = "opcua"
+endpoint = "{endpoint}"
+security = "None"
+allow_insecure = true
+counters = [
+  {{ node = "ns=2;s=Assy.Good",  line = "WC2", kind = "good" }},
+  {{ node = "ns=2;s=Assy.Scrap", line = "WC2", kind = "scrap", operation = 10 }},
+]
+"""
+
+
+def _start(cfg) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "gateway", "run", "-c", str(cfg)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _good_scrap(db) -> tuple[float, float]:
+    if not os.path.exists(db):
+        return (0.0, 0.0)
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT good, scrap FROM work_orders WHERE work_order='WO-F'"
+                           ).fetchone()
+    return (row[0], row[1]) if row else (0.0, 0.0)
+
+
+async def _until(db, want: tuple[float, float], proc: subprocess.Popen, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _good_scrap(db) == want:
+            return
+        assert proc.poll() is None, f"gateway exited: {proc.stderr.read()}"
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"expected (good, scrap) = {want}, have {_good_scrap(db)}")
+
+
+@pytest.mark.slow
+async def test_counts_exactly_once_across_kill9_and_plc_reset(tmp_path):
+    plc = PlcSimulator({"Assy": "UInt16"})
+    await plc.start()
+    try:
+        await plc.count("Assy", good=7)  # counted before the gateway ever saw the PLC
+        cfg = write_plant(tmp_path, GATEWAY_TOML + DEVICES.format(endpoint=plc.endpoint))
+        db = str(tmp_path / "var" / "gateway.db")
+        release = write_events(tmp_path / "release.jsonl", [
+            ev("rel", "wo_release", work_order="WO-F", item="F", qty=100, line="WC2")])
+        gateway("ingest", "-c", str(cfg), str(release), check=True)
+
+        proc = _start(cfg)
+        with proc:
+            # The first sight of a counter is a baseline; probe until counts arrive.
+            deadline = time.monotonic() + 60
+            probes = 0
+            while _good_scrap(db)[0] == 0:
+                assert time.monotonic() < deadline, "gateway never counted"
+                assert proc.poll() is None, f"gateway exited: {proc.stderr.read()}"
+                await plc.count("Assy", good=1)
+                probes += 1
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
+            g0, _ = _good_scrap(db)
+            assert 1 <= g0 <= probes  # probes before the subscription are the baseline
+            await plc.count("Assy", good=5, scrap=1)
+            await _until(db, (g0 + 5, 1), proc)
+            await plc.count("Assy", good=3)
+            await _until(db, (g0 + 8, 1), proc)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+
+        # The line keeps producing while the gateway is down.
+        await plc.count("Assy", good=4, scrap=2)
+        proc = _start(cfg)
+        with proc:
+            await _until(db, (g0 + 12, 3), proc)     # caught up once, on reconnect
+            await plc.reset("Assy")                   # PLC reset: counters back to 0
+            await plc.count("Assy", good=2)
+            await _until(db, (g0 + 14, 3), proc)
+            await asyncio.sleep(1.0)
+            assert _good_scrap(db) == (g0 + 14, 3)    # nothing counted twice, late
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    finally:
+        await plc.stop()
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT id, type, json_extract(payload, '$.qty') FROM events"
+                            " WHERE type IN ('completion', 'scrap') ORDER BY seq").fetchall()
+        reading = conn.execute("SELECT reading FROM events WHERE type='completion' LIMIT 1"
+                               ).fetchone()[0]
+    assert sum(q for _, t, q in rows if t == "completion") == g0 + 14
+    assert sum(q for _, t, q in rows if t == "scrap") == 3
+    assert len({i for i, _, _ in rows}) == len(rows)
+    # Every count traces back to the PLC reading that caused it.
+    assert json.loads(reading)["device"] == "plc"
