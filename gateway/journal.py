@@ -16,7 +16,9 @@ import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
+
+import msgspec
 
 from costing.engine import Engine
 from costing.master import MasterData
@@ -128,10 +130,8 @@ class Journal:
     def _rebuild(self) -> None:
         """Bring the in-memory engine to the state the stored events imply."""
         self.engine = Engine(self.master)
-        cur = self.conn.execute("SELECT seq, payload FROM events ORDER BY seq")
-        while chunk := cur.fetchmany(5000):
-            events = [decode_event(p) for _, p in chunk]
-            for (seq, _), out in zip(chunk, self.engine.apply(events)):
+        for seqs, outcomes in replay_stored(self.conn, self.engine):
+            for seq, out in zip(seqs, outcomes):
                 if not out.ok:
                     # Master data changed under stored events; the journal stays the truth.
                     print(f"journal: stored event seq {seq} ({out.event_id}) no longer "
@@ -366,6 +366,26 @@ class Journal:
             " closed_seq=CASE WHEN excluded.status='closed'"
             "   THEN COALESCE(excluded.closed_seq, work_orders.closed_seq) ELSE NULL END",
             rows)
+
+
+_stored_list = msgspec.json.Decoder(list[Event])
+
+
+def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 20000
+                  ) -> Iterator[tuple[list[int], list[Outcome]]]:
+    """Feed every stored event to `engine` in seq order; yield (seqs, outcomes) per chunk.
+
+    Stored payloads are canonical JSON written by this module, so a chunk is decoded in
+    one msgspec call over the payloads joined as a JSON array instead of once per event.
+    """
+    cur = conn.execute("SELECT seq, payload FROM events ORDER BY seq")
+    while rows := cur.fetchmany(chunk):
+        seqs = [r[0] for r in rows]
+        try:
+            events = _stored_list.decode("[" + ",".join([r[1] for r in rows]) + "]")
+        except msgspec.ValidationError:
+            events = [decode_event(r[1]) for r in rows]  # names the bad row
+        yield seqs, engine.apply(events)
 
 
 def submit_all(journal: Journal, subs: Iterable[Submission], batch: int = 500) -> list[Result]:

@@ -1,0 +1,289 @@
+"""Ingest stage: MQTT publisher → Mosquitto → MQTT driver → Gateway → committed journal.
+
+Three processes, as on a site: a real broker (gateway.bench.broker), the gateway
+(`python -m gateway.bench.ingest serve CONFIG N OUT`: the real MqttDevices driver and
+Gateway runtime over a plant written out as gateway.toml + CSVs), and a publisher
+(`... publish ...`) sending canonical events with QoS 1 on the events topic. Each
+payload's `ts` is its publish time; the gateway process records when the transaction
+holding it committed, so latency is publish → commit, on the same host clock.
+
+The publisher runs two phases back to back: `n_fixed` readings at a fixed offered rate
+(latency p50/p99 are taken over these) and then `n_flood` as fast as it can; the
+sustained rate is what the gateway committed from the start of the flood to its last
+commit, i.e. while readings were waiting for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+
+from gateway.bench.synth import EventStream, make_master, write_master_csv
+
+TOPIC = "bench/events"
+GATEWAY_ID = "bench"
+USER_ENV, PASSWORD_ENV = "GATEWAY_BENCH_MQTT_USER", "GATEWAY_BENCH_MQTT_PASSWORD"
+
+SITE_TOML = """\
+[gateway]
+id = "{gateway_id}"
+db = "{db}"
+master_data = "master"
+currency = "EUR"
+currency_decimals = 2
+synchronous = "{synchronous}"
+
+[costing]
+method = "standard"
+
+[accounts]
+wip = "1400"
+grni = "2100"
+ppv = "5210"
+material_usage_variance = "5220"
+material_price_variance = "5230"
+labor_efficiency_variance = "5240"
+overhead_efficiency_variance = "5250"
+applied_labor = "5310"
+applied_overhead = "5320"
+scrap = "5400"
+cogs = "5000"
+revenue = "4000"
+ar = "1200"
+inventory_adjustment = "5500"
+rounding = "5900"
+
+[accounts.inventory]
+raw = "1310"
+semi = "1320"
+finished = "1330"
+
+[reconcile.categories]
+available = ["available"]
+unavailable = ["quality", "damaged", "pending_putaway"]
+
+[mqtt]
+url = "{url}"
+username_env = "{user_env}"
+password_env = "{password_env}"
+events_topic = "{topic}"
+"""
+
+
+def write_site(folder: pathlib.Path, items: int, depth: int, url: str,
+               db: str = "var/gateway.db", synchronous: str = "FULL") -> pathlib.Path:
+    """gateway.toml + master CSVs of the synthetic plant; returns the config path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "master" / "items.csv").exists():
+        write_master_csv(make_master(items, depth), folder / "master")
+    (folder / "var").mkdir(exist_ok=True)
+    cfg = folder / f"gateway-{pathlib.Path(db).stem}.toml"
+    cfg.write_text(SITE_TOML.format(gateway_id=GATEWAY_ID, db=db, synchronous=synchronous,
+                                    url=url, user_env=USER_ENV, password_env=PASSWORD_ENV,
+                                    topic=TOPIC))
+    return cfg
+
+
+def site_env(user: str, password: str) -> dict:
+    return {**os.environ, USER_ENV: user, PASSWORD_ENV: password}
+
+
+# -- the gateway process ----------------------------------------------------------------
+
+async def serve(config_path: str, expected: int, out: str, timeout: float) -> None:
+    """Run the real Gateway until `expected` submissions committed; write the record."""
+    from gateway.config import load_config
+    from gateway.masterdata import load_master
+    from gateway.runtime import Gateway
+
+    cfg = load_config(config_path)
+    gw = Gateway(cfg, load_master(cfg))
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    published: list[str] = []
+    committed: list[float] = []
+    statuses = {"applied": 0, "duplicate": 0, "rejected": 0}
+    submit = gw.journal.submit
+
+    def recording_submit(subs, side=None):
+        results = submit(subs, side=side)
+        now = time.time()  # the transaction is durable from here on
+        for sub, res in zip(subs, results):
+            raw = sub.raw if isinstance(sub.raw, dict) else {}
+            published.append(str(raw.get("ts", "")))
+            committed.append(now)
+            statuses[res.status] += 1
+        if len(committed) >= expected:
+            loop.call_soon_threadsafe(stop.set)
+        return results
+
+    gw.journal.submit = recording_submit
+    runner = asyncio.create_task(gw.run(stop))
+    deadline = loop.time() + 30
+    while not stop.is_set() and not any(s.state == "connected" for s in gw.status.values()):
+        if runner.done() or loop.time() > deadline:
+            stop.set()
+            await runner
+            raise RuntimeError(f"gateway never connected: {gw.devices()}")
+        await asyncio.sleep(0.01)
+    print("ready", flush=True)
+    try:
+        await asyncio.wait_for(stop.wait(), timeout)
+    except asyncio.TimeoutError:
+        stop.set()
+    await runner
+    pub = np.array([_epoch(ts) for ts in published])
+    np.savez(out, published=pub, committed=np.array(committed))
+    print(json.dumps({"committed": len(committed), **statuses}), flush=True)
+
+
+def _epoch(ts: str) -> float:
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return float("nan")
+
+
+# -- the publisher process ----------------------------------------------------------------
+
+def publish(url: str, user: str, password: str, items: int, depth: int,
+            phases: list[tuple[float, int]], id_prefix: str) -> dict:
+    """Publish each phase (rate/s, count; rate 0 = flat out) with QoS 1; wait for PUBACKs."""
+    import msgspec
+    import paho.mqtt.client as mqtt
+
+    from gateway.events import encode_event
+
+    host, port = url.split("://", 1)[1].rsplit(":", 1)
+    total = sum(n for _, n in phases)
+    stream = EventStream(make_master(items, depth), seed=23)
+    events = [msgspec.structs.replace(ev, id=id_prefix + ev.id) if ev.type != "reversal"
+              else msgspec.structs.replace(ev, id=id_prefix + ev.id,
+                                           reverses=id_prefix + ev.reverses)
+              for ev in stream.take(total)]
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}")
+    client.username_pw_set(user, password)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    acked = threading.Semaphore(0)
+    client.on_publish = lambda *a: acked.release()
+    client.connect(host, int(port))
+    client.loop_start()
+    marks = []
+    k = 0
+    for rate, count in phases:
+        t0 = time.time()
+        marks.append(t0)
+        for j in range(count):
+            if rate:
+                ahead = t0 + j / rate - time.time()
+                if ahead > 0:
+                    time.sleep(ahead)
+            now = time.time()
+            ts = datetime.fromtimestamp(now, timezone.utc).isoformat()
+            client.publish(TOPIC, encode_event(msgspec.structs.replace(events[k], ts=ts)),
+                           qos=1)
+            k += 1
+        marks.append(time.time())
+    for _ in range(total):
+        if not acked.acquire(timeout=60):
+            raise RuntimeError("broker stopped acknowledging publishes")
+    client.loop_stop()
+    client.disconnect()
+    return {"marks": marks}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    what = argv.pop(0)
+    if what == "serve":
+        config_path, expected, out, timeout = argv
+        asyncio.run(serve(config_path, int(expected), out, float(timeout)))
+    elif what == "publish":
+        url, user, password, items, depth, phases, prefix = argv
+        plan = [(float(r), int(n)) for r, n in (p.split(":") for p in phases.split(","))]
+        print(json.dumps(publish(url, user, password, int(items), int(depth), plan, prefix)))
+    else:
+        raise SystemExit(f"unknown mode {what!r}: serve | publish")
+    return 0
+
+
+# -- the stage, run from the bench process ---------------------------------------------------
+
+def start_gateway(config: pathlib.Path, env: dict, expected: int, record: pathlib.Path,
+                  timeout: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "gateway.bench.ingest", "serve",
+                             str(config), str(expected), str(record), str(timeout)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_line(proc: subprocess.Popen, want: str, timeout: float) -> None:
+    """Block until the child prints `want` (or dies, naming what it said)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.strip() == want:
+            return
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError(f"gateway child did not say {want!r}: {proc.stderr.read()[-3000:]}")
+
+
+def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: float,
+              n_fixed: int, n_flood: int, timeout: float = 600) -> dict:
+    config = write_site(folder, items, depth, broker.url)
+    env = site_env(broker.username, broker.password)
+    record = folder / "ingest-record.npz"
+    total = n_fixed + n_flood
+    gw = start_gateway(config, env, total, record, timeout)
+    try:
+        wait_line(gw, "ready", 60)
+        pub = subprocess.run([sys.executable, "-m", "gateway.bench.ingest", "publish",
+                              broker.url, broker.username, broker.password, str(items),
+                              str(depth), f"{offered}:{n_fixed},0:{n_flood}", "ing-"],
+                             env=env, capture_output=True, text=True, timeout=timeout)
+        if pub.returncode:
+            raise RuntimeError(f"publisher failed: {pub.stderr[-3000:]}")
+        out, err = gw.communicate(timeout=timeout)
+    finally:
+        if gw.poll() is None:
+            gw.kill()
+            gw.wait()
+    if gw.returncode:
+        raise RuntimeError(f"gateway child exited {gw.returncode}: {err[-3000:]}")
+    counts = json.loads(out.strip().splitlines()[-1])
+    marks = json.loads(pub.stdout)["marks"]
+    data = np.load(record)
+    published, committed = data["published"], data["committed"]
+    fixed = (published >= marks[0]) & (published <= marks[1])
+    latency_ms = (committed[fixed] - published[fixed]) * 1000.0
+    flood_start = marks[2]
+    in_flood = committed >= flood_start
+    span = committed.max() - flood_start if in_flood.any() else 0.0
+    fixed_span = marks[1] - marks[0]
+    return {
+        "offered_per_s": offered,
+        "readings_per_s": round(int(in_flood.sum()) / span, 1) if span > 0 else 0.0,
+        "p50_ms": round(float(np.percentile(latency_ms, 50)), 2) if fixed.any() else None,
+        "p99_ms": round(float(np.percentile(latency_ms, 99)), 2) if fixed.any() else None,
+        "max_ms": round(float(latency_ms.max()), 2) if fixed.any() else None,
+        "fixed_rate_readings": int(fixed.sum()),
+        "achieved_offered_per_s": round(n_fixed / fixed_span, 1) if fixed_span > 0 else None,
+        "flood_readings": n_flood,
+        "applied": counts["applied"], "duplicate": counts["duplicate"],
+        "rejected": counts["rejected"],
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,219 @@
+"""Kernel stage: every cost-engine kernel against its plain-Python reference, same input.
+
+Inputs come from a synthetic plant (thousands of items, a multi-level BOM) and a
+generated stream: the roll-up over every item, backflush explosion and std_through of
+the stream's completions and scraps, valuation of its consumptions against FIFO layers
+and moving averages, the close variances of thousands of orders, posting of every
+entry's lines, and rounding of every amount. Each pair runs on its own copy of the state
+it updates, the results are compared (a ratio of two different answers is worthless),
+and the timings are per pass: a fast kernel is repeated until the clock can see it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from costing import kernels as K
+from costing import reference as R
+from costing.plant import FIFO, Plant
+from costing.rollup import roll_up
+
+MIN_TIMED_S = 0.05  # repeat a pass until at least this much time has passed
+
+
+class KernelMismatch(AssertionError):
+    """A kernel and its reference disagreed: the kernel is wrong, the ratio meaningless."""
+
+
+def _timed(fn: Callable[[], object]) -> tuple[float, object]:
+    reps, total, result = 0, 0.0, None
+    while total < MIN_TIMED_S or reps == 0:
+        t0 = time.perf_counter()
+        result = fn()
+        total += time.perf_counter() - t0
+        reps += 1
+    return total / reps, result
+
+
+def _once(fn: Callable[[], object]) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+def _same(name: str, a, b) -> None:
+    a = a if isinstance(a, tuple) else (a,)
+    b = b if isinstance(b, tuple) else (b,)
+    for k, (x, y) in enumerate(zip(a, b)):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.shape != y.shape or not np.allclose(x.astype(np.float64), y.astype(np.float64),
+                                                 rtol=1e-12, atol=1e-9, equal_nan=True):
+            raise KernelMismatch(f"{name}: output {k} differs from the reference")
+
+
+def _row(name: str, events: int, numba_s: float, reference_s: float) -> dict:
+    return {"name": name, "events": events, "numba_s": round(numba_s, 6),
+            "reference_s": round(reference_s, 6),
+            "ratio": round(reference_s / numba_s, 1) if numba_s > 0 else None}
+
+
+def bench_kernels(plant: Plant, n_events: int, n_orders: int, seed: int = 3) -> list[dict]:
+    """One row per kernel: {name, events, numba_s, reference_s, ratio}."""
+    rng = np.random.default_rng(seed)
+    pl = plant
+    rows = []
+    made = np.flatnonzero(pl.manufactured)
+    std = roll_up(pl).std_array
+
+    # -- standard-cost roll-up over the whole plant ---------------------------------
+    args = (pl.order, pl.manufactured, pl.given, pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff,
+            pl.rt_ptr, pl.rt_wc, pl.rt_per_unit, pl.wc_labor, pl.wc_overhead)
+    K.rollup_kernel(*args)  # loaded from the on-disk cache, not timed
+    tn, a = _timed(lambda: K.rollup_kernel(*args))
+    tr, b = _once(lambda: R.rollup_reference(*args))
+    _same("rollup", a, b)
+    rows.append(_row("rollup", len(pl.skus), tn, tr))
+
+    # -- completions and scraps of the stream: parent, qty, last operation ------------
+    parents = rng.choice(made, n_events)
+    qtys = rng.integers(1, 20, n_events).astype(np.float64)
+    last_op = np.array([pl.rt_op[pl.rt_ptr[p + 1] - 1] if pl.rt_ptr[p + 1] > pl.rt_ptr[p]
+                        else 0 for p in range(len(pl.skus))], np.int64)
+    limits = np.where(rng.random(n_events) < 0.8, np.iinfo(np.int64).max,
+                      last_op[parents] - 10)
+    args = (parents, qtys, limits, pl.bom_ptr, pl.bom_qty_eff, pl.bom_op, pl.bom_backflush,
+            pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_backflush)
+    K.explode_kernel(*args)
+    tn, a = _timed(lambda: K.explode_kernel(*args))
+    tr, b = _once(lambda: R.explode_reference(*args))
+    _same("explode", a, b)
+    rows.append(_row("explode", n_events, tn, tr))
+
+    # std_through is scalar: the engine calls it once per scrap event, so both sides
+    # are driven the same way, one call per event.
+    ops = np.minimum(limits, last_op[parents])
+    tail = (pl.manufactured, std, pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op,
+            pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_labor, pl.wc_overhead)
+    p_list, op_list = parents.tolist(), ops.tolist()
+    K.std_through_kernel(p_list[0], op_list[0], *tail)
+    tn, a = _timed(lambda: [K.std_through_kernel(p, o, *tail)
+                            for p, o in zip(p_list, op_list)])
+    tr, b = _once(lambda: [R.std_through_reference(p, o, *tail)
+                           for p, o in zip(p_list, op_list)])
+    _same("std_through", a, b)
+    rows.append(_row("std_through", n_events, tn, tr))
+
+    # -- valuation of consumptions: FIFO layers, moving averages, standard -------------
+    rows.append(_bench_value(pl, std, n_events, rng))
+
+    # -- close variances of many orders -------------------------------------------------
+    rows.append(_bench_variance(pl, std, n_orders, rng))
+
+    # -- posting: every entry's signed lines into the account balances ------------------
+    n_lines = 6 * n_events
+    acc = rng.integers(0, 24, n_lines).astype(np.int64)
+    amount = rng.integers(-500_000, 500_000, n_lines).astype(np.int64)
+    K.post_kernel(acc[:2], amount[:2], 23, np.zeros(24, np.int64))
+    bal_n = np.zeros(24, np.int64)
+    bal_r = [0] * 24
+    tn, a = _once(lambda: K.post_kernel(acc, amount, 23, bal_n))
+    tr, b = _once(lambda: R.post_reference(acc.tolist(), amount.tolist(), 23, bal_r))
+    _same("post", (a, bal_n), (b, bal_r))
+    rows.append(_row("post", n_lines, tn, tr))
+
+    # -- rounding of amounts to minor units -----------------------------------------------
+    amounts = rng.uniform(0, 5000, n_events) * rng.uniform(0.5, 3, n_events)
+    K.minor_kernel(amounts[:2], pl.scale)
+    tn, a = _timed(lambda: K.minor_kernel(amounts, pl.scale))
+    tr, b = _once(lambda: R.minor_reference(amounts, pl.scale))
+    _same("minor", a, b)
+    rows.append(_row("minor", n_events, tn, tr))
+    return rows
+
+
+def _bench_value(pl: Plant, std: np.ndarray, n: int, rng) -> dict:
+    n_items = len(pl.skus)
+    purchased = np.flatnonzero(~pl.manufactured)
+    # Opening state: every purchased item on hand; FIFO items with a queue of layers.
+    item_qty = np.zeros(n_items)
+    item_value = np.zeros(n_items, np.int64)
+    last_unit = np.full(n_items, np.nan)
+    head = np.full(n_items, -1, np.int64)
+    l_qty, l_val, l_next = [], [], []
+    per_layer = 200.0
+    for i in purchased:
+        unit = std[i] * pl.scale
+        if pl.method[i] == FIFO:
+            prev = -1
+            for _ in range(40):
+                k = len(l_qty)
+                l_qty.append(per_layer)
+                l_val.append(int(round(per_layer * unit * rng.uniform(0.9, 1.1))))
+                l_next.append(-1)
+                if prev == -1:
+                    head[i] = k
+                else:
+                    l_next[prev] = k
+                prev = k
+            item_qty[i] = 40 * per_layer
+            item_value[i] = sum(l_val[-40:])
+        else:
+            item_qty[i] = 40 * per_layer
+            item_value[i] = int(round(item_qty[i] * unit))
+    items = rng.choice(purchased, n).astype(np.int64)
+    qtys = np.round(rng.uniform(0.5, 30, n), 3)
+    state = (item_qty, item_value, last_unit, np.array(l_qty), np.array(l_val, np.int64),
+             np.array(l_next, np.int64), head)
+
+    def fresh():
+        return tuple(x.copy() for x in state)
+
+    warm = fresh()
+    K.value_kernel(items[:2], qtys[:2], pl.method, std, pl.scale, *warm)
+    s_n, s_r = fresh(), fresh()
+    tn, a = _once(lambda: K.value_kernel(items, qtys, pl.method, std, pl.scale, *s_n))
+    tr, b = _once(lambda: R.value_reference(items, qtys, pl.method, std, pl.scale, *s_r))
+    _same("value", a + s_n, b + s_r)
+    return _row("value", n, tn, tr)
+
+
+def _bench_variance(pl: Plant, std: np.ndarray, n_orders: int, rng) -> dict:
+    made = np.flatnonzero(pl.manufactured)
+    orders = rng.choice(made, n_orders)
+    good = rng.integers(10, 200, n_orders).astype(np.float64)
+    mat_wo, mat_item, mat_eff, mat_op = [], [], [], []
+    step_start, step_count, step_op, step_pu, step_lab, step_ovh = [], [], [], [], [], []
+    for w, p in enumerate(orders.tolist()):
+        for j in range(pl.bom_ptr[p], pl.bom_ptr[p + 1]):
+            mat_wo.append(w)
+            mat_item.append(pl.bom_comp[j])
+            mat_eff.append(pl.bom_qty_eff[j])
+            mat_op.append(pl.bom_op[j])
+        step_start.append(len(step_op))
+        step_count.append(pl.rt_ptr[p + 1] - pl.rt_ptr[p])
+        for s in range(pl.rt_ptr[p], pl.rt_ptr[p + 1]):
+            step_op.append(pl.rt_op[s])
+            step_pu.append(pl.rt_per_unit[s])
+            step_lab.append(pl.wc_labor[pl.rt_wc[s]])
+            step_ovh.append(pl.wc_overhead[pl.rt_wc[s]])
+    mat_wo = np.array(mat_wo, np.int64)
+    mat_eff = np.array(mat_eff)
+    units = good[mat_wo]
+    act_qty = np.round(units * mat_eff * rng.uniform(0.95, 1.08, len(mat_wo)), 3)
+    act_val = np.round(act_qty * std[np.array(mat_item)] * pl.scale *
+                       rng.uniform(0.97, 1.05, len(mat_wo))).astype(np.int64)
+    n_steps = len(step_op)
+    args = (np.ones(n_orders, np.bool_), good, mat_wo, np.array(mat_item, np.int64), mat_eff,
+            np.array(mat_op, np.int64), act_qty, act_val, np.array(step_start, np.int64),
+            np.array(step_count, np.int64), np.array(step_op, np.int64), np.array(step_pu),
+            np.array(step_lab), np.array(step_ovh),
+            np.round(rng.uniform(0.5, 40, n_steps), 2),
+            rng.integers(0, 4, n_steps).astype(np.float64), std, pl.scale)
+    K.variance_kernel(*args)
+    tn, a = _timed(lambda: K.variance_kernel(*args))
+    tr, b = _once(lambda: R.variance_reference(*args))
+    _same("variance", a, b)
+    return _row("variance", n_orders, tn, tr)

@@ -1,0 +1,127 @@
+"""`gateway bench [--quick] [--format table|json]`: the performance figures of DESIGN §10.
+
+Stages, in order: kernels (numba vs reference), replay (1M events from an SQLite
+journal; 100k with --quick), ingest (MQTT through a real Mosquitto into committed
+entries), cold start, and peak RSS of the replay process. A progress line per stage
+goes to stderr; the result goes to stdout as a table or as the §10 JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+STAGES = ("kernels", "replay", "ingest", "coldstart")
+
+# Full sizes; --quick divides the event counts (and the plant) by ten.
+FULL = {"items": 5000, "depth": 5, "events": 1_000_000, "orders": 20_000,
+        "offered": 5000, "fixed": 50_000, "flood": 100_000}
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--quick", action="store_true", help="sizes / 10: a CI smoke run")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--stages", default=",".join(STAGES),
+                   help=f"comma-separated subset of {', '.join(STAGES)}")
+    p.add_argument("--events", type=int, default=None,
+                   help="events to replay and to value in the kernels (default 1,000,000;"
+                        " 100,000 with --quick)")
+    p.add_argument("--ingest-readings", type=int, default=None,
+                   help="readings published in each ingest phase (default 5,000/s x 10 s"
+                        " then 100,000; a tenth with --quick)")
+
+
+def sizes_for(args) -> dict:
+    s = dict(FULL)
+    if args.quick:
+        s = {**s, "items": 500, "events": 100_000, "orders": 2_000, "fixed": 5_000,
+             "flood": 10_000}
+    if args.events is not None:
+        s["events"] = args.events
+    if args.ingest_readings is not None:
+        s["fixed"] = s["flood"] = args.ingest_readings
+    s["quick"] = bool(args.quick)
+    return s
+
+
+def _progress(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def run(args) -> int:
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        print(f"gateway bench: --stages: unknown stage {unknown[0]!r} "
+              f"(choose from {', '.join(STAGES)})", file=sys.stderr)
+        return 2
+    sz = sizes_for(args)
+    result: dict = {"kernels": None, "replay": None, "ingest": None, "cold_start_s": None,
+                    "peak_rss_mb": None, "sizes": sz}
+    t_all = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
+        folder = pathlib.Path(tmp)
+        if "kernels" in stages:
+            result["kernels"] = _stage("kernels", lambda: _kernels(sz))
+        if "replay" in stages:
+            rp = _stage("replay", lambda: _replay(sz))
+            result["peak_rss_mb"] = rp.pop("peak_rss_mb")
+            result["replay"] = rp
+        if "ingest" in stages or "coldstart" in stages:
+            from gateway.bench.broker import Broker
+
+            with Broker(folder / "broker") as broker:
+                if "ingest" in stages:
+                    from gateway.bench import ingest
+                    result["ingest"] = _stage("ingest", lambda: ingest.run_stage(
+                        folder / "site", broker, sz["items"], sz["depth"], sz["offered"],
+                        sz["fixed"], sz["flood"]))
+                if "coldstart" in stages:
+                    from gateway.bench import coldstart
+                    cs = _stage("cold start", lambda: coldstart.run_stage(
+                        folder / "site", broker, sz["items"], sz["depth"]))
+                    result["cold_start_s"] = cs["cold_start_s"]
+    result["seconds"] = round(time.perf_counter() - t_all, 1)
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        from gateway.bench.report import render
+        sys.stdout.write(render(result))
+    return 0
+
+
+def _stage(name: str, fn):
+    _progress(f"{name} ...")
+    t0 = time.perf_counter()
+    out = fn()
+    _progress(f"{name} done in {time.perf_counter() - t0:.1f} s")
+    return out
+
+
+def _kernels(sz: dict) -> list[dict]:
+    from costing.plant import Plant
+    from gateway.bench.kernels import bench_kernels
+    from gateway.bench.synth import make_master
+
+    return bench_kernels(Plant(make_master(sz["items"], sz["depth"])), sz["events"],
+                         sz["orders"])
+
+
+def _replay(sz: dict) -> dict:
+    from gateway.bench.replay import stored_journal
+
+    t0 = time.perf_counter()
+    db = stored_journal(sz["events"], sz["items"], sz["depth"])
+    _progress(f"  journal of {sz['events']:,} events ready in {time.perf_counter() - t0:.1f} s"
+              f" ({db})")
+    # Its own process, so that peak RSS is the replay's and nothing else's.
+    proc = subprocess.run([sys.executable, "-m", "gateway.bench.replay", db,
+                           str(sz["items"]), str(sz["depth"])],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"replay process failed: {proc.stderr[-3000:]}")
+    return json.loads(proc.stdout)
