@@ -47,10 +47,10 @@ def build_drivers(config: Any, counter_state: dict[str, dict], overrides: dict |
                         state=counter_state.get(dev.id, {}))
         elif kind == "serial_scale":
             args = dict(id=dev.id, port=dev.port, baudrate=dev.baudrate, protocol=dev.protocol,
-                        station=dev.station)
+                        station=dev.station, **_framing(dev))
         elif kind == "serial_scanner":
             args = dict(id=dev.id, port=dev.port, baudrate=dev.baudrate, station=dev.station,
-                        separator=dev.separator)
+                        separator=dev.separator, **_framing(dev))
         elif kind == "mqtt":
             if mqtt is None:
                 problems.append(f"{where}: an mqtt device needs the [mqtt] section")
@@ -72,6 +72,11 @@ def build_drivers(config: Any, counter_state: dict[str, dict], overrides: dict |
     if problems:
         raise ConfigError(problems)
     return [driver_class(kind)(**args) for kind, args in out]
+
+
+def _framing(dev: Any) -> dict:
+    """Serial framing (Toledo indicators often speak 7E1)."""
+    return dict(bytesize=dev.bytesize, parity=dev.parity, stopbits=dev.stopbits)
 
 
 def _mqtt_auth(config: Any, where: str, problems: list[str]) -> dict:
