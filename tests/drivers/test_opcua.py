@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 import pytest
 import pytest_asyncio
 
 from drivers.base import AuthError
 from drivers.opcua import OpcUaCounters
+from gateway import schema
 from simulators.certs import make_opcua_cert
 from simulators.plc import APPLICATION_URI, PlcSimulator
 from tests.support.net import RecordingSink, wait_until
@@ -26,7 +30,7 @@ def line_counters(line: str) -> list[dict]:
 ASSY = line_counters("Assy")
 LINES = {
     "Assy": "UInt32", "Restart": "UInt32", "Reset": "UInt32", "Stored": "UInt32",
-    "Flaky": "UInt32", "Weld": "UInt16",
+    "Flaky": "UInt32", "Journal": "UInt32", "Weld": "UInt16",
 }
 
 
@@ -164,6 +168,66 @@ async def test_driver_restart_with_stored_state_counts_nothing_twice(plc):
     await second.stop()
     ids = [r.attrs["event_id"] for r in sink.readings + sink2.readings]
     assert len(ids) == len(set(ids)) and booked(sink) + booked(sink2) == 21
+
+
+class JournalSink(RecordingSink):
+    """The gateway's side of the counter seam on the real schema: event and counter
+    state in one transaction, the state written only when the event id was new."""
+
+    def __init__(self, db, commit_limit: int | None = None):
+        super().__init__()
+        self.db, self.commit_limit = db, commit_limit
+
+    async def reading(self, reading):
+        await super().reading(reading)
+        if self.commit_limit is not None and len(self.readings) > self.commit_limit:
+            return  # the process died before this commit
+        a = reading.attrs
+        with self.db:
+            new = self.db.execute(
+                "INSERT OR IGNORE INTO events(id, type, ts, source, payload, received_at) "
+                "VALUES (?, ?, ?, ?, ?, datetime('now'))",
+                (a["event_id"], "completion", reading.ts, reading.device, json.dumps({"qty": a["delta"]})),
+            ).rowcount
+            if new:
+                self.db.execute(
+                    "INSERT INTO counters(device, node, epoch, value) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(device, node) DO UPDATE SET epoch = excluded.epoch, value = excluded.value",
+                    (reading.device, a["node"], a["epoch"], reading.value),
+                )
+
+    def booked(self) -> int:
+        return sum(json.loads(p)["qty"] for (p,) in self.db.execute("SELECT payload FROM events"))
+
+    def stored_state(self, device: str) -> dict:
+        rows = self.db.execute("SELECT node, epoch, value FROM counters WHERE device = ?", (device,))
+        return {node: (epoch, value) for node, epoch, value in rows}
+
+
+@on_shared_loop
+async def test_counter_state_survives_a_crash_through_the_counters_table(plc, tmp_path):
+    db = sqlite3.connect(tmp_path / "gateway.db")
+    schema.create(db)
+    counters = line_counters("Journal")
+    # First run: three counts arrive, only the first two are committed before the crash.
+    crashed = JournalSink(db, commit_limit=2)
+    first = insecure(plc, counters)
+    await first.start(crashed)
+    await wait_until(lambda: crashed.state == "connected", what="first driver connected")
+    for n, units in enumerate((3, 4, 5), start=1):
+        await plc.count("Journal", good=units)
+        await wait_until(lambda: len(crashed.readings) == n, what=f"reading {n}")
+    assert booked(crashed) == 12
+    await first.stop()
+    assert crashed.booked() == 7  # the third reading died uncommitted
+    await plc.count("Journal", good=2)  # production goes on while the gateway restarts
+    # Second run: built from what the table holds, it books exactly what is missing.
+    journal = JournalSink(db)
+    second = insecure(plc, counters, state=journal.stored_state("plc1"))
+    await second.start(journal)
+    await wait_until(lambda: journal.booked() == 14, what="5 + 2 caught up")
+    await second.stop()
+    db.close()
 
 
 class FailingOnceSink(RecordingSink):
