@@ -45,7 +45,7 @@ def run(args) -> int:
         if not rows:
             emit("in sync: no differences")
             return 0
-        emit(table(["sku", "category", "erp qty", "gateway qty", "diff qty", "diff value", ""],
+        emit(table(["sku", "category", "erp qty", "gateway qty", "diff qty", "diff value", "dir"],
                    [(r["sku"], r["category"], qty(r["erp_qty"]), qty(r["gateway_qty"]),
                      qty(r["diff_qty"]), to_people(r["diff_value"], d), r["direction"])
                     for r in rows],

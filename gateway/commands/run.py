@@ -61,7 +61,7 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
         from gateway.upstream.forwarder import forward, sink_from_config
 
         sink = sink_from_config(config)
-        extra.append(_forward(forward, str(config.gateway.db), sink, config, stop))
+        extra.append(_forward(forward, str(config.gateway.db), sink, config, stop, metrics))
     runner = None
     if config.dashboard is not None:
         runner, url = await _start_dashboard(config, gw, metrics, users, secure_cookies)
@@ -76,9 +76,9 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
     return 0
 
 
-async def _forward(forward, db: str, sink, config, stop: asyncio.Event) -> None:
+async def _forward(forward, db: str, sink, config, stop: asyncio.Event, metrics) -> None:
     try:
-        await forward(db, sink, config, stop)
+        await forward(db, sink, config, stop, metrics=metrics)
     finally:
         await sink.close()
 
