@@ -22,10 +22,10 @@ from costing.money import round_minor, to_minor
 from costing.outcome import Alert, Outcome, StockMove
 from costing.plant import STANDARD
 from costing.rollup import roll_up
-from costing.views import EngineViews
+from costing.views import EngineViews, ItemCost, StockRow, WorkOrderState
 from costing.workorders import CLOSED, OPEN, VARIANCES, WorkOrders
 
-__all__ = ["Engine", "Reject"]
+__all__ = ["Engine", "ItemCost", "Reject", "StockRow", "WorkOrderState"]
 NO_LIMIT = np.iinfo(np.int64).max
 
 

@@ -169,3 +169,29 @@ def test_stock_row_values_split_the_item_value_exactly():
     engine.apply([ev(Receipt, "r2", item="R-AVG", qty=0.5, location="QA", unit_price=0.01)])
     rows = engine.stock_rows()
     assert sum(r.value for r in rows) == {c.item: c.value for c in engine.item_costs()}["R-AVG"]
+
+
+def test_issue_of_a_fifo_lot_and_shipment_of_a_standard_item():
+    from gateway.events import Issue, WoRelease
+    engine = Engine(toy_master())
+    out = engine.apply([
+        ev(Receipt, "r1", item="R-FIFO", qty=10, location="LINE-B", unit_price=0.15, lot="A"),
+        ev(Receipt, "r2", item="R-FIFO", qty=10, location="LINE-B", unit_price=0.25, lot="B"),
+        ev(Receipt, "r3", item="R-STD", qty=4, location="FG", unit_price=2.50),
+        ev(WoRelease, "w1", work_order="WO-T", item="F-TOP", qty=1, line="WC-B"),
+        # the lot named is the stock row taken; the value is still FIFO plant-wide
+        ev(Issue, "i1", work_order="WO-T", item="R-FIFO", qty=4, lot="B"),
+        ev(Shipment, "s1", item="R-STD", qty=3, location="FG", unit_price=4.00, order="SO-1"),
+    ])
+    assert journal(out[4]) == table("""
+        1400     0.60   -       R-FIFO
+        1310     -      0.60    R-FIFO
+    """)
+    assert [(m.lot, m.qty) for m in out[4].moves] == [("B", -4.0)]
+    assert journal(out[5]) == table("""
+        5000     6.00   -       R-STD
+        1310     -      6.00    R-STD
+        1200     12.00  -       R-STD
+        4000     -      12.00   R-STD
+    """)
+    assert out[5].lines[0].memo == "shipment SO-1"

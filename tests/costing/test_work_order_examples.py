@@ -193,3 +193,23 @@ def test_issue_without_location_draws_where_the_consuming_operation_runs():
     assert [(m.location, m.qty) for m in out[2].moves] == [("STORES", -2.0)]
     # not in the BOM: standard quantity 0, so all of it is usage variance
     assert engine.variance_so_far("WO-T")["material_usage"] == 600
+
+
+def test_open_variances_match_variance_so_far_and_the_close_posts_them():
+    engine = _stocked(("R-STD", 10, "LINE-A", 2.0))
+    engine.apply([
+        ev(WoRelease, "w1", work_order="WO-F", item="F-FIX", qty=2, line="WC-A"),
+        ev(WoRelease, "w2", work_order="WO-G", item="F-FIX", qty=2, line="WC-A"),
+        ev(Completion, "c1", work_order="WO-F", qty=1, location="FG"),
+        ev(Issue, "i1", work_order="WO-F", item="R-STD", qty=1),
+        ev(Labor, "l1", work_order="WO-G", operation=10, hours=0.5),
+    ])
+    so_far = engine.open_variances()
+    assert so_far == {wo: engine.variance_so_far(wo) for wo in ("WO-F", "WO-G")}
+    # WO-F: one kg over standard; WO-G: half an hour with nothing made yet
+    assert so_far["WO-F"]["material_usage"] == 200
+    assert so_far["WO-G"]["labor_efficiency"] == 1500
+    engine.apply([ev(WoClose, "x1", work_order="WO-F")])
+    posted = {w.work_order: w for w in engine.work_orders()}["WO-F"]
+    assert posted.material_usage == 200 and engine.variance_so_far("WO-F")["material_usage"] == 200
+    assert set(engine.open_variances()) == {"WO-G"}
