@@ -55,6 +55,11 @@ _AUTH_STATUS = (
 )
 
 
+# Counter types small enough to roll over within a shift or a week; with no wrap_max a
+# roll-over reads as a reset. (A UInt32 at 10 units/s lasts 13 years: not worth a warning.)
+_WRAPS = {ua.VariantType.Byte: 0xFF, ua.VariantType.UInt16: 0xFFFF}
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat()
 
@@ -177,6 +182,7 @@ class OpcUaCounters:
         self._client: Client | None = None
         self._sink: Sink | None = None
         self.connects = 0  # successful sessions, for tests and the dashboard
+        self._warned: set[str] = set()
 
     @staticmethod
     def _parse_security(security: str, allow_insecure: bool):
@@ -341,6 +347,13 @@ class OpcUaCounters:
             await self._report(DecodeError(f"{node}: status {status.name}", raw=repr(data_value.Value)))
             return
         raw = data_value.Value.Value if data_value.Value is not None else None
+        variant = data_value.Value.VariantType if data_value.Value is not None else None
+        if spec.wrap_max is None and variant in _WRAPS and node not in self._warned:
+            self._warned.add(node)
+            log.warning(
+                "%s: %s is %s but has no wrap_max; set wrap_max = %d or its roll-over will be "
+                "booked as a PLC reset", self.id, node, variant.name, _WRAPS[variant],
+            )
         try:
             count = self.book.observe(node, raw)
         except ValueError as exc:

@@ -149,6 +149,14 @@ async def test_uint16_counter_rolls_over(plc):
 
 
 @on_shared_loop
+async def test_uint16_counter_without_wrap_max_is_flagged(plc, caplog):
+    driver = insecure(plc, [{"node": "ns=2;s=Weld.Scrap", "line": "WC-WELD", "kind": "scrap"}])
+    await started(driver)
+    await driver.stop()
+    assert "ns=2;s=Weld.Scrap is UInt16 but has no wrap_max; set wrap_max = 65535" in caplog.text
+
+
+@on_shared_loop
 async def test_driver_restart_with_stored_state_counts_nothing_twice(plc):
     stored_line = line_counters("Stored")
     await plc.count("Stored", good=100)
