@@ -55,8 +55,8 @@ def _same(name: str, a, b) -> None:
 
 
 def _row(name: str, events: int, numba_s: float, reference_s: float) -> dict:
-    return {"name": name, "events": events, "numba_s": round(numba_s, 6),
-            "reference_s": round(reference_s, 6),
+    return {"name": name, "events": events, "numba_s": float(f"{numba_s:.4g}"),
+            "reference_s": float(f"{reference_s:.4g}"),
             "ratio": round(reference_s / numba_s, 1) if numba_s > 0 else None}
 
 

@@ -38,7 +38,7 @@ def render(result: dict) -> str:
         out.append("")
     kernels = result.get("kernels") or []
     if kernels:
-        rows = [(k["name"], f"{k['events']:,}", f"{k['numba_s']:.6f}", f"{k['reference_s']:.6f}",
+        rows = [(k["name"], f"{k['events']:,}", f"{k['numba_s']:.3g}", f"{k['reference_s']:.3g}",
                  _num(k["ratio"], 1), _mark(k["ratio"] is not None and
                                             k["ratio"] >= TARGETS["kernel_ratio"]))
                 for k in kernels]

@@ -1,0 +1,1 @@
+"""`gateway bench` stages: synthetic plants, kernels, replay, ingest, cold start, report."""

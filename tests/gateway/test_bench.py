@@ -1,0 +1,94 @@
+"""`gateway bench --quick` as CI runs it, shrunk further: every stage, the §10 JSON shape.
+
+The run is real end to end (numba kernels against their references, a generated SQLite
+journal replayed in its own process, a Mosquitto broker on a free port, the MQTT driver
+and the Gateway runtime in a child process); the assertions are on shape and sanity,
+never on speed — performance is measured by the benchmark, not gated by tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gateway.bench.kernels import KernelMismatch, _same
+from tests.gateway.plant import gateway
+
+KERNELS = {"rollup", "explode", "std_through", "value", "variance", "post", "minor"}
+
+
+@pytest.fixture(scope="module")
+def quick_run():
+    proc = gateway("bench", "--quick", "--format", "json", "--events", "20000",
+                   "--ingest-readings", "1500", timeout=110)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), proc.stderr
+
+
+def _finite_positive(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def test_json_has_every_figure_of_design_10(quick_run):
+    result, _ = quick_run
+    assert {"kernels", "replay", "ingest", "cold_start_s", "peak_rss_mb"} <= set(result)
+    assert {k["name"] for k in result["kernels"]} == KERNELS
+    for k in result["kernels"]:
+        assert set(k) == {"name", "events", "numba_s", "reference_s", "ratio"}
+        assert k["events"] > 0 and _finite_positive(k["numba_s"]), k
+        assert _finite_positive(k["reference_s"]) and _finite_positive(k["ratio"]), k
+        assert k["ratio"] == pytest.approx(k["reference_s"] / k["numba_s"], rel=0.02, abs=0.1)
+    assert {"events", "seconds", "events_per_s"} <= set(result["replay"])
+    assert {"offered_per_s", "readings_per_s", "p50_ms", "p99_ms"} <= set(result["ingest"])
+
+
+def test_replay_applies_every_stored_event_and_balances(quick_run):
+    replay = quick_run[0]["replay"]
+    assert replay["events"] == 20000
+    assert replay["rejected"] == 0
+    assert replay["ledger_imbalance"] == 0
+    assert replay["journal_lines"] > 2 * replay["events"]
+    assert replay["events_per_s"] == pytest.approx(replay["events"] / replay["seconds"],
+                                                   rel=0.01)
+
+
+def test_ingest_committed_every_published_reading(quick_run):
+    ingest = quick_run[0]["ingest"]
+    assert ingest["applied"] == 3000 and ingest["rejected"] == 0 and ingest["duplicate"] == 0
+    assert ingest["offered_per_s"] == 5000
+    assert _finite_positive(ingest["readings_per_s"])
+    assert 0 < ingest["p50_ms"] <= ingest["p99_ms"] <= ingest["max_ms"]
+    assert ingest["p99_ms"] < 60_000  # publish → commit stays within the run
+
+
+def test_cold_start_and_memory_are_plausible(quick_run):
+    result, stderr = quick_run
+    assert 0.05 < result["cold_start_s"] < 30
+    assert 30 < result["peak_rss_mb"] < 4000
+    for stage in ("kernels", "replay", "ingest", "cold start"):
+        assert f"bench: {stage} done in" in stderr  # one progress line per stage
+
+
+def test_table_format_names_each_stage_and_target():
+    proc = gateway("bench", "--quick", "--stages", "kernels", "--events", "2000", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "kernels (numba vs plain-Python reference" in out
+    for name in KERNELS:
+        assert f"\n{name} " in out
+    assert "target ≥ 30×" in out
+
+
+def test_unknown_stage_is_refused_by_name():
+    proc = gateway("bench", "--stages", "kernels,warp")
+    assert proc.returncode == 2
+    assert "unknown stage 'warp'" in proc.stderr
+
+
+def test_a_kernel_that_disagrees_with_its_reference_is_reported():
+    _same("value", (np.array([100, 200]),), ([100, 200],))
+    with pytest.raises(KernelMismatch, match="value: output 1 differs"):
+        _same("value", (np.array([1]), np.array([100, 201])), ([1], [100, 200]))
