@@ -10,6 +10,7 @@ import pytest
 from drivers.base import AuthError, DecodeError
 from drivers.mqtt import MqttDevices, decode_device_payload
 from simulators.mqtt_devices import MqttDeviceSimulator
+from tests.support import mosquitto as mosquitto_support
 from tests.support.mosquitto import Mosquitto, mosquitto, mosquitto_tls_files  # noqa: F401 (fixtures)
 from tests.support.net import RecordingSink, wait_until
 
@@ -74,6 +75,7 @@ async def test_unacked_message_is_redelivered_after_reconnect_and_acked_one_is_n
         second = driver_for(mosquitto)
         sink2 = await running(second)
         await wait_until(lambda: sink2.readings, what="redelivery")
+        await sink.readings[0].ack()  # late ack for a closed connection: a harmless no-op
         assert [r.attrs["event_id"] for r in sink2.readings] == ["m-1"]
         await sink2.readings[0].ack()  # committed this time
         await sim.count("press-1", "good", 1, id="m-2")
@@ -240,3 +242,10 @@ async def test_broker_acl_limits_what_a_device_may_publish(tmp_path, mosquitto_t
         broker.stop()
     # Same publisher, same session, QoS 1: had the spoofed message passed, it came first.
     assert [r.attrs["event_id"] for r in sink.readings] == ["own"]
+
+
+def test_missing_broker_program_is_named_with_the_setup_script(tmp_path, monkeypatch):
+    monkeypatch.setattr(mosquitto_support, "MOSQUITTO", str(tmp_path / "no-mosquitto"))
+    with pytest.raises(mosquitto_support.MosquittoMissing) as err:
+        Mosquitto(tmp_path / "broker")
+    assert f"{tmp_path / 'no-mosquitto'} not found" in str(err.value) and "./setup.sh" in str(err.value)
