@@ -1,0 +1,159 @@
+"""The journal over a real SQLite file: exactly once, bad input kept, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from gateway import failpoints
+from gateway.commands.replay import differences, rebuild
+from gateway.config import load_config
+from gateway.journal import Journal, JournalFull, SideEffects, Submission, connect
+from gateway.masterdata import load_master
+from tests.gateway.plant import ev, gateway, write_events, write_plant
+
+
+@pytest.fixture
+def plant(tmp_path):
+    cfg = load_config(write_plant(tmp_path))
+    return cfg, load_master(cfg)
+
+
+@pytest.fixture
+def journal(plant, tmp_path):
+    cfg, master = plant
+    j = Journal(str(tmp_path / "j.db"), master)
+    yield j
+    j.close()
+
+
+def _one(journal: Journal, raw, source="test") -> object:
+    [res] = journal.submit([Submission(raw, source=source)])
+    return res
+
+
+RECEIPT = ev("r1", "receipt", item="A", qty=10, location="L1", unit_price=2.0)
+
+
+@pytest.mark.parametrize("raw, field, words", [
+    (ev("b1", "receipt", item="ZZ", qty=1, location="L1", unit_price=1), "item", "'ZZ'"),
+    (ev("b2", "receipt", item="A", qty=1, location="MOON", unit_price=1), "location", "'MOON'"),
+    (ev("b3", "receipt", item="A", qty=0, location="L1", unit_price=1), "qty", "> 0"),
+    (ev("b4", "issue", work_order="WO-404", item="A", qty=1), "work_order", "WO-404"),
+    (ev("b5", "receipt", item="A", location="L1", unit_price=1), "qty", "missing"),
+    (ev("b6", "receipt", item="A", qty="ten", location="L1", unit_price=1), "qty", "'ten'"),
+    (ev("b7", "teleport", item="A"), "type", "'teleport'"),
+    (ev("b8", "receipt", item="A", qty=1, location="L1", unit_price=1, colour="red"),
+     "colour", "unknown field"),
+    ({**ev("b9", "wo_close", work_order="W"), "ts": "yesterday"}, "ts", "'yesterday'"),
+    ('{"id": "b10", "type": ', None, "malformed JSON"),
+])
+def test_bad_input_is_rejected_naming_field_and_value_and_kept_verbatim(journal, raw, field,
+                                                                        words):
+    text = raw if isinstance(raw, str) else json.dumps(raw)
+    res = _one(journal, text, source="file.jsonl:7")
+    assert res.status == "rejected"
+    assert res.field == field
+    assert words in res.reason
+    row = journal.conn.execute("SELECT kind, source, field, reason, raw FROM exceptions"
+                               ).fetchone()
+    assert row == ("rejected", "file.jsonl:7", field, res.reason, text)
+    assert journal.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+def test_a_bad_event_never_stops_the_rest_of_its_batch(journal):
+    results = journal.submit([
+        Submission(RECEIPT),
+        Submission(ev("bad", "receipt", item="ZZ", qty=1, location="L1", unit_price=1)),
+        Submission(ev("r2", "receipt", item="A", qty=5, location="L1", unit_price=2.2)),
+    ])
+    assert [r.status for r in results] == ["applied", "rejected", "applied"]
+    assert [r.seq for r in results] == [1, None, 2]
+
+
+def test_same_id_same_payload_is_acknowledged_other_payload_is_a_conflict(journal):
+    assert _one(journal, RECEIPT).status == "applied"
+    again = _one(journal, dict(RECEIPT))
+    assert again.status == "duplicate" and again.accepted
+    other = _one(journal, {**RECEIPT, "qty": 11})
+    assert other.status == "rejected" and other.field == "id"
+    assert "different payload" in other.reason
+    assert journal.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+    assert journal.conn.execute("SELECT kind FROM exceptions").fetchall() == [("conflict",)]
+    # ... and within one batch too
+    res = journal.submit([Submission(ev("x", "wo_close", work_order="W")),
+                          Submission({**RECEIPT, "id": "r9"}), Submission({**RECEIPT, "id": "r9"})])
+    assert [r.status for r in res][1:] == ["applied", "duplicate"]
+
+
+def test_disk_full_at_commit_applies_nothing_and_the_journal_recovers(journal):
+    assert _one(journal, RECEIPT).status == "applied"
+    failpoints.arm("journal.commit", "disk_full")
+    try:
+        with pytest.raises(JournalFull):
+            journal.submit([Submission(ev("r2", "receipt", item="A", qty=5, location="L1",
+                                          unit_price=2.2))],
+                           side=SideEffects(counters=[("plc", "n", 0, 5)]))
+    finally:
+        failpoints.disarm()
+    conn = journal.conn
+    assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+    assert conn.execute("SELECT COUNT(*) FROM counters").fetchone()[0] == 0
+    # The engine was rebuilt from disk: the retried batch values from the stored state.
+    res = journal.submit([Submission(ev("r2", "receipt", item="A", qty=5, location="L1",
+                                        unit_price=2.2))])
+    assert res[0].status == "applied"
+    qty, value = conn.execute("SELECT qty, value FROM item_costs WHERE item='A'").fetchone()
+    assert (qty, value) == (15.0, 3000)  # 15 kg at the 2.00 standard, not 20 kg
+
+
+def test_replay_equals_live(journal, plant, tmp_path):
+    _, master = plant
+    journal.submit([Submission(e) for e in (
+        RECEIPT, ev("w", "wo_release", work_order="WO", item="S", qty=5, line="WC1"),
+        ev("c", "completion", work_order="WO", qty=3, location="L2"),
+        ev("x", "wo_close", work_order="WO"))])
+    n, not_applied = rebuild(journal.path, master, str(tmp_path / "re.db"))
+    assert (n, not_applied) == (4, 0)
+    assert differences(connect(journal.path, readonly=True),
+                       connect(str(tmp_path / "re.db"), readonly=True)) == []
+
+
+def _big_day(n_receipts: int) -> list[dict]:
+    events = [ev("w", "wo_release", work_order="WO", item="S", qty=10**6, line="WC1")]
+    for i in range(n_receipts):
+        events.append(ev(f"r{i}", "receipt", item="A", qty=2 + i % 5, location="L1",
+                         unit_price=2.0 + (i % 7) / 100))
+        if i % 3 == 0:
+            events.append(ev(f"c{i}", "completion", work_order="WO", qty=1, location="L2"))
+    return events
+
+
+@pytest.mark.slow
+def test_sigkill_mid_ingest_loses_nothing_acknowledged_and_applies_nothing_twice(tmp_path):
+    day = _big_day(1500)
+    killed_dir, clean_dir = tmp_path / "killed", tmp_path / "clean"
+    killed_dir.mkdir()
+    clean_dir.mkdir()
+    killed_cfg, clean_cfg = write_plant(killed_dir), write_plant(clean_dir)
+    events = write_events(tmp_path / "day.jsonl", day)
+
+    # Die right after the 3rd committed micro-batch of 200 lines (acknowledged work).
+    proc = gateway("ingest", "-c", str(killed_cfg), str(events), "--batch", "200",
+                   env={"GATEWAY_FAILPOINTS": "journal.after_commit=kill@3"})
+    assert proc.returncode == -9
+    db = killed_dir / "var" / "gateway.db"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 600
+
+    again = gateway("ingest", "-c", str(killed_cfg), str(events), "--batch", "200")
+    assert again.returncode == 0, again.stderr
+    assert f"{len(day) - 600} applied, 600 duplicate, 0 rejected" in again.stderr
+    gateway("ingest", "-c", str(clean_cfg), str(events), check=True)
+    for cmd in (["trial-balance", "--format", "json"], ["stock", "--format", "json"],
+                ["wip", "--format", "json"], ["journal", "--format", "csv"]):
+        a = gateway(cmd[0], "-c", str(killed_cfg), *cmd[1:], check=True).stdout
+        b = gateway(cmd[0], "-c", str(clean_cfg), *cmd[1:], check=True).stdout
+        assert a == b, cmd[0]
