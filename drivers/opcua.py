@@ -13,7 +13,8 @@ where certificates are checked.
 
 Security: "Basic256Sha256,Sign" or "Basic256Sha256,SignAndEncrypt" with a client
 certificate and the server certificate PINNED — the endpoint's certificate must be
-byte-identical to `server_cert` or nothing is sent (AuthError). "None" only with
+byte-identical to `server_cert` (checked on the unsecured discovery call, before any
+session or password) and within its validity dates, or the driver refuses (AuthError). "None" only with
 `allow_insecure=True`.
 
 Vendor errors are translated here: certificate, signature and identity failures →
@@ -154,9 +155,14 @@ class OpcUaCounters:
         for i, raw in enumerate(counters):
             spec = raw if isinstance(raw, CounterSpec) else CounterSpec.from_mapping(raw, f"counters[{i}]")
             try:
-                self._configured[ua.NodeId.from_string(spec.node)] = spec.node
+                node_id = ua.NodeId.from_string(spec.node)
             except Exception:
                 raise ValueError(f"counters[{i}].node: not an OPC-UA node id: {spec.node!r}") from None
+            if node_id in self._configured:
+                raise ValueError(
+                    f"counters[{i}].node: {spec.node!r} is the same node as {self._configured[node_id]!r}"
+                )
+            self._configured[node_id] = spec.node
             specs.append(spec)
         if not specs:
             raise ValueError("counters: at least one counter node is required")
@@ -174,6 +180,8 @@ class OpcUaCounters:
             self.server_cert = _load_der(server_cert, "server_cert")
             self.client_cert = _load_der(client_cert, "client_cert")
             self.client_key = pathlib.Path(client_key)
+            if not self.client_key.is_file():
+                raise ValueError(f"client_key: cannot read {str(client_key)!r}")
         self.username, self.password = username, password
         self.publishing_interval_ms = publishing_interval_ms
         self.timeout = timeout

@@ -367,6 +367,10 @@ async def test_secure_driver_refuses_a_server_that_offers_only_none(certs, plc):
         ({"counters": [{"node": "Assy.Good", "line": "L"}]}, "counters[0].node: not an OPC-UA node id: 'Assy.Good'"),
         ({"security": "Basic128,Sign"}, "security: must be 'Basic256Sha256,Sign'"),
         ({}, "server_cert, client_cert, client_key: required with security"),
+        ({"counters": [{"node": "i=2258", "line": "L"}, {"node": "ns=0;i=2258", "line": "L"}]},
+         "counters[1].node: 'ns=0;i=2258' is the same node as 'i=2258'"),
+        ({"server_cert": "/nonexistent.pem", "client_cert": "c", "client_key": "k"},
+         "server_cert: cannot read '/nonexistent.pem': No such file or directory"),
     ],
 )
 def test_bad_configuration_names_the_field(kwargs, message):
