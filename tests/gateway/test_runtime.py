@@ -1,0 +1,113 @@
+"""The gateway process in-process: readings through mapping into the journal, acks only
+after commit, back-pressure while the disk is full, and counts with no active order."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import msgspec
+import pytest
+
+from drivers.base import DecodeError, Reading
+from gateway import failpoints
+from gateway.config import load_config
+from gateway.masterdata import load_master
+from gateway.runtime import Gateway
+from tests.gateway.plant import ev, write_plant
+
+
+class ScriptedDevice:
+    """A device that says what the test tells it to, through the real driver contract;
+    each reading records when the gateway acknowledged it."""
+
+    def __init__(self, id: str = "dev"):
+        self.id = id
+        self.acked: list[str] = []
+        self.sink = None
+
+    async def start(self, sink) -> None:
+        self.sink = sink
+        sink.connection(self.id, "connected")
+
+    async def stop(self) -> None:
+        self.sink.connection(self.id, "down")
+
+    async def say(self, kind: str, value, **attrs) -> Reading:
+        tag = f"{kind}:{attrs.get('event_id') or (value.get('id') if isinstance(value, dict) else value)}"
+
+        async def ack() -> None:
+            self.acked.append(tag)
+        r = Reading(self.id, kind, value, "2026-11-20T08:00:00Z", attrs=attrs, ack=ack)
+        await self.sink.reading(r)
+        return r
+
+
+@pytest.fixture
+def plant(tmp_path):
+    cfg = load_config(write_plant(tmp_path))
+    cfg = msgspec.structs.replace(cfg, gateway=msgspec.structs.replace(
+        cfg.gateway, db=str(tmp_path / "g.db")))
+    return cfg, load_master(cfg)
+
+
+async def _until(cond, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+def _rows(db, sql):
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+async def test_counts_follow_the_active_order_and_orphans_become_exceptions(plant):
+    cfg, master = plant
+    dev = ScriptedDevice()
+    gw = Gateway(cfg, master, drivers=[dev])
+    stop = asyncio.Event()
+    task = asyncio.create_task(gw.run(stop))
+    await _until(lambda: dev.sink is not None)
+    counter = dict(node="n1", line="WC2", counter_kind="good", epoch=0)
+    await dev.say("counter", 3, delta=3, event_id="dev:n1:0:3", **counter)  # no order yet
+    await dev.say("event", ev("rel", "wo_release", work_order="WO", item="F", qty=9, line="WC2"))
+    await dev.say("counter", 5, delta=2, event_id="dev:n1:0:5", **counter)
+    await dev.say("counter", 5, delta=2, event_id="dev:n1:0:5", **counter)  # replayed notification
+    await _until(lambda: len(dev.acked) == 4)
+    stop.set()
+    await task
+    db = cfg.gateway.db
+    assert _rows(db, "SELECT kind, reason, raw IS NOT NULL FROM exceptions"
+                     " WHERE kind != 'negative_stock'") == [
+        ("unassigned_count", "3 good count(s) on WC2 with no active work order", 1)]
+    assert _rows(db, "SELECT good FROM work_orders") == [(2.0,)]
+    assert _rows(db, "SELECT device, node, epoch, value FROM counters") == [("dev", "n1", 0, 5)]
+    assert gw.devices()[0]["state"] == "down"
+
+
+async def test_disk_full_holds_acks_raises_an_alarm_and_recovers(plant):
+    cfg, master = plant
+    dev = ScriptedDevice()
+    gw = Gateway(cfg, master, drivers=[dev])
+    stop = asyncio.Event()
+    task = asyncio.create_task(gw.run(stop))
+    await _until(lambda: dev.sink is not None)
+    failpoints.arm("journal.commit", "disk_full", 1, 3)  # the next 3 commits fail
+    try:
+        await dev.say("event", ev("r1", "receipt", item="A", qty=1, location="L1",
+                                  unit_price=2))
+        await _until(lambda: any(a.startswith("disk full") for a in gw.alarms))
+        assert dev.acked == []  # nothing acknowledged while it cannot be written
+        await _until(lambda: dev.acked == ["event:r1"], timeout=15)
+    finally:
+        failpoints.disarm()
+    assert gw.alarms == []
+    await dev.say("problem-free", 1.0)
+    await dev.sink.problem(dev.id, DecodeError("checksum", raw=b"\x02AB\r"))
+    stop.set()
+    await task
+    db = cfg.gateway.db
+    assert _rows(db, "SELECT id FROM events") == [("r1",)]
+    assert _rows(db, "SELECT kind, raw FROM exceptions") == [("decode_error", "\x02AB\r")]
