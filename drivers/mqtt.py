@@ -29,6 +29,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 import ssl
 from typing import Any, Iterable
 from urllib.parse import urlsplit
@@ -87,20 +88,27 @@ def decode_device_payload(payload: bytes, topic: str, via: str) -> Reading:
     if "value" not in body:
         raise DecodeError(f"{topic}: value: required", raw=payload)
     value = body["value"]
-    if kind != "scan" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise DecodeError(f"{topic}: value: must be a number for kind {kind!r}, got {value!r}", raw=payload)
+    if kind != "scan" and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+    ):
+        raise DecodeError(f"{topic}: value: must be a finite number for kind {kind!r}, got {value!r}", raw=payload)
     if kind in ("good", "scrap") and value <= 0:
         raise DecodeError(f"{topic}: value: units made must be > 0, got {value!r}", raw=payload)
     ts = body.get("ts")
     if ts is not None and not isinstance(ts, str):
         raise DecodeError(f"{topic}: ts: must be an RFC 3339 string, got {ts!r}", raw=payload)
     unit = body.get("unit")
+    if unit is not None and not isinstance(unit, str):
+        raise DecodeError(f"{topic}: unit: must be a string, got {unit!r}", raw=payload)
+    message_id = body.get("id")
+    if message_id is not None and (not isinstance(message_id, str) or not message_id):
+        raise DecodeError(f"{topic}: id: must be a non-empty string, got {message_id!r}", raw=payload)
     attrs = {k: v for k, v in body.items() if k not in ("device", "ts", "kind", "value", "unit")}
     if kind not in KINDS:
         attrs["kind"], kind = kind, "measure"
     # A device may name its message; otherwise the bytes do, so a redelivery maps to
     # the same id and is dropped by the journal.
-    attrs.setdefault("event_id", body.get("id") or f"{device}:{hashlib.sha256(payload).hexdigest()[:20]}")
+    attrs.setdefault("event_id", message_id or f"{device}:{hashlib.sha256(payload).hexdigest()[:20]}")
     attrs["topic"], attrs["via"] = topic, via
     return Reading(device=device, kind=kind, value=value, ts=ts or _now(), unit=unit, attrs=attrs)
 
@@ -120,6 +128,8 @@ def _json_object(payload: bytes, topic: str) -> dict[str, Any]:
         body = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
         raise DecodeError(f"{topic}: payload is not JSON ({exc})", raw=payload) from None
+    except RecursionError:
+        raise DecodeError(f"{topic}: payload nests too deeply to be a reading", raw=payload) from None
     if not isinstance(body, dict):
         raise DecodeError(f"{topic}: payload must be a JSON object, got {type(body).__name__}", raw=payload)
     return body

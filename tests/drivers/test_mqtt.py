@@ -6,9 +6,11 @@ import gc
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.base import AuthError, DecodeError
-from drivers.mqtt import MqttDevices, decode_device_payload
+from drivers.mqtt import KINDS, MqttDevices, decode_device_payload, decode_event_payload
 from simulators.mqtt_devices import MqttDeviceSimulator
 from tests.support import mosquitto as mosquitto_support
 from tests.support.mosquitto import Mosquitto, mosquitto, mosquitto_tls_files  # noqa: F401 (fixtures)
@@ -108,7 +110,7 @@ async def test_malformed_payload_is_a_decode_error_with_raw_bytes_and_is_acked(m
     bad_json, bad_value = sink.problems
     assert isinstance(bad_json, DecodeError) and bad_json.raw == b"{not json"
     assert "payload is not JSON" in str(bad_json)
-    assert "value: must be a number for kind 'good', got 'five'" in str(bad_value)
+    assert "value: must be a finite number for kind 'good', got 'five'" in str(bad_value)
     assert sink2.problems == [] and [r.attrs["event_id"] for r in sink2.readings] == ["after"]
 
 
@@ -184,6 +186,7 @@ async def test_broker_restart_reconnects_and_keeps_the_session(mosquitto):
         ({"device": "d", "kind": "good"}, "value: required"),
         ({"device": "d", "kind": "scrap", "value": 0}, "value: units made must be > 0, got 0"),
         ({"device": "d", "kind": "measure", "value": 1, "ts": 5}, "ts: must be an RFC 3339 string, got 5"),
+        ({"device": "d", "kind": "good", "value": 1, "id": 7}, "id: must be a non-empty string, got 7"),
     ],
 )
 def test_bad_device_payloads_name_field_and_value(body, message):
@@ -191,6 +194,42 @@ def test_bad_device_payloads_name_field_and_value(body, message):
     with pytest.raises(DecodeError) as err:
         decode_device_payload(raw, "t", "mqtt1")
     assert message in str(err.value) and err.value.raw == raw
+
+
+def test_deeply_nested_payload_is_a_decode_error_not_a_crash():
+    payload = b"[" * 200_000 + b"]" * 200_000
+    with pytest.raises(DecodeError, match="payload nests too deeply") as err:
+        decode_device_payload(payload, "t", "mqtt1")
+    assert err.value.raw == payload
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+DEVICE_LIKE = st.fixed_dictionaries(
+    {},
+    optional={
+        "device": JSON | st.text(max_size=8), "kind": JSON | st.sampled_from(KINDS + ("rpm",)),
+        "value": JSON, "ts": JSON, "unit": JSON, "id": JSON,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.binary(max_size=64) | JSON.map(lambda v: json.dumps(v).encode())
+       | DEVICE_LIKE.map(lambda v: json.dumps(v).encode()))
+def test_any_payload_is_a_reading_or_a_decode_error_keeping_the_bytes(payload):
+    for decode in (decode_device_payload, decode_event_payload):
+        try:
+            reading = decode(payload, "t", "mqtt1")
+        except DecodeError as error:
+            assert error.raw == payload
+        else:
+            assert reading.kind in KINDS + ("event",) and isinstance(reading.ts, str)
+            if reading.kind != "event":
+                assert isinstance(reading.attrs["event_id"], str)
 
 
 def test_bad_configuration_names_the_field():
