@@ -106,9 +106,9 @@ def decode_device_payload(payload: bytes, topic: str, via: str) -> Reading:
     attrs = {k: v for k, v in body.items() if k not in ("device", "ts", "kind", "value", "unit")}
     if kind not in KINDS:
         attrs["kind"], kind = kind, "measure"
-    # A device may name its message; otherwise the bytes do, so a redelivery maps to
-    # the same id and is dropped by the journal.
-    attrs.setdefault("event_id", message_id or f"{device}:{hashlib.sha256(payload).hexdigest()[:20]}")
+    # A device may name its message ("id"); otherwise the bytes do, so a redelivery maps
+    # to the same id and is dropped by the journal.
+    attrs["event_id"] = message_id or f"{device}:{hashlib.sha256(payload).hexdigest()[:20]}"
     attrs["topic"], attrs["via"] = topic, via
     return Reading(device=device, kind=kind, value=value, ts=ts or _now(), unit=unit, attrs=attrs)
 
