@@ -46,15 +46,18 @@ class _Tx:
     effects: list = field(default_factory=list)
     moves: list = field(default_factory=list)
     alerts: list = field(default_factory=list)
+    wip: dict = field(default_factory=dict)  # order -> WIP change, one effect per event
     wo: int | None = None
 
 
-@dataclass
 class _Record:
-    type: str
-    tx: _Tx
-    lines: tuple
-    reversed_by: str | None = None
+    """What a reversal needs of an accepted event: its effects and its line range."""
+
+    __slots__ = ("type", "effects", "start", "end", "wo", "reversed_by")
+
+    def __init__(self, type_: str, effects: tuple, start: int, end: int, wo: int | None):
+        self.type, self.effects, self.start, self.end, self.wo = type_, effects, start, end, wo
+        self.reversed_by: str | None = None
 
 
 class Engine(EngineViews):
@@ -94,15 +97,24 @@ class Engine(EngineViews):
                 raise Reject("type", f"unknown event type {event.type!r}")
             handler(event, tx)
         except Reject as reject:
-            for effect in reversed(tx.effects):
-                self._undo(effect)
+            self._rollback(tx)
             return Outcome.reject(event_id, reject.field, f"{reject.field}: {reject.reason}"
                                   if reject.field else reject.reason)
-        lines = self.ledger.post(tx.entry)
-        self.records[event_id] = _Record(event.type, tx, lines)
+        except BaseException:
+            self._rollback(tx)  # a bug must not leave half an event in the state
+            raise
+        tx.effects.extend(("wip", w, amount) for w, amount in tx.wip.items() if amount)
+        lines, start, end = self.ledger.post(tx.entry)
+        self.records[event_id] = _Record(event.type, tuple(tx.effects), start, end, tx.wo)
         if tx.wo is not None:
             self.wos.live_events[tx.wo].add(event_id)
         return Outcome(event_id, True, lines, tuple(tx.moves), _dedupe(tx.alerts))
+
+    def _rollback(self, tx: _Tx) -> None:
+        for w, amount in tx.wip.items():
+            self.wos.wip[w] -= amount
+        for effect in reversed(tx.effects):
+            self._undo(effect)
 
     def _undo(self, effect: tuple) -> None:
         if effect[0] in ("row", "item", "take", "layer"):
@@ -131,7 +143,10 @@ class Engine(EngineViews):
 
     @staticmethod
     def _qty(q, name="qty", zero_ok=False) -> float:
-        q = float(q)
+        try:
+            q = float(q)
+        except (TypeError, ValueError):
+            raise Reject(name, f"not a number (got {q!r})") from None
         if not math.isfinite(q) or q < 0 or (q == 0 and not zero_ok):
             raise Reject(name, f"must be {'>=' if zero_ok else '>'} 0 (got {q!r})")
         return q
@@ -212,7 +227,7 @@ class Engine(EngineViews):
 
     def _wip(self, tx: _Tx, w: int, amount: int) -> None:
         self.wos.wip[w] += amount
-        tx.effects.append(("wip", w, amount))
+        tx.wip[w] = tx.wip.get(w, 0) + amount
 
     def _backflush(self, tx: _Tx, w: int, q: float, limit: int, memo: str) -> None:
         """Components and backflush labor for q units through operation `limit`."""
@@ -400,25 +415,24 @@ class Engine(EngineViews):
             raise Reject("reverses", f"event {target} is a reversal and cannot be reversed")
         if rec.reversed_by is not None:
             raise Reject("reverses", f"event {target} is already reversed")
-        w = rec.tx.wo
+        w = rec.wo
         if w is not None:
             wo_id = self.wos.ids[w]
             if self.wos.status[w] == CLOSED and rec.type != "wo_close":
                 raise Reject("work_order", f"work order {wo_id} is closed")
             if rec.type == "wo_release" and self.wos.live_events[w] - {target}:
                 raise Reject("reverses", f"work order {wo_id} has events; reverse them first")
-        for effect in reversed(rec.tx.effects):
+        for effect in reversed(rec.effects):
             self._undo(effect)
-        lines = tuple(type(x)(x.account, x.credit, x.debit, x.item, x.work_order,
-                              x.work_center, f"reversal of {target}: {x.memo}")
-                      for x in rec.lines)
-        self.ledger.post_lines(lines)
-        moves = tuple(StockMove(m.item, m.location, m.status, m.lot, -m.qty)
-                      for m in rec.tx.moves)
+        lines, start, end = self.ledger.post_reversal(rec.start, rec.end,
+                                                      f"reversal of {target}: ")
+        # a stock move is exactly a row effect: negate them in their original order
+        moves = tuple(StockMove(e[1][0], e[1][1], e[1][2], e[1][3], -e[2])
+                      for e in rec.effects if e[0] == "row")
         rec.reversed_by = str(ev.id)
         if w is not None:
             self.wos.live_events[w].discard(target)
-        self.records[str(ev.id)] = _Record("reversal", _Tx(wo=None), lines)
+        self.records[str(ev.id)] = _Record("reversal", (), start, end, None)
         return Outcome(str(ev.id), True, lines, moves)
 
 

@@ -1,14 +1,18 @@
-"""Journal lines for one event, balanced through the posting kernel.
+"""Journal lines for one event, balanced through the posting kernel, kept as columns.
 
 `Entry` collects signed amounts (+ debit, − credit) with their dimensions; `Ledger`
 posts an entry: per-account totals go into the running balance array, and any
 imbalance becomes a line on the `rounding` account so every entry balances exactly.
+Posted lines are kept as integer columns (account, amount, item, work order, work
+center, memo ids) — 28 bytes a line — so a reversal can negate them much later
+and a replay batch can be handed to a kernel as arrays.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from costing.arrays import Column
 from costing.kernels import post_kernel
 from costing.master import Accounts
 from costing.outcome import Line
@@ -33,7 +37,7 @@ class Entry:
 
 
 class Ledger:
-    """Running GL balances (debit − credit) per account, in minor units."""
+    """Running GL balances (debit − credit) per account and every posted line."""
 
     def __init__(self, accounts: Accounts, extra_accounts: tuple[str, ...]):
         codes = [getattr(accounts, role) for role in Accounts.ROLES]
@@ -43,28 +47,65 @@ class Ledger:
         self.balance = np.zeros(len(self.codes), np.int64)
         self.touched = np.zeros(len(self.codes), np.bool_)
         self.rounding = self.index[accounts.rounding]
+        self.names: list[str | None] = [None]  # id 0 = absent dimension
+        self._name_id: dict[str | None, int] = {None: 0}
+        # account, amount, item, work order, work center, memo (ids into `names`)
+        self.cols = tuple(Column(np.int64 if k == 1 else np.int32) for k in range(6))
 
-    def post(self, entry: Entry) -> tuple[Line, ...]:
-        acc = np.array([self.index[p[0]] for p in entry.parts], np.int64)
-        amount = np.array([p[1] for p in entry.parts], np.int64)
+    def _id(self, name: str | None) -> int:
+        k = self._name_id.get(name)
+        if k is None:
+            k = self._name_id[name] = len(self.names)
+            self.names.append(name)
+        return k
+
+    def post(self, entry: Entry) -> tuple[tuple[Line, ...], int, int]:
+        """Post one entry; returns its lines and their [start, end) range in the log."""
+        parts = entry.parts
+        acc = np.array([self.index[p[0]] for p in parts], np.int64)
+        amount = np.array([p[1] for p in parts], np.int64)
         fix = int(post_kernel(acc, amount, self.rounding, self.balance))
         self.touched[acc] = True
-        lines = [Line(a, max(x, 0), max(-x, 0), item, wo, wc, memo)
-                 for a, x, item, wo, wc, memo in entry.parts]
         if fix:
             self.touched[self.rounding] = True
-            lines.append(Line(self.codes[self.rounding], max(fix, 0), max(-fix, 0),
-                              memo="rounding"))
-        return tuple(lines)
+            parts = parts + [(self.codes[self.rounding], fix, None, None, None, "rounding")]
+        start = self.cols[0].n
+        acc_c, amt_c, item_c, wo_c, wc_c, memo_c = self.cols
+        names = self.names
+        lines = []
+        for account, x, item, wo, wc, memo in parts:
+            ids = (self._id(item), self._id(wo), self._id(wc), self._id(memo))
+            acc_c.append(self.index[account])
+            amt_c.append(x)
+            for col, k in zip((item_c, wo_c, wc_c, memo_c), ids):
+                col.append(k)
+            # the strings handed out are the interned ones: one copy per distinct memo
+            lines.append(Line(account, max(x, 0), max(-x, 0), names[ids[0]], names[ids[1]],
+                              names[ids[2]], names[ids[3]]))
+        return tuple(lines), start, self.cols[0].n
 
-    def post_lines(self, lines: tuple[Line, ...]) -> None:
-        """Post already balanced lines (a reversal's negation) to the balances."""
-        acc = np.array([self.index[x.account] for x in lines], np.int64)
-        amount = np.array([x.debit - x.credit for x in lines], np.int64)
-        fix = int(post_kernel(acc, amount, self.rounding, self.balance))
-        if fix:
-            raise RuntimeError(f"unbalanced reversal: {fix} minor units")
-        self.touched[acc] = True
+    def lines(self, start: int, end: int, negate: bool = False,
+              prefix: str = "") -> tuple[Line, ...]:
+        out = []
+        acc_c, amt_c, item_c, wo_c, wc_c, memo_c = self.cols
+        for k in range(start, end):
+            x = int(amt_c[k]) * (-1 if negate else 1)
+            out.append(Line(self.codes[int(acc_c[k])], max(x, 0), max(-x, 0),
+                            self.names[int(item_c[k])], self.names[int(wo_c[k])],
+                            self.names[int(wc_c[k])], prefix + self.names[int(memo_c[k])]))
+        return tuple(out)
+
+    def post_reversal(self, start: int, end: int, memo_prefix: str
+                      ) -> tuple[tuple[Line, ...], int, int]:
+        """Post the exact negation of lines [start, end); balances by construction."""
+        entry = Entry()
+        for line in self.lines(start, end, negate=True, prefix=memo_prefix):
+            entry.one(line.account, line.debit - line.credit, line.memo, line.item,
+                      line.work_order, line.work_center)
+        lines, s, e = self.post(entry)
+        if len(lines) != end - start:
+            raise RuntimeError("unbalanced reversal")
+        return lines, s, e
 
     def balances(self) -> dict[str, int]:
         return {code: int(self.balance[k]) for k, code in enumerate(self.codes)
