@@ -16,6 +16,7 @@ from typing import Any, Callable
 from costing.master import Item, MasterData
 
 from drivers.base import Reading
+from drivers.gs1 import ScanError, decode_scan
 
 # Mass units to kilograms; an item's uom must be one of these for a weight to apply.
 _KG = {"kg": 1.0, "g": 0.001, "mg": 1e-6, "t": 1000.0, "lb": 0.45359237, "oz": 0.028349523125}
@@ -105,7 +106,32 @@ class Mapper:
             op = a.get("operation") or self._last_op.get(self._item_of(wo) or "", 0)
             return Mapped(event={**base, "type": "scrap", "operation": int(op)})
         cfg = self.counters.get((r.device, a.get("node")))
-        location = getattr(cfg, "location", None) or self._output_location(wo, line)
+        location = getattr(cfg, "location", None) or self.output_location(wo, line)
+        return Mapped(event={**base, "type": "completion", "location": location})
+
+    # -- units reported by MQTT devices ({"kind": "good"|"scrap", "value": units}) ------
+
+    def _map_good(self, r: Reading) -> Mapped:
+        return self._map_units(r, "good")
+
+    def _map_scrap(self, r: Reading) -> Mapped:
+        return self._map_units(r, "scrap")
+
+    def _map_units(self, r: Reading, kind: str) -> Mapped:
+        a = r.attrs
+        line = a.get("line")
+        wo = a.get("work_order") or (self.active(line) if line else None)
+        if wo is None:
+            if not line:
+                return Mapped(exception=("unmapped", f"{kind} units from {r.device} name "
+                                         "neither a line nor a work order"))
+            return self._unassigned(r, f"{r.value} {kind} unit(s)", line)
+        base = {"id": a["event_id"], "ts": r.ts, "source": r.device, "work_order": wo,
+                "qty": r.value}
+        if kind == "scrap":
+            op = a.get("operation") or self._last_op.get(self._item_of(wo) or "", 0)
+            return Mapped(event={**base, "type": "scrap", "operation": int(op)})
+        location = a.get("location") or self.output_location(wo, line or "")
         return Mapped(event={**base, "type": "completion", "location": location})
 
     def _item_of(self, wo: str) -> str | None:
@@ -115,7 +141,7 @@ class Mapper:
         """The mapper learns which item an order makes (from wo_release events)."""
         self._wo_item[work_order] = item
 
-    def _output_location(self, wo: str, line: str) -> str:
+    def output_location(self, wo: str, line: str) -> str:
         """Finished goods go to the finished-goods store; a semi-finished item to where
         the next step backflushes it from; otherwise it stays at the line."""
         item = self.items.get(self._item_of(wo) or "")
@@ -144,7 +170,8 @@ class Mapper:
         wo = self.active(station.work_center)
         if wo is None:
             return self._unassigned(r, f"{qty} {item.uom} of {sku} weighed", station.work_center)
-        eid = f"{r.device}:weighing:{r.ts}:{r.attrs.get('weighing', '')}"
+        eid = r.attrs.get("event_id") or \
+            f"{r.device}:weighing:{r.attrs.get('session', '')}:{r.ts}:{r.attrs.get('weighing', '')}"
         return Mapped(event={"id": eid, "type": "issue", "ts": r.ts, "source": r.device,
                              "work_order": wo, "item": sku, "qty": qty})
 
@@ -152,6 +179,12 @@ class Mapper:
 
     def _map_scan(self, r: Reading) -> Mapped:
         a = r.attrs
+        if "symbology" not in a:  # pushed over MQTT as text: decode it as a scanner would
+            decoded = decode_scan(str(r.value))
+            if isinstance(decoded, ScanError):
+                return Mapped(exception=("decode_error", f"scan from {r.device}: "
+                                         f"{decoded.reason}"))
+            a = {**a, **decoded.attrs}
         station = self.stations.get(a.get("station"))
         if station is None:
             return Mapped(exception=("unmapped", f"scan from {r.device} at unknown station "
