@@ -148,10 +148,15 @@ class Gateway:
                 try:
                     item = self.queue.get_nowait()
                 except asyncio.QueueEmpty:
-                    if loop.time() >= deadline:
+                    # Sleep until a reading arrives or the linger is over: a busy
+                    # wait here would hold the GIL the journal thread is committing with.
+                    left = deadline - loop.time()
+                    if left <= 0:
                         break
-                    await asyncio.sleep(0)
-                    continue
+                    try:
+                        item = await asyncio.wait_for(self.queue.get(), left)
+                    except asyncio.TimeoutError:
+                        break
                 if item is None:
                     done = True
                     break
@@ -229,9 +234,15 @@ class Gateway:
                 elif res.status == "rejected":
                     self.metrics.reject("rejected")
         # Everything in the batch is now stored (as an event or as an exception): ack.
-        for r in readings:
-            if r.ack is not None:
-                try:
-                    await r.ack()
-                except Exception as exc:  # the broker will redeliver; ids make it harmless
-                    log.warning("ack for %s failed: %s", r.device, exc)
+        # All at once: each ack queues its PUBACK in order, then they share the wait for
+        # the socket instead of each waiting for the one before it.
+        acks = [self._ack(r) for r in readings if r.ack is not None]
+        if acks:
+            await asyncio.gather(*acks)
+
+    @staticmethod
+    async def _ack(r: Reading) -> None:
+        try:
+            await r.ack()
+        except Exception as exc:  # the broker will redeliver; ids make it harmless
+            log.warning("ack for %s failed: %s", r.device, exc)

@@ -221,9 +221,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def start_gateway(config: pathlib.Path, env: dict, expected: int, record: pathlib.Path,
                   timeout: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gateway.bench.ingest", "serve",
-                             str(config), str(expected), str(record), str(timeout)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [sys.executable, "-m", "gateway.bench.ingest", "serve", str(config), str(expected),
+           str(record), str(timeout)]
+    profile = os.environ.get("GATEWAY_BENCH_PYSPY")
+    if profile:  # a folded-stack profile of the gateway process (docs/performance.md)
+        cmd = ["py-spy", "record", "--format", "raw", "--threads", "-r", "250", "-o",
+               f"{profile}.{record.stem}.txt", "--", *cmd]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def wait_line(proc: subprocess.Popen, want: str, timeout: float) -> None:
@@ -261,7 +266,7 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
             gw.wait()
     if gw.returncode:
         raise RuntimeError(f"gateway child exited {gw.returncode}: {err[-3000:]}")
-    counts = json.loads(out.strip().splitlines()[-1])
+    counts = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
     marks = json.loads(pub.stdout)["marks"]
     data = np.load(record)
     published, committed = data["published"], data["committed"]

@@ -18,7 +18,7 @@ import time
 STAGES = ("kernels", "replay", "ingest", "coldstart")
 
 # Full sizes; --quick divides the event counts (and the plant) by ten.
-FULL = {"items": 5000, "depth": 5, "events": 1_000_000, "orders": 20_000,
+FULL = {"items": 2000, "depth": 5, "events": 1_000_000, "orders": 20_000,
         "offered": 5000, "fixed": 50_000, "flood": 100_000}
 
 
@@ -30,6 +30,10 @@ def add_arguments(p) -> None:
     p.add_argument("--events", type=int, default=None,
                    help="events to replay and to value in the kernels (default 1,000,000;"
                         " 100,000 with --quick)")
+    p.add_argument("--items", type=int, default=None,
+                   help="items in the synthetic plant (default 2,000; 200 with --quick)")
+    p.add_argument("--depth", type=int, default=None,
+                   help="BOM levels above raw material (default 5)")
     p.add_argument("--ingest-readings", type=int, default=None,
                    help="readings published in each ingest phase (default 5,000/s x 10 s"
                         " then 100,000; a tenth with --quick)")
@@ -38,10 +42,13 @@ def add_arguments(p) -> None:
 def sizes_for(args) -> dict:
     s = dict(FULL)
     if args.quick:
-        s = {**s, "items": 500, "events": 100_000, "orders": 2_000, "fixed": 5_000,
+        s = {**s, "items": 200, "events": 100_000, "orders": 2_000, "fixed": 5_000,
              "flood": 10_000}
     if args.events is not None:
         s["events"] = args.events
+    for key in ("items", "depth"):
+        if getattr(args, key) is not None:
+            s[key] = getattr(args, key)
     if args.ingest_readings is not None:
         s["fixed"] = s["flood"] = args.ingest_readings
     s["quick"] = bool(args.quick)
@@ -60,6 +67,10 @@ def run(args) -> int:
               f"(choose from {', '.join(STAGES)})", file=sys.stderr)
         return 2
     sz = sizes_for(args)
+    if sz["depth"] < 1 or sz["items"] < 4 * (sz["depth"] + 1):
+        print(f"gateway bench: --items: {sz['items']} is too few for a BOM {sz['depth']} "
+              f"levels deep (need at least {4 * (max(sz['depth'], 1) + 1)})", file=sys.stderr)
+        return 2
     result: dict = {"kernels": None, "replay": None, "ingest": None, "cold_start_s": None,
                     "peak_rss_mb": None, "sizes": sz}
     t_all = time.perf_counter()
