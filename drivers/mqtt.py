@@ -14,7 +14,10 @@ Payloads:
   other kind becomes "measure" with the original in attrs["kind"];
 - the events topic: a canonical event object (DESIGN §4) → Reading(kind="event").
 Anything else → DecodeError with the raw payload, reported through the sink and then
-acknowledged (the gateway keeps it; redelivering garbage forever helps nobody).
+acknowledged (the gateway keeps it; redelivering garbage forever helps nobody). The
+error carries the same `ack` callable: a sink that sets `acks_problems = True` promises
+to call it once the problem is stored, closing the window in which a crash between
+"reported" and "stored" would lose the payload; any other sink is acked for at once.
 
 aiomqtt 2.5 has no manual-ack switch of its own, so this module reaches the paho client
 underneath (`Client._client.manual_ack_set` / `.ack`), the paho ≥ 2 API for exactly this.
@@ -247,9 +250,13 @@ class MqttDevices:
         raise TransportError(f"mqtt {self.url}: connection closed")
 
     def _acker(self, client: aiomqtt.Client, generation: int, message: aiomqtt.Message):
+        sent = False
+
         async def ack() -> None:
-            if message.qos == 0 or generation != self._generation:
-                return  # nothing to ack, or a dead connection's packet id: the broker resends
+            nonlocal sent
+            if sent or message.qos == 0 or generation != self._generation:
+                return  # done already, nothing to ack, or a dead connection's packet id
+            sent = True
             paho = client._client
             paho.ack(message.mid, message.qos)
             # The PUBACK sits in paho's queue until the loop's writer callback runs;
@@ -275,8 +282,10 @@ class MqttDevices:
             else:
                 reading = decode_device_payload(payload, topic, self.id)
         except DecodeError as error:
+            error.ack = ack
             await self._report(error)
-            await ack()  # the sink kept the raw payload; redelivering it cannot fix it
+            if not getattr(self._sink, "acks_problems", False):
+                await ack()  # the sink has the raw payload; redelivering it cannot fix it
             return
         await self._sink.reading(dataclasses.replace(reading, ack=ack))
 

@@ -114,6 +114,37 @@ async def test_malformed_payload_is_a_decode_error_with_raw_bytes_and_is_acked(m
     assert sink2.problems == [] and [r.attrs["event_id"] for r in sink2.readings] == ["after"]
 
 
+class StoringSink(RecordingSink):
+    """A sink that acks a reported problem itself, once it has stored it."""
+
+    acks_problems = True
+
+
+async def test_a_sink_that_acks_problems_gets_the_garbage_again_until_it_stored_it(mosquitto):
+    first = driver_for(mosquitto)
+    sink = StoringSink()
+    await first.start(sink)
+    await wait_until(lambda: sink.state == "connected", what="driver connected")
+    async with devices(mosquitto) as sim:
+        await sim.raw("plant/devices/press-1/readings", b"\x00garbage")
+        await wait_until(lambda: sink.problems, what="decode error")
+        await first.stop()  # crashed before storing it: no ack
+        second = driver_for(mosquitto)
+        sink2 = StoringSink()
+        await second.start(sink2)
+        await wait_until(lambda: sink2.problems, what="the same garbage again")
+        await sink2.problems[0].ack()  # stored now
+        await sink2.problems[0].ack()  # a second call is a no-op
+        await second.stop()
+        third = driver_for(mosquitto)
+        sink3 = await running(third)
+        await sim.count("press-1", "good", 1, id="next")
+        await wait_until(lambda: sink3.readings, what="next message")
+        await third.stop()
+    assert sink2.problems[0].raw == b"\x00garbage"
+    assert sink3.problems == [] and [r.attrs["event_id"] for r in sink3.readings] == ["next"]
+
+
 async def test_anonymous_and_wrong_password_are_refused(mosquitto):
     for kw in ({"username": None, "password": None}, {"password": "wrong"}):
         driver = driver_for(mosquitto, **kw)
