@@ -46,7 +46,7 @@ def masters(draw) -> MasterData:
                           lot_size=float(draw(st.integers(1, 50)))))
     locations = tuple(Location(x, "stores") for x in LOCATIONS + ("QA",))
     return MasterData(tuple(items), tuple(boms), tuple(routings), work_centers, locations,
-                      (), ACCOUNTS)
+                      (), ACCOUNTS, currency_decimals=draw(st.sampled_from((2, 2, 0, 3))))
 
 
 def _qty() -> st.SearchStrategy[float]:
