@@ -27,6 +27,16 @@ class Column:
         self.n += 1
         return self.n - 1
 
+    def extend(self, values) -> None:
+        values = np.asarray(values, self._buf.dtype)
+        need = self.n + len(values)
+        if need > len(self._buf):
+            grown = np.empty(max(need, 2 * len(self._buf)), self._buf.dtype)
+            grown[:self.n] = self._buf[:self.n]
+            self._buf = grown
+        self._buf[self.n:need] = values
+        self.n = need
+
     def pop(self) -> None:
         self.n -= 1
 

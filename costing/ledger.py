@@ -70,19 +70,15 @@ class Ledger:
             self.touched[self.rounding] = True
             parts = parts + [(self.codes[self.rounding], fix, None, None, None, "rounding")]
         start = self.cols[0].n
-        acc_c, amt_c, item_c, wo_c, wc_c, memo_c = self.cols
-        names = self.names
-        lines = []
-        for account, x, item, wo, wc, memo in parts:
-            ids = (self._id(item), self._id(wo), self._id(wc), self._id(memo))
-            acc_c.append(self.index[account])
-            amt_c.append(x)
-            for col, k in zip((item_c, wo_c, wc_c, memo_c), ids):
-                col.append(k)
-            # the strings handed out are the interned ones: one copy per distinct memo
-            lines.append(Line(account, max(x, 0), max(-x, 0), names[ids[0]], names[ids[1]],
-                              names[ids[2]], names[ids[3]]))
-        return tuple(lines), start, self.cols[0].n
+        names, name_id = self.names, self._id
+        ids = [(self.index[a], x, name_id(item), name_id(wo), name_id(wc), name_id(memo))
+               for a, x, item, wo, wc, memo in parts]
+        for col, values in zip(self.cols, zip(*ids)):
+            col.extend(values)
+        # the strings handed out are the interned ones: one copy per distinct memo
+        lines = tuple(Line(self.codes[a], max(x, 0), max(-x, 0), names[i], names[w],
+                           names[c], names[m]) for a, x, i, w, c, m in ids)
+        return lines, start, self.cols[0].n
 
     def lines(self, start: int, end: int, negate: bool = False,
               prefix: str = "") -> tuple[Line, ...]:
