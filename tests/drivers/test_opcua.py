@@ -12,7 +12,7 @@ from drivers.base import AuthError
 from drivers.opcua import OpcUaCounters
 from gateway import schema
 from simulators.certs import make_opcua_cert
-from simulators.plc import APPLICATION_URI, PlcSimulator
+from simulators.plc import APPLICATION_URI, PlcSimulator, free_port
 from tests.support.net import RecordingSink, wait_until
 
 # One event loop for the module, so the unsecured PLC (slow to build: ~1.5 s of address
@@ -378,3 +378,27 @@ def test_bad_configuration_names_the_field(kwargs, message):
     with pytest.raises(ValueError) as err:
         OpcUaCounters(**args)
     assert message in str(err.value)
+
+
+class BrokenProblemSink(RecordingSink):
+    """A sink whose problem() itself fails: the driver must keep trying regardless."""
+
+    async def problem(self, device, error):
+        await super().problem(device, error)
+        raise RuntimeError("exceptions table locked")
+
+
+@on_shared_loop
+async def test_driver_survives_a_failing_sink_and_stops_twice_harmlessly():
+    driver = OpcUaCounters("plc1", f"opc.tcp://127.0.0.1:{free_port()}", ASSY, security="None",
+                           allow_insecure=True, backoff_initial=0.05, backoff_max=0.1)
+    await driver.stop()  # before start: nothing to do
+    sink = BrokenProblemSink()
+    await driver.start(sink)
+    try:
+        await wait_until(lambda: len(sink.problems) >= 3, what="three failed attempts, still retrying")
+    finally:
+        await driver.stop()
+        await driver.stop()
+    assert {type(p).__name__ for p in sink.problems} == {"TransportError"}
+    assert sink.states[-1] == "down" and "reconnecting" in sink.states
