@@ -396,8 +396,11 @@ class Engine(EngineViews):
         tx.entry.pair(self.acc.rounding, self.acc.wip, rest, "close: WIP remainder", sku,
                       ev.work_order)
         self._wip(tx, w, -rest)
-        n_rows = int(wos.step_count[w]) + len(self.plant.bom_lines(int(wos.item[w]))) + 4
-        if abs(rest) > n_rows:
+        # each WIP line was rounded by at most half a minor unit: more than that bound is
+        # not rounding (a frozen standard, or a reversal that crossed a close)
+        per_event = 2 * int(wos.step_count[w]) + len(self.plant.bom_lines(int(wos.item[w]))) + 1
+        bound = (len(wos.live_events[w]) * per_event + 8) // 2 + 4
+        if abs(rest) > bound:
             tx.alerts.append(Alert("rounding", f"work order {ev.work_order}: WIP remainder "
                                    f"{rest} minor units beyond rounding (frozen standard?)"))
         old = tuple(int(v[w]) for v in wos.variance)
