@@ -402,3 +402,19 @@ async def test_driver_survives_a_failing_sink_and_stops_twice_harmlessly():
         await driver.stop()
     assert {type(p).__name__ for p in sink.problems} == {"TransportError"}
     assert sink.states[-1] == "down" and "reconnecting" in sink.states
+
+
+@on_shared_loop
+async def test_simulator_refuses_what_a_plc_could_not_do():
+    with pytest.raises(ValueError, match="line X: counter type must be one of"):
+        PlcSimulator({"X": "Int8"})
+    with pytest.raises(ValueError, match="needs cert_file and key_file"):
+        PlcSimulator(["X"], security="Basic256Sha256")
+    idle = PlcSimulator({"Weld": "UInt16"})
+    with pytest.raises(ValueError, match=r"Weld.Good: value 70000 outside 0..65535"):
+        await idle.preset("Weld", "Good", 70000)
+    with pytest.raises(RuntimeError, match="start\\(\\) the simulator before counting"):
+        await idle.count("Weld", good=1)
+    with pytest.raises(KeyError, match="no counter Assy.Good"):
+        idle.node_id("Assy")
+    assert idle.node_id("Weld", "scrap") == "ns=2;s=Weld.Scrap"
