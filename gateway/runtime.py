@@ -59,6 +59,11 @@ class _Problem:
 class Gateway:
     """Devices → mapping → journal; the committer is the only writer of events."""
 
+    # Drivers may hand us a problem's acknowledgement (MQTT PUBACK of a malformed
+    # payload): we send it only once the raw payload is stored, so a crash in between
+    # makes the broker redeliver instead of losing it.
+    acks_problems = True
+
     def __init__(self, config: Any, master: Any, *, metrics: Any = None, drivers: list | None = None,
                  queue_size: int = 20000):
         self.config = config
@@ -81,7 +86,8 @@ class Gateway:
     # -- the driver-facing sink --------------------------------------------------------
 
     async def reading(self, r: Reading) -> None:
-        st = self.status.get(r.device)
+        # MQTT readings name the device that spoke; the status row is the driver's.
+        st = self.status.get(r.attrs.get("via", r.device)) or self.status.get(r.device)
         if st is not None:
             st.readings += 1
             st.last_reading_ts = r.ts
@@ -165,13 +171,15 @@ class Gateway:
             if done:
                 return
 
-    def _prepare(self, batch: list) -> tuple[list[Submission], SideEffects, list[Reading]]:
+    def _prepare(self, batch: list) -> tuple[list[Submission], SideEffects, list]:
         subs: list[Submission] = []
         side = SideEffects()
-        readings: list[Reading] = []
+        readings: list = []  # anything with an `ack` to send after the commit
         for item in batch:
             if isinstance(item, _Problem):
                 err = item.error
+                if getattr(err, "ack", None) is not None:
+                    readings.append(err)
                 raw = err.raw if isinstance(err, DecodeError) else None
                 if isinstance(raw, bytes):
                     raw = raw.decode("latin-1")

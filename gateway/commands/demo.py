@@ -51,6 +51,7 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
     from gateway.users import UserStore
     from simulators.erp import ErpSimulator
     from simulators.event_feed import EventFeed
+    from simulators.mqtt_devices import MqttDeviceSimulator
     from simulators.plc import PlcSimulator
     from simulators.scale import ScaleSimulator
     from simulators.scanner import ScannerSimulator
@@ -70,16 +71,24 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
         mix = stack.enter_context(ScannerSimulator(tmp / "ttyMix"))
         erp = await ErpSimulator().start()
         stack.push_async_callback(erp.stop)
-        feed = EventFeed("erp-feed")
+        broker = _start_broker(tmp)
+        if broker is not None:
+            stack.callback(broker.stop)
+            publisher = await stack.enter_async_context(MqttDeviceSimulator(
+                broker.url, broker.username, broker.password, client_id="demo-erp"))
+            feed, publish = None, publisher.event
+        else:
+            publisher, feed = None, EventFeed("erp-feed")
+            publish = feed.publish
 
         users = UserStore(tmp / "users.toml")
         for name, role, password in LOGINS:
             users.add(name, role, password, replace=True)
         users.save()
-        config = _point_at_simulators(config, tmp, port, plc, erp)
-        drivers = _drivers(config, tmp, feed)
+        config = _point_at_simulators(config, tmp, port, plc, erp, broker)
+        drivers = _drivers(config, tmp, feed, broker)
         stop = asyncio.Event()
-        scenario = PlantScenario(plc, scale, dock, mix, feed.publish, tick=tick)
+        scenario = PlantScenario(plc, scale, dock, mix, publish, tick=tick)
 
         def ready(info: dict) -> None:
             _say("Shop-floor gateway demo: simulated PLC, scale, scanners and ERP on loopback.",
@@ -91,7 +100,9 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
 
         async def play() -> None:
             await asyncio.sleep(0.5)
+            sensors = asyncio.create_task(_line_sensors(publisher, stop, tick))
             await scenario.run(stop, cycles=cycles)
+            sensors.cancel()
             if cycles is not None:
                 await asyncio.sleep(20 * tick + 1.0)  # let the last readings arrive
                 stop.set()
@@ -111,7 +122,34 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
     return 0
 
 
-def _point_at_simulators(config, tmp: pathlib.Path, port: int, plc, erp):
+def _start_broker(tmp: pathlib.Path):
+    """Our own Mosquitto when the program is installed (./setup.sh installs it)."""
+    from simulators.mosquitto import Mosquitto, MosquittoMissing
+
+    try:
+        broker = Mosquitto(tmp / "mqtt", username="demo")
+        broker.start()
+        return broker
+    except (MosquittoMissing, RuntimeError) as exc:
+        print(f"demo: MQTT devices off ({exc}); ERP events go in-process", file=sys.stderr)
+        return None
+
+
+async def _line_sensors(publisher, stop: asyncio.Event, tick: float) -> None:
+    """Line 2's press and oven publish measurements, as plain MQTT devices do."""
+    if publisher is None:
+        return
+    n = 0
+    while not stop.is_set():
+        n += 1
+        for device, value, unit in (("line2-press", 182.0 + n % 7, "bar"),
+                                    ("line2-oven", 231.5 + (n % 5) / 2, "C")):
+            await publisher.reading(device, "measure", value, unit=unit,
+                                    topic=f"plant/line2/{device}/readings")
+        await asyncio.sleep(max(2 * tick, 0.5))
+
+
+def _point_at_simulators(config, tmp: pathlib.Path, port: int, plc, erp, broker):
     """The demo config, with its endpoints moved onto this run's simulators."""
     replace = msgspec.structs.replace
     devices = []
@@ -119,6 +157,8 @@ def _point_at_simulators(config, tmp: pathlib.Path, port: int, plc, erp):
         tag = dev.__struct_config__.tag
         if tag == "opcua":
             dev = replace(dev, endpoint=plc.endpoint)
+        if tag == "mqtt" and broker is None:
+            continue
         devices.append(dev)
     return replace(
         config,
@@ -127,21 +167,24 @@ def _point_at_simulators(config, tmp: pathlib.Path, port: int, plc, erp):
         upstream=replace(config.upstream, url=erp.url),
         dashboard=replace(config.dashboard, listen=f"127.0.0.1:{port}",
                           users_file=str(tmp / "users.toml")),
-        mqtt=None,
+        mqtt=replace(config.mqtt, url=broker.url) if broker is not None else None,
     )
 
 
-def _drivers(config, tmp: pathlib.Path, feed) -> list:
+def _drivers(config, tmp: pathlib.Path, feed, broker) -> list:
+    """The configured drivers on the simulators' ports, plus the moulding station's
+    scanner (the demo has two scanners; the config shows one)."""
     from drivers import driver_class
     from gateway.devices import build_drivers
 
-    serial_paths = {"scale-mix": tmp / "ttyScale", "scanner-dock": tmp / "ttyDock"}
-    wired = [d for d in config.devices if d.__struct_config__.tag != "mqtt"]
-    import msgspec as _m
-    cfg = _m.structs.replace(config, devices=wired)
-    drivers = build_drivers(cfg, {}, overrides={k: {"port": str(v)}
-                                                for k, v in serial_paths.items()})
+    overrides: dict = {"scale-mix": {"port": str(tmp / "ttyScale")},
+                       "scanner-dock": {"port": str(tmp / "ttyDock")}}
+    if broker is not None:
+        login = {"username": broker.username, "password": broker.password}
+        overrides.update({"line-mqtt": login, "mqtt-events": login})
+    drivers = build_drivers(config, {}, overrides=overrides)
     drivers.append(driver_class("serial_scanner")(id="scanner-mix", port=str(tmp / "ttyMix"),
                                                   station="mix"))
-    drivers.append(feed)
+    if feed is not None:
+        drivers.append(feed)
     return drivers

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from drivers.base import AuthError, DecodeError
 from drivers.mqtt import KINDS, MqttDevices, decode_device_payload, decode_event_payload
 from simulators.mqtt_devices import MqttDeviceSimulator
-from tests.support import mosquitto as mosquitto_support
+from simulators import mosquitto as mosquitto_support
 from tests.support.mosquitto import Mosquitto, mosquitto, mosquitto_tls_files  # noqa: F401 (fixtures)
 from tests.support.net import RecordingSink, wait_until
 

@@ -1,0 +1,172 @@
+"""A private Mosquitto broker: own port, passwords required, optional TLS and ACL.
+
+Used by the tests (through the fixtures in tests/support/mosquitto.py), the benchmark
+and `gateway demo`. Each broker gets its own folder (config, password file, ACL,
+persistence, log) and never touches the system broker on 1883. Anonymous clients are
+refused. A missing program raises MosquittoMissing naming it and `./setup.sh`.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+
+from simulators.certs import TlsFiles, make_tls
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = "mosquitto_passwd"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class MosquittoMissing(RuntimeError):
+    """The broker program is not installed (the fixtures turn this into a test failure)."""
+
+
+def _require_programs() -> str:
+    passwd = shutil.which(MOSQUITTO_PASSWD) or "/usr/bin/mosquitto_passwd"
+    missing = [p for p in (MOSQUITTO, passwd) if not os.access(p, os.X_OK)]
+    if missing:
+        raise MosquittoMissing(
+            f"{', '.join(missing)} not found: the MQTT tests need a real Mosquitto broker; "
+            "install it with ./setup.sh (apt-get install mosquitto)"
+        )
+    return passwd
+
+
+class Mosquitto:
+    """One private broker process: `start()`, `stop()`, `restart()`; credentials as attributes."""
+
+    def __init__(
+        self,
+        folder: pathlib.Path,
+        *,
+        tls: TlsFiles | None = None,
+        acl: str | None = None,
+        username: str = "gateway",
+        password: str | None = None,
+        users: dict[str, str] | None = None,
+    ):
+        self._passwd_program = _require_programs()
+        self.folder = pathlib.Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.host = "127.0.0.1"
+        self.port = _free_port()
+        self.tls = tls
+        self.tls_port = _free_port() if tls else None
+        self.ca_file = str(tls.ca.cert) if tls else None
+        self.username = username
+        self.password = password or secrets.token_urlsafe(12)
+        self.users = {username: self.password, **(users or {})}
+        self.acl = acl
+        self.log_file = self.folder / "mosquitto.log"
+        self._process: subprocess.Popen | None = None
+        self._write_config()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def tls_url(self) -> str | None:
+        return f"mqtts://{self.host}:{self.tls_port}" if self.tls else None
+
+    def _write_config(self) -> None:
+        passwords = self.folder / "passwd"
+        passwords.unlink(missing_ok=True)
+        for i, (user, secret) in enumerate(self.users.items()):
+            flags = ["-c"] if i == 0 else []
+            subprocess.run(
+                [self._passwd_program, *flags, "-b", str(passwords), user, secret],
+                check=True, capture_output=True,
+            )
+        lines = [
+            # Run as whoever runs the tests: as root Mosquitto would otherwise switch to
+            # the `mosquitto` user and be unable to read this private folder.
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}",
+            "per_listener_settings false",
+            "allow_anonymous false",
+            f"password_file {passwords}",
+            # Persistent sessions must survive a broker restart, as on a real site.
+            "persistence true",
+            f"persistence_location {self.folder}/",
+            f"log_dest file {self.log_file}",
+            "log_type error", "log_type warning", "log_type notice", "log_type information",
+            "connection_messages true",
+            f"listener {self.port} {self.host}",
+        ]
+        if self.acl is not None:
+            acl_file = self.folder / "acl"
+            acl_file.write_text(self.acl)
+            lines.insert(4, f"acl_file {acl_file}")
+        if self.tls:
+            lines += [
+                f"listener {self.tls_port} {self.host}",
+                f"cafile {self.tls.ca.cert}",
+                f"certfile {self.tls.server.cert}",
+                f"keyfile {self.tls.server.key}",
+                "tls_version tlsv1.2",
+            ]
+        self.config = self.folder / "mosquitto.conf"
+        self.config.write_text("\n".join(lines) + "\n")
+
+    def log(self) -> str:
+        return self.log_file.read_text() if self.log_file.exists() else ""
+
+    def _listening(self, port: int) -> bool:
+        try:
+            with socket.create_connection((self.host, port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def start(self, timeout: float = 5.0) -> None:
+        if self._process is not None and self._process.poll() is None:
+            return
+        self._process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        ports = [p for p in (self.port, self.tls_port) if p]
+        deadline = time.monotonic() + timeout
+        while not all(self._listening(p) for p in ports):
+            if self._process.poll() is not None:
+                err = self._process.stderr.read().decode(errors="replace")
+                raise RuntimeError(f"mosquitto exited with {self._process.returncode}: {err}\n{self.log()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"mosquitto did not listen on {ports} within {timeout}s:\n{self.log()}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """SIGTERM and wait: Mosquitto writes its persistence file on a clean shutdown."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        finally:
+            process.stderr.close()
+
+    def restart(self, downtime: float = 0.0) -> None:
+        self.stop()
+        time.sleep(downtime)
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
