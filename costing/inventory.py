@@ -87,8 +87,12 @@ class Inventory:
             self.head[i] = layer
         else:
             self.layer_next[int(self.tail[i])] = layer
-            if self.layer_qty[int(self.head[i])] <= EPS:
-                self.head[i] = layer
+            # head = oldest non-empty layer; a reversed receipt can leave an empty layer
+            # before full ones, so skip only the empty run (all empty: the new layer)
+            h = int(self.head[i])
+            while h != layer and self.layer_qty[h] <= EPS:
+                h = int(self.layer_next[h])
+            self.head[i] = h
         self.tail[i] = layer
         return layer
 
