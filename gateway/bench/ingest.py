@@ -30,6 +30,7 @@ import numpy as np
 from gateway.bench.synth import EventStream, make_master, write_master_csv
 
 TOPIC = "bench/events"
+WINDOW = 20_000  # publishes awaiting their PUBACK
 GATEWAY_ID = "bench"
 USER_ENV, PASSWORD_ENV = "GATEWAY_BENCH_MQTT_USER", "GATEWAY_BENCH_MQTT_PASSWORD"
 
@@ -174,8 +175,10 @@ def publish(url: str, user: str, password: str, items: int, depth: int,
     client.username_pw_set(user, password)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
-    acked = threading.Semaphore(0)
-    client.on_publish = lambda *a: acked.release()
+    # MQTT packet ids are 16 bits: more than 65,535 unacknowledged messages would reuse
+    # ids still in flight, so the publisher keeps at most WINDOW of them outstanding.
+    window = threading.BoundedSemaphore(WINDOW)
+    client.on_publish = lambda *a: window.release()
     client.connect(host, int(port))
     client.loop_start()
     marks = []
@@ -188,14 +191,16 @@ def publish(url: str, user: str, password: str, items: int, depth: int,
                 ahead = t0 + j / rate - time.time()
                 if ahead > 0:
                     time.sleep(ahead)
+            if not window.acquire(timeout=60):
+                raise RuntimeError(f"broker stopped acknowledging publishes ({k} sent)")
             now = time.time()
             ts = datetime.fromtimestamp(now, timezone.utc).isoformat()
             client.publish(TOPIC, encode_event(msgspec.structs.replace(events[k], ts=ts)),
                            qos=1)
             k += 1
         marks.append(time.time())
-    for _ in range(total):
-        if not acked.acquire(timeout=60):
+    for _ in range(WINDOW):  # every slot back: every message acknowledged
+        if not window.acquire(timeout=60):
             raise RuntimeError("broker stopped acknowledging publishes")
     client.loop_stop()
     client.disconnect()
