@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from costing.effects import EVENT_TYPES, ROW, EffectLog, Records
 from costing.inventory import Inventory
 from costing.kernels import EPS, explode_kernel, minor_kernel
 from costing.ledger import Entry, Ledger
@@ -50,16 +51,6 @@ class _Tx:
     wo: int | None = None
 
 
-class _Record:
-    """What a reversal needs of an accepted event: its effects and its line range."""
-
-    __slots__ = ("type", "effects", "start", "end", "wo", "reversed_by")
-
-    def __init__(self, type_: str, effects: tuple, start: int, end: int, wo: int | None):
-        self.type, self.effects, self.start, self.end, self.wo = type_, effects, start, end, wo
-        self.reversed_by: str | None = None
-
-
 class Engine(EngineViews):
     """Values a stream of events; state is arrays (items, layers, work orders)."""
 
@@ -72,7 +63,8 @@ class Engine(EngineViews):
         self.ledger = Ledger(master.accounts, plant.inv_account)
         self.inv = Inventory(plant, self.std)
         self.wos = WorkOrders(plant)
-        self.records: dict[str, _Record] = {}
+        self.effects = EffectLog()  # what each accepted event changed, for reversal
+        self.records = Records()
         self._handlers = {
             "receipt": self._receipt, "issue": self._issue, "wo_release": self._release,
             "completion": self._completion, "scrap": self._scrap, "labor": self._labor,
@@ -104,10 +96,13 @@ class Engine(EngineViews):
             self._rollback(tx)  # a bug must not leave half an event in the state
             raise
         tx.effects.extend(("wip", w, amount) for w, amount in tx.wip.items() if amount)
-        lines, start, end = self.ledger.post(tx.entry)
-        self.records[event_id] = _Record(event.type, tuple(tx.effects), start, end, tx.wo)
+        lines, _, end = self.ledger.post(tx.entry)
+        log = self.effects
+        for effect in tx.effects:
+            log.append(effect)
+        self.records.add(event_id, event.type, log.n, end, tx.wo)
         if tx.wo is not None:
-            self.wos.live_events[tx.wo].add(event_id)
+            self.wos.live_count[tx.wo] += 1
         return Outcome(event_id, True, lines, tuple(tx.moves), _dedupe(tx.alerts))
 
     def _rollback(self, tx: _Tx) -> None:
@@ -348,7 +343,7 @@ class Engine(EngineViews):
         status = self._status(_opt(ev, "status"))
         counted = self._qty(ev.counted_qty, "counted_qty", zero_ok=True)
         key = (ev.item, loc, status, _opt(ev, "lot"))
-        diff = counted - self.inv.rows.get(key, 0.0)
+        diff = counted - self.inv.qty_at(key)
         if abs(diff) <= EPS:
             return
         inv = self.plant.inv_account[i]
@@ -371,7 +366,7 @@ class Engine(EngineViews):
                self._status(_opt(ev, "to_status"), "to_status"), lot)
         if src == dst:
             raise Reject("to_location", "transfer to the same location and status")
-        have = self.inv.rows.get(src, 0.0)
+        have = self.inv.qty_at(src)
         if have < q - EPS:
             tx.alerts.append(Alert("negative stock", f"{ev.item} at {src[1]} ({src[2]}, lot "
                                    f"{lot or '-'}): transfer of {q:g} with {have:g} on hand"))
@@ -399,7 +394,7 @@ class Engine(EngineViews):
         # each WIP line was rounded by at most half a minor unit: more than that bound is
         # not rounding (a frozen standard, or a reversal that crossed a close)
         per_event = 2 * int(wos.step_count[w]) + len(self.plant.bom_lines(int(wos.item[w]))) + 1
-        bound = (len(wos.live_events[w]) * per_event + 8) // 2 + 4
+        bound = (int(wos.live_count[w]) * per_event + 8) // 2 + 4
         if abs(rest) > bound:
             tx.alerts.append(Alert("rounding", f"work order {ev.work_order}: WIP remainder "
                                    f"{rest} minor units beyond rounding (frozen standard?)"))
@@ -411,31 +406,34 @@ class Engine(EngineViews):
 
     def _reversal(self, ev) -> Outcome:
         target = str(ev.reverses)
-        rec = self.records.get(target)
-        if rec is None:
+        recs = self.records
+        k = recs.index.get(target)
+        if k is None:
             raise Reject("reverses", f"unknown event {target!r}")
-        if rec.type == "reversal":
+        type_ = EVENT_TYPES[int(recs.type[k])]
+        if type_ == "reversal":
             raise Reject("reverses", f"event {target} is a reversal and cannot be reversed")
-        if rec.reversed_by is not None:
+        if recs.reversed[k]:
             raise Reject("reverses", f"event {target} is already reversed")
-        w = rec.wo
-        if w is not None:
+        w = int(recs.wo[k])
+        if w != -1:
             wo_id = self.wos.ids[w]
-            if self.wos.status[w] == CLOSED and rec.type != "wo_close":
+            if self.wos.status[w] == CLOSED and type_ != "wo_close":
                 raise Reject("work_order", f"work order {wo_id} is closed")
-            if rec.type == "wo_release" and self.wos.live_events[w] - {target}:
+            if type_ == "wo_release" and self.wos.live_count[w] > 1:
                 raise Reject("reverses", f"work order {wo_id} has events; reverse them first")
-        for effect in reversed(rec.effects):
-            self._undo(effect)
-        lines, start, end = self.ledger.post_reversal(rec.start, rec.end,
-                                                      f"reversal of {target}: ")
+        e0, e1, l0, l1 = recs.ranges(k)
+        log, keys = self.effects, self.inv.row_keys
+        for e in range(e1 - 1, e0 - 1, -1):
+            self._undo(log.get(e, self.wos))
+        lines, _, end = self.ledger.post_reversal(l0, l1, f"reversal of {target}: ")
         # a stock move is exactly a row effect: negate them in their original order
-        moves = tuple(StockMove(e[1][0], e[1][1], e[1][2], e[1][3], -e[2])
-                      for e in rec.effects if e[0] == "row")
-        rec.reversed_by = str(ev.id)
-        if w is not None:
-            self.wos.live_events[w].discard(target)
-        self.records[str(ev.id)] = _Record("reversal", (), start, end, None)
+        moves = tuple(StockMove(*keys[int(log.a[e])], -float(log.x[e]))
+                      for e in range(e0, e1) if log.kind[e] == ROW)
+        recs.reversed[k] = True
+        if w != -1:
+            self.wos.live_count[w] -= 1
+        recs.add(str(ev.id), "reversal", log.n, end, None)
         return Outcome(str(ev.id), True, lines, moves)
 
 

@@ -38,9 +38,21 @@ class Inventory:
         self.layer_item = Column(np.int64)
         self.head = np.full(n, -1, np.int64)
         self.tail = np.full(n, -1, np.int64)
-        self.rows: dict[RowKey, float] = {}
-        self.row_order: dict[RowKey, int] = {}  # creation order: oldest lot first
-        self.lot_rows: dict[tuple[str, str], list[RowKey]] = {}  # (item, location) -> lots
+        # Stock rows are interned to ids (the batch kernel indexes them); a row exists
+        # once it was first moved: row_seq is that creation order (-1 = not yet).
+        self.row_index: dict[RowKey, int] = {}
+        self.row_keys: list[RowKey] = []
+        self.row_qty = Column(np.float64)
+        self.row_seq = Column(np.int64, -1)
+        self.created = 0
+        # available lot rows per (item, location), a chain in creation order: what a
+        # draw without a lot takes after the no-lot row, oldest lot first
+        self.row_group = Column(np.int64, -1)
+        self.row_next = Column(np.int64, -1)
+        self.group_index: dict[tuple[str, str], int] = {}
+        self.group_head = Column(np.int64, -1)
+        self.group_tail = Column(np.int64, -1)
+        self.group_len = Column(np.int64)
 
     # -- values -----------------------------------------------------------------
     def consume(self, items: list[int], qtys: list[float], effects: list):
@@ -97,15 +109,61 @@ class Inventory:
         return layer
 
     # -- stock rows -------------------------------------------------------------
+    def row(self, key: RowKey) -> int:
+        """The id of a stock row (interned on first sight; it exists once moved)."""
+        r = self.row_index.get(key)
+        if r is None:
+            r = self.row_index[key] = len(self.row_keys)
+            self.row_keys.append(key)
+            self.row_qty.append(0.0)
+            self.row_seq.append(-1)
+            self.row_next.append(-1)
+            lot_row = key[3] is not None and key[2] == "available"
+            self.row_group.append(self.group(key[0], key[1]) if lot_row else -1)
+        return r
+
+    def group(self, sku: str, location: str) -> int:
+        """The id of the available-lot chain at (item, location), interned."""
+        g = self.group_index.get((sku, location))
+        if g is None:
+            g = self.group_index[(sku, location)] = self.group_head.append(-1)
+            self.group_tail.append(-1)
+            self.group_len.append(0)
+        return g
+
+    def qty_at(self, key: RowKey) -> float:
+        r = self.row_index.get(key)
+        return 0.0 if r is None else float(self.row_qty[r])
+
     def move(self, key: RowKey, dq: float, effects: list, moves: list) -> None:
-        if key not in self.rows:
-            self.rows[key] = 0.0
-            self.row_order[key] = len(self.row_order)
-            if key[3] is not None:
-                self.lot_rows.setdefault((key[0], key[1]), []).append(key)
-        self.rows[key] += dq
-        effects.append(("row", key, dq))
+        r = self.row(key)
+        if self.row_seq[r] == -1:
+            self._create(r)
+        self.row_qty[r] += dq
+        effects.append(("row", r, dq))
         moves.append(StockMove(key[0], key[1], key[2], key[3], dq))
+
+    def _create(self, r: int) -> None:
+        self.row_seq[r] = self.created
+        self.created += 1
+        g = int(self.row_group[r])
+        if g != -1:
+            if self.group_tail[g] == -1:
+                self.group_head[g] = r
+            else:
+                self.row_next[int(self.group_tail[g])] = r
+            self.group_tail[g] = r
+            self.group_len[g] += 1
+
+    def lot_chain(self, sku: str, location: str) -> list[int]:
+        """Available lot rows at (item, location), oldest created first."""
+        out = []
+        g = self.group_index.get((sku, location))
+        r = -1 if g is None else int(self.group_head[g])
+        while r != -1:
+            out.append(r)
+            r = int(self.row_next[r])
+        return out
 
     def draw(self, sku: str, location: str, q: float, lot: str | None, effects: list,
              moves: list, alerts: list) -> None:
@@ -115,17 +173,15 @@ class Inventory:
         (no-lot, or the named lot) negative and raises a `negative stock` alert.
         """
         first: RowKey = (sku, location, "available", lot)
+        candidates = [self.row(first)]
         if lot is None:
-            lots = self.lot_rows.get((sku, location), [])
-            candidates = [first] + [k for k in lots if k[2] == "available"]
-        else:
-            candidates = [first]
+            candidates += self.lot_chain(sku, location)
         left = q
-        for key in candidates:
-            have = self.rows.get(key, 0.0)
+        for r in candidates:
+            have = float(self.row_qty[r])
             if have > EPS and left > EPS:
                 take = min(have, left)
-                self.move(key, -take, effects, moves)
+                self.move(self.row_keys[r], -take, effects, moves)
                 left -= take
         if left > EPS:
             self.move(first, -left, effects, moves)
@@ -136,8 +192,8 @@ class Inventory:
     def undo(self, effect: tuple) -> None:
         kind = effect[0]
         if kind == "row":
-            _, key, dq = effect
-            self.rows[key] -= dq
+            _, r, dq = effect
+            self.row_qty[r] -= dq
         elif kind == "item":
             _, i, dq, dv, u0, _u1 = effect
             self.qty[i] -= dq
@@ -180,17 +236,20 @@ class Inventory:
     # -- views ------------------------------------------------------------------
     def row_values(self) -> list[tuple[RowKey, float, int]]:
         """(row, qty, value) with each item's value allocated over its rows by qty."""
-        by_item: dict[str, list[RowKey]] = {}
-        for key in sorted(self.rows, key=self.row_order.__getitem__):
-            by_item.setdefault(key[0], []).append(key)
+        seq = self.row_seq.a
+        live = np.flatnonzero(seq >= 0)
+        by_item: dict[str, list[int]] = {}
+        for r in live[np.argsort(seq[live], kind="stable")].tolist():
+            by_item.setdefault(self.row_keys[r][0], []).append(r)
         out = []
-        for sku, keys in by_item.items():
+        for sku, rows in by_item.items():
             i = self.plant.item_index[sku]
-            qtys = [0.0 if abs(self.rows[k]) <= EPS else round(self.rows[k], 9) for k in keys]
+            raw = [float(self.row_qty[r]) for r in rows]
+            qtys = [0.0 if abs(x) <= EPS else round(x, 9) for x in raw]
             shares = allocate(int(self.value[i]), qtys)
-            for key, q, v in zip(keys, qtys, shares):
+            for r, q, v in zip(rows, qtys, shares):
                 if q != 0.0 or v != 0:
-                    out.append((key, q, v))
+                    out.append((self.row_keys[r], q, v))
         return out
 
     def layers_of(self, i: int) -> list[tuple[float, int]]:

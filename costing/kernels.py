@@ -140,80 +140,92 @@ def value_kernel(items, qtys, method, std, scale, item_qty, item_value, last_uni
     take_value = np.empty(cap, np.int64)
     nt = 0
     for k in range(n):
-        i = items[k]
-        q = qtys[k]
-        on_hand = item_qty[i]
-        value = item_value[i]
-        amt = np.int64(0)
-        left = 0.0
-        if method[i] == 0:
-            amt = _minor(q * std[i] * scale)
-            left = q - max(on_hand, 0.0)
-        elif method[i] == 1:
-            if on_hand > EPS:
-                unit = value / on_hand
-                last_unit[i] = unit
-                if q >= on_hand - EPS:
-                    amt = value
-                    left = q - on_hand
-                    if left > EPS:
-                        amt += _minor(left * unit)
-                else:
-                    amt = _minor(q * value / on_hand)
+        if cap - nt <= layer_qty.shape[0]:  # one consumption takes each layer at most once
+            cap = 2 * cap + layer_qty.shape[0]
+            take_cons = _grow_i(take_cons, cap)
+            take_layer = _grow_i(take_layer, cap)
+            take_qty = _grow_f(take_qty, cap)
+            take_value = _grow_i(take_value, cap)
+        nt0 = nt
+        amount[k], short[k], nt = value_one(
+            items[k], qtys[k], method, std, scale, item_qty, item_value, last_unit,
+            layer_qty, layer_value, layer_next, item_head, take_layer, take_qty, take_value,
+            nt)
+        take_cons[nt0:nt] = k
+    return amount, short, take_cons[:nt], take_layer[:nt], take_qty[:nt], take_value[:nt]
+
+
+@njit(cache=True, nogil=True)
+def value_one(i, q, method, std, scale, item_qty, item_value, last_unit, layer_qty,
+              layer_value, layer_next, item_head, take_layer, take_qty, take_value, nt):
+    """Value one consumption of q of item i (the rules of value_kernel), in place.
+
+    FIFO takes are written at take_*[nt:]; the caller guarantees room for one take per
+    layer. Returns (amount, short, nt after the takes).
+    """
+    on_hand = item_qty[i]
+    value = item_value[i]
+    amt = np.int64(0)
+    left = 0.0
+    if method[i] == 0:
+        amt = _minor(q * std[i] * scale)
+        left = q - max(on_hand, 0.0)
+    elif method[i] == 1:
+        if on_hand > EPS:
+            unit = value / on_hand
+            last_unit[i] = unit
+            if q >= on_hand - EPS:
+                amt = value
+                left = q - on_hand
+                if left > EPS:
+                    amt += _minor(left * unit)
             else:
-                left = q
-                if np.isnan(last_unit[i]):
-                    amt = _minor(q * std[i] * scale)
-                else:
-                    amt = _minor(q * last_unit[i])
+                amt = _minor(q * value / on_hand)
         else:
             left = q
-            h = item_head[i]
-            while h != -1 and left > EPS:
-                lq = layer_qty[h]
-                if lq > EPS:
-                    lv = layer_value[h]
-                    last_unit[i] = lv / lq
-                    if left >= lq - EPS:
-                        tq = lq
-                        tv = lv
-                    else:
-                        tq = left
-                        tv = _minor(left * lv / lq)
-                    if nt == cap:
-                        cap *= 2
-                        take_cons = _grow_i(take_cons, cap)
-                        take_layer = _grow_i(take_layer, cap)
-                        take_qty = _grow_f(take_qty, cap)
-                        take_value = _grow_i(take_value, cap)
-                    take_cons[nt] = k
-                    take_layer[nt] = h
-                    take_qty[nt] = tq
-                    take_value[nt] = tv
-                    nt += 1
-                    layer_qty[h] = lq - tq
-                    layer_value[h] = lv - tv
-                    amt += tv
-                    left -= tq
-                if layer_qty[h] > EPS or layer_next[h] == -1:
-                    break
-                h = layer_next[h]
-            if h != -1:
-                while layer_qty[h] <= EPS and layer_next[h] != -1:
-                    h = layer_next[h]
-                item_head[i] = h
-            if left > EPS:
-                if np.isnan(last_unit[i]):
-                    amt += _minor(left * std[i] * scale)
+            if np.isnan(last_unit[i]):
+                amt = _minor(q * std[i] * scale)
+            else:
+                amt = _minor(q * last_unit[i])
+    else:
+        left = q
+        h = item_head[i]
+        while h != -1 and left > EPS:
+            lq = layer_qty[h]
+            if lq > EPS:
+                lv = layer_value[h]
+                last_unit[i] = lv / lq
+                if left >= lq - EPS:
+                    tq = lq
+                    tv = lv
                 else:
-                    amt += _minor(left * last_unit[i])
-        if left < EPS:
-            left = 0.0
-        amount[k] = amt
-        short[k] = left
-        item_qty[i] = on_hand - q
-        item_value[i] = value - amt
-    return amount, short, take_cons[:nt], take_layer[:nt], take_qty[:nt], take_value[:nt]
+                    tq = left
+                    tv = _minor(left * lv / lq)
+                take_layer[nt] = h
+                take_qty[nt] = tq
+                take_value[nt] = tv
+                nt += 1
+                layer_qty[h] = lq - tq
+                layer_value[h] = lv - tv
+                amt += tv
+                left -= tq
+            if layer_qty[h] > EPS or layer_next[h] == -1:
+                break
+            h = layer_next[h]
+        if h != -1:
+            while layer_qty[h] <= EPS and layer_next[h] != -1:
+                h = layer_next[h]
+            item_head[i] = h
+        if left > EPS:
+            if np.isnan(last_unit[i]):
+                amt += _minor(left * std[i] * scale)
+            else:
+                amt += _minor(left * last_unit[i])
+    if left < EPS:
+        left = 0.0
+    item_qty[i] = on_hand - q
+    item_value[i] = value - amt
+    return amt, left, nt
 
 
 @njit(cache=True, nogil=True)

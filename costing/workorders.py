@@ -40,7 +40,8 @@ class WorkOrders:
             Column(np.float64) for _ in range(3))
         self.step_act_hours, self.step_scrap = Column(np.float64), Column(np.float64)
         self.extra_rows: dict[tuple[int, int], int] = {}  # (wo, item) -> material row
-        self.live_events: list[set[str]] = []
+        self.extra_of: dict[int, list[int]] = {}  # wo -> its extra material rows, in order
+        self.live_count = Column(np.int64)  # accepted, unreversed events of each order
 
     def create(self, wo_id: str, p: int, line: int, planned: float) -> int:
         pl = self.plant
@@ -65,7 +66,7 @@ class WorkOrders:
             self.step_overhead.append(pl.wc_overhead[wc])
             self.step_act_hours.append(0.0)
             self.step_scrap.append(0.0)
-        self.live_events.append(set())
+        self.live_count.append(0)
         return w
 
     def _mat_row(self, w: int, item: int, qty_eff: float, op: int) -> int:
@@ -91,6 +92,7 @@ class WorkOrders:
         if r is None:
             r = self._mat_row(w, item, 0.0, 0)
             self.extra_rows[(w, item)] = r
+            self.extra_of.setdefault(w, []).append(r)
             effects.append(("mat_new", w, item, r))
         return r
 
@@ -132,6 +134,7 @@ class WorkOrders:
         elif kind == "mat_new":
             _, w, item, r = effect
             del self.extra_rows[(w, item)]
+            self.extra_of[w].remove(r)
             if r == self.mat_wo.n - 1:
                 for col in (self.mat_wo, self.mat_item, self.mat_qty_eff, self.mat_op,
                             self.mat_act_qty, self.mat_act_value):
