@@ -128,6 +128,20 @@ async def serve(config_path: str, expected: int, out: str, timeout: float) -> No
         return results
 
     gw.journal.submit = recording_submit
+    # A commit that raises ends the runtime's committer; stop at once and say why
+    # instead of waiting out the timeout for readings that will never commit.
+    failures: list[BaseException] = []
+    commit = gw._commit
+
+    async def guarded_commit(batch):
+        try:
+            await commit(batch)
+        except BaseException as exc:
+            failures.append(exc)
+            stop.set()
+            raise
+
+    gw._commit = guarded_commit
     runner = asyncio.create_task(gw.run(stop))
     deadline = loop.time() + 30
     while not stop.is_set() and not any(s.state == "connected" for s in gw.status.values()):
@@ -141,7 +155,13 @@ async def serve(config_path: str, expected: int, out: str, timeout: float) -> No
         await asyncio.wait_for(stop.wait(), timeout)
     except asyncio.TimeoutError:
         stop.set()
-    await runner
+    try:
+        await runner
+    except BaseException:
+        if not failures:
+            raise
+    if failures:
+        raise RuntimeError(f"a commit failed: {failures[0]!r}") from failures[0]
     pub = np.array([_epoch(ts) for ts in published])
     np.savez(out, published=pub, committed=np.array(committed))
     print(json.dumps({"committed": len(committed), **statuses}), flush=True)
@@ -236,6 +256,11 @@ def start_gateway(config: pathlib.Path, env: dict, expected: int, record: pathli
                             text=True)
 
 
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else "(nothing on stderr)"
+
+
 def wait_line(proc: subprocess.Popen, want: str, timeout: float) -> None:
     """Block until the child prints `want` (or dies, naming what it said)."""
     deadline = time.monotonic() + timeout
@@ -270,7 +295,8 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
             gw.kill()
             gw.wait()
     if gw.returncode:
-        raise RuntimeError(f"gateway child exited {gw.returncode}: {err[-3000:]}")
+        raise RuntimeError(f"gateway child exited {gw.returncode}: {_last_line(err)}\n"
+                           f"{err[-3000:]}")
     counts = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
     marks = json.loads(pub.stdout)["marks"]
     data = np.load(record)

@@ -74,6 +74,21 @@ def run(args) -> int:
     result: dict = {"kernels": None, "replay": None, "ingest": None, "cold_start_s": None,
                     "peak_rss_mb": None, "sizes": sz}
     t_all = time.perf_counter()
+    try:
+        _run_stages(stages, sz, result)
+    except StageFailed as exc:
+        print(f"gateway bench: {exc}", file=sys.stderr)
+        return 1
+    result["seconds"] = round(time.perf_counter() - t_all, 1)
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        from gateway.bench.report import render
+        sys.stdout.write(render(result))
+    return 0
+
+
+def _run_stages(stages: list[str], sz: dict, result: dict) -> None:
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
         folder = pathlib.Path(tmp)
         if "kernels" in stages:
@@ -83,9 +98,13 @@ def run(args) -> int:
             result["peak_rss_mb"] = rp.pop("peak_rss_mb")
             result["replay"] = rp
         if "ingest" in stages or "coldstart" in stages:
-            from gateway.bench.broker import Broker
+            from gateway.bench.broker import Broker, BrokerError
 
-            with Broker(folder / "broker") as broker:
+            try:
+                broker = Broker(folder / "broker").__enter__()
+            except BrokerError as exc:
+                raise StageFailed(f"broker: {exc}") from exc
+            with broker:
                 if "ingest" in stages:
                     from gateway.bench import ingest
                     result["ingest"] = _stage("ingest", lambda: ingest.run_stage(
@@ -96,19 +115,19 @@ def run(args) -> int:
                     cs = _stage("cold start", lambda: coldstart.run_stage(
                         folder / "site", broker, sz["items"], sz["depth"]))
                     result["cold_start_s"] = cs["cold_start_s"]
-    result["seconds"] = round(time.perf_counter() - t_all, 1)
-    if args.format == "json":
-        print(json.dumps(result, indent=2))
-    else:
-        from gateway.bench.report import render
-        sys.stdout.write(render(result))
-    return 0
+
+
+class StageFailed(RuntimeError):
+    pass
 
 
 def _stage(name: str, fn):
     _progress(f"{name} ...")
     t0 = time.perf_counter()
-    out = fn()
+    try:
+        out = fn()
+    except (RuntimeError, AssertionError, OSError, ValueError) as exc:
+        raise StageFailed(f"{name}: {exc}") from exc
     _progress(f"{name} done in {time.perf_counter() - t0:.1f} s")
     return out
 

@@ -92,3 +92,11 @@ def test_a_kernel_that_disagrees_with_its_reference_is_reported():
     _same("value", (np.array([100, 200]),), ([100, 200],))
     with pytest.raises(KernelMismatch, match="value: output 1 differs"):
         _same("value", (np.array([1]), np.array([100, 201])), ([1], [100, 200]))
+
+
+def test_a_commit_that_fails_in_the_gateway_stops_the_run_naming_it():
+    proc = gateway("bench", "--quick", "--stages", "ingest", "--ingest-readings", "200",
+                   env={"GATEWAY_FAILPOINTS": "journal.before_commit=raise"}, timeout=60)
+    assert proc.returncode == 1
+    assert ("gateway bench: ingest: gateway child exited 1: RuntimeError: a commit failed: "
+            "FailpointError('journal.before_commit')") in proc.stderr
