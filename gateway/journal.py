@@ -12,6 +12,7 @@ so the caller stops acknowledging its inputs (back-pressure) and retries later.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ class Journal:
                  rebuild: bool = True):
         self.path = str(path)
         self.master = master
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self.conn = connect(self.path, synchronous)
         schema.create(self.conn)
         self.engine = Engine(master)
@@ -259,8 +261,10 @@ class Journal:
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", alert_rows)
         for i, eid, field, reason, kind in rejected:
-            self._exception(stamp, kind, subs[i].source, eid, field, reason,
-                            _raw_text(subs[i].raw))
+            raw = _raw_text(subs[i].raw)
+            # A redelivered bad message is one problem for the supervisor, not two.
+            if not self._open_exception_exists(kind, eid, raw):
+                self._exception(stamp, kind, subs[i].source, eid, field, reason, raw)
             results[i] = Result("rejected", eid, None, field, reason)
         if side is not None:
             for kind, source, reason, raw in side.exceptions:
@@ -299,6 +303,11 @@ class Journal:
         if event.type in ("wo_release", "wo_close"):
             col = "released_seq" if event.type == "wo_release" else "closed_seq"
             self._seq_marks.setdefault(event.work_order, {})[col] = seq
+
+    def _open_exception_exists(self, kind: str, event_id: str | None, raw: str) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM exceptions WHERE status='open' AND kind=? AND event_id IS ?"
+            " AND raw=? LIMIT 1", (kind, event_id, raw)).fetchone() is not None
 
     def _exception(self, stamp, kind, source, event_id, field, reason, raw) -> None:
         self.conn.execute(
@@ -379,22 +388,38 @@ class Journal:
 
 
 _stored_list = msgspec.json.Decoder(list[Event])
+_CHUNK_SQL = ("SELECT group_concat(seq), '[' || group_concat(payload, ',') || ']'"
+              " FROM (SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)")
 
 
 def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 20000
                   ) -> Iterator[tuple[list[int], list[Outcome]]]:
     """Feed every stored event to `engine` in seq order; yield (seqs, outcomes) per chunk.
 
-    Stored payloads are canonical JSON written by this module, so a chunk is decoded in
-    one msgspec call over the payloads joined as a JSON array instead of once per event.
+    Stored payloads are canonical JSON written by this module, so SQLite joins a chunk
+    of them into one JSON array and msgspec decodes it in one call: no row tuple and no
+    decoder call per event (this is most of what reading a journal back costs).
     """
-    cur = conn.execute("SELECT seq, payload FROM events ORDER BY seq")
-    while rows := cur.fetchmany(chunk):
-        seqs = [r[0] for r in rows]
+    last = 0
+    while True:
+        seq_text, array = conn.execute(_CHUNK_SQL, (last, chunk)).fetchone()
+        if seq_text is None:
+            return
+        seqs = [int(x) for x in seq_text.split(",")]
+        if any(a >= b for a, b in zip(seqs, seqs[1:])):
+            # group_concat's order is the subquery's in practice, not by contract:
+            # should it ever differ, read the same rows one by one, in order.
+            rows = conn.execute("SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq"
+                                " LIMIT ?", (last, chunk)).fetchall()
+            seqs = [r[0] for r in rows]
+            array = "[" + ",".join([r[1] for r in rows]) + "]"
         try:
-            events = _stored_list.decode("[" + ",".join([r[1] for r in rows]) + "]")
+            events = _stored_list.decode(array)
         except msgspec.ValidationError:
-            events = [decode_event(r[1]) for r in rows]  # names the bad row
+            rows = conn.execute("SELECT payload FROM events WHERE seq > ? ORDER BY seq"
+                                " LIMIT ?", (last, chunk)).fetchall()
+            events = [decode_event(r[0]) for r in rows]  # raises naming the bad row
+        last = seqs[-1]
         yield seqs, engine.apply(events)
 
 

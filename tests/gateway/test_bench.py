@@ -100,3 +100,48 @@ def test_a_commit_that_fails_in_the_gateway_stops_the_run_naming_it():
     assert proc.returncode == 1
     assert ("gateway bench: ingest: gateway child exited 1: RuntimeError: a commit failed: "
             "FailpointError('journal.before_commit')") in proc.stderr
+
+
+class _Recorder:
+    """Stands in for the engine: keeps what it was fed, in order."""
+
+    def __init__(self):
+        self.fed: list = []
+
+    def apply(self, events):
+        self.fed.extend(events)
+        return [e.id for e in events]
+
+
+def test_bulk_replay_reads_the_journal_in_seq_order_in_chunks(tmp_path):
+    import sqlite3
+
+    from gateway.bench.replay import stored_journal
+    from gateway.events import decode_event
+    from gateway.journal import replay_stored
+
+    db = stored_journal(2500, 40, 3, folder=str(tmp_path))
+    conn = sqlite3.connect(db)
+    engine = _Recorder()
+    chunks = list(replay_stored(conn, engine, chunk=1000))
+    assert [len(seqs) for seqs, _ in chunks] == [1000, 1000, 500]
+    assert [s for seqs, _ in chunks for s in seqs] == list(range(1, 2501))
+    one_by_one = [decode_event(p) for (p,) in
+                  conn.execute("SELECT payload FROM events ORDER BY seq")]
+    assert engine.fed == one_by_one
+
+
+def test_bulk_replay_of_a_bad_stored_payload_names_the_field(tmp_path):
+    import sqlite3
+
+    from gateway.bench.replay import stored_journal
+    from gateway.events import EventError
+    from gateway.journal import replay_stored
+
+    db = stored_journal(300, 40, 3, folder=str(tmp_path))
+    conn = sqlite3.connect(db)
+    payload = conn.execute("SELECT payload FROM events WHERE seq = 7").fetchone()[0]
+    conn.execute("UPDATE events SET payload = ? WHERE seq = 7",
+                 (payload.replace('"ts":', '"qty":-1,"ts":', 1),))
+    with pytest.raises(EventError, match="qty"):
+        list(replay_stored(conn, _Recorder(), chunk=100))
