@@ -60,7 +60,6 @@ def open_readonly(plant: Plant):
 def open_journal(plant: Plant):
     from gateway.journal import Journal
 
-    os.makedirs(os.path.dirname(os.path.abspath(plant.db)), exist_ok=True)
     return Journal(plant.db, plant.master, synchronous=getattr(plant.config.gateway,
                                                                  "synchronous", "FULL"))
 

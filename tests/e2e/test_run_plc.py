@@ -15,6 +15,7 @@ import time
 import pytest
 
 from simulators.plc import PlcSimulator
+from tests.e2e.procs import reaped
 from tests.gateway.plant import GATEWAY_TOML, ROOT, ev, gateway, write_events, write_plant
 
 DEVICES = """
@@ -68,7 +69,7 @@ async def test_counts_exactly_once_across_kill9_and_plc_reset(tmp_path):
         gateway("ingest", "-c", str(cfg), str(release), check=True)
 
         proc = _start(cfg)
-        with proc:
+        with reaped(proc):
             # The first sight of a counter is a baseline; probe until counts arrive.
             deadline = time.monotonic() + 60
             probes = 0
@@ -91,7 +92,7 @@ async def test_counts_exactly_once_across_kill9_and_plc_reset(tmp_path):
         # The line keeps producing while the gateway is down.
         await plc.count("Assy", good=4, scrap=2)
         proc = _start(cfg)
-        with proc:
+        with reaped(proc):
             await _until(db, (g0 + 12, 3), proc)     # caught up once, on reconnect
             await plc.reset("Assy")                   # PLC reset: counters back to 0
             await plc.count("Assy", good=2)

@@ -157,3 +157,11 @@ def test_sigkill_mid_ingest_loses_nothing_acknowledged_and_applies_nothing_twice
         a = gateway(cmd[0], "-c", str(killed_cfg), *cmd[1:], check=True).stdout
         b = gateway(cmd[0], "-c", str(clean_cfg), *cmd[1:], check=True).stdout
         assert a == b, cmd[0]
+
+
+def test_the_same_bad_message_delivered_twice_is_one_open_exception(journal):
+    bad = json.dumps(ev("b1", "receipt", item="ZZ", qty=1, location="L1", unit_price=1))
+    assert [r.status for r in journal.submit([Submission(bad), Submission(bad)])] == \
+        ["rejected", "rejected"]
+    assert _one(journal, bad).status == "rejected"
+    assert journal.conn.execute("SELECT COUNT(*) FROM exceptions").fetchone()[0] == 1
