@@ -167,19 +167,29 @@ class Journal:
 
         # Idempotency against the journal and within this batch.
         known = self._stored_payloads([e.id for _, e, _ in decoded])
+        in_batch: dict[str, int] = {}  # id -> index in `fresh` of its first copy here
+        echoes: list[tuple[int, int]] = []  # (submission, first copy) within this batch
         fresh: list[tuple[int, Event, bytes]] = []
         for i, event, canon in decoded:
-            before = known.get(event.id)
+            first = in_batch.get(event.id)
+            before = known.get(event.id) if first is None else fresh[first][2]
             if before is None:
-                known[event.id] = canon
+                in_batch[event.id] = len(fresh)
                 fresh.append((i, event, canon))
-            elif before == canon:
-                results[i] = Result("duplicate", event.id)
-            else:
+            elif before != canon:
                 rejected.append((i, event.id, "id", f"id: event {event.id!r} was already "
                                  "journaled with a different payload", "conflict"))
+            elif first is None:
+                results[i] = Result("duplicate", event.id)
+            else:
+                echoes.append((i, first))
 
         outcomes = self.engine.apply([e for _, e, _ in fresh]) if fresh else []
+        # A copy within the batch shares its first copy's fate: applied or rejected.
+        for i, first in echoes:
+            out = outcomes[first]
+            results[i] = (Result("duplicate", out.event_id) if out.ok else
+                          Result("rejected", out.event_id, None, out.field, out.reason))
         try:
             self._write(subs, fresh, outcomes, rejected, results, side)
         except sqlite3.OperationalError as exc:
