@@ -37,6 +37,16 @@ class Column:
         self._buf[self.n:need] = values
         self.n = need
 
+    def reserve(self, extra: int) -> np.ndarray:
+        """Room for `extra` more values without moving; returns the whole buffer (a
+        kernel may write past `n`, the caller then sets `n`)."""
+        need = self.n + extra
+        if need > len(self._buf):
+            grown = np.full(max(need, 2 * len(self._buf)), 0, self._buf.dtype)
+            grown[:self.n] = self._buf[:self.n]
+            self._buf = grown
+        return self._buf
+
     def pop(self) -> None:
         self.n -= 1
 

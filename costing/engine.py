@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from costing.batch import BatchPath
 from costing.effects import EVENT_TYPES, ROW, EffectLog, Records
 from costing.inventory import Inventory
 from costing.kernels import EPS, explode_kernel, minor_kernel
@@ -65,6 +66,7 @@ class Engine(EngineViews):
         self.wos = WorkOrders(plant)
         self.effects = EffectLog()  # what each accepted event changed, for reversal
         self.records = Records()
+        self._batch: BatchPath | None = None
         self._handlers = {
             "receipt": self._receipt, "issue": self._issue, "wo_release": self._release,
             "completion": self._completion, "scrap": self._scrap, "labor": self._labor,
@@ -75,6 +77,18 @@ class Engine(EngineViews):
     # -- driver -----------------------------------------------------------------
     def apply(self, events) -> list[Outcome]:
         return [self.apply_one(event) for event in events]
+
+    def apply_many(self, events, outcomes: bool = True) -> list[Outcome] | None:
+        """`apply`, fast: runs of events valued and posted by one numba kernel.
+
+        Same outcomes, state and journal lines as `apply` (one by one); reversals and
+        events that would be rejected go through `apply_one` in their place. With
+        `outcomes=False` (replay, rebuild) no per-event objects are built and None is
+        returned: the journal lines are in `ledger` (see `lines_since`).
+        """
+        if self._batch is None:
+            self._batch = BatchPath(self)
+        return self._batch.apply(events, outcomes)
 
     def apply_one(self, event) -> Outcome:
         event_id = str(event.id)

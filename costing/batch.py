@@ -1,0 +1,398 @@
+"""The batch path: encode a run of events to arrays once, value and post it in one kernel.
+
+`BatchPath(engine).apply(events, outcomes)` gives exactly what `Engine.apply_one` gives
+event by event (tests/costing/test_batch_equality.py holds it to that). Encoding
+validates each event against the engine's state as the run will have left it, interns
+item, location, status, lot and order ids to ints, and creates new orders' and extra
+material rows as the per-event path would at that point. Events encoding cannot take
+(a reversal, a duplicate id, anything the per-event path would reject, an unknown
+type) end the run: the run is flushed through the kernel, then that event goes
+through `Engine.apply_one` in its place, so order is kept exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from costing import batch_kernel as bk
+from costing.arrays import Column
+from costing.effects import ROW
+from costing.master import Accounts
+from costing.outcome import Alert, Outcome, StockMove
+from costing.workorders import OPEN
+
+_TYPE = {"receipt": bk.RECEIPT, "issue": bk.ISSUE, "wo_release": bk.RELEASE,
+         "completion": bk.COMPLETION, "scrap": bk.SCRAP, "labor": bk.LABOR,
+         "shipment": bk.SHIPMENT, "count": bk.COUNT, "transfer": bk.TRANSFER,
+         "wo_close": bk.CLOSE_WO}
+
+
+class _Skip(Exception):
+    """This event goes through the per-event path."""
+
+
+class BatchPath:
+    """Encoder and driver of costing.batch_kernel for one engine."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        pl, ledger = engine.plant, engine.ledger
+        nid = ledger._id
+        self.item_name = np.array([nid(s) for s in pl.skus], np.int64)
+        wc_name = np.array([nid(w) for w in pl.wc_ids], np.int64)
+        bom_wc_name = np.zeros(len(pl.bom_comp), np.int64)
+        for p in range(len(pl.skus)):
+            for j in pl.bom_lines(p):
+                s = pl.step_of(p, int(pl.bom_op[j]))
+                if s is not None:
+                    bom_wc_name[j] = wc_name[int(pl.rt_wc[s])]
+        n_steps = len(pl.rt_op)
+        hours_memo = np.zeros((3, 2, n_steps), np.int64)
+        scrap_memo = np.zeros(n_steps, np.int64)
+        for s in range(n_steps):
+            op = int(pl.rt_op[s])
+            for k, prefix in enumerate(bk.HOURS_PREFIX):
+                hours_memo[k, 0, s] = nid(f"{prefix} labor op {op}")
+                hours_memo[k, 1, s] = nid(f"{prefix} overhead op {op}")
+            scrap_memo[s] = nid(f"scrap op {op}")
+        acc = engine.acc
+        self.tables = bk.Tables(
+            pl.method, np.asarray(engine.std, np.float64), float(pl.scale),
+            np.array([ledger.index[a] for a in pl.inv_account], np.int64), self.item_name,
+            pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op, pl.bom_backflush,
+            bom_wc_name, pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_backflush,
+            pl.wc_labor, pl.wc_overhead, wc_name, hours_memo, scrap_memo,
+            np.array([ledger.index[getattr(acc, r)] for r in Accounts.ROLES], np.int64),
+            np.array([nid(m) for m in bk.FIXED_MEMOS], np.int64))
+        self.wo_name = Column(np.int64)
+        self.bf_start = Column(np.int64, -1)  # per order: its backflush rows in bf_*
+        self.bf_row = Column(np.int64)
+        self.bf_group = Column(np.int64)
+        self._bf_block: dict[tuple[int, int], int] = {}  # (parent, line) -> start
+        self.xrows = Column(np.int64)  # extra material rows of each close, in order
+        self._issue_loc: dict[tuple[int, int, int], str] = {}
+        self._std_through: dict[tuple[int, int], float] = {}
+        self._reset()
+
+    # -- the run -------------------------------------------------------------------
+    def _reset(self) -> None:
+        self.cols: list[list] = [[] for _ in bk.Events._fields]
+        self.pending: list = []
+        self.pending_ids: set[str] = set()
+        self.closing: set[int] = set()
+
+    def apply(self, events, outcomes: bool) -> list[Outcome] | None:
+        out: list[Outcome] | None = [] if outcomes else None
+        eng = self.engine
+        try:
+            for event in events:
+                try:
+                    self._encode(event)
+                    self.pending.append(event)
+                    self.pending_ids.add(str(event.id))
+                except _Skip:
+                    self._flush(out)
+                    result = eng.apply_one(event)
+                    if out is not None:
+                        out.append(result)
+            self._flush(out)
+        finally:
+            self._reset()
+        return out
+
+    # -- encoding --------------------------------------------------------------------
+    def _encode(self, ev) -> None:
+        eng = self.engine
+        eid = str(ev.id)
+        t = _TYPE.get(ev.type)
+        if t is None or eid in eng.records or eid in self.pending_ids:
+            raise _Skip
+        pl, inv, wos = eng.plant, eng.inv, eng.wos
+        item = wo = row = row2 = group = memo = step = op = flag = -1
+        q = price = aux = 0.0
+        if t == bk.RECEIPT:
+            item = self._item(ev.item)
+            q = _qty(ev.qty)
+            price = _qty(ev.unit_price, zero_ok=True)
+            po = getattr(ev, "po", None)
+            memo = eng.ledger._id(f"receipt {po}" if po else "receipt")
+            row = inv.row((ev.item, self._loc(ev.location), self._status(ev), _lot(ev)))
+        elif t == bk.ISSUE:
+            wo = self._open(ev.work_order)
+            item = self._item(ev.item)
+            q = _qty(ev.qty)
+            lot = _lot(ev)
+            loc = getattr(ev, "location", None)
+            loc = self._loc(loc) if loc is not None else self._issue_location(wo, item)
+            row = inv.row((ev.item, loc, "available", lot))
+            group = inv.group(ev.item, loc) if lot is None else -1
+            step, flag = self._material_row(wo, item)
+        elif t == bk.RELEASE:
+            if ev.work_order in wos.index:
+                raise _Skip
+            p = self._item(ev.item)
+            line = pl.wc_index.get(ev.line)
+            if not pl.manufactured[p] or line is None:
+                raise _Skip
+            wo = wos.create(ev.work_order, p, line, _qty(ev.qty))
+        elif t == bk.COMPLETION:
+            wo = self._open(ev.work_order)
+            q = _qty(ev.qty)
+            p = int(wos.item[wo])
+            row = inv.row((pl.skus[p], self._loc(ev.location), "available", None))
+            self._backflush_rows(wo)
+        elif t == bk.SCRAP or t == bk.LABOR:
+            wo = self._open(ev.work_order)
+            q = _qty(ev.qty if t == bk.SCRAP else ev.hours)
+            p = int(wos.item[wo])
+            op = _int(ev.operation)
+            s = pl.step_of(p, op)
+            if s is None:
+                raise _Skip
+            step = s
+            if t == bk.SCRAP:
+                aux = self._std_through.get((p, op))
+                if aux is None:
+                    aux = self._std_through[(p, op)] = eng.rollup.std_through_index(p, op)
+                self._backflush_rows(wo)
+        elif t == bk.SHIPMENT:
+            item = self._item(ev.item)
+            q = _qty(ev.qty)
+            loc = self._loc(ev.location)
+            price = _qty(ev.unit_price, zero_ok=True)
+            order = getattr(ev, "order", None)
+            memo = eng.ledger._id(f"shipment {order}" if order else "shipment")
+            lot = _lot(ev)
+            row = inv.row((ev.item, loc, "available", lot))
+            group = inv.group(ev.item, loc) if lot is None else -1
+        elif t == bk.COUNT:
+            item = self._item(ev.item)
+            loc = self._loc(ev.location)
+            status = self._status(ev)
+            q = _qty(ev.counted_qty, zero_ok=True)
+            row = inv.row((ev.item, loc, status, _lot(ev)))
+        elif t == bk.TRANSFER:
+            item = self._item(ev.item)
+            q = _qty(ev.qty)
+            lot = _lot(ev)
+            src = (ev.item, self._loc(ev.from_location), self._status(ev, "from_status"), lot)
+            dst = (ev.item, self._loc(ev.to_location), self._status(ev, "to_status"), lot)
+            if src == dst:
+                raise _Skip
+            row, row2 = inv.row(src), inv.row(dst)
+        else:  # close
+            wo = self._open(ev.work_order)
+            extra = wos.extra_of.get(wo, ())
+            op, flag = self.xrows.n, len(extra)
+            self.xrows.extend(extra)
+            self.closing.add(wo)
+        for col, value in zip(self.cols, (t, item, wo, q, price, row, row2, group, memo, step,
+                                          op, aux, flag)):
+            col.append(value)
+
+    def _item(self, sku) -> int:
+        i = self.engine.plant.item_index.get(sku)
+        if i is None:
+            raise _Skip
+        return i
+
+    def _loc(self, loc) -> str:
+        if loc not in self.engine.plant.locations:
+            raise _Skip
+        return loc
+
+    def _status(self, ev, name: str = "status") -> str:
+        status = getattr(ev, name, None)
+        if status is None:
+            return "available"
+        if status not in self.engine.plant.statuses:
+            raise _Skip
+        return status
+
+    def _open(self, wo_id) -> int:
+        wos = self.engine.wos
+        w = wos.index.get(wo_id)
+        if w is None or wos.status[w] != OPEN or w in self.closing:
+            raise _Skip
+        return w
+
+    def _issue_location(self, w: int, c: int) -> str:
+        """Engine._issue's location when none is given: where the BOM consumes c."""
+        pl, wos = self.engine.plant, self.engine.wos
+        p, line = int(wos.item[w]), int(wos.line[w])
+        loc = self._issue_loc.get((p, line, c))
+        if loc is None:
+            ops = [int(pl.bom_op[j]) for j in pl.bom_lines(p) if pl.bom_comp[j] == c]
+            wc = line
+            if ops:
+                s = pl.step_of(p, ops[0])
+                wc = int(pl.rt_wc[s]) if s is not None else line
+            loc = self._issue_loc[(p, line, c)] = pl.wc_location[wc]
+        return loc
+
+    def _material_row(self, w: int, c: int) -> tuple[int, int]:
+        """(row, 1 if this issue creates it): WorkOrders.material_row, effect deferred."""
+        wos, pl = self.engine.wos, self.engine.plant
+        p = int(wos.item[w])
+        for j in pl.bom_lines(p):
+            if pl.bom_comp[j] == c:
+                return int(wos.mat_start[w]) - int(pl.bom_ptr[p]) + j, 0
+        r = wos.extra_rows.get((w, c))
+        if r is not None:
+            return r, 0
+        effects: list = []
+        return wos.material_row(w, c, effects), 1
+
+    def _backflush_rows(self, w: int) -> None:
+        """Stock rows and lot chains each BOM line of order w draws from (once per order)."""
+        while self.bf_start.n <= w:
+            self.bf_start.append(-1)
+        if self.bf_start[w] != -1:
+            return
+        pl, eng = self.engine.plant, self.engine
+        p, line = int(eng.wos.item[w]), int(eng.wos.line[w])
+        start = self._bf_block.get((p, line))
+        if start is None:
+            start = self._bf_block[(p, line)] = self.bf_row.n
+            for j in pl.bom_lines(p):
+                c = int(pl.bom_comp[j])
+                s = pl.step_of(p, int(pl.bom_op[j]))
+                loc = pl.wc_location[int(pl.rt_wc[s]) if s is not None else line]
+                self.bf_row.append(eng.inv.row((pl.skus[c], loc, "available", None)))
+                self.bf_group.append(eng.inv.group(pl.skus[c], loc))
+        self.bf_start[w] = start
+
+    # -- the kernel and what it wrote ------------------------------------------------------
+    def _flush(self, out: list[Outcome] | None) -> None:
+        if not self.pending:
+            return
+        eng = self.engine
+        inv, wos, ledger, log = eng.inv, eng.wos, eng.ledger, eng.effects
+        n = len(self.pending)
+        E = bk.Events(*(np.array(c, np.float64 if k in (3, 4, 11) else np.int64)
+                        for k, c in enumerate(self.cols)))
+        while self.wo_name.n < len(wos.ids):
+            self.wo_name.append(ledger._id(wos.ids[self.wo_name.n]))
+        while self.bf_start.n < len(wos.ids):
+            self.bf_start.append(-1)
+        layer_n = inv.layer_qty.n
+        layers = [c.reserve(n) for c in (inv.layer_qty, inv.layer_value, inv.layer_next,
+                                         inv.layer_item)]
+        S = bk.State(
+            inv.qty, inv.value, inv.last_unit, *layers, inv.head, inv.tail,
+            inv.row_qty.a, inv.row_seq.a, inv.row_group.a, inv.row_next.a,
+            inv.group_head.a, inv.group_tail.a, inv.group_len.a,
+            wos.item.a, wos.line.a, wos.status.a, wos.good.a, wos.wip.a, wos.live_count.a,
+            *(v.a for v in wos.variance), wos.mat_start.a, wos.step_start.a,
+            wos.step_count.a, wos.mat_item.a, wos.mat_qty_eff.a, wos.mat_op.a,
+            wos.mat_act_qty.a, wos.mat_act_value.a, wos.step_op.a, wos.step_per_unit.a,
+            wos.step_labor.a, wos.step_overhead.a, wos.step_act_hours.a, wos.step_scrap.a,
+            self.wo_name.a, self.bf_start.a, self.bf_row.a, self.bf_group.a,
+            self.xrows.reserve(1), ledger.balance, ledger.touched)
+        ctr = np.array([0, 0, 0, layer_n, inv.created], np.int64)
+        O = _buffers(8 * n + 64, 8 * n + 64, n + 16, n)
+        start = 0
+        while True:
+            start = bk.run_batch(E, self.tables, S, O, ctr, start)
+            if start == n:
+                break
+            O = _grown(O, ctr)
+        ne, nl, na = int(ctr[0]), int(ctr[1]), int(ctr[2])
+        for col in (inv.layer_qty, inv.layer_value, inv.layer_next, inv.layer_item):
+            col.n = int(ctr[bk.C_LAYER])
+        inv.created = int(ctr[bk.C_CREATED])
+        line0, eff0 = ledger.cols[0].n, log.n
+        for col, src in zip(ledger.cols, (O.ln_acc, O.ln_amt, O.ln_item, O.ln_wo, O.ln_wc,
+                                          O.ln_memo)):
+            col.extend(src[:nl])
+        for col, src in zip(log.columns(), (O.eff_kind, O.eff_a, O.eff_x, O.eff_v, O.eff_y)):
+            col.extend(src[:ne])
+        recs = eng.records
+        first = recs.type.n
+        recs.type.extend(E.type)  # batch codes are the effects.EVENT_TYPES codes
+        recs.eff_end.extend(O.ev_eff + eff0)
+        recs.line_end.extend(O.ev_line + line0)
+        recs.wo.extend(E.wo)
+        recs.reversed.extend(np.zeros(n, np.bool_))
+        recs.index.update(zip((str(ev.id) for ev in self.pending), range(first, first + n)))
+        if out is not None:
+            out.extend(self._outcomes(O, na, eff0, line0))
+        self._reset()
+
+    def _outcomes(self, O, na: int, eff0: int, line0: int) -> list[Outcome]:
+        eng = self.engine
+        log, keys, ledger = eng.effects, eng.inv.row_keys, eng.ledger
+        kinds, a_col, x_col = log.kind.a, log.a.a, log.x.a
+        out = []
+        e_prev, l_prev, a_prev = eff0, line0, 0
+        for k, ev in enumerate(self.pending):
+            e_end, l_end, a_end = int(O.ev_eff[k]) + eff0, int(O.ev_line[k]) + line0, \
+                int(O.ev_alert[k])
+            moves = tuple(StockMove(*keys[int(a_col[e])], float(x_col[e]))
+                          for e in range(e_prev, e_end) if kinds[e] == ROW)
+            alerts = tuple(dict.fromkeys(self._alert(O, m) for m in range(a_prev, a_end)))
+            out.append(Outcome(str(ev.id), True, ledger.lines(l_prev, l_end), moves, alerts))
+            e_prev, l_prev, a_prev = e_end, l_end, a_end
+        return out
+
+    def _alert(self, O, m: int) -> Alert:
+        eng = self.engine
+        kind, a, f1 = int(O.al_kind[m]), int(O.al_id[m]), float(O.al_f1[m])
+        if kind == bk.A_VALUE:
+            return Alert("negative stock", f"{eng.plant.skus[a]}: {f1:g} beyond plant stock, "
+                         "valued at last known cost")
+        if kind == bk.A_ROUNDING:
+            return Alert("rounding", f"work order {eng.wos.ids[a]}: WIP remainder "
+                         f"{int(f1)} minor units beyond rounding (frozen standard?)")
+        sku, loc, status, lot = eng.inv.row_keys[a]
+        if kind == bk.A_DRAW:
+            return Alert("negative stock", f"{sku} at {loc} (lot {lot or '-'}): short by {f1:g}")
+        return Alert("negative stock", f"{sku} at {loc} ({status}, lot {lot or '-'}): "
+                     f"transfer of {f1:g} with {float(O.al_f2[m]):g} on hand")
+
+
+def _buffers(n_eff: int, n_line: int, n_alert: int, n_events: int) -> bk.Out:
+    return bk.Out(
+        np.empty(n_eff, np.int8), np.empty(n_eff, np.int32), np.empty(n_eff),
+        np.empty(n_eff, np.int64), np.empty(n_eff),
+        *(np.empty(n_line, np.int64) for _ in range(6)),
+        np.empty(n_alert, np.int64), np.empty(n_alert, np.int64), np.empty(n_alert),
+        np.empty(n_alert),
+        np.zeros(n_events, np.int64), np.zeros(n_events, np.int64),
+        np.zeros(n_events, np.int64))
+
+
+def _grown(O: bk.Out, ctr: np.ndarray) -> bk.Out:
+    """Twice the room, what was written kept (the kernel stopped before overflowing)."""
+    n_eff, n_line, n_alert = (2 * len(O.eff_kind) + 64, 2 * len(O.ln_acc) + 64,
+                              2 * len(O.al_kind) + 16)
+    new = _buffers(n_eff, n_line, n_alert, len(O.ev_eff))
+    for k, (old, fresh) in enumerate(zip(O, new)):
+        upto = int(ctr[0] if k < 5 else ctr[1] if k < 11 else ctr[2] if k < 15 else len(old))
+        fresh[:upto] = old[:upto]
+    return new
+
+
+def _qty(q, zero_ok: bool = False) -> float:
+    """Engine._qty's rule; anything it would reject goes the per-event way."""
+    try:
+        q = float(q)
+    except (TypeError, ValueError):
+        raise _Skip from None
+    if not math.isfinite(q) or q < 0 or (q == 0 and not zero_ok):
+        raise _Skip
+    return q
+
+
+def _int(x) -> int:
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        raise _Skip from None
+
+
+def _lot(ev):
+    return getattr(ev, "lot", None)
+
