@@ -34,6 +34,8 @@ def add_arguments(p) -> None:
                    help="items in the synthetic plant (default 2,000; 200 with --quick)")
     p.add_argument("--depth", type=int, default=None,
                    help="BOM levels above raw material (default 5)")
+    p.add_argument("--offered", type=float, default=None,
+                   help="readings/s offered in the ingest latency phase (default 5,000)")
     p.add_argument("--ingest-readings", type=int, default=None,
                    help="readings published in each ingest phase (default 5,000/s x 10 s"
                         " then 100,000; a tenth with --quick)")
@@ -49,6 +51,8 @@ def sizes_for(args) -> dict:
     for key in ("items", "depth"):
         if getattr(args, key) is not None:
             s[key] = getattr(args, key)
+    if args.offered is not None:
+        s["offered"] = args.offered
     if args.ingest_readings is not None:
         s["fixed"] = s["flood"] = args.ingest_readings
     s["quick"] = bool(args.quick)
