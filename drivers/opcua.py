@@ -362,15 +362,29 @@ class OpcUaCounters:
                 "%s: %s is %s but has no wrap_max; set wrap_max = %d or its roll-over will be "
                 "booked as a PLC reset", self.id, node, variant.name, _WRAPS[variant],
             )
+        before = self.book.state().get(node)
         try:
             count = self.book.observe(node, raw)
         except ValueError as exc:
             await self._report(DecodeError(str(exc), raw=repr(raw)))
             return
-        if count is None:
-            return
         stamp = data_value.SourceTimestamp or data_value.ServerTimestamp
         ts = stamp.replace(tzinfo=stamp.tzinfo or dt.timezone.utc).isoformat() if stamp else _now()
+        if count is None:
+            after = self.book.state().get(node)
+            if after != before:
+                # A baseline or a reset seen at 0: nothing was made, but the position moved.
+                # A zero-delta reading lets the gateway store it with its next commit, so
+                # a crash before the next unit neither re-baselines nor loses the reset.
+                epoch, value = after
+                await self._sink.reading(Reading(
+                    device=self.id, kind="counter", value=value, ts=ts,
+                    attrs={"node": node, "line": spec.line, "counter_kind": spec.kind,
+                           "operation": spec.operation, "epoch": epoch,
+                           "previous": before[1] if before else None, "delta": 0,
+                           "cause": "baseline" if before is None else "reset",
+                           "event_id": None}))
+            return
         reading = Reading(
             device=self.id,
             kind="counter",

@@ -13,7 +13,23 @@ from drivers.opcua import OpcUaCounters
 from gateway import schema
 from simulators.certs import make_opcua_cert
 from simulators.plc import APPLICATION_URI, PlcSimulator, free_port
-from tests.support.net import RecordingSink, wait_until
+from tests.support.net import RecordingSink as _AnyReadingSink
+from tests.support.net import wait_until
+
+
+class RecordingSink(_AnyReadingSink):
+    """Counts in `readings`; zero-delta position readings (a baseline, a reset seen at 0,
+    which the gateway stores so a crash cannot re-baseline) in `positions`."""
+
+    def __init__(self):
+        super().__init__()
+        self.positions = []
+
+    async def reading(self, reading):
+        if reading.attrs.get("delta") == 0:
+            self.positions.append(reading)
+        else:
+            await super().reading(reading)
 
 # One event loop for the module, so the unsecured PLC (slow to build: ~1.5 s of address
 # space) is shared; each test counts on its own line, so tests cannot see each other.
@@ -30,7 +46,7 @@ def line_counters(line: str) -> list[dict]:
 ASSY = line_counters("Assy")
 LINES = {
     "Assy": "UInt32", "Restart": "UInt32", "Reset": "UInt32", "Stored": "UInt32",
-    "Flaky": "UInt32", "Journal": "UInt32", "Weld": "UInt16",
+    "Flaky": "UInt32", "Journal": "UInt32", "Weld": "UInt16", "Position": "UInt32",
 }
 
 
@@ -91,6 +107,25 @@ async def test_subscription_delivers_deltas_after_a_baseline(plc):
     }
     assert sink.problems == []
     assert sink.state == "down"
+
+
+@on_shared_loop
+async def test_baseline_and_reset_at_zero_are_delivered_as_positions_to_store(plc):
+    driver = insecure(plc, line_counters("Position"))
+    sink = await started(driver)
+    try:
+        await wait_until(lambda: len(sink.positions) == 2, what="two baselines")
+        assert {(r.attrs["cause"], r.attrs["epoch"], r.attrs["event_id"])
+                for r in sink.positions} == {("baseline", 0, None)}
+        await plc.count("Position", good=3)
+        await wait_until(lambda: booked(sink) == 3, what="3 good")
+        await plc.reset("Position", "Good")
+        await wait_until(lambda: len(sink.positions) == 3, what="the reset's position")
+    finally:
+        await driver.stop()
+    reset = sink.positions[-1]
+    assert (reset.value, reset.attrs["epoch"], reset.attrs["cause"]) == (0, 1, "reset")
+    assert booked(sink) == 3  # positions never count
 
 
 @on_shared_loop

@@ -46,6 +46,20 @@ def _good_scrap(db) -> tuple[float, float]:
     return (row[0], row[1]) if row else (0.0, 0.0)
 
 
+async def _stored(db, want: set, proc: subprocess.Popen, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = set()
+        if os.path.exists(db):
+            with sqlite3.connect(db) as conn:
+                rows = set(conn.execute("SELECT node, epoch, value FROM counters"))
+        if rows == want:
+            return
+        assert time.monotonic() < deadline, f"counter positions {rows}, want {want}"
+        assert proc.poll() is None, f"gateway exited: {proc.stderr.read()}"
+        await asyncio.sleep(0.1)
+
+
 async def _until(db, want: tuple[float, float], proc: subprocess.Popen, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -70,22 +84,12 @@ async def test_counts_exactly_once_across_kill9_and_plc_reset(tmp_path):
 
         proc = _start(cfg)
         with reaped(proc):
-            # The first sight of a counter is a baseline; probe until counts arrive.
-            deadline = time.monotonic() + 60
-            probes = 0
-            while _good_scrap(db)[0] == 0:
-                assert time.monotonic() < deadline, "gateway never counted"
-                assert proc.poll() is None, f"gateway exited: {proc.stderr.read()}"
-                await plc.count("Assy", good=1)
-                probes += 1
-                await asyncio.sleep(0.5)
-            await asyncio.sleep(1.0)
-            g0, _ = _good_scrap(db)
-            assert 1 <= g0 <= probes  # probes before the subscription are the baseline
+            # The first sight of a counter is a baseline, stored before any count.
+            await _stored(db, {("ns=2;s=Assy.Good", 0, 7), ("ns=2;s=Assy.Scrap", 0, 0)}, proc)
             await plc.count("Assy", good=5, scrap=1)
-            await _until(db, (g0 + 5, 1), proc)
+            await _until(db, (5, 1), proc)
             await plc.count("Assy", good=3)
-            await _until(db, (g0 + 8, 1), proc)
+            await _until(db, (8, 1), proc)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
 
@@ -93,12 +97,12 @@ async def test_counts_exactly_once_across_kill9_and_plc_reset(tmp_path):
         await plc.count("Assy", good=4, scrap=2)
         proc = _start(cfg)
         with reaped(proc):
-            await _until(db, (g0 + 12, 3), proc)     # caught up once, on reconnect
+            await _until(db, (12, 3), proc)     # caught up once, on reconnect
             await plc.reset("Assy")                   # PLC reset: counters back to 0
             await plc.count("Assy", good=2)
-            await _until(db, (g0 + 14, 3), proc)
+            await _until(db, (14, 3), proc)
             await asyncio.sleep(1.0)
-            assert _good_scrap(db) == (g0 + 14, 3)    # nothing counted twice, late
+            assert _good_scrap(db) == (14, 3)    # nothing counted twice, late
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=20) == 0, proc.stderr.read()
     finally:
@@ -109,7 +113,7 @@ async def test_counts_exactly_once_across_kill9_and_plc_reset(tmp_path):
                             " WHERE type IN ('completion', 'scrap') ORDER BY seq").fetchall()
         reading = conn.execute("SELECT reading FROM events WHERE type='completion' LIMIT 1"
                                ).fetchone()[0]
-    assert sum(q for _, t, q in rows if t == "completion") == g0 + 14
+    assert sum(q for _, t, q in rows if t == "completion") == 14
     assert sum(q for _, t, q in rows if t == "scrap") == 3
     assert len({i for i, _, _ in rows}) == len(rows)
     # Every count traces back to the PLC reading that caused it.
