@@ -136,9 +136,8 @@ class CounterBook:
             delta, cause = raw, "reset"
         self._state[node] = (epoch, raw)
         if delta == 0:
-            # A reset seen at exactly 0: nothing was made, so nothing is reported
-            # (Δ == 0 → no Reading). The new epoch is kept in memory so the next unit
-            # is counted from 0; only if the gateway dies before that unit is booked
-            # does a restarted driver see the old stored value again.
+            # A reset seen at exactly 0: nothing was made, so no Count. The new
+            # position (epoch + 1, 0) is in `state()`; the OPC-UA driver delivers it as a
+            # zero-delta reading so the gateway stores it before the next unit.
             return None
         return Count(node, epoch, raw, previous, delta, cause)
