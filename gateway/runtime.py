@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from gateway.mapping import Mapper, reading_json
 
 log = logging.getLogger("gateway")
 
+DISK_CHECK_S = 10.0      # how often the free space under the journal is checked
+DISK_ALARM_FREE = 256 * 1024 * 1024  # alarm below this many free bytes, or below 2 %
 BATCH_MAX = 1000         # readings per transaction
 BATCH_LINGER_S = 0.002   # wait this long for more readings before committing a batch
 
@@ -65,7 +68,7 @@ class Gateway:
     acks_problems = True
 
     def __init__(self, config: Any, master: Any, *, metrics: Any = None, drivers: list | None = None,
-                 queue_size: int = 20000):
+                 queue_size: int = 20000, disk_alarm_free: int = DISK_ALARM_FREE):
         self.config = config
         self.master = master
         self.metrics = metrics
@@ -80,6 +83,7 @@ class Gateway:
         self.mapper = Mapper(config, master, self._active.get)
         for wo, item in self.journal.conn.execute("SELECT work_order, item FROM work_orders"):
             self.mapper.note_release(wo, item)
+        self.disk_alarm_free = disk_alarm_free
         self.committed = 0
         self.first_commit_at: float | None = None
 
@@ -110,7 +114,30 @@ class Gateway:
             self.metrics.device_connected.labels(device=device).set(1 if state == "connected" else 0)
 
     def devices(self) -> list[dict]:
-        return [s.as_dict() for s in self.status.values()]
+        """Device rows for the dashboard, led by the journal itself (disk alarms)."""
+        journal = {"id": "journal", "driver": "sqlite",
+                   "state": "alarm" if self.alarms else "connected",
+                   "last_reading_ts": None, "readings": self.committed,
+                   "readings_per_s": 0.0, "problems": 0, "alarms": list(self.alarms)}
+        return [journal, *(s.as_dict() for s in self.status.values())]
+
+    def check_disk(self) -> None:
+        """Raise (or clear) the alarm before the disk is full, not after."""
+        import shutil
+
+        usage = shutil.disk_usage(os.path.dirname(os.path.abspath(self.journal.path)))
+        low = usage.free < max(self.disk_alarm_free, usage.total // 50)
+        self.alarms = [a for a in self.alarms if not a.startswith("disk nearly full")]
+        if low:
+            msg = (f"disk nearly full: {usage.free // 2**20} MiB free under the journal; "
+                   "free space before it fills (the gateway then holds its inputs)")
+            self.alarms.append(msg)
+            log.warning(msg)
+
+    async def _watch_disk(self) -> None:
+        while True:
+            self.check_disk()
+            await asyncio.sleep(DISK_CHECK_S)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -124,7 +151,8 @@ class Gateway:
             self.status[d.id] = DeviceStatus(d.id, type(d).__name__)
             await d.start(self)
         committer = asyncio.create_task(self._commit_loop(), name="committer")
-        tasks = [committer, *[asyncio.ensure_future(t) for t in (extra or [])]]
+        tasks = [committer, asyncio.create_task(self._watch_disk(), name="disk"),
+                 *[asyncio.ensure_future(t) for t in (extra or [])]]
         try:
             await stop.wait()
         finally:
@@ -224,7 +252,7 @@ class Gateway:
                     log.error(msg)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-        self.alarms = [a for a in self.alarms if not a.startswith("disk full")]
+        self.alarms = [a for a in self.alarms if not a.startswith("disk full:")]
         took = time.perf_counter() - t0
         self._active.clear()
         self._active.update(await loop.run_in_executor(self.executor, lambda: dict(

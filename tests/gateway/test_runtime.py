@@ -84,7 +84,8 @@ async def test_counts_follow_the_active_order_and_orphans_become_exceptions(plan
         ("unassigned_count", "3 good count(s) on WC2 with no active work order", 1)]
     assert _rows(db, "SELECT good FROM work_orders") == [(2.0,)]
     assert _rows(db, "SELECT device, node, epoch, value FROM counters") == [("dev", "n1", 0, 5)]
-    assert gw.devices()[0]["state"] == "down"
+    journal, device = gw.devices()
+    assert (journal["id"], journal["state"], device["state"]) == ("journal", "connected", "down")
 
 
 async def test_disk_full_holds_acks_raises_an_alarm_and_recovers(plant):
@@ -111,3 +112,15 @@ async def test_disk_full_holds_acks_raises_an_alarm_and_recovers(plant):
     db = cfg.gateway.db
     assert _rows(db, "SELECT id FROM events") == [("r1",)]
     assert _rows(db, "SELECT kind, raw FROM exceptions") == [("decode_error", "\x02AB\r")]
+
+
+def test_disk_nearly_full_raises_an_alarm_shown_with_the_devices(plant):
+    cfg, master = plant
+    gw = Gateway(cfg, master, drivers=[], disk_alarm_free=2**62)  # more than any disk has
+    gw.check_disk()
+    [journal] = gw.devices()
+    assert journal["state"] == "alarm" and journal["alarms"][0].startswith("disk nearly full")
+    gw.disk_alarm_free = 0
+    gw.check_disk()
+    assert gw.devices()[0]["alarms"] == [] and gw.devices()[0]["state"] == "connected"
+    gw.journal.close()
