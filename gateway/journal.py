@@ -402,13 +402,16 @@ _CHUNK_SQL = ("SELECT group_concat(seq), '[' || group_concat(payload, ',') || ']
               " FROM (SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)")
 
 
-def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 20000
-                  ) -> Iterator[tuple[list[int], list[Outcome]]]:
+def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 20000,
+                  outcomes: bool = True) -> Iterator[tuple[list[int], list[Outcome] | None]]:
     """Feed every stored event to `engine` in seq order; yield (seqs, outcomes) per chunk.
 
     Stored payloads are canonical JSON written by this module, so SQLite joins a chunk
     of them into one JSON array and msgspec decodes it in one call: no row tuple and no
     decoder call per event (this is most of what reading a journal back costs).
+    With `outcomes=False` the chunk goes through the engine's batch path
+    (`Engine.apply_many`), which builds no per-event objects, and None is yielded: the
+    state and the ledger are what `Engine.apply` would have left.
     """
     last = 0
     while True:
@@ -430,7 +433,10 @@ def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 2000
                                 " LIMIT ?", (last, chunk)).fetchall()
             events = [decode_event(r[0]) for r in rows]  # raises naming the bad row
         last = seqs[-1]
-        yield seqs, engine.apply(events)
+        if outcomes:
+            yield seqs, engine.apply(events)
+        else:
+            yield seqs, engine.apply_many(events, outcomes=False)
 
 
 def submit_all(journal: Journal, subs: Iterable[Submission], batch: int = 500) -> list[Result]:
