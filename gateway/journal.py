@@ -11,6 +11,7 @@ so the caller stops acknowledging its inputs (back-pressure) and retries later.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -112,6 +113,30 @@ def _raw_text(raw: Any) -> str:
     return encode_event(raw).decode()
 
 
+class JournalBusy(RuntimeError):
+    """Another process is writing this journal."""
+
+
+def _writer_lock(path: str):
+    """One writer per journal: the engine's in-memory state is only right if every event
+    passes through it, so a second writing process (say `gateway ingest` beside a running
+    `gateway run`) is refused instead of silently valuing on stale state."""
+    fh = open(path + ".writer", "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise JournalBusy(f"{path} is being written by {holder}; stop it first, or send the "
+                          "events to the running gateway (its MQTT events topic)") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()}")
+    fh.flush()
+    return fh
+
+
 class Journal:
     """The append-only event journal and its projections over one SQLite file."""
 
@@ -120,6 +145,7 @@ class Journal:
         self.path = str(path)
         self.master = master
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self._lock = _writer_lock(self.path)
         self.conn = connect(self.path, synchronous)
         schema.create(self.conn)
         self.engine = Engine(master)
@@ -141,6 +167,7 @@ class Journal:
 
     def close(self) -> None:
         self.conn.close()
+        self._lock.close()  # releases the writer lock
 
     # -- writing --------------------------------------------------------------------
 

@@ -58,10 +58,14 @@ def open_readonly(plant: Plant):
 
 
 def open_journal(plant: Plant):
-    from gateway.journal import Journal
+    from gateway.journal import Journal, JournalBusy
 
-    return Journal(plant.db, plant.master, synchronous=getattr(plant.config.gateway,
-                                                                 "synchronous", "FULL"))
+    try:
+        return Journal(plant.db, plant.master,
+                       synchronous=getattr(plant.config.gateway, "synchronous", "FULL"))
+    except JournalBusy as exc:
+        print(exc, file=sys.stderr)
+        raise Exit(1) from None
 
 
 def emit(text: str) -> None:

@@ -28,12 +28,16 @@ def run(args) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     plant = load_plant(args)
     from gateway.config import ConfigError
+    from gateway.journal import JournalBusy
 
     try:
         return asyncio.run(serve(plant.config, plant.master))
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 1
+    except JournalBusy as exc:
+        print(exc, file=sys.stderr)
         return 1
 
 

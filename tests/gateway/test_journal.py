@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from gateway import failpoints
 from gateway.commands.replay import differences, rebuild
 from gateway.config import load_config
-from gateway.journal import Journal, JournalFull, SideEffects, Submission, connect
+from gateway.journal import Journal, JournalBusy, JournalFull, SideEffects, Submission, connect
 from gateway.masterdata import load_master
 from tests.gateway.plant import ev, gateway, write_events, write_plant
 
@@ -165,3 +166,26 @@ def test_the_same_bad_message_delivered_twice_is_one_open_exception(journal):
         ["rejected", "rejected"]
     assert _one(journal, bad).status == "rejected"
     assert journal.conn.execute("SELECT COUNT(*) FROM exceptions").fetchone()[0] == 1
+
+
+def test_one_writer_per_journal(plant, tmp_path):
+    _, master = plant
+    first = Journal(str(tmp_path / "w.db"), master)
+    try:
+        with pytest.raises(JournalBusy, match=f"pid {os.getpid()}"):
+            Journal(str(tmp_path / "w.db"), master)
+    finally:
+        first.close()
+    Journal(str(tmp_path / "w.db"), master).close()  # free again once the first closed
+
+
+def test_ingest_beside_a_running_writer_is_refused_and_changes_nothing(plant, tmp_path):
+    cfg, master = plant
+    holder = Journal(cfg.gateway.db, master)
+    try:
+        events = write_events(tmp_path / "e.jsonl", [RECEIPT])
+        proc = gateway("ingest", "-c", cfg.file, str(events))
+        assert proc.returncode == 1 and "is being written by pid" in proc.stderr
+        assert holder.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+    finally:
+        holder.close()
