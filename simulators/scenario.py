@@ -95,6 +95,8 @@ class PlantScenario:
                               from_location="RM", to_location=to,
                               **({"lot": lot} if lot else {}))
         weighings: list[asyncio.Task] = []
+        if await self._sleep(stop, 2):  # let the replenishment reach the lines first
+            return
         for t in range(2, 50):
             await self.plc.count("Weld", good=1, scrap=1 if t % 17 == 0 else 0)
             if t % 2 == 0:

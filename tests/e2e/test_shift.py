@@ -39,7 +39,10 @@ async def test_shift_through_all_drivers_equals_the_same_events_from_a_file(tmp_
     assert kinds["completion"] > 10 and kinds["scrap"] >= 1 and sources["plc"] > 10
     assert kinds["wo_release"] == 2 and kinds["wo_close"] == 2 and kinds["shipment"] == 1
     assert all(r is not None for _, s, r in rows if s in ("plc", "scale-mix", "scanner-dock"))
-    assert [k for k, _ in exceptions if k not in ("rounding",)] == [], exceptions
+    # Every reading mapped to an event. (Stock alerts may come and go with arrival order
+    # across independent devices: production happened and posts; they are not mapping.)
+    assert [k for k, _ in exceptions if k not in ("rounding", "negative_stock")] == [], \
+        exceptions
 
     offline = tmp_path / "offline"
     shutil.copytree(DEMO_DIR, offline, ignore=shutil.ignore_patterns("var"))
