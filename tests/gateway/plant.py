@@ -19,17 +19,7 @@ import textwrap
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-GATEWAY_TOML = """\
-[gateway]
-id = "test-plant"
-db = "var/gateway.db"
-master_data = "master"
-currency = "EUR"
-currency_decimals = 2
-
-[costing]
-method = "standard"
-
+ACCOUNTS = """\
 [accounts]
 wip = "1400"
 grni = "2100"
@@ -51,7 +41,20 @@ rounding = "5900"
 raw = "1310"
 semi = "1320"
 finished = "1330"
+"""
 
+GATEWAY_TOML = """\
+[gateway]
+id = "test-plant"
+db = "var/gateway.db"
+master_data = "master"
+currency = "EUR"
+currency_decimals = 2
+
+[costing]
+method = "standard"
+
+""" + ACCOUNTS + """
 [reconcile.categories]
 available = ["available"]
 unavailable = ["quality", "damaged", "pending_putaway"]

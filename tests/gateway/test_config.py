@@ -18,33 +18,11 @@ from gateway.config import (
     Config, ConfigError, MqttDevice, OpcuaDevice, SerialScaleDevice, SerialScannerDevice,
     inspect_config, inspect_document, load_config,
 )
+from tests.gateway.plant import ACCOUNTS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEMO = ROOT / "config" / "demo"
 
-ACCOUNTS = """
-[accounts]
-wip = "1400"
-grni = "2100"
-ppv = "5210"
-material_usage_variance = "5220"
-material_price_variance = "5230"
-labor_efficiency_variance = "5240"
-overhead_efficiency_variance = "5250"
-applied_labor = "5310"
-applied_overhead = "5320"
-scrap = "5400"
-cogs = "5000"
-revenue = "4000"
-ar = "1200"
-inventory_adjustment = "5500"
-rounding = "5900"
-
-[accounts.inventory]
-raw = "1310"
-semi = "1320"
-finished = "1330"
-"""
 
 GATEWAY = """
 [gateway]

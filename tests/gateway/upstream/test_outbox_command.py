@@ -8,33 +8,12 @@ from pathlib import Path
 import pytest
 
 from gateway.upstream.batcher import Batcher
+from tests.gateway.plant import ACCOUNTS
 
 from .ledger import labor, open_db
 
 ROOT = Path(__file__).resolve().parents[3]
 
-ACCOUNTS = """\
-[accounts]
-wip = "1400"
-grni = "2100"
-ppv = "5210"
-material_usage_variance = "5220"
-material_price_variance = "5230"
-labor_efficiency_variance = "5240"
-overhead_efficiency_variance = "5250"
-applied_labor = "5310"
-applied_overhead = "5320"
-scrap = "5400"
-cogs = "5000"
-revenue = "4000"
-ar = "1200"
-inventory_adjustment = "5500"
-rounding = "5900"
-[accounts.inventory]
-raw = "1310"
-semi = "1320"
-finished = "1330"
-"""
 
 
 def gateway(*argv: str) -> subprocess.CompletedProcess:
