@@ -42,6 +42,7 @@ from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.reasoncodes import ReasonCode
 
 from drivers.base import AuthError, DecodeError, DriverError, Reading, Sink, TransportError
+from drivers.reconnect import Reconnecting
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def _json_object(payload: bytes, topic: str) -> dict[str, Any]:
     return body
 
 
-class MqttDevices:
+class MqttDevices(Reconnecting):
     """MQTT input driver: QoS 1 on a persistent session, PUBACK only after the gateway committed."""
 
     def __init__(
@@ -209,33 +210,13 @@ class MqttDevices:
         client._client.manual_ack_set(True)  # see the module docstring
         return client
 
-    async def _run(self) -> None:
-        delay = self.backoff_initial
-        while True:
-            connects_before = self.connects
-            try:
-                await self._session()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # never out of the loop: report and retry
-                error = translate(exc, f"mqtt {self.url}")
-                log.info("%s: %s", self.id, error)
-                self._generation += 1
-                self._sink.connection(self.id, "down")
-                await self._report(error)
-                if self.connects > connects_before:
-                    delay = self.backoff_initial  # we were up: start the backoff over
-                elif isinstance(error, AuthError):
-                    delay = max(delay, self.backoff_max / 4)
-            self._sink.connection(self.id, "reconnecting")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff_max)
+    auth_backoff = 0.25
 
-    async def _report(self, error: DriverError) -> None:
-        try:
-            await self._sink.problem(self.id, error)
-        except Exception:
-            log.exception("%s: sink.problem failed", self.id)
+    def _translate(self, exc: BaseException) -> DriverError:
+        return translate(exc, f"mqtt {self.url}")
+
+    async def _lost(self) -> None:
+        self._generation += 1  # acks of this connection's messages are now void
 
     async def _session(self) -> None:
         async with self._client() as client:

@@ -40,6 +40,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from drivers.base import AuthError, DecodeError, DriverError, Reading, Sink, TransportError
+from drivers.reconnect import Reconnecting
 from drivers.counters import CounterBook, CounterSpec
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def translate(exc: BaseException, during: str) -> DriverError:
     return TransportError(text)
 
 
-class OpcUaCounters:
+class OpcUaCounters(Reconnecting):
     """OPC-UA counter driver: subscription deltas, catch-up read after each connect, pinned server cert."""
 
     def __init__(
@@ -229,34 +230,11 @@ class OpcUaCounters:
         """Last (epoch, value) per node as this driver saw it (the gateway stores committed ones)."""
         return self.book.state()
 
-    async def _run(self) -> None:
-        delay = self.backoff_initial
-        while True:
-            connects_before = self.connects
-            try:
-                await self._session()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # never out of the loop: report and retry
-                error = translate(exc, f"opcua {self.endpoint}")
-                log.info("%s: %s", self.id, error)
-                await self._close_client()
-                self._sink.connection(self.id, "down")
-                await self._report(error)
-                if self.connects > connects_before:
-                    delay = self.backoff_initial  # the session was up: start the backoff over
-                elif isinstance(error, AuthError):
-                    # Credentials do not fix themselves in a second; don't hammer the PLC.
-                    delay = max(delay, self.backoff_max)
-            self._sink.connection(self.id, "reconnecting")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff_max)
+    def _translate(self, exc: BaseException) -> DriverError:
+        return translate(exc, f"opcua {self.endpoint}")
 
-    async def _report(self, error: DriverError) -> None:
-        try:
-            await self._sink.problem(self.id, error)
-        except Exception:  # a failing sink must not kill the driver
-            log.exception("%s: sink.problem failed", self.id)
+    async def _lost(self) -> None:
+        await self._close_client()
 
     async def _close_client(self) -> None:
         client, self._client = self._client, None

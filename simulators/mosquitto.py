@@ -17,7 +17,7 @@ import socket
 import subprocess
 import time
 
-from simulators.certs import TlsFiles, make_tls
+from simulators.certs import TlsFiles
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = "mosquitto_passwd"

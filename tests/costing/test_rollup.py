@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from costing.master import BomLine, Item
+from costing.master import BomLine
 from costing.plant import MasterDataError
 from costing.rollup import roll_up
 from tests.costing.toy_plant import toy_master

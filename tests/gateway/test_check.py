@@ -58,7 +58,7 @@ def _plant(folder: pathlib.Path, toml: str) -> pathlib.Path:
 
 
 def test_a_frozen_standard_cost_shows_its_difference_to_the_rollup(tmp_path):
-    path = _plant(tmp_path, MINIMAL)
+    _plant(tmp_path, MINIMAL)
     items = tmp_path / "master" / "items.csv"
     items.write_text(items.read_text().replace(
         "FG-WIDGET,Widget assembled and packed,ea,finished,standard,,",

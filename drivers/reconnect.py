@@ -1,0 +1,65 @@
+"""`Reconnecting`: a driver that keeps one session up, whatever the network does.
+
+The loop runs `_session()` until it fails, reports the failure (translated into the
+driver error tree) through the sink, marks the device down, and tries again after a
+capped exponential backoff. A session that had come up resets the backoff; bad
+credentials do not fix themselves in a second, so an AuthError waits longer. Nothing
+ever escapes the loop but cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from drivers.base import AuthError, DriverError
+
+log = logging.getLogger(__name__)
+
+
+class Reconnecting:
+    """Mixin for network drivers; subclasses provide the hooks below."""
+
+    id: str
+    backoff_initial: float
+    backoff_max: float
+    connects: int  # sessions that came up (the subclass counts them in `_session`)
+    auth_backoff: float = 1.0  # after an AuthError wait at least this share of backoff_max
+
+    async def _session(self) -> None:
+        """Connect and deliver until the connection is lost (then raise)."""
+        raise NotImplementedError
+
+    def _translate(self, exc: BaseException) -> DriverError:
+        raise NotImplementedError
+
+    async def _lost(self) -> None:
+        """Tidy up after a lost session (close the client, invalidate acks...)."""
+
+    async def _run(self) -> None:
+        delay = self.backoff_initial
+        while True:
+            connects_before = self.connects
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never out of the loop: report and retry
+                error = self._translate(exc)
+                log.info("%s: %s", self.id, error)
+                await self._lost()
+                self._sink.connection(self.id, "down")
+                await self._report(error)
+                if self.connects > connects_before:
+                    delay = self.backoff_initial  # the session was up: start over
+                elif isinstance(error, AuthError):
+                    delay = max(delay, self.backoff_max * self.auth_backoff)
+            self._sink.connection(self.id, "reconnecting")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff_max)
+
+    async def _report(self, error: DriverError) -> None:
+        try:
+            await self._sink.problem(self.id, error)
+        except Exception:  # a failing sink must not kill the driver
+            log.exception("%s: sink.problem failed", self.id)
