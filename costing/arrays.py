@@ -1,4 +1,8 @@
-"""Growable typed columns: engine state kept as numpy arrays the kernels can take."""
+"""Growable typed columns: engine state kept as numpy arrays the kernels can take.
+
+Columns grow by half (not double): a replay's line and effect columns hold millions
+of rows, and the unused tail of a doubled buffer would be most of the peak memory.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ class Column:
 
     def append(self, value) -> int:
         if self.n == len(self._buf):
-            grown = np.empty(2 * len(self._buf), self._buf.dtype)
+            grown = np.empty(len(self._buf) * 3 // 2 + 16, self._buf.dtype)
             grown[:self.n] = self._buf
             self._buf = grown
         self._buf[self.n] = value
@@ -31,7 +35,7 @@ class Column:
         values = np.asarray(values, self._buf.dtype)
         need = self.n + len(values)
         if need > len(self._buf):
-            grown = np.empty(max(need, 2 * len(self._buf)), self._buf.dtype)
+            grown = np.empty(max(need, len(self._buf) * 3 // 2 + 16), self._buf.dtype)
             grown[:self.n] = self._buf[:self.n]
             self._buf = grown
         self._buf[self.n:need] = values
@@ -42,7 +46,7 @@ class Column:
         kernel may write past `n`, the caller then sets `n`)."""
         need = self.n + extra
         if need > len(self._buf):
-            grown = np.full(max(need, 2 * len(self._buf)), 0, self._buf.dtype)
+            grown = np.full(max(need, len(self._buf) * 3 // 2 + 16), 0, self._buf.dtype)
             grown[:self.n] = self._buf[:self.n]
             self._buf = grown
         return self._buf
@@ -51,10 +55,15 @@ class Column:
         self.n -= 1
 
     def __getitem__(self, k):
+        if type(k) is int and 0 <= k < self.n:  # the common case, without a view
+            return self._buf[k]
         return self._buf[:self.n][k]
 
     def __setitem__(self, k, value):
-        self._buf[:self.n][k] = value
+        if type(k) is int and 0 <= k < self.n:
+            self._buf[k] = value
+        else:
+            self._buf[:self.n][k] = value
 
     def __len__(self) -> int:
         return self.n

@@ -36,8 +36,9 @@ class _Skip(Exception):
 class BatchPath:
     """Encoder and driver of costing.batch_kernel for one engine."""
 
-    def __init__(self, engine):
+    def __init__(self, engine, kernel=None):
         self.engine = engine
+        self.kernel = kernel or bk.run_batch  # batch_kernel.python_reference() to compare
         pl, ledger = engine.plant, engine.ledger
         nid = ledger._id
         self.item_name = np.array([nid(s) for s in pl.skus], np.int64)
@@ -58,14 +59,15 @@ class BatchPath:
                 hours_memo[k, 1, s] = nid(f"{prefix} overhead op {op}")
             scrap_memo[s] = nid(f"scrap op {op}")
         acc = engine.acc
-        self.tables = bk.Tables(
+        self.costs = bk.Costs(
             pl.method, np.asarray(engine.std, np.float64), float(pl.scale),
             np.array([ledger.index[a] for a in pl.inv_account], np.int64), self.item_name,
-            pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op, pl.bom_backflush,
-            bom_wc_name, pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_backflush,
-            pl.wc_labor, pl.wc_overhead, wc_name, hours_memo, scrap_memo,
             np.array([ledger.index[getattr(acc, r)] for r in Accounts.ROLES], np.int64),
             np.array([nid(m) for m in bk.FIXED_MEMOS], np.int64))
+        self.bom = bk.Bom(pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op,
+                          pl.bom_backflush, bom_wc_name)
+        self.route = bk.Route(pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_backflush,
+                              pl.wc_labor, pl.wc_overhead, wc_name, hours_memo, scrap_memo)
         self.wo_name = Column(np.int64)
         self.bf_start = Column(np.int64, -1)  # per order: its backflush rows in bf_*
         self.bf_row = Column(np.int64)
@@ -74,11 +76,13 @@ class BatchPath:
         self.xrows = Column(np.int64)  # extra material rows of each close, in order
         self._issue_loc: dict[tuple[int, int, int], str] = {}
         self._std_through: dict[tuple[int, int], float] = {}
+        self._bufs = (_lines(0, ledger), _effects(0), _alerts(0))
         self._reset()
 
     # -- the run -------------------------------------------------------------------
     def _reset(self) -> None:
-        self.cols: list[list] = [[] for _ in bk.Events._fields]
+        self.ints: list[tuple] = []  # per event: the int columns of bk.Events, in order
+        self.floats: list[tuple] = []  # per event: q, price, aux
         self.pending: list = []
         self.pending_ids: set[str] = set()
         self.closing: set[int] = set()
@@ -188,9 +192,8 @@ class BatchPath:
             op, flag = self.xrows.n, len(extra)
             self.xrows.extend(extra)
             self.closing.add(wo)
-        for col, value in zip(self.cols, (t, item, wo, q, price, row, row2, group, memo, step,
-                                          op, aux, flag)):
-            col.append(value)
+        self.ints.append((t, item, wo, row, row2, group, memo, step, op, flag))
+        self.floats.append((q, price, aux))
 
     def _item(self, sku) -> int:
         i = self.engine.plant.item_index.get(sku)
@@ -265,14 +268,27 @@ class BatchPath:
         self.bf_start[w] = start
 
     # -- the kernel and what it wrote ------------------------------------------------------
+    def _buffers(self, n: int) -> tuple[bk.Lines, bk.Effects, bk.Alerts]:
+        L, X, A = self._bufs
+        if len(L.acc) < 8 * n + 64:
+            L = _lines(8 * n + 64, self.engine.ledger)
+        if len(X.kind) < 8 * n + 64:
+            X = _effects(8 * n + 64)
+        if len(A.kind) < n + 16:
+            A = _alerts(n + 16)
+        return L, X, A
+
     def _flush(self, out: list[Outcome] | None) -> None:
         if not self.pending:
             return
         eng = self.engine
         inv, wos, ledger, log = eng.inv, eng.wos, eng.ledger, eng.effects
         n = len(self.pending)
-        E = bk.Events(*(np.array(c, np.float64 if k in (3, 4, 11) else np.int64)
-                        for k, c in enumerate(self.cols)))
+        ints = np.array(self.ints, np.int64).T.copy()
+        floats = np.array(self.floats, np.float64).T.copy()
+        t, item, wo, row, row2, group, memo, step, op, flag = ints
+        q, price, aux = floats
+        E = bk.Events(t, item, wo, q, price, row, row2, group, memo, step, op, aux, flag)
         while self.wo_name.n < len(wos.ids):
             self.wo_name.append(ledger._id(wos.ids[self.wo_name.n]))
         while self.bf_start.n < len(wos.ids):
@@ -280,66 +296,72 @@ class BatchPath:
         layer_n = inv.layer_qty.n
         layers = [c.reserve(n) for c in (inv.layer_qty, inv.layer_value, inv.layer_next,
                                          inv.layer_item)]
-        S = bk.State(
-            inv.qty, inv.value, inv.last_unit, *layers, inv.head, inv.tail,
-            inv.row_qty.a, inv.row_seq.a, inv.row_group.a, inv.row_next.a,
-            inv.group_head.a, inv.group_tail.a, inv.group_len.a,
+        I = bk.Items(inv.qty, inv.value, inv.last_unit, *layers, inv.head, inv.tail)
+        R = bk.Rows(inv.row_qty.a, inv.row_seq.a, inv.row_group.a, inv.row_next.a,
+                    inv.group_head.a, inv.group_tail.a, inv.group_len.a)
+        W = bk.Orders(
             wos.item.a, wos.line.a, wos.status.a, wos.good.a, wos.wip.a, wos.live_count.a,
             *(v.a for v in wos.variance), wos.mat_start.a, wos.step_start.a,
             wos.step_count.a, wos.mat_item.a, wos.mat_qty_eff.a, wos.mat_op.a,
             wos.mat_act_qty.a, wos.mat_act_value.a, wos.step_op.a, wos.step_per_unit.a,
             wos.step_labor.a, wos.step_overhead.a, wos.step_act_hours.a, wos.step_scrap.a,
             self.wo_name.a, self.bf_start.a, self.bf_row.a, self.bf_group.a,
-            self.xrows.reserve(1), ledger.balance, ledger.touched)
+            self.xrows.reserve(1))
         ctr = np.array([0, 0, 0, layer_n, inv.created], np.int64)
-        O = _buffers(8 * n + 64, 8 * n + 64, n + 16, n)
+        L, X, A = self._buffers(n)
+        ends = bk.Ends(*(np.zeros(n, np.int64) for _ in range(3)))
         start = 0
         while True:
-            start = bk.run_batch(E, self.tables, S, O, ctr, start)
+            start = self.kernel(E, self.costs, self.bom, self.route, I, R, W, L, X, A, ends,
+                                 ctr, start)
             if start == n:
                 break
-            O = _grown(O, ctr)
+            # a buffer could overflow at event `start`: twice the room, then go on
+            L = _grown(L, int(ctr[bk.C_LINE]), _lines(2 * len(L.acc), ledger))
+            X = _grown(X, int(ctr[bk.C_EFF]), _effects(2 * len(X.kind)))
+            A = _grown(A, int(ctr[bk.C_ALERT]), _alerts(2 * len(A.kind)))
+        self._bufs = (L, X, A)  # kept for the next run: most runs are short
         ne, nl, na = int(ctr[0]), int(ctr[1]), int(ctr[2])
         for col in (inv.layer_qty, inv.layer_value, inv.layer_next, inv.layer_item):
             col.n = int(ctr[bk.C_LAYER])
         inv.created = int(ctr[bk.C_CREATED])
         line0, eff0 = ledger.cols[0].n, log.n
-        for col, src in zip(ledger.cols, (O.ln_acc, O.ln_amt, O.ln_item, O.ln_wo, O.ln_wc,
-                                          O.ln_memo)):
+        for col, src in zip(ledger.cols, L[:6]):
             col.extend(src[:nl])
-        for col, src in zip(log.columns(), (O.eff_kind, O.eff_a, O.eff_x, O.eff_v, O.eff_y)):
+        for col, src in zip(log.columns(), X):
             col.extend(src[:ne])
         recs = eng.records
         first = recs.type.n
         recs.type.extend(E.type)  # batch codes are the effects.EVENT_TYPES codes
-        recs.eff_end.extend(O.ev_eff + eff0)
-        recs.line_end.extend(O.ev_line + line0)
+        recs.eff_end.extend(ends.eff + eff0)
+        recs.line_end.extend(ends.line + line0)
         recs.wo.extend(E.wo)
         recs.reversed.extend(np.zeros(n, np.bool_))
         recs.index.update(zip((str(ev.id) for ev in self.pending), range(first, first + n)))
         if out is not None:
-            out.extend(self._outcomes(O, na, eff0, line0))
+            out.extend(self._outcomes(ends, A, eff0, line0))
         self._reset()
 
-    def _outcomes(self, O, na: int, eff0: int, line0: int) -> list[Outcome]:
+    def _outcomes(self, ends: bk.Ends, A: bk.Alerts, eff0: int, line0: int
+                  ) -> list[Outcome]:
         eng = self.engine
         log, keys, ledger = eng.effects, eng.inv.row_keys, eng.ledger
         kinds, a_col, x_col = log.kind.a, log.a.a, log.x.a
         out = []
         e_prev, l_prev, a_prev = eff0, line0, 0
         for k, ev in enumerate(self.pending):
-            e_end, l_end, a_end = int(O.ev_eff[k]) + eff0, int(O.ev_line[k]) + line0, \
-                int(O.ev_alert[k])
+            e_end, l_end, a_end = (int(ends.eff[k]) + eff0, int(ends.line[k]) + line0,
+                                   int(ends.alert[k]))
             moves = tuple(StockMove(*keys[int(a_col[e])], float(x_col[e]))
                           for e in range(e_prev, e_end) if kinds[e] == ROW)
-            alerts = tuple(dict.fromkeys(self._alert(O, m) for m in range(a_prev, a_end)))
+            alerts = tuple(dict.fromkeys(self._alert(A, m) for m in range(a_prev, a_end)))
             out.append(Outcome(str(ev.id), True, ledger.lines(l_prev, l_end), moves, alerts))
             e_prev, l_prev, a_prev = e_end, l_end, a_end
         return out
 
-    def _alert(self, O, m: int) -> Alert:
+    def _alert(self, A: bk.Alerts, m: int) -> Alert:
         eng = self.engine
-        kind, a, f1 = int(O.al_kind[m]), int(O.al_id[m]), float(O.al_f1[m])
+        kind, a, f1 = int(A.kind[m]), int(A.id[m]), float(A.f1[m])
         if kind == bk.A_VALUE:
             return Alert("negative stock", f"{eng.plant.skus[a]}: {f1:g} beyond plant stock, "
                          "valued at last known cost")
@@ -350,28 +372,28 @@ class BatchPath:
         if kind == bk.A_DRAW:
             return Alert("negative stock", f"{sku} at {loc} (lot {lot or '-'}): short by {f1:g}")
         return Alert("negative stock", f"{sku} at {loc} ({status}, lot {lot or '-'}): "
-                     f"transfer of {f1:g} with {float(O.al_f2[m]):g} on hand")
+                     f"transfer of {f1:g} with {float(A.f2[m]):g} on hand")
 
 
-def _buffers(n_eff: int, n_line: int, n_alert: int, n_events: int) -> bk.Out:
-    return bk.Out(
-        np.empty(n_eff, np.int8), np.empty(n_eff, np.int32), np.empty(n_eff),
-        np.empty(n_eff, np.int64), np.empty(n_eff),
-        *(np.empty(n_line, np.int64) for _ in range(6)),
-        np.empty(n_alert, np.int64), np.empty(n_alert, np.int64), np.empty(n_alert),
-        np.empty(n_alert),
-        np.zeros(n_events, np.int64), np.zeros(n_events, np.int64),
-        np.zeros(n_events, np.int64))
+def _lines(n: int, ledger) -> bk.Lines:
+    return bk.Lines(*(np.empty(n, np.int64) for _ in range(6)), ledger.balance,
+                    ledger.touched)
 
 
-def _grown(O: bk.Out, ctr: np.ndarray) -> bk.Out:
-    """Twice the room, what was written kept (the kernel stopped before overflowing)."""
-    n_eff, n_line, n_alert = (2 * len(O.eff_kind) + 64, 2 * len(O.ln_acc) + 64,
-                              2 * len(O.al_kind) + 16)
-    new = _buffers(n_eff, n_line, n_alert, len(O.ev_eff))
-    for k, (old, fresh) in enumerate(zip(O, new)):
-        upto = int(ctr[0] if k < 5 else ctr[1] if k < 11 else ctr[2] if k < 15 else len(old))
-        fresh[:upto] = old[:upto]
+def _effects(n: int) -> bk.Effects:
+    return bk.Effects(np.empty(n, np.int8), np.empty(n, np.int32), np.empty(n),
+                      np.empty(n, np.int64), np.empty(n))
+
+
+def _alerts(n: int) -> bk.Alerts:
+    return bk.Alerts(np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty(n))
+
+
+def _grown(old, used: int, new):
+    """`new` (larger buffers) with the `used` values written so far copied in."""
+    for src, dst in zip(old, new):
+        if dst is not src:
+            dst[:used] = src[:used]
     return new
 
 

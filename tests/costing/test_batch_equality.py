@@ -11,6 +11,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from costing.batch import BatchPath
+from costing.batch_kernel import python_reference
 from costing.engine import Engine
 from gateway.events import Reversal
 from tests.costing.strategies import event_streams, masters
@@ -75,3 +77,17 @@ def test_an_event_applied_by_the_batch_path_reverses_like_one_applied_alone(case
     assert fast.apply([undo]) == slow.apply([undo])
     assert fast.snapshot() == slow.snapshot()
     assert _journal(fast) == _journal(slow)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(plants_with_events())
+def test_the_batch_kernel_equals_its_plain_python_reference(case):
+    master, events, _ = case
+    fast, slow = Engine(master), Engine(master)
+    slow._batch = BatchPath(slow, kernel=python_reference())
+    assert fast.apply_many(events) == slow.apply_many(events)
+    assert fast.snapshot() == slow.snapshot()
+    assert _journal(fast) == _journal(slow)
+    for a, b in zip(fast.effects.columns(), slow.effects.columns()):
+        assert a.a.tobytes() == b.a.tobytes()
