@@ -49,7 +49,8 @@ class PlantScenario:
         return f"400123400{int(self.run_id[-4:] or 0):04d}{self._pallet:04d}"[:17]
 
     async def _weigh(self, grams: float) -> None:
-        """An operator's charge: the load stays on until it has settled and been read."""
+        """An operator's charge (a fifth of an order's resin): the load stays on
+        until it has settled and been read."""
         self.scale.place(grams)
         await asyncio.sleep(max(1.2, 3 * self.tick))
         self.scale.remove()
@@ -78,7 +79,7 @@ class PlantScenario:
         self.dock.scan_gs1(sscc=self._sscc(), gtin="0" + GTIN["RM-STEEL"], contained=True,
                            net_kg=70.0, lot=heat)
         self.dock.scan_gs1(sscc=self._sscc(), gtin="0" + GTIN["RM-RESIN"], contained=True,
-                           net_kg=6.0, lot=batch)
+                           net_kg=12.0, lot=batch)
         self.dock.scan_gs1(sscc=self._sscc(), gtin="0" + GTIN["RM-SCREW"], contained=True,
                            count=600)
         self.dock.scan_gs1(sscc=self._sscc(), gtin="0" + GTIN["RM-BOX"], contained=True,
@@ -90,7 +91,7 @@ class PlantScenario:
                                   ("RM-SCREW", 420, "LINE1", None),
                                   ("RM-SCREW", 120, "LINE2", None),
                                   ("RM-BOX", 30, "LINE2", None),
-                                  ("RM-RESIN", 5, "LINE2", batch)):
+                                  ("RM-RESIN", 10, "LINE2", batch)):
             await self._event("transfer", f"move-{sku}-{to}", item=sku, qty=qty,
                               from_location="RM", to_location=to,
                               **({"lot": lot} if lot else {}))
@@ -105,11 +106,11 @@ class PlantScenario:
                 self.mix.scan_work_order(widgets)
                 self.mix.scan_gs1(gtin="0" + GTIN["RM-RESIN"])
             if t % 10 == 4:
-                weighings.append(asyncio.create_task(self._weigh(350.0 + 5 * (t % 3))))
+                weighings.append(asyncio.create_task(self._weigh(1720.0 + 15 * (t % 3))))
             if await self._sleep(stop, 1):
                 return
         await asyncio.gather(*weighings)
-        await self._event("labor", "labor", work_order=widgets, operation=20, hours=0.75)
+        await self._event("labor", "labor", work_order=widgets, operation=20, hours=0.9)
         await self._event("wo_close", "close-f", work_order=frames)
         await self._event("wo_close", "close-w", work_order=widgets)
         await self._event("shipment", "ship", item="FG-WIDGET", qty=15, location="FG",
