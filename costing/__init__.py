@@ -1,8 +1,11 @@
 """The cost engine: pure valuation and posting, no I/O (DESIGN §2, §6).
 
 Public surface: `costing.engine.Engine` (apply events → balanced Outcomes; views of
-stock, item costs, work orders, balances), `costing.rollup.roll_up` (standard costs),
-`costing.master` (input rows), `costing.outcome` (output rows), `costing.money`
-(the one rounding rule). `costing.kernels` are the numba kernels, `costing.reference`
-their plain-Python twins.
+stock, item costs, work orders, balances; `apply_many` for runs of events, `mark` /
+`entries_since` for the lines a run posted), `costing.rollup.roll_up` (standard costs),
+`costing.master` (input rows), `costing.outcome` (output rows), `costing.money` (the
+one rounding rule). `costing.kernels` are the numba kernels, `costing.reference` their
+plain-Python twins; `costing.batch_kernel.run_batch` is the whole-run kernel behind
+`apply_many` and `python_reference()` its interpreted twin. `costing.effects` keeps
+what reversals need as columns.
 """

@@ -337,7 +337,9 @@ class BatchPath:
         recs.line_end.extend(ends.line + line0)
         recs.wo.extend(E.wo)
         recs.reversed.extend(np.zeros(n, np.bool_))
-        recs.index.update(zip((str(ev.id) for ev in self.pending), range(first, first + n)))
+        ids = [str(ev.id) for ev in self.pending]
+        recs.ids.extend(ids)
+        recs.index.update(zip(ids, range(first, first + n)))
         if out is not None:
             out.extend(self._outcomes(ends, A, eff0, line0))
         self._reset()

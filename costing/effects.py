@@ -96,6 +96,7 @@ class Records:
 
     def __init__(self):
         self.index: dict[str, int] = {}
+        self.ids: list[str] = []  # record -> event id (the index's own key strings)
         self.type = Column(np.int8)
         self.eff_end = Column(np.int64)
         self.line_end = Column(np.int64)
@@ -108,6 +109,7 @@ class Records:
     def add(self, event_id: str, type_: str, eff_end: int, line_end: int,
             wo: int | None) -> None:
         self.index[event_id] = self.type.append(TYPE_CODE[type_])
+        self.ids.append(event_id)
         self.eff_end.append(eff_end)
         self.line_end.append(line_end)
         self.wo.append(-1 if wo is None else wo)

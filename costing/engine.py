@@ -21,7 +21,7 @@ from costing.kernels import EPS, explode_kernel, minor_kernel
 from costing.ledger import Entry, Ledger
 from costing.master import MasterData
 from costing.money import round_minor, to_minor
-from costing.outcome import Alert, Outcome, StockMove
+from costing.outcome import Alert, Line, Outcome, StockMove
 from costing.plant import STANDARD
 from costing.rollup import roll_up
 from costing.views import EngineViews, ItemCost, StockRow, WorkOrderState
@@ -84,11 +84,30 @@ class Engine(EngineViews):
         Same outcomes, state and journal lines as `apply` (one by one); reversals and
         events that would be rejected go through `apply_one` in their place. With
         `outcomes=False` (replay, rebuild) no per-event objects are built and None is
-        returned: the journal lines are in `ledger` (see `lines_since`).
+        returned; `mark()` before and `entries_since(mark)` after give the lines posted.
         """
         if self._batch is None:
             self._batch = BatchPath(self)
         return self._batch.apply(events, outcomes)
+
+    def mark(self) -> int:
+        """A position in the sequence of accepted events, for `entries_since`."""
+        return self.records.type.n
+
+    def entries_since(self, mark: int):
+        """(event id, its journal lines) of every event accepted after `mark`, in order."""
+        recs = self.records
+        for k in range(mark, recs.type.n):
+            _, _, l0, l1 = recs.ranges(k)
+            yield recs.ids[k], self.ledger.lines(l0, l1)
+
+    def lines_of(self, event_id: str) -> tuple[Line, ...]:
+        """The journal lines an accepted event posted (() if it was never accepted)."""
+        k = self.records.index.get(event_id)
+        if k is None:
+            return ()
+        _, _, l0, l1 = self.records.ranges(k)
+        return self.ledger.lines(l0, l1)
 
     def apply_one(self, event) -> Outcome:
         event_id = str(event.id)

@@ -91,3 +91,17 @@ def test_the_batch_kernel_equals_its_plain_python_reference(case):
     assert _journal(fast) == _journal(slow)
     for a, b in zip(fast.effects.columns(), slow.effects.columns()):
         assert a.a.tobytes() == b.a.tobytes()
+
+
+@SETTINGS
+@given(plants_with_events())
+def test_entries_since_a_mark_are_the_lines_apply_returned(case):
+    master, events, cuts = case
+    slow, fast = Engine(master), Engine(master)
+    expected = [(o.event_id, o.lines) for o in slow.apply(events) if o.ok]
+    mark = fast.mark()
+    for chunk in _chunks(events, cuts):
+        fast.apply_many(chunk, outcomes=False)
+    assert list(fast.entries_since(mark)) == expected
+    assert [(e, fast.lines_of(e)) for e, _ in expected] == expected
+    assert fast.lines_of("never-seen") == ()
