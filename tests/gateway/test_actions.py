@@ -1,0 +1,99 @@
+"""Supervisor actions against a real journal: each booking is an event committed with the
+resolution of its exception; acting twice is refused, never applied twice."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway.actions import make_act
+from gateway.config import load_config
+from gateway.dashboard.state import ActionRefused
+from gateway.journal import Journal, SideEffects, Submission
+from gateway.mapping import Mapper
+from gateway.masterdata import load_master
+from tests.gateway.plant import ev, write_plant
+
+TS = "2026-11-20T08:00:00Z"
+
+
+@pytest.fixture
+def setup(tmp_path):
+    cfg = load_config(write_plant(tmp_path))
+    master = load_master(cfg)
+    journal = Journal(str(tmp_path / "a.db"), master)
+    journal.submit([Submission(ev("rel", "wo_release", work_order="WO", item="F", qty=9,
+                                  line="WC2"))])
+    mapper = Mapper(cfg, master, lambda line: None)
+    mapper.note_release("WO", "F")
+
+    async def run(fn):
+        return fn()
+
+    yield journal, make_act(journal, mapper, run)
+    journal.close()
+
+
+def _exception(journal, kind, raw) -> int:
+    journal.submit([], side=SideEffects(exceptions=[(kind, "plc", "test", json.dumps(raw))]))
+    return journal.conn.execute("SELECT MAX(id) FROM exceptions").fetchone()[0]
+
+
+COUNT = {"device": "plc", "kind": "counter", "value": 12, "ts": TS, "unit": None,
+         "attrs": {"node": "n", "line": "WC2", "counter_kind": "good", "delta": 3,
+                   "epoch": 0, "event_id": "plc:n:0:12"}}
+
+
+async def test_assign_count_books_the_completion_and_resolves_once(setup):
+    journal, act = setup
+    exc = _exception(journal, "unassigned_count", COUNT)
+    msg = await act("assign_count", user="sam", exception_id=exc, work_order="WO")
+    assert "completion plc:n:0:12 booked" in msg
+    row = journal.conn.execute("SELECT type, source, json_extract(payload, '$.qty'),"
+                               " json_extract(payload, '$.location'), reading FROM events"
+                               " WHERE id='plc:n:0:12'").fetchone()
+    assert row[:4] == ("completion", "plc", 3, "FG")
+    assert json.loads(row[4])["attrs"]["delta"] == 3  # the reading stays traceable
+    assert journal.conn.execute("SELECT status, resolved_by, resolution FROM exceptions"
+                                " WHERE id=?", (exc,)).fetchone() == \
+        ("resolved", "sam", "assigned to WO by sam")
+    with pytest.raises(ActionRefused, match="already resolved"):
+        await act("assign_count", user="sam", exception_id=exc, work_order="WO")
+    assert journal.conn.execute("SELECT good FROM work_orders").fetchone() == (3.0,)
+
+
+async def test_a_booking_the_engine_refuses_leaves_the_exception_open(setup):
+    journal, act = setup
+    journal.submit([Submission(ev("x", "wo_close", work_order="WO"))])
+    exc = _exception(journal, "unassigned_count", COUNT)
+    with pytest.raises(ActionRefused, match="closed"):
+        await act("assign_count", user="sam", exception_id=exc, work_order="WO")
+    assert journal.conn.execute("SELECT status FROM exceptions WHERE id=?",
+                                (exc,)).fetchone() == ("open",)
+
+
+async def test_confirm_po_prices_the_draft_receipt_from_the_po_line(setup):
+    journal, act = setup
+    draft = {"id": "scanner:0001", "type": "receipt", "ts": TS, "source": "scanner",
+             "item": "A", "qty": 10.0, "location": "L1"}
+    exc = _exception(journal, "no_po", {"reason": "no open PO line", "draft": draft})
+    with pytest.raises(ActionRefused, match="PO-2 has no line for A"):
+        await act("confirm_po", user="sam", exception_id=exc, po="PO-2")
+    await act("confirm_po", user="sam", exception_id=exc, po="PO-1")
+    payload = json.loads(journal.conn.execute("SELECT payload FROM events WHERE"
+                                              " id='scanner:0001'").fetchone()[0])
+    assert (payload["po"], payload["unit_price"], payload["qty"]) == ("PO-1", 2.10, 10.0)
+
+
+async def test_dismiss_needs_a_reason_and_records_who_and_why(setup):
+    journal, act = setup
+    exc = _exception(journal, "unassigned_count", COUNT)
+    with pytest.raises(ActionRefused, match="needs a reason"):
+        await act("dismiss", user="sam", exception_id=exc, reason="  ")
+    await act("dismiss", user="sam", exception_id=exc, reason="test piece, not production")
+    assert journal.conn.execute("SELECT status, resolution, resolved_by FROM exceptions"
+                                " WHERE id=?", (exc,)).fetchone() == \
+        ("dismissed", "test piece, not production", "sam")
+    with pytest.raises(ActionRefused, match="not open"):
+        await act("dismiss", user="sam", exception_id=exc, reason="again")
