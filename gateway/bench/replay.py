@@ -37,7 +37,7 @@ def stored_journal(n: int, items: int, depth: int, folder: str | None = None) ->
     path = os.path.join(folder or cache_dir(), f"journal-v{VERSION}-{n}-{items}-{depth}.db")
     if os.path.exists(path):
         return path
-    partial = path + ".part"
+    partial = f"{path}.{os.getpid()}.part"  # two runs building it at once do not collide
     if os.path.exists(partial):
         os.remove(partial)
     conn = sqlite3.connect(partial, isolation_level=None)
