@@ -270,11 +270,11 @@ class BatchPath:
     # -- the kernel and what it wrote ------------------------------------------------------
     def _buffers(self, n: int) -> tuple[bk.Lines, bk.Effects, bk.Alerts]:
         L, X, A = self._bufs
-        if len(L.acc) < 8 * n + 64:
+        if L.cols.shape[1] < 8 * n + 64:
             L = _lines(8 * n + 64, self.engine.ledger)
-        if len(X.kind) < 8 * n + 64:
+        if X.ints.shape[1] < 8 * n + 64:
             X = _effects(8 * n + 64)
-        if len(A.kind) < n + 16:
+        if A.ints.shape[1] < n + 16:
             A = _alerts(n + 16)
         return L, X, A
 
@@ -317,18 +317,19 @@ class BatchPath:
             if start == n:
                 break
             # a buffer could overflow at event `start`: twice the room, then go on
-            L = _grown(L, int(ctr[bk.C_LINE]), _lines(2 * len(L.acc), ledger))
-            X = _grown(X, int(ctr[bk.C_EFF]), _effects(2 * len(X.kind)))
-            A = _grown(A, int(ctr[bk.C_ALERT]), _alerts(2 * len(A.kind)))
+            L = _grown(L, int(ctr[bk.C_LINE]), _lines(2 * L.cols.shape[1], ledger))
+            X = _grown(X, int(ctr[bk.C_EFF]), _effects(2 * X.ints.shape[1]))
+            A = _grown(A, int(ctr[bk.C_ALERT]), _alerts(2 * A.ints.shape[1]))
         self._bufs = (L, X, A)  # kept for the next run: most runs are short
         ne, nl, na = int(ctr[0]), int(ctr[1]), int(ctr[2])
         for col in (inv.layer_qty, inv.layer_value, inv.layer_next, inv.layer_item):
             col.n = int(ctr[bk.C_LAYER])
         inv.created = int(ctr[bk.C_CREATED])
         line0, eff0 = ledger.cols[0].n, log.n
-        for col, src in zip(ledger.cols, L[:6]):
+        for col, src in zip(ledger.cols, L.cols):
             col.extend(src[:nl])
-        for col, src in zip(log.columns(), X):
+        xi, xf = X
+        for col, src in zip(log.columns(), (xi[0], xi[1], xf[0], xi[2], xf[1])):
             col.extend(src[:ne])
         recs = eng.records
         first = recs.type.n
@@ -363,7 +364,7 @@ class BatchPath:
 
     def _alert(self, A: bk.Alerts, m: int) -> Alert:
         eng = self.engine
-        kind, a, f1 = int(A.kind[m]), int(A.id[m]), float(A.f1[m])
+        kind, a, f1 = int(A.ints[0, m]), int(A.ints[1, m]), float(A.floats[0, m])
         if kind == bk.A_VALUE:
             return Alert("negative stock", f"{eng.plant.skus[a]}: {f1:g} beyond plant stock, "
                          "valued at last known cost")
@@ -374,28 +375,26 @@ class BatchPath:
         if kind == bk.A_DRAW:
             return Alert("negative stock", f"{sku} at {loc} (lot {lot or '-'}): short by {f1:g}")
         return Alert("negative stock", f"{sku} at {loc} ({status}, lot {lot or '-'}): "
-                     f"transfer of {f1:g} with {float(A.f2[m]):g} on hand")
+                     f"transfer of {f1:g} with {float(A.floats[1, m]):g} on hand")
 
 
 def _lines(n: int, ledger) -> bk.Lines:
-    return bk.Lines(*(np.empty(n, np.int64) for _ in range(6)), ledger.balance,
-                    ledger.touched)
+    return bk.Lines(np.empty((6, n), np.int64), ledger.balance, ledger.touched)
 
 
 def _effects(n: int) -> bk.Effects:
-    return bk.Effects(np.empty(n, np.int8), np.empty(n, np.int32), np.empty(n),
-                      np.empty(n, np.int64), np.empty(n))
+    return bk.Effects(np.empty((3, n), np.int64), np.empty((2, n)))
 
 
 def _alerts(n: int) -> bk.Alerts:
-    return bk.Alerts(np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty(n))
+    return bk.Alerts(np.empty((2, n), np.int64), np.empty((2, n)))
 
 
 def _grown(old, used: int, new):
     """`new` (larger buffers) with the `used` values written so far copied in."""
     for src, dst in zip(old, new):
-        if dst is not src:
-            dst[:used] = src[:used]
+        if dst is not src and dst.ndim == 2:
+            dst[:, :used] = src[:, :used]
     return new
 
 

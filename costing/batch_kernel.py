@@ -57,52 +57,54 @@ Orders = namedtuple("Orders", (
     "step_start step_count mat_item mat_qty_eff mat_op mat_act_qty mat_act_value step_op "
     "step_per_unit step_labor step_overhead step_act_hours step_scrap name bf_start bf_row "
     "bf_group xrows"))
-Lines = namedtuple("Lines", "acc amt item wo wc memo balance touched")
-Effects = namedtuple("Effects", "kind a x v y")
-Alerts = namedtuple("Alerts", "kind id f1 f2")
+# output buffers as few 2-D arrays (rows are columns): fewer arguments to pass per call
+Lines = namedtuple("Lines", "cols balance touched")  # cols: acc amt item wo wc memo
+Effects = namedtuple("Effects", "ints floats")  # ints: kind a v; floats: x y
+Alerts = namedtuple("Alerts", "ints floats")  # ints: kind id; floats: f1 f2
 Ends = namedtuple("Ends", "eff line alert")
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _eff(X, ctr, kind, a, x, v, y):
     k = ctr[C_EFF]
-    X.kind[k] = kind
-    X.a[k] = a
-    X.x[k] = x
-    X.v[k] = v
-    X.y[k] = y
+    X.ints[0, k] = kind
+    X.ints[1, k] = a
+    X.ints[2, k] = v
+    X.floats[0, k] = x
+    X.floats[1, k] = y
     ctr[C_EFF] = k + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _line(L, ctr, acc, amount, item, wo, wc, memo):
     """One signed line (+ debit); the entry's running total is the caller's."""
     k = ctr[C_LINE]
-    L.acc[k] = acc
-    L.amt[k] = amount
-    L.item[k] = item
-    L.wo[k] = wo
-    L.wc[k] = wc
-    L.memo[k] = memo
+    c = L.cols
+    c[0, k] = acc
+    c[1, k] = amount
+    c[2, k] = item
+    c[3, k] = wo
+    c[4, k] = wc
+    c[5, k] = memo
     ctr[C_LINE] = k + 1
     L.balance[acc] += amount
     L.touched[acc] = True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _pair(L, ctr, debit, credit, amount, item, wo, wc, memo):
     if amount != 0:
         _line(L, ctr, debit, amount, item, wo, wc, memo)
         _line(L, ctr, credit, -amount, item, wo, wc, memo)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _alert(A, ctr, kind, a, f1, f2):
     k = ctr[C_ALERT]
-    A.kind[k] = kind
-    A.id[k] = a
-    A.f1[k] = f1
-    A.f2[k] = f2
+    A.ints[0, k] = kind
+    A.ints[1, k] = a
+    A.floats[0, k] = f1
+    A.floats[1, k] = f2
     ctr[C_ALERT] = k + 1
 
 
@@ -199,10 +201,10 @@ def _value_out(method, std, scale, I, X, A, ctr, items, qtys, n, amounts, uniq, 
         nt0 = ctr[C_EFF]
         amt, short, nt = value_one(i, qtys[k], method, std, scale, I.qty, I.value,
                                    I.last_unit, I.layer_qty, I.layer_value, I.layer_next,
-                                   I.head, X.a, X.x, X.v, nt0)
+                                   I.head, X.ints[1], X.floats[0], X.ints[2], nt0)
         for t in range(nt0, nt):
-            X.kind[t] = TAKE
-            X.y[t] = 0.0
+            X.ints[0, t] = TAKE
+            X.floats[1, t] = 0.0
         ctr[C_EFF] = nt
         amounts[k] = amt
         qtys[k] = short  # reused: the shortfall of consumption k
@@ -376,8 +378,8 @@ def run_batch(E, C, B, RT, I, R, W, L, X, A, ends, ctr, start):
         q = E.q[e]
         ne, nl, na = _bounds(t, w, q, i, E.group[e], E.row[e], method, B, RT, I, R, W.item,
                              W.bf_start, W.bf_group)
-        if (ctr[C_EFF] + ne > X.kind.shape[0] or ctr[C_LINE] + nl > L.acc.shape[0]
-                or ctr[C_ALERT] + na > A.kind.shape[0]):
+        if (ctr[C_EFF] + ne > X.ints.shape[1] or ctr[C_LINE] + nl > L.cols.shape[1]
+                or ctr[C_ALERT] + na > A.ints.shape[1]):
             return e
         wip = np.int64(0)
         total0 = ctr[C_LINE]
@@ -496,7 +498,7 @@ def run_batch(E, C, B, RT, I, R, W, L, X, A, ends, ctr, start):
             W.live[w] += 1
         total = np.int64(0)
         for k in range(total0, ctr[C_LINE]):
-            total += L.amt[k]
+            total += L.cols[1, k]
         if total != 0:
             _line(L, ctr, acc[R_ROUND], -total, 0, 0, 0, C.memo[M_ROUND])
         ends.eff[e] = ctr[C_EFF]
