@@ -108,7 +108,7 @@ def _alert(A, ctr, kind, a, f1, f2):
     ctr[C_ALERT] = k + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _move(R, X, ctr, r, dq):
     """A stock-row quantity change; the row exists (joins its lot chain) once moved."""
     if R.seq[r] == -1:
@@ -148,7 +148,7 @@ def _draw(R, X, A, ctr, first, group, q):
         _alert(A, ctr, A_DRAW, first, left, 0.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _add(method, I, X, ctr, i, q, amount):
     """Stock in at a known amount (costing.inventory.Inventory.add)."""
     u0 = I.last_unit[i]
@@ -306,7 +306,7 @@ def _variances(C, B, W, w, xoff, nx):
             _minor(ovh * C.scale))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _takes_bound(method, I, i, q):
     """FIFO takes valuing q of item i can write: the non-empty layers that cover q."""
     n = 2
@@ -322,7 +322,7 @@ def _takes_bound(method, I, i, q):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _bounds(t, w, q, i, group, row, method, B, RT, I, R, wo_item, bf_start, bf_group):
     """Upper bounds of (effects, lines, alerts) one event can write."""
     if t == COMPLETION or t == SCRAP:
