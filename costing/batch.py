@@ -349,16 +349,17 @@ class BatchPath:
                   ) -> list[Outcome]:
         eng = self.engine
         log, keys, ledger = eng.effects, eng.inv.row_keys, eng.ledger
-        kinds, a_col, x_col = log.kind.a, log.a.a, log.x.a
+        lines = ledger.lines(line0, ledger.cols[0].n)
+        kinds, a_col, x_col = (c.a[eff0:].tolist() for c in (log.kind, log.a, log.x))
         out = []
-        e_prev, l_prev, a_prev = eff0, line0, 0
-        for k, ev in enumerate(self.pending):
-            e_end, l_end, a_end = (int(ends.eff[k]) + eff0, int(ends.line[k]) + line0,
-                                   int(ends.alert[k]))
-            moves = tuple(StockMove(*keys[int(a_col[e])], float(x_col[e]))
+        e_prev, l_prev, a_prev = 0, 0, 0
+        for ev, e_end, l_end, a_end in zip(self.pending, ends.eff.tolist(), ends.line.tolist(),
+                                           ends.alert.tolist()):
+            moves = tuple(StockMove(*keys[a_col[e]], x_col[e])
                           for e in range(e_prev, e_end) if kinds[e] == ROW)
-            alerts = tuple(dict.fromkeys(self._alert(A, m) for m in range(a_prev, a_end)))
-            out.append(Outcome(str(ev.id), True, ledger.lines(l_prev, l_end), moves, alerts))
+            alerts = tuple(dict.fromkeys(self._alert(A, m) for m in range(a_prev, a_end))) \
+                if a_end > a_prev else ()
+            out.append(Outcome(str(ev.id), True, lines[l_prev:l_end], moves, alerts))
             e_prev, l_prev, a_prev = e_end, l_end, a_end
         return out
 

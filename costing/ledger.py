@@ -82,14 +82,10 @@ class Ledger:
 
     def lines(self, start: int, end: int, negate: bool = False,
               prefix: str = "") -> tuple[Line, ...]:
-        out = []
-        acc_c, amt_c, item_c, wo_c, wc_c, memo_c = self.cols
-        for k in range(start, end):
-            x = int(amt_c[k]) * (-1 if negate else 1)
-            out.append(Line(self.codes[int(acc_c[k])], max(x, 0), max(-x, 0),
-                            self.names[int(item_c[k])], self.names[int(wo_c[k])],
-                            self.names[int(wc_c[k])], prefix + self.names[int(memo_c[k])]))
-        return tuple(out)
+        codes, names, sign = self.codes, self.names, -1 if negate else 1
+        cols = [c.a[start:end].tolist() for c in self.cols]  # one conversion, not per cell
+        return tuple(Line(codes[a], max(x * sign, 0), max(-x * sign, 0), names[i], names[w],
+                          names[c], prefix + names[m]) for a, x, i, w, c, m in zip(*cols))
 
     def post_reversal(self, start: int, end: int, memo_prefix: str
                       ) -> tuple[tuple[Line, ...], int, int]:
