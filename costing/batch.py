@@ -111,7 +111,7 @@ class BatchPath:
         eng = self.engine
         eid = str(ev.id)
         t = _TYPE.get(ev.type)
-        if t is None or eid in eng.records or eid in self.pending_ids:
+        if t is None or eid in eng.records.index or eid in self.pending_ids:
             raise _Skip
         pl, inv, wos = eng.plant, eng.inv, eng.wos
         item = wo = row = row2 = group = memo = step = op = flag = -1
@@ -401,6 +401,8 @@ def _grown(old, used: int, new):
 
 def _qty(q, zero_ok: bool = False) -> float:
     """Engine._qty's rule; anything it would reject goes the per-event way."""
+    if type(q) is float and 0.0 < q < math.inf:  # the usual case (NaN fails the test)
+        return q
     try:
         q = float(q)
     except (TypeError, ValueError):
