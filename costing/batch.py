@@ -8,6 +8,10 @@ material rows as the per-event path would at that point. Events encoding cannot 
 (a reversal, a duplicate id, anything the per-event path would reject, an unknown
 type) end the run: the run is flushed through the kernel, then that event goes
 through `Engine.apply_one` in its place, so order is kept exactly.
+
+Unlike `apply_one`, a run is not rolled back if the kernel itself fails (a bug, not a
+bad event — bad events never reach it): the engine must then be rebuilt, as the
+journal does after any failed batch.
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ class BatchPath:
                     self._encode(event)
                     self.pending.append(event)
                     self.pending_ids.add(str(event.id))
-                except _Skip:
+                except Exception:  # noqa: BLE001 — _Skip, or a malformed event: apply_one decides
                     self._flush(out)
                     result = eng.apply_one(event)
                     if out is not None:
@@ -321,7 +325,7 @@ class BatchPath:
             X = _grown(X, int(ctr[bk.C_EFF]), _effects(2 * X.ints.shape[1]))
             A = _grown(A, int(ctr[bk.C_ALERT]), _alerts(2 * A.ints.shape[1]))
         self._bufs = (L, X, A)  # kept for the next run: most runs are short
-        ne, nl, na = int(ctr[0]), int(ctr[1]), int(ctr[2])
+        ne, nl = int(ctr[bk.C_EFF]), int(ctr[bk.C_LINE])
         for col in (inv.layer_qty, inv.layer_value, inv.layer_next, inv.layer_item):
             col.n = int(ctr[bk.C_LAYER])
         inv.created = int(ctr[bk.C_CREATED])

@@ -22,7 +22,19 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from costing.effects import CLOSE, GOOD, ITEM, LAYER, MAT, MAT_NEW, ROW, STEP, TAKE, WIP, WO_NEW
+from costing.effects import (
+    CLOSE,
+    GOOD,
+    ITEM,
+    LAYER,
+    MAT,
+    MAT_NEW,
+    ROW,
+    STEP,
+    TAKE,
+    WIP,
+    WO_NEW,
+)
 from costing.kernels import EPS, _minor, value_one
 
 # event type codes of the encoded stream

@@ -8,14 +8,18 @@ lines and returns the same outcomes as `Engine.apply` does one event at a time.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from costing.batch import BatchPath
 from costing.batch_kernel import python_reference
 from costing.engine import Engine
-from gateway.events import Reversal
+from gateway.events import Receipt, Reversal
 from tests.costing.strategies import event_streams, masters
+from tests.costing.toy_plant import toy_master
 
 SETTINGS = settings(max_examples=80, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -31,7 +35,7 @@ def plants_with_events(draw):
 
 def _chunks(events, cuts):
     bounds = [0, *cuts, len(events)]
-    return [events[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [events[a:b] for a, b in pairwise(bounds)]
 
 
 def _journal(engine: Engine):
@@ -105,3 +109,19 @@ def test_entries_since_a_mark_are_the_lines_apply_returned(case):
     assert list(fast.entries_since(mark)) == expected
     assert [(e, fast.lines_of(e)) for e, _ in expected] == expected
     assert fast.lines_of("never-seen") == ()
+
+
+def test_a_malformed_event_fails_as_in_apply_and_the_run_before_it_stands():
+    good = Receipt(id="r1", ts="t", item="R-STD", qty=5.0, location="STORES", unit_price=2.1)
+
+    class Broken:  # a receipt without its location
+        type, id, item, qty, unit_price = "receipt", "r2", "R-STD", 1.0, 2.0
+
+    slow, fast = Engine(toy_master()), Engine(toy_master())
+    slow.apply([good])
+    with pytest.raises(AttributeError, match="location"):
+        slow.apply([Broken()])
+    with pytest.raises(AttributeError, match="location"):
+        fast.apply_many([good, Broken()])
+    assert fast.snapshot() == slow.snapshot()
+    assert "r1" in fast.records and "r2" not in fast.records
