@@ -133,9 +133,12 @@ class Mosquitto:
     def start(self, timeout: float = 5.0) -> None:
         if self._process is not None and self._process.poll() is None:
             return
+        # Its own session: a Ctrl-C meant for the demo (sent to the whole process group)
+        # must not kill the broker before the clients have disconnected; whoever started
+        # it stops it, in order.
         self._process = subprocess.Popen(
             [MOSQUITTO, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )
         ports = [p for p in (self.port, self.tls_port) if p]
         deadline = time.monotonic() + timeout

@@ -101,11 +101,15 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
         async def play() -> None:
             await asyncio.sleep(0.5)
             sensors = asyncio.create_task(_line_sensors(publisher, stop, tick))
-            await scenario.run(stop, cycles=cycles)
-            sensors.cancel()
-            if cycles is not None:
-                await asyncio.sleep(20 * tick + 1.0)  # let the last readings arrive
-                stop.set()
+            try:
+                await scenario.run(stop, cycles=cycles)
+                if cycles is not None:
+                    await asyncio.sleep(20 * tick + 1.0)  # let the last readings arrive
+                    stop.set()
+            finally:
+                sensors.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sensors
 
         player = asyncio.create_task(play())
         try:
