@@ -234,13 +234,17 @@ class Inventory:
             col.pop()
 
     # -- views ------------------------------------------------------------------
-    def row_values(self) -> list[tuple[RowKey, float, int]]:
-        """(row, qty, value) with each item's value allocated over its rows by qty."""
+    def row_values(self, items: set[str] | None = None) -> list[tuple[RowKey, float, int]]:
+        """(row, qty, value) with each item's value allocated over its rows by qty;
+        only the rows of `items` when given (a commit projects what it touched)."""
         seq = self.row_seq.a
         live = np.flatnonzero(seq >= 0)
         by_item: dict[str, list[int]] = {}
+        keys = self.row_keys
         for r in live[np.argsort(seq[live], kind="stable")].tolist():
-            by_item.setdefault(self.row_keys[r][0], []).append(r)
+            sku = keys[r][0]
+            if items is None or sku in items:
+                by_item.setdefault(sku, []).append(r)
         out = []
         for sku, rows in by_item.items():
             i = self.plant.item_index[sku]

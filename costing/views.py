@@ -56,12 +56,17 @@ class WorkOrderState:
 class EngineViews:
     """Mixed into Engine: everything here only reads state."""
 
-    def stock_rows(self) -> list[StockRow]:
-        return [StockRow(k[0], k[1], k[2], k[3], q, v) for k, q, v in self.inv.row_values()]
+    def stock_rows(self, items: set[str] | None = None) -> list[StockRow]:
+        """Every stock row, or only the rows of `items`."""
+        return [StockRow(k[0], k[1], k[2], k[3], q, v)
+                for k, q, v in self.inv.row_values(items)]
 
-    def item_costs(self) -> list[ItemCost]:
+    def item_costs(self, items: set[str] | None = None) -> list[ItemCost]:
+        """Every item's cost, or only those of `items` (in master-data order)."""
         pl, inv, out = self.plant, self.inv, []
         for i, item in enumerate(self.master.items):
+            if items is not None and item.sku not in items:
+                continue
             q, v = float(inv.qty[i]), int(inv.value[i])
             if pl.method[i] == 0:
                 unit = float(self.std[i])
@@ -71,9 +76,15 @@ class EngineViews:
             out.append(ItemCost(item.sku, item.costing, 0.0 if abs(q) <= EPS else q, v, unit))
         return out
 
-    def work_orders(self) -> list[WorkOrderState]:
+    def work_orders(self, orders: set[str] | None = None) -> list[WorkOrderState]:
+        """Every work order, or only `orders`."""
         wos, out = self.wos, []
-        for w, wo_id in enumerate(wos.ids):
+        if orders is None:
+            chosen = range(len(wos.ids))
+        else:
+            chosen = sorted(wos.index[o] for o in orders if o in wos.index)
+        for w in chosen:
+            wo_id = wos.ids[w]
             if wos.status[w] not in (OPEN, CLOSED):
                 continue  # a reversed release
             out.append(WorkOrderState(

@@ -156,14 +156,16 @@ class Journal:
     # -- reading back -------------------------------------------------------------
 
     def _rebuild(self) -> None:
-        """Bring the in-memory engine to the state the stored events imply."""
+        """Bring the in-memory engine to the state the stored events imply (the engine's
+        batch path: no per-event objects on the way)."""
         self.engine = Engine(self.master)
-        for seqs, outcomes in replay_stored(self.conn, self.engine):
-            for seq, out in zip(seqs, outcomes):
-                if not out.ok:
-                    # Master data changed under stored events; the journal stays the truth.
-                    print(f"journal: stored event seq {seq} ({out.event_id}) no longer "
-                          f"applies: {out.reason}; run `gateway replay`", file=sys.stderr)
+        for _ in replay_stored(self.conn, self.engine, outcomes=False):
+            pass
+        # Master data changed under stored events? The journal stays the truth; say so.
+        for seq, event_id in self.conn.execute("SELECT seq, id FROM events ORDER BY seq"):
+            if event_id not in self.engine.records:
+                print(f"journal: stored event seq {seq} ({event_id}) no longer applies;"
+                      " run `gateway replay` for the reason", file=sys.stderr)
 
     def close(self) -> None:
         self.conn.close()
@@ -211,7 +213,7 @@ class Journal:
             else:
                 echoes.append((i, first))
 
-        outcomes = self.engine.apply([e for _, e, _ in fresh]) if fresh else []
+        outcomes = self.engine.apply_many([e for _, e, _ in fresh]) if fresh else []
         # A copy within the batch shares its first copy's fate: applied or rejected.
         for i, first in echoes:
             out = outcomes[first]
@@ -387,21 +389,18 @@ class Journal:
         conn.executemany(
             "INSERT INTO stock(item, location, status, lot, qty, value) VALUES (?,?,?,?,?,?)",
             [(r.item, r.location, r.status, r.lot or "", float(r.qty), int(r.value))
-             for r in self.engine.stock_rows()
-             if r.item in items and (abs(r.qty) > 1e-9 or r.value != 0)])
+             for r in self.engine.stock_rows(items) if abs(r.qty) > 1e-9 or r.value != 0])
         conn.executemany(
             "INSERT INTO item_costs(item, method, qty, value, unit_cost) VALUES (?,?,?,?,?)"
             " ON CONFLICT(item) DO UPDATE SET method=excluded.method, qty=excluded.qty,"
             " value=excluded.value, unit_cost=excluded.unit_cost",
             [(c.item, c.method, float(c.qty), int(c.value), float(c.unit_cost))
-             for c in self.engine.item_costs() if c.item in items])
+             for c in self.engine.item_costs(items)])
 
     def _project_orders(self, orders: set[str]) -> None:
         marks = self._seq_marks
         rows = []
-        for w in self.engine.work_orders():
-            if w.work_order not in orders:
-                continue
+        for w in self.engine.work_orders(orders):
             m = marks.pop(w.work_order, {})
             rows.append((w.work_order, w.item, w.line, float(w.planned), w.status,
                          float(w.good), float(w.scrap), int(w.wip), int(w.material_usage),
