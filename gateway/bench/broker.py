@@ -42,6 +42,14 @@ class Broker:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Broker":
+        if self.proc is None:
+            self.start()
+        return self
+
+    def start(self) -> None:
+        """Start the broker and wait until it listens (BrokerError if it cannot)."""
+        if self.proc is not None:
+            return
         passwd_tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
         for program in (MOSQUITTO, passwd_tool):
             if not os.access(program, os.X_OK):
@@ -69,7 +77,7 @@ class Broker:
         while True:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
+                return
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.__exit__(None, None, None)

@@ -104,11 +104,12 @@ def _run_stages(stages: list[str], sz: dict, result: dict) -> None:
         if "ingest" in stages or "coldstart" in stages:
             from gateway.bench.broker import Broker, BrokerError
 
+            broker = Broker(folder / "broker")
             try:
-                broker = Broker(folder / "broker").__enter__()
+                broker.start()
             except BrokerError as exc:
                 raise StageFailed(f"broker: {exc}") from exc
-            with broker:
+            with broker:  # stops it, whatever the stages do
                 if "ingest" in stages:
                     from gateway.bench import ingest
                     result["ingest"] = _stage("ingest", lambda: ingest.run_stage(

@@ -145,3 +145,17 @@ def test_bulk_replay_of_a_bad_stored_payload_names_the_field(tmp_path):
                  (payload.replace('"ts":', '"qty":-1,"ts":', 1),))
     with pytest.raises(EventError, match="qty"):
         list(replay_stored(conn, _Recorder(), chunk=100))
+
+
+def test_the_bench_broker_starts_once_and_is_gone_after_its_block(tmp_path):
+    import os
+
+    from gateway.bench.broker import Broker
+
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    first = broker.proc.pid
+    with broker:  # entering a started broker must not start a second one
+        assert broker.proc.pid == first
+    with pytest.raises(ProcessLookupError):
+        os.kill(first, 0)
