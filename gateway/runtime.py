@@ -244,15 +244,20 @@ class Gateway:
                 results = await loop.run_in_executor(
                     self.executor, lambda: self.journal.submit(subs, side=side))
                 break
-            except JournalFull as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever it is, nothing may be lost
                 # Back-pressure: nothing is acknowledged, the queue fills, drivers wait.
-                msg = f"disk full: journal cannot commit ({exc}); inputs are held"
+                # The journal rolled back and rebuilt its engine, so a retry is safe; an
+                # error that does not go away keeps the alarm up until someone looks.
+                kind = "disk full" if isinstance(exc, JournalFull) else "commit failed"
+                msg = f"{kind}: journal cannot commit ({type(exc).__name__}: {exc}); " \
+                      "inputs are held"
                 if msg not in self.alarms:
                     self.alarms.append(msg)
-                    log.error(msg)
+                    log.error(msg, exc_info=not isinstance(exc, JournalFull))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-        self.alarms = [a for a in self.alarms if not a.startswith("disk full:")]
+        self.alarms = [a for a in self.alarms
+                       if not a.startswith(("disk full:", "commit failed:"))]
         took = time.perf_counter() - t0
         self._active.clear()
         self._active.update(await loop.run_in_executor(self.executor, lambda: dict(

@@ -124,3 +124,25 @@ def test_disk_nearly_full_raises_an_alarm_shown_with_the_devices(plant):
     gw.check_disk()
     assert gw.devices()[0]["alarms"] == [] and gw.devices()[0]["state"] == "connected"
     gw.journal.close()
+
+
+async def test_any_commit_failure_holds_inputs_with_an_alarm_then_recovers(plant):
+    cfg, master = plant
+    dev = ScriptedDevice()
+    gw = Gateway(cfg, master, drivers=[dev])
+    stop = asyncio.Event()
+    task = asyncio.create_task(gw.run(stop))
+    await _until(lambda: dev.sink is not None)
+    failpoints.arm("journal.before_commit", "raise", 1, 2)  # not a disk error: a surprise
+    try:
+        await dev.say("event", ev("r1", "receipt", item="A", qty=1, location="L1",
+                                  unit_price=2))
+        await _until(lambda: any(a.startswith("commit failed") for a in gw.alarms))
+        assert dev.acked == [] and not task.done()  # held, and the committer lives on
+        await _until(lambda: dev.acked == ["event:r1"], timeout=15)
+    finally:
+        failpoints.disarm()
+    assert gw.alarms == []
+    stop.set()
+    await task
+    assert _rows(cfg.gateway.db, "SELECT id FROM events") == [("r1",)]
