@@ -26,7 +26,6 @@ underneath (`Client._client.manual_ack_set` / `.ack`), the paho ≥ 2 API for ex
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -179,20 +178,6 @@ class MqttDevices(Reconnecting):
         self._task: asyncio.Task | None = None
         self._generation = 0  # one per broker connection; acks never cross connections
         self.connects = 0
-
-    async def start(self, sink: Sink) -> None:
-        self._sink = sink
-        self._task = asyncio.create_task(self._run(), name=f"mqtt:{self.id}")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self._generation += 1
-        if self._sink is not None:
-            self._sink.connection(self.id, "down")
 
     def _client(self) -> aiomqtt.Client:
         tls = aiomqtt.TLSParameters(ca_certs=self.ca_file) if self.tls else None

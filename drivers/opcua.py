@@ -212,20 +212,6 @@ class OpcUaCounters(Reconnecting):
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    async def start(self, sink: Sink) -> None:
-        self._sink = sink
-        self._task = asyncio.create_task(self._run(), name=f"opcua:{self.id}")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._close_client()
-        if self._sink is not None:
-            self._sink.connection(self.id, "down")
-
     def state(self) -> dict[str, tuple[int, int]]:
         """Last (epoch, value) per node as this driver saw it (the gateway stores committed ones)."""
         return self.book.state()

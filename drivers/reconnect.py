@@ -10,6 +10,7 @@ ever escapes the loop but cancellation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from drivers.base import AuthError, DriverError
@@ -35,6 +36,22 @@ class Reconnecting:
 
     async def _lost(self) -> None:
         """Tidy up after a lost session (close the client, invalidate acks...)."""
+
+    async def start(self, sink) -> None:
+        """Start the session loop in a background task and return at once."""
+        self._sink = sink
+        self._task = asyncio.create_task(self._run(), name=f"{type(self).__name__}:{self.id}")
+
+    async def stop(self) -> None:
+        """Stop the loop, tidy up as after a lost session, and report the device down."""
+        task, self._task = getattr(self, "_task", None), None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._lost()
+        if getattr(self, "_sink", None) is not None:
+            self._sink.connection(self.id, "down")
 
     async def _run(self) -> None:
         delay = self.backoff_initial
