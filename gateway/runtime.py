@@ -84,6 +84,7 @@ class Gateway:
         for wo, item in self.journal.conn.execute("SELECT work_order, item FROM work_orders"):
             self.mapper.note_release(wo, item)
         self.disk_alarm_free = disk_alarm_free
+        self._stopping = False
         self.committed = 0
         self.first_commit_at: float | None = None
 
@@ -156,6 +157,7 @@ class Gateway:
         try:
             await stop.wait()
         finally:
+            self._stopping = True
             for d in self.drivers:
                 try:
                     await d.stop()
@@ -254,6 +256,12 @@ class Gateway:
                 if msg not in self.alarms:
                     self.alarms.append(msg)
                     log.error(msg, exc_info=not isinstance(exc, JournalFull))
+                if self._stopping:
+                    # Shutting down and still cannot write: stop without acknowledging.
+                    # MQTT redelivers; PLC counts are caught up from the stored position.
+                    log.error("stopping with %d readings not committed and not acknowledged",
+                              len(readings))
+                    return
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
         self.alarms = [a for a in self.alarms

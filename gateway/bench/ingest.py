@@ -128,20 +128,21 @@ async def serve(config_path: str, expected: int, out: str, timeout: float) -> No
         return results
 
     gw.journal.submit = recording_submit
-    # A commit that raises ends the runtime's committer; stop at once and say why
-    # instead of waiting out the timeout for readings that will never commit.
+    # A commit that fails raises the gateway's alarm and holds its inputs (it retries
+    # until the cause goes away); the bench stops at once and says why instead of
+    # waiting out the timeout for readings that will never commit.
     failures: list[BaseException] = []
-    commit = gw._commit
 
-    async def guarded_commit(batch):
-        try:
-            await commit(batch)
-        except BaseException as exc:
-            failures.append(exc)
-            stop.set()
-            raise
+    async def watch_alarms() -> None:
+        while not stop.is_set():
+            bad = [a for a in gw.alarms if a.startswith(("commit failed", "disk full"))]
+            if bad:
+                failures.append(RuntimeError(bad[0]))
+                stop.set()
+                return
+            await asyncio.sleep(0.05)
 
-    gw._commit = guarded_commit
+    watcher = asyncio.create_task(watch_alarms())
     runner = asyncio.create_task(gw.run(stop))
     deadline = loop.time() + 30
     while not stop.is_set() and not any(s.state == "connected" for s in gw.status.values()):
@@ -160,8 +161,9 @@ async def serve(config_path: str, expected: int, out: str, timeout: float) -> No
     except BaseException:
         if not failures:
             raise
+    watcher.cancel()
     if failures:
-        raise RuntimeError(f"a commit failed: {failures[0]!r}") from failures[0]
+        raise RuntimeError(f"a commit failed: {failures[0]}") from failures[0]
     pub = np.array([_epoch(ts) for ts in published])
     np.savez(out, published=pub, committed=np.array(committed))
     print(json.dumps({"committed": len(committed), **statuses}), flush=True)

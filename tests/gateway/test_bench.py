@@ -99,7 +99,8 @@ def test_a_commit_that_fails_in_the_gateway_stops_the_run_naming_it():
                    env={"GATEWAY_FAILPOINTS": "journal.before_commit=raise"}, timeout=60)
     assert proc.returncode == 1
     assert ("gateway bench: ingest: gateway child exited 1: RuntimeError: a commit failed: "
-            "FailpointError('journal.before_commit')") in proc.stderr
+            "commit failed: journal cannot commit (FailpointError: journal.before_commit)"
+            ) in proc.stderr
 
 
 class _Recorder:

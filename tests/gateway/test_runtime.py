@@ -146,3 +146,23 @@ async def test_any_commit_failure_holds_inputs_with_an_alarm_then_recovers(plant
     stop.set()
     await task
     assert _rows(cfg.gateway.db, "SELECT id FROM events") == [("r1",)]
+
+
+async def test_stopping_while_commits_keep_failing_returns_without_acknowledging(plant):
+    cfg, master = plant
+    dev = ScriptedDevice()
+    gw = Gateway(cfg, master, drivers=[dev])
+    stop = asyncio.Event()
+    task = asyncio.create_task(gw.run(stop))
+    await _until(lambda: dev.sink is not None)
+    failpoints.arm("journal.before_commit", "raise")  # every commit fails from now on
+    try:
+        await dev.say("event", ev("r1", "receipt", item="A", qty=1, location="L1",
+                                  unit_price=2))
+        await _until(lambda: any(a.startswith("commit failed") for a in gw.alarms))
+        stop.set()
+        await asyncio.wait_for(task, 20)  # shutdown is not held hostage by the disk
+    finally:
+        failpoints.disarm()
+    assert dev.acked == []  # the broker keeps it and redelivers to the next run
+    assert _rows(cfg.gateway.db, "SELECT COUNT(*) FROM events") == [(0,)]
