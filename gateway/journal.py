@@ -336,9 +336,6 @@ class Journal:
                 " since_seq=excluded.since_seq", (event.line, event.work_order, seq))
         elif event.type == "wo_close":
             self.conn.execute("DELETE FROM active_orders WHERE work_order=?", (event.work_order,))
-        elif event.type == "reversal":
-            # A reversed close re-opens the order; the line assignment is a supervisor's call.
-            pass
         if event.type in ("wo_release", "wo_close"):
             col = "released_seq" if event.type == "wo_release" else "closed_seq"
             self._seq_marks.setdefault(event.work_order, {})[col] = seq

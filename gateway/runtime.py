@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -124,8 +125,6 @@ class Gateway:
 
     def check_disk(self) -> None:
         """Raise (or clear) the alarm before the disk is full, not after."""
-        import shutil
-
         usage = shutil.disk_usage(os.path.dirname(os.path.abspath(self.journal.path)))
         low = usage.free < max(self.disk_alarm_free, usage.total // 50)
         self.alarms = [a for a in self.alarms if not a.startswith("disk nearly full")]

@@ -58,6 +58,16 @@ async def _until(cond, timeout=10.0):
         await asyncio.sleep(0.02)
 
 
+async def _running(cfg, master):
+    """A gateway running with one scripted device, started and connected."""
+    dev = ScriptedDevice()
+    gw = Gateway(cfg, master, drivers=[dev])
+    stop = asyncio.Event()
+    task = asyncio.create_task(gw.run(stop))
+    await _until(lambda: dev.sink is not None)
+    return gw, dev, stop, task
+
+
 def _rows(db, sql):
     with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchall()
@@ -65,11 +75,7 @@ def _rows(db, sql):
 
 async def test_counts_follow_the_active_order_and_orphans_become_exceptions(plant):
     cfg, master = plant
-    dev = ScriptedDevice()
-    gw = Gateway(cfg, master, drivers=[dev])
-    stop = asyncio.Event()
-    task = asyncio.create_task(gw.run(stop))
-    await _until(lambda: dev.sink is not None)
+    gw, dev, stop, task = await _running(cfg, master)
     counter = dict(node="n1", line="WC2", counter_kind="good", epoch=0)
     await dev.say("counter", 3, delta=3, event_id="dev:n1:0:3", **counter)  # no order yet
     await dev.say("event", ev("rel", "wo_release", work_order="WO", item="F", qty=9, line="WC2"))
@@ -90,11 +96,7 @@ async def test_counts_follow_the_active_order_and_orphans_become_exceptions(plan
 
 async def test_disk_full_holds_acks_raises_an_alarm_and_recovers(plant):
     cfg, master = plant
-    dev = ScriptedDevice()
-    gw = Gateway(cfg, master, drivers=[dev])
-    stop = asyncio.Event()
-    task = asyncio.create_task(gw.run(stop))
-    await _until(lambda: dev.sink is not None)
+    gw, dev, stop, task = await _running(cfg, master)
     failpoints.arm("journal.commit", "disk_full", 1, 3)  # the next 3 commits fail
     try:
         await dev.say("event", ev("r1", "receipt", item="A", qty=1, location="L1",
@@ -128,11 +130,7 @@ def test_disk_nearly_full_raises_an_alarm_shown_with_the_devices(plant):
 
 async def test_any_commit_failure_holds_inputs_with_an_alarm_then_recovers(plant):
     cfg, master = plant
-    dev = ScriptedDevice()
-    gw = Gateway(cfg, master, drivers=[dev])
-    stop = asyncio.Event()
-    task = asyncio.create_task(gw.run(stop))
-    await _until(lambda: dev.sink is not None)
+    gw, dev, stop, task = await _running(cfg, master)
     failpoints.arm("journal.before_commit", "raise", 1, 2)  # not a disk error: a surprise
     try:
         await dev.say("event", ev("r1", "receipt", item="A", qty=1, location="L1",
@@ -150,11 +148,7 @@ async def test_any_commit_failure_holds_inputs_with_an_alarm_then_recovers(plant
 
 async def test_stopping_while_commits_keep_failing_returns_without_acknowledging(plant):
     cfg, master = plant
-    dev = ScriptedDevice()
-    gw = Gateway(cfg, master, drivers=[dev])
-    stop = asyncio.Event()
-    task = asyncio.create_task(gw.run(stop))
-    await _until(lambda: dev.sink is not None)
+    gw, dev, stop, task = await _running(cfg, master)
     failpoints.arm("journal.before_commit", "raise")  # every commit fails from now on
     try:
         await dev.say("event", ev("r1", "receipt", item="A", qty=1, location="L1",
