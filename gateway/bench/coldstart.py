@@ -17,8 +17,12 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from gateway.bench.ingest import (GATEWAY_ID, TOPIC, site_env, start_gateway, wait_line,
+from gateway.bench.ingest import (TOPIC, site_env, start_gateway, wait_line,
                                   write_site)
+
+# Not the ingest stage's id: its MQTT session may still hold readings that stage left
+# unacknowledged when it stopped, and they would be delivered here too.
+COLD_ID = "bench-cold"
 
 
 def _queue_one(broker, event_id: str) -> None:
@@ -28,7 +32,7 @@ def _queue_one(broker, event_id: str) -> None:
     from gateway.events import Receipt, encode_event
 
     host, port = "127.0.0.1", broker.port
-    session = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{GATEWAY_ID}-events",
+    session = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{COLD_ID}-events",
                           clean_session=False)
     session.username_pw_set(broker.username, broker.password)
     session.connect(host, port)
@@ -50,7 +54,8 @@ def _queue_one(broker, event_id: str) -> None:
 
 
 def run_stage(folder: pathlib.Path, broker, items: int, depth: int, runs: int = 3) -> dict:
-    config = write_site(folder, items, depth, broker.url, db="var/coldstart.db")
+    config = write_site(folder, items, depth, broker.url, db="var/coldstart.db",
+                        gateway_id=COLD_ID)
     env = site_env(broker.username, broker.password)
     record = folder / "coldstart-record.npz"
     times = []

@@ -81,14 +81,15 @@ events_topic = "{topic}"
 
 
 def write_site(folder: pathlib.Path, items: int, depth: int, url: str,
-               db: str = "var/gateway.db", synchronous: str = "FULL") -> pathlib.Path:
+               db: str = "var/gateway.db", synchronous: str = "FULL",
+               gateway_id: str = GATEWAY_ID) -> pathlib.Path:
     """gateway.toml + master CSVs of the synthetic plant; returns the config path."""
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "master" / "items.csv").exists():
         write_master_csv(make_master(items, depth), folder / "master")
     (folder / "var").mkdir(exist_ok=True)
     cfg = folder / f"gateway-{pathlib.Path(db).stem}.toml"
-    cfg.write_text(SITE_TOML.format(gateway_id=GATEWAY_ID, db=db, synchronous=synchronous,
+    cfg.write_text(SITE_TOML.format(gateway_id=gateway_id, db=db, synchronous=synchronous,
                                     url=url, user_env=USER_ENV, password_env=PASSWORD_ENV,
                                     topic=TOPIC))
     return cfg
