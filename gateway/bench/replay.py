@@ -64,7 +64,8 @@ def stored_journal(n: int, items: int, depth: int, folder: str | None = None) ->
 def replay(db: str, items: int, depth: int) -> dict:
     """Cost and post every stored event once; events/s over the whole pass."""
     from costing.engine import Engine
-    from gateway.journal import connect, replay_stored
+    from gateway.journal import connect
+    from gateway.replay import replay_stored
 
     master = make_master(items, depth)
     engine = Engine(master)  # built (and numba loaded) before the clock starts

@@ -119,7 +119,7 @@ def test_bulk_replay_reads_the_journal_in_seq_order_in_chunks(tmp_path):
 
     from gateway.bench.replay import stored_journal
     from gateway.events import decode_event
-    from gateway.journal import replay_stored
+    from gateway.replay import replay_stored
 
     db = stored_journal(2500, 40, 3, folder=str(tmp_path))
     conn = sqlite3.connect(db)
@@ -137,7 +137,7 @@ def test_bulk_replay_of_a_bad_stored_payload_names_the_field(tmp_path):
 
     from gateway.bench.replay import stored_journal
     from gateway.events import EventError
-    from gateway.journal import replay_stored
+    from gateway.replay import replay_stored
 
     db = stored_journal(300, 40, 3, folder=str(tmp_path))
     conn = sqlite3.connect(db)
