@@ -6,6 +6,10 @@ of rows, and the unused tail of a doubled buffer would be most of the peak memor
 
 from __future__ import annotations
 
+import os
+import tempfile
+import weakref
+
 import numpy as np
 
 
@@ -67,3 +71,131 @@ class Column:
 
     def __len__(self) -> int:
         return self.n
+
+
+class SpillStore:
+    """An unlinked temporary file that `SpillColumn`s move their old rows to.
+
+    What an engine keeps for every accepted event (journal lines, effects) is only read
+    again by a reversal, and rarely: it lives on disk, not in the process's memory, so a
+    replay of millions of events or months of running stay within a fixed resident set.
+    """
+
+    __slots__ = ("__weakref__", "_close", "end", "fd")
+
+    def __init__(self):
+        fd, path = tempfile.mkstemp(prefix="costing-spill-")
+        os.unlink(path)  # gone from the directory now, gone from the disk when closed
+        self.fd = fd
+        self.end = 0
+        self._close = weakref.finalize(self, os.close, fd)
+
+    def write(self, data: np.ndarray) -> int:
+        """Append `data`'s bytes; returns their offset."""
+        offset, raw = self.end, memoryview(data).cast("B")
+        done = 0
+        while done < len(raw):
+            done += os.pwrite(self.fd, raw[done:], offset + done)
+        self.end = offset + done
+        return offset
+
+    def read(self, offset: int, nbytes: int) -> bytes:
+        parts, done = [], 0
+        while done < nbytes:
+            part = os.pread(self.fd, nbytes - done, offset + done)
+            if not part:
+                raise OSError("spill file shorter than written")
+            parts.append(part)
+            done += len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        self._close()
+
+
+class SpillColumn:
+    """An append-only column whose rows beyond the newest `2 * block` go to a SpillStore.
+
+    Same appending interface as `Column`; reading is by range (`read(start, end)`, a
+    copy), which is all a reversal or `lines_of` needs. `.a` reads the whole column
+    back (tests, small engines).
+    """
+
+    __slots__ = ("block", "blocks", "cold_n", "dtype", "hot", "store")
+
+    def __init__(self, dtype, store: SpillStore, block: int = 1 << 16):
+        self.dtype = np.dtype(dtype)
+        self.hot = Column(self.dtype)
+        self.cold_n = 0  # rows on disk: blocks of `block` rows, oldest first
+        self.blocks: list[int] = []  # file offset of each block
+        self.store = store
+        self.block = block
+
+    @property
+    def n(self) -> int:
+        return self.cold_n + self.hot.n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def append(self, value) -> int:
+        k = self.n
+        self.hot.append(value)
+        if self.hot.n >= 2 * self.block:
+            self._spill()
+        return k
+
+    def extend(self, values) -> None:
+        self.hot.extend(values)
+        if self.hot.n >= 2 * self.block:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Move whole blocks to disk, keeping the newest `block` rows or more in memory."""
+        hot, b = self.hot, self.block
+        k = (hot.n - b) // b  # blocks to move
+        buf = hot._buf
+        for m in range(k):
+            self.blocks.append(self.store.write(buf[m * b:(m + 1) * b]))
+        moved = k * b
+        rest = hot.n - moved
+        buf[:rest] = buf[moved:hot.n]
+        hot.n = rest
+        self.cold_n += moved
+        if len(buf) > 4 * b:  # one large extend grew it: give the room back
+            hot._buf = buf[:max(rest, 2 * b)].copy()
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        """Rows [start, end) as a new array."""
+        end = min(end, self.n)
+        if start >= end:
+            return np.empty(0, self.dtype)
+        if start >= self.cold_n:
+            return self.hot._buf[start - self.cold_n:end - self.cold_n].copy()
+        out = np.empty(end - start, self.dtype)
+        b, size = self.block, self.dtype.itemsize
+        k = start
+        while k < min(end, self.cold_n):
+            blk, off = divmod(k, b)
+            stop = min(end, (blk + 1) * b)
+            raw = self.store.read(self.blocks[blk] + off * size, (stop - k) * size)
+            out[k - start:stop - start] = np.frombuffer(raw, self.dtype)
+            k = stop
+        if end > self.cold_n:
+            out[k - start:] = self.hot._buf[k - self.cold_n:end - self.cold_n]
+        return out
+
+    @property
+    def a(self) -> np.ndarray:
+        return self.read(0, self.n)
+
+    def __getitem__(self, k: int):
+        if type(k) is int and self.cold_n <= k < self.n:
+            return self.hot._buf[k - self.cold_n]
+        if type(k) is not int:
+            return self.a[k]
+        if k < 0:
+            k += self.n
+        if not 0 <= k < self.n:
+            raise IndexError(k)
+        return self.read(k, k + 1)[0]

@@ -354,7 +354,7 @@ class BatchPath:
         eng = self.engine
         log, keys, ledger = eng.effects, eng.inv.row_keys, eng.ledger
         lines = ledger.lines(line0, ledger.cols[0].n)
-        kinds, a_col, x_col = (c.a[eff0:].tolist() for c in (log.kind, log.a, log.x))
+        kinds, a_col, x_col = (c.read(eff0, c.n).tolist() for c in (log.kind, log.a, log.x))
         out = []
         e_prev, l_prev, a_prev = 0, 0, 0
         for ev, e_end, l_end, a_end in zip(self.pending, ends.eff.tolist(), ends.line.tolist(),

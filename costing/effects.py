@@ -3,7 +3,8 @@
 An effect is one state change (a stock-row move, an item's qty/value, a FIFO take or
 layer, WIP, good units, material and step actuals, a new material row or order, a
 close). `EffectLog` keeps them as typed columns — 29 bytes an effect instead of a
-Python tuple — written by the per-event path and by the batch kernel alike. `Records`
+Python tuple — written by the per-event path and by the batch kernel alike, all but
+the newest on disk (costing.arrays.SpillColumn): only a reversal reads them again. `Records`
 maps each accepted event id to its effect range and journal-line range.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from costing.arrays import Column
+from costing.arrays import Column, SpillColumn, SpillStore
 
 # effect kinds: column codes shared with costing.batch's kernel
 ROW, ITEM, TAKE, LAYER, WIP, GOOD, MAT, STEP, MAT_NEW, WO_NEW, CLOSE = range(11)
@@ -28,12 +29,13 @@ class EffectLog:
     """Effects as columns: kind, a (row/item/layer/order/material-row/step-row id),
     x (a quantity or hours), v (minor units), y (old unit cost, or scrap qty)."""
 
-    def __init__(self):
-        self.kind = Column(np.int8)
-        self.a = Column(np.int32)
-        self.x = Column(np.float64)
-        self.v = Column(np.int64)
-        self.y = Column(np.float64)
+    def __init__(self, spill_block: int = 1 << 16):
+        store = SpillStore()  # read again only by a reversal: all but the newest on disk
+        self.kind = SpillColumn(np.int8, store, spill_block)
+        self.a = SpillColumn(np.int32, store, spill_block)
+        self.x = SpillColumn(np.float64, store, spill_block)
+        self.v = SpillColumn(np.int64, store, spill_block)
+        self.y = SpillColumn(np.float64, store, spill_block)
         self.closed: dict[int, tuple[int, ...]] = {}  # effect -> variances before a close
 
     @property
@@ -64,10 +66,17 @@ class EffectLog:
         for col, value in zip(self.columns(), (k, a, x, v, y)):
             col.append(value)
 
-    def get(self, e: int, wos) -> tuple:
-        """Effect e as the tuple the undo methods take."""
-        name = KIND_NAMES[int(self.kind[e])]
-        a, x, v, y = int(self.a[e]), float(self.x[e]), int(self.v[e]), float(self.y[e])
+    def range(self, e0: int, e1: int) -> list[tuple[int, int, int, float, int, float]]:
+        """Effects [e0, e1) as (e, kind, a, x, v, y), one read per column."""
+        cols = [c.read(e0, e1).tolist() for c in self.columns()]
+        return list(zip(range(e0, e1), *cols))
+
+    def get(self, e: int, wos, row: tuple | None = None) -> tuple:
+        """Effect e as the tuple the undo methods take (`row`: e's entry of `range`)."""
+        if row is None:
+            (row,) = self.range(e, e + 1)
+        _, k, a, x, v, y = row
+        name = KIND_NAMES[k]
         if name == "row" or name == "good":
             return (name, a, x)
         if name == "item":

@@ -55,16 +55,18 @@ class _Tx:
 class Engine(EngineViews):
     """Values a stream of events; state is arrays (items, layers, work orders)."""
 
-    def __init__(self, master: MasterData):
+    def __init__(self, master: MasterData, spill_block: int = 1 << 16):
+        """`spill_block`: rows of journal lines and effects kept in memory per column
+        (2x this at most); older ones are on disk until a reversal reads them."""
         self.master = master
         self.rollup = roll_up(master)
         self.plant = plant = self.rollup.plant
         self.std = self.rollup.std_array
         self.acc = master.accounts
-        self.ledger = Ledger(master.accounts, plant.inv_account)
+        self.ledger = Ledger(master.accounts, plant.inv_account, spill_block)
         self.inv = Inventory(plant, self.std)
         self.wos = WorkOrders(plant)
-        self.effects = EffectLog()  # what each accepted event changed, for reversal
+        self.effects = EffectLog(spill_block)  # what each accepted event changed, for reversal
         self.records = Records()
         self._batch: BatchPath | None = None
         self._handlers = {
@@ -457,12 +459,12 @@ class Engine(EngineViews):
                 raise Reject("reverses", f"work order {wo_id} has events; reverse them first")
         e0, e1, l0, l1 = recs.ranges(k)
         log, keys = self.effects, self.inv.row_keys
-        for e in range(e1 - 1, e0 - 1, -1):
-            self._undo(log.get(e, self.wos))
+        done = log.range(e0, e1)
+        for row in reversed(done):
+            self._undo(log.get(row[0], self.wos, row))
         lines, _, end = self.ledger.post_reversal(l0, l1, f"reversal of {target}: ")
         # a stock move is exactly a row effect: negate them in their original order
-        moves = tuple(StockMove(*keys[int(log.a[e])], -float(log.x[e]))
-                      for e in range(e0, e1) if log.kind[e] == ROW)
+        moves = tuple(StockMove(*keys[a], -x) for _, kind, a, x, _, _ in done if kind == ROW)
         recs.reversed[k] = True
         if w != -1:
             self.wos.live_count[w] -= 1

@@ -4,15 +4,15 @@
 posts an entry: per-account totals go into the running balance array, and any
 imbalance becomes a line on the `rounding` account so every entry balances exactly.
 Posted lines are kept as integer columns (account, amount, item, work order, work
-center, memo ids) — 28 bytes a line — so a reversal can negate them much later
-and a replay batch can be handed to a kernel as arrays.
+center, memo ids) — 28 bytes a line — so a reversal can negate them much later; all
+but the newest are kept on disk (costing.arrays.SpillColumn), not in memory.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from costing.arrays import Column
+from costing.arrays import SpillColumn, SpillStore
 from costing.kernels import post_kernel
 from costing.master import Accounts
 from costing.outcome import Line
@@ -39,7 +39,8 @@ class Entry:
 class Ledger:
     """Running GL balances (debit − credit) per account and every posted line."""
 
-    def __init__(self, accounts: Accounts, extra_accounts: tuple[str, ...]):
+    def __init__(self, accounts: Accounts, extra_accounts: tuple[str, ...],
+                 spill_block: int = 1 << 16):
         codes = [getattr(accounts, role) for role in Accounts.ROLES]
         codes += list(accounts.inventory.values()) + list(extra_accounts)
         self.codes: list[str] = list(dict.fromkeys(codes))
@@ -49,8 +50,11 @@ class Ledger:
         self.rounding = self.index[accounts.rounding]
         self.names: list[str | None] = [None]  # id 0 = absent dimension
         self._name_id: dict[str | None, int] = {None: 0}
-        # account, amount, item, work order, work center, memo (ids into `names`)
-        self.cols = tuple(Column(np.int64 if k == 1 else np.int32) for k in range(6))
+        # account, amount, item, work order, work center, memo (ids into `names`); only
+        # a reversal reads old lines again, so all but the newest go to disk
+        store = SpillStore()
+        self.cols = tuple(SpillColumn(np.int64 if k == 1 else np.int32, store, spill_block)
+                          for k in range(6))
 
     def _id(self, name: str | None) -> int:
         k = self._name_id.get(name)
@@ -83,7 +87,7 @@ class Ledger:
     def lines(self, start: int, end: int, negate: bool = False,
               prefix: str = "") -> tuple[Line, ...]:
         codes, names, sign = self.codes, self.names, -1 if negate else 1
-        cols = [c.a[start:end].tolist() for c in self.cols]  # one conversion, not per cell
+        cols = [c.read(start, end).tolist() for c in self.cols]  # one read, not per cell
         return tuple(Line(codes[a], max(x * sign, 0), max(-x * sign, 0), names[i], names[w],
                           names[c], prefix + names[m]) for a, x, i, w, c, m in zip(*cols))
 

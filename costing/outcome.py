@@ -50,5 +50,5 @@ class Outcome:
     reason: str | None = None
 
     @staticmethod
-    def reject(event_id: str, field: str | None, reason: str) -> "Outcome":
+    def reject(event_id: str, field: str | None, reason: str) -> Outcome:
         return Outcome(event_id, False, field=field, reason=reason)

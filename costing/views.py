@@ -15,7 +15,7 @@ from costing.kernels import EPS
 from costing.master import Method
 from costing.workorders import CLOSED, OPEN, VARIANCES
 
-__all__ = ["ItemCost", "StockRow", "WorkOrderState", "EngineViews"]
+__all__ = ["EngineViews", "ItemCost", "StockRow", "WorkOrderState"]
 
 
 @dataclass(frozen=True, slots=True)
