@@ -1,8 +1,9 @@
 """`Gateway`: one asyncio process from device readings to committed, forwarded entries.
 
-Drivers deliver readings into a bounded queue; one committer maps them to events and
-commits them through the journal in micro-batches on a dedicated thread (SQLite and the
-numba engine stay off the event loop). A reading is acknowledged (MQTT PUBACK) only
+Drivers deliver readings into a bounded inbox (one at a time, or a burst per call through
+`reading_batch`); one committer takes up to BATCH_MAX of them at once, maps them to
+events and commits them through the journal in micro-batches on a dedicated thread
+(SQLite and the numba engine stay off the event loop). A reading is acknowledged (MQTT PUBACK) only
 after the transaction that stored its event — or its exception — committed. When the
 disk is full nothing is acknowledged: the batch is retried with backoff, the queue fills,
 drivers block (back-pressure), and the gateway resumes by itself when space returns.
@@ -11,6 +12,7 @@ drivers block (back-pressure), and the gateway resumes by itself when space retu
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import os
@@ -42,15 +44,80 @@ class DeviceStatus:
     readings: int = 0
     problems: int = 0
     alarms: list[str] = field(default_factory=list)
-    _window: list[float] = field(default_factory=list)
+    # readings per whole second of time.monotonic(), the last 10 s of them
+    _window: collections.deque = field(default_factory=collections.deque)
+
+    def note(self, n: int, ts: str | None) -> None:
+        self.readings += n
+        self.last_reading_ts = ts
+        sec = int(time.monotonic())
+        w = self._window
+        if w and w[-1][0] == sec:
+            w[-1][1] += n
+        else:
+            w.append([sec, n])
+            while w[0][0] <= sec - 10:
+                w.popleft()
 
     def as_dict(self) -> dict:
         now = time.monotonic()
-        self._window = [t for t in self._window if now - t < 10.0]
+        recent = sum(n for sec, n in self._window if now - sec < 10.0)
         return {"id": self.id, "driver": self.driver, "state": self.state,
                 "last_reading_ts": self.last_reading_ts, "readings": self.readings,
-                "readings_per_s": round(len(self._window) / 10.0, 2),
+                "readings_per_s": round(recent / 10.0, 2),
                 "problems": self.problems, "alarms": list(self.alarms)}
+
+
+class _Inbox:
+    """Readings waiting for the committer: put one or a burst, take up to n at once.
+
+    Bounded for back-pressure: a put waits while `maxsize` items are waiting (a burst is
+    let in whole once there is room, so a driver never splits what it read)."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self.items: collections.deque = collections.deque()
+        self._ready = asyncio.Event()   # something to take
+        self._room = asyncio.Event()    # below maxsize
+        self._room.set()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    async def put_many(self, items) -> None:
+        while len(self.items) >= self.maxsize:
+            self._room.clear()
+            await self._room.wait()
+        self.items.extend(items)
+        self._ready.set()
+
+    async def put(self, item) -> None:
+        await self.put_many((item,))
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Until something is waiting (True) or the timeout passed (False)."""
+        if self.items:
+            return True
+        self._ready.clear()
+        if timeout is None:
+            await self._ready.wait()
+            return True
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except asyncio.TimeoutError:
+            return bool(self.items)
+        return True
+
+    def take(self, n: int) -> list:
+        items = self.items
+        if len(items) <= n:
+            out = list(items)
+            items.clear()
+        else:
+            out = [items.popleft() for _ in range(n)]
+        if len(items) < self.maxsize:
+            self._room.set()
+        return out
 
 
 class _Problem:
@@ -75,7 +142,7 @@ class Gateway:
         self.metrics = metrics
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
         self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous)
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=queue_size)
+        self.queue = _Inbox(queue_size)
         self.drivers = drivers
         self.status: dict[str, DeviceStatus] = {}
         self.alarms: list[str] = []
@@ -95,12 +162,28 @@ class Gateway:
         # MQTT readings name the device that spoke; the status row is the driver's.
         st = self.status.get(r.attrs.get("via", r.device)) or self.status.get(r.device)
         if st is not None:
-            st.readings += 1
-            st.last_reading_ts = r.ts
-            st._window.append(time.monotonic())
+            st.note(1, r.ts)
         if self.metrics is not None:
             self.metrics.readings.labels(device=r.device).inc()
         await self.queue.put(r)
+
+    async def reading_batch(self, readings: list[Reading]) -> None:
+        """A burst from one driver read, in order: the same as `reading` for each."""
+        seen: dict[str, list] = {}  # status row id -> [row, count, last ts]
+        for r in readings:
+            st = self.status.get(r.attrs.get("via", r.device)) or self.status.get(r.device)
+            if st is not None:
+                row = seen.get(st.id)
+                if row is None:
+                    seen[st.id] = [st, 1, r.ts]
+                else:
+                    row[1] += 1
+                    row[2] = r.ts
+            if self.metrics is not None:
+                self.metrics.readings.labels(device=r.device).inc()
+        for st, n, ts in seen.values():
+            st.note(n, ts)
+        await self.queue.put_many(readings)
 
     async def problem(self, device: str, error: DriverError) -> None:
         st = self.status.get(device)
@@ -172,31 +255,24 @@ class Gateway:
 
     async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()
+        inbox = self.queue
         while True:
-            first = await self.queue.get()
-            if first is None:
-                return
-            batch = [first]
+            await inbox.wait()
+            batch = inbox.take(BATCH_MAX)
             deadline = loop.time() + BATCH_LINGER_S
-            done = False
-            while len(batch) < BATCH_MAX:
-                try:
-                    item = self.queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    # Sleep until a reading arrives or the linger is over: a busy
-                    # wait here would hold the GIL the journal thread is committing with.
-                    left = deadline - loop.time()
-                    if left <= 0:
-                        break
-                    try:
-                        item = await asyncio.wait_for(self.queue.get(), left)
-                    except asyncio.TimeoutError:
-                        break
-                if item is None:
-                    done = True
+            # Linger for more only while the batch is small and nothing says stop: a
+            # sleep, not a busy wait, which would hold the GIL the journal commits with.
+            while len(batch) < BATCH_MAX and batch[-1] is not None:
+                left = deadline - loop.time()
+                if left <= 0 or not await inbox.wait(left):
                     break
-                batch.append(item)
-            await self._commit(batch)
+                batch.extend(inbox.take(BATCH_MAX - len(batch)))
+            done = False
+            if None in batch:  # flush marker: commit everything before it, then stop
+                batch = batch[:batch.index(None)]
+                done = True
+            if batch:
+                await self._commit(batch)
             if done:
                 return
 
@@ -239,11 +315,17 @@ class Gateway:
         loop = asyncio.get_running_loop()
         subs, side, readings = self._prepare(batch)
         backoff = 0.1
+        journal = self.journal
+
+        def commit() -> tuple[list, dict]:
+            results = journal.submit(subs, side=side)
+            active = dict(journal.conn.execute("SELECT line, work_order FROM active_orders"))
+            return results, active
+
         while True:
             t0 = time.perf_counter()
             try:
-                results = await loop.run_in_executor(
-                    self.executor, lambda: self.journal.submit(subs, side=side))
+                results, active = await loop.run_in_executor(self.executor, commit)
                 break
             except Exception as exc:  # noqa: BLE001 - whatever it is, nothing may be lost
                 # Back-pressure: nothing is acknowledged, the queue fills, drivers wait.
@@ -267,8 +349,7 @@ class Gateway:
                        if not a.startswith(("disk full:", "commit failed:"))]
         took = time.perf_counter() - t0
         self._active.clear()
-        self._active.update(await loop.run_in_executor(self.executor, lambda: dict(
-            self.journal.conn.execute("SELECT line, work_order FROM active_orders"))))
+        self._active.update(active)
         self.committed += sum(r.status == "applied" for r in results)
         if self.first_commit_at is None and results:
             self.first_commit_at = time.monotonic()
@@ -282,11 +363,27 @@ class Gateway:
                 elif res.status == "rejected":
                     self.metrics.reject("rejected")
         # Everything in the batch is now stored (as an event or as an exception): ack.
-        # All at once: each ack queues its PUBACK in order, then they share the wait for
-        # the socket instead of each waiting for the one before it.
-        acks = [self._ack(r) for r in readings if r.ack is not None]
-        if acks:
-            await asyncio.gather(*acks)
+        # A driver that acknowledges in bulk (`ack_all`, MQTT: one write of every
+        # PUBACK) gets its acks in one call; other acks run concurrently, in order.
+        await self._ack_all([r for r in readings if r.ack is not None])
+
+    @staticmethod
+    async def _ack_all(readings: list) -> None:
+        bulk: dict[Any, list] = {}
+        single = []
+        for r in readings:
+            owner = getattr(r.ack, "driver", None)
+            if owner is not None and hasattr(owner, "ack_all"):
+                bulk.setdefault(owner, []).append(r.ack)
+            else:
+                single.append(Gateway._ack(r))
+        for owner, acks in bulk.items():
+            try:
+                await owner.ack_all(acks)
+            except Exception as exc:  # the broker will redeliver; ids make it harmless
+                log.warning("acks for %s failed: %s", getattr(owner, "id", owner), exc)
+        if single:
+            await asyncio.gather(*single)
 
     @staticmethod
     async def _ack(r: Reading) -> None:
