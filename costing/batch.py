@@ -88,18 +88,27 @@ class BatchPath:
         self.ints: list[tuple] = []  # per event: the int columns of bk.Events, in order
         self.floats: list[tuple] = []  # per event: q, price, aux
         self.pending: list = []
-        self.pending_ids: set[str] = set()
+        self.pending_ids: dict[str, int] = {}  # id -> position in `pending`
         self.closing: set[int] = set()
 
     def apply(self, events, outcomes: bool) -> list[Outcome] | None:
         out: list[Outcome] | None = [] if outcomes else None
         eng = self.engine
+        index = eng.records.index
+        events = events if isinstance(events, list) else list(events)
+        ids = [_event_id(ev) for ev in events]
+        # which ids were accepted before this call, all at once; those accepted during
+        # it stay in the index's dict (held) or are pending
+        known = index.known_many([eid or "" for eid in ids])
+        index.hold = True
         try:
-            for event in events:
+            for event, eid, old in zip(events, ids, known):
                 try:
-                    self._encode(event)
+                    if old or eid is None:
+                        raise _Skip
+                    self._encode(event, eid)
+                    self.pending_ids[eid] = len(self.pending)
                     self.pending.append(event)
-                    self.pending_ids.add(str(event.id))
                 except Exception:  # noqa: BLE001 — _Skip, or a malformed event: apply_one decides
                     self._flush(out)
                     result = eng.apply_one(event)
@@ -108,14 +117,15 @@ class BatchPath:
             self._flush(out)
         finally:
             self._reset()
+            index.hold = False
+            index.settle()
         return out
 
     # -- encoding --------------------------------------------------------------------
-    def _encode(self, ev) -> None:
+    def _encode(self, ev, eid: str) -> None:
         eng = self.engine
-        eid = str(ev.id)
         t = _TYPE.get(ev.type)
-        if t is None or eid in eng.records.index or eid in self.pending_ids:
+        if t is None or eid in eng.records.index.recent or eid in self.pending_ids:
             raise _Skip
         pl, inv, wos = eng.plant, eng.inv, eng.wos
         item = wo = row = row2 = group = memo = step = op = flag = -1
@@ -335,16 +345,9 @@ class BatchPath:
         xi, xf = X
         for col, src in zip(log.columns(), (xi[0], xi[1], xf[0], xi[2], xf[1])):
             col.extend(src[:ne])
-        recs = eng.records
-        first = recs.type.n
-        recs.type.extend(E.type)  # batch codes are the effects.EVENT_TYPES codes
-        recs.eff_end.extend(ends.eff + eff0)
-        recs.line_end.extend(ends.line + line0)
-        recs.wo.extend(E.wo)
-        recs.reversed.extend(np.zeros(n, np.bool_))
-        ids = [str(ev.id) for ev in self.pending]
-        recs.ids.extend(ids)
-        recs.index.update(zip(ids, range(first, first + n)))
+        # batch codes are the effects.EVENT_TYPES codes
+        eng.records.extend(list(self.pending_ids), E.type, ends.eff + eff0,
+                           ends.line + line0, E.wo)
         if out is not None:
             out.extend(self._outcomes(ends, A, eff0, line0))
         self._reset()
@@ -421,6 +424,13 @@ def _int(x) -> int:
         return int(x)
     except (TypeError, ValueError):
         raise _Skip from None
+
+
+def _event_id(ev) -> str | None:
+    try:
+        return str(ev.id)
+    except Exception:  # noqa: BLE001 — no usable id: the per-event path says why
+        return None
 
 
 def _lot(ev):

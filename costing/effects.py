@@ -10,6 +10,8 @@ maps each accepted event id to its effect range and journal-line range.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from costing.arrays import Column, SpillColumn, SpillStore
@@ -96,36 +98,147 @@ class EffectLog:
         return (name, a)
 
 
-class Records:
-    """Accepted events in order: type, effect and line ranges, order, reversed flag.
+class IdIndex:
+    """Event id -> record index, compact: ~16 bytes an id in memory instead of ~170.
 
-    Ranges are contiguous: record k spans [end[k-1], end[k]) of the effect log and of
-    the ledger's lines, so one end per record is all that is stored.
+    The newest ids are in a dict; the rest are (hash, record) pairs sorted by hash in two
+    numpy arrays, and the ids' text is kept on disk by record (a hash match is checked
+    against it, so a collision never confuses two ids). The dict moves into the arrays
+    when it reaches an eighth of them (at least `spill_block` ids): merging costs O(n) amortized.
+    `hold` defers that move while a batch relies on `known_many` taken at its start.
     """
 
-    def __init__(self):
-        self.index: dict[str, int] = {}
-        self.ids: list[str] = []  # record -> event id (the index's own key strings)
-        self.type = Column(np.int8)
-        self.eff_end = Column(np.int64)
-        self.line_end = Column(np.int64)
-        self.wo = Column(np.int32, -1)
-        self.reversed = Column(np.bool_)
+    def __init__(self, store: SpillStore, spill_block: int):
+        self.recent: dict[str, int] = {}
+        self.keys = np.empty(0, np.int64)  # hash(id), sorted
+        self.vals = np.empty(0, np.int64)  # record index of each key
+        self.text = SpillColumn(np.uint8, store, spill_block * 8)  # ids' UTF-8, by record
+        self.text_end = SpillColumn(np.int64, store, spill_block)  # end of record k's id
+        self.hold = False
+        self.least = spill_block  # the dict moves at this size or an eighth of the arrays
+
+    def __len__(self) -> int:
+        return self.text_end.n
+
+    def id_of(self, k: int) -> str:
+        return self.ids_between(k, k + 1)[0]
+
+    def ids_between(self, k0: int, k1: int) -> list[str]:
+        ends = self.text_end.read(max(k0 - 1, 0), k1).tolist()
+        if k0 == 0:
+            ends.insert(0, 0)
+        raw = self.text.read(ends[0], ends[-1]).tobytes()
+        base = ends[0]
+        return [raw[a - base:b - base].decode() for a, b in pairwise(ends)]
+
+    def _sorted_get(self, event_id: str, h: int | None = None) -> int:
+        keys = self.keys
+        i = int(keys.searchsorted(hash(event_id) if h is None else h))
+        h = hash(event_id) if h is None else h
+        while i < len(keys) and keys[i] == h:
+            k = int(self.vals[i])
+            if self.id_of(k) == event_id:
+                return k
+            i += 1
+        return -1
+
+    def get(self, event_id: str) -> int | None:
+        k = self.recent.get(event_id)
+        if k is not None:
+            return k
+        if not len(self.keys):
+            return None
+        k = self._sorted_get(event_id)
+        return None if k == -1 else k
+
+    def __contains__(self, event_id: str) -> bool:
+        return self.get(event_id) is not None
+
+    def known_many(self, ids: list[str]) -> list[bool]:
+        """Whether each id is in the sorted arrays (not the dict: ask it directly)."""
+        keys = self.keys
+        if not len(keys) or not ids:
+            return [False] * len(ids)
+        hashes = np.fromiter(map(hash, ids), np.int64, len(ids))
+        pos = np.minimum(keys.searchsorted(hashes), len(keys) - 1)
+        out = [False] * len(ids)
+        for m in np.flatnonzero(keys[pos] == hashes).tolist():  # rare: check the text
+            out[m] = self._sorted_get(ids[m], int(hashes[m])) != -1
+        return out
+
+    def add_many(self, ids: list[str], first: int) -> None:
+        """Ids of records first, first + 1, ... (in order, none known yet)."""
+        encoded = [s.encode() for s in ids]
+        self.text.extend(np.frombuffer(b"".join(encoded), np.uint8))
+        start = self.text.n - sum(map(len, encoded))
+        self.text_end.extend(np.cumsum([len(b) for b in encoded], dtype=np.int64) + start)
+        self.recent.update(zip(ids, range(first, first + len(ids))))
+        self.settle()
+
+    def settle(self) -> None:
+        """Move the dict into the sorted arrays once it is large enough (unless held)."""
+        if self.hold or len(self.recent) < max(self.least, len(self.keys) >> 3):
+            return
+        ks = np.fromiter(map(hash, self.recent), np.int64, len(self.recent))
+        vs = np.fromiter(self.recent.values(), np.int64, len(self.recent))
+        order = np.argsort(ks, kind="stable")
+        ks, vs = ks[order], vs[order]
+        at = self.keys.searchsorted(ks)
+        self.keys = np.insert(self.keys, at, ks)
+        self.vals = np.insert(self.vals, at, vs)
+        self.recent = {}
+
+
+class Records:
+    """Accepted events in order: id, type, effect and line ranges, order, reversed flag.
+
+    Ranges are contiguous: record k spans [end[k-1], end[k]) of the effect log and of
+    the ledger's lines, so one end per record is all that is stored. Only a reversal,
+    `lines_of` and `entries_since` read a record again: the columns are on disk but for
+    their newest rows, and the id index is compact (IdIndex).
+    """
+
+    def __init__(self, spill_block: int = 1 << 16):
+        store = SpillStore()
+        self.index = IdIndex(store, spill_block)
+        self.type = SpillColumn(np.int8, store, spill_block)
+        self.eff_end = SpillColumn(np.int64, store, spill_block)
+        self.line_end = SpillColumn(np.int64, store, spill_block)
+        self.wo = SpillColumn(np.int32, store, spill_block)
+        self.reversed: set[int] = set()  # records reversed since
+
+    @property
+    def n(self) -> int:
+        return self.type.n
 
     def __contains__(self, event_id: str) -> bool:
         return event_id in self.index
 
+    def get(self, event_id: str) -> int | None:
+        return self.index.get(event_id)
+
     def add(self, event_id: str, type_: str, eff_end: int, line_end: int,
             wo: int | None) -> None:
-        self.index[event_id] = self.type.append(TYPE_CODE[type_])
-        self.ids.append(event_id)
+        self.index.add_many([event_id], self.type.append(TYPE_CODE[type_]))
         self.eff_end.append(eff_end)
         self.line_end.append(line_end)
         self.wo.append(-1 if wo is None else wo)
-        self.reversed.append(False)
+
+    def extend(self, ids: list[str], types, eff_ends, line_ends, wos) -> None:
+        first = self.type.n
+        self.type.extend(types)
+        self.eff_end.extend(eff_ends)
+        self.line_end.extend(line_ends)
+        self.wo.extend(wos)
+        self.index.add_many(ids, first)
+
+    def ids_between(self, k0: int, k1: int) -> list[str]:
+        return self.index.ids_between(k0, k1) if k1 > k0 else []
 
     def ranges(self, k: int) -> tuple[int, int, int, int]:
         """(effect start, effect end, line start, line end) of record k."""
-        e0 = int(self.eff_end[k - 1]) if k else 0
-        l0 = int(self.line_end[k - 1]) if k else 0
-        return e0, int(self.eff_end[k]), l0, int(self.line_end[k])
+        if k:
+            (e0, e1), (l0, l1) = (c.read(k - 1, k + 1).tolist()
+                                  for c in (self.eff_end, self.line_end))
+            return e0, e1, l0, l1
+        return 0, int(self.eff_end[0]), 0, int(self.line_end[0])

@@ -67,7 +67,7 @@ class Engine(EngineViews):
         self.inv = Inventory(plant, self.std)
         self.wos = WorkOrders(plant)
         self.effects = EffectLog(spill_block)  # what each accepted event changed, for reversal
-        self.records = Records()
+        self.records = Records(spill_block)
         self._batch: BatchPath | None = None
         self._handlers = {
             "receipt": self._receipt, "issue": self._issue, "wo_release": self._release,
@@ -94,18 +94,18 @@ class Engine(EngineViews):
 
     def mark(self) -> int:
         """A position in the sequence of accepted events, for `entries_since`."""
-        return self.records.type.n
+        return self.records.n
 
     def entries_since(self, mark: int):
         """(event id, its journal lines) of every event accepted after `mark`, in order."""
         recs = self.records
-        for k in range(mark, recs.type.n):
+        for k, event_id in enumerate(recs.ids_between(mark, recs.n), mark):
             _, _, l0, l1 = recs.ranges(k)
-            yield recs.ids[k], self.ledger.lines(l0, l1)
+            yield event_id, self.ledger.lines(l0, l1)
 
     def lines_of(self, event_id: str) -> tuple[Line, ...]:
         """The journal lines an accepted event posted (() if it was never accepted)."""
-        k = self.records.index.get(event_id)
+        k = self.records.get(event_id)
         if k is None:
             return ()
         _, _, l0, l1 = self.records.ranges(k)
@@ -442,13 +442,13 @@ class Engine(EngineViews):
     def _reversal(self, ev) -> Outcome:
         target = str(ev.reverses)
         recs = self.records
-        k = recs.index.get(target)
+        k = recs.get(target)
         if k is None:
             raise Reject("reverses", f"unknown event {target!r}")
         type_ = EVENT_TYPES[int(recs.type[k])]
         if type_ == "reversal":
             raise Reject("reverses", f"event {target} is a reversal and cannot be reversed")
-        if recs.reversed[k]:
+        if k in recs.reversed:
             raise Reject("reverses", f"event {target} is already reversed")
         w = int(recs.wo[k])
         if w != -1:
@@ -465,7 +465,7 @@ class Engine(EngineViews):
         lines, _, end = self.ledger.post_reversal(l0, l1, f"reversal of {target}: ")
         # a stock move is exactly a row effect: negate them in their original order
         moves = tuple(StockMove(*keys[a], -x) for _, kind, a, x, _, _ in done if kind == ROW)
-        recs.reversed[k] = True
+        recs.reversed.add(k)
         if w != -1:
             self.wos.live_count[w] -= 1
         recs.add(str(ev.id), "reversal", log.n, end, None)

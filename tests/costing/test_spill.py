@@ -58,10 +58,32 @@ def test_an_engine_whose_lines_and_effects_spill_behaves_like_one_that_keeps_the
     assert small.apply_many(events) == big.apply_many(events)
     # then reverse every accepted event, newest first: each reads spilled rows back
     undo = [Reversal(id=f"undo-{k}", ts="t", reverses=eid)
-            for k, eid in enumerate(reversed(big.records.ids))]
+            for k, eid in enumerate(reversed(big.records.ids_between(0, big.records.n)))]
     assert small.apply(undo) == big.apply(undo)
     assert small.snapshot() == big.snapshot()
     assert small.effects.kind.cold_n > 0 or small.effects.n < 2 * block
     for a, b in zip(small.effects.columns(), big.effects.columns()):
         assert a.a.tobytes() == b.a.tobytes()
     assert list(small.entries_since(0)) == list(big.entries_since(0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.lists(st.lists(st.text(min_size=1, max_size=12), max_size=12),
+                                   max_size=12), st.lists(st.text(max_size=12), max_size=20))
+def test_the_id_index_finds_every_id_added_and_nothing_else(block, batches, probes):
+    from costing.effects import IdIndex
+
+    index, added = IdIndex(SpillStore(), block), {}
+    for ids in batches:
+        ids = [s for s in dict.fromkeys(ids) if s not in added]
+        index.add_many(ids, len(added))
+        added.update(zip(ids, range(len(added), len(added) + len(ids))))
+    assert len(index) == len(added)
+    assert index.ids_between(0, len(added)) == list(added)
+    for s in list(added) + probes:
+        assert index.get(s) == added.get(s)
+        assert (s in index) == (s in added)
+    sorted_part = index.known_many(list(added) + probes)
+    assert sorted_part == [s in added and s not in index.recent for s in list(added) + probes]
+    if len(added) > 2 * block:
+        assert len(index.keys) > 0  # the dict moved into the sorted arrays at least once
