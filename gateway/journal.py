@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
+import msgspec
+
 from costing.engine import Engine
 from costing.master import MasterData
 
@@ -90,11 +92,25 @@ def _check_ts(event: Event) -> None:
         raise EventError(f"ts: not an RFC 3339 timestamp (got {event.ts!r})", "ts") from None
 
 
+# JSON for what the journal stores beside an event (the reading): msgspec writes it in
+# C, ~10x faster than json.dumps; anything it cannot encode is written as its str().
+_json_encode = msgspec.json.Encoder(enc_hook=str).encode
+_json_plain = msgspec.json.Encoder().encode
+
+
 def _decode(raw: bytes | str | dict | Event) -> Event:
     if isinstance(raw, (bytes, str)):
         event = decode_event(raw)
     elif isinstance(raw, dict):
-        event = convert_event(raw)
+        # A mapping (an MQTT payload, a mapped reading) is written as JSON and decoded
+        # by the typed decoder: the same checks and messages as msgspec.convert, which
+        # costs ~17 µs per event against ~3 µs for encode + decode.
+        try:
+            text = _json_plain(raw)
+        except (TypeError, ValueError, OverflowError):
+            event = convert_event(raw)  # something JSON cannot carry: let convert judge
+        else:
+            event = decode_event(text)
     else:
         event = raw
     _check_ts(event)
@@ -109,6 +125,12 @@ def _raw_text(raw: Any) -> str:
     if isinstance(raw, dict):
         return json.dumps(raw, ensure_ascii=False, default=str)
     return encode_event(raw).decode()
+
+
+def _reading_text(reading: dict | str | None) -> str | None:
+    if reading is None or isinstance(reading, str):
+        return reading
+    return _json_encode(reading).decode()
 
 
 class JournalBusy(RuntimeError):
@@ -266,7 +288,7 @@ class Journal:
             seq += 1
             event_rows.append(
                 (seq, event.id, event.type, event.ts, event.source, canon.decode(), stamp,
-                 json.dumps(sub.reading, default=str) if sub.reading is not None else None))
+                 _reading_text(sub.reading)))
             if out.lines:
                 entry += 1  # what the INTEGER PRIMARY KEY would assign: max + 1
                 period = event.ts[:7]
