@@ -22,7 +22,7 @@ import numpy as np
 
 from costing import batch_kernel as bk
 from costing.arrays import Column
-from costing.effects import ROW
+from costing.effects import CLOSE, MAT_NEW, ROW, WO_NEW
 from costing.master import Accounts
 from costing.outcome import Alert, Outcome, StockMove
 from costing.workorders import OPEN
@@ -31,6 +31,9 @@ _TYPE = {"receipt": bk.RECEIPT, "issue": bk.ISSUE, "wo_release": bk.RELEASE,
          "completion": bk.COMPLETION, "scrap": bk.SCRAP, "labor": bk.LABOR,
          "shipment": bk.SHIPMENT, "count": bk.COUNT, "transfer": bk.TRANSFER,
          "wo_close": bk.CLOSE_WO}
+# targets a reversal in a run cannot have: they change the orders' tables (or are one)
+_NOT_IN_RUN = (bk.RELEASE, bk.CLOSE_WO, bk.REVERSAL)
+_STRUCTURAL = np.array([MAT_NEW, WO_NEW, CLOSE], np.int8)
 
 
 class _Skip(Exception):
@@ -90,6 +93,13 @@ class BatchPath:
         self.pending: list = []
         self.pending_ids: dict[str, int] = {}  # id -> position in `pending`
         self.closing: set[int] = set()
+        # reversals in the run: position -> (target id, its record or -1, its position
+        # in the run or -1); targets' effects and lines from before the run (bk.Past)
+        self.reversals: dict[int, tuple[str, int, int]] = {}
+        self.reversed_here: set[int] = set()  # records reversed by the run
+        self.reversed_pending: set[int] = set()  # run positions reversed by the run
+        self.past: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.past_eff = self.past_line = 0
 
     def apply(self, events, outcomes: bool) -> list[Outcome] | None:
         out: list[Outcome] | None = [] if outcomes else None
@@ -124,9 +134,14 @@ class BatchPath:
     # -- encoding --------------------------------------------------------------------
     def _encode(self, ev, eid: str) -> None:
         eng = self.engine
-        t = _TYPE.get(ev.type)
-        if t is None or eid in eng.records.index.recent or eid in self.pending_ids:
+        if eid in eng.records.index.recent or eid in self.pending_ids:
             raise _Skip
+        t = _TYPE.get(ev.type)
+        if t is None:
+            if ev.type != "reversal":
+                raise _Skip
+            self._reversal(str(ev.reverses))
+            return
         pl, inv, wos = eng.plant, eng.inv, eng.wos
         item = wo = row = row2 = group = memo = step = op = flag = -1
         q = price = aux = 0.0
@@ -208,6 +223,51 @@ class BatchPath:
             self.closing.add(wo)
         self.ints.append((t, item, wo, row, row2, group, memo, step, op, flag))
         self.floats.append((q, price, aux))
+
+    def _reversal(self, target: str) -> None:
+        """A reversal the kernel can do: of an event accepted before (read back here) or
+        earlier in the run; not of an order's release or close, nor of an issue that made
+        a material row (those change the orders' tables: the per-event path does them)."""
+        eng, recs = self.engine, self.engine.records
+        j = self.pending_ids.get(target, -1)
+        past = None
+        if j != -1:
+            tt, _, w = self.ints[j][:3]
+            if j in self.reversed_pending or tt in _NOT_IN_RUN or tt == bk.ISSUE and \
+                    self.ints[j][9]:
+                raise _Skip
+            k = -1
+        else:
+            k = recs.get(target)
+            if k is None or k in recs.reversed or k in self.reversed_here:
+                raise _Skip
+            tt = int(recs.type[k])
+            if tt in _NOT_IN_RUN:
+                raise _Skip
+            w = int(recs.wo[k])
+            e0, e1, l0, l1 = recs.ranges(k)
+            log = eng.effects
+            kind, a, x, v, y = (c.read(e0, e1) for c in log.columns())
+            if np.isin(kind, _STRUCTURAL).any():
+                raise _Skip
+            lines = np.array([c.read(l0, l1) for c in eng.ledger.cols], np.int64)
+            past = (np.array([kind, a, v], np.int64), np.array([x, y]), lines)
+        if w != -1 and (eng.wos.status[w] != OPEN or w in self.closing):
+            raise _Skip
+        row = row2 = group = memo = 0
+        if past is not None:
+            self.past.append(past)
+            row, group = self.past_eff, self.past_line
+            self.past_eff += past[0].shape[1]
+            self.past_line += past[2].shape[1]
+            row2, memo = self.past_eff, self.past_line
+            self.reversed_here.add(k)
+        else:
+            self.reversed_pending.add(j)
+        self.reversals[len(self.ints)] = (target, k, j)
+        self.ints.append((bk.REVERSAL, -1, -1, row, row2, group, memo, j, w,
+                          1 if past is None else 0))
+        self.floats.append((0.0, 0.0, 0.0))
 
     def _item(self, sku) -> int:
         i = self.engine.plant.item_index.get(sku)
@@ -324,9 +384,13 @@ class BatchPath:
         ctr = np.array([0, 0, 0, layer_n, inv.created], np.int64)
         L, X, A = self._buffers(n)
         ends = bk.Ends(*(np.zeros(n, np.int64) for _ in range(3)))
+        P = bk.Past(*(np.ascontiguousarray(np.concatenate([p[m] for p in self.past], axis=1))
+                      if self.past else np.empty((rows, 0), dtype)
+                      for m, (rows, dtype) in enumerate(((3, np.int64), (2, np.float64),
+                                                         (6, np.int64)))))
         start = 0
         while True:
-            start = self.kernel(E, self.costs, self.bom, self.route, I, R, W, L, X, A, ends,
+            start = self.kernel(E, P, self.costs, self.bom, self.route, I, R, W, L, X, A, ends,
                                  ctr, start)
             if start == n:
                 break
@@ -336,6 +400,12 @@ class BatchPath:
             A = _grown(A, int(ctr[bk.C_ALERT]), _alerts(2 * A.ints.shape[1]))
         self._bufs = (L, X, A)  # kept for the next run: most runs are short
         ne, nl = int(ctr[bk.C_EFF]), int(ctr[bk.C_LINE])
+        for pos, (target, _, _) in self.reversals.items():
+            # "reversal of <target>: " + the memo of each negated line, interned
+            l0 = int(ends.line[pos - 1]) if pos else 0
+            memos = L.cols[5, l0:int(ends.line[pos])]
+            prefix, names, nid = f"reversal of {target}: ", ledger.names, ledger._id
+            memos[:] = [nid(prefix + names[-m - 1]) for m in memos.tolist()]
         for col in (inv.layer_qty, inv.layer_value, inv.layer_next, inv.layer_item):
             col.n = int(ctr[bk.C_LAYER])
         inv.created = int(ctr[bk.C_CREATED])
@@ -346,13 +416,16 @@ class BatchPath:
         for col, src in zip(log.columns(), (xi[0], xi[1], xf[0], xi[2], xf[1])):
             col.extend(src[:ne])
         # batch codes are the effects.EVENT_TYPES codes
-        eng.records.extend(list(self.pending_ids), E.type, ends.eff + eff0,
-                           ends.line + line0, E.wo)
+        recs = eng.records
+        first = recs.n
+        recs.extend(list(self.pending_ids), E.type, ends.eff + eff0, ends.line + line0, E.wo)
+        recs.reversed.update(self.reversed_here)
+        recs.reversed.update(first + j for j in self.reversed_pending)
         if out is not None:
-            out.extend(self._outcomes(ends, A, eff0, line0))
+            out.extend(self._outcomes(ends, A, P, eff0, line0))
         self._reset()
 
-    def _outcomes(self, ends: bk.Ends, A: bk.Alerts, eff0: int, line0: int
+    def _outcomes(self, ends: bk.Ends, A: bk.Alerts, P: bk.Past, eff0: int, line0: int
                   ) -> list[Outcome]:
         eng = self.engine
         log, keys, ledger = eng.effects, eng.inv.row_keys, eng.ledger
@@ -360,10 +433,23 @@ class BatchPath:
         kinds, a_col, x_col = (c.read(eff0, c.n).tolist() for c in (log.kind, log.a, log.x))
         out = []
         e_prev, l_prev, a_prev = 0, 0, 0
-        for ev, e_end, l_end, a_end in zip(self.pending, ends.eff.tolist(), ends.line.tolist(),
-                                           ends.alert.tolist()):
-            moves = tuple(StockMove(*keys[a_col[e]], x_col[e])
-                          for e in range(e_prev, e_end) if kinds[e] == ROW)
+        eff_ends = ends.eff.tolist()
+        for pos, (ev, e_end, l_end, a_end) in enumerate(zip(
+                self.pending, eff_ends, ends.line.tolist(), ends.alert.tolist())):
+            if pos in self.reversals:  # its target's stock moves, negated, in their order
+                _, _, j = self.reversals[pos]
+                if j != -1:
+                    e0 = eff_ends[j - 1] if j else 0
+                    moves = tuple(StockMove(*keys[a_col[e]], -x_col[e])
+                                  for e in range(e0, eff_ends[j]) if kinds[e] == ROW)
+                else:
+                    _, _, _, r0, r1 = self.ints[pos][:5]
+                    moves = tuple(StockMove(*keys[a], -x) for k, a, x in zip(
+                        P.ints[0, r0:r1].tolist(), P.ints[1, r0:r1].tolist(),
+                        P.floats[0, r0:r1].tolist()) if k == ROW)
+            else:
+                moves = tuple(StockMove(*keys[a_col[e]], x_col[e])
+                              for e in range(e_prev, e_end) if kinds[e] == ROW)
             alerts = tuple(dict.fromkeys(self._alert(A, m) for m in range(a_prev, a_end))) \
                 if a_end > a_prev else ()
             out.append(Outcome(str(ev.id), True, lines[l_prev:l_end], moves, alerts))

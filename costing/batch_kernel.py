@@ -1,10 +1,12 @@
 """The batch kernel: values and posts a whole encoded run of events in one numba call.
 
-`run_batch(E, C, B, RT, I, R, W, L, X, A, ends, ctr, start)` applies events start.. of
-the encoded columns `E` in order, exactly as `Engine.apply_one` would (same arithmetic,
+`run_batch(E, P, C, B, RT, I, R, W, L, X, A, ends, ctr, start)` applies events start..
+of the encoded columns `E` in order, exactly as `Engine.apply_one` would (same arithmetic,
 same order of lines and effects), against the plant tables (costs C, BOM B, routings
 RT), updating items I, stock rows R and orders W in place and writing journal lines L,
-effects X, alerts A and each event's buffer ends. Encoding (costing.batch)
+effects X, alerts A and each event's buffer ends. A reversal undoes the effects and
+negates the lines of an event earlier in the run (read back from X and L) or of one
+accepted before it (handed in as P). Encoding (costing.batch)
 has already validated every event, interned every id and created every order and
 material row, so nothing here can reject. When a buffer might overflow it stops before
 the event and returns its index; the caller grows the buffers and calls again.
@@ -37,9 +39,9 @@ from costing.effects import (
 )
 from costing.kernels import EPS, _minor, value_one
 
-# event type codes of the encoded stream
-RECEIPT, ISSUE, RELEASE, COMPLETION, SCRAP, LABOR, SHIPMENT, COUNT, TRANSFER, CLOSE_WO = \
-    range(10)
+# event type codes of the encoded stream (those of costing.effects.EVENT_TYPES)
+RECEIPT, ISSUE, RELEASE, COMPLETION, SCRAP, LABOR, SHIPMENT, COUNT, TRANSFER, CLOSE_WO, \
+    REVERSAL = range(11)
 # alert kinds: valued beyond stock, drawn short, transfer short, close remainder
 A_VALUE, A_DRAW, A_TRANSFER, A_ROUNDING = range(4)
 # account roles (order of costing.master.Accounts.ROLES) and fixed memos
@@ -57,6 +59,8 @@ NO_LIMIT = np.int64(2 ** 63 - 1)
 C_EFF, C_LINE, C_ALERT, C_LAYER, C_CREATED = range(5)
 
 Events = namedtuple("Events", "type item wo q price row row2 group memo step op aux flag")
+# effects and lines of events accepted before the run that a reversal in it negates
+Past = namedtuple("Past", "ints floats lines")  # ints: kind a v; floats: x y; lines: as L
 Costs = namedtuple("Costs", "method std scale inv_acc item_name acc memo")
 Bom = namedtuple("Bom", "ptr comp qty_eff op backflush wc_name")
 Route = namedtuple("Route", "ptr op wc per_unit wc_backflush wc_labor wc_overhead wc_name "
@@ -360,6 +364,83 @@ def _bounds(t, w, q, i, group, row, method, B, RT, I, R, wo_item, bf_start, bf_g
 
 
 @njit(cache=True, nogil=True)
+def _undo(kind, a, x, v, y, I, R, W, ctr):
+    """Undo one effect (Inventory.undo and WorkOrders.undo for the kinds a run's
+    reversal can meet: never a new order, a new material row or a close)."""
+    if kind == ROW:
+        R.qty[a] -= x
+    elif kind == ITEM:
+        I.qty[a] -= x
+        I.value[a] -= v
+        I.last_unit[a] = y
+    elif kind == TAKE:
+        I.layer_qty[a] += x
+        I.layer_value[a] += v
+        i = I.layer_item[a]
+        h = I.head[i]
+        if h == -1 or a < h or I.layer_qty[h] <= EPS:
+            I.head[i] = a
+    elif kind == LAYER:
+        I.layer_qty[a] -= x
+        I.layer_value[a] -= v
+        i = I.layer_item[a]
+        if a == ctr[C_LAYER] - 1 and abs(I.layer_qty[a]) <= EPS and I.layer_value[a] == 0:
+            prev = -1  # the newest layer: unlink and drop it (Inventory._drop_last_layer)
+            for k in range(a - 1, -1, -1):
+                if I.layer_item[k] == i:
+                    prev = k
+                    break
+            if prev != -1:
+                I.layer_next[prev] = -1
+            I.tail[i] = prev
+            if I.head[i] == a:
+                I.head[i] = prev
+            ctr[C_LAYER] = a
+    elif kind == WIP:
+        W.wip[a] -= v
+    elif kind == GOOD:
+        W.good[a] -= x
+    elif kind == MAT:
+        W.mat_act_qty[a] -= x
+        W.mat_act_value[a] -= v
+    elif kind == STEP:
+        W.step_act_hours[a] -= x
+        W.step_scrap[a] -= y
+
+
+@njit(cache=True, nogil=True)
+def _reverse(E, P, I, R, W, L, X, ends, ctr, e):
+    """Reversal e: undo its target's effects newest first, post the negation of its
+    lines (memo ids written as -(memo)-1: the caller prefixes them), one fewer live
+    event on the target's order. False if the lines buffer is too small."""
+    if E.flag[e] == 1:  # the target is event j of this run
+        j = E.step[e]
+        e0 = ends.eff[j - 1] if j > 0 else 0
+        l0 = ends.line[j - 1] if j > 0 else 0
+        e1, l1 = ends.eff[j], ends.line[j]
+    else:
+        e0, e1, l0, l1 = E.row[e], E.row2[e], E.group[e], E.memo[e]
+    if ctr[C_LINE] + (l1 - l0) > L.cols.shape[1]:
+        return False
+    if E.flag[e] == 1:
+        for k in range(e1 - 1, e0 - 1, -1):
+            _undo(X.ints[0, k], X.ints[1, k], X.floats[0, k], X.ints[2, k], X.floats[1, k],
+                  I, R, W, ctr)
+        src = L.cols
+    else:
+        for k in range(e1 - 1, e0 - 1, -1):
+            _undo(P.ints[0, k], P.ints[1, k], P.floats[0, k], P.ints[2, k], P.floats[1, k],
+                  I, R, W, ctr)
+        src = P.lines
+    for k in range(l0, l1):
+        _line(L, ctr, src[0, k], -src[1, k], src[2, k], src[3, k], src[4, k], -src[5, k] - 1)
+    w = E.op[e]
+    if w != -1:
+        W.live[w] -= 1
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _count_gain_amount(C, I, i, q):
     """q at the item's current cost: std, or the current average / last unit."""
     if C.method[i] != 0:
@@ -371,7 +452,7 @@ def _count_gain_amount(C, I, i, q):
 
 
 @njit(cache=True, nogil=True)
-def run_batch(E, C, B, RT, I, R, W, L, X, A, ends, ctr, start):
+def run_batch(E, P, C, B, RT, I, R, W, L, X, A, ends, ctr, start):
     n = E.type.shape[0]
     maxb = 1
     for p in range(B.ptr.shape[0] - 1):
@@ -385,6 +466,13 @@ def run_batch(E, C, B, RT, I, R, W, L, X, A, ends, ctr, start):
     acc, method, std, scale = C.acc, C.method, C.std, C.scale
     for e in range(start, n):
         t = E.type[e]
+        if t == REVERSAL:
+            if not _reverse(E, P, I, R, W, L, X, ends, ctr, e):
+                return e
+            ends.eff[e] = ctr[C_EFF]
+            ends.line[e] = ctr[C_LINE]
+            ends.alert[e] = ctr[C_ALERT]
+            continue
         w = E.wo[e]
         i = E.item[e]
         q = E.q[e]

@@ -125,3 +125,44 @@ def test_a_malformed_event_fails_as_in_apply_and_the_run_before_it_stands():
         fast.apply_many([good, Broken()])
     assert fast.snapshot() == slow.snapshot()
     assert "r1" in fast.records and "r2" not in fast.records
+
+
+def test_reversals_of_events_before_and_within_a_run_do_not_end_it():
+    """A reversal is done by the kernel in the run (its target read back from the engine
+    or from the run itself): one kernel call for the whole stream, same result as apply."""
+    from gateway.events import Completion, Issue, Labor, WoRelease
+
+    def r(eid, item, qty, price):
+        return Receipt(id=eid, ts="t", item=item, qty=qty, location="STORES",
+                       unit_price=price)
+
+    before = [r("p1", "R-FIFO", 40.0, 0.12), r("p2", "R-AVG", 10.0, 1.7),
+              WoRelease(id="rel", ts="t", work_order="W1", item="S-SUB", qty=10.0,
+                        line="WC-A")]
+    run = [r("n1", "R-FIFO", 30.0, 0.11), Reversal(id="x1", ts="t", reverses="p1"),
+           Completion(id="c1", ts="t", work_order="W1", qty=2.0, location="STORES"),
+           Labor(id="l1", ts="t", work_order="W1", operation=10, hours=1.5),
+           Issue(id="i1", ts="t", work_order="W1", item="R-STD", qty=3.0),
+           Reversal(id="x2", ts="t", reverses="n1"), Reversal(id="x3", ts="t", reverses="c1"),
+           Reversal(id="x4", ts="t", reverses="l1"), Reversal(id="x5", ts="t", reverses="p2"),
+           Reversal(id="x6", ts="t", reverses="i1")]
+    calls = []
+
+    def counting(*args):
+        calls.append(args[0].type.tolist())
+        return run_batch(*args)
+
+    from costing.batch_kernel import REVERSAL, run_batch
+
+    slow, fast = Engine(toy_master()), Engine(toy_master())
+    expected = slow.apply(before + run)
+    fast._batch = BatchPath(fast, kernel=counting)
+    got = fast.apply_many(before) + fast.apply_many(run)
+    assert got == expected and all(o.ok for o in got)
+    assert calls[-1].count(REVERSAL) == 6 and len(calls[-1]) == len(run)
+    assert fast.snapshot() == slow.snapshot()
+    assert _journal(fast) == _journal(slow)
+    assert [fast.lines_of(e.id) for e in run] == [slow.lines_of(e.id) for e in run]
+    # each target is reversed once: a second reversal is rejected on either path
+    again = [Reversal(id="y1", ts="t", reverses="p1"), Reversal(id="y2", ts="t", reverses="c1")]
+    assert fast.apply_many(again) == slow.apply(again)
