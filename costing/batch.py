@@ -17,6 +17,7 @@ journal does after any failed batch.
 from __future__ import annotations
 
 import math
+from itertools import chain
 
 import numpy as np
 
@@ -34,6 +35,10 @@ _TYPE = {"receipt": bk.RECEIPT, "issue": bk.ISSUE, "wo_release": bk.RELEASE,
 # targets a reversal in a run cannot have: they change the orders' tables (or are one)
 _NOT_IN_RUN = (bk.RELEASE, bk.CLOSE_WO, bk.REVERSAL)
 _STRUCTURAL = np.array([MAT_NEW, WO_NEW, CLOSE], np.int8)
+_ENC_NAME = {bk.RECEIPT: "receipt", bk.ISSUE: "issue", bk.RELEASE: "release",
+             bk.COMPLETION: "completion", bk.SCRAP: "scrap", bk.LABOR: "labor",
+             bk.SHIPMENT: "shipment", bk.COUNT: "count", bk.TRANSFER: "transfer",
+             bk.CLOSE_WO: "close"}
 
 
 class _Skip(Exception):
@@ -84,6 +89,18 @@ class BatchPath:
         self._issue_loc: dict[tuple[int, int, int], str] = {}
         self._std_through: dict[tuple[int, int], float] = {}
         self._bufs = (_lines(0, ledger), _effects(0), _alerts(0))
+        # what the encoders look up per event, bound once (the objects, not copies:
+        # they stay current as orders, rows and ids are added)
+        self._by_class: dict[type, object] = {}
+        self._recent = engine.records.index.recent
+        self._item_index, self._skus = pl.item_index, pl.skus
+        self._locations, self._statuses = pl.locations, pl.statuses
+        self._row_index, self._group_index = engine.inv.row_index, engine.inv.group_index
+        self._wo_index, self._wo_status = engine.wos.index, engine.wos.status
+        self._wo_info: dict[int, tuple[int, int, int]] = {}
+        self._steps: dict[tuple[int, object], int] = {}
+        self._memo_ids: dict[tuple[str, object], int] = {}
+        self._mat_rows: dict[tuple[int, int], int] = {}
         self._reset()
 
     # -- the run -------------------------------------------------------------------
@@ -133,96 +150,170 @@ class BatchPath:
 
     # -- encoding --------------------------------------------------------------------
     def _encode(self, ev, eid: str) -> None:
-        eng = self.engine
-        if eid in eng.records.index.recent or eid in self.pending_ids:
+        """Validate and intern one event into the run's columns, or raise (-> per event).
+
+        The encoder of each event class is found once per class (`type` of a struct is
+        a property of its class), so a stream costs one dict lookup per event to
+        dispatch; each encoder reads only its fields and caches what master data and
+        the orders' fixed columns answer (item, line, steps, BOM rows, memo ids)."""
+        if eid in self._recent or eid in self.pending_ids:
             raise _Skip
-        t = _TYPE.get(ev.type)
-        if t is None:
-            if ev.type != "reversal":
-                raise _Skip
-            self._reversal(str(ev.reverses))
-            return
-        pl, inv, wos = eng.plant, eng.inv, eng.wos
-        item = wo = row = row2 = group = memo = step = op = flag = -1
-        q = price = aux = 0.0
-        if t == bk.RECEIPT:
-            item = self._item(ev.item)
-            q = _qty(ev.qty)
-            price = _qty(ev.unit_price, zero_ok=True)
-            po = getattr(ev, "po", None)
-            memo = eng.ledger._id(f"receipt {po}" if po else "receipt")
-            row = inv.row((ev.item, self._loc(ev.location), self._status(ev), _lot(ev)))
-        elif t == bk.ISSUE:
-            wo = self._open(ev.work_order)
-            item = self._item(ev.item)
-            q = _qty(ev.qty)
-            lot = _lot(ev)
-            loc = getattr(ev, "location", None)
-            loc = self._loc(loc) if loc is not None else self._issue_location(wo, item)
-            row = inv.row((ev.item, loc, "available", lot))
-            group = inv.group(ev.item, loc) if lot is None else -1
-            step, flag = self._material_row(wo, item)
-        elif t == bk.RELEASE:
-            if ev.work_order in wos.index:
-                raise _Skip
-            p = self._item(ev.item)
-            line = pl.wc_index.get(ev.line)
-            if not pl.manufactured[p] or line is None:
-                raise _Skip
-            wo = wos.create(ev.work_order, p, line, _qty(ev.qty))
-        elif t == bk.COMPLETION:
-            wo = self._open(ev.work_order)
-            q = _qty(ev.qty)
-            p = int(wos.item[wo])
-            row = inv.row((pl.skus[p], self._loc(ev.location), "available", None))
-            self._backflush_rows(wo)
-        elif t == bk.SCRAP or t == bk.LABOR:
-            wo = self._open(ev.work_order)
-            q = _qty(ev.qty if t == bk.SCRAP else ev.hours)
-            p = int(wos.item[wo])
-            op = _int(ev.operation)
-            s = pl.step_of(p, op)
-            if s is None:
-                raise _Skip
-            step = s
-            if t == bk.SCRAP:
-                aux = self._std_through.get((p, op))
-                if aux is None:
-                    aux = self._std_through[(p, op)] = eng.rollup.std_through_index(p, op)
-                self._backflush_rows(wo)
-        elif t == bk.SHIPMENT:
-            item = self._item(ev.item)
-            q = _qty(ev.qty)
-            loc = self._loc(ev.location)
-            price = _qty(ev.unit_price, zero_ok=True)
-            order = getattr(ev, "order", None)
-            memo = eng.ledger._id(f"shipment {order}" if order else "shipment")
-            lot = _lot(ev)
-            row = inv.row((ev.item, loc, "available", lot))
-            group = inv.group(ev.item, loc) if lot is None else -1
-        elif t == bk.COUNT:
-            item = self._item(ev.item)
-            loc = self._loc(ev.location)
-            status = self._status(ev)
-            q = _qty(ev.counted_qty, zero_ok=True)
-            row = inv.row((ev.item, loc, status, _lot(ev)))
-        elif t == bk.TRANSFER:
-            item = self._item(ev.item)
-            q = _qty(ev.qty)
-            lot = _lot(ev)
-            src = (ev.item, self._loc(ev.from_location), self._status(ev, "from_status"), lot)
-            dst = (ev.item, self._loc(ev.to_location), self._status(ev, "to_status"), lot)
-            if src == dst:
-                raise _Skip
-            row, row2 = inv.row(src), inv.row(dst)
-        else:  # close
-            wo = self._open(ev.work_order)
-            extra = wos.extra_of.get(wo, ())
-            op, flag = self.xrows.n, len(extra)
-            self.xrows.extend(extra)
-            self.closing.add(wo)
+        cls = ev.__class__
+        enc = self._by_class.get(cls)
+        if enc is None:
+            enc = self._encoder_of(ev)
+            if isinstance(getattr(cls, "type", None), property):
+                self._by_class[cls] = enc
+        enc(ev)
+
+    def _encoder_of(self, ev):
+        t = ev.type
+        if t == "reversal":
+            return self._enc_reversal
+        code = _TYPE.get(t)
+        if code is None:
+            raise _Skip
+        return getattr(self, "_enc_" + _ENC_NAME[code])
+
+    def _put(self, t, item, wo, row, row2, group, memo, step, op, flag, q, price, aux):
         self.ints.append((t, item, wo, row, row2, group, memo, step, op, flag))
         self.floats.append((q, price, aux))
+
+    def _row(self, key) -> int:
+        r = self._row_index.get(key)
+        return self.engine.inv.row(key) if r is None else r
+
+    def _memo(self, kind: str, ref) -> int:
+        key = (kind, ref)
+        m = self._memo_ids.get(key)
+        if m is None:
+            m = self._memo_ids[key] = self.engine.ledger._id(f"{kind} {ref}" if ref else kind)
+        return m
+
+    def _wo(self, wo_id) -> tuple[int, int, int]:
+        """(order, its item, its line) of an open order not closing in the run."""
+        w = self._wo_index.get(wo_id)
+        if w is None or self._wo_status._buf[w] != OPEN or w in self.closing:
+            raise _Skip
+        info = self._wo_info.get(w)
+        if info is None:
+            wos = self.engine.wos
+            info = self._wo_info[w] = (w, int(wos.item[w]), int(wos.line[w]))
+        return info
+
+    def _step_of(self, p: int, op) -> int:
+        key = (p, op)
+        s = self._steps.get(key)
+        if s is None:
+            s = self.engine.plant.step_of(p, _int(op))
+            if s is None:
+                raise _Skip
+            self._steps[key] = s
+        return s
+
+    def _enc_reversal(self, ev) -> None:
+        self._reversal(str(ev.reverses))
+
+    def _enc_receipt(self, ev) -> None:
+        item = self._item(ev.item)
+        q = _qty(ev.qty)
+        price = _qty(ev.unit_price, zero_ok=True)
+        memo = self._memo("receipt", getattr(ev, "po", None))
+        row = self._row((ev.item, self._loc(ev.location), self._status(ev), _lot(ev)))
+        self._put(bk.RECEIPT, item, -1, row, -1, -1, memo, -1, -1, -1, q, price, 0.0)
+
+    def _enc_issue(self, ev) -> None:
+        wo, _, _ = self._wo(ev.work_order)
+        item = self._item(ev.item)
+        q = _qty(ev.qty)
+        lot = _lot(ev)
+        loc = getattr(ev, "location", None)
+        loc = self._loc(loc) if loc is not None else self._issue_location(wo, item)
+        row = self._row((ev.item, loc, "available", lot))
+        group = self._group(ev.item, loc) if lot is None else -1
+        step, flag = self._material_row(wo, item)
+        self._put(bk.ISSUE, item, wo, row, -1, group, -1, step, -1, flag, q, 0.0, 0.0)
+
+    def _enc_release(self, ev) -> None:
+        wos, pl = self.engine.wos, self.engine.plant
+        if ev.work_order in self._wo_index:
+            raise _Skip
+        p = self._item(ev.item)
+        line = pl.wc_index.get(ev.line)
+        if not pl.manufactured[p] or line is None:
+            raise _Skip
+        wo = wos.create(ev.work_order, p, line, _qty(ev.qty))
+        self._put(bk.RELEASE, -1, wo, -1, -1, -1, -1, -1, -1, -1, 0.0, 0.0, 0.0)
+
+    def _enc_completion(self, ev) -> None:
+        wo, p, _ = self._wo(ev.work_order)
+        q = _qty(ev.qty)
+        row = self._row((self._skus[p], self._loc(ev.location), "available", None))
+        if wo >= self.bf_start.n or self.bf_start._buf[wo] == -1:
+            self._backflush_rows(wo)
+        self._put(bk.COMPLETION, -1, wo, row, -1, -1, -1, -1, -1, -1, q, 0.0, 0.0)
+
+    def _enc_scrap(self, ev) -> None:
+        wo, p, _ = self._wo(ev.work_order)
+        q = _qty(ev.qty)
+        op = ev.operation
+        s = self._step_of(p, op)
+        op = int(op)
+        aux = self._std_through.get((p, op))
+        if aux is None:
+            aux = self._std_through[(p, op)] = self.engine.rollup.std_through_index(p, op)
+        if wo >= self.bf_start.n or self.bf_start._buf[wo] == -1:
+            self._backflush_rows(wo)
+        self._put(bk.SCRAP, -1, wo, -1, -1, -1, -1, s, op, -1, q, 0.0, aux)
+
+    def _enc_labor(self, ev) -> None:
+        wo, p, _ = self._wo(ev.work_order)
+        q = _qty(ev.hours)
+        s = self._step_of(p, ev.operation)
+        self._put(bk.LABOR, -1, wo, -1, -1, -1, -1, s, -1, -1, q, 0.0, 0.0)
+
+    def _enc_shipment(self, ev) -> None:
+        item = self._item(ev.item)
+        q = _qty(ev.qty)
+        loc = self._loc(ev.location)
+        price = _qty(ev.unit_price, zero_ok=True)
+        memo = self._memo("shipment", getattr(ev, "order", None))
+        lot = _lot(ev)
+        row = self._row((ev.item, loc, "available", lot))
+        group = self._group(ev.item, loc) if lot is None else -1
+        self._put(bk.SHIPMENT, item, -1, row, -1, group, memo, -1, -1, -1, q, price, 0.0)
+
+    def _enc_count(self, ev) -> None:
+        item = self._item(ev.item)
+        loc = self._loc(ev.location)
+        status = self._status(ev)
+        q = _qty(ev.counted_qty, zero_ok=True)
+        row = self._row((ev.item, loc, status, _lot(ev)))
+        self._put(bk.COUNT, item, -1, row, -1, -1, -1, -1, -1, -1, q, 0.0, 0.0)
+
+    def _enc_transfer(self, ev) -> None:
+        item = self._item(ev.item)
+        q = _qty(ev.qty)
+        lot = _lot(ev)
+        src = (ev.item, self._loc(ev.from_location), self._status(ev, "from_status"), lot)
+        dst = (ev.item, self._loc(ev.to_location), self._status(ev, "to_status"), lot)
+        if src == dst:
+            raise _Skip
+        row = self._row(src)
+        row2 = self._row(dst)
+        self._put(bk.TRANSFER, item, -1, row, row2, -1, -1, -1, -1, -1, q, 0.0, 0.0)
+
+    def _enc_close(self, ev) -> None:
+        wo, _, _ = self._wo(ev.work_order)
+        extra = self.engine.wos.extra_of.get(wo, ())
+        op, flag = self.xrows.n, len(extra)
+        self.xrows.extend(extra)
+        self.closing.add(wo)
+        self._put(bk.CLOSE_WO, -1, wo, -1, -1, -1, -1, -1, op, flag, 0.0, 0.0, 0.0)
+
+    def _group(self, sku, loc) -> int:
+        g = self._group_index.get((sku, loc))
+        return self.engine.inv.group(sku, loc) if g is None else g
 
     def _reversal(self, target: str) -> None:
         """A reversal the kernel can do: of an event accepted before (read back here) or
@@ -270,13 +361,13 @@ class BatchPath:
         self.floats.append((0.0, 0.0, 0.0))
 
     def _item(self, sku) -> int:
-        i = self.engine.plant.item_index.get(sku)
+        i = self._item_index.get(sku)
         if i is None:
             raise _Skip
         return i
 
     def _loc(self, loc) -> str:
-        if loc not in self.engine.plant.locations:
+        if loc not in self._locations:
             raise _Skip
         return loc
 
@@ -284,7 +375,7 @@ class BatchPath:
         status = getattr(ev, name, None)
         if status is None:
             return "available"
-        if status not in self.engine.plant.statuses:
+        if status not in self._statuses:
             raise _Skip
         return status
 
@@ -311,11 +402,15 @@ class BatchPath:
 
     def _material_row(self, w: int, c: int) -> tuple[int, int]:
         """(row, 1 if this issue creates it): WorkOrders.material_row, effect deferred."""
+        r = self._mat_rows.get((w, c))
+        if r is not None:
+            return r, 0
         wos, pl = self.engine.wos, self.engine.plant
         p = int(wos.item[w])
         for j in pl.bom_lines(p):
-            if pl.bom_comp[j] == c:
-                return int(wos.mat_start[w]) - int(pl.bom_ptr[p]) + j, 0
+            if pl.bom_comp[j] == c:  # a BOM line's row: fixed for the order's life
+                r = self._mat_rows[(w, c)] = int(wos.mat_start[w]) - int(pl.bom_ptr[p]) + j
+                return r, 0
         r = wos.extra_rows.get((w, c))
         if r is not None:
             return r, 0
@@ -358,8 +453,8 @@ class BatchPath:
         eng = self.engine
         inv, wos, ledger, log = eng.inv, eng.wos, eng.ledger, eng.effects
         n = len(self.pending)
-        ints = np.array(self.ints, np.int64).T.copy()
-        floats = np.array(self.floats, np.float64).T.copy()
+        ints = _columns(self.ints, np.int64, n)
+        floats = _columns(self.floats, np.float64, n)
         t, item, wo, row, row2, group, memo, step, op, flag = ints
         q, price, aux = floats
         E = bk.Events(t, item, wo, q, price, row, row2, group, memo, step, op, aux, flag)
@@ -470,6 +565,13 @@ class BatchPath:
             return Alert("negative stock", f"{sku} at {loc} (lot {lot or '-'}): short by {f1:g}")
         return Alert("negative stock", f"{sku} at {loc} ({status}, lot {lot or '-'}): "
                      f"transfer of {f1:g} with {float(A.floats[1, m]):g} on hand")
+
+
+def _columns(rows: list[tuple], dtype, n: int) -> np.ndarray:
+    """Per-event tuples as one C-contiguous row per field."""
+    width = len(rows[0])
+    flat = np.fromiter(chain.from_iterable(rows), dtype, count=n * width)
+    return flat.reshape(n, width).T.copy()
 
 
 def _lines(n: int, ledger) -> bk.Lines:

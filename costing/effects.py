@@ -168,10 +168,15 @@ class IdIndex:
 
     def add_many(self, ids: list[str], first: int) -> None:
         """Ids of records first, first + 1, ... (in order, none known yet)."""
-        encoded = [s.encode() for s in ids]
-        self.text.extend(np.frombuffer(b"".join(encoded), np.uint8))
-        start = self.text.n - sum(map(len, encoded))
-        self.text_end.extend(np.cumsum([len(b) for b in encoded], dtype=np.int64) + start)
+        text = "".join(ids)
+        if text.isascii():  # then a character is a byte: one encode for all
+            raw, sizes = text.encode(), list(map(len, ids))
+        else:
+            encoded = [s.encode() for s in ids]
+            raw, sizes = b"".join(encoded), list(map(len, encoded))
+        start = self.text.n
+        self.text.extend(np.frombuffer(raw, np.uint8))
+        self.text_end.extend(np.cumsum(sizes, dtype=np.int64) + start)
         self.recent.update(zip(ids, range(first, first + len(ids))))
         self.settle()
 
@@ -186,7 +191,7 @@ class IdIndex:
         at = self.keys.searchsorted(ks)
         self.keys = np.insert(self.keys, at, ks)
         self.vals = np.insert(self.vals, at, vs)
-        self.recent = {}
+        self.recent.clear()  # the same dict: a batch path holds it
 
 
 class Records:
