@@ -18,15 +18,24 @@ import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from operator import attrgetter
 from typing import Any, Iterable, Sequence
 
 import msgspec
+import numpy as np
 
 from costing.engine import Engine
 from costing.master import MasterData
 
 from gateway import failpoints, schema
-from gateway.events import Event, EventError, convert_event, decode_event, encode_event
+from gateway.events import (
+    EVENT_TYPES,
+    Event,
+    EventError,
+    convert_event,
+    decode_event,
+    encode_event,
+)
 from gateway.replay import replay_stored
 
 
@@ -125,6 +134,16 @@ def _raw_text(raw: Any) -> str:
     if isinstance(raw, dict):
         return json.dumps(raw, ensure_ascii=False, default=str)
     return encode_event(raw).decode()
+
+
+_TAG = {cls: tag for tag, cls in EVENT_TYPES.items()}
+_TRACKED = (EVENT_TYPES["wo_release"], EVENT_TYPES["wo_close"])
+_line_fields = attrgetter("account", "debit", "credit", "work_order", "item", "work_center",
+                          "memo")
+_move_item = attrgetter("item")
+# Amounts are int minor units; a numpy integer from a kernel binds as the int it is.
+for _np_int in (np.int64, np.int32):
+    sqlite3.register_adapter(_np_int, int)
 
 
 def _reading_text(reading: dict | str | None) -> str | None:
@@ -280,33 +299,44 @@ class Journal:
         entry_rows: list[tuple] = []
         line_rows: list[tuple] = []
         alert_rows: list[tuple] = []
+        add_item, add_order, add_line = touched_items.add, touched_orders.add, line_rows.append
         for (i, event, canon), out in zip(fresh, outcomes):
             sub = subs[i]
+            eid = event.id
             if not out.ok:
-                rejected.append((i, event.id, out.field, out.reason or "rejected", "rejected"))
+                rejected.append((i, eid, out.field, out.reason or "rejected", "rejected"))
                 continue
             seq += 1
+            ts, cls = event.ts, type(event)
             event_rows.append(
-                (seq, event.id, event.type, event.ts, event.source, canon.decode(), stamp,
+                (seq, eid, _TAG[cls], ts, event.source, canon.decode(), stamp,
                  _reading_text(sub.reading)))
-            if out.lines:
+            lines = out.lines
+            if lines:
                 entry += 1  # what the INTEGER PRIMARY KEY would assign: max + 1
-                period = event.ts[:7]
-                entry_rows.append((entry, seq, event.id, event.ts, period))
-                line_rows.extend(
-                    (entry, event.id, event.ts, period, l.account, int(l.debit), int(l.credit),
-                     l.work_order, l.item, l.work_center, l.memo) for l in out.lines)
+                period = ts[:7]
+                entry_rows.append((entry, seq, eid, ts, period))
+                head = (entry, eid, ts, period)
+                for line in lines:
+                    # (account, debit, credit, work_order, item, work_center, memo)
+                    fields = _line_fields(line)
+                    add_line(head + fields)
+                    add_order(fields[3])
+                    add_item(fields[4])
             for alert in out.alerts:
-                alert_rows.append((stamp, alert.kind.replace(" ", "_"), sub.source, event.id,
+                alert_rows.append((stamp, alert.kind.replace(" ", "_"), sub.source, eid,
                                    None, alert.message, None))
-            self._track(seq, event)
-            touched_items.update(m.item for m in out.moves)
-            touched_items.update(l.item for l in out.lines if l.item)
+            if cls in _TRACKED:
+                self._track(seq, event)
+            touched_items.update(map(_move_item, out.moves))
             order = getattr(event, "work_order", None)
             if order:
-                touched_orders.add(order)
-            touched_orders.update(l.work_order for l in out.lines if l.work_order)
-            results[i] = Result("applied", event.id, seq)
+                add_order(order)
+            results[i] = Result("applied", eid, seq)
+        touched_items.discard(None)
+        touched_items.discard("")
+        touched_orders.discard(None)
+        touched_orders.discard("")
         conn.executemany(
             "INSERT INTO events(seq, id, type, ts, source, payload, received_at, reading)"
             " VALUES (?,?,?,?,?,?,?,?)", event_rows)
