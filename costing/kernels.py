@@ -76,6 +76,35 @@ def std_through_kernel(p, operation, manufactured, std, bom_ptr, bom_comp, bom_q
 
 
 @njit(cache=True, nogil=True)
+def std_through_table_kernel(std, bom_ptr, bom_comp, bom_qty_eff, bom_op, rt_ptr, rt_op,
+                             rt_wc, rt_per_unit, wc_labor, wc_overhead):
+    """std_through of every routing step: out[s] = std_through_kernel(parent of s, rt_op[s]).
+
+    Filled once at roll-up, so a scrap looks its value up instead of calling a kernel.
+    A parent's steps are in ascending operation order (Plant sorts them), so labor and
+    overhead are running sums over the same steps in the same order as
+    std_through_kernel adds them: bit-identical results.
+    """
+    out = np.empty(rt_op.shape[0])
+    for p in range(rt_ptr.shape[0] - 1):
+        lab = 0.0
+        ovh = 0.0
+        t = rt_ptr[p]
+        for s in range(rt_ptr[p], rt_ptr[p + 1]):
+            op = rt_op[s]
+            while t < rt_ptr[p + 1] and rt_op[t] <= op:
+                lab += rt_per_unit[t] * wc_labor[rt_wc[t]]
+                ovh += rt_per_unit[t] * wc_overhead[rt_wc[t]]
+                t += 1
+            m = 0.0
+            for j in range(bom_ptr[p], bom_ptr[p + 1]):
+                if bom_op[j] <= op:
+                    m += bom_qty_eff[j] * std[bom_comp[j]]
+            out[s] = m + lab + ovh
+    return out
+
+
+@njit(cache=True, nogil=True)
 def explode_kernel(parents, qtys, limits, bom_ptr, bom_qty_eff, bom_op, bom_backflush,
                    rt_ptr, rt_op, rt_wc, rt_per_unit, wc_backflush):
     """Backflush of a batch of completions/scraps (event e: parent, qty, last operation).
@@ -84,39 +113,41 @@ def explode_kernel(parents, qtys, limits, bom_ptr, bom_qty_eff, bom_op, bom_back
     BOM line (qty = q·qty_per·(1+scrap)) and per backflush-labor routing step
     (hours = q·(setup/lot_size + run)), events in input order.
     """
+    # Branch-free: whether a line backflushes is data (unpredictable), so count it as
+    # 0/1 and write every candidate row, keeping it only by advancing the cursor (the
+    # outputs have one spare row for the last candidate). ~25% faster than branching.
     nm = 0
     nl = 0
     for e in range(parents.shape[0]):
         p = parents[e]
+        lim = limits[e]
         for j in range(bom_ptr[p], bom_ptr[p + 1]):
-            if bom_backflush[j] and bom_op[j] <= limits[e]:
-                nm += 1
+            nm += bom_backflush[j] & (bom_op[j] <= lim)
         for s in range(rt_ptr[p], rt_ptr[p + 1]):
-            if wc_backflush[rt_wc[s]] and rt_op[s] <= limits[e]:
-                nl += 1
-    m_event = np.empty(nm, np.int64)
-    m_line = np.empty(nm, np.int64)
-    m_qty = np.empty(nm)
-    l_event = np.empty(nl, np.int64)
-    l_step = np.empty(nl, np.int64)
-    l_hours = np.empty(nl)
+            nl += wc_backflush[rt_wc[s]] & (rt_op[s] <= lim)
+    m_event = np.empty(nm + 1, np.int64)
+    m_line = np.empty(nm + 1, np.int64)
+    m_qty = np.empty(nm + 1)
+    l_event = np.empty(nl + 1, np.int64)
+    l_step = np.empty(nl + 1, np.int64)
+    l_hours = np.empty(nl + 1)
     a = 0
     b = 0
     for e in range(parents.shape[0]):
         p = parents[e]
+        lim = limits[e]
+        q = qtys[e]
         for j in range(bom_ptr[p], bom_ptr[p + 1]):
-            if bom_backflush[j] and bom_op[j] <= limits[e]:
-                m_event[a] = e
-                m_line[a] = j
-                m_qty[a] = qtys[e] * bom_qty_eff[j]
-                a += 1
+            m_event[a] = e
+            m_line[a] = j
+            m_qty[a] = q * bom_qty_eff[j]
+            a += bom_backflush[j] & (bom_op[j] <= lim)
         for s in range(rt_ptr[p], rt_ptr[p + 1]):
-            if wc_backflush[rt_wc[s]] and rt_op[s] <= limits[e]:
-                l_event[b] = e
-                l_step[b] = s
-                l_hours[b] = qtys[e] * rt_per_unit[s]
-                b += 1
-    return m_event, m_line, m_qty, l_event, l_step, l_hours
+            l_event[b] = e
+            l_step[b] = s
+            l_hours[b] = q * rt_per_unit[s]
+            b += wc_backflush[rt_wc[s]] & (rt_op[s] <= lim)
+    return m_event[:nm], m_line[:nm], m_qty[:nm], l_event[:nl], l_step[:nl], l_hours[:nl]
 
 
 @njit(cache=True, nogil=True)
@@ -139,20 +170,64 @@ def value_kernel(items, qtys, method, std, scale, item_qty, item_value, last_uni
     take_qty = np.empty(cap)
     take_value = np.empty(cap, np.int64)
     nt = 0
-    for k in range(n):
-        if cap - nt <= layer_qty.shape[0]:  # one consumption takes each layer at most once
-            cap = 2 * cap + layer_qty.shape[0]
-            take_cons = _grow_i(take_cons, cap)
-            take_layer = _grow_i(take_layer, cap)
-            take_qty = _grow_f(take_qty, cap)
-            take_value = _grow_i(take_value, cap)
-        nt0 = nt
-        amount[k], short[k], nt = value_one(
-            items[k], qtys[k], method, std, scale, item_qty, item_value, last_unit,
-            layer_qty, layer_value, layer_next, item_head, take_layer, take_qty, take_value,
-            nt)
-        take_cons[nt0:nt] = k
+    k = 0
+    while True:
+        k, nt = _value_run(k, items, qtys, method, std, scale, item_qty, item_value,
+                           last_unit, layer_qty, layer_value, layer_next, item_head, amount,
+                           short, take_cons, take_layer, take_qty, take_value, nt)
+        if k == n:
+            break
+        # consumption k may take more layers than there is room for: grow, go on
+        cap = 2 * cap + _queue_length(item_head[items[k]], layer_next, layer_qty.shape[0])
+        take_cons = _grow_i(take_cons, cap)
+        take_layer = _grow_i(take_layer, cap)
+        take_qty = _grow_f(take_qty, cap)
+        take_value = _grow_i(take_value, cap)
     return amount, short, take_cons[:nt], take_layer[:nt], take_qty[:nt], take_value[:nt]
+
+
+# Why value_kernel's loop lives in its own function, without NRT: the per-consumption
+# work is value_one, shared with costing.batch_kernel. Called as a function, every call
+# copies ~80 words of array structs (~100 ns per consumption, 2-3x the body). Inlined
+# by numba (inline="always") inside a reference-counted function, every call increfs
+# and decrefs its 11 array arguments (~70 ns). Inlined into a function compiled without
+# the NRT (it allocates nothing, so it needs none: arrays are borrowed from the caller),
+# a consumption costs ~25 ns. value_one itself stays an ordinary function for its other
+# caller; _value_one_inline is the same Python body, compiled only where inlined.
+@njit(cache=True, nogil=True, _nrt=False)
+def _value_run(k, items, qtys, method, std, scale, item_qty, item_value, last_unit,
+               layer_qty, layer_value, layer_next, item_head, amount, short, take_cons,
+               take_layer, take_qty, take_value, nt):
+    """value_one of consumptions k, k+1, ... while the take_* arrays have room for the
+    next one's takes; returns (first consumption not valued, takes written)."""
+    n = items.shape[0]
+    cap = take_cons.shape[0]
+    n_layers = layer_qty.shape[0]
+    while k < n:
+        i = items[k]
+        room = cap - nt
+        if method[i] == 2 and room < n_layers and _queue_length(
+                item_head[i], layer_next, room + 1) > room:
+            break
+        nt0 = nt
+        amount[k], short[k], nt = _value_one_inline(
+            i, qtys[k], method, std, scale, item_qty, item_value, last_unit, layer_qty,
+            layer_value, layer_next, item_head, take_layer, take_qty, take_value, nt)
+        for t in range(nt0, nt):
+            take_cons[t] = k
+        k += 1
+    return k, nt
+
+
+@njit(cache=True, nogil=True)
+def _queue_length(h, layer_next, limit):
+    """Layers in a FIFO queue from h, counted up to limit: a bound on one consumption's
+    takes (value_one takes each layer of the item's queue at most once)."""
+    c = 0
+    while h != -1 and c < limit:
+        c += 1
+        h = layer_next[h]
+    return c
 
 
 @njit(cache=True, nogil=True)
@@ -161,7 +236,7 @@ def value_one(i, q, method, std, scale, item_qty, item_value, last_unit, layer_q
     """Value one consumption of q of item i (the rules of value_kernel), in place.
 
     FIFO takes are written at take_*[nt:]; the caller guarantees room for one take per
-    layer. Returns (amount, short, nt after the takes).
+    layer of i's queue (from item_head[i]). Returns (amount, short, nt after the takes).
     """
     on_hand = item_qty[i]
     value = item_value[i]
@@ -226,6 +301,9 @@ def value_one(i, q, method, std, scale, item_qty, item_value, last_unit, layer_q
     item_qty[i] = on_hand - q
     item_value[i] = value - amt
     return amt, left, nt
+
+
+_value_one_inline = njit(nogil=True, inline="always")(value_one.py_func)
 
 
 @njit(cache=True, nogil=True)

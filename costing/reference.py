@@ -52,6 +52,26 @@ def std_through_reference(p, operation, manufactured, std, bom_ptr, bom_comp, bo
     return m + lab + ovh
 
 
+def std_through_table_reference(std, bom_ptr, bom_comp, bom_qty_eff, bom_op, rt_ptr, rt_op,
+                                 rt_wc, rt_per_unit, wc_labor, wc_overhead):
+    out = [0.0] * len(rt_op)
+    for p in range(len(rt_ptr) - 1):
+        lab = ovh = 0.0
+        t, end = int(rt_ptr[p]), int(rt_ptr[p + 1])
+        for s in range(int(rt_ptr[p]), end):
+            op = rt_op[s]
+            while t < end and rt_op[t] <= op:
+                lab += float(rt_per_unit[t]) * float(wc_labor[rt_wc[t]])
+                ovh += float(rt_per_unit[t]) * float(wc_overhead[rt_wc[t]])
+                t += 1
+            m = 0.0
+            for j in range(bom_ptr[p], bom_ptr[p + 1]):
+                if bom_op[j] <= op:
+                    m += float(bom_qty_eff[j]) * float(std[bom_comp[j]])
+            out[s] = m + lab + ovh
+    return out
+
+
 def explode_reference(parents, qtys, limits, bom_ptr, bom_qty_eff, bom_op, bom_backflush,
                       rt_ptr, rt_op, rt_wc, rt_per_unit, wc_backflush):
     mats, labs = [], []

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from costing.kernels import rollup_kernel, std_through_kernel
+import numpy as np
+
+from costing.kernels import rollup_kernel, std_through_kernel, std_through_table_kernel
 from costing.master import MasterData
 from costing.plant import Plant
 
@@ -43,6 +45,15 @@ class Rollup:
         self.std_array = std
         self.rolled_array = rolled
         self.std: dict[str, float] = {sku: float(std[i]) for i, sku in enumerate(plant.skus)}
+        # std_through of every routing step, filled once: a scrap (always at a step of
+        # its order's routing) looks its value up instead of calling a kernel per event.
+        self.through_array = std_through_table_kernel(
+            std, plant.bom_ptr, plant.bom_comp, plant.bom_qty_eff, plant.bom_op,
+            plant.rt_ptr, plant.rt_op, plant.rt_wc, plant.rt_per_unit, plant.wc_labor,
+            plant.wc_overhead)
+        step_item = np.repeat(np.arange(len(plant.skus)), np.diff(plant.rt_ptr)).tolist()
+        self._through: dict[tuple[int, int], float] = dict(
+            zip(zip(step_item, plant.rt_op.tolist()), self.through_array.tolist()))
         items = plant.master.items
         rows = []
         for p in (int(x) for x in plant.order):
@@ -59,7 +70,11 @@ class Rollup:
         return self.std_through_index(self.plant.item_index[sku], operation)
 
     def std_through_index(self, p: int, operation: int) -> float:
-        pl = self.plant
+        """std_through by item index: a lookup for an operation of p's routing."""
+        through = self._through.get((p, operation))
+        if through is not None:
+            return through
+        pl = self.plant  # not a step of p's routing (a purchased item, a BOM-only parent)
         return float(std_through_kernel(
             p, operation, pl.manufactured, self.std_array, pl.bom_ptr, pl.bom_comp,
             pl.bom_qty_eff, pl.bom_op, pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit,

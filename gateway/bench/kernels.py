@@ -1,18 +1,19 @@
 """Kernel stage: every cost-engine kernel against its plain-Python reference, same input.
 
 Inputs come from a synthetic plant (thousands of items, a multi-level BOM) and a
-generated stream: the roll-up over every item, backflush explosion and std_through of
-the stream's completions and scraps, valuation of its consumptions against FIFO layers
-and moving averages, the close variances of thousands of orders, posting of every
-entry's lines, and rounding of every amount. Each pair runs on its own copy of the state
-it updates, the results are compared (a ratio of two different answers is worthless),
-and the timings are per pass: a fast kernel is repeated until the clock can see it.
+generated stream: the roll-up over every item, std_through of every routing step,
+backflush explosion of the stream's completions and scraps, valuation of its
+consumptions against FIFO layers and moving averages, the close variances of thousands
+of orders, posting of every entry's lines, and rounding of every amount. Each pair runs
+on its own copy of the state it updates, the results are compared (a ratio of two
+different answers is worthless), and the timings are per pass: a fast kernel is
+repeated until the clock can see it.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -92,19 +93,15 @@ def bench_kernels(plant: Plant, n_events: int, n_orders: int, seed: int = 3) -> 
     _same("explode", a, b)
     rows.append(_row("explode", n_events, tn, tr))
 
-    # std_through is scalar: the engine calls it once per scrap event, so both sides
-    # are driven the same way, one call per event.
-    ops = np.minimum(limits, last_op[parents])
-    tail = (pl.manufactured, std, pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op,
-            pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_labor, pl.wc_overhead)
-    p_list, op_list = parents.tolist(), ops.tolist()
-    K.std_through_kernel(p_list[0], op_list[0], *tail)
-    tn, a = _timed(lambda: [K.std_through_kernel(p, o, *tail)
-                            for p, o in zip(p_list, op_list)])
-    tr, b = _once(lambda: [R.std_through_reference(p, o, *tail)
-                           for p, o in zip(p_list, op_list)])
+    # std_through: the roll-up fills it for every routing step of every manufactured
+    # item in one call (Rollup.through_array), and a scrap event looks its value up.
+    args = (std, pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op, pl.rt_ptr, pl.rt_op,
+            pl.rt_wc, pl.rt_per_unit, pl.wc_labor, pl.wc_overhead)
+    K.std_through_table_kernel(*args)
+    tn, a = _timed(lambda: K.std_through_table_kernel(*args))
+    tr, b = _once(lambda: R.std_through_table_reference(*args))
     _same("std_through", a, b)
-    rows.append(_row("std_through", n_events, tn, tr))
+    rows.append(_row("std_through", len(pl.rt_op), tn, tr))
 
     # -- valuation of consumptions: FIFO layers, moving averages, standard -------------
     rows.append(_bench_value(pl, std, n_events, rng))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -51,6 +52,41 @@ def test_std_through_kernel_equals_reference(master, data):
             pl.bom_qty_eff, pl.bom_op, pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit,
             pl.wc_labor, pl.wc_overhead)
     assert kernels.std_through_kernel(*args) == reference.std_through_reference(*args)
+
+
+@SETTINGS
+@given(masters())
+def test_std_through_table_equals_reference_and_the_scalar_definition(master):
+    rollup = roll_up(master)
+    pl = rollup.plant
+    args = (rollup.std_array, pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op, pl.rt_ptr,
+            pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_labor, pl.wc_overhead)
+    table = kernels.std_through_table_kernel(*args)
+    assert table.tolist() == reference.std_through_table_reference(*args)
+    assert table.tolist() == rollup.through_array.tolist()
+    for p in range(len(pl.skus)):
+        for s in pl.steps(p):
+            op = int(pl.rt_op[s])
+            scalar = reference.std_through_reference(
+                p, op, pl.manufactured, rollup.std_array, pl.bom_ptr, pl.bom_comp,
+                pl.bom_qty_eff, pl.bom_op, pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit,
+                pl.wc_labor, pl.wc_overhead)
+            assert table[s] == scalar  # bit-identical: a scrap posts the same cents
+            assert rollup.std_through_index(p, op) == scalar
+
+
+@SETTINGS
+@given(masters(), st.data())
+def test_std_through_lookup_off_the_routing_equals_reference(master, data):
+    rollup = roll_up(master)
+    pl = rollup.plant
+    p = data.draw(st.integers(0, len(pl.skus) - 1))
+    op = data.draw(st.sampled_from((0, 5, 15, 25, 99)))
+    expected = reference.std_through_reference(
+        p, op, pl.manufactured, rollup.std_array, pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff,
+        pl.bom_op, pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_labor,
+        pl.wc_overhead)
+    assert rollup.std_through_index(p, op) == expected
 
 
 @SETTINGS
@@ -111,6 +147,29 @@ def test_value_kernel_equals_reference_including_the_state_it_leaves(case):
     slow_state = [a.copy() for a in state]
     fast = kernels.value_kernel(items, qtys, pl.method, std, pl.scale, *fast_state)
     slow = reference.value_reference(items, qtys, pl.method, std, pl.scale, *slow_state)
+    assert [a.tolist() for a in fast] == [list(b) for b in slow]
+    for a, b in zip(fast_state, slow_state):
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+@pytest.mark.parametrize("consumed", [[1000.0], [35.5, 0.5, 600.0], [2.0] * 40 + [900.0]])
+def test_value_kernel_grows_its_takes_past_the_first_guess(consumed):
+    # One FIFO item with 150 layers of 5 units: a single consumption can take far more
+    # layers than the 4 per consumption value_kernel first allocates room for.
+    n_layers = 150
+    method = np.array([FIFO, 0], np.int64)
+    std = np.array([1.25, 2.0])
+    state = (np.array([5.0 * n_layers, 10.0]), np.array([611 * n_layers, 2000], np.int64),
+             np.full(2, math.nan), np.full(n_layers, 5.0),
+             np.array([600 + k % 23 for k in range(n_layers)], np.int64),
+             np.array([*range(1, n_layers), -1], np.int64), np.array([0, -1], np.int64))
+    items = np.array([0] * len(consumed), np.int64)
+    fast_state = [a.copy() for a in state]
+    slow_state = [a.copy() for a in state]
+    fast = kernels.value_kernel(items, np.array(consumed), method, std, 100.0, *fast_state)
+    slow = reference.value_reference(items, np.array(consumed), method, std, 100.0,
+                                     *slow_state)
+    assert len(fast[2]) > 4 * len(consumed) + 4  # it did grow
     assert [a.tolist() for a in fast] == [list(b) for b in slow]
     for a, b in zip(fast_state, slow_state):
         assert np.array_equal(a, b, equal_nan=True)
