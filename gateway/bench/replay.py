@@ -73,9 +73,10 @@ def replay(db: str, items: int, depth: int) -> dict:
     _warm_up(master)
     n = 0
     t0 = time.perf_counter()
-    # outcomes=False: the journal's rebuild path, the engine's batch path (no per-event
-    # objects); whether every event applied is checked after the clock stopped.
-    for seqs, _ in replay_stored(conn, engine, chunk=CHUNK, outcomes=False):
+    # outcomes=False and the default chunk: the journal's rebuild path, the engine's
+    # batch path (no per-event objects); whether every event applied is checked after
+    # the clock stopped.
+    for seqs, _ in replay_stored(conn, engine, outcomes=False):
         n += len(seqs)
     seconds = time.perf_counter() - t0
     applied = sum(eid in engine.records for (eid,) in conn.execute("SELECT id FROM events"))
