@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.base import AuthError, DecodeError
-from drivers.mqtt import KINDS, MqttDevices, decode_device_payload, decode_event_payload
+from drivers.mqtt import KINDS, MqttDevices, _Wire, decode_device_payload, decode_event_payload
 from simulators.mqtt_devices import MqttDeviceSimulator
 from simulators import mosquitto as mosquitto_support
 from tests.support.mosquitto import Mosquitto, mosquitto, mosquitto_tls_files  # noqa: F401 (fixtures)
@@ -341,3 +341,72 @@ async def test_driver_survives_a_failing_sink_and_stops_twice_harmlessly(mosquit
         await driver.stop()
     assert {type(p).__name__ for p in sink.problems} == {"AuthError"}
     assert sink.states[-1] == "down" and "reconnecting" in sink.states
+
+
+def _publish_packet(topic: bytes, payload: bytes, qos: int, mid: int) -> bytes:
+    body = len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"") + payload
+    length, rem = bytearray(), len(body)
+    while True:
+        rem, digit = divmod(rem, 128)
+        length.append(digit | (0x80 if rem else 0))
+        if not rem:
+            break
+    return bytes([0x30 | qos << 1]) + bytes(length) + body
+
+
+async def test_wire_parses_every_packet_of_a_read_whatever_the_split():
+    # Payloads whose remaining length takes 1, 2 and 3 bytes, QoS 0 and 1, a PINGRESP
+    # between them: cut the stream at every offset (and in one piece), same messages.
+    msgs = [(b"plant/events", b"{}", 1, 1), (b"a/b", b"x" * 200, 1, 65535),
+            (b"t", b"y" * 20000, 0, 0), (b"plant/devices/p/readings", b'{"k":1}', 1, 7)]
+    stream = b"".join(_publish_packet(*m) for m in msgs[:2]) + b"\xd0\x00" + \
+        b"".join(_publish_packet(*m) for m in msgs[2:])
+    for cut in [len(stream), *range(1, len(stream), 97), *range(1, 40)]:
+        wire = _Wire()
+        wire.data_received(stream[:cut])
+        wire.data_received(stream[cut:])
+        assert wire.inbox == msgs and wire.buf == b"", cut
+    wire = _Wire()
+    for i in range(len(stream)):  # one byte per read
+        wire.data_received(stream[i:i + 1])
+    assert wire.inbox == msgs and wire.wakeup.is_set()
+
+
+class BatchSink(RecordingSink):
+    """A sink that takes a driver's burst in one call, as the gateway does."""
+
+    def __init__(self):
+        super().__init__()
+        self.bursts: list[int] = []
+
+    async def reading_batch(self, readings):
+        self.bursts.append(len(readings))
+        self.readings.extend(readings)
+
+
+async def test_a_burst_is_delivered_in_order_and_acked_in_one_write(mosquitto):
+    # its own session: other tests leave unacked messages in theirs
+    first = driver_for(mosquitto, client_id="gw-burst")
+    sink = BatchSink()
+    await first.start(sink)
+    await wait_until(lambda: sink.state == "connected", what="driver connected")
+    async with devices(mosquitto) as sim:
+        for k in range(15):  # within Mosquitto's default 20 messages in flight
+            await sim.count("press-1", "good", 1, id=f"b-{k}")
+        await wait_until(lambda: len(sink.readings) == 15, what="15 readings")
+        assert sum(sink.bursts) == 15 and all(n > 0 for n in sink.bursts)
+        assert [r.attrs["event_id"] for r in sink.readings] == [f"b-{k}" for k in range(15)]
+        await first.ack_all([r.ack for r in sink.readings[:10]])  # the first 10 committed
+        await first.ack_all([r.ack for r in sink.readings[:10]])  # again: nothing to send
+        await first.stop()
+
+        second = driver_for(mosquitto, client_id="gw-burst")
+        sink2 = await running(second)
+        await wait_until(lambda: len(sink2.readings) == 5, what="the 5 unacked again")
+        await sink.readings[10].ack()  # a dead connection's ack: a no-op
+        await second.ack_all([r.ack for r in sink2.readings])
+        await sim.count("press-1", "good", 1, id="marker")
+        await wait_until(lambda: len(sink2.readings) == 6, what="marker")
+        await sink2.readings[-1].ack()
+        await second.stop()
+    assert [r.attrs["event_id"] for r in sink2.readings] == [f"b-{k}" for k in range(10, 15)] + ["marker"]

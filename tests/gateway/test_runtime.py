@@ -160,3 +160,42 @@ async def test_stopping_while_commits_keep_failing_returns_without_acknowledging
         failpoints.disarm()
     assert dev.acked == []  # the broker keeps it and redelivers to the next run
     assert _rows(cfg.gateway.db, "SELECT COUNT(*) FROM events") == [(0,)]
+
+
+def _receipt_reading(dev: ScriptedDevice, k: int) -> Reading:
+    tag = f"event:b{k}"
+
+    async def ack() -> None:
+        dev.acked.append(tag)
+    value = ev(f"b{k}", "receipt", item="A", qty=1, location="L1", unit_price=2)
+    return Reading(dev.id, "event", value, "2026-11-20T08:00:00Z", ack=ack)
+
+
+async def test_a_burst_is_committed_in_order_and_acked_after_commit_with_back_pressure(plant):
+    cfg, master = plant
+    dev = ScriptedDevice()
+    gw = Gateway(cfg, master, drivers=[dev], queue_size=10)
+    stop = asyncio.Event()
+    task = asyncio.create_task(gw.run(stop))
+    await _until(lambda: dev.sink is not None)
+    failpoints.arm("journal.before_commit", "raise", 1, 2)  # hold the first commits
+    try:
+        await dev.sink.reading_batch([_receipt_reading(dev, k) for k in range(8)])
+        await _until(lambda: any(a.startswith("commit failed") for a in gw.alarms))
+        # The committer holds those 8; the inbox takes bursts until it has 10 waiting,
+        # then a driver's next burst waits (back-pressure) instead of growing it.
+        await dev.sink.reading_batch([_receipt_reading(dev, k) for k in range(8, 20)])
+        blocked = asyncio.create_task(
+            dev.sink.reading_batch([_receipt_reading(dev, k) for k in range(20, 25)]))
+        await asyncio.sleep(0.3)
+        assert not blocked.done() and dev.acked == []
+        await _until(lambda: len(dev.acked) == 25, timeout=20)
+        await blocked
+    finally:
+        failpoints.disarm()
+    stop.set()
+    await task
+    ids = [f"b{k}" for k in range(25)]
+    assert dev.acked == [f"event:{i}" for i in ids]
+    assert _rows(cfg.gateway.db, "SELECT id FROM events ORDER BY seq") == [(i,) for i in ids]
+    assert gw.devices()[1]["readings"] == 25
