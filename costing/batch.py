@@ -101,6 +101,7 @@ class BatchPath:
         self._steps: dict[tuple[int, object], int] = {}
         self._memo_ids: dict[tuple[str, object], int] = {}
         self._mat_rows: dict[tuple[int, int], int] = {}
+        self._bom_line: dict[tuple[int, int], int] = {}
         self._reset()
 
     # -- the run -------------------------------------------------------------------
@@ -123,7 +124,10 @@ class BatchPath:
         eng = self.engine
         index = eng.records.index
         events = events if isinstance(events, list) else list(events)
-        ids = [_event_id(ev) for ev in events]
+        try:
+            ids = [str(ev.id) for ev in events]
+        except Exception:  # noqa: BLE001 — an event without a usable id: found one by one
+            ids = [_event_id(ev) for ev in events]
         # which ids were accepted before this call, all at once; those accepted during
         # it stay in the index's dict (held) or are pending
         known = index.known_many([eid or "" for eid in ids])
@@ -175,10 +179,6 @@ class BatchPath:
             raise _Skip
         return getattr(self, "_enc_" + _ENC_NAME[code])
 
-    def _put(self, t, item, wo, row, row2, group, memo, step, op, flag, q, price, aux):
-        self.ints.append((t, item, wo, row, row2, group, memo, step, op, flag))
-        self.floats.append((q, price, aux))
-
     def _row(self, key) -> int:
         r = self._row_index.get(key)
         return self.engine.inv.row(key) if r is None else r
@@ -220,7 +220,8 @@ class BatchPath:
         price = _qty(ev.unit_price, zero_ok=True)
         memo = self._memo("receipt", getattr(ev, "po", None))
         row = self._row((ev.item, self._loc(ev.location), self._status(ev), _lot(ev)))
-        self._put(bk.RECEIPT, item, -1, row, -1, -1, memo, -1, -1, -1, q, price, 0.0)
+        self.ints.append((bk.RECEIPT, item, -1, row, -1, -1, memo, -1, -1, -1))
+        self.floats.append((q, price, 0.0))
 
     def _enc_issue(self, ev) -> None:
         wo, _, _ = self._wo(ev.work_order)
@@ -232,7 +233,8 @@ class BatchPath:
         row = self._row((ev.item, loc, "available", lot))
         group = self._group(ev.item, loc) if lot is None else -1
         step, flag = self._material_row(wo, item)
-        self._put(bk.ISSUE, item, wo, row, -1, group, -1, step, -1, flag, q, 0.0, 0.0)
+        self.ints.append((bk.ISSUE, item, wo, row, -1, group, -1, step, -1, flag))
+        self.floats.append((q, 0.0, 0.0))
 
     def _enc_release(self, ev) -> None:
         wos, pl = self.engine.wos, self.engine.plant
@@ -243,7 +245,8 @@ class BatchPath:
         if not pl.manufactured[p] or line is None:
             raise _Skip
         wo = wos.create(ev.work_order, p, line, _qty(ev.qty))
-        self._put(bk.RELEASE, -1, wo, -1, -1, -1, -1, -1, -1, -1, 0.0, 0.0, 0.0)
+        self.ints.append((bk.RELEASE, -1, wo, -1, -1, -1, -1, -1, -1, -1))
+        self.floats.append((0.0, 0.0, 0.0))
 
     def _enc_completion(self, ev) -> None:
         wo, p, _ = self._wo(ev.work_order)
@@ -251,7 +254,8 @@ class BatchPath:
         row = self._row((self._skus[p], self._loc(ev.location), "available", None))
         if wo >= self.bf_start.n or self.bf_start._buf[wo] == -1:
             self._backflush_rows(wo)
-        self._put(bk.COMPLETION, -1, wo, row, -1, -1, -1, -1, -1, -1, q, 0.0, 0.0)
+        self.ints.append((bk.COMPLETION, -1, wo, row, -1, -1, -1, -1, -1, -1))
+        self.floats.append((q, 0.0, 0.0))
 
     def _enc_scrap(self, ev) -> None:
         wo, p, _ = self._wo(ev.work_order)
@@ -264,13 +268,15 @@ class BatchPath:
             aux = self._std_through[(p, op)] = self.engine.rollup.std_through_index(p, op)
         if wo >= self.bf_start.n or self.bf_start._buf[wo] == -1:
             self._backflush_rows(wo)
-        self._put(bk.SCRAP, -1, wo, -1, -1, -1, -1, s, op, -1, q, 0.0, aux)
+        self.ints.append((bk.SCRAP, -1, wo, -1, -1, -1, -1, s, op, -1))
+        self.floats.append((q, 0.0, aux))
 
     def _enc_labor(self, ev) -> None:
         wo, p, _ = self._wo(ev.work_order)
         q = _qty(ev.hours)
         s = self._step_of(p, ev.operation)
-        self._put(bk.LABOR, -1, wo, -1, -1, -1, -1, s, -1, -1, q, 0.0, 0.0)
+        self.ints.append((bk.LABOR, -1, wo, -1, -1, -1, -1, s, -1, -1))
+        self.floats.append((q, 0.0, 0.0))
 
     def _enc_shipment(self, ev) -> None:
         item = self._item(ev.item)
@@ -281,7 +287,8 @@ class BatchPath:
         lot = _lot(ev)
         row = self._row((ev.item, loc, "available", lot))
         group = self._group(ev.item, loc) if lot is None else -1
-        self._put(bk.SHIPMENT, item, -1, row, -1, group, memo, -1, -1, -1, q, price, 0.0)
+        self.ints.append((bk.SHIPMENT, item, -1, row, -1, group, memo, -1, -1, -1))
+        self.floats.append((q, price, 0.0))
 
     def _enc_count(self, ev) -> None:
         item = self._item(ev.item)
@@ -289,7 +296,8 @@ class BatchPath:
         status = self._status(ev)
         q = _qty(ev.counted_qty, zero_ok=True)
         row = self._row((ev.item, loc, status, _lot(ev)))
-        self._put(bk.COUNT, item, -1, row, -1, -1, -1, -1, -1, -1, q, 0.0, 0.0)
+        self.ints.append((bk.COUNT, item, -1, row, -1, -1, -1, -1, -1, -1))
+        self.floats.append((q, 0.0, 0.0))
 
     def _enc_transfer(self, ev) -> None:
         item = self._item(ev.item)
@@ -301,7 +309,8 @@ class BatchPath:
             raise _Skip
         row = self._row(src)
         row2 = self._row(dst)
-        self._put(bk.TRANSFER, item, -1, row, row2, -1, -1, -1, -1, -1, q, 0.0, 0.0)
+        self.ints.append((bk.TRANSFER, item, -1, row, row2, -1, -1, -1, -1, -1))
+        self.floats.append((q, 0.0, 0.0))
 
     def _enc_close(self, ev) -> None:
         wo, _, _ = self._wo(ev.work_order)
@@ -309,7 +318,8 @@ class BatchPath:
         op, flag = self.xrows.n, len(extra)
         self.xrows.extend(extra)
         self.closing.add(wo)
-        self._put(bk.CLOSE_WO, -1, wo, -1, -1, -1, -1, -1, op, flag, 0.0, 0.0, 0.0)
+        self.ints.append((bk.CLOSE_WO, -1, wo, -1, -1, -1, -1, -1, op, flag))
+        self.floats.append((0.0, 0.0, 0.0))
 
     def _group(self, sku, loc) -> int:
         g = self._group_index.get((sku, loc))
@@ -406,11 +416,14 @@ class BatchPath:
         if r is not None:
             return r, 0
         wos, pl = self.engine.wos, self.engine.plant
-        p = int(wos.item[w])
-        for j in pl.bom_lines(p):
-            if pl.bom_comp[j] == c:  # a BOM line's row: fixed for the order's life
-                r = self._mat_rows[(w, c)] = int(wos.mat_start[w]) - int(pl.bom_ptr[p]) + j
-                return r, 0
+        _, p, _ = self._wo_info[w]
+        j = self._bom_line.get((p, c))
+        if j is None:  # the first BOM line of p using c, or -1
+            j = self._bom_line[(p, c)] = next(
+                (j for j in pl.bom_lines(p) if pl.bom_comp[j] == c), -1)
+        if j != -1:  # a BOM line's row: fixed for the order's life
+            r = self._mat_rows[(w, c)] = int(wos.mat_start[w]) - int(pl.bom_ptr[p]) + j
+            return r, 0
         r = wos.extra_rows.get((w, c))
         if r is not None:
             return r, 0
