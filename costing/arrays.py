@@ -84,14 +84,20 @@ class SpillStore:
     __slots__ = ("__weakref__", "_close", "end", "fd")
 
     def __init__(self):
+        self.fd = -1  # opened on the first write: a small engine never needs the file
+        self.end = 0
+        self._close = None
+
+    def _open(self) -> None:
         fd, path = tempfile.mkstemp(prefix="costing-spill-")
         os.unlink(path)  # gone from the directory now, gone from the disk when closed
         self.fd = fd
-        self.end = 0
         self._close = weakref.finalize(self, os.close, fd)
 
     def write(self, data: np.ndarray) -> int:
         """Append `data`'s bytes; returns their offset."""
+        if self.fd == -1:
+            self._open()
         offset, raw = self.end, memoryview(data).cast("B")
         done = 0
         while done < len(raw):
@@ -110,7 +116,8 @@ class SpillStore:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def close(self) -> None:
-        self._close()
+        if self._close is not None:
+            self._close()
 
 
 class SpillColumn:

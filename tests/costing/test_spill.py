@@ -26,6 +26,7 @@ from tests.costing.strategies import event_streams, masters
 def test_a_spill_column_reads_back_what_was_appended(block, batches, data):
     store = SpillStore()
     col, other = SpillColumn(np.int64, store, block), SpillColumn(np.int8, store, block)
+    assert store.fd == -1  # no file until a row has to move to disk
     kept: list[int] = []
     for values in batches:  # two columns share the file: offsets must not mix
         if len(values) == 1:
