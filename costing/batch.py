@@ -132,16 +132,20 @@ class BatchPath:
         # it stay in the index's dict (held) or are pending
         known = index.known_many([eid or "" for eid in ids])
         index.hold = True
+        recent, by_class = self._recent, self._by_class
+        pending, pending_ids = self.pending, self.pending_ids  # rebound by each flush
         try:
             for event, eid, old in zip(events, ids, known):
                 try:
-                    if old or eid is None:
+                    if old or eid is None or eid in recent or eid in pending_ids:
                         raise _Skip
-                    self._encode(event, eid)
-                    self.pending_ids[eid] = len(self.pending)
-                    self.pending.append(event)
+                    enc = by_class.get(event.__class__)
+                    (enc or self._encoder_of(event))(event)
+                    pending_ids[eid] = len(pending)
+                    pending.append(event)
                 except Exception:  # noqa: BLE001 — _Skip, or a malformed event: apply_one decides
                     self._flush(out)
+                    pending, pending_ids = self.pending, self.pending_ids
                     result = eng.apply_one(event)
                     if out is not None:
                         out.append(result)
@@ -153,31 +157,25 @@ class BatchPath:
         return out
 
     # -- encoding --------------------------------------------------------------------
-    def _encode(self, ev, eid: str) -> None:
-        """Validate and intern one event into the run's columns, or raise (-> per event).
-
-        The encoder of each event class is found once per class (`type` of a struct is
-        a property of its class), so a stream costs one dict lookup per event to
-        dispatch; each encoder reads only its fields and caches what master data and
-        the orders' fixed columns answer (item, line, steps, BOM rows, memo ids)."""
-        if eid in self._recent or eid in self.pending_ids:
-            raise _Skip
-        cls = ev.__class__
-        enc = self._by_class.get(cls)
-        if enc is None:
-            enc = self._encoder_of(ev)
-            if isinstance(getattr(cls, "type", None), property):
-                self._by_class[cls] = enc
-        enc(ev)
-
+    # Each event is validated and interned into the run's columns by the encoder of its
+    # type, or raises (-> the per-event path). The encoder is found once per class
+    # (`type` of a struct is a property of its class): one dict lookup per event to
+    # dispatch. Encoders read only their fields and cache what master data and the
+    # orders' fixed columns answer (item, line, steps, BOM rows, memo ids); the
+    # frequent ones are written out inline.
     def _encoder_of(self, ev):
         t = ev.type
         if t == "reversal":
-            return self._enc_reversal
-        code = _TYPE.get(t)
-        if code is None:
-            raise _Skip
-        return getattr(self, "_enc_" + _ENC_NAME[code])
+            enc = self._enc_reversal
+        else:
+            code = _TYPE.get(t)
+            if code is None:
+                raise _Skip
+            enc = getattr(self, "_enc_" + _ENC_NAME[code])
+        cls = ev.__class__
+        if isinstance(getattr(cls, "type", None), property):
+            self._by_class[cls] = enc
+        return enc
 
     def _row(self, key) -> int:
         r = self._row_index.get(key)
@@ -215,11 +213,24 @@ class BatchPath:
         self._reversal(str(ev.reverses))
 
     def _enc_receipt(self, ev) -> None:
-        item = self._item(ev.item)
-        q = _qty(ev.qty)
+        sku = ev.item
+        item = self._item_index.get(sku)
+        if item is None:
+            raise _Skip
+        q = ev.qty
+        if type(q) is not float or not 0.0 < q < math.inf:
+            q = _qty(q)
         price = _qty(ev.unit_price, zero_ok=True)
-        memo = self._memo("receipt", getattr(ev, "po", None))
-        row = self._row((ev.item, self._loc(ev.location), self._status(ev), _lot(ev)))
+        memo = self._memo_ids.get(("receipt", getattr(ev, "po", None)))
+        if memo is None:
+            memo = self._memo("receipt", getattr(ev, "po", None))
+        loc = ev.location
+        if loc not in self._locations:
+            raise _Skip
+        key = (sku, loc, self._status(ev), getattr(ev, "lot", None))
+        row = self._row_index.get(key)
+        if row is None:
+            row = self.engine.inv.row(key)
         self.ints.append((bk.RECEIPT, item, -1, row, -1, -1, memo, -1, -1, -1))
         self.floats.append((q, price, 0.0))
 
@@ -249,10 +260,22 @@ class BatchPath:
         self.floats.append((0.0, 0.0, 0.0))
 
     def _enc_completion(self, ev) -> None:
-        wo, p, _ = self._wo(ev.work_order)
-        q = _qty(ev.qty)
-        row = self._row((self._skus[p], self._loc(ev.location), "available", None))
-        if wo >= self.bf_start.n or self.bf_start._buf[wo] == -1:
+        wo = self._wo_index.get(ev.work_order)
+        if wo is None or self._wo_status._buf[wo] != OPEN or wo in self.closing:
+            raise _Skip
+        info = self._wo_info.get(wo) or self._wo(ev.work_order)
+        q = ev.qty
+        if type(q) is not float or not 0.0 < q < math.inf:
+            q = _qty(q)
+        loc = ev.location
+        if loc not in self._locations:
+            raise _Skip
+        key = (self._skus[info[1]], loc, "available", None)
+        row = self._row_index.get(key)
+        if row is None:
+            row = self.engine.inv.row(key)
+        bf = self.bf_start
+        if wo >= bf.n or bf._buf[wo] == -1:
             self._backflush_rows(wo)
         self.ints.append((bk.COMPLETION, -1, wo, row, -1, -1, -1, -1, -1, -1))
         self.floats.append((q, 0.0, 0.0))
@@ -272,9 +295,16 @@ class BatchPath:
         self.floats.append((q, 0.0, aux))
 
     def _enc_labor(self, ev) -> None:
-        wo, p, _ = self._wo(ev.work_order)
-        q = _qty(ev.hours)
-        s = self._step_of(p, ev.operation)
+        wo = self._wo_index.get(ev.work_order)
+        if wo is None or self._wo_status._buf[wo] != OPEN or wo in self.closing:
+            raise _Skip
+        info = self._wo_info.get(wo) or self._wo(ev.work_order)
+        q = ev.hours
+        if type(q) is not float or not 0.0 < q < math.inf:
+            q = _qty(q)
+        s = self._steps.get((info[1], ev.operation))
+        if s is None:
+            s = self._step_of(info[1], ev.operation)
         self.ints.append((bk.LABOR, -1, wo, -1, -1, -1, -1, s, -1, -1))
         self.floats.append((q, 0.0, 0.0))
 
