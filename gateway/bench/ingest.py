@@ -153,6 +153,7 @@ async def serve(config_path: str, expected: int, out: str, timeout: float) -> No
             raise RuntimeError(f"gateway never connected: {gw.devices()}")
         await asyncio.sleep(0.01)
     print("ready", flush=True)
+    cpu0 = time.process_time()
     try:
         await asyncio.wait_for(stop.wait(), timeout)
     except asyncio.TimeoutError:
@@ -162,6 +163,7 @@ async def serve(config_path: str, expected: int, out: str, timeout: float) -> No
     except BaseException:
         if not failures:
             raise
+    cpu = time.process_time() - cpu0  # every thread of the gateway, from ready to stop
     watcher.cancel()
     if failures:
         raise RuntimeError(f"a commit failed: {failures[0]}") from failures[0]
@@ -174,7 +176,7 @@ async def serve(config_path: str, expected: int, out: str, timeout: float) -> No
         for res in results:
             statuses[res.status] += 1
     np.savez(out, published=np.array(published), committed=np.array(committed))
-    print(json.dumps({"committed": len(committed), **statuses}), flush=True)
+    print(json.dumps({"committed": len(committed), "cpu_s": cpu, **statuses}), flush=True)
 
 
 def _epoch(ts: str) -> float:
@@ -330,6 +332,11 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
         # what the publisher offered during the flood: if it is not well above
         # readings_per_s, the sustained figure measures the publisher, not the gateway
         "flood_offered_per_s": round(n_flood / flood_span, 1) if flood_span > 0 else None,
+        # CPU the gateway process spent per committed reading (all its threads, from
+        # connected to done): what the figure would be on a core of its own, whatever
+        # else the machine was running
+        "gateway_cpu_us_per_reading": round(counts["cpu_s"] * 1e6 / max(counts["committed"], 1),
+                                            1),
         "applied": counts["applied"], "duplicate": counts["duplicate"],
         "rejected": counts["rejected"],
     }

@@ -64,6 +64,7 @@ def test_ingest_committed_every_published_reading(quick_run):
     assert ingest["p99_ms"] < 60_000  # publish → commit stays within the run
     # the publisher's own flood rate is reported, to tell a slow publisher from the gateway
     assert _finite_positive(ingest["flood_offered_per_s"])
+    assert _finite_positive(ingest["gateway_cpu_us_per_reading"])
 
 
 def test_cold_start_and_memory_are_plausible(quick_run):
