@@ -43,7 +43,12 @@ from gateway.replay import replay_stored
 class Submission:
     raw: bytes | str | dict | Event  # JSON text, a parsed mapping, or a decoded event
     source: str = "manual"           # device id, 'manual', 'erp', 'events.jsonl:12'
-    reading: dict | None = None      # the device reading that caused it (traceability)
+    reading: dict | str | None = None  # the device reading that caused it (traceability),
+    #                                    or its JSON text (reading_text)
+    # `raw` decoded ahead (predecode), e.g. on the gateway's event loop while the writer
+    # thread commits the previous batch: the event and its canonical bytes.
+    event: Event | None = None
+    canon: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -146,10 +151,21 @@ for _np_int in (np.int64, np.int32):
     sqlite3.register_adapter(_np_int, int)
 
 
-def _reading_text(reading: dict | str | None) -> str | None:
+def reading_text(reading: dict | str | None) -> str | None:
+    """The JSON text stored as an event's reading."""
     if reading is None or isinstance(reading, str):
         return reading
     return _json_encode(reading).decode()
+
+
+def predecode(raw: bytes | str | dict | Event) -> tuple[Event | None, bytes | None]:
+    """(event, canonical bytes) for Submission.event/.canon, or (None, None) when `raw`
+    is not a valid event — `submit` then decodes it again and keeps the rejection."""
+    try:
+        event = _decode(raw)
+    except EventError:
+        return None, None
+    return event, encode_event(event)
 
 
 class JournalBusy(RuntimeError):
@@ -224,6 +240,9 @@ class Journal:
         rejected: list[tuple[int, str | None, str | None, str, str]] = []  # i, id, field, reason, kind
         decoded: list[tuple[int, Event, bytes]] = []
         for i, sub in enumerate(subs):
+            if sub.event is not None:
+                decoded.append((i, sub.event, sub.canon or encode_event(sub.event)))
+                continue
             try:
                 event = _decode(sub.raw)
             except EventError as exc:
@@ -310,7 +329,7 @@ class Journal:
             ts, cls = event.ts, type(event)
             event_rows.append(
                 (seq, eid, _TAG[cls], ts, event.source, canon.decode(), stamp,
-                 _reading_text(sub.reading)))
+                 reading_text(sub.reading)))
             lines = out.lines
             if lines:
                 entry += 1  # what the INTEGER PRIMARY KEY would assign: max + 1

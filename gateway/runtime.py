@@ -24,7 +24,14 @@ from typing import Any
 
 from drivers.base import DecodeError, DriverError, Reading
 
-from gateway.journal import Journal, JournalFull, SideEffects, Submission
+from gateway.journal import (
+    Journal,
+    JournalFull,
+    SideEffects,
+    Submission,
+    predecode,
+    reading_text,
+)
 from gateway.mapping import Mapper, reading_json
 
 log = logging.getLogger("gateway")
@@ -301,7 +308,11 @@ class Gateway:
                 ev = m.event
                 if isinstance(ev, dict) and ev.get("type") == "wo_release":
                     self._active[str(ev.get("line"))] = str(ev.get("work_order"))
-                subs.append(Submission(ev, source=r.device, reading=reading_json(r)))
+                # Decoded and encoded here, on the event loop, so the journal thread (the
+                # one the whole pipeline waits for) only values and writes.
+                event, canon = predecode(ev)
+                subs.append(Submission(ev, source=r.device, reading=reading_text(reading_json(r)),
+                                       event=event, canon=canon))
             elif m.exception is not None:
                 kind, reason = m.exception
                 side.exceptions.append((kind, r.device, reason,

@@ -189,3 +189,36 @@ def test_ingest_beside_a_running_writer_is_refused_and_changes_nothing(plant, tm
         assert holder.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
     finally:
         holder.close()
+
+
+def test_a_predecoded_submission_is_stored_exactly_as_a_plain_one(plant, tmp_path):
+    from gateway.journal import predecode
+
+    cfg, master = plant
+    good = ev("p1", "receipt", item="A", qty=10, location="L1", unit_price=2.0)
+    bad_shape = ev("p2", "receipt", item="A", qty=0, location="L1", unit_price=1)
+    bad_state = ev("p3", "receipt", item="ZZ", qty=1, location="L1", unit_price=1)
+    reading = {"device": "mqtt", "kind": "event", "value": 1.5, "attrs": {"topic": "t"}}
+    assert predecode(bad_shape) == (None, None)  # left for submit to reject
+    dumps = []
+    for name, pre in (("plain", False), ("pre", True)):
+        j = Journal(str(tmp_path / f"{name}.db"), master)
+        subs = []
+        for raw in (good, bad_shape, bad_state, good):
+            event, canon = predecode(raw) if pre else (None, None)
+            subs.append(Submission(raw, source="mqtt", reading=reading, event=event,
+                                   canon=canon))
+        results = j.submit(subs)
+        dumps.append((
+            [(r.status, r.event_id, r.field, r.reason) for r in results],
+            j.conn.execute("SELECT seq, id, type, payload, reading FROM events").fetchall(),
+            j.conn.execute("SELECT kind, event_id, field, reason, raw FROM exceptions"
+                           " ORDER BY id").fetchall(),
+            j.conn.execute("SELECT * FROM journal_lines ORDER BY line").fetchall()))
+        j.close()
+    assert dumps[0] == dumps[1]
+    statuses, events, exceptions, lines = dumps[1]
+    assert [s[0] for s in statuses] == ["applied", "rejected", "rejected", "duplicate"]
+    assert [e[1] for e in events] == ["p1"] and json.loads(events[0][4]) == reading
+    assert [(x[0], x[1]) for x in exceptions] == [("rejected", "p2"), ("rejected", "p3")]
+    assert lines

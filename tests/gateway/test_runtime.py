@@ -178,7 +178,7 @@ async def test_a_burst_is_committed_in_order_and_acked_after_commit_with_back_pr
     stop = asyncio.Event()
     task = asyncio.create_task(gw.run(stop))
     await _until(lambda: dev.sink is not None)
-    failpoints.arm("journal.before_commit", "raise", 1, 2)  # hold the first commits
+    failpoints.arm("journal.before_commit", "raise", 1, 5)  # hold commits for ~3 s
     try:
         await dev.sink.reading_batch([_receipt_reading(dev, k) for k in range(8)])
         await _until(lambda: any(a.startswith("commit failed") for a in gw.alarms))
