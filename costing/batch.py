@@ -428,8 +428,8 @@ class BatchPath:
 
     def _issue_location(self, w: int, c: int) -> str:
         """Engine._issue's location when none is given: where the BOM consumes c."""
-        pl, wos = self.engine.plant, self.engine.wos
-        p, line = int(wos.item[w]), int(wos.line[w])
+        pl = self.engine.plant
+        _, p, line = self._wo_info[w]  # the caller checked the order (_wo)
         loc = self._issue_loc.get((p, line, c))
         if loc is None:
             ops = [int(pl.bom_op[j]) for j in pl.bom_lines(p) if pl.bom_comp[j] == c]
