@@ -162,9 +162,32 @@ class IdIndex:
         hashes = np.fromiter(map(hash, ids), np.int64, len(ids))
         pos = np.minimum(keys.searchsorted(hashes), len(keys) - 1)
         out = [False] * len(ids)
-        for m in np.flatnonzero(keys[pos] == hashes).tolist():  # rare: check the text
-            out[m] = self._sorted_get(ids[m], int(hashes[m])) != -1
+        hits = np.flatnonzero(keys[pos] == hashes)
+        if not len(hits):
+            return out
+        # a hash match is checked against the id's text: the texts of the records hit,
+        # read in one range when they lie close together (a journal's ids, in order)
+        ks = self.vals[pos[hits]]
+        k0, k1 = int(ks.min()), int(ks.max()) + 1
+        if k1 - k0 > 4 * len(hits) + 1024:
+            for m in hits.tolist():
+                out[m] = self._sorted_get(ids[m], int(hashes[m])) != -1
+            return out
+        ends = self.text_end.read(max(k0 - 1, 0), k1).tolist()
+        if k0 == 0:
+            ends.insert(0, 0)
+        base = ends[0]
+        raw = self.text.read(base, ends[-1]).tobytes()
+        for m, k in zip(hits.tolist(), (ks - k0).tolist()):
+            same = raw[ends[k] - base:ends[k + 1] - base] == ids[m].encode()
+            # no: another id with the same hash may follow in the keys
+            out[m] = same or self._sorted_get(ids[m], int(hashes[m])) != -1
         return out
+
+    def contains_many(self, ids: list[str]) -> list[bool]:
+        """`id in index` for each id, at once (a journal's rebuild checks all of them)."""
+        recent = self.recent
+        return [r or id_ in recent for r, id_ in zip(self.known_many(ids), ids)]
 
     def add_many(self, ids: list[str], first: int) -> None:
         """Ids of records first, first + 1, ... (in order, none known yet)."""
@@ -218,6 +241,10 @@ class Records:
 
     def __contains__(self, event_id: str) -> bool:
         return event_id in self.index
+
+    def contains_many(self, event_ids: list[str]) -> list[bool]:
+        """Whether each event was accepted: `id in records` for many ids at once."""
+        return self.index.contains_many(event_ids)
 
     def get(self, event_id: str) -> int | None:
         return self.index.get(event_id)

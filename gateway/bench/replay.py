@@ -79,7 +79,8 @@ def replay(db: str, items: int, depth: int) -> dict:
     for seqs, _ in replay_stored(conn, engine, outcomes=False):
         n += len(seqs)
     seconds = time.perf_counter() - t0
-    applied = sum(eid in engine.records for (eid,) in conn.execute("SELECT id FROM events"))
+    applied = sum(engine.records.contains_many(
+        [eid for (eid,) in conn.execute("SELECT id FROM events ORDER BY seq")]))
     conn.close()
     return {"events": n, "seconds": round(seconds, 3),
             "events_per_s": round(n / seconds, 1) if seconds else 0.0,

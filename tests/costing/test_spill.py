@@ -86,5 +86,6 @@ def test_the_id_index_finds_every_id_added_and_nothing_else(block, batches, prob
         assert (s in index) == (s in added)
     sorted_part = index.known_many(list(added) + probes)
     assert sorted_part == [s in added and s not in index.recent for s in list(added) + probes]
+    assert index.contains_many(probes + list(added)) == [s in added for s in probes + list(added)]
     if len(added) > 2 * block:
         assert len(index.keys) > 0  # the dict moved into the sorted arrays at least once
