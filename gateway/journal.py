@@ -217,10 +217,13 @@ class Journal:
         for _ in replay_stored(self.conn, self.engine, outcomes=False):
             pass
         # Master data changed under stored events? The journal stays the truth; say so.
-        for seq, event_id in self.conn.execute("SELECT seq, id FROM events ORDER BY seq"):
-            if event_id not in self.engine.records:
-                print(f"journal: stored event seq {seq} ({event_id}) no longer applies;"
-                      " run `gateway replay` for the reason", file=sys.stderr)
+        stored = self.conn.execute("SELECT seq, id FROM events ORDER BY seq")
+        while rows := stored.fetchmany(10000):  # ids checked a chunk at a time
+            applied = self.engine.records.contains_many([event_id for _, event_id in rows])
+            for (seq, event_id), ok in zip(rows, applied):
+                if not ok:
+                    print(f"journal: stored event seq {seq} ({event_id}) no longer applies;"
+                          " run `gateway replay` for the reason", file=sys.stderr)
 
     def close(self) -> None:
         self.conn.close()
