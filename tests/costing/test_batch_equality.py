@@ -179,7 +179,7 @@ _BAD_VALUES = {
     "to_status": ("broken",),
     "status": ("broken",),
     "work_order": ("WO-NONE",),
-    "operation": (999, "x"),
+    "operation": (999, -1),
     "reverses": ("never-applied",),
     "line": ("NO-LINE",),
 }
