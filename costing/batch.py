@@ -4,10 +4,13 @@
 event by event (tests/costing/test_batch_equality.py holds it to that). Encoding
 validates each event against the engine's state as the run will have left it, interns
 item, location, status, lot and order ids to ints, and creates new orders' and extra
-material rows as the per-event path would at that point. Events encoding cannot take
-(a reversal, a duplicate id, anything the per-event path would reject, an unknown
-type) end the run: the run is flushed through the kernel, then that event goes
-through `Engine.apply_one` in its place, so order is kept exactly.
+material rows as the per-event path would at that point. A reversal stays in the run
+(the kernel undoes its target, read back from the engine or from the run itself)
+unless its target is an order's release or close or an issue that made a material
+row. Events encoding cannot take (such a reversal, a duplicate id, anything the
+per-event path would reject, an unknown type) end the run: the run is flushed through
+the kernel, then that event goes through `Engine.apply_one` in its place, so order is
+kept exactly.
 
 Unlike `apply_one`, a run is not rolled back if the kernel itself fails (a bug, not a
 bad event — bad events never reach it): the engine must then be rebuilt, as the

@@ -5,6 +5,9 @@
 changes no state. Every accepted event's state changes are kept as effect records, so
 a `reversal` is the exact negation of lines, stock moves, item values, FIFO layers and
 work-order actuals. The same master and the same events give identical outcomes.
+What is kept per event (journal lines, effects, the record of its ranges) lives on
+disk but for the newest rows (costing.arrays.SpillColumn), with a compact id index
+(costing.effects.IdIndex): memory does not grow with the number of events kept.
 """
 
 from __future__ import annotations
