@@ -6,9 +6,7 @@ of rows, and the unused tail of a doubled buffer would be most of the peak memor
 
 from __future__ import annotations
 
-import os
-import tempfile
-import weakref
+import bisect
 
 import numpy as np
 
@@ -73,55 +71,51 @@ class Column:
         return self.n
 
 
-class SpillStore:
-    """An unlinked temporary file that `SpillColumn`s move their old rows to.
+class MemoryBlocks:
+    """Where `SpillColumn`s put their old rows by default: immutable bytes in memory.
 
-    What an engine keeps for every accepted event (journal lines, effects) is only read
-    again by a reversal, and rarely: it lives on disk, not in the process's memory, so a
-    replay of millions of events or months of running stay within a fixed resident set.
+    Compact (no growth slack, one bytes object per block) but still memory. costing/ does
+    no I/O: a caller that wants old rows on disk passes `Engine(blocks=...)` a factory of
+    objects with this interface (`write`, `read`, `close`), as the gateway does with a
+    spill file beside its journal (gateway.spill).
     """
 
-    __slots__ = ("__weakref__", "_close", "end", "fd")
+    __slots__ = ("_chunks", "_starts", "end")
 
     def __init__(self):
-        self.fd = -1  # opened on the first write: a small engine never needs the file
+        self._chunks: list[bytes] = []
+        self._starts: list[int] = []
         self.end = 0
-        self._close = None
-
-    def _open(self) -> None:
-        fd, path = tempfile.mkstemp(prefix="costing-spill-")
-        os.unlink(path)  # gone from the directory now, gone from the disk when closed
-        self.fd = fd
-        self._close = weakref.finalize(self, os.close, fd)
 
     def write(self, data: np.ndarray) -> int:
-        """Append `data`'s bytes; returns their offset."""
-        if self.fd == -1:
-            self._open()
-        offset, raw = self.end, memoryview(data).cast("B")
-        done = 0
-        while done < len(raw):
-            done += os.pwrite(self.fd, raw[done:], offset + done)
-        self.end = offset + done
+        """Keep `data`'s bytes; returns their offset."""
+        offset, raw = self.end, np.ascontiguousarray(data).tobytes()
+        self._chunks.append(raw)
+        self._starts.append(offset)
+        self.end = offset + len(raw)
         return offset
 
     def read(self, offset: int, nbytes: int) -> bytes:
+        k = bisect.bisect_right(self._starts, offset) - 1
         parts, done = [], 0
         while done < nbytes:
-            part = os.pread(self.fd, nbytes - done, offset + done)
-            if not part:
-                raise OSError("spill file shorter than written")
+            if k < 0 or k >= len(self._chunks):
+                raise ValueError("read past the end of the spilled rows")
+            at = offset + done - self._starts[k]
+            part = self._chunks[k][at:at + nbytes - done]
             parts.append(part)
             done += len(part)
+            k += 1
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def close(self) -> None:
-        if self._close is not None:
-            self._close()
+        self._chunks.clear()
+        self._starts.clear()
 
 
 class SpillColumn:
-    """An append-only column whose rows beyond the newest `2 * block` go to a SpillStore.
+    """An append-only column whose rows beyond the newest `2 * block` go to a block store
+    (`MemoryBlocks`, or what the caller injected).
 
     Same appending interface as `Column`; reading is by range (`read(start, end)`, a
     copy), which is all a reversal or `lines_of` needs. `.a` reads the whole column
@@ -130,7 +124,7 @@ class SpillColumn:
 
     __slots__ = ("block", "blocks", "cold_n", "dtype", "hot", "store")
 
-    def __init__(self, dtype, store: SpillStore, block: int = 1 << 16):
+    def __init__(self, dtype, store, block: int = 1 << 16):
         self.dtype = np.dtype(dtype)
         self.hot = Column(self.dtype)
         self.cold_n = 0  # rows on disk: blocks of `block` rows, oldest first

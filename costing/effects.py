@@ -4,7 +4,8 @@ An effect is one state change (a stock-row move, an item's qty/value, a FIFO tak
 layer, WIP, good units, material and step actuals, a new material row or order, a
 close). `EffectLog` keeps them as typed columns — 29 bytes an effect instead of a
 Python tuple — written by the per-event path and by the batch kernel alike, all but
-the newest on disk (costing.arrays.SpillColumn): only a reversal reads them again. `Records`
+the newest spilled to the engine's block store (costing.arrays.SpillColumn): only a
+reversal reads them again. `Records`
 maps each accepted event id to its effect range and journal-line range.
 """
 
@@ -14,7 +15,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from costing.arrays import Column, SpillColumn, SpillStore
+from costing.arrays import Column, MemoryBlocks, SpillColumn
 
 # effect kinds: column codes shared with costing.batch's kernel
 ROW, ITEM, TAKE, LAYER, WIP, GOOD, MAT, STEP, MAT_NEW, WO_NEW, CLOSE = range(11)
@@ -31,8 +32,8 @@ class EffectLog:
     """Effects as columns: kind, a (row/item/layer/order/material-row/step-row id),
     x (a quantity or hours), v (minor units), y (old unit cost, or scrap qty)."""
 
-    def __init__(self, spill_block: int = 1 << 16):
-        store = SpillStore()  # read again only by a reversal: all but the newest on disk
+    def __init__(self, spill_block: int = 1 << 16, blocks=MemoryBlocks):
+        store = blocks()  # read again only by a reversal: all but the newest spilled
         self.kind = SpillColumn(np.int8, store, spill_block)
         self.a = SpillColumn(np.int32, store, spill_block)
         self.x = SpillColumn(np.float64, store, spill_block)
@@ -102,13 +103,13 @@ class IdIndex:
     """Event id -> record index, compact: ~16 bytes an id in memory instead of ~170.
 
     The newest ids are in a dict; the rest are (hash, record) pairs sorted by hash in two
-    numpy arrays, and the ids' text is kept on disk by record (a hash match is checked
+    numpy arrays, and the ids' text is spilled by record (a hash match is checked
     against it, so a collision never confuses two ids). The dict moves into the arrays
     when it reaches an eighth of them (at least `spill_block` ids): merging costs O(n) amortized.
     `hold` defers that move while a batch relies on `known_many` taken at its start.
     """
 
-    def __init__(self, store: SpillStore, spill_block: int):
+    def __init__(self, store, spill_block: int):
         self.recent: dict[str, int] = {}
         self.keys = np.empty(0, np.int64)  # hash(id), sorted
         self.vals = np.empty(0, np.int64)  # record index of each key
@@ -222,12 +223,12 @@ class Records:
 
     Ranges are contiguous: record k spans [end[k-1], end[k]) of the effect log and of
     the ledger's lines, so one end per record is all that is stored. Only a reversal,
-    `lines_of` and `entries_since` read a record again: the columns are on disk but for
+    `lines_of` and `entries_since` read a record again: the columns are spilled but for
     their newest rows, and the id index is compact (IdIndex).
     """
 
-    def __init__(self, spill_block: int = 1 << 16):
-        store = SpillStore()
+    def __init__(self, spill_block: int = 1 << 16, blocks=MemoryBlocks):
+        store = blocks()
         self.index = IdIndex(store, spill_block)
         self.type = SpillColumn(np.int8, store, spill_block)
         self.eff_end = SpillColumn(np.int64, store, spill_block)

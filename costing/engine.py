@@ -5,18 +5,21 @@
 changes no state. Every accepted event's state changes are kept as effect records, so
 a `reversal` is the exact negation of lines, stock moves, item values, FIFO layers and
 work-order actuals. The same master and the same events give identical outcomes.
-What is kept per event (journal lines, effects, the record of its ranges) lives on
-disk but for the newest rows (costing.arrays.SpillColumn), with a compact id index
-(costing.effects.IdIndex): memory does not grow with the number of events kept.
+What is kept per event (journal lines, effects, the record of its ranges) is live only
+for the newest rows (costing.arrays.SpillColumn); older rows go as compact blocks to the
+store `Engine(blocks=...)` makes — a spill file beside the journal in the gateway — with a
+compact id index (costing.effects.IdIndex), so memory does not grow with events kept.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
+from costing.arrays import MemoryBlocks
 from costing.batch import BatchPath
 from costing.effects import EVENT_TYPES, ROW, EffectLog, Records
 from costing.inventory import Inventory
@@ -58,19 +61,22 @@ class _Tx:
 class Engine(EngineViews):
     """Values a stream of events; state is arrays (items, layers, work orders)."""
 
-    def __init__(self, master: MasterData, spill_block: int = 1 << 16):
-        """`spill_block`: rows of journal lines and effects kept in memory per column
-        (2x this at most); older ones are on disk until a reversal reads them."""
+    def __init__(self, master: MasterData, spill_block: int = 1 << 16,
+                 blocks: Callable[[], Any] = MemoryBlocks):
+        """`spill_block`: rows of journal lines, effects and records kept live per column
+        (2x this at most); older ones are moved, as compact blocks, to a store made by
+        `blocks()` (costing.arrays.MemoryBlocks: in memory; the gateway passes a spill
+        file beside its journal) until a reversal reads them."""
         self.master = master
         self.rollup = roll_up(master)
         self.plant = plant = self.rollup.plant
         self.std = self.rollup.std_array
         self.acc = master.accounts
-        self.ledger = Ledger(master.accounts, plant.inv_account, spill_block)
+        self.ledger = Ledger(master.accounts, plant.inv_account, spill_block, blocks)
         self.inv = Inventory(plant, self.std)
         self.wos = WorkOrders(plant)
-        self.effects = EffectLog(spill_block)  # what each accepted event changed, for reversal
-        self.records = Records(spill_block)
+        self.effects = EffectLog(spill_block, blocks)  # what each accepted event changed, for reversal
+        self.records = Records(spill_block, blocks)
         self._batch: BatchPath | None = None
         self._handlers = {
             "receipt": self._receipt, "issue": self._issue, "wo_release": self._release,

@@ -5,14 +5,14 @@ posts an entry: per-account totals go into the running balance array, and any
 imbalance becomes a line on the `rounding` account so every entry balances exactly.
 Posted lines are kept as integer columns (account, amount, item, work order, work
 center, memo ids) — 28 bytes a line — so a reversal can negate them much later; all
-but the newest are kept on disk (costing.arrays.SpillColumn), not in memory.
+but the newest are spilled to the engine's block store (costing.arrays.SpillColumn).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from costing.arrays import SpillColumn, SpillStore
+from costing.arrays import MemoryBlocks, SpillColumn
 from costing.kernels import post_kernel
 from costing.master import Accounts
 from costing.outcome import Line
@@ -40,7 +40,7 @@ class Ledger:
     """Running GL balances (debit − credit) per account and every posted line."""
 
     def __init__(self, accounts: Accounts, extra_accounts: tuple[str, ...],
-                 spill_block: int = 1 << 16):
+                 spill_block: int = 1 << 16, blocks=MemoryBlocks):
         codes = [getattr(accounts, role) for role in Accounts.ROLES]
         codes += list(accounts.inventory.values()) + list(extra_accounts)
         self.codes: list[str] = list(dict.fromkeys(codes))
@@ -51,8 +51,8 @@ class Ledger:
         self.names: list[str | None] = [None]  # id 0 = absent dimension
         self._name_id: dict[str | None, int] = {None: 0}
         # account, amount, item, work order, work center, memo (ids into `names`); only
-        # a reversal reads old lines again, so all but the newest go to disk
-        store = SpillStore()
+        # a reversal reads old lines again, so all but the newest are spilled
+        store = blocks()
         self.cols = tuple(SpillColumn(np.int64 if k == 1 else np.int32, store, spill_block)
                           for k in range(6))
 

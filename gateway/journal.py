@@ -37,6 +37,7 @@ from gateway.events import (
     encode_event,
 )
 from gateway.replay import replay_stored
+from gateway.spill import spill_files
 
 
 @dataclass(slots=True)
@@ -203,7 +204,9 @@ class Journal:
         self._lock = _writer_lock(self.path)
         self.conn = connect(self.path, synchronous)
         schema.create(self.conn)
-        self.engine = Engine(master)
+        # the engine's old rows (kept for reversals) go to a spill file beside the journal
+        self._blocks = spill_files(os.path.dirname(os.path.abspath(self.path)))
+        self.engine = Engine(master, blocks=self._blocks)
         self._seq_marks: dict[str, dict[str, int]] = {}  # order -> release/close seq, this tx
         if rebuild:
             self._rebuild()
@@ -213,7 +216,7 @@ class Journal:
     def _rebuild(self) -> None:
         """Bring the in-memory engine to the state the stored events imply (the engine's
         batch path: no per-event objects on the way)."""
-        self.engine = Engine(self.master)
+        self.engine = Engine(self.master, blocks=self._blocks)
         for _ in replay_stored(self.conn, self.engine, outcomes=False):
             pass
         # Master data changed under stored events? The journal stays the truth; say so.

@@ -66,9 +66,12 @@ def replay(db: str, items: int, depth: int) -> dict:
     from costing.engine import Engine
     from gateway.journal import connect
     from gateway.replay import replay_stored
+    from gateway.spill import spill_files
 
     master = make_master(items, depth)
-    engine = Engine(master)  # built (and numba loaded) before the clock starts
+    # built (and numba loaded) before the clock starts; old rows spill beside the journal
+    # file, as the gateway's own rebuild does
+    engine = Engine(master, blocks=spill_files(os.path.dirname(os.path.abspath(db))))
     conn = connect(db, readonly=True)
     _warm_up(master)
     n = 0

@@ -1,10 +1,11 @@
-"""Journal lines and effects kept on disk read back exactly what was written.
+"""Journal lines and effects spilled out of the live columns read back exactly.
 
 The engine keeps every accepted event's lines and effects (a reversal may name any past
-event) in `SpillColumn`s: the newest rows in memory, the rest in an unlinked temporary
-file. Whatever the block size, reading a range gives the rows appended, and an engine
-whose blocks are a few rows reverses, replays and reports exactly like one whose data
-never left memory.
+event) in `SpillColumn`s: the newest rows live, the rest as blocks in a store — compact
+bytes in memory by default (costing.arrays.MemoryBlocks), an unlinked file beside the
+journal in the gateway (gateway.spill.SpillFile). Whatever the block size and store,
+reading a range gives the rows appended, and an engine whose blocks are a few rows
+reverses, replays and reports exactly like one whose data never left its columns.
 """
 
 from __future__ import annotations
@@ -13,20 +14,22 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from costing.arrays import SpillColumn, SpillStore
+from costing.arrays import MemoryBlocks, SpillColumn
 from costing.engine import Engine
 from gateway.events import Reversal
+from gateway.spill import SpillFile, spill_files
 from tests.costing.strategies import event_streams, masters
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 9),
        st.lists(st.lists(st.integers(-2**40, 2**40), max_size=30), max_size=20),
-       st.data())
-def test_a_spill_column_reads_back_what_was_appended(block, batches, data):
-    store = SpillStore()
+       st.booleans(), st.data())
+def test_a_spill_column_reads_back_what_was_appended(block, batches, on_disk, data):
+    store = spill_files()() if on_disk else MemoryBlocks()
     col, other = SpillColumn(np.int64, store, block), SpillColumn(np.int8, store, block)
-    assert store.fd == -1  # no file until a row has to move to disk
+    if isinstance(store, SpillFile):
+        assert store.fd == -1  # no file until a row has to move to disk
     kept: list[int] = []
     for values in batches:  # two columns share the file: offsets must not mix
         if len(values) == 1:
@@ -36,7 +39,7 @@ def test_a_spill_column_reads_back_what_was_appended(block, batches, data):
         other.extend([v % 100 for v in values])
         kept.extend(values)
         assert col.n == len(col) == len(kept)
-        assert col.hot.n < 2 * block  # the rest went to disk
+        assert col.hot.n < 2 * block  # the rest went to the store
     assert col.a.tolist() == kept
     assert other.a.tolist() == [v % 100 for v in kept]
     if kept:
@@ -55,7 +58,7 @@ def test_an_engine_whose_lines_and_effects_spill_behaves_like_one_that_keeps_the
     master = data.draw(masters())
     events = data.draw(event_streams(master, max_size=60))
     block = data.draw(st.integers(1, 8))
-    small, big = Engine(master, spill_block=block), Engine(master)
+    small, big = Engine(master, spill_block=block, blocks=spill_files()), Engine(master)
     assert small.apply_many(events) == big.apply_many(events)
     # then reverse every accepted event, newest first: each reads spilled rows back
     undo = [Reversal(id=f"undo-{k}", ts="t", reverses=eid)
@@ -74,7 +77,7 @@ def test_an_engine_whose_lines_and_effects_spill_behaves_like_one_that_keeps_the
 def test_the_id_index_finds_every_id_added_and_nothing_else(block, batches, probes):
     from costing.effects import IdIndex
 
-    index, added = IdIndex(SpillStore(), block), {}
+    index, added = IdIndex(MemoryBlocks(), block), {}
     for ids in batches:
         ids = [s for s in dict.fromkeys(ids) if s not in added]
         index.add_many(ids, len(added))
