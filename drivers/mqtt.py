@@ -20,14 +20,15 @@ error carries the same `ack` callable: a sink that sets `acks_problems = True` p
 to call it once the problem is stored, closing the window in which a crash between
 "reported" and "stored" would lose the payload; any other sink is acked for at once.
 
-The wire: MQTT 3.1.1 spoken by `_Wire`, an asyncio protocol of this module. A general
-client (paho under aiomqtt) reads one packet per event-loop wakeup with several small
-`recv` calls, builds message objects and a task per message, and acknowledges each
-PUBACK on its own; at thousands of messages a second that per-message overhead was
-half of the gateway's CPU. `_Wire` parses every complete packet of whatever arrived in
-one pass, hands the driver a burst of messages per wakeup, and writes the PUBACKs of a
-committed batch in one send. A sink with a `reading_batch(list)` method gets the burst
-in one call; others get `reading()` per message, in order.
+The client is paho (MQTT 3.1.1), driven by the event loop through paho's external-loop
+hooks rather than aiomqtt: a general client reads one packet per event-loop wakeup with
+several small `recv` calls and wakes a task per message, and at thousands of messages a
+second that per-message overhead was half of the gateway's CPU. `_Paho` serves paho's
+small reads from one buffered `recv` and handles every packet of a read before returning
+to the loop; the driver hands a burst of messages over at once, and the PUBACKs of a
+committed batch are queued together and written in one pass. A sink with a
+`reading_batch(list)` method gets the burst in one call; others get `reading()` per
+message, in order.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 import msgspec
+import paho.mqtt.client as mqtt
 from paho.mqtt.client import topic_matches_sub
 
 from drivers.base import AuthError, DecodeError, DriverError, Reading, Sink, TransportError
@@ -51,8 +53,6 @@ log = logging.getLogger(__name__)
 
 KINDS = ("good", "scrap", "weight", "scan", "measure")
 _REFUSED_AUTH = {4, 5, 134, 135}  # MQTT 3.1.1 CONNACK 4/5, MQTT 5 reason codes 0x86/0x87
-_CONNACK_TEXT = {1: "unacceptable protocol version", 2: "identifier rejected",
-                 3: "server unavailable", 4: "bad user name or password", 5: "not authorized"}
 
 
 def _now() -> str:
@@ -148,159 +148,145 @@ def _json_object(payload: bytes, topic: str) -> dict[str, Any]:
     return body
 
 
-# -- MQTT 3.1.1 on the wire ------------------------------------------------------------
+# -- paho on the event loop ---------------------------------------------------------------
 
-_PINGREQ = b"\xc0\x00"
-_DISCONNECT = b"\xe0\x00"
+class _Paho(mqtt.Client):
+    """paho's client with a read buffer, driven by the event loop (paho's "external loop").
 
+    paho reads a packet with several small `recv`s (the command byte, each length byte,
+    the body) and handles one packet per `loop_read`. Here one `recv` takes whatever the
+    socket holds and paho's small reads are served from it, and `read_all` lets paho
+    handle every complete packet of that read before going back to the event loop, so a
+    burst of messages costs one wakeup instead of one each.
+    """
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._rbuf = b""
+        self._rpos = 0
 
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._rpos >= len(self._rbuf):
+            data = super()._sock_recv(1 << 18)  # BlockingIOError when empty: paho's "again"
+            if not data:
+                return data  # the broker closed the connection
+            self._rbuf, self._rpos = data, 0
+        start = self._rpos
+        out = self._rbuf[start:start + bufsize]
+        self._rpos = start + len(out)
+        return out
 
-def _str(s: str | bytes) -> bytes:
-    b = s.encode() if isinstance(s, str) else s
-    return len(b).to_bytes(2, "big") + b
+    def buffered(self) -> bool:
+        """Bytes read but not handled yet (ours, or decrypted and held by TLS)."""
+        if self._rpos < len(self._rbuf):
+            return True
+        sock = self.socket()
+        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
-
-def _packet(first: int, body: bytes) -> bytes:
-    return bytes([first]) + _varint(len(body)) + body
-
-
-def connect_packet(client_id: str, username: str | None, password: str | None,
-                   keepalive: int, clean_session: bool = False) -> bytes:
-    flags = (0x02 if clean_session else 0) | (0x80 if username is not None else 0) \
-        | (0x40 if password is not None else 0)
-    body = _str("MQTT") + bytes([4, flags]) + keepalive.to_bytes(2, "big") + _str(client_id)
-    if username is not None:
-        body += _str(username)
-    if password is not None:
-        body += _str(password)
-    return _packet(0x10, body)
-
-
-def subscribe_packet(mid: int, topics: list[str], qos: int = 1) -> bytes:
-    return _packet(0x82, mid.to_bytes(2, "big") + b"".join(_str(t) + bytes([qos]) for t in topics))
-
-
-def puback_packets(mids: Iterable[int]) -> bytes:
-    return b"".join(b"\x40\x02" + m.to_bytes(2, "big") for m in mids)
-
-
-class ConnectRefused(Exception):
-    def __init__(self, rc: int):
-        super().__init__(f"CONNACK {rc}: {_CONNACK_TEXT.get(rc, 'refused')}")
-        self.rc = rc
+    def read_all(self) -> None:
+        """Handle every packet that has arrived (a read, then what it left buffered)."""
+        while True:
+            rc = self.loop_read()
+            if rc != mqtt.MQTT_ERR_SUCCESS or not self.buffered():
+                return
 
 
-class _Wire(asyncio.Protocol):
-    """One broker connection: parses every complete packet of each read in one pass.
+class _Connection:
+    """One broker connection: paho's socket on the event loop, messages into `inbox`.
 
-    PUBLISH packets become (topic, payload, qos, mid) tuples appended to `inbox`; the
-    driver takes them all at once. CONNACK / SUBACK / PINGRESP resolve their waiters."""
+    `inbox` holds (topic, payload, qos, mid) of messages not taken yet; `wakeup` is set
+    when it has some or when the connection is gone (`lost`)."""
 
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.inbox: list[tuple[bytes, bytes, int, int]] = []
+    def __init__(self, driver: "MqttDevices"):
+        self.loop = asyncio.get_running_loop()
+        self.inbox: list[tuple[str, bytes, int, int]] = []
         self.wakeup = asyncio.Event()
-        self.connack: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.subacks: dict[int, asyncio.Future] = {}
-        self.lost: BaseException | None = None
-        self.last_read = 0.0
-        self._topics: dict[bytes, str] = {}
+        self.connack: asyncio.Future = self.loop.create_future()
+        self.suback: asyncio.Future = self.loop.create_future()
+        self.lost: str | None = None
+        self.writing = False  # the socket is registered for writing
+        c = self.client = _Paho(mqtt.CallbackAPIVersion.VERSION2, client_id=driver.client_id,
+                                clean_session=False, protocol=mqtt.MQTTv311)
+        c.manual_ack_set(True)  # PUBACK only when the gateway says so (ack_all)
+        if driver.username is not None:
+            c.username_pw_set(driver.username, driver.password)
+        if driver.tls:
+            c.tls_set_context(ssl.create_default_context(cafile=driver.ca_file))
+        c.connect_timeout = driver.timeout
+        c.on_connect, c.on_subscribe = self._on_connect, self._on_subscribe
+        c.on_message, c.on_disconnect = self._on_message, self._on_disconnect
+        c.on_socket_open, c.on_socket_close = self._on_socket_open, self._on_socket_close
+        c.on_socket_register_write = self._want_write
+        c.on_socket_unregister_write = self._wrote
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
+    # paho's callbacks: all run on the event loop's thread, inside read_all/loop_write
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        if not self.connack.done():
+            self.connack.set_result(reason)
 
-    def connection_lost(self, exc) -> None:
-        self.lost = exc or ConnectionResetError("the broker closed the connection")
-        for fut in (self.connack, *self.subacks.values()):
-            if not fut.done():
-                fut.set_exception(TransportError(f"connection lost: {self.lost}"))
+    def _on_subscribe(self, client, userdata, mid, reasons, properties) -> None:
+        if not self.suback.done():
+            self.suback.set_result(reasons)
+
+    def _on_message(self, client, userdata, message) -> None:
+        self.inbox.append((message.topic, message.payload, message.qos, message.mid))
         self.wakeup.set()
 
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        self.last_read = asyncio.get_running_loop().time()
-        n, i = len(buf), 0
-        inbox = self.inbox
-        while i + 2 <= n:
-            first = buf[i]
-            # remaining length: 1-4 bytes of 7 bits, lowest first
-            j, shift, length, complete = i + 1, 0, 0, False
-            while j < n:
-                byte = buf[j]
-                j += 1
-                length |= (byte & 0x7F) << shift
-                if not byte & 0x80:
-                    complete = True
-                    break
-                shift += 7
-                if shift > 21:
-                    self._protocol_error("remaining length longer than 4 bytes")
-                    return
-            if not complete or j + length > n:
-                break  # an incomplete packet: wait for more bytes
-            end = j + length
-            kind = first >> 4
-            if kind == 3:  # PUBLISH
-                qos = (first >> 1) & 3
-                tlen = (buf[j] << 8) | buf[j + 1]
-                p = j + 2 + tlen
-                topic = bytes(buf[j + 2:p])
-                if qos:
-                    mid = (buf[p] << 8) | buf[p + 1]
-                    p += 2
-                else:
-                    mid = 0
-                inbox.append((topic, bytes(buf[p:end]), qos, mid))
-            elif kind == 2:  # CONNACK
-                if not self.connack.done():
-                    self.connack.set_result(buf[j + 1])
-            elif kind == 9:  # SUBACK
-                mid = (buf[j] << 8) | buf[j + 1]
-                fut = self.subacks.pop(mid, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(bytes(buf[j + 2:end]))
-            elif kind in (6, 7):  # PUBREL/PUBCOMP: we never subscribe with QoS 2
-                self._protocol_error(f"unexpected packet type {kind}")
-                return
-            # PINGRESP (13) and anything else: last_read already noted it
-            i = end
-        if i:
-            del buf[:i]
-        if inbox:
-            self.wakeup.set()
+    def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
+        self.lost = str(reason)
+        for fut in (self.connack, self.suback):
+            if not fut.done():  # whoever awaits it gets the error; nobody may be
+                fut.set_exception(TransportError(f"connection lost: {reason}"))
+                fut.exception()  # so an unawaited one is not logged as unretrieved
+        self.wakeup.set()
 
-    def _protocol_error(self, why: str) -> None:
-        log.warning("mqtt: protocol error (%s); closing the connection", why)
-        self.transport.close()
+    def _on_socket_open(self, client, userdata, sock) -> None:
+        self.loop.add_reader(sock, self._readable)
 
-    def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+    def _on_socket_close(self, client, userdata, sock) -> None:
+        self.loop.remove_reader(sock)
+        self._wrote(client, userdata, sock)
 
-    def topic(self, raw: bytes) -> str:
-        t = self._topics.get(raw)
-        if t is None:
-            t = self._topics[raw] = raw.decode("utf-8", "replace")
-        return t
+    def _want_write(self, client, userdata, sock) -> None:
+        if not self.writing:  # paho asks once per queued packet (each PUBACK)
+            self.writing = True
+            self.loop.add_writer(sock, self.client.loop_write)
+
+    def _wrote(self, client, userdata, sock) -> None:
+        self.writing = False
+        self.loop.remove_writer(sock)
+
+    def _readable(self) -> None:
+        self.client.read_all()
+
+    async def open(self, host: str, port: int, keepalive: int) -> None:
+        # TCP connect and TLS handshake block: off the event loop. The socket is
+        # non-blocking afterwards, and paho hands it over through on_socket_open.
+        await self.loop.run_in_executor(None, self.client.connect, host, port, keepalive)
+        self.client.loop_write()  # CONNECT, if paho could not send it at once
+
+    async def housekeeping(self) -> None:
+        """paho's timers: PINGREQ within the keepalive, and a silent broker declared gone."""
+        while self.lost is None:
+            await asyncio.sleep(1.0)
+            self.client.loop_misc()
+
+    def close(self) -> None:
+        c = self.client
+        if self.lost is None and c.socket() is not None:
+            c.disconnect()  # DISCONNECT goes out after the PUBACKs already queued
+            c.loop_write()  # paho closes the socket once DISCONNECT is sent
+        if c.socket() is not None:  # the write would block, or the broker is gone
+            c._sock_close()
 
 
 class _Ack:
     """The PUBACK of one message; callable once (later calls do nothing)."""
 
-    __slots__ = ("driver", "wire", "generation", "mid", "sent")
+    __slots__ = ("conn", "driver", "generation", "mid", "sent")
 
-    def __init__(self, driver: "MqttDevices", wire: _Wire, generation: int, mid: int):
-        self.driver, self.wire, self.generation, self.mid = driver, wire, generation, mid
+    def __init__(self, driver: "MqttDevices", conn: _Connection, generation: int, mid: int):
+        self.driver, self.conn, self.generation, self.mid = driver, conn, generation, mid
         self.sent = False
 
     async def __call__(self) -> None:
@@ -345,7 +331,7 @@ class MqttDevices(Reconnecting):
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self._sink: Sink | None = None
         self._task: asyncio.Task | None = None
-        self._wire: _Wire | None = None
+        self._conn: _Connection | None = None
         self._generation = 0  # one per broker connection; acks never cross connections
         self._is_event: dict[str, bool] = {}
         self.connects = 0
@@ -358,88 +344,64 @@ class MqttDevices(Reconnecting):
 
     async def _lost(self) -> None:
         self._generation += 1  # acks of this connection's messages are now void
-        wire, self._wire = self._wire, None
-        if wire is not None and wire.transport is not None and not wire.transport.is_closing():
-            wire.write(_DISCONNECT)
-            wire.transport.close()  # sends what is buffered (PUBACKs) first
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
-    async def _open(self) -> _Wire:
-        loop = asyncio.get_running_loop()
-        ctx = None
-        if self.tls:
-            ctx = ssl.create_default_context(cafile=self.ca_file)
-        _, wire = await asyncio.wait_for(loop.create_connection(
-            _Wire, self.host, self.port, ssl=ctx,
-            server_hostname=self.host if ctx else None), self.timeout)
-        self._wire = wire
-        wire.write(connect_packet(self.client_id, self.username, self.password, self.keepalive))
-        rc = await asyncio.wait_for(wire.connack, self.timeout)
-        if rc != 0:
-            if rc in _REFUSED_AUTH:
-                raise AuthError(f"mqtt {self.url}: broker refused the credentials "
-                                f"(CONNACK {rc}: {_CONNACK_TEXT[rc]})")
-            raise ConnectRefused(rc)
+    async def _open(self) -> _Connection:
+        conn = self._conn = _Connection(self)
+        await asyncio.wait_for(conn.open(self.host, self.port, self.keepalive), self.timeout)
+        reason = await asyncio.wait_for(conn.connack, self.timeout)
+        if reason.is_failure:
+            if reason.value in _REFUSED_AUTH:
+                raise AuthError(f"mqtt {self.url}: broker refused the credentials ({reason})")
+            raise TransportError(f"mqtt {self.url}: broker refused the connection ({reason})")
         topics = [*self.topics, *([self.events_topic] if self.events_topic else [])]
-        fut = wire.subacks[1] = loop.create_future()
-        wire.write(subscribe_packet(1, topics))
-        granted = await asyncio.wait_for(fut, self.timeout)
-        if any(code == 0x80 for code in granted):
-            refused = [t for t, code in zip(topics, granted) if code == 0x80]
+        rc, _ = conn.client.subscribe([(t, 1) for t in topics])
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            raise TransportError(f"mqtt {self.url}: subscribe failed ({mqtt.error_string(rc)})")
+        granted = await asyncio.wait_for(conn.suback, self.timeout)
+        refused = [t for t, code in zip(topics, granted) if code.is_failure]
+        if refused:
             raise TransportError(f"mqtt {self.url}: subscription refused for {refused}")
-        return wire
+        return conn
 
     async def _session(self) -> None:
-        wire = await self._open()
+        conn = await self._open()
         self._generation += 1
         generation = self._generation
         self.connects += 1
         self._sink.connection(self.id, "connected")
-        pinger = asyncio.create_task(self._keepalive(wire))
+        timers = asyncio.create_task(conn.housekeeping())
         try:
             while True:
-                await wire.wakeup.wait()
-                wire.wakeup.clear()
-                batch, wire.inbox = wire.inbox, []
+                await conn.wakeup.wait()
+                conn.wakeup.clear()
+                batch, conn.inbox = conn.inbox, []
                 if batch:
-                    await self._deliver_many(wire, generation, batch)
-                if wire.lost is not None and not wire.inbox:
-                    raise TransportError(f"mqtt {self.url}: connection closed ({wire.lost})")
+                    await self._deliver_many(conn, generation, batch)
+                if conn.lost is not None and not conn.inbox:
+                    raise TransportError(f"mqtt {self.url}: connection closed ({conn.lost})")
         finally:
-            pinger.cancel()
-
-    async def _keepalive(self, wire: _Wire) -> None:
-        """PINGREQ every half keepalive; a broker silent for 1.5 keepalives is gone."""
-        loop = asyncio.get_running_loop()
-        wire.last_read = loop.time()
-        if self.keepalive <= 0:
-            return
-        while wire.lost is None:
-            await asyncio.sleep(self.keepalive / 2)
-            if loop.time() - wire.last_read > self.keepalive * 1.5:
-                log.info("%s: no answer from the broker for %.0f s", self.id, self.keepalive * 1.5)
-                wire.transport.close()
-                return
-            wire.write(_PINGREQ)
+            timers.cancel()
 
     async def ack_all(self, acks: Iterable[_Ack]) -> None:
-        """Send the PUBACKs of these messages in one write (those of a live connection
-        not sent yet) and wait briefly until they left our buffer."""
-        mids = []
-        wire = None
+        """Queue the PUBACKs of these messages (those of the live connection not sent
+        yet), write them, and wait briefly until they left paho's queue."""
+        conn = None
         for a in acks:
-            if a.sent or a.mid == 0 or a.generation != self._generation or a.wire is not self._wire:
+            if a.sent or a.mid == 0 or a.generation != self._generation or a.conn is not self._conn:
                 continue  # done already, QoS 0, or a dead connection's packet id
             a.sent = True
-            mids.append(a.mid)
-            wire = a.wire
-        if wire is None:
+            a.conn.client.ack(a.mid, 1)
+            conn = a.conn
+        if conn is None:
             return
-        wire.write(puback_packets(mids))
-        transport = wire.transport
+        client = conn.client
+        client.loop_write()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 1.0
-        while (transport is not None and not transport.is_closing()
-               and transport.get_write_buffer_size() and loop.time() < deadline):
+        while client.want_write() and conn.lost is None and loop.time() < deadline:
             await asyncio.sleep(0.001)
 
     def _events(self, topic: str) -> bool:
@@ -449,16 +411,15 @@ class MqttDevices(Reconnecting):
                 topic_matches_sub(self.events_topic, topic)
         return hit
 
-    async def _deliver_many(self, wire: _Wire, generation: int,
-                            batch: list[tuple[bytes, bytes, int, int]]) -> None:
+    async def _deliver_many(self, conn: _Connection, generation: int,
+                            batch: list[tuple[str, bytes, int, int]]) -> None:
         sink = self._sink
         many = getattr(sink, "reading_batch", None)
         if not callable(many):
             many = None
         out: list[Reading] = []
-        for raw_topic, payload, qos, mid in batch:
-            topic = wire.topic(raw_topic)
-            ack = _Ack(self, wire, generation, mid if qos else 0)
+        for topic, payload, qos, mid in batch:
+            ack = _Ack(self, conn, generation, mid if qos else 0)
             try:
                 if self._events(topic):
                     reading = decode_event_payload(payload, topic, self.id, ack)

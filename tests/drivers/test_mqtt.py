@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.base import AuthError, DecodeError
-from drivers.mqtt import KINDS, MqttDevices, _Wire, decode_device_payload, decode_event_payload
+from drivers.mqtt import KINDS, MqttDevices, decode_device_payload, decode_event_payload
 from simulators.mqtt_devices import MqttDeviceSimulator
 from simulators import mosquitto as mosquitto_support
 from tests.support.mosquitto import Mosquitto, mosquitto, mosquitto_tls_files  # noqa: F401 (fixtures)
@@ -343,35 +343,6 @@ async def test_driver_survives_a_failing_sink_and_stops_twice_harmlessly(mosquit
     assert sink.states[-1] == "down" and "reconnecting" in sink.states
 
 
-def _publish_packet(topic: bytes, payload: bytes, qos: int, mid: int) -> bytes:
-    body = len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"") + payload
-    length, rem = bytearray(), len(body)
-    while True:
-        rem, digit = divmod(rem, 128)
-        length.append(digit | (0x80 if rem else 0))
-        if not rem:
-            break
-    return bytes([0x30 | qos << 1]) + bytes(length) + body
-
-
-async def test_wire_parses_every_packet_of_a_read_whatever_the_split():
-    # Payloads whose remaining length takes 1, 2 and 3 bytes, QoS 0 and 1, a PINGRESP
-    # between them: cut the stream at every offset (and in one piece), same messages.
-    msgs = [(b"plant/events", b"{}", 1, 1), (b"a/b", b"x" * 200, 1, 65535),
-            (b"t", b"y" * 20000, 0, 0), (b"plant/devices/p/readings", b'{"k":1}', 1, 7)]
-    stream = b"".join(_publish_packet(*m) for m in msgs[:2]) + b"\xd0\x00" + \
-        b"".join(_publish_packet(*m) for m in msgs[2:])
-    for cut in [len(stream), *range(1, len(stream), 97), *range(1, 40)]:
-        wire = _Wire()
-        wire.data_received(stream[:cut])
-        wire.data_received(stream[cut:])
-        assert wire.inbox == msgs and wire.buf == b"", cut
-    wire = _Wire()
-    for i in range(len(stream)):  # one byte per read
-        wire.data_received(stream[i:i + 1])
-    assert wire.inbox == msgs and wire.wakeup.is_set()
-
-
 class BatchSink(RecordingSink):
     """A sink that takes a driver's burst in one call, as the gateway does."""
 
@@ -410,3 +381,40 @@ async def test_a_burst_is_delivered_in_order_and_acked_in_one_write(mosquitto):
         await sink2.readings[-1].ack()
         await second.stop()
     assert [r.attrs["event_id"] for r in sink2.readings] == [f"b-{k}" for k in range(10, 15)] + ["marker"]
+
+
+class AckingSink(BatchSink):
+    """Commits (acks) each burst as soon as it arrives."""
+
+    def __init__(self, driver):
+        super().__init__()
+        self.driver = driver
+
+    async def reading_batch(self, readings):
+        await super().reading_batch(readings)
+        await self.driver.ack_all([r.ack for r in readings])
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+async def test_messages_of_every_size_arrive_whole_and_in_order_when_queued(
+        mosquitto, tls):
+    # Remaining lengths of 1, 2 and 3 bytes, and a payload larger than one buffered read,
+    # queued at the broker while the gateway is away: on reconnect they arrive
+    # back to back, many packets a read, split anywhere; each must come out whole.
+    url = dict(url=mosquitto.tls_url, ca_file=mosquitto.ca_file) if tls else {}
+    cid = f"gw-sizes-{'tls' if tls else 'plain'}"
+    first = driver_for(mosquitto, client_id=cid, **url)
+    await running(first)  # creates the session and its subscription
+    await first.stop()
+    sizes = [0, 90, 200, 20_000, 300_000] * 6
+    async with devices(mosquitto) as sim:
+        for k, size in enumerate(sizes):
+            await sim.event({"id": f"s-{k}", "pad": "x" * size})
+    driver = driver_for(mosquitto, client_id=cid, **url)
+    sink = AckingSink(driver)
+    await driver.start(sink)
+    await wait_until(lambda: len(sink.readings) >= len(sizes), timeout=30,
+                     what="every queued message")
+    await driver.stop()
+    got = [(r.value["id"], len(r.value["pad"])) for r in sink.readings]
+    assert got == [(f"s-{k}", size) for k, size in enumerate(sizes)]
