@@ -100,6 +100,10 @@ class Mosquitto:
             # Persistent sessions must survive a broker restart, as on a real site.
             "persistence true",
             f"persistence_location {self.folder}/",
+            # The gateway acknowledges only after commit, so a commit can hold no more
+            # readings than the broker lets it keep unacknowledged (default 20).
+            "max_inflight_messages 1000",
+            "max_queued_messages 100000",
             f"log_dest file {self.log_file}",
             "log_type error", "log_type warning", "log_type notice", "log_type information",
             "connection_messages true",

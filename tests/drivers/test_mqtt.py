@@ -362,7 +362,7 @@ async def test_a_burst_is_delivered_in_order_and_acked_in_one_write(mosquitto):
     await first.start(sink)
     await wait_until(lambda: sink.state == "connected", what="driver connected")
     async with devices(mosquitto) as sim:
-        for k in range(15):  # within Mosquitto's default 20 messages in flight
+        for k in range(15):  # within the broker's messages in flight
             await sim.count("press-1", "good", 1, id=f"b-{k}")
         await wait_until(lambda: len(sink.readings) == 15, what="15 readings")
         assert sum(sink.bursts) == 15 and all(n > 0 for n in sink.bursts)
