@@ -84,6 +84,8 @@ class BatchPath:
         self.route = bk.Route(pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_backflush,
                               pl.wc_labor, pl.wc_overhead, wc_name, hours_memo, scrap_memo)
         self.wo_name = Column(np.int64)
+        self._run_of = None  # (events, ids) when the run is events[_run_start:...]
+        self._run_start = 0
         self.bf_start = Column(np.int64, -1)  # per order: its backflush rows in bf_*
         self.bf_row = Column(np.int64)
         self.bf_group = Column(np.int64)
@@ -138,6 +140,23 @@ class BatchPath:
         recent, by_class = self._recent, self._by_class
         pending, pending_ids = self.pending, self.pending_ids  # rebound by each flush
         try:
+            if not any(known) and None not in ids and len(set(ids)) == len(ids) \
+                    and recent.keys().isdisjoint(ids):
+                # no id seen before nor twice: no per-event duplicate check, and the run
+                # is a slice of `events` (its ids are looked up only by reversals)
+                self._run_of = (events, ids)
+                self._run_start = 0
+                for i, event in enumerate(events):
+                    try:
+                        (by_class.get(event.__class__) or self._encoder_of(event))(event)
+                    except Exception:  # noqa: BLE001 — as below
+                        self._flush(out)
+                        result = eng.apply_one(event)
+                        self._run_start = i + 1
+                        if out is not None:
+                            out.append(result)
+                self._flush(out)
+                return out
             for event, eid, old in zip(events, ids, known):
                 try:
                     if old or eid is None or eid in recent or eid in pending_ids:
@@ -154,6 +173,7 @@ class BatchPath:
                         out.append(result)
             self._flush(out)
         finally:
+            self._run_of = None
             self._reset()
             index.hold = False
             index.settle()
@@ -363,6 +383,8 @@ class BatchPath:
         earlier in the run; not of an order's release or close, nor of an issue that made
         a material row (those change the orders' tables: the per-event path does them)."""
         eng, recs = self.engine, self.engine.records
+        if self._run_of is not None:
+            self._sync_pending()
         j = self.pending_ids.get(target, -1)
         past = None
         if j != -1:
@@ -493,7 +515,17 @@ class BatchPath:
             A = _alerts(n + 16)
         return L, X, A
 
+    def _sync_pending(self) -> None:
+        """`pending_ids` of a run that is a slice of the events: the ids added since."""
+        ids = self._run_of[1]
+        s, n, pid = self._run_start, len(self.ints), self.pending_ids
+        if len(pid) < n:
+            pid.update(zip(ids[s + len(pid):s + n], range(len(pid), n)))
+
     def _flush(self, out: list[Outcome] | None) -> None:
+        if self._run_of is not None and self.ints:
+            self._sync_pending()
+            self.pending = self._run_of[0][self._run_start:self._run_start + len(self.ints)]
         if not self.pending:
             return
         eng = self.engine
