@@ -37,7 +37,7 @@ _TYPE = {"receipt": bk.RECEIPT, "issue": bk.ISSUE, "wo_release": bk.RELEASE,
          "wo_close": bk.CLOSE_WO}
 # targets a reversal in a run cannot have: they change the orders' tables (or are one)
 _NOT_IN_RUN = (bk.RELEASE, bk.CLOSE_WO, bk.REVERSAL)
-_STRUCTURAL = np.array([MAT_NEW, WO_NEW, CLOSE], np.int8)
+_STRUCTURAL_CODES = frozenset((MAT_NEW, WO_NEW, CLOSE))
 _ENC_NAME = {bk.RECEIPT: "receipt", bk.ISSUE: "issue", bk.RELEASE: "release",
              bk.COMPLETION: "completion", bk.SCRAP: "scrap", bk.LABOR: "labor",
              bk.SHIPMENT: "shipment", bk.COUNT: "count", bk.TRANSFER: "transfer",
@@ -106,7 +106,7 @@ class BatchPath:
         self._steps: dict[tuple[int, object], int] = {}
         self._memo_ids: dict[tuple[str, object], int] = {}
         self._mat_rows: dict[tuple[int, int], int] = {}
-        self._bom_line: dict[tuple[int, int], int] = {}
+        self._bom_first: dict[int, dict[int, int]] = {}
         self._reset()
 
     # -- the run -------------------------------------------------------------------
@@ -404,7 +404,7 @@ class BatchPath:
             e0, e1, l0, l1 = recs.ranges(k)
             log = eng.effects
             kind, a, x, v, y = (c.read(e0, e1) for c in log.columns())
-            if np.isin(kind, _STRUCTURAL).any():
+            if not _STRUCTURAL_CODES.isdisjoint(kind.tolist()):
                 raise _Skip
             lines = np.array([c.read(l0, l1) for c in eng.ledger.cols], np.int64)
             past = (np.array([kind, a, v], np.int64), np.array([x, y]), lines)
@@ -457,13 +457,25 @@ class BatchPath:
         _, p, line = self._wo_info[w]  # the caller checked the order (_wo)
         loc = self._issue_loc.get((p, line, c))
         if loc is None:
-            ops = [int(pl.bom_op[j]) for j in pl.bom_lines(p) if pl.bom_comp[j] == c]
+            j = self._first_lines(p).get(c, -1)
             wc = line
-            if ops:
-                s = pl.step_of(p, ops[0])
+            if j != -1:
+                s = pl.step_of(p, int(pl.bom_op[j]))
                 wc = int(pl.rt_wc[s]) if s is not None else line
             loc = self._issue_loc[(p, line, c)] = pl.wc_location[wc]
         return loc
+
+    def _first_lines(self, p: int) -> dict[int, int]:
+        """Component -> the first BOM line of p using it (read once per parent)."""
+        first = self._bom_first.get(p)
+        if first is None:
+            pl = self.engine.plant
+            lo, hi = int(pl.bom_ptr[p]), int(pl.bom_ptr[p + 1])
+            first = {}
+            for j, c in zip(range(lo, hi), pl.bom_comp[lo:hi].tolist()):
+                first.setdefault(c, j)
+            self._bom_first[p] = first
+        return first
 
     def _material_row(self, w: int, c: int) -> tuple[int, int]:
         """(row, 1 if this issue creates it): WorkOrders.material_row, effect deferred."""
@@ -472,10 +484,7 @@ class BatchPath:
             return r, 0
         wos, pl = self.engine.wos, self.engine.plant
         _, p, _ = self._wo_info[w]
-        j = self._bom_line.get((p, c))
-        if j is None:  # the first BOM line of p using c, or -1
-            j = self._bom_line[(p, c)] = next(
-                (j for j in pl.bom_lines(p) if pl.bom_comp[j] == c), -1)
+        j = self._first_lines(p).get(c, -1)
         if j != -1:  # a BOM line's row: fixed for the order's life
             r = self._mat_rows[(w, c)] = int(wos.mat_start[w]) - int(pl.bom_ptr[p]) + j
             return r, 0
