@@ -133,6 +133,10 @@ class WorkOrders:
             self.step_scrap[s] -= dscrap
         elif kind == "mat_new":
             _, w, item, r = effect
+            if self.mat_act_qty[r] != 0 or self.mat_act_value[r] != 0:
+                # a later issue of the order drew on this row too (its own actuals were
+                # undone just before): the row stays, the later event still points at it
+                return
             del self.extra_rows[(w, item)]
             self.extra_of[w].remove(r)
             if r == self.mat_wo.n - 1:

@@ -124,3 +124,22 @@ def test_a_reject_midway_leaves_no_partial_state():
     (out,) = engine.apply([ev(Completion, "c1", work_order="WO-S", qty=1, location="MARS")])
     assert out.reason == "location: unknown location 'MARS'"
     assert engine.snapshot() == before
+
+
+@pytest.mark.parametrize("order", [("i1", "i2"), ("i2", "i1")], ids=["creator first", "creator last"])
+def test_reversing_issues_of_an_item_off_the_bom_in_either_order(order):
+    # R-STD is not in F-TOP's BOM: the first issue adds a material row to WO-T and the
+    # second draws on it. Reversing the first must not take the row from under the second.
+    engine = _plant_in_motion()
+    before = engine.snapshot()
+    outs = engine.apply([ev(Issue, "i1", work_order="WO-T", item="R-STD", qty=2),
+                         ev(Issue, "i2", work_order="WO-T", item="R-STD", qty=3)])
+    assert all(o.ok for o in outs)
+    for k, target in enumerate(order):
+        (undone,) = engine.apply([ev(Reversal, f"v{k}", reverses=target)])
+        assert undone.ok, undone.reason
+    after = engine.snapshot()
+    assert after == before or {k: v for k, v in after.items() if k != "work_orders"} == \
+        {k: v for k, v in before.items() if k != "work_orders"}
+    (wo,) = engine.work_orders({"WO-T"})
+    assert wo.wip == 0 and all(v == 0 for v in (wo.material_usage, wo.material_price))
