@@ -104,7 +104,20 @@ def _warm_up(master) -> None:
 
 
 def peak_rss_mb() -> float:
-    """This process's high-water resident set (Linux reports kilobytes)."""
+    """This process's high-water resident set, in MB.
+
+    VmHWM of /proc/self/status: the high-water mark of this program's own memory.
+    Not `ru_maxrss`: Linux carries the parent's high-water mark into a child across
+    fork and exec, so a replay started by a bench process that had just held the
+    kernels' inputs (~900 MB) reported that figure, not its own.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
