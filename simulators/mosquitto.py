@@ -18,15 +18,14 @@ import subprocess
 import time
 
 from simulators.certs import TlsFiles
+from simulators.ports import free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = "mosquitto_passwd"
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_port()
 
 
 class MosquittoMissing(RuntimeError):

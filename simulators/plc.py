@@ -16,24 +16,18 @@ anonymous sessions.
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
 
+from simulators.ports import free_port  # noqa: F401 (tests and the demo take it from here)
+
 NAMESPACE = "urn:shopfloor-gateway:plc-simulator"
 APPLICATION_URI = "urn:shopfloor-gateway:plc-simulator:server"
 KINDS = ("Good", "Scrap")
 TYPES = {"UInt16": (ua.VariantType.UInt16, 0xFFFF), "UInt32": (ua.VariantType.UInt32, 0xFFFFFFFF)}
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,12 @@
 """The ERP receiver simulator itself: dedupe, balance check, totals, misbehaviour knobs."""
 
 import asyncio
-import socket
 import sys
 from pathlib import Path
 
 import aiohttp
+
+from simulators.ports import free_port
 
 from .test_sinks import batch
 
@@ -87,12 +88,6 @@ async def test_admin_mode_fail_slow_reject_refuse_reset(erp):
         await asyncio.sleep(0.6)
         assert (await post(s, erp.url, batch(3)))[0] == 201
     assert erp.applied == ["plant1-1", "plant1-2", "plant1-3"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_runs_as_a_module_with_a_token():
