@@ -16,17 +16,13 @@ import socket
 import subprocess
 import time
 
+from simulators.ports import free_port
+
 MOSQUITTO = "/usr/sbin/mosquitto"
 
 
 class BrokerError(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Broker:
