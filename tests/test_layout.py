@@ -1,4 +1,4 @@
-"""House rules that hold for the whole tree (DESIGN §2)."""
+"""House rules that hold for the whole tree (see docs/architecture.md)."""
 
 import ast
 import pathlib
@@ -12,7 +12,7 @@ FORBIDDEN = {
     "drivers": {"costing", "gateway", "simulators"},
     "gateway": {"simulators"},
 }
-# The demo and the benchmark stand up simulated plants by design (DESIGN §8, §10).
+# The demo and the benchmark stand up simulated plants by design (see docs/performance.md).
 ALLOWED = {"gateway/commands/demo.py", "gateway/commands/bench.py", "gateway/bench/broker.py"}
 
 
@@ -27,7 +27,7 @@ def _imports(path: pathlib.Path) -> set[str]:
     return found
 
 
-def test_layers_import_only_what_design_allows():
+def test_layers_import_only_what_the_layout_allows():
     violations = []
     for package, forbidden in FORBIDDEN.items():
         for path in sorted((ROOT / package).rglob("*.py")):
@@ -37,3 +37,22 @@ def test_layers_import_only_what_design_allows():
             if bad:
                 violations.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
     assert violations == []
+
+
+def _tracked_texts():
+    import subprocess
+    names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    for name in names:
+        path = ROOT / name
+        if path.suffix in {".py", ".md", ".toml", ".txt", ".sh", ".cfg", ".conf", ".html"} and path.exists():
+            yield name, path.read_text(errors="replace")
+
+
+def test_the_repo_stands_on_its_own():
+    """Users have only the repository: nothing may point at a design document outside it."""
+    outside = ("../" + "shared", "DESIGN" + " §", "DESIGN" + ".md")
+    hits = [f"{name}:{n}" for name, text in _tracked_texts()
+            for n, line in enumerate(text.splitlines(), 1) if any(o in line for o in outside)]
+    assert hits == []
+
