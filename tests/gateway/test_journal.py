@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from gateway import failpoints
-from gateway.commands.replay import differences, rebuild
+from gateway.commands.replay import replay
 from gateway.config import load_config
 from gateway.journal import Journal, JournalBusy, JournalFull, SideEffects, Submission, connect
 from gateway.masterdata import load_master
@@ -116,10 +116,29 @@ def test_replay_equals_live(journal, plant, tmp_path):
         RECEIPT, ev("w", "wo_release", work_order="WO", item="S", qty=5, line="WC1"),
         ev("c", "completion", work_order="WO", qty=3, location="L2"),
         ev("x", "wo_close", work_order="WO"))])
-    n, not_applied = rebuild(journal.path, master, str(tmp_path / "re.db"))
-    assert (n, not_applied) == (4, 0)
-    assert differences(connect(journal.path, readonly=True),
-                       connect(str(tmp_path / "re.db"), readonly=True)) == []
+    for chunk in (1, 3, 5000):  # chunk edges inside, between and around the events
+        out = replay(journal.path, master, str(tmp_path / f"re-{chunk}.db"), chunk=chunk)
+        assert (out.events, out.not_applied, out.differences()) == (4, 0, [])
+        assert out.summary()["journal_lines"] > 4
+
+
+def test_replay_names_each_line_that_differs_from_the_live_journal(journal, plant, tmp_path):
+    _, master = plant
+    journal.submit([Submission(e) for e in (
+        RECEIPT, ev("r9", "receipt", item="A", qty=7, location="L1", unit_price=2.5))])
+    # the live file edited behind the journal's back: one amount changed, one line gone
+    journal.conn.execute("UPDATE journal_lines SET debit = debit + 1 WHERE line ="
+                         " (SELECT min(line) FROM journal_lines WHERE debit > 0)")
+    journal.conn.execute("DELETE FROM journal_lines WHERE line = (SELECT max(line)"
+                         " FROM journal_lines)")
+    total = journal.conn.execute("SELECT count(*) FROM journal_lines").fetchone()[0]
+    out = replay(journal.path, master, str(tmp_path / "re.db"), chunk=1)
+    diff = out.differences()
+    assert diff[0] == (f"journal_lines: {total} live rows, {total + 1} rebuilt;"
+                       " 1 only live, 2 only rebuilt"), diff
+    assert sum(d.startswith("  live:") for d in diff) == 1
+    assert sum(d.startswith("  rebuilt:") for d in diff) == 2
+    assert out.summary()["identical"] is False
 
 
 def _big_day(n_receipts: int) -> list[dict]:
