@@ -259,7 +259,7 @@ class Journal:
             decoded.append((i, event, encode_event(event)))
 
         # Idempotency against the journal and within this batch.
-        known = self._stored_payloads([e.id for _, e, _ in decoded])
+        known = self.stored_payloads([e.id for _, e, _ in decoded])
         in_batch: dict[str, int] = {}  # id -> index in `fresh` of its first copy here
         echoes: list[tuple[int, int]] = []  # (submission, first copy) within this batch
         fresh: list[tuple[int, Event, bytes]] = []
@@ -302,7 +302,8 @@ class Journal:
             self.conn.execute("ROLLBACK")
         self._rebuild()  # the engine advanced in memory; the disk did not
 
-    def _stored_payloads(self, ids: list[str]) -> dict[str, bytes]:
+    def stored_payloads(self, ids: list[str]) -> dict[str, bytes]:
+        """Canonical payload of each of `ids` already journaled (absent ids left out)."""
         found: dict[str, bytes] = {}
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]

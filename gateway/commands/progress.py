@@ -48,6 +48,13 @@ class Progress:
             self.stream.write("\r" + self.line() + "\033[K")
             self.stream.flush()
 
+    def note(self, text: str) -> None:
+        """A line of its own (a rejection, say), with the progress line redrawn after it."""
+        if self.live and self._shown:
+            self.stream.write("\r\033[K")
+            self._shown = 0.0  # redrawn at the next advance
+        print(text, file=self.stream)
+
     def done(self) -> None:
         if self.live and self._shown:
             self.stream.write("\r\033[K")
