@@ -11,6 +11,7 @@ so the caller stops acknowledging its inputs (back-pressure) and retries later.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -197,7 +198,7 @@ class Journal:
     """The append-only event journal and its projections over one SQLite file."""
 
     def __init__(self, path: str, master: MasterData, *, synchronous: str = "FULL",
-                 rebuild: bool = True):
+                 rebuild: bool = True, spill_block: int = 1 << 16):
         self.path = str(path)
         self.master = master
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -206,7 +207,11 @@ class Journal:
         schema.create(self.conn)
         # the engine's old rows (kept for reversals) go to a spill file beside the journal
         self._blocks = spill_files(os.path.dirname(os.path.abspath(self.path)))
-        self.engine = Engine(master, blocks=self._blocks)
+        self._spill_block = spill_block
+        self.engine = Engine(master, spill_block, self._blocks)
+        # True while the engine in memory may be ahead of the disk (a batch failed and
+        # its rebuild could not finish, say on a full disk): rebuilt before the next batch
+        self._stale = False
         self._seq_marks: dict[str, dict[str, int]] = {}  # order -> release/close seq, this tx
         if rebuild:
             self._rebuild()
@@ -215,10 +220,13 @@ class Journal:
 
     def _rebuild(self) -> None:
         """Bring the in-memory engine to the state the stored events imply (the engine's
-        batch path: no per-event objects on the way)."""
-        self.engine = Engine(self.master, blocks=self._blocks)
-        for _ in replay_stored(self.conn, self.engine, outcomes=False):
+        batch path: no per-event objects on the way). A new engine is built and swapped
+        in only when whole: if the replay fails (its spill file on a full disk), the
+        error is raised and the engine in use is not a half-built one."""
+        engine = Engine(self.master, self._spill_block, self._blocks)
+        for _ in replay_stored(self.conn, engine, outcomes=False):
             pass
+        self.engine = engine
         # Master data changed under stored events? The journal stays the truth; say so.
         stored = self.conn.execute("SELECT seq, id FROM events ORDER BY seq")
         while rows := stored.fetchmany(10000):  # ids checked a chunk at a time
@@ -242,6 +250,8 @@ class Journal:
         and OPC-UA counter positions (a counter position stored apart from the events it
         produced could, after a crash, count the same production twice).
         """
+        if self._stale:  # the last batch failed and left the engine ahead of the disk
+            self._recover()
         results: list[Result | None] = [None] * len(subs)
         rejected: list[tuple[int, str | None, str | None, str, str]] = []  # i, id, field, reason, kind
         decoded: list[tuple[int, Event, bytes]] = []
@@ -277,7 +287,13 @@ class Journal:
             else:
                 echoes.append((i, first))
 
-        outcomes = self.engine.apply_many([e for _, e, _ in fresh]) if fresh else []
+        try:
+            outcomes = self.engine.apply_many([e for _, e, _ in fresh]) if fresh else []
+        except OSError as exc:  # the engine's spill file could not be written
+            self._abort()
+            if exc.errno == errno.ENOSPC:
+                raise JournalFull(str(exc)) from exc
+            raise
         # A copy within the batch shares its first copy's fate: applied or rejected.
         for i, first in echoes:
             out = outcomes[first]
@@ -297,10 +313,28 @@ class Journal:
         return results  # type: ignore[return-value]
 
     def _abort(self) -> None:
+        """Undo a failed batch: roll back, then rebuild the engine, which advanced in
+        memory while the disk did not. Should the rebuild fail too, the engine is marked
+        stale and rebuilt before the next batch; the batch's own error is what is raised."""
         self._seq_marks.clear()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
-        self._rebuild()  # the engine advanced in memory; the disk did not
+        self._stale = True
+        try:
+            self._recover()
+        except (OSError, sqlite3.Error) as exc:
+            print(f"journal: engine rebuild after a failed batch failed too ({exc});"
+                  " retried before the next batch", file=sys.stderr)
+
+    def _recover(self) -> None:
+        """Rebuild a stale engine; raises JournalFull while the disk stays full."""
+        try:
+            self._rebuild()
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise JournalFull(str(exc)) from exc
+            raise
+        self._stale = False
 
     def stored_payloads(self, ids: list[str]) -> dict[str, bytes]:
         """Canonical payload of each of `ids` already journaled (absent ids left out)."""

@@ -110,6 +110,66 @@ def test_disk_full_at_commit_applies_nothing_and_the_journal_recovers(journal):
     assert (qty, value) == (15.0, 3000)  # 15 kg at the 2.00 standard, not 20 kg
 
 
+def _spill_day() -> list[list[Submission]]:
+    """Batches of receipts and completions, then reversals of the first receipts: with
+    a spill block of 8 rows the engine writes its spill file from the first batch on,
+    and the reversals read the oldest lines back from it."""
+    day = _big_day(60) + [ev(f"v{i}", "reversal", reverses=f"r{i}") for i in range(0, 9, 4)]
+    return [[Submission(e) for e in day[k:k + 10]] for k in range(0, len(day), 10)]
+
+
+def _books(j: Journal) -> tuple:
+    q = j.conn.execute
+    return (q("SELECT event_id, account, debit, credit, work_order, item, memo"
+              " FROM journal_lines ORDER BY line").fetchall(),
+            q("SELECT * FROM stock ORDER BY item, location, status, lot").fetchall(),
+            q("SELECT * FROM item_costs ORDER BY item").fetchall(),
+            q("SELECT id, payload FROM events ORDER BY seq").fetchall())
+
+
+def test_a_full_disk_under_the_spill_file_is_waited_out_and_the_books_match_a_clean_run(
+        plant, tmp_path):
+    _, master = plant
+    batches = _spill_day()
+    clean = Journal(str(tmp_path / "clean.db"), master, spill_block=8)
+    for batch in batches:
+        assert all(r.status == "applied" for r in clean.submit(batch))
+    full = Journal(str(tmp_path / "full.db"), master, spill_block=8)
+    try:
+        for batch in batches[:3]:
+            full.submit(batch)
+        stored = full.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        failpoints.arm("spill.write", "enospc")  # the disk fills up
+        for _ in range(3):  # the gateway retries while it stays full: nothing applies
+            with pytest.raises(JournalFull, match="No space left"):
+                full.submit(batches[3])
+        assert full.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == stored
+        failpoints.disarm()  # space freed: the same batch goes through, and the rest
+        for batch in batches[3:]:
+            assert all(r.status == "applied" for r in full.submit(batch))
+        assert _books(full) == _books(clean)
+    finally:
+        failpoints.disarm()
+        full.close()
+        clean.close()
+
+
+def test_a_rebuild_that_fails_keeps_no_half_built_engine(plant, tmp_path):
+    _, master = plant
+    j = Journal(str(tmp_path / "j.db"), master, spill_block=8)
+    try:
+        for batch in _spill_day()[:3]:
+            j.submit(batch)
+        whole = j.engine
+        failpoints.arm("spill.write", "enospc")
+        with pytest.raises(OSError, match="No space left"):
+            j._rebuild()
+        assert j.engine is whole  # the engine being rebuilt was dropped, not swapped in
+    finally:
+        failpoints.disarm()
+        j.close()
+
+
 def test_replay_equals_live(journal, plant, tmp_path):
     _, master = plant
     journal.submit([Submission(e) for e in (
