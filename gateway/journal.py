@@ -378,7 +378,7 @@ class Journal:
                 entry += 1  # what the INTEGER PRIMARY KEY would assign: max + 1
                 period = ts[:7]
                 entry_rows.append((entry, seq, eid, ts, period))
-                head = (entry, eid, ts, period)
+                head = (entry, eid, period)
                 for line in lines:
                     # (account, debit, credit, work_order, item, work_center, memo)
                     fields = _line_fields(line)
@@ -406,8 +406,8 @@ class Journal:
             "INSERT INTO entries(entry, event_seq, event_id, ts, period) VALUES (?,?,?,?,?)",
             entry_rows)
         conn.executemany(
-            "INSERT INTO journal_lines(entry, event_id, ts, period, account, debit, credit,"
-            " work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?,?)", line_rows)
+            "INSERT INTO journal_lines(entry, event_id, period, account, debit, credit,"
+            " work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
         conn.executemany(
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", alert_rows)

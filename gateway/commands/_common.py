@@ -59,11 +59,12 @@ def open_readonly(plant: Plant):
 
 def open_journal(plant: Plant):
     from gateway.journal import Journal, JournalBusy
+    from gateway.schema import SchemaError
 
     try:
         return Journal(plant.db, plant.master,
                        synchronous=getattr(plant.config.gateway, "synchronous", "FULL"))
-    except JournalBusy as exc:
+    except (JournalBusy, SchemaError) as exc:
         print(exc, file=sys.stderr)
         raise Exit(1) from None
 
