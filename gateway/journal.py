@@ -198,7 +198,11 @@ class Journal:
     """The append-only event journal and its projections over one SQLite file."""
 
     def __init__(self, path: str, master: MasterData, *, synchronous: str = "FULL",
-                 rebuild: bool = True, spill_block: int = 1 << 16):
+                 rebuild: bool = True, lazy: bool = False, spill_block: int = 1 << 16):
+        """`rebuild`: bring the engine to the state of the stored events (False: start
+        from an empty engine, for a scratch journal). `lazy`: do that on the engine's
+        first use rather than now — a run of nothing but duplicates (a file ingested
+        again) never needs it."""
         self.path = str(path)
         self.master = master
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -208,13 +212,21 @@ class Journal:
         # the engine's old rows (kept for reversals) go to a spill file beside the journal
         self._blocks = spill_files(os.path.dirname(os.path.abspath(self.path)))
         self._spill_block = spill_block
-        self.engine = Engine(master, spill_block, self._blocks)
+        self._engine: Engine | None = None if rebuild else Engine(master, spill_block,
+                                                                  self._blocks)
         # True while the engine in memory may be ahead of the disk (a batch failed and
         # its rebuild could not finish, say on a full disk): rebuilt before the next batch
         self._stale = False
         self._seq_marks: dict[str, dict[str, int]] = {}  # order -> release/close seq, this tx
-        if rebuild:
+        if rebuild and not lazy:
             self._rebuild()
+
+    @property
+    def engine(self) -> Engine:
+        """The cost engine, at the state the stored events imply."""
+        if self._engine is None:
+            self._rebuild()
+        return self._engine  # type: ignore[return-value]
 
     # -- reading back -------------------------------------------------------------
 
@@ -226,7 +238,7 @@ class Journal:
         engine = Engine(self.master, self._spill_block, self._blocks)
         for _ in replay_stored(self.conn, engine, outcomes=False):
             pass
-        self.engine = engine
+        self._engine = engine
         # Master data changed under stored events? The journal stays the truth; say so.
         stored = self.conn.execute("SELECT seq, id FROM events ORDER BY seq")
         while rows := stored.fetchmany(10000):  # ids checked a chunk at a time

@@ -301,3 +301,22 @@ def test_a_predecoded_submission_is_stored_exactly_as_a_plain_one(plant, tmp_pat
     assert [e[1] for e in events] == ["p1"] and json.loads(events[0][4]) == reading
     assert [(x[0], x[1]) for x in exceptions] == [("rejected", "p2"), ("rejected", "p3")]
     assert lines
+
+
+def test_a_lazy_journal_builds_its_engine_only_when_a_batch_needs_valuing(plant, tmp_path):
+    _, master = plant
+    path = str(tmp_path / "lazy.db")
+    first = Journal(path, master)
+    first.submit([Submission(RECEIPT)])
+    first.close()
+    lazy = Journal(path, master, lazy=True)
+    try:
+        assert [r.status for r in lazy.submit([Submission(RECEIPT)])] == ["duplicate"]
+        assert lazy._engine is None  # duplicates only: the stored events were not replayed
+        more = ev("r2", "receipt", item="A", qty=5, location="L1", unit_price=2.2)
+        assert lazy.submit([Submission(more)])[0].status == "applied"
+        # valued on the rebuilt state: 15 kg at the 2.00 standard, not 5
+        assert lazy.conn.execute("SELECT qty, value FROM item_costs WHERE item='A'"
+                                 ).fetchone() == (15.0, 3000)
+    finally:
+        lazy.close()
