@@ -95,7 +95,7 @@ def _history(h: dict | None) -> list[str]:
         goal = TARGETS[f"history_{key}_events_per_s"]
         rows.append((f"{label} events/s", _num(fig["events_per_s"]),
                      f"≥ {goal:,.0f}  {_mark(fig['events_per_s'] >= goal)}"))
-        rows.append((f"  peak RSS MB", _num(fig["peak_rss_mb"]),
+        rows.append(("  peak RSS MB", _num(fig["peak_rss_mb"]),
                      f"≤ 400  {_mark(fig['peak_rss_mb'] <= TARGETS['peak_rss_mb'])}"))
     rows.append(("journal bytes per event", _num(h["bytes_per_event"]), "reported"))
     for name, per in h.get("bytes_per_event_by_table", {}).items():

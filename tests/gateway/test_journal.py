@@ -11,7 +11,7 @@ import pytest
 from gateway import failpoints
 from gateway.commands.replay import replay
 from gateway.config import load_config
-from gateway.journal import Journal, JournalBusy, JournalFull, SideEffects, Submission, connect
+from gateway.journal import Journal, JournalBusy, JournalFull, SideEffects, Submission
 from gateway.masterdata import load_master
 from tests.gateway.plant import ev, gateway, write_events, write_plant
 
