@@ -7,6 +7,7 @@ happens unless the environment variable GATEWAY_FAILPOINTS arms it, e.g.
     GATEWAY_FAILPOINTS="journal.before_commit=kill@3"    ... on the 3rd hit
     GATEWAY_FAILPOINTS="journal.commit=disk_full@2-5"    SQLITE_FULL on hits 2..5
     GATEWAY_FAILPOINTS="upstream.send=raise"             raise FailpointError
+    GATEWAY_FAILPOINTS="spill.write=enospc"              OSError ENOSPC (disk full)
 
 Several points are separated by commas. Tests may also arm points in-process with
 `arm(name, action)`. Known points are listed in POINTS so a typo fails loudly.
@@ -14,6 +15,7 @@ Several points are separated by commas. Tests may also arm points in-process wit
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sqlite3
@@ -29,6 +31,7 @@ POINTS = {
     "outbox.after_ack",        # ack recorded
     "outbox.commit",           # COMMIT of a batch state change (disk_full here = SQLITE_FULL)
     "ingest.after_line",
+    "spill.write",             # the engine's spill file takes a block (enospc = disk full)
 }
 
 
@@ -85,6 +88,8 @@ def hit(name: str) -> None:
         time.sleep(10)  # never returns
     elif action == "disk_full":
         raise sqlite3.OperationalError("database or disk is full")
+    elif action == "enospc":
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), name)
     elif action == "raise":
         raise FailpointError(name)
     elif action.startswith("sleep:"):

@@ -11,6 +11,7 @@ so the caller stops acknowledging its inputs (back-pressure) and retries later.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -197,7 +198,11 @@ class Journal:
     """The append-only event journal and its projections over one SQLite file."""
 
     def __init__(self, path: str, master: MasterData, *, synchronous: str = "FULL",
-                 rebuild: bool = True):
+                 rebuild: bool = True, lazy: bool = False, spill_block: int = 1 << 16):
+        """`rebuild`: bring the engine to the state of the stored events (False: start
+        from an empty engine, for a scratch journal). `lazy`: do that on the engine's
+        first use rather than now — a run of nothing but duplicates (a file ingested
+        again) never needs it."""
         self.path = str(path)
         self.master = master
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -206,19 +211,34 @@ class Journal:
         schema.create(self.conn)
         # the engine's old rows (kept for reversals) go to a spill file beside the journal
         self._blocks = spill_files(os.path.dirname(os.path.abspath(self.path)))
-        self.engine = Engine(master, blocks=self._blocks)
+        self._spill_block = spill_block
+        self._engine: Engine | None = None if rebuild else Engine(master, spill_block,
+                                                                  self._blocks)
+        # True while the engine in memory may be ahead of the disk (a batch failed and
+        # its rebuild could not finish, say on a full disk): rebuilt before the next batch
+        self._stale = False
         self._seq_marks: dict[str, dict[str, int]] = {}  # order -> release/close seq, this tx
-        if rebuild:
+        if rebuild and not lazy:
             self._rebuild()
+
+    @property
+    def engine(self) -> Engine:
+        """The cost engine, at the state the stored events imply."""
+        if self._engine is None:
+            self._rebuild()
+        return self._engine  # type: ignore[return-value]
 
     # -- reading back -------------------------------------------------------------
 
     def _rebuild(self) -> None:
         """Bring the in-memory engine to the state the stored events imply (the engine's
-        batch path: no per-event objects on the way)."""
-        self.engine = Engine(self.master, blocks=self._blocks)
-        for _ in replay_stored(self.conn, self.engine, outcomes=False):
+        batch path: no per-event objects on the way). A new engine is built and swapped
+        in only when whole: if the replay fails (its spill file on a full disk), the
+        error is raised and the engine in use is not a half-built one."""
+        engine = Engine(self.master, self._spill_block, self._blocks)
+        for _ in replay_stored(self.conn, engine, outcomes=False):
             pass
+        self._engine = engine
         # Master data changed under stored events? The journal stays the truth; say so.
         stored = self.conn.execute("SELECT seq, id FROM events ORDER BY seq")
         while rows := stored.fetchmany(10000):  # ids checked a chunk at a time
@@ -242,6 +262,8 @@ class Journal:
         and OPC-UA counter positions (a counter position stored apart from the events it
         produced could, after a crash, count the same production twice).
         """
+        if self._stale:  # the last batch failed and left the engine ahead of the disk
+            self._recover()
         results: list[Result | None] = [None] * len(subs)
         rejected: list[tuple[int, str | None, str | None, str, str]] = []  # i, id, field, reason, kind
         decoded: list[tuple[int, Event, bytes]] = []
@@ -259,7 +281,7 @@ class Journal:
             decoded.append((i, event, encode_event(event)))
 
         # Idempotency against the journal and within this batch.
-        known = self._stored_payloads([e.id for _, e, _ in decoded])
+        known = self.stored_payloads([e.id for _, e, _ in decoded])
         in_batch: dict[str, int] = {}  # id -> index in `fresh` of its first copy here
         echoes: list[tuple[int, int]] = []  # (submission, first copy) within this batch
         fresh: list[tuple[int, Event, bytes]] = []
@@ -277,7 +299,13 @@ class Journal:
             else:
                 echoes.append((i, first))
 
-        outcomes = self.engine.apply_many([e for _, e, _ in fresh]) if fresh else []
+        try:
+            outcomes = self.engine.apply_many([e for _, e, _ in fresh]) if fresh else []
+        except OSError as exc:  # the engine's spill file could not be written
+            self._abort()
+            if exc.errno == errno.ENOSPC:
+                raise JournalFull(str(exc)) from exc
+            raise
         # A copy within the batch shares its first copy's fate: applied or rejected.
         for i, first in echoes:
             out = outcomes[first]
@@ -297,17 +325,38 @@ class Journal:
         return results  # type: ignore[return-value]
 
     def _abort(self) -> None:
+        """Undo a failed batch: roll back, then rebuild the engine, which advanced in
+        memory while the disk did not. Should the rebuild fail too, the engine is marked
+        stale and rebuilt before the next batch; the batch's own error is what is raised."""
         self._seq_marks.clear()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
-        self._rebuild()  # the engine advanced in memory; the disk did not
+        self._stale = True
+        try:
+            self._recover()
+        except (OSError, sqlite3.Error) as exc:
+            print(f"journal: engine rebuild after a failed batch failed too ({exc});"
+                  " retried before the next batch", file=sys.stderr)
 
-    def _stored_payloads(self, ids: list[str]) -> dict[str, bytes]:
+    def _recover(self) -> None:
+        """Rebuild a stale engine; raises JournalFull while the disk stays full."""
+        try:
+            self._rebuild()
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise JournalFull(str(exc)) from exc
+            raise
+        self._stale = False
+
+    def stored_payloads(self, ids: list[str]) -> dict[str, bytes]:
+        """Canonical payload of each of `ids` already journaled (absent ids left out)."""
         found: dict[str, bytes] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            q = f"SELECT id, payload FROM events WHERE id IN ({','.join('?' * len(part))})"
-            found.update((i, p.encode()) for i, p in self.conn.execute(q, part))
+        for start in range(0, len(ids), 5000):  # well under SQLite's limit of parameters
+            part = ids[start:start + 5000]
+            # the stored text as UTF-8 bytes straight from SQLite: no encode() per row
+            q = ("SELECT id, CAST(payload AS BLOB) FROM events WHERE id IN"
+                 f" ({','.join('?' * len(part))})")
+            found.update(self.conn.execute(q, part))
         return found
 
     def _write(self, subs, fresh, outcomes, rejected, results, side) -> None:
@@ -341,7 +390,7 @@ class Journal:
                 entry += 1  # what the INTEGER PRIMARY KEY would assign: max + 1
                 period = ts[:7]
                 entry_rows.append((entry, seq, eid, ts, period))
-                head = (entry, eid, ts, period)
+                head = (entry, eid, period)
                 for line in lines:
                     # (account, debit, credit, work_order, item, work_center, memo)
                     fields = _line_fields(line)
@@ -369,8 +418,8 @@ class Journal:
             "INSERT INTO entries(entry, event_seq, event_id, ts, period) VALUES (?,?,?,?,?)",
             entry_rows)
         conn.executemany(
-            "INSERT INTO journal_lines(entry, event_id, ts, period, account, debit, credit,"
-            " work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?,?)", line_rows)
+            "INSERT INTO journal_lines(entry, event_id, period, account, debit, credit,"
+            " work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
         conn.executemany(
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", alert_rows)

@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from gateway import failpoints
+
 
 class SpillFile:
     """Blocks of bytes appended to an unlinked file; read back by (offset, size)."""
@@ -38,6 +40,7 @@ class SpillFile:
 
     def write(self, data: np.ndarray) -> int:
         """Append `data`'s bytes; returns their offset."""
+        failpoints.hit("spill.write")
         if self.fd == -1:
             self._open()
         offset, raw = self.end, memoryview(np.ascontiguousarray(data)).cast("B")

@@ -57,13 +57,15 @@ def open_readonly(plant: Plant):
     return connect(plant.db, readonly=True)
 
 
-def open_journal(plant: Plant):
+def open_journal(plant: Plant, lazy: bool = False):
     from gateway.journal import Journal, JournalBusy
+    from gateway.schema import SchemaError
 
     try:
         return Journal(plant.db, plant.master,
-                       synchronous=getattr(plant.config.gateway, "synchronous", "FULL"))
-    except JournalBusy as exc:
+                       synchronous=getattr(plant.config.gateway, "synchronous", "FULL"),
+                       lazy=lazy)
+    except (JournalBusy, SchemaError) as exc:
         print(exc, file=sys.stderr)
         raise Exit(1) from None
 

@@ -1,21 +1,34 @@
 """`gateway replay -c FILE`: rebuild journal and projections from the events alone, into a
-scratch database, and report every difference from the live one (exit 1 if any)."""
+scratch database, and report every difference from the live one (exit 1 if any).
+
+The replay streams: stored events are read a chunk at a time, applied to the scratch
+journal in one transaction per chunk, and the journal lines that chunk produced are
+compared there and then with the live lines of the same events; the projections (stock,
+item costs, work orders, active orders: as large as the plant, not its history) are
+compared at the end. What stays in memory is the engine's state and one chunk, whatever
+the journal's length. Progress goes to a terminal; `--format json` gives the summary as
+one JSON object.
+"""
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
+from operator import itemgetter
 
 from gateway.commands._common import add_config, load_plant, open_readonly
-from gateway.journal import Journal, Submission, connect, submit_all
+from gateway.commands.progress import Progress
+from gateway.journal import Journal, Submission, connect
 
-# What must come out identical, and the order that makes rows comparable.
-COMPARED = {
-    "journal_lines": "SELECT event_id, period, account, debit, credit, work_order, item,"
-                     " work_center, memo FROM journal_lines ORDER BY line",
+LINE_COLUMNS = ("event_id, period, account, debit, credit, work_order, item, work_center,"
+                " memo")
+# What must come out identical beside the lines, and the order that makes rows comparable.
+PROJECTIONS = {
     "stock": "SELECT item, location, status, lot, round(qty, 9), value FROM stock"
              " ORDER BY item, location, status, lot",
     "item_costs": "SELECT item, method, round(qty, 9), value, round(unit_cost, 9)"
@@ -25,57 +38,178 @@ COMPARED = {
                    " FROM work_orders ORDER BY work_order",
     "active_orders": "SELECT line, work_order FROM active_orders ORDER BY line",
 }
+CHUNK = 5000
+EXAMPLES = 5  # rows shown per side and table; the counts cover every row
 
 
 def add_arguments(p) -> None:
     add_config(p)
     p.add_argument("--keep", metavar="PATH", help="keep the rebuilt database at PATH")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--chunk", type=int, default=CHUNK,
+                   help=f"events read, applied and compared at a time (default {CHUNK:,})")
 
 
-def rebuild(live_db: str, master, target: str) -> tuple[int, int]:
-    """Replay every stored event, in sequence order, into a fresh journal at target."""
-    src = connect(live_db, readonly=True)
-    scratch = Journal(target, master, synchronous="NORMAL", rebuild=False)
-    rows = src.execute("SELECT payload, source, reading FROM events ORDER BY seq")
-    results = submit_all(scratch, (Submission(p, source=s, reading=json.loads(r) if r else None)
-                                   for p, s, r in rows), batch=5000)
-    scratch.close()
-    src.close()
-    return len(results), sum(r.status != "applied" for r in results)
+@dataclass
+class TableDiff:
+    """Differences of one table, counted over every chunk, a few rows kept as examples."""
 
+    name: str
+    live: int = 0
+    rebuilt: int = 0
+    only_live: int = 0
+    only_rebuilt: int = 0
+    reordered: bool = False
+    live_examples: list[tuple] = field(default_factory=list)
+    rebuilt_examples: list[tuple] = field(default_factory=list)
 
-def differences(live, rebuilt) -> list[str]:
-    out = []
-    for name, query in COMPARED.items():
-        a, b = live.execute(query).fetchall(), rebuilt.execute(query).fetchall()
+    def add(self, a: list[tuple], b: list[tuple]) -> None:
+        self.live += len(a)
+        self.rebuilt += len(b)
         if a == b:
-            continue
+            return
         sa, sb = set(a), set(b)
-        only_live, only_new = [r for r in a if r not in sb], [r for r in b if r not in sa]
-        out.append(f"{name}: {len(a)} live rows, {len(b)} rebuilt; {len(only_live)} only live,"
-                   f" {len(only_new)} only rebuilt")
-        out += [f"  live:    {r}" for r in only_live[:5]]
-        out += [f"  rebuilt: {r}" for r in only_new[:5]]
-        if not only_live and not only_new:
+        only_a, only_b = [r for r in a if r not in sb], [r for r in b if r not in sa]
+        if not only_a and not only_b:
+            self.reordered = True
+        self.only_live += len(only_a)
+        self.only_rebuilt += len(only_b)
+        self.live_examples += only_a[:EXAMPLES - len(self.live_examples)]
+        self.rebuilt_examples += only_b[:EXAMPLES - len(self.rebuilt_examples)]
+
+    @property
+    def same(self) -> bool:
+        return not (self.only_live or self.only_rebuilt or self.reordered
+                    or self.live != self.rebuilt)
+
+    def report(self) -> list[str]:
+        if self.same:
+            return []
+        out = [f"{self.name}: {self.live} live rows, {self.rebuilt} rebuilt; {self.only_live}"
+               f" only live, {self.only_rebuilt} only rebuilt",
+               *(f"  live:    {r}" for r in self.live_examples),
+               *(f"  rebuilt: {r}" for r in self.rebuilt_examples)]
+        if self.reordered and not (self.only_live or self.only_rebuilt):
             out.append("  same rows in a different order")
+        return out
+
+
+@dataclass
+class Replayed:
+    events: int = 0
+    not_applied: int = 0
+    seconds: float = 0.0
+    tables: list[TableDiff] = field(default_factory=list)
+    unapplied: list[str] = field(default_factory=list)  # the first few, with their reason
+
+    def differences(self) -> list[str]:
+        out = []
+        if self.not_applied:
+            out.append(f"events: {self.not_applied} stored events no longer apply")
+            out += [f"  {u}" for u in self.unapplied]
+        for t in self.tables:
+            out += t.report()
+        return out
+
+    def summary(self) -> dict:
+        rate = self.events / self.seconds if self.seconds else 0.0
+        diff = self.differences()
+        return {"events": self.events, "not_applied": self.not_applied,
+                "journal_lines": self.tables[0].live if self.tables else 0,
+                "seconds": round(self.seconds, 3), "events_per_s": round(rate, 1),
+                "identical": not diff, "differences": diff}
+
+
+class _Lines:
+    """Live journal lines in line order, handed out by the seq of their event."""
+
+    def __init__(self, conn):
+        self.cur = conn.execute(
+            f"SELECT e.event_seq, {', '.join('l.' + c for c in LINE_COLUMNS.split(', '))}"
+            " FROM journal_lines l JOIN entries e ON e.entry = l.entry ORDER BY l.line")
+        self.buf: list[tuple] = []
+        self.pos = 0
+
+    def through(self, seq: int) -> list[tuple]:
+        """The lines of every event up to `seq` not handed out yet (without the seq)."""
+        out: list[tuple] = []
+        while True:
+            if self.pos == len(self.buf):
+                self.buf, self.pos = self.cur.fetchmany(20000), 0
+                if not self.buf:
+                    return out
+            end = bisect.bisect_right(self.buf, seq, lo=self.pos, key=itemgetter(0))
+            out += [r[1:] for r in self.buf[self.pos:end]]
+            self.pos = end
+            if end < len(self.buf):
+                return out
+
+
+def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
+           progress: Progress | None = None) -> Replayed:
+    """Replay every stored event, in sequence order, into a fresh journal at target,
+    comparing as it goes."""
+    live = connect(live_db, readonly=True)
+    live.execute("BEGIN")  # one snapshot of the live journal for the whole comparison
+    scratch = Journal(target, master, synchronous="NORMAL", rebuild=False)
+    out = Replayed(tables=[TableDiff("journal_lines")])
+    lines, live_lines = out.tables[0], _Lines(live)
+    t0 = time.perf_counter()
+    last_seq = last_line = 0
+    try:
+        while rows := live.execute("SELECT seq, id, payload, source, reading FROM events"
+                                   " WHERE seq > ? ORDER BY seq LIMIT ?",
+                                   (last_seq, chunk)).fetchall():
+            last_seq = rows[-1][0]
+            results = scratch.submit([Submission(p, source=s, reading=r)
+                                      for _, _, p, s, r in rows])
+            for (seq, eid, *_), res in zip(rows, results):
+                if res.status != "applied":
+                    out.not_applied += 1
+                    if len(out.unapplied) < EXAMPLES:
+                        out.unapplied.append(f"seq {seq} ({eid}): {res.status}: {res.reason}")
+            new = scratch.conn.execute(f"SELECT line, {LINE_COLUMNS} FROM journal_lines"
+                                       " WHERE line > ? ORDER BY line", (last_line,)).fetchall()
+            if new:
+                last_line = new[-1][0]
+            lines.add(live_lines.through(last_seq), [r[1:] for r in new])
+            out.events += len(rows)
+            if progress is not None:
+                progress.advance(len(rows))
+        lines.add(live_lines.through(2 ** 62), [])  # lines of no stored event
+        out.seconds = time.perf_counter() - t0
+        for name, query in PROJECTIONS.items():
+            t = TableDiff(name)
+            t.add(live.execute(query).fetchall(), scratch.conn.execute(query).fetchall())
+            out.tables.append(t)
+    finally:
+        scratch.close()
+        live.close()
     return out
 
 
 def run(args) -> int:
     plant = load_plant(args)
     live = open_readonly(plant)
+    total = live.execute("SELECT count(*) FROM events").fetchone()[0]
+    live.close()
+    progress = Progress("replay", total)
     with tempfile.TemporaryDirectory(prefix="gateway-replay-") as tmp:
         target = args.keep or os.path.join(tmp, "replay.db")
-        if os.path.exists(target):
-            os.remove(target)
-        t0 = time.perf_counter()
-        n, not_applied = rebuild(plant.db, plant.master, target)
-        took = time.perf_counter() - t0
-        diff = differences(live, connect(target, readonly=True))
-    if not_applied:
-        diff.insert(0, f"events: {not_applied} stored events no longer apply")
-    rate = n / took if took else 0.0
-    print(f"replayed {n} events in {took:.2f} s ({rate:,.0f} events/s)", file=sys.stderr)
+        for path in (target, target + "-wal", target + "-shm"):
+            if os.path.exists(path):
+                os.remove(path)
+        result = replay(plant.db, plant.master, target, chunk=max(1, args.chunk),
+                        progress=progress)
+    progress.done()
+    summary = result.summary()
+    diff = summary["differences"]
+    if args.format == "json":
+        print(json.dumps(summary, indent=2))
+        return 1 if diff else 0
+    print(f"replayed {result.events:,} events in {result.seconds:.2f} s"
+          f" ({summary['events_per_s']:,.0f} events/s), {summary['journal_lines']:,} journal"
+          " lines compared", file=sys.stderr)
     if diff:
         print("\n".join(["replay differs from the live journal:", *diff]))
         return 1

@@ -42,14 +42,14 @@ def build_plant(path: Path) -> None:
                          (seq, f"ev-{seq}", typ, "2026-11-22T06:00:00Z", "plc-assy", "{}",
                           ago(40 - 5 * seq)))
         conn.executemany(
-            "INSERT INTO journal_lines(entry, event_id, ts, period, account, debit, credit,"
-            " work_order, item) VALUES (?,?,?,?,?,?,?,?,?)",
-            [(1, "ev-1", "t", "2026-11", "1310", 2_450_000, 0, None, "STEEL-2MM"),
-             (1, "ev-1", "t", "2026-11", "2100", 0, 2_450_000, None, "STEEL-2MM"),
-             (4, "ev-4", "t", "2026-11", "1400", 812_550, 0, "WO-1001", "STEEL-2MM"),
-             (4, "ev-4", "t", "2026-11", "1310", 0, 812_550, "WO-1001", "STEEL-2MM"),
-             (5, "ev-5", "t", "2026-11", "1330", 640_000, 0, "WO-1001", "BRACKET-A"),
-             (5, "ev-5", "t", "2026-11", "1400", 0, 640_000, "WO-1001", "BRACKET-A")])
+            "INSERT INTO journal_lines(entry, event_id, period, account, debit, credit,"
+            " work_order, item) VALUES (?,?,?,?,?,?,?,?)",
+            [(1, "ev-1", "2026-11", "1310", 2_450_000, 0, None, "STEEL-2MM"),
+             (1, "ev-1", "2026-11", "2100", 0, 2_450_000, None, "STEEL-2MM"),
+             (4, "ev-4", "2026-11", "1400", 812_550, 0, "WO-1001", "STEEL-2MM"),
+             (4, "ev-4", "2026-11", "1310", 0, 812_550, "WO-1001", "STEEL-2MM"),
+             (5, "ev-5", "2026-11", "1330", 640_000, 0, "WO-1001", "BRACKET-A"),
+             (5, "ev-5", "2026-11", "1400", 0, 640_000, "WO-1001", "BRACKET-A")])
         conn.executemany("INSERT INTO stock VALUES (?,?,?,?,?,?)", [
             ("STEEL-2MM", "RM", "available", "H-2291", 1637.45, 1_637_450),
             ("STEEL-2MM", "RM", "quality", "H-2290", 40.0, 40_000),

@@ -133,3 +133,27 @@ def gateway(*args: str, check: bool = False, env: dict | None = None,
         raise AssertionError(f"gateway {' '.join(args)} exited {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def gateway_on_tty(*args: str, timeout: float = 120) -> tuple[int, str, str]:
+    """Run the real command line with its stderr on a pseudo-terminal, as a person at a
+    terminal sees it; (exit status, stdout, everything written to the terminal)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    seen = bytearray()
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    out = proc.stdout.read()
+    proc.stdout.close()
+    return proc.wait(timeout=timeout), out, seen.decode("utf-8", "replace")

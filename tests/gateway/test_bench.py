@@ -23,7 +23,7 @@ KERNELS = {"rollup", "explode", "std_through", "value", "variance", "post", "min
 @pytest.fixture(scope="module")
 def quick_run():
     proc = gateway("bench", "--quick", "--format", "json", "--events", "20000",
-                   "--ingest-readings", "1500", timeout=110)
+                   "--ingest-readings", "1500", "--history-events", "4000", timeout=150)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout), proc.stderr
 
@@ -67,11 +67,27 @@ def test_ingest_committed_every_published_reading(quick_run):
     assert _finite_positive(ingest["gateway_cpu_us_per_reading"])
 
 
+def test_history_runs_each_journal_command_over_the_whole_file(quick_run):
+    history = quick_run[0]["history"]
+    assert history["events"] == 4000
+    for key in ("ingest", "reingest", "replay"):
+        fig = history[key]
+        assert fig["events"] == 4000 and _finite_positive(fig["seconds"]), key
+        assert fig["events_per_s"] == pytest.approx(4000 / fig["seconds"], rel=0.01), key
+        assert 30 < fig["peak_rss_mb"] < 4000, key
+    assert history["replay"]["journal_lines"] > 2 * 4000
+    assert history["bytes_per_event"] == pytest.approx(history["journal_bytes"] / 4000,
+                                                       abs=0.1)
+    by_table = history["bytes_per_event_by_table"]
+    assert {"events", "journal_lines"} <= set(by_table)
+    assert sum(by_table.values()) <= history["bytes_per_event"] + 0.1
+
+
 def test_cold_start_and_memory_are_plausible(quick_run):
     result, stderr = quick_run
     assert 0.05 < result["cold_start_s"] < 30
     assert 30 < result["peak_rss_mb"] < 4000
-    for stage in ("kernels", "replay", "ingest", "cold start"):
+    for stage in ("kernels", "replay (engine only)", "history", "ingest", "cold start"):
         assert f"bench: {stage} done in" in stderr  # one progress line per stage
 
 

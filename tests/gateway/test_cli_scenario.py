@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.gateway.plant import ev, gateway, write_events, write_plant
+from tests.gateway.plant import ev, gateway, gateway_on_tty, write_events, write_plant
 
 DAY = [
     ev("r1", "receipt", item="A", qty=100, location="L1", unit_price=2.10, po="PO-1"),
@@ -190,3 +190,22 @@ def test_replay_rebuilds_identical_books(plant):
     proc = gateway("replay", "-c", str(cfg))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "replay identical" in proc.stdout
+
+
+def test_replay_summary_as_json(plant):
+    cfg, _, _ = plant
+    proc = gateway("replay", "-c", str(cfg), "--format", "json", "--chunk", "4")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["events"], out["not_applied"], out["identical"], out["differences"]) == \
+        (18, 0, True, [])
+    assert out["journal_lines"] > 18 and out["events_per_s"] > 0
+
+
+def test_replay_shows_its_progress_on_a_terminal_and_only_there(plant):
+    cfg, _, _ = plant
+    status, out, tty = gateway_on_tty("replay", "-c", str(cfg))
+    assert status == 0 and "replay identical" in out
+    assert "replay: 18 of 18 events (100 %)" in tty and "events/s" in tty, tty
+    piped = gateway("replay", "-c", str(cfg))
+    assert "replay:" not in piped.stderr and "\r" not in piped.stderr

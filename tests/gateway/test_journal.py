@@ -9,9 +9,9 @@ import sqlite3
 import pytest
 
 from gateway import failpoints
-from gateway.commands.replay import differences, rebuild
+from gateway.commands.replay import replay
 from gateway.config import load_config
-from gateway.journal import Journal, JournalBusy, JournalFull, SideEffects, Submission, connect
+from gateway.journal import Journal, JournalBusy, JournalFull, SideEffects, Submission
 from gateway.masterdata import load_master
 from tests.gateway.plant import ev, gateway, write_events, write_plant
 
@@ -110,16 +110,95 @@ def test_disk_full_at_commit_applies_nothing_and_the_journal_recovers(journal):
     assert (qty, value) == (15.0, 3000)  # 15 kg at the 2.00 standard, not 20 kg
 
 
+def _spill_day() -> list[list[Submission]]:
+    """Batches of receipts and completions, then reversals of the first receipts: with
+    a spill block of 8 rows the engine writes its spill file from the first batch on,
+    and the reversals read the oldest lines back from it."""
+    day = _big_day(60) + [ev(f"v{i}", "reversal", reverses=f"r{i}") for i in range(0, 9, 4)]
+    return [[Submission(e) for e in day[k:k + 10]] for k in range(0, len(day), 10)]
+
+
+def _books(j: Journal) -> tuple:
+    q = j.conn.execute
+    return (q("SELECT event_id, account, debit, credit, work_order, item, memo"
+              " FROM journal_lines ORDER BY line").fetchall(),
+            q("SELECT * FROM stock ORDER BY item, location, status, lot").fetchall(),
+            q("SELECT * FROM item_costs ORDER BY item").fetchall(),
+            q("SELECT id, payload FROM events ORDER BY seq").fetchall())
+
+
+def test_a_full_disk_under_the_spill_file_is_waited_out_and_the_books_match_a_clean_run(
+        plant, tmp_path):
+    _, master = plant
+    batches = _spill_day()
+    clean = Journal(str(tmp_path / "clean.db"), master, spill_block=8)
+    for batch in batches:
+        assert all(r.status == "applied" for r in clean.submit(batch))
+    full = Journal(str(tmp_path / "full.db"), master, spill_block=8)
+    try:
+        for batch in batches[:3]:
+            full.submit(batch)
+        stored = full.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        failpoints.arm("spill.write", "enospc")  # the disk fills up
+        for _ in range(3):  # the gateway retries while it stays full: nothing applies
+            with pytest.raises(JournalFull, match="No space left"):
+                full.submit(batches[3])
+        assert full.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == stored
+        failpoints.disarm()  # space freed: the same batch goes through, and the rest
+        for batch in batches[3:]:
+            assert all(r.status == "applied" for r in full.submit(batch))
+        assert _books(full) == _books(clean)
+    finally:
+        failpoints.disarm()
+        full.close()
+        clean.close()
+
+
+def test_a_rebuild_that_fails_keeps_no_half_built_engine(plant, tmp_path):
+    _, master = plant
+    j = Journal(str(tmp_path / "j.db"), master, spill_block=8)
+    try:
+        for batch in _spill_day()[:3]:
+            j.submit(batch)
+        whole = j.engine
+        failpoints.arm("spill.write", "enospc")
+        with pytest.raises(OSError, match="No space left"):
+            j._rebuild()
+        assert j.engine is whole  # the engine being rebuilt was dropped, not swapped in
+    finally:
+        failpoints.disarm()
+        j.close()
+
+
 def test_replay_equals_live(journal, plant, tmp_path):
     _, master = plant
     journal.submit([Submission(e) for e in (
         RECEIPT, ev("w", "wo_release", work_order="WO", item="S", qty=5, line="WC1"),
         ev("c", "completion", work_order="WO", qty=3, location="L2"),
         ev("x", "wo_close", work_order="WO"))])
-    n, not_applied = rebuild(journal.path, master, str(tmp_path / "re.db"))
-    assert (n, not_applied) == (4, 0)
-    assert differences(connect(journal.path, readonly=True),
-                       connect(str(tmp_path / "re.db"), readonly=True)) == []
+    for chunk in (1, 3, 5000):  # chunk edges inside, between and around the events
+        out = replay(journal.path, master, str(tmp_path / f"re-{chunk}.db"), chunk=chunk)
+        assert (out.events, out.not_applied, out.differences()) == (4, 0, [])
+        assert out.summary()["journal_lines"] > 4
+
+
+def test_replay_names_each_line_that_differs_from_the_live_journal(journal, plant, tmp_path):
+    _, master = plant
+    journal.submit([Submission(e) for e in (
+        RECEIPT, ev("r9", "receipt", item="A", qty=7, location="L1", unit_price=2.5))])
+    # the live file edited behind the journal's back: one amount changed, one line gone
+    journal.conn.execute("UPDATE journal_lines SET debit = debit + 1 WHERE line ="
+                         " (SELECT min(line) FROM journal_lines WHERE debit > 0)")
+    journal.conn.execute("DELETE FROM journal_lines WHERE line = (SELECT max(line)"
+                         " FROM journal_lines)")
+    total = journal.conn.execute("SELECT count(*) FROM journal_lines").fetchone()[0]
+    out = replay(journal.path, master, str(tmp_path / "re.db"), chunk=1)
+    diff = out.differences()
+    assert diff[0] == (f"journal_lines: {total} live rows, {total + 1} rebuilt;"
+                       " 1 only live, 2 only rebuilt"), diff
+    assert sum(d.startswith("  live:") for d in diff) == 1
+    assert sum(d.startswith("  rebuilt:") for d in diff) == 2
+    assert out.summary()["identical"] is False
 
 
 def _big_day(n_receipts: int) -> list[dict]:
@@ -222,3 +301,22 @@ def test_a_predecoded_submission_is_stored_exactly_as_a_plain_one(plant, tmp_pat
     assert [e[1] for e in events] == ["p1"] and json.loads(events[0][4]) == reading
     assert [(x[0], x[1]) for x in exceptions] == [("rejected", "p2"), ("rejected", "p3")]
     assert lines
+
+
+def test_a_lazy_journal_builds_its_engine_only_when_a_batch_needs_valuing(plant, tmp_path):
+    _, master = plant
+    path = str(tmp_path / "lazy.db")
+    first = Journal(path, master)
+    first.submit([Submission(RECEIPT)])
+    first.close()
+    lazy = Journal(path, master, lazy=True)
+    try:
+        assert [r.status for r in lazy.submit([Submission(RECEIPT)])] == ["duplicate"]
+        assert lazy._engine is None  # duplicates only: the stored events were not replayed
+        more = ev("r2", "receipt", item="A", qty=5, location="L1", unit_price=2.2)
+        assert lazy.submit([Submission(more)])[0].status == "applied"
+        # valued on the rebuilt state: 15 kg at the 2.00 standard, not 5
+        assert lazy.conn.execute("SELECT qty, value FROM item_costs WHERE item='A'"
+                                 ).fetchone() == (15.0, 3000)
+    finally:
+        lazy.close()

@@ -65,9 +65,9 @@ def build(path: Path) -> Path:
             conn.execute("INSERT INTO entries VALUES (?,?,?,?,?)",
                          (seq, seq, eid, "2026-11-22T03:00:00Z", "2026-11"))
         for entry, acct, dr, cr, wo, item in JOURNAL:
-            conn.execute("""INSERT INTO journal_lines(entry, event_id, ts, period, account, debit,
-                            credit, work_order, item, batch_seq) VALUES (?,?,?,?,?,?,?,?,?,?)""",
-                         (entry, EVENTS[entry - 1][1], "2026-11-22T03:00:00Z", "2026-11", acct,
+            conn.execute("""INSERT INTO journal_lines(entry, event_id, period, account, debit,
+                            credit, work_order, item, batch_seq) VALUES (?,?,?,?,?,?,?,?,?)""",
+                         (entry, EVENTS[entry - 1][1], "2026-11", acct,
                           dr, cr, wo, item, entry if entry < 3 else None))
         write(conn, "INSERT INTO stock VALUES (?,?,?,?,?,?)", STOCK)
         write(conn, "INSERT INTO item_costs VALUES (?,?,?,?,?)",

@@ -38,9 +38,9 @@ def post(conn: sqlite3.Connection, lines: list[tuple], period: str = "2026-11",
         account, debit, credit, *dims = line
         wc, wo, item, memo = (list(dims) + [None, None, None, ""])[:4]
         conn.execute(
-            "INSERT INTO journal_lines(entry, event_id, ts, period, account, debit, credit, "
-            "work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (entry, event_id, ts, period, account, debit, credit, wo, item, wc, memo or ""))
+            "INSERT INTO journal_lines(entry, event_id, period, account, debit, credit, "
+            "work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (entry, event_id, period, account, debit, credit, wo, item, wc, memo or ""))
     conn.execute("COMMIT")
     return entry
 
