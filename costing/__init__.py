@@ -1,4 +1,4 @@
-"""The cost engine: pure valuation and posting, no I/O (DESIGN §2, §6).
+"""The cost engine: pure valuation and posting, no I/O (see docs/architecture.md, docs/accounting.md).
 
 Public surface: `costing.engine.Engine` (apply events → balanced Outcomes; views of
 stock, item costs, work orders, balances; `apply_many` for runs of events, `mark` /

@@ -1,7 +1,7 @@
 """The cost engine: values events in order and returns balanced journal entries.
 
 `Engine(master).apply(events)` takes events in gateway order (duck-typed: `.type`,
-`.id` and the DESIGN §4 fields) and returns one `Outcome` per event. A rejected event
+`.id` and the canonical event fields) and returns one `Outcome` per event. A rejected event
 changes no state. Every accepted event's state changes are kept as effect records, so
 a `reversal` is the exact negation of lines, stock moves, item values, FIFO layers and
 work-order actuals. The same master and the same events give identical outcomes.
@@ -482,7 +482,7 @@ class Engine(EngineViews):
 
 
 def _opt(event, name: str):
-    """An optional DESIGN §4 field: absent and None mean the same."""
+    """An optional canonical event field: absent and None mean the same."""
     return getattr(event, name, None)
 
 

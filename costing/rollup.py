@@ -1,4 +1,4 @@
-"""Standard-cost roll-up: every item's std, bottom-up over BOM levels (DESIGN §6).
+"""Standard-cost roll-up: every item's std, bottom-up over BOM levels (see docs/accounting.md).
 
 std(P) = Σ_c qty_per·(1+scrap%/100)·std(c) + Σ_op (setup/lot_size + run)·(labor+overhead).
 A manufactured item with a given standard_cost keeps it (frozen) and the row reports

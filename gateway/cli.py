@@ -1,4 +1,4 @@
-"""`gateway` command line (DESIGN §8). Each command lives in gateway/commands/<name>.py
+"""`gateway` command line (see docs/operations.md). Each command lives in gateway/commands/<name>.py
 with `add_arguments(parser)` and `run(args) -> int`; modules are imported lazily so
 that `gateway check` does not pay for aiohttp or numba compilation it does not use."""
 
@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("gateway.commands.replay", "rebuild journal and projections from the events"),
     "outbox": ("gateway.commands.outbox", "upstream batches: list, retry, export"),
     "user": ("gateway.commands.user", "dashboard users"),
-    "bench": ("gateway.commands.bench", "benchmarks (DESIGN §10)"),
+    "bench": ("gateway.commands.bench", "benchmarks (see docs/performance.md)"),
 }
 
 

@@ -1,5 +1,5 @@
 """`gateway.toml` as typed structs: a file loads completely valid, or every problem in it
-is reported at once as `<file>: <key.path>: <reason>` (DESIGN §3).
+is reported at once as `<file>: <key.path>: <reason>` (see docs/configuration.md).
 
 Security fails closed: secrets only through `*_env` names, OPC-UA policy None only with
 `allow_insecure = true`, anonymous MQTT and a dashboard without users only in a config

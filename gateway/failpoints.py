@@ -1,4 +1,4 @@
-"""Named failure points (DESIGN §7): where tests kill or fault the process on purpose.
+"""Named failure points (see docs/architecture.md): where tests kill or fault the process on purpose.
 
 Production code calls `hit("journal.after_commit")` at a point of interest; nothing
 happens unless the environment variable GATEWAY_FAILPOINTS arms it, e.g.

@@ -1,4 +1,4 @@
-"""Master-data CSVs (DESIGN §3) read into costing.master rows, cross-checked as a whole:
+"""Master-data CSVs (see docs/configuration.md) read into costing.master rows, cross-checked as a whole:
 either every row is usable, or every problem is reported at once as
 `<csv file>: row <n>: <column>: <reason>` (n = line in the file; the header is line 1).
 

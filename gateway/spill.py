@@ -1,7 +1,7 @@
 """A spill file: where the cost engine's old rows go, beside the journal, not in memory.
 
 The engine keeps every accepted event's journal lines, effects and record so that any
-past event can be reversed exactly (DESIGN §6), but only a reversal reads them again.
+past event can be reversed exactly (see docs/accounting.md), but only a reversal reads them again.
 `Engine(master, blocks=spill_files(folder))` moves all but the newest rows into an
 unlinked file in `folder`: the resident set stays flat over months of running and over a
 replay of millions of events (~0.4 KB per event on disk instead of in memory). The file

@@ -2,7 +2,7 @@
 
 Speaks what a real ERP's GL import endpoint does (aiohttp):
 
-    POST /gl/batches     a batch (DESIGN §7); `Idempotency-Key` header (falls back to
+    POST /gl/batches     a batch (see docs/architecture.md); `Idempotency-Key` header (falls back to
                          batch_id). 201 applied; a replay → 409 with the first result,
                          counted as a duplicate; unbalanced or malformed → 422;
                          a wrong or missing bearer token (when one is set) → 401.

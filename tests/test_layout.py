@@ -1,4 +1,4 @@
-"""House rules that hold for the whole tree (DESIGN §2)."""
+"""House rules that hold for the whole tree (see docs/architecture.md)."""
 
 import ast
 import pathlib
@@ -12,7 +12,7 @@ FORBIDDEN = {
     "drivers": {"costing", "gateway", "simulators"},
     "gateway": {"simulators"},
 }
-# The demo and the benchmark stand up simulated plants by design (DESIGN §8, §10).
+# The demo and the benchmark stand up simulated plants by design (see docs/operations.md, docs/performance.md).
 ALLOWED = {"gateway/commands/demo.py", "gateway/commands/bench.py", "gateway/bench/broker.py"}
 
 

@@ -2,7 +2,7 @@
 
 `make_master(items, depth)` builds master data with a multi-level BOM (raw at level 0,
 finished at `depth`), routings over a handful of work centers and a mix of costing
-methods. `EventStream` then yields canonical events (DESIGN §4) in the mix a plant
+methods. `EventStream` then yields canonical events (see docs/architecture.md) in the mix a plant
 produces — receipts, transfers, releases, completions, scraps, issues, labor, closes,
 shipments, counts and a few reversals — while tracking just enough state (open orders,
 finished stock) that every event applies: a stored journal only holds applied events.
@@ -247,7 +247,7 @@ class EventStream:
 
 
 def write_master_csv(master: MasterData, folder: pathlib.Path) -> None:
-    """The master data as the CSV files a plant ships (DESIGN §3)."""
+    """The master data as the CSV files a plant ships (see docs/configuration.md)."""
     folder.mkdir(parents=True, exist_ok=True)
     tables = {
         "items.csv": (("sku", "description", "uom", "kind", "costing", "standard_cost",

@@ -1,4 +1,4 @@
-"""`gateway bench [--quick] [--format table|json]`: the performance figures of DESIGN §10.
+"""`gateway bench [--quick] [--format table|json]`: the performance figures (see docs/performance.md).
 
 Stages, in order: kernels (numba vs reference), replay (1M events from an SQLite
 journal; 100k with --quick), ingest (MQTT through a real Mosquitto into committed

@@ -1,6 +1,6 @@
 """`gateway ingest -c FILE events.jsonl`: append events from a file, idempotently.
 
-Each line is one canonical event (DESIGN §4). Rejected lines are reported with their
+Each line is one canonical event (see docs/architecture.md). Rejected lines are reported with their
 line number and reason, kept in the exceptions table, and the exit status is 1; every
 other line is applied (or acknowledged as a duplicate) regardless.
 """

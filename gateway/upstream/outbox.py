@@ -1,6 +1,6 @@
 """`DurableOutbox`: a batch leaves only when upstream acknowledged it.
 
-Pending batches are sent strictly in `seq` order through one sink (DESIGN §7):
+Pending batches are sent strictly in `seq` order through one sink (see docs/architecture.md):
 
 - `Ack`    → state `acked`, `acked_at` recorded; the next batch goes.
 - `Retry`  → the SAME batch again after a capped exponential backoff with jitter;

@@ -1,4 +1,4 @@
-"""Invariants of the engine over random plants and random event streams (DESIGN §6)."""
+"""Invariants of the engine over random plants and random event streams (see docs/accounting.md)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Two BOM levels (S-SUB inside F-TOP), all three costing methods on raw materials,
 both consumption modes (R-AVG is issued, the rest backflushed) and both labor modes
 (WC-R is reported, WC-A/WC-B backflush). F-FIX has a frozen given standard cost.
 
-Roll-up by hand (DESIGN §6):
+Roll-up by hand (see docs/accounting.md):
   S-SUB  (lot 10): material 2·2.00 + 5·1.10·0.10 = 4.55; hours 0.20 + 0.05 = 0.25
          labor 0.25·30 = 7.50, overhead 0.25·10 = 2.50             std 14.55
   F-TOP  (lot 20): material 14.55 + 0.5·1.04·1.50 + 2·0.10 = 15.53

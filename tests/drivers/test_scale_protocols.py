@@ -1,4 +1,4 @@
-"""Scale parsers, framers and the weighing rule: pure, no ports (DESIGN §5)."""
+"""Scale parsers, framers and the weighing rule: pure, no ports (see docs/architecture.md)."""
 
 from __future__ import annotations
 

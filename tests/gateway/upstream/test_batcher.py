@@ -1,4 +1,4 @@
-"""Batching rules (DESIGN §7): size, age, period, whole entries, summary vs detail, balance."""
+"""Batching rules (see docs/architecture.md): size, age, period, whole entries, summary vs detail, balance."""
 
 import json
 import sqlite3

@@ -1,5 +1,5 @@
 """kill -9 of the forwarder process at each named failpoint, then a restart: the ERP
-applied exactly the journal, each batch once (DESIGN §7)."""
+applied exactly the journal, each batch once (see docs/architecture.md)."""
 
 import asyncio
 import os
