@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("gateway.commands.demo", "simulators + gateway + dashboard, nothing to configure"),
     "run": ("gateway.commands.run", "production run: devices, journal, upstream, dashboard"),
     "check": ("gateway.commands.check", "validate config and master data; print the roll-up"),
+    "config-doc": ("gateway.commands.config_doc", "every gateway.toml key: type, default, use"),
     "ingest": ("gateway.commands.ingest", "append events from a JSON-lines file (idempotent)"),
     "journal": ("gateway.commands.reports", "journal lines"),
     "trial-balance": ("gateway.commands.reports", "debit, credit, balance per account"),
