@@ -27,6 +27,7 @@ import numpy as np
 from costing import batch_kernel as bk
 from costing.arrays import Column
 from costing.effects import CLOSE, MAT_NEW, ROW, WO_NEW
+from costing.ledger import EntryUnbalanced
 from costing.master import Accounts
 from costing.outcome import Alert, Outcome, StockMove
 from costing.workorders import OPEN
@@ -563,7 +564,8 @@ class BatchPath:
             wos.step_labor.a, wos.step_overhead.a, wos.step_act_hours.a, wos.step_scrap.a,
             self.wo_name.a, self.bf_start.a, self.bf_row.a, self.bf_group.a,
             self.xrows.reserve(1))
-        ctr = np.array([0, 0, 0, layer_n, inv.created], np.int64)
+        ctr = np.zeros(bk.N_COUNTERS, np.int64)
+        ctr[bk.C_LAYER], ctr[bk.C_CREATED] = layer_n, inv.created
         L, X, A = self._buffers(n)
         ends = bk.Ends(*(np.zeros(n, np.int64) for _ in range(3)))
         P = bk.Past(*(np.ascontiguousarray(np.concatenate([p[m] for p in self.past], axis=1))
@@ -576,6 +578,9 @@ class BatchPath:
                                  ctr, start)
             if start == n:
                 break
+            if ctr[bk.C_BAD]:
+                raise self._unbalanced(L, int(ctr[bk.C_BAD]) - 1, int(ctr[bk.C_LINE]),
+                                       int(ctr[bk.C_BAD_END]))
             # a buffer could overflow at event `start`: twice the room, then go on
             L = _grown(L, int(ctr[bk.C_LINE]), _lines(2 * L.cols.shape[1], ledger))
             X = _grown(X, int(ctr[bk.C_EFF]), _effects(2 * X.ints.shape[1]))
@@ -637,6 +642,13 @@ class BatchPath:
             out.append(Outcome(str(ev.id), True, lines[l_prev:l_end], moves, alerts))
             e_prev, l_prev, a_prev = e_end, l_end, a_end
         return out
+
+    def _unbalanced(self, L: bk.Lines, e: int, l0: int, l1: int) -> EntryUnbalanced:
+        """The figures of the entry the kernel refused: its event and its lines."""
+        codes, names = self.engine.ledger.codes, self.engine.ledger.names
+        acc, amt, memo = (L.cols[r, l0:l1].tolist() for r in (0, 1, 5))
+        lines = tuple((codes[a], x, names[m]) for a, x, m in zip(acc, amt, memo))
+        return EntryUnbalanced(sum(amt), lines, str(self.pending[e].id))
 
     def _alert(self, A: bk.Alerts, m: int) -> Alert:
         eng = self.engine

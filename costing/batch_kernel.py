@@ -37,7 +37,7 @@ from costing.effects import (
     WIP,
     WO_NEW,
 )
-from costing.kernels import EPS, _minor, value_one
+from costing.kernels import EPS, _minor, rounding_limit, value_one
 
 # event type codes of the encoded stream (those of costing.effects.EVENT_TYPES)
 RECEIPT, ISSUE, RELEASE, COMPLETION, SCRAP, LABOR, SHIPMENT, COUNT, TRANSFER, CLOSE_WO, \
@@ -56,7 +56,8 @@ FIXED_MEMOS = ("rounding", "purchase price variance", "issue", "completion: back
 HOURS_PREFIX = ("completion: backflush", "scrap: backflush", "reported")
 NO_LIMIT = np.int64(2 ** 63 - 1)
 # counters in ctr
-C_EFF, C_LINE, C_ALERT, C_LAYER, C_CREATED = range(5)
+C_EFF, C_LINE, C_ALERT, C_LAYER, C_CREATED, C_BAD, C_BAD_END = range(7)
+N_COUNTERS = 7  # C_BAD: 1 + the event whose entry did not balance (0: none)
 
 Events = namedtuple("Events", "type item wo q price row row2 group memo step op aux flag")
 # effects and lines of events accepted before the run that a reversal in it negates
@@ -112,6 +113,29 @@ def _pair(L, ctr, debit, credit, amount, item, wo, wc, memo):
     if amount != 0:
         _line(L, ctr, debit, amount, item, wo, wc, memo)
         _line(L, ctr, credit, -amount, item, wo, wc, memo)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _close_entry(L, ctr, first, round_acc, memo):
+    """Balance the entry of lines [first, ctr[C_LINE]) with a rounding line, or refuse it.
+
+    An imbalance beyond `rounding_limit` takes its lines' amounts back out of the
+    balances, leaves them in the buffer up to ctr[C_BAD_END] for the caller's message,
+    and returns False.
+    """
+    end = ctr[C_LINE]
+    total = np.int64(0)
+    for k in range(first, end):
+        total += L.cols[1, k]
+    if abs(total) > rounding_limit(end - first):
+        for k in range(first, end):
+            L.balance[L.cols[0, k]] -= L.cols[1, k]
+        ctr[C_LINE] = first
+        ctr[C_BAD_END] = end
+        return False
+    if total != 0:
+        _line(L, ctr, round_acc, -total, 0, 0, 0, memo)
+    return True
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -596,11 +620,9 @@ def run_batch(E, P, C, B, RT, I, R, W, L, X, A, ends, ctr, start):
             _eff(X, ctr, WIP, w, 0.0, wip, 0.0)
         if w != -1:
             W.live[w] += 1
-        total = np.int64(0)
-        for k in range(total0, ctr[C_LINE]):
-            total += L.cols[1, k]
-        if total != 0:
-            _line(L, ctr, acc[R_ROUND], -total, 0, 0, 0, C.memo[M_ROUND])
+        if not _close_entry(L, ctr, total0, acc[R_ROUND], C.memo[M_ROUND]):
+            ctr[C_BAD] = e + 1
+            return e
         ends.eff[e] = ctr[C_EFF]
         ends.line[e] = ctr[C_LINE]
         ends.alert[e] = ctr[C_ALERT]

@@ -482,7 +482,7 @@ class Engine(EngineViews):
 
 
 def _opt(event, name: str):
-    """An optional event field: absent and None mean the same."""
+    """An optional canonical event field: absent and None mean the same."""
     return getattr(event, name, None)
 
 

@@ -371,6 +371,17 @@ def variance_kernel(selected, wo_good, mat_wo, mat_item, mat_qty_eff, mat_op, ma
     return out_usage, out_price, out_lab, out_ovh
 
 
+@njit(cache=True, nogil=True, inline="always")
+def rounding_limit(n_lines):
+    """The most, in minor units, an entry of `n_lines` lines may be off by from rounding.
+
+    The exact amounts of an entry sum to zero and each line is one of them rounded to a
+    minor unit, off by at most half a unit; n lines are off by at most n/2 together, and
+    the sum being whole, by at most n // 2. More is not rounding but a posting bug.
+    """
+    return n_lines // 2
+
+
 @njit(cache=True, nogil=True)
 def post_kernel(acc, amount, rounding_acc, balance):
     """One entry's signed line amounts (+ debit) -> per-account totals, balanced.

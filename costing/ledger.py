@@ -1,8 +1,10 @@
 """Journal lines for one event, balanced through the posting kernel, kept as columns.
 
 `Entry` collects signed amounts (+ debit, − credit) with their dimensions; `Ledger`
-posts an entry: per-account totals go into the running balance array, and any
-imbalance becomes a line on the `rounding` account so every entry balances exactly.
+posts an entry: per-account totals go into the running balance array, and the entry's
+rounding becomes a line on the `rounding` account so every entry balances exactly. An
+imbalance larger than its lines' rounding can explain (`kernels.rounding_limit`) is a
+bug: `EntryUnbalanced`, raised before any balance moves.
 Posted lines are kept as integer columns (account, amount, item, work order, work
 center, memo ids) — 28 bytes a line — so a reversal can negate them much later; all
 but the newest are spilled to the engine's block store (costing.arrays.SpillColumn).
@@ -13,9 +15,23 @@ from __future__ import annotations
 import numpy as np
 
 from costing.arrays import MemoryBlocks, SpillColumn
-from costing.kernels import post_kernel
+from costing.kernels import post_kernel, rounding_limit
 from costing.master import Accounts
 from costing.outcome import Line
+
+
+class EntryUnbalanced(ArithmeticError):
+    """An entry off by more than the rounding of its own lines; nothing was posted."""
+
+    def __init__(self, imbalance: int, lines: tuple[tuple[str, int, str], ...],
+                 event: str | None = None):
+        self.imbalance, self.lines, self.event = imbalance, lines, event
+        n = len(lines)
+        shown = "; ".join(f"{acc} {x:+d} ({memo})" for acc, x, memo in lines)
+        where = f"event {event}: " if event is not None else ""
+        super().__init__(
+            f"{where}entry off by {imbalance} minor units over {n} line{'s' * (n != 1)}, "
+            f"rounding may take at most {rounding_limit(n)}: {shown}")
 
 
 class Entry:
@@ -68,6 +84,9 @@ class Ledger:
         parts = entry.parts
         acc = np.array([self.index[p[0]] for p in parts], np.int64)
         amount = np.array([p[1] for p in parts], np.int64)
+        imbalance = int(amount.sum())
+        if abs(imbalance) > rounding_limit(len(parts)):
+            raise EntryUnbalanced(imbalance, tuple((p[0], p[1], p[5]) for p in parts))
         fix = int(post_kernel(acc, amount, self.rounding, self.balance))
         self.touched[acc] = True
         if fix:

@@ -74,7 +74,7 @@ class PurchaseOrderLine:
 
 @dataclass(frozen=True, slots=True)
 class Accounts:
-    """GL account codes by role (see docs/configuration.md)."""
+    """GL account codes by role (`[accounts]`, see docs/configuration.md)."""
 
     inventory: dict[str, str]  # kind -> account: raw, semi, finished
     wip: str

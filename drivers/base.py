@@ -46,7 +46,7 @@ class Reading:
                  from device/node/epoch/value so a replay cannot count twice
       "weight"   value = stable net weight (float) in `unit`; attrs: station, weighing (id)
       "scan"     value = the raw barcode text; attrs: station, symbology, parsed GS1 AIs
-      "event"    value = a canonical event dict (see docs/events.md) pushed by another system
+      "event"    value = a canonical event dict (see docs/architecture.md) pushed by another system
       "measure"  value = any other device reading (number), for the dashboard only
     """
 

@@ -13,7 +13,7 @@ Payloads:
 - device topics: JSON `{"device", "ts", "kind", "value", ...}` → Reading(kind=…);
   kinds "good"/"scrap" (units made), "weight", "scan" and "measure" are kept, any
   other kind becomes "measure" with the original in attrs["kind"];
-- the events topic: a canonical event object (see docs/events.md) → Reading(kind="event").
+- the events topic: a canonical event object (see docs/architecture.md) → Reading(kind="event").
 Anything else → DecodeError with the raw payload, reported through the sink and then
 acknowledged (the gateway keeps it; redelivering garbage forever helps nobody). The
 error carries the same `ack` callable: a sink that sets `acks_problems = True` promises

@@ -5,7 +5,7 @@ Every parser takes the bytes of exactly one frame (the framer in
 either a `ScaleFrame` or a `FrameError` carrying the raw bytes, so garbage on the
 line becomes a counted, stored decode error instead of an exception.
 
-Protocols (see docs/devices.md):
+Protocols (see docs/architecture.md):
 
     mt-sics   Mettler Toledo Standard Interface Command Set, answers to `SI`:
               `S S      100.00 g` stable, `S D ...` dynamic, `S I` busy,

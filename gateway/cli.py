@@ -1,4 +1,4 @@
-"""`gateway` command line. Each command lives in gateway/commands/<name>.py
+"""`gateway` command line (see docs/operations.md). Each command lives in gateway/commands/<name>.py
 with `add_arguments(parser)` and `run(args) -> int`; modules are imported lazily so
 that `gateway check` does not pay for aiohttp or numba compilation it does not use."""
 
@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("gateway.commands.demo", "simulators + gateway + dashboard, nothing to configure"),
     "run": ("gateway.commands.run", "production run: devices, journal, upstream, dashboard"),
     "check": ("gateway.commands.check", "validate config and master data; print the roll-up"),
+    "config-doc": ("gateway.commands.config_doc", "every gateway.toml key: type, default, use"),
     "ingest": ("gateway.commands.ingest", "append events from a JSON-lines file (idempotent)"),
     "journal": ("gateway.commands.reports", "journal lines"),
     "trial-balance": ("gateway.commands.reports", "debit, credit, balance per account"),

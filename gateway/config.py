@@ -107,7 +107,7 @@ class MqttSection(_Section):
     url: Name  # mqtt://host[:port] or mqtts://host[:port]
     username_env: str | None = None
     password_env: str | None = None
-    events_topic: str | None = None  # canonical events (§4) published by other systems
+    events_topic: str | None = None  # canonical events published by other systems
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None

@@ -1,4 +1,4 @@
-"""The canonical event form (see docs/events.md): decoded and type-checked with msgspec.
+"""The canonical event form (see docs/architecture.md): decoded and type-checked with msgspec.
 
 `decode_event(raw)` either returns one of the event structs or raises `EventError`
 naming the field and the value. Business checks that need state (unknown item, closed

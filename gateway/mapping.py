@@ -1,4 +1,4 @@
-"""Readings become business events (see docs/devices.md): station semantics, the active work
+"""Readings become business events (see docs/architecture.md): station semantics, the active work
 order per line, unit conversion. A reading that cannot become an event is never dropped:
 it becomes an exception a supervisor resolves, carrying the reading verbatim.
 

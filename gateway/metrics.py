@@ -1,4 +1,4 @@
-"""Prometheus series of the gateway, in a registry of its own.
+"""Prometheus series of the gateway (see docs/operations.md), in a registry of its own.
 
 Every series name starts with `gateway_`. Counters and histograms are fed by the
 components that see the thing happen (drivers, mapping, journal, outbox); the gauges

@@ -1,4 +1,4 @@
-"""Discrepancies between the gateway's stock and an ERP snapshot.
+"""Discrepancies between the gateway's stock and an ERP snapshot (see docs/operations.md).
 
 An ERP category is the sum of the gateway statuses configured for it in
 `[reconcile.categories]`. Only rows out of sync are reported, diff = gateway - ERP,

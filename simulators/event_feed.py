@@ -1,4 +1,4 @@
-"""Another system pushing canonical events (see docs/events.md) straight into a gateway sink.
+"""Another system pushing canonical events (see docs/architecture.md) straight into a gateway sink.
 
 Speaks the driver contract (`start(sink)`, `stop()`), delivering `kind="event"`
 readings, exactly as the MQTT driver does for the events topic. The demo uses it when

@@ -1,7 +1,7 @@
 """Shop-floor devices on MQTT: readings and canonical events, one-off or at a fixed rate.
 
 Speaks the wire format `drivers.mqtt` reads: JSON `{"device","ts","kind","value",…}`
-on `plant/devices/<device>/readings` (QoS 1), and canonical event objects (see docs/events.md)
+on `plant/devices/<device>/readings` (QoS 1), and canonical event objects (see docs/architecture.md)
 on the events topic. `run_at_rate` sends a bounded number of messages at N msgs/s for
 the ingest benchmark; each message carries `sent` (wall-clock seconds, since the
 receiver may be another process) so a receiver can measure latency.

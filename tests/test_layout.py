@@ -12,7 +12,7 @@ FORBIDDEN = {
     "drivers": {"costing", "gateway", "simulators"},
     "gateway": {"simulators"},
 }
-# The demo and the benchmark stand up simulated plants by design (see docs/performance.md).
+# The demo and the benchmark stand up simulated plants by design (see docs/operations.md, docs/performance.md).
 ALLOWED = {"gateway/commands/demo.py", "gateway/commands/bench.py", "gateway/bench/broker.py"}
 
 

@@ -1,6 +1,6 @@
 """The bench result for people: one table per stage, each figure beside its target.
 
-Targets (on the 2-core reference machine) are printed, never enforced: a missed
+Targets (for a 2-core reference machine) are printed, never enforced: a missed
 target is a finding to profile, not a failure of the run.
 """
 

@@ -2,7 +2,7 @@
 
 `make_master(items, depth)` builds master data with a multi-level BOM (raw at level 0,
 finished at `depth`), routings over a handful of work centers and a mix of costing
-methods. `EventStream` then yields canonical events (see docs/events.md) in the mix a plant
+methods. `EventStream` then yields canonical events (see docs/architecture.md) in the mix a plant
 produces — receipts, transfers, releases, completions, scraps, issues, labor, closes,
 shipments, counts and a few reversals — while tracking just enough state (open orders,
 finished stock) that every event applies: a stored journal only holds applied events.

@@ -1,4 +1,4 @@
-"""`gateway bench [--quick] [--format table|json]`: the performance figures (docs/performance.md).
+"""`gateway bench [--quick] [--format table|json]`: the performance figures (see docs/performance.md).
 
 Stages, in order: kernels (numba vs reference), replay (engine only: 1M events from an
 SQLite journal; 100k with --quick), history (`gateway ingest`, re-ingest and `gateway

@@ -1,6 +1,6 @@
 """`gateway check -c FILE`: validate gateway.toml and the master data without starting
 anything; exit 1 listing every problem on stderr, or exit 0 printing the standard-cost
-roll-up."""
+roll-up (see docs/operations.md)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,8 @@
 """`gateway ingest -c FILE events.jsonl`: append events from a file, idempotently.
 
-Each line is one canonical event (see docs/events.md). Rejected lines are reported with their line number and
-reason, kept in the exceptions table, and the exit status is 1; every other line is
-applied (or acknowledged as a duplicate) regardless.
-
-The file is read in large blocks and submitted `--batch` lines per transaction. Before a
-batch goes to the journal its ids are looked up together: a line byte for byte equal to
-the payload already stored under its id is a duplicate and needs no decoding (the stored
-payload is canonical, so the journal would find the same); every other line, a changed
-payload under a known id included, is the journal's to judge, and only then is the
-engine rebuilt from the stored events: a file ingested again costs no rebuild. Progress
-goes to a terminal, estimated from the bytes read.
+Each line is one canonical event (see docs/architecture.md). Rejected lines are reported with their
+line number and reason, kept in the exceptions table, and the exit status is 1; every
+other line is applied (or acknowledged as a duplicate) regardless.
 """
 
 from __future__ import annotations

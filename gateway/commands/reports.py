@@ -1,6 +1,6 @@
 """`gateway journal | trial-balance | stock | wip`: the books, for people and machines.
 
-Machine formats use the same field names in every format; money is a decimal string with the
+Machine formats keep the documented field names; money is a decimal string with the
 currency's decimals, quantities are JSON numbers. Tables are aligned, with totals.
 """
 

@@ -1,4 +1,4 @@
-"""The supervisor dashboard: server-rendered pages, live numbers over SSE,
+"""The supervisor dashboard (see docs/operations.md): server-rendered pages, live numbers over SSE,
 login with roles, CSRF-safe actions through one documented seam, and /metrics."""
 
 from gateway.dashboard.app import create_app

@@ -26,7 +26,7 @@ def money(minor: int | None, decimals: int = 2, *, sign: bool = False) -> str:
 
 
 def money_plain(minor: int, decimals: int = 2) -> str:
-    """Machine form for CSV: `-1234.56`."""
+    """Machine form for CSV: `-1234.56` (decimal string, currency decimals, see docs/operations.md)."""
     minor = int(minor)
     units, frac = divmod(abs(minor), 10**decimals) if decimals else (abs(minor), 0)
     text = str(units) + (f".{frac:0{decimals}d}" if decimals else "")

@@ -1,7 +1,7 @@
 """`Batcher`: every journal line ends up in exactly one balanced, immutable GL batch.
 
 Unbatched journal lines (`batch_seq IS NULL`) are grouped, in line order, into batches
-(docs/architecture.md): a batch holds whole entries only, never mixes accounting periods, and is
+(see docs/architecture.md): a batch holds whole entries only, never mixes accounting periods, and is
 closed by size (`max_lines` source lines) or by age (`max_seconds` since the batcher
 first saw its oldest line, on a monotonic clock — the host wall clock may step back and
 changes nothing here). The batch row and the `batch_seq` of its lines are written in one
@@ -89,7 +89,7 @@ class transaction:
 
 def build_payload(*, gateway_id: str, seq: int, period: str, currency: str, decimals: int,
                   entries: list[EntryLines], summarize: bool, created_at: str) -> dict:
-    """The upstream batch JSON from whole entries; raises BatchUnbalanced if it does not balance."""
+    """The batch JSON (see docs/architecture.md) from whole entries; raises BatchUnbalanced if it does not balance."""
     rows = [r for e in entries for r in e.lines]
     debit = sum(r[3] for r in rows)
     credit = sum(r[4] for r in rows)

@@ -31,7 +31,7 @@ Verdict = Union[Ack, Retry, Reject]
 
 class UpstreamSink(Protocol):
     async def send(self, batch: dict) -> Verdict:
-        """Deliver one batch (the upstream batch JSON object), idempotently by batch_id."""
+        """Deliver one batch (the batch JSON object, see docs/architecture.md), idempotently by batch_id."""
         ...
 
     async def close(self) -> None: ...

@@ -1,4 +1,4 @@
-"""Scale parsers, framers and the weighing rule: pure, no ports (see docs/devices.md)."""
+"""Scale parsers, framers and the weighing rule: pure, no ports (see docs/architecture.md)."""
 
 from __future__ import annotations
 

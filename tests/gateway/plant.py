@@ -1,7 +1,7 @@
 """A small plant for journal and CLI tests, written out as files the way a plant ships
 them (gateway.toml + master-data CSVs), and a `gateway` runner for the real CLI.
 
-Standard costs, by hand (see docs/accounting.md):
+Standard costs, by hand (roll-up, see docs/accounting.md):
   S (semi)  = 2 A x 2.00 + WC1 0.1 h x (30 + 20)                          =  9.00
   F (fin.)  = 1 S x 9.00 + 3 C x 0.50 + 1 B x 1.00
               + WC2 0.2 h x (40 + 10) + WC3 0.5 h x (50 + 30)             = 61.50

@@ -21,7 +21,7 @@ def check(config: pathlib.Path | str, cwd: pathlib.Path = ROOT) -> subprocess.Co
                           env={**os.environ, "PYTHONWARNINGS": "error"})
 
 
-# Worked by hand from config/demo/master (see docs/accounting.md):
+# Worked by hand from config/demo/master (roll-up formula, see docs/accounting.md):
 # SA-FRAME  material 1.2*1.05*2.50 + 8*0.05                     = 3.5500
 #           labor    (0.50/50+0.05 + 0.25/50+0.04) * 38.50       = 4.0425
 #           overhead (0.105) * 22.00                             = 2.3100

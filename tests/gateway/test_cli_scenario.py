@@ -1,5 +1,5 @@
 """A day of the small plant (tests/gateway/plant.py) through the real command line,
-every figure computed by hand from the posting rules (docs/accounting.md) and written out below."""
+every figure computed by hand from the posting rules in docs/accounting.md and written out below."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ DAY = [
     ev("bad4", "completion", work_order="WO-F", qty=1, location="FG"),
 ]
 
-# Per account: debit, credit (see docs/accounting.md)
+# Per account: debit, credit (by hand from the posting rules in docs/accounting.md; see the module docstring of plant.py)
 TRIAL_BALANCE = {
     #        debit      credit
     "1200": ("300.00", "0.00"),      # ar: shipment 3 x 100.00

@@ -1,4 +1,4 @@
-"""Readings become events by the station rules (docs/devices.md) of the demo plant's stations)."""
+"""Readings become events by the station rules of the demo plant (see docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,45 @@
+"""The repository stands on its own: nothing in it points outside itself for its rules.
+
+A user has only the repository, so no tracked file may refer to a design contract kept
+elsewhere: docs live in docs/, history lives in git log.
+"""
+
+import pathlib
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Spelled in pieces so this file does not match itself.
+OUTSIDE_POINTERS = ("../" + "shared", "DESIGN" + " §")
+
+
+def _tracked_files() -> list[pathlib.Path]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True,
+                         capture_output=True).stdout
+    return [ROOT / name for name in out.decode().split("\0") if name]
+
+
+def pointers_outside(paths, root=ROOT) -> list[str]:
+    """`path:line: text` for every line of a text file naming an outside pointer."""
+    hits = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue  # binary or deleted in the working tree
+        for n, line in enumerate(text.splitlines(), 1):
+            if any(p in line for p in OUTSIDE_POINTERS):
+                hits.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    return hits
+
+
+def test_no_tracked_file_points_outside_the_repository():
+    files = _tracked_files()
+    assert len(files) > 50  # the listing really saw the tree
+    assert pointers_outside(files) == []
+
+
+def test_the_check_finds_a_pointer(tmp_path):
+    bad = tmp_path / "notes.md"
+    bad.write_text("fine\nsee " + OUTSIDE_POINTERS[1] + "4 for the fields\n")
+    assert pointers_outside([bad], root=tmp_path) == [
+        "notes.md:2: see " + OUTSIDE_POINTERS[1] + "4 for the fields"]
