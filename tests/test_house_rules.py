@@ -43,3 +43,35 @@ def test_the_check_finds_a_pointer(tmp_path):
     bad.write_text("fine\nsee " + OUTSIDE_POINTERS[1] + "4 for the fields\n")
     assert pointers_outside([bad], root=tmp_path) == [
         "notes.md:2: see " + OUTSIDE_POINTERS[1] + "4 for the fields"]
+
+
+def docs_links_missing(paths, root=ROOT) -> list[str]:
+    """`path: page` for every docs/ page a text file names that does not exist."""
+    import re
+
+    missing = set()
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue
+        for ref in re.findall(r"\bdocs/[\w./-]+\.md\b", text):
+            if not (root / ref).exists():
+                missing.add(f"{path.relative_to(root)}: {ref}")
+        if path.suffix == ".md":  # relative links of a Markdown page: [text](other.md)
+            for ref in re.findall(r"\]\(([\w./-]+\.md)(?:#[\w-]*)?\)", text):
+                if not (path.parent / ref).exists():
+                    missing.add(f"{path.relative_to(root)}: {ref}")
+    return sorted(missing)
+
+
+def test_every_docs_page_named_exists():
+    assert docs_links_missing(_tracked_files()) == []
+
+
+def test_the_link_check_finds_a_missing_page(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "here.md").write_text("x")  # names spelled in pieces: see top
+    bad = tmp_path / "a.py"
+    bad.write_text("see " + "docs/" + "here.md and " + "docs/" + "gone.md\n")
+    assert docs_links_missing([bad], root=tmp_path) == ["a.py: " + "docs/" + "gone.md"]
