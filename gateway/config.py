@@ -21,6 +21,8 @@ import msgspec.inspect as mi
 
 from costing.master import DEFAULT_STATUSES, Accounts
 
+from gateway.bounds import Limits
+
 __all__ = [
     "Config", "ConfigError", "load_config", "inspect_config", "inspect_document",
     "GatewaySection", "CostingSection", "AccountsSection", "InventoryAccounts",
@@ -223,6 +225,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     upstream: UpstreamSection | None = None
     dashboard: DashboardSection | None = None
     demo: DemoSection | None = None
+    limits: Limits = Limits()
     file: str = ""  # the config file itself (set by the loader, not read from the file)
 
     @property

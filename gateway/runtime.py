@@ -148,7 +148,8 @@ class Gateway:
         self.master = master
         self.metrics = metrics
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
-        self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous)
+        self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous,
+                               limits=config.limits)
         self.queue = _Inbox(queue_size)
         self.drivers = drivers
         self.status: dict[str, DeviceStatus] = {}

@@ -62,7 +62,8 @@ def open_journal(plant: Plant):
 
     try:
         return Journal(plant.db, plant.master,
-                       synchronous=getattr(plant.config.gateway, "synchronous", "FULL"))
+                       synchronous=getattr(plant.config.gateway, "synchronous", "FULL"),
+                       limits=plant.config.limits)
     except JournalBusy as exc:
         print(exc, file=sys.stderr)
         raise Exit(1) from None
