@@ -20,7 +20,10 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type",
              forbid_unknown_fields=True):
     id: Id
     ts: str  # RFC 3339; recorded, never used for ordering
-    source: str = "manual"
+    # What the payload says sent it: a claim only. The journal stores the channel as the
+    # actor and moves this to claimed_source (gateway.provenance).
+    source: str | None = None
+    claimed_source: str | None = None
 
     @property
     def type(self) -> str:

@@ -40,6 +40,7 @@ from gateway.events import (
     encode_event,
 )
 from gateway.replay import replay_stored
+from gateway.provenance import bind
 from gateway.spill import spill_files
 from gateway.timestamps import TimestampError, check_window, parse_rfc3339
 
@@ -354,11 +355,12 @@ class Journal:
         for i, sub in enumerate(subs):
             event = None
             try:
-                if sub.event is not None:
-                    event, canon = sub.event, sub.canon or encode_event(sub.event)
-                else:
-                    event = _decode_shape(sub.raw, self.limits)
-                    canon = encode_event(event)
+                event = sub.event if sub.event is not None else _decode_shape(sub.raw,
+                                                                              self.limits)
+                bound = bind(event, sub.source)
+                canon = (sub.canon if bound is event and sub.canon is not None
+                         else encode_event(bound))
+                event = bound
                 self._vet(event, now, floor)
                 if opening:  # the first event of an empty journal opens its period
                     opening, floor = False, self._not_before(event.ts)
@@ -458,7 +460,7 @@ class Journal:
             seq += 1
             ts, cls = event.ts, type(event)
             event_rows.append(
-                (seq, eid, _TAG[cls], ts, event.source, canon.decode(), stamp,
+                (seq, eid, _TAG[cls], ts, sub.source, canon.decode(), stamp,
                  reading_text(sub.reading)))
             lines = out.lines
             if lines:

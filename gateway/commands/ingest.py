@@ -13,6 +13,7 @@ import sys
 from gateway import failpoints
 from gateway.commands._common import add_config, load_plant, open_journal
 from gateway.journal import Submission
+from gateway.provenance import file_source
 
 
 def add_arguments(p) -> None:
@@ -42,7 +43,7 @@ def run(args) -> int:
             raw = raw.strip()
             if not raw:
                 continue
-            chunk.append((lineno, Submission(raw, source=f"{name}:{lineno}")))
+            chunk.append((lineno, Submission(raw, source=file_source(name, lineno))))
             if len(chunk) >= args.batch:
                 flush()
     if chunk:

@@ -51,9 +51,12 @@ async def test_assign_count_books_the_completion_and_resolves_once(setup):
     msg = await act("assign_count", user="sam", exception_id=exc, work_order="WO")
     assert "completion plc:n:0:12 booked" in msg
     row = journal.conn.execute("SELECT type, source, json_extract(payload, '$.qty'),"
-                               " json_extract(payload, '$.location'), reading FROM events"
+                               " json_extract(payload, '$.location'), reading,"
+                               " json_extract(payload, '$.claimed_source') FROM events"
                                " WHERE id='plc:n:0:12'").fetchone()
-    assert row[:4] == ("completion", "plc", 3, "FG")
+    # the supervisor who booked it is the actor; the device it came from is the claim
+    assert row[:4] == ("completion", "supervisor:sam", 3, "FG")
+    assert row[5] == "plc"
     assert json.loads(row[4])["attrs"]["delta"] == 3  # the reading stays traceable
     assert journal.conn.execute("SELECT status, resolved_by, resolution FROM exceptions"
                                 " WHERE id=?", (exc,)).fetchone() == \

@@ -128,12 +128,12 @@ def test_every_bad_line_is_kept_with_a_reason_and_every_valid_line_applies(tmp_p
     assert proc.returncode == 1
     applied = {i for (i,) in conn.execute("SELECT id FROM events")}
     assert applied == set(good.values())
-    kept = {src: (reason, raw) for src, reason, raw in conn.execute(
+    kept = {src.split()[0]: (reason, raw) for src, reason, raw in conn.execute(
         "SELECT source, reason, raw FROM exceptions WHERE kind='rejected'")}
-    missing = [case for no, case in bad.items() if f"events.jsonl:{no}" not in kept]
+    missing = [case for no, case in bad.items() if f"file:events.jsonl:{no}" not in kept]
     assert missing == []
     for no, case in bad.items():
-        reason, raw = kept[f"events.jsonl:{no}"]
+        reason, raw = kept[f"file:events.jsonl:{no}"]
         assert reason, case
         assert len(raw.encode()) < 5 * 1024, case  # a prefix + length + hash, not the frame
     assert f"{len(BAD)} rejected" in proc.stderr
@@ -191,3 +191,22 @@ def test_sums_beyond_int64_reject_the_event_that_would_wrap_not_the_batch(tmp_pa
     debit, credit = conn.execute("SELECT SUM(debit), SUM(credit) FROM journal_lines").fetchone()
     assert debit == credit
     assert gateway("trial-balance", "-c", str(tmp_path / "gateway.toml")).returncode == 0
+
+
+def test_the_actor_is_the_channel_and_a_payload_source_is_only_a_claim(tmp_path):
+    import getpass
+    lines = [receipt("forged", source="supervisor:alice"), receipt("plain"),
+             receipt("claimed", claimed_source="erp")]
+    proc, conn = _ingest(tmp_path, lines)
+    rows = {i: (src, json.loads(p)) for i, src, p in conn.execute(
+        "SELECT id, source, payload FROM events")}
+    user = getpass.getuser()
+    for no, eid in enumerate(("forged", "plain", "claimed"), start=1):
+        src, payload = rows[eid]
+        assert src == f"file:events.jsonl:{no} user:{user}"
+        assert payload["source"] is None
+    assert rows["forged"][1]["claimed_source"] == "supervisor:alice"
+    assert rows["plain"][1]["claimed_source"] is None
+    assert rows["claimed"][1]["claimed_source"] == "erp"
+    actors = [s for (s,) in conn.execute("SELECT source FROM events")]
+    assert not any(a.startswith("supervisor:") for a in actors)
