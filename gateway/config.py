@@ -59,6 +59,9 @@ class GatewaySection(_Section):
 
 class CostingSection(_Section):
     method: Literal["standard", "average", "fifo"] = "standard"
+    # a receipt naming a PO line master data does not know: held as a `no_po` exception
+    # for a supervisor to confirm, or booked at the event's price
+    unknown_po: Literal["hold", "accept"] = "hold"
 
 
 class InventoryAccounts(_Section):

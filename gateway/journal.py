@@ -36,6 +36,7 @@ from gateway.events import (
     Event,
     EventError,
     convert_event,
+    payload_of,
     decode_event,
     encode_event,
 )
@@ -214,6 +215,14 @@ def predecode(raw: bytes | str | dict | Event) -> tuple[Event | None, bytes | No
     return event, encode_event(event)
 
 
+class _Held(EventError):
+    """Not booked yet: kept as an exception of `kind` that a supervisor resolves."""
+
+    def __init__(self, kind: str, field: str, reason: str):
+        super().__init__(reason, field)
+        self.kind = kind
+
+
 class JournalBusy(RuntimeError):
     """Another process is writing this journal."""
 
@@ -242,10 +251,14 @@ class Journal:
     """The append-only event journal and its projections over one SQLite file."""
 
     def __init__(self, path: str, master: MasterData, *, synchronous: str = "FULL",
-                 rebuild: bool = True, limits: Limits = DEFAULT_LIMITS):
+                 rebuild: bool = True, limits: Limits = DEFAULT_LIMITS,
+                 unknown_po: str = "hold"):
         self.path = str(path)
         self.master = master
         self.limits = limits
+        self._po_lines = ({(p.po, p.sku) for p in master.purchase_orders}
+                          if unknown_po == "hold" else None)
+        self._held: dict[int, str] = {}  # submission -> the draft kept for a supervisor
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self._lock = _writer_lock(self.path)
         self.conn = connect(self.path, synchronous)
@@ -345,12 +358,18 @@ class Journal:
         except TimestampError as exc:
             raise EventError(str(exc), "ts") from None
         check_event(event, self.limits, self.master.currency_decimals)
+        po = getattr(event, "po", None)
+        if (self._po_lines is not None and po is not None and event.type == "receipt"
+                and (po, event.item) not in self._po_lines):
+            raise _Held("no_po", "po", f"po: {po!r} has no line for {event.item!r} in master"
+                        " data; held for a supervisor to confirm the PO")
 
     def _submit(self, subs: Sequence[Submission], side) -> list[Result]:
         results: list[Result | None] = [None] * len(subs)
         rejected: list[tuple[int, str | None, str | None, str, str]] = []  # i, id, field, reason, kind
         decoded: list[tuple[int, Event, bytes]] = []
         now, floor = datetime.now(timezone.utc), self._not_before()
+        self._held.clear()
         opening = not self._has_events()
         for i, sub in enumerate(subs):
             event = None
@@ -367,8 +386,12 @@ class Journal:
             except EventError as exc:
                 eid = event.id if event is not None else (
                     sub.raw.get("id") if isinstance(sub.raw, dict) else None)
+                kind = getattr(exc, "kind", "rejected")
+                if kind != "rejected":
+                    self._held[i] = json.dumps({"reason": exc.reason,
+                                                "draft": payload_of(event)})
                 rejected.append((i, eid if isinstance(eid, str) else None, exc.field,
-                                 exc.reason, "rejected"))
+                                 exc.reason, kind))
                 continue
             decoded.append((i, event, canon))
 
@@ -414,6 +437,7 @@ class Journal:
 
     def _abort(self) -> None:
         self._seq_marks.clear()
+        self._held.clear()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         self._rebuild()  # the engine advanced in memory; the disk did not
@@ -501,7 +525,7 @@ class Journal:
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", alert_rows)
         for i, eid, field, reason, kind in rejected:
-            raw = self._kept(subs[i].raw)
+            raw = self._held.pop(i, None) or self._kept(subs[i].raw)
             # A redelivered bad message is one problem for the supervisor, not two.
             if not self._open_exception_exists(kind, eid, raw):
                 self._exception(stamp, kind, subs[i].source, eid, field, reason, raw)

@@ -149,7 +149,7 @@ class Gateway:
         self.metrics = metrics
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
         self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous,
-                               limits=config.limits)
+                               limits=config.limits, unknown_po=config.costing.unknown_po)
         self.queue = _Inbox(queue_size)
         self.drivers = drivers
         self.status: dict[str, DeviceStatus] = {}

@@ -63,7 +63,8 @@ def open_journal(plant: Plant):
     try:
         return Journal(plant.db, plant.master,
                        synchronous=getattr(plant.config.gateway, "synchronous", "FULL"),
-                       limits=plant.config.limits)
+                       limits=plant.config.limits,
+                       unknown_po=plant.config.costing.unknown_po)
     except JournalBusy as exc:
         print(exc, file=sys.stderr)
         raise Exit(1) from None

@@ -35,7 +35,8 @@ def add_arguments(p) -> None:
 def rebuild(live_db: str, master, target: str) -> tuple[int, int]:
     """Replay every stored event, in sequence order, into a fresh journal at target."""
     src = connect(live_db, readonly=True)
-    scratch = Journal(target, master, synchronous="NORMAL", rebuild=False)
+    # stored events were judged when they came in: a held PO line was confirmed by then
+    scratch = Journal(target, master, synchronous="NORMAL", rebuild=False, unknown_po="accept")
     rows = src.execute("SELECT payload, source, reading FROM events ORDER BY seq")
     results = submit_all(scratch, (Submission(p, source=s, reading=json.loads(r) if r else None)
                                    for p, s, r in rows), batch=5000)

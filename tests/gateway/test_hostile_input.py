@@ -210,3 +210,21 @@ def test_the_actor_is_the_channel_and_a_payload_source_is_only_a_claim(tmp_path)
     assert rows["claimed"][1]["claimed_source"] == "erp"
     actors = [s for (s,) in conn.execute("SELECT source FROM events")]
     assert not any(a.startswith("supervisor:") for a in actors)
+
+
+def test_a_receipt_on_an_unknown_po_is_held_for_a_supervisor(tmp_path):
+    lines = [receipt("ok"), receipt("p1", po="PO-9999"), receipt("p2", po="PO-2")]
+    proc, conn = _ingest(tmp_path, lines)
+    assert {i for (i,) in conn.execute("SELECT id FROM events")} == {"ok"}
+    held = {eid: (kind, json.loads(raw)) for eid, kind, raw in conn.execute(
+        "SELECT event_id, kind, raw FROM exceptions")}
+    assert set(held) == {"p1", "p2"}  # PO-2 exists but has no line for item A
+    kind, kept = held["p1"]
+    assert kind == "no_po" and kept["draft"]["po"] == "PO-9999"
+    assert "held for a supervisor" in kept["reason"]
+
+
+def test_unknown_po_accept_books_at_the_event_price(tmp_path):
+    toml = GATEWAY_TOML.replace('method = "standard"', 'method = "standard"\nunknown_po = "accept"')
+    proc, conn = _ingest(tmp_path, [receipt("p1", po="PO-9999")], toml)
+    assert [i for (i,) in conn.execute("SELECT id FROM events")] == ["p1"]
