@@ -167,6 +167,11 @@ class SerialScannerDevice(_SerialDevice, tag="serial_scanner", kw_only=True):
 
 class MqttDevice(_Device, tag="mqtt", kw_only=True):
     topic: Name  # subscription filter; + and # allowed
+    # What the topic binds (gateway.binding); unset = the defaults documented there.
+    line: str | None = None
+    devices: list[Name] | None = None
+    work_orders: list[Name] | None = None
+    locations: list[Name] | None = None
 
 
 Device = Union[OpcuaDevice, SerialScaleDevice, SerialScannerDevice, MqttDevice]
