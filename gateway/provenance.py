@@ -1,7 +1,7 @@
 """Who sent an event: the channel it came in on, never what the payload says.
 
 The journal's `source` column (the actor shown on the dashboard and in reports) is set
-by the code that received the event: the device id, the MQTT topic and client, the file
+by the code that received the event: the device id, the MQTT topic and the client that took it, the file
 and the OS user for `gateway ingest`, `supervisor:<user>` for a dashboard action. A
 `source` inside the payload is only a claim: it is kept as the event's `claimed_source`
 and never becomes the actor, so no producer can write "supervisor:alice" into the trail.
@@ -39,8 +39,10 @@ def file_source(name: str, lineno: int) -> str:
     return f"file:{name}:{lineno} user:{_os_user()}"
 
 
-def mqtt_source(topic: str, client_id: str | None) -> str:
-    return f"mqtt:{topic} client:{client_id or '?'}"
+def mqtt_source(topic: str, via: str) -> str:
+    """An event from the MQTT events topic: the topic and the gateway client that took it
+    (MQTT does not tell a subscriber who published)."""
+    return f"mqtt:{topic} via:{via}"
 
 
 def supervisor_source(user: str) -> str:

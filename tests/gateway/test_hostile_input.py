@@ -4,10 +4,14 @@ and no figure goes beyond what int64 money holds."""
 
 from __future__ import annotations
 
+import collections
 import json
 import sqlite3
 
+import pytest
+
 from tests.gateway.plant import GATEWAY_TOML, ev, gateway, write_events, write_plant
+from tests.support.mosquitto import mosquitto, mosquitto_tls_files  # noqa: F401 (fixtures)
 
 TS = "2026-11-20T08:00:00Z"
 
@@ -228,3 +232,121 @@ def test_unknown_po_accept_books_at_the_event_price(tmp_path):
     toml = GATEWAY_TOML.replace('method = "standard"', 'method = "standard"\nunknown_po = "accept"')
     proc, conn = _ingest(tmp_path, [receipt("p1", po="PO-9999")], toml)
     assert [i for (i,) in conn.execute("SELECT id FROM events")] == ["p1"]
+
+
+MQTT = """
+[mqtt]
+url = "{url}"
+username_env = "T_MQTT_USER"
+password_env = "T_MQTT_PASSWORD"
+events_topic = "plant/events"
+
+[[devices]]
+id = "line2"
+driver = "mqtt"
+topic = "plant/line2/+/readings"
+line = "WC2"
+"""
+
+READING_TS = "2026-11-20T08:00:05Z"
+
+
+def _device(device: str, topic_device: str, n: int, **extra) -> tuple[str, bytes]:
+    body = {"device": device, "kind": "good", "value": 2, "ts": READING_TS,
+            "id": f"{device}:good:{n}", **extra}
+    return f"plant/line2/{topic_device}/readings", json.dumps(body).encode()
+
+
+BAD_READINGS = {
+    "device named on another device's topic": _device("press-9", "press-1", 1),
+    "supervisor as the device": _device("supervisor:alice", "press-1", 2),
+    "another order into QA": _device("press-1", "press-1", 3, work_order="WO-P2",
+                                     location="QA"),
+    "another line": _device("press-1", "press-1", 4, line="WC3"),
+    "1 MB reading": _device("press-1", "press-1", 5, note="n" * 1_000_000),
+}
+
+
+async def _wait(fn, want, proc, timeout=60.0):
+    import asyncio
+    import time
+    deadline = time.monotonic() + timeout
+    while (got := fn()) != want:
+        assert time.monotonic() < deadline, f"waited for {want!r}, have {got!r}"
+        assert proc.poll() is None, f"gateway exited {proc.returncode}: {proc.stderr.read()}"
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_the_same_hostile_lines_over_mqtt(tmp_path, mosquitto):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from simulators.mqtt_devices import MqttDeviceSimulator
+    from tests.e2e.procs import reaped
+    from tests.gateway.plant import ROOT
+
+    cfg = write_plant(tmp_path, GATEWAY_TOML + MQTT.format(url=mosquitto.url))
+    db = str(tmp_path / "var" / "gateway.db")
+
+    def q(sql):
+        if not os.path.exists(db):
+            return []
+        with sqlite3.connect(db) as conn:
+            return conn.execute(sql).fetchall()
+
+    env = {**os.environ, "T_MQTT_USER": mosquitto.username,
+           "T_MQTT_PASSWORD": mosquitto.password}
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "-c", str(cfg)], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    lines, good, bad = _lines()
+    async with MqttDeviceSimulator(mosquitto.url, mosquitto.username, mosquitto.password,
+                                   client_id="hostile") as erp:
+        with reaped(proc):
+            import asyncio
+            import time
+            deadline = time.monotonic() + 60
+            while q("SELECT id FROM events") != [("w1",)]:  # the release, resent until seen
+                assert time.monotonic() < deadline and proc.poll() is None, "no release"
+                await erp.event(lines[0])
+                await asyncio.sleep(0.5)
+            for line in lines[1:]:
+                await erp.raw("plant/events", (line if isinstance(line, str)
+                                               else json.dumps(line)).encode())
+            for topic, payload in BAD_READINGS.values():
+                await erp.raw(topic, payload)
+            topic, payload = _device("press-1", "press-1", 99)
+            await erp.raw(topic, payload)  # the one reading its topic allows
+            want = sorted([(i,) for i in good.values()] + [("press-1:good:99",)])
+            await _wait(lambda: sorted(q("SELECT id FROM events")), want, proc)
+            expected = len(bad) + len(BAD_READINGS)
+            # (the valid completion also raises negative-stock alerts: not rejections)
+            await _wait(lambda: q("SELECT COUNT(*) FROM exceptions WHERE kind !="
+                                  " 'negative_stock'")[0][0], expected, proc)
+            await asyncio.sleep(1.0)  # nothing more arrives late
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)
+            err = proc.stderr.read()
+            assert code == 0, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    rows = q("SELECT kind, source, event_id, reason, LENGTH(raw) FROM exceptions"
+             " WHERE kind != 'negative_stock'")
+    assert len(rows) == len(bad) + len(BAD_READINGS)
+    assert all(reason and size < 5 * 1024 for _, _, _, reason, size in rows), rows
+    kinds = collections.Counter(k for k, *_ in rows)
+    assert kinds["unbound_device"] == 4 and kinds["decode_error"] >= 1
+    short_ids = {line["id"] for line in map(lambda n: lines[n - 1], bad)
+                 if isinstance(line, dict) and isinstance(line.get("id"), str)
+                 and len(line["id"]) <= 128 and
+                 len(json.dumps(line)) <= 64 * 1024}
+    assert short_ids <= {eid for _, _, eid, _, _ in rows}
+    actors = {s for (s,) in q("SELECT source FROM events WHERE id LIKE 'ok%'")}
+    assert actors == {"mqtt:plant/events via:mqtt-events"}
+    (reading_actor,) = q("SELECT source FROM events WHERE id='press-1:good:99'")[0]
+    assert reading_actor == "press-1"
+    debit, credit = q("SELECT SUM(debit), SUM(credit) FROM journal_lines")[0]
+    assert debit == credit
