@@ -310,8 +310,11 @@ class MqttDevices(Reconnecting):
         keepalive: int = 30,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        max_payload_bytes: int | None = None,
     ):
         self.id = id
+        # A message larger than this is a DecodeError before any JSON is parsed.
+        self.max_payload_bytes = max_payload_bytes
         self.host, self.port, self.tls = _parse_url(url)
         self.url = url
         # One topic filter (as in a `[[devices]] topic = "…"` entry) or several.
@@ -421,6 +424,10 @@ class MqttDevices(Reconnecting):
         for topic, payload, qos, mid in batch:
             ack = _Ack(self, conn, generation, mid if qos else 0)
             try:
+                cap = self.max_payload_bytes
+                if cap is not None and len(payload) > cap:
+                    raise DecodeError(f"{topic}: payload of {len(payload)} bytes, at most "
+                                      f"{cap} allowed", raw=payload)
                 if self._events(topic):
                     reading = decode_event_payload(payload, topic, self.id, ack)
                 else:

@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable
 from gateway.dashboard.state import ActionRefused
 from gateway.journal import Journal, SideEffects, Submission
 from gateway.mapping import Mapper
+from gateway.provenance import supervisor_source
 
 
 def _open_exception(journal: Journal, exc_id: int, kind: str) -> dict:
@@ -73,7 +74,7 @@ def dismiss(journal: Journal, exception_id: int, reason: str, user: str) -> str:
 def _book(journal: Journal, exc_id: int, event: dict, reading: dict | None, user: str,
           resolution: str) -> str:
     side = SideEffects(resolutions=[(int(exc_id), "resolved", resolution, user)])
-    [res] = journal.submit([Submission(event, source=f"supervisor:{user}", reading=reading)],
+    [res] = journal.submit([Submission(event, source=supervisor_source(user), reading=reading)],
                            side=side)
     if res.status == "rejected":
         # The booking did not happen: the exception stays open (its resolution is undone).

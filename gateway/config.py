@@ -21,6 +21,8 @@ import msgspec.inspect as mi
 
 from costing.master import DEFAULT_STATUSES, Accounts
 
+from gateway.bounds import Limits
+
 __all__ = [
     "Config", "ConfigError", "load_config", "inspect_config", "inspect_document",
     "GatewaySection", "CostingSection", "AccountsSection", "InventoryAccounts",
@@ -57,6 +59,9 @@ class GatewaySection(_Section):
 
 class CostingSection(_Section):
     method: Literal["standard", "average", "fifo"] = "standard"
+    # a receipt naming a PO line master data does not know: held as a `no_po` exception
+    # for a supervisor to confirm, or booked at the event's price
+    unknown_po: Literal["hold", "accept"] = "hold"
 
 
 class InventoryAccounts(_Section):
@@ -162,6 +167,11 @@ class SerialScannerDevice(_SerialDevice, tag="serial_scanner", kw_only=True):
 
 class MqttDevice(_Device, tag="mqtt", kw_only=True):
     topic: Name  # subscription filter; + and # allowed
+    # What the topic binds (gateway.binding); unset = the defaults documented there.
+    line: str | None = None
+    devices: list[Name] | None = None
+    work_orders: list[Name] | None = None
+    locations: list[Name] | None = None
 
 
 Device = Union[OpcuaDevice, SerialScaleDevice, SerialScannerDevice, MqttDevice]
@@ -223,6 +233,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     upstream: UpstreamSection | None = None
     dashboard: DashboardSection | None = None
     demo: DemoSection | None = None
+    limits: Limits = Limits()
     file: str = ""  # the config file itself (set by the loader, not read from the file)
 
     @property

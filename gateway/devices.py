@@ -56,7 +56,8 @@ def build_drivers(config: Any, counter_state: dict[str, dict], overrides: dict |
                 problems.append(f"{where}: an mqtt device needs the [mqtt] section")
                 continue
             args = dict(id=dev.id, url=mqtt.url, topics=[dev.topic], **_mqtt_auth(
-                config, where, problems), client_id=f"{config.gateway.id}-{dev.id}")
+                config, where, problems), client_id=f"{config.gateway.id}-{dev.id}",
+                        max_payload_bytes=config.limits.max_payload_bytes)
         else:
             problems.append(f"{where}.driver: unknown driver {kind!r}")
             continue
@@ -66,7 +67,8 @@ def build_drivers(config: Any, counter_state: dict[str, dict], overrides: dict |
         args = dict(id="mqtt-events", url=mqtt.url, topics=[],
                     events_topic=mqtt.events_topic,
                     **_mqtt_auth(config, f"{config.file}: mqtt", problems),
-                    client_id=f"{config.gateway.id}-events")
+                    client_id=f"{config.gateway.id}-events",
+                    max_payload_bytes=config.limits.max_payload_bytes)
         args.update(overrides.get("mqtt-events", {}))
         out.append(("mqtt", args))
     if problems:

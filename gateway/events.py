@@ -20,7 +20,10 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type",
              forbid_unknown_fields=True):
     id: Id
     ts: str  # RFC 3339; recorded, never used for ordering
-    source: str = "manual"
+    # What the payload says sent it: a claim only. The journal stores the channel as the
+    # actor and moves this to claimed_source (gateway.provenance).
+    source: str | None = None
+    claimed_source: str | None = None
 
     @property
     def type(self) -> str:
@@ -136,6 +139,8 @@ def decode_event(raw: bytes | str) -> Event:
         raise EventError(_explain(str(exc), raw), _field_of(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise EventError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise EventError("payload: nested too deeply to be an event", "payload") from None
     return event
 
 
@@ -145,6 +150,8 @@ def convert_event(obj: dict) -> Event:
         event = msgspec.convert(obj, Event)
     except msgspec.ValidationError as exc:
         raise EventError(_explain(str(exc), obj), _field_of(str(exc))) from None
+    except RecursionError:
+        raise EventError("payload: nested too deeply to be an event", "payload") from None
     return event
 
 
@@ -160,7 +167,7 @@ def payload_of(event: Event) -> dict:
 def _keys_of(raw: bytes | str) -> dict:
     try:
         obj = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return {}
     return obj if isinstance(obj, dict) else {}
 
@@ -189,5 +196,6 @@ def _explain(message: str, raw: object) -> str:
                          ("Object contains unknown field", "unknown field")):
         what = what.replace(vendor, ours)
     if field in obj and "unknown field" not in what:
-        return f"{field}: {what} (got {obj[field]!r})"
+        got = repr(obj[field])
+        return f"{field}: {what} (got {got if len(got) <= 80 else got[:77] + '...'})"
     return f"{field}: {what}"

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import sqlite3
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from operator import attrgetter
 from typing import Any, Iterable, Sequence
 
@@ -29,16 +30,21 @@ from costing.engine import Engine
 from costing.master import MasterData
 
 from gateway import failpoints, schema
+from gateway.bounds import DEFAULT as DEFAULT_LIMITS
+from gateway.bounds import MONEY_CEILING, Limits, check_event
 from gateway.events import (
     EVENT_TYPES,
     Event,
     EventError,
     convert_event,
+    payload_of,
     decode_event,
     encode_event,
 )
 from gateway.replay import replay_stored
+from gateway.provenance import bind
 from gateway.spill import spill_files
+from gateway.timestamps import TimestampError, check_window, parse_rfc3339
 
 
 @dataclass(slots=True)
@@ -103,9 +109,20 @@ def connect(path: str, synchronous: str = "FULL", readonly: bool = False) -> sql
 
 def _check_ts(event: Event) -> None:
     try:
-        datetime.fromisoformat(event.ts)
-    except ValueError:
-        raise EventError(f"ts: not an RFC 3339 timestamp (got {event.ts!r})", "ts") from None
+        parse_rfc3339(event.ts)
+    except TimestampError as exc:
+        raise EventError(str(exc), "ts") from None
+
+
+class MoneyOverflow(ValueError):
+    """A batch would carry an amount int64 money cannot hold safely."""
+
+
+# Failures an event's own data can cause while its batch is written: the batch is then
+# retried one event at a time so only the culprit is rejected. Anything else (disk,
+# a failpoint, a bug) still stops the batch and is raised.
+_DATA_ERRORS = (MoneyOverflow, OverflowError, ValueError, TypeError, RecursionError,
+                sqlite3.IntegrityError, sqlite3.InterfaceError)
 
 
 # JSON for what the journal stores beside an event (the reading): msgspec writes it in
@@ -114,8 +131,22 @@ _json_encode = msgspec.json.Encoder(enc_hook=str).encode
 _json_plain = msgspec.json.Encoder().encode
 
 
-def _decode(raw: bytes | str | dict | Event) -> Event:
+def _too_big(size: int, limits: Limits) -> EventError:
+    return EventError(f"payload: {size} bytes, at most {limits.max_payload_bytes} allowed"
+                      " (max_payload_bytes)", "payload")
+
+
+def _decode(raw: bytes | str | dict | Event, limits: Limits = DEFAULT_LIMITS) -> Event:
+    event = _decode_shape(raw, limits)
+    _check_ts(event)
+    return event
+
+
+def _decode_shape(raw: bytes | str | dict | Event, limits: Limits) -> Event:
+    """The event `raw` holds, its types and signs checked; ts, window and bounds not."""
     if isinstance(raw, (bytes, str)):
+        if len(raw) > limits.max_payload_bytes:  # str: at least one byte per character
+            raise _too_big(len(raw), limits)
         event = decode_event(raw)
     elif isinstance(raw, dict):
         # A mapping (an MQTT payload, a mapped reading) is written as JSON and decoded
@@ -123,24 +154,39 @@ def _decode(raw: bytes | str | dict | Event) -> Event:
         # costs ~17 µs per event against ~3 µs for encode + decode.
         try:
             text = _json_plain(raw)
+        except RecursionError:
+            raise EventError("payload: nested too deeply", "payload") from None
         except (TypeError, ValueError, OverflowError):
             event = convert_event(raw)  # something JSON cannot carry: let convert judge
         else:
+            if len(text) > limits.max_payload_bytes:
+                raise _too_big(len(text), limits)
             event = decode_event(text)
     else:
         event = raw
-    _check_ts(event)
     return event
 
 
-def _raw_text(raw: Any) -> str:
-    if isinstance(raw, bytes):
-        return raw.decode("utf-8", "replace")
+def _raw_text(raw: Any, keep: int = DEFAULT_LIMITS.exception_raw_bytes) -> str:
+    """The raw frame as kept in exceptions: verbatim up to `keep` bytes, beyond that its
+    first `keep` bytes plus its full length and sha256 (the exceptions table is not an
+    unbounded sink for whatever a producer sends)."""
     if isinstance(raw, str):
-        return raw
-    if isinstance(raw, dict):
-        return json.dumps(raw, ensure_ascii=False, default=str)
-    return encode_event(raw).decode()
+        data = raw.encode("utf-8", "replace")
+    elif isinstance(raw, bytes):
+        data = raw
+    elif isinstance(raw, dict):
+        try:
+            data = json.dumps(raw, ensure_ascii=False, default=str).encode("utf-8", "replace")
+        except (RecursionError, ValueError):
+            data = repr(raw)[:keep].encode("utf-8", "replace")
+    else:
+        data = encode_event(raw)
+    if len(data) <= keep:
+        return data.decode("utf-8", "replace")
+    head = data[:keep].decode("utf-8", "ignore")
+    return (f"{head}\n[truncated: {len(data)} bytes in all, sha256 "
+            f"{hashlib.sha256(data).hexdigest()}]")
 
 
 _TAG = {cls: tag for tag, cls in EVENT_TYPES.items()}
@@ -168,6 +214,14 @@ def predecode(raw: bytes | str | dict | Event) -> tuple[Event | None, bytes | No
     except EventError:
         return None, None
     return event, encode_event(event)
+
+
+class _Held(EventError):
+    """Not booked yet: kept as an exception of `kind` that a supervisor resolves."""
+
+    def __init__(self, kind: str, field: str, reason: str):
+        super().__init__(reason, field)
+        self.kind = kind
 
 
 class JournalBusy(RuntimeError):
@@ -198,13 +252,18 @@ class Journal:
     """The append-only event journal and its projections over one SQLite file."""
 
     def __init__(self, path: str, master: MasterData, *, synchronous: str = "FULL",
-                 rebuild: bool = True, lazy: bool = False, spill_block: int = 1 << 16):
+                 rebuild: bool = True, lazy: bool = False, spill_block: int = 1 << 16,
+                 limits: Limits = DEFAULT_LIMITS, unknown_po: str = "hold"):
         """`rebuild`: bring the engine to the state of the stored events (False: start
         from an empty engine, for a scratch journal). `lazy`: do that on the engine's
         first use rather than now — a run of nothing but duplicates (a file ingested
         again) never needs it."""
         self.path = str(path)
         self.master = master
+        self.limits = limits
+        self._po_lines = ({(p.po, p.sku) for p in master.purchase_orders}
+                          if unknown_po == "hold" else None)
+        self._held: dict[int, str] = {}  # submission -> the draft kept for a supervisor
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self._lock = _writer_lock(self.path)
         self.conn = connect(self.path, synchronous)
@@ -264,21 +323,99 @@ class Journal:
         """
         if self._stale:  # the last batch failed and left the engine ahead of the disk
             self._recover()
+        try:
+            return self._submit(subs, side)
+        except _DATA_ERRORS as exc:
+            self._abort()
+            if len(subs) == 1:
+                return [self._reject_alone(subs[0], exc, side)]
+        # One event's data broke the batch: apply the others, reject only that one.
+        results = []
+        for n, sub in enumerate(subs):
+            results.extend(self.submit([sub], side=side if n == len(subs) - 1 else None))
+        return results
+
+    def _reject_alone(self, sub: Submission, exc: BaseException, side) -> Result:
+        event = sub.event
+        if event is None:
+            try:
+                event = _decode_shape(sub.raw, self.limits)
+            except EventError:
+                pass
+        eid = event.id if event is not None else None
+        field = "amount" if isinstance(exc, (MoneyOverflow, OverflowError)) else None
+        reason = f"cannot be booked: {exc}"[:500]
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._exception(now_utc(), "rejected", sub.source, eid, field, reason,
+                        self._kept(sub.raw))
+        if side is not None:
+            self._write_side(now_utc(), side)
+        self.conn.execute("COMMIT")
+        return Result("rejected", eid, None, field, reason)
+
+    def _kept(self, raw: Any) -> str:
+        return _raw_text(raw, self.limits.exception_raw_bytes)
+
+    def _not_before(self, first_ts: str | None = None) -> datetime:
+        """The earliest ts accepted: the configured floor, or the start of the month of
+        the journal's first event (`first_ts` when the journal is still empty) when that
+        is later — nothing books before the period the journal was opened in."""
+        floor = parse_rfc3339(self.limits.not_before)
+        row = self.conn.execute("SELECT ts FROM events ORDER BY seq LIMIT 1").fetchone()
+        first = row[0] if row is not None else first_ts
+        if first is not None:
+            opened = parse_rfc3339(first).replace(day=1, hour=0, minute=0, second=0,
+                                                  microsecond=0)
+            floor = max(floor, opened)
+        return floor
+
+    def _has_events(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None
+
+    def _vet(self, event: Event, now: datetime, floor: datetime) -> None:
+        """Window and bounds: what decoding alone cannot know."""
+        try:
+            check_window(event.ts, now, floor,
+                         timedelta(seconds=self.limits.max_ahead_seconds))
+        except TimestampError as exc:
+            raise EventError(str(exc), "ts") from None
+        check_event(event, self.limits, self.master.currency_decimals)
+        po = getattr(event, "po", None)
+        if (self._po_lines is not None and po is not None and event.type == "receipt"
+                and (po, event.item) not in self._po_lines):
+            raise _Held("no_po", "po", f"po: {po!r} has no line for {event.item!r} in master"
+                        " data; held for a supervisor to confirm the PO")
+
+    def _submit(self, subs: Sequence[Submission], side) -> list[Result]:
         results: list[Result | None] = [None] * len(subs)
         rejected: list[tuple[int, str | None, str | None, str, str]] = []  # i, id, field, reason, kind
         decoded: list[tuple[int, Event, bytes]] = []
+        now, floor = datetime.now(timezone.utc), self._not_before()
+        self._held.clear()
+        opening = not self._has_events()
         for i, sub in enumerate(subs):
-            if sub.event is not None:
-                decoded.append((i, sub.event, sub.canon or encode_event(sub.event)))
-                continue
+            event = None
             try:
-                event = _decode(sub.raw)
+                event = sub.event if sub.event is not None else _decode_shape(sub.raw,
+                                                                              self.limits)
+                bound = bind(event, sub.source)
+                canon = (sub.canon if bound is event and sub.canon is not None
+                         else encode_event(bound))
+                event = bound
+                self._vet(event, now, floor)
+                if opening:  # the first event of an empty journal opens its period
+                    opening, floor = False, self._not_before(event.ts)
             except EventError as exc:
-                eid = sub.raw.get("id") if isinstance(sub.raw, dict) else None
+                eid = event.id if event is not None else (
+                    sub.raw.get("id") if isinstance(sub.raw, dict) else None)
+                kind = getattr(exc, "kind", "rejected")
+                if kind != "rejected":
+                    self._held[i] = json.dumps({"reason": exc.reason,
+                                                "draft": payload_of(event)})
                 rejected.append((i, eid if isinstance(eid, str) else None, exc.field,
-                                 exc.reason, "rejected"))
+                                 exc.reason, kind))
                 continue
-            decoded.append((i, event, encode_event(event)))
+            decoded.append((i, event, canon))
 
         # Idempotency against the journal and within this batch.
         known = self.stored_payloads([e.id for _, e, _ in decoded])
@@ -318,6 +455,8 @@ class Journal:
             if "full" in str(exc).lower():
                 raise JournalFull(str(exc)) from exc
             raise
+        except _DATA_ERRORS:
+            raise  # submit() rolls back and isolates the culprit
         except BaseException:
             self._abort()
             raise
@@ -329,6 +468,7 @@ class Journal:
         memory while the disk did not. Should the rebuild fail too, the engine is marked
         stale and rebuilt before the next batch; the batch's own error is what is raised."""
         self._seq_marks.clear()
+        self._held.clear()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         self._stale = True
@@ -374,16 +514,26 @@ class Journal:
         line_rows: list[tuple] = []
         alert_rows: list[tuple] = []
         add_item, add_order, add_line = touched_items.add, touched_orders.add, line_rows.append
+        debits = 0
         for (i, event, canon), out in zip(fresh, outcomes):
             sub = subs[i]
             eid = event.id
             if not out.ok:
                 rejected.append((i, eid, out.field, out.reason or "rejected", "rejected"))
                 continue
+            for line in out.lines:
+                debit, credit = int(line.debit), int(line.credit)
+                if not (0 <= debit < MONEY_CEILING and 0 <= credit < MONEY_CEILING):
+                    raise MoneyOverflow(f"event {eid!r}: a line of {debit} / {credit} minor"
+                                        " units is beyond what the books can hold")
+                debits += debit
+            if debits >= MONEY_CEILING:
+                raise MoneyOverflow(f"event {eid!r}: the batch's debits reach {debits} minor"
+                                    f" units (limit 2^62)")
             seq += 1
             ts, cls = event.ts, type(event)
             event_rows.append(
-                (seq, eid, _TAG[cls], ts, event.source, canon.decode(), stamp,
+                (seq, eid, _TAG[cls], ts, sub.source, canon.decode(), stamp,
                  reading_text(sub.reading)))
             lines = out.lines
             if lines:
@@ -424,25 +574,13 @@ class Journal:
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", alert_rows)
         for i, eid, field, reason, kind in rejected:
-            raw = _raw_text(subs[i].raw)
+            raw = self._held.pop(i, None) or self._kept(subs[i].raw)
             # A redelivered bad message is one problem for the supervisor, not two.
             if not self._open_exception_exists(kind, eid, raw):
                 self._exception(stamp, kind, subs[i].source, eid, field, reason, raw)
             results[i] = Result("rejected", eid, None, field, reason)
         if side is not None:
-            for kind, source, reason, raw in side.exceptions:
-                self._exception(stamp, kind, source, None, None, reason, raw)
-            for line, work_order in side.start_orders:
-                self._start_order(line, work_order)
-            for exc_id, status, resolution, user in side.resolutions:
-                self.conn.execute(
-                    "UPDATE exceptions SET status=?, resolution=?, resolved_by=?,"
-                    " resolved_at=? WHERE id=? AND status='open'",
-                    (status, resolution, user, stamp, exc_id))
-            self.conn.executemany(
-                "INSERT INTO counters(device, node, epoch, value) VALUES (?,?,?,?)"
-                " ON CONFLICT(device, node) DO UPDATE SET epoch=excluded.epoch,"
-                " value=excluded.value", side.counters)
+            self._write_side(stamp, side)
         if touched_items:
             self._project_items(touched_items)
         if touched_orders:
@@ -450,6 +588,22 @@ class Journal:
         failpoints.hit("journal.before_commit")
         failpoints.hit("journal.commit")
         conn.execute("COMMIT")
+
+    def _write_side(self, stamp: str, side: SideEffects) -> None:
+        for kind, source, reason, raw in side.exceptions:
+            self._exception(stamp, kind, source, None, None, reason,
+                            None if raw is None else self._kept(raw))
+        for line, work_order in side.start_orders:
+            self._start_order(line, work_order)
+        for exc_id, status, resolution, user in side.resolutions:
+            self.conn.execute(
+                "UPDATE exceptions SET status=?, resolution=?, resolved_by=?,"
+                " resolved_at=? WHERE id=? AND status='open'",
+                (status, resolution, user, stamp, exc_id))
+        self.conn.executemany(
+            "INSERT INTO counters(device, node, epoch, value) VALUES (?,?,?,?)"
+            " ON CONFLICT(device, node) DO UPDATE SET epoch=excluded.epoch,"
+            " value=excluded.value", side.counters)
 
     def _track(self, seq: int, event: Event) -> None:
         """Which order runs on which line: set by release, cleared by close."""
@@ -495,9 +649,10 @@ class Journal:
     def record_exception(self, kind: str, source: str, reason: str, raw: str | None = None,
                          event_id: str | None = None, field: str | None = None) -> int:
         """Keep something a supervisor must see (decode errors, unassigned counts...)."""
+        kept = None if raw is None else self._kept(raw)
         cur = self.conn.execute(
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
-            " VALUES (?,?,?,?,?,?,?)", (now_utc(), kind, source, event_id, field, reason, raw))
+            " VALUES (?,?,?,?,?,?,?)", (now_utc(), kind, source, event_id, field, reason, kept))
         return int(cur.lastrowid)
 
     # -- projections -------------------------------------------------------------------
@@ -507,16 +662,21 @@ class Journal:
         marks = ",".join("?" * len(items))
         args = sorted(items)
         conn.execute(f"DELETE FROM stock WHERE item IN ({marks})", args)
+        stock = [(r.item, r.location, r.status, r.lot or "", float(r.qty), int(r.value))
+                 for r in self.engine.stock_rows(items) if abs(r.qty) > 1e-9 or r.value != 0]
+        costs = [(c.item, c.method, float(c.qty), int(c.value), float(c.unit_cost))
+                 for c in self.engine.item_costs(items)]
+        for item, value in [(r[0], r[5]) for r in stock] + [(c[0], c[3]) for c in costs]:
+            if not -MONEY_CEILING < value < MONEY_CEILING:
+                raise MoneyOverflow(f"item {item!r}: a book value of {value} minor units is"
+                                    " beyond what the books can hold")
         conn.executemany(
             "INSERT INTO stock(item, location, status, lot, qty, value) VALUES (?,?,?,?,?,?)",
-            [(r.item, r.location, r.status, r.lot or "", float(r.qty), int(r.value))
-             for r in self.engine.stock_rows(items) if abs(r.qty) > 1e-9 or r.value != 0])
+            stock)
         conn.executemany(
             "INSERT INTO item_costs(item, method, qty, value, unit_cost) VALUES (?,?,?,?,?)"
             " ON CONFLICT(item) DO UPDATE SET method=excluded.method, qty=excluded.qty,"
-            " value=excluded.value, unit_cost=excluded.unit_cost",
-            [(c.item, c.method, float(c.qty), int(c.value), float(c.unit_cost))
-             for c in self.engine.item_costs(items)])
+            " value=excluded.value, unit_cost=excluded.unit_cost", costs)
 
     def _project_orders(self, orders: set[str]) -> None:
         marks = self._seq_marks

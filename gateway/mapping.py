@@ -18,6 +18,8 @@ from costing.master import Item, MasterData
 from drivers.base import Reading
 from drivers.gs1 import ScanError, decode_scan
 
+from gateway.binding import refusal
+
 # Mass units to kilograms; an item's uom must be one of these for a weight to apply.
 _KG = {"kg": 1.0, "g": 0.001, "mg": 1e-6, "t": 1000.0, "lb": 0.45359237, "oz": 0.028349523125}
 
@@ -60,6 +62,8 @@ class Mapper:
         for line in sorted(master.purchase_orders, key=lambda p: p.po):
             self.po_lines.setdefault(line.sku, []).append(line)
         self.counters: dict[tuple[str, str], Any] = {}
+        self.topics = {d.id: d for d in getattr(config, "devices", None) or []
+                       if getattr(d, "driver", None) == "mqtt"}
         for dev in getattr(config, "devices", None) or []:
             for c in getattr(dev, "counters", None) or []:
                 self.counters[(dev.id, c.node)] = c
@@ -119,6 +123,13 @@ class Mapper:
 
     def _map_units(self, r: Reading, kind: str) -> Mapped:
         a = r.attrs
+        cfg = self.topics.get(a.get("via"))
+        if cfg is not None:
+            why = refusal(cfg, r.device, a, self.active, self._line_locations)
+            if why is not None:
+                return Mapped(exception=("unbound_device", why))
+            if cfg.line:
+                a = {**a, "line": cfg.line}
         line = a.get("line")
         wo = a.get("work_order") or (self.active(line) if line else None)
         if wo is None:
@@ -133,6 +144,12 @@ class Mapper:
             return Mapped(event={**base, "type": "scrap", "operation": int(op)})
         location = a.get("location") or self.output_location(wo, line or "")
         return Mapped(event={**base, "type": "completion", "location": location})
+
+    def _line_locations(self, line: str, work_order: str | None) -> set[str]:
+        """Where a line's device may book: the line's own location and where its order's
+        output goes."""
+        here = {self._wc_loc.get(line, line)}
+        return here | {self.output_location(work_order, line)} if work_order else here
 
     def _item_of(self, wo: str) -> str | None:
         return self._wo_item.get(wo)

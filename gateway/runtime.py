@@ -33,6 +33,7 @@ from gateway.journal import (
     reading_text,
 )
 from gateway.mapping import Mapper, reading_json
+from gateway.provenance import mqtt_source
 
 log = logging.getLogger("gateway")
 
@@ -148,7 +149,8 @@ class Gateway:
         self.master = master
         self.metrics = metrics
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
-        self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous)
+        self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous,
+                               limits=config.limits, unknown_po=config.costing.unknown_po)
         self.queue = _Inbox(queue_size)
         self.drivers = drivers
         self.status: dict[str, DeviceStatus] = {}
@@ -311,7 +313,10 @@ class Gateway:
                 # Decoded and encoded here, on the event loop, so the journal thread (the
                 # one the whole pipeline waits for) only values and writes.
                 event, canon = predecode(ev)
-                subs.append(Submission(ev, source=r.device, reading=reading_text(reading_json(r)),
+                # the actor is the channel: the events topic it came on, or the device
+                source = (mqtt_source(r.attrs.get("topic", "?"), r.device)
+                          if r.kind == "event" else r.device)
+                subs.append(Submission(ev, source=source, reading=reading_text(reading_json(r)),
                                        event=event, canon=canon))
             elif m.exception is not None:
                 kind, reason = m.exception

@@ -130,6 +130,7 @@ class EventStream:
             if b.consumption == "issue" and items[b.component].kind == "raw":
                 self.issued.setdefault(b.parent, []).append(b.component)
         self.price = {p.sku: p.unit_price for p in master.purchase_orders}
+        self.po_of = {p.sku: p.po for p in master.purchase_orders}  # receipts name a known PO
         self.std_guess = {it.sku: it.standard_cost or 10.0 for it in master.items}
         self.open: list[list] = []  # [work order, item, planned, good]
         self.fg_stock: dict[str, float] = {}
@@ -185,7 +186,7 @@ class EventStream:
             return Receipt(id=eid, ts=ts, item=sku, qty=float(rng.randint(50, 500)),
                            location=self.home.get(sku, "RM"),
                            unit_price=round(self.price[sku] * rng.uniform(0.95, 1.05), 3),
-                           po=f"PO-{sku}", source="erp")
+                           po=self.po_of[sku], source="erp")
         if kind == "transfer":
             sku = rng.choice(self.raw)
             home = self.home.get(sku, "RM")

@@ -64,7 +64,8 @@ def open_journal(plant: Plant, lazy: bool = False):
     try:
         return Journal(plant.db, plant.master,
                        synchronous=getattr(plant.config.gateway, "synchronous", "FULL"),
-                       lazy=lazy)
+                       lazy=lazy, limits=plant.config.limits,
+                       unknown_po=plant.config.costing.unknown_po)
     except (JournalBusy, SchemaError) as exc:
         print(exc, file=sys.stderr)
         raise Exit(1) from None

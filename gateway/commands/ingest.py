@@ -17,6 +17,7 @@ from gateway import failpoints
 from gateway.commands._common import add_config, load_plant, open_journal
 from gateway.commands.progress import Progress
 from gateway.journal import Submission
+from gateway.provenance import file_source
 
 BLOCK = 1 << 22  # bytes read at a time
 
@@ -91,7 +92,7 @@ def run(args) -> int:
                     if eid is None or stored.get(eid) != raw]
             counts["duplicate"] += len(chunk) - len(todo)
             if todo:
-                results = journal.submit([Submission(raw, source=f"{name}:{lineno}")
+                results = journal.submit([Submission(raw, source=file_source(name, lineno))
                                           for lineno, raw in todo])
                 for (lineno, _), res in zip(todo, results):
                     counts[res.status] += 1

@@ -51,9 +51,12 @@ async def test_assign_count_books_the_completion_and_resolves_once(setup):
     msg = await act("assign_count", user="sam", exception_id=exc, work_order="WO")
     assert "completion plc:n:0:12 booked" in msg
     row = journal.conn.execute("SELECT type, source, json_extract(payload, '$.qty'),"
-                               " json_extract(payload, '$.location'), reading FROM events"
+                               " json_extract(payload, '$.location'), reading,"
+                               " json_extract(payload, '$.claimed_source') FROM events"
                                " WHERE id='plc:n:0:12'").fetchone()
-    assert row[:4] == ("completion", "plc", 3, "FG")
+    # the supervisor who booked it is the actor; the device it came from is the claim
+    assert row[:4] == ("completion", "supervisor:sam", 3, "FG")
+    assert row[5] == "plc"
     assert json.loads(row[4])["attrs"]["delta"] == 3  # the reading stays traceable
     assert journal.conn.execute("SELECT status, resolved_by, resolution FROM exceptions"
                                 " WHERE id=?", (exc,)).fetchone() == \
@@ -97,3 +100,28 @@ async def test_dismiss_needs_a_reason_and_records_who_and_why(setup):
         ("dismissed", "test piece, not production", "sam")
     with pytest.raises(ActionRefused, match="not open"):
         await act("dismiss", user="sam", exception_id=exc, reason="again")
+
+
+async def test_a_receipt_held_on_an_unknown_po_is_confirmed_on_a_real_line(setup):
+    journal, act = setup
+    [res] = journal.submit([Submission(ev("r9", "receipt", item="A", qty=4, location="L1",
+                                          unit_price=9.99, po="PO-9999"), source="erp")])
+    assert res.status == "rejected" and "held for a supervisor" in res.reason
+    (exc,) = journal.conn.execute("SELECT id FROM exceptions WHERE kind='no_po'"
+                                  " AND event_id='r9'").fetchone()
+    await act("confirm_po", user="sam", exception_id=exc, po="PO-1")
+    src, payload = journal.conn.execute("SELECT source, payload FROM events WHERE"
+                                        " id='r9'").fetchone()
+    payload = json.loads(payload)
+    assert (src, payload["po"], payload["unit_price"]) == ("supervisor:sam", "PO-1", 2.10)
+
+
+async def test_an_action_booking_beyond_the_bounds_is_refused_and_the_exception_stays(setup):
+    journal, act = setup
+    draft = {"id": "scanner:0002", "type": "receipt", "ts": TS, "item": "A",
+             "qty": 1e20, "location": "L1"}
+    exc = _exception(journal, "no_po", {"reason": "no open PO line", "draft": draft})
+    with pytest.raises(ActionRefused, match="qty: 1e\\+20 is outside the plausible range"):
+        await act("confirm_po", user="sam", exception_id=exc, po="PO-1")
+    assert journal.conn.execute("SELECT status FROM exceptions WHERE id=?",
+                                (exc,)).fetchone() == ("open",)

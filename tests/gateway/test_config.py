@@ -569,3 +569,15 @@ def test_no_mutation_of_the_demo_is_accepted_that_msgspec_would_refuse(path, val
         assert found, f"accepted silently: {path} = {value!r}"
     if not found:
         assert isinstance(config, Config)
+
+
+def test_limits_have_defaults_and_report_bad_values_by_key(tmp_path):
+    from gateway.config import inspect_config
+    from tests.gateway.plant import GATEWAY_TOML, write_plant
+    config, found = inspect_config(write_plant(tmp_path))
+    assert found == [] and config.limits.max_qty == 1e9 and config.costing.unknown_po == "hold"
+    cfg = write_plant(tmp_path, GATEWAY_TOML + "\n[limits]\nmax_qty = -1\nmax_qtty = 3\n")
+    _, found = inspect_config(cfg)
+    assert [p.split(": ", 1)[1] for p in found] == [
+        "limits.max_qty: must be > 0, got -1",
+        "limits.max_qtty: unknown key (value 3); did you mean 'max_qty'?"]

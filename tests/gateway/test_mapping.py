@@ -135,3 +135,46 @@ def test_mqtt_units_and_scans(mapper):
     (1, "kg", "ea", None), (1, "stone", "kg", None)])
 def test_mass_conversion(value, unit, to, want):
     assert convert_mass(value, unit, to) == want
+
+
+def units(device="press-1", topic="plant/line2/press-1/readings", **attrs):
+    return Reading(device, "good", 2, TS, attrs={"via": "line-mqtt", "topic": topic,
+                                                 "event_id": f"{device}:1", **attrs})
+
+
+def test_a_device_topic_books_the_device_to_its_line_active_order(mapper):
+    m = mapper.map(units(line="WC-ASSY"))
+    assert (m.event["work_order"], m.event["location"], m.event["source"]) == \
+        ("WO-W", "FG", "press-1")
+    # naming its own line's active order and a location of that line is allowed too
+    assert mapper.map(units(line="WC-ASSY", work_order="WO-W", location="LINE2")).event
+
+
+@pytest.mark.parametrize("reading, why", [
+    (units(line="WC-ASSY", work_order="WO-P2", location="QA"),
+     "work_order: 'press-1' may not book to 'WO-P2'"),
+    (units(line="WC-ASSY", location="QA"), "location: 'press-1' may not book into 'QA'"),
+    (units(device="press-9", line="WC-ASSY"),
+     "device: 'press-9' is not the device of topic 'plant/line2/press-1/readings'"),
+    (units(device="supervisor:alice", line="WC-ASSY"), "device: 'supervisor:alice'"),
+])
+def test_a_device_may_not_book_beyond_what_its_topic_binds(mapper, reading, why):
+    m = mapper.map(reading)
+    assert m.event is None
+    kind, reason = m.exception
+    assert kind == "unbound_device" and reason.startswith(why)
+
+
+def test_the_config_can_list_who_may_publish_and_where_they_book(demo):
+    import msgspec
+    cfg, master = demo
+    dev = next(d for d in cfg.devices if d.id == "line-mqtt")
+    bound = msgspec.structs.replace(dev, line="WC-ASSY", devices=["press-1"],
+                                    work_orders=["WO-W", "WO-X"], locations=["QA"])
+    cfg = msgspec.structs.replace(cfg, devices=[bound if d is dev else d for d in cfg.devices])
+    m = Mapper(cfg, master, {"WC-ASSY": "WO-W"}.get)
+    assert m.map(units(work_order="WO-X", location="QA")).event["work_order"] == "WO-X"
+    assert m.map(units(line="WC-MOLD")).exception[1].startswith(
+        "line: 'press-1' books to line 'WC-ASSY', not 'WC-MOLD'")
+    assert m.map(units(device="press-2", topic="plant/line2/press-2/readings")
+                 ).exception[1].startswith("device: 'press-2' may not publish")
