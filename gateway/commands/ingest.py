@@ -42,13 +42,13 @@ def ids_of(lines: list[bytes]) -> list[str | None]:
     is not a JSON object with a string id: then line by line."""
     try:
         return [r.id or None for r in _id_list.decode(b"[" + b",".join(lines) + b"]")]
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # a line too deeply nested, say
         pass
     out: list[str | None] = []
     for raw in lines:
         try:
             out.append(_id_one(raw).id or None)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             out.append(None)
     return out
 
