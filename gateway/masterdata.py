@@ -21,7 +21,7 @@ from costing.master import (
 )
 from gateway.config import Config, ConfigError
 
-__all__ = ["load_master", "inspect_master", "gtin_check_digit", "COLUMNS"]
+__all__ = ["load_master", "inspect_master", "missing_files", "gtin_check_digit", "COLUMNS"]
 
 # file -> (required columns, optional columns)
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -37,6 +37,8 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 # a plant may have nothing to make (no BOMs, no routings) or no open POs
 OPTIONAL_FILES = {"boms.csv", "routings.csv", "purchase_orders.csv"}
+# ... unless another file needs it: every BOM line names its routing operation
+_NEEDED_BY = {"routings.csv": "boms.csv"}
 
 KINDS = ("raw", "semi", "finished")
 METHODS = ("standard", "average", "fifo")
@@ -65,7 +67,7 @@ def inspect_master(config: Config) -> tuple[MasterData | None, list[str]]:
     items, broken = _items(reader, tables["items.csv"], config)
     known = reader.ids("items.csv", {it.sku for it in items} | broken)
     _drop_unknown_parents(reader, routings, known)
-    boms = _boms(reader, tables["boms.csv"], known, declared_ops)
+    boms = _boms(reader, tables["boms.csv"], known, reader.ids("routings.csv", declared_ops))
     _check_standard_costs(reader, tables, items, boms, routings)
     _check_cycles(reader, boms)
     pos = _purchase_orders(reader, tables["purchase_orders.csv"], known)
@@ -78,6 +80,18 @@ def inspect_master(config: Config) -> tuple[MasterData | None, list[str]]:
         accounts=config.accounts.to_master(), currency=config.gateway.currency,
         currency_decimals=config.gateway.currency_decimals, statuses=tuple(config.statuses))
     return master, []
+
+
+def missing_files(folder: str | pathlib.Path) -> list[pathlib.Path]:
+    """The master-data files the plant needs that are not in `folder`."""
+    folder = pathlib.Path(folder)
+    return [folder / name for name in COLUMNS
+            if _needed(folder, name) and not (folder / name).exists()]
+
+
+def _needed(folder: pathlib.Path, name: str) -> bool:
+    return name not in OPTIONAL_FILES or (
+        name in _NEEDED_BY and (folder / _NEEDED_BY[name]).exists())
 
 
 def gtin_check_digit(body: str) -> int:
@@ -131,8 +145,9 @@ class _Reader:
             with open(path, newline="", encoding="utf-8-sig") as fh:
                 return self._rows(name, csv.reader(fh))
         except FileNotFoundError:
-            if name not in OPTIONAL_FILES:
-                self.add(name, 0, "", f"file not found: {path}")
+            if _needed(self.folder, name):
+                why = f" ({_NEEDED_BY[name]} needs it)" if name in _NEEDED_BY else ""
+                self.add(name, 0, "", f"file not found: {path}{why}")
                 self.unusable.add(name)
             return []
         except UnicodeDecodeError as exc:

@@ -260,6 +260,11 @@ class Gateway:
             await asyncio.get_running_loop().run_in_executor(self.executor, self.journal.close)
             self.executor.shutdown(wait=True)
 
+    def close(self) -> None:
+        """Release the journal of a gateway that never ran (a start-up failure)."""
+        self.executor.shutdown(wait=True)
+        self.journal.close()
+
     async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()
         inbox = self.queue

@@ -45,6 +45,19 @@ def _say(*lines: str) -> None:
 async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int | None = None,
                workdir: pathlib.Path | None = None) -> int:
     """Run the demo until Ctrl-C, or for `cycles` shifts (tests), in `workdir` if given."""
+    tmp = workdir or pathlib.Path(tempfile.mkdtemp(prefix="gateway-demo-"))
+    keep = keep or workdir is not None
+    try:
+        await _demo(tmp, port, tick=tick, cycles=cycles)
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("demo stopped", file=sys.stderr)
+    return 0
+
+
+async def _demo(tmp: pathlib.Path, port: int, *, tick: float,
+                cycles: int | None) -> None:
     from gateway.commands.run import serve
     from gateway.config import load_config
     from gateway.masterdata import load_master
@@ -57,8 +70,6 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
     from simulators.scanner import ScannerSimulator
     from simulators.scenario import PlantScenario
 
-    tmp = workdir or pathlib.Path(tempfile.mkdtemp(prefix="gateway-demo-"))
-    keep = keep or workdir is not None
     config = load_config(DEMO_DIR / "gateway.toml")
     master = load_master(config)
     async with contextlib.AsyncExitStack() as stack:
@@ -120,10 +131,6 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
             player.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await player
-    if not keep:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("demo stopped", file=sys.stderr)
-    return 0
 
 
 def _start_broker(tmp: pathlib.Path):

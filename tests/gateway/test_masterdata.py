@@ -311,3 +311,9 @@ def test_master_data_that_passes_the_checks_is_accepted_by_the_cost_engine(name,
             assert all(": row " in p or "file not found" in p for p in exc.problems)
             return
     roll_up(master)  # raises costing.plant.MasterDataError on data it cannot cost
+
+
+def test_a_missing_routings_file_is_one_problem_not_one_per_bom_line(tmp_path):
+    found = problems(plant(tmp_path, routings=None))
+    path = tmp_path / "master" / "routings.csv"
+    assert found == [f"routings.csv: file not found: {path} (boms.csv needs it)"]
