@@ -51,6 +51,8 @@ class DeviceStatus:
     readings: int = 0
     problems: int = 0
     alarms: list[str] = field(default_factory=list)
+    reason: str | None = None  # why the device is not connected, from its last problem
+    _told: str | None = None   # the reason last put on the console (once per outage)
     # readings per whole second of time.monotonic(), the last 10 s of them
     _window: collections.deque = field(default_factory=collections.deque)
 
@@ -72,7 +74,7 @@ class DeviceStatus:
         return {"id": self.id, "driver": self.driver, "state": self.state,
                 "last_reading_ts": self.last_reading_ts, "readings": self.readings,
                 "readings_per_s": round(recent / 10.0, 2),
-                "problems": self.problems, "alarms": list(self.alarms)}
+                "problems": self.problems, "alarms": list(self.alarms), "reason": self.reason}
 
 
 class _Inbox:
@@ -196,11 +198,21 @@ class Gateway:
         st = self.status.get(device)
         if st is not None:
             st.problems += 1
+            if not isinstance(error, DecodeError) and st.state != "connected":
+                st.reason = str(error) or type(error).__name__
+                if st._told != st.reason:  # a new cause, not one more retry of the old one
+                    log.warning("device %s: %s: %s; retrying", device,
+                                "lost" if st.readings or st._told else "cannot connect",
+                                st.reason)
+                    st._told = st.reason
         await self.queue.put(_Problem(device, error))
 
     def connection(self, device: str, state: str) -> None:
         st = self.status.get(device)
         if st is not None:
+            if state == "connected" and st.state != "connected" and not self._stopping:
+                log.info("device %s: connected", device)
+                st.reason = st._told = None
             st.state = state
         if self.metrics is not None:
             self.metrics.device_connected.labels(device=device).set(1 if state == "connected" else 0)

@@ -31,6 +31,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from gateway.logs import quiet_expected
+
+    quiet_expected(demo=True)
     try:
         return asyncio.run(demo(args.port, tick=args.tick, keep=args.keep))
     except KeyboardInterrupt:

@@ -24,13 +24,24 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    # Libraries (asyncua, paho, aiohttp) speak at WARNING, named by their logger; our
+    # own lines (device connected / lost) at INFO: the console says what the gateway does.
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    from gateway.logs import quiet_expected
+
+    quiet_expected()
     plant = load_plant(args)
+    from gateway.banner import banner
     from gateway.config import ConfigError
 
+    def ready(info: dict) -> None:
+        print("\n".join(banner(plant.config, info["events"], info.get("dashboard"))),
+              flush=True)
+
     try:
-        return asyncio.run(serve(plant.config, plant.master))
+        return asyncio.run(serve(plant.config, plant.master, on_ready=ready))
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -60,7 +71,8 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
         gw = Gateway(config, master, metrics=metrics, drivers=drivers)
     except JournalBusy as exc:
         raise StartupError(str(exc)) from None
-    info: dict = {"db": str(config.gateway.db)}
+    info: dict = {"db": str(config.gateway.db), "events": gw.journal.conn.execute(
+        "SELECT count(*) FROM events").fetchone()[0]}
     runner = None
     if config.dashboard is not None:
         try:
@@ -156,4 +168,5 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
         raise listen_failed("dashboard", host, int(port), exc,
                             "stop the other process or choose a free port ([dashboard] "
                             "listen, or `gateway demo --port N`)") from None
+    port = runner.addresses[0][1]  # the port bound, when the config said 0 (any)
     return runner, f"http://{host}:{port}/"
