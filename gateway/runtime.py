@@ -103,6 +103,11 @@ class _Inbox:
     async def put(self, item) -> None:
         await self.put_many((item,))
 
+    def put_marker(self, item) -> None:
+        """A control item, let in past the bound (it holds no reading to push back on)."""
+        self.items.append(item)
+        self._ready.set()
+
     async def wait(self, timeout: float | None = None) -> bool:
         """Until something is waiting (True) or the timeout passed (False)."""
         if self.items:
@@ -127,6 +132,14 @@ class _Inbox:
         if len(items) < self.maxsize:
             self._room.set()
         return out
+
+
+class _Reconnected:
+    """A device is connected again: its open fault episodes close (in commit order)."""
+    __slots__ = ("device",)
+
+    def __init__(self, device: str):
+        self.device = device
 
 
 class _Problem:
@@ -212,6 +225,7 @@ class Gateway:
         if st is not None:
             if state == "connected" and st.state != "connected" and not self._stopping:
                 log.info("device %s: connected", device)
+                self.queue.put_marker(_Reconnected(device))
                 st.reason = st._told = None
             st.state = state
         if self.metrics is not None:
@@ -305,6 +319,9 @@ class Gateway:
         side = SideEffects()
         readings: list = []  # anything with an `ack` to send after the commit
         for item in batch:
+            if isinstance(item, _Reconnected):
+                side.reconnected.append(item.device)
+                continue
             if isinstance(item, _Problem):
                 err = item.error
                 if getattr(err, "ack", None) is not None:

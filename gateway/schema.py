@@ -147,7 +147,19 @@ CREATE INDEX IF NOT EXISTS batches_state ON batches(state, seq);
 
 def create(conn: sqlite3.Connection) -> None:
     conn.executescript(DDL)
+    _add_fault_episodes(conn)
     conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
         (str(SCHEMA_VERSION),),
     )
+
+
+def _add_fault_episodes(conn: sqlite3.Connection) -> None:
+    """A device fault is one open exception per device and cause, however often the
+    driver retried: `occurrences` counts the tries, created_at..last_seen spans them.
+    Added in place, so journals written before keep their rows (each counted once)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(exceptions)")}
+    if "occurrences" not in columns:
+        conn.execute("ALTER TABLE exceptions ADD COLUMN occurrences INTEGER NOT NULL DEFAULT 1")
+    if "last_seen" not in columns:
+        conn.execute("ALTER TABLE exceptions ADD COLUMN last_seen TEXT")

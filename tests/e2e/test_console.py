@@ -4,7 +4,9 @@ noise, however many retries happen."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 import selectors
 import signal
 import subprocess
@@ -12,6 +14,7 @@ import sys
 import time
 
 from gateway.users import UserStore
+from simulators.plc import PlcSimulator
 from simulators.ports import free_port
 from tests.e2e.procs import reaped
 from tests.gateway.plant import GATEWAY_TOML, ROOT, write_plant
@@ -117,3 +120,50 @@ def test_run_with_everything_down_says_what_and_why_within_10_s(tmp_path):
     assert "ConnectionRefusedError" in by_device["plc"]
     assert "Connection refused" in by_device["press"]
     assert "close_secure_channel" not in console and "Traceback" not in console, console
+
+
+def test_retries_of_a_device_that_stays_down_are_one_exception_per_device(tmp_path):
+    """Backoff 0.5, 1, 2, 4 s: ~5 tries of each network device in 9 s, the serial port's
+    outage reported once; every device ends with one open episode counting its tries."""
+    cfg, *_ = down_plant(tmp_path)
+    with reaped(start(cfg)) as proc:
+        read_until(proc, lambda _: False, 9.0)
+        proc.send_signal(signal.SIGTERM)
+        console = proc.stdout.read()
+        assert proc.wait(timeout=30) == 0, console
+    with sqlite3.connect(tmp_path / "var" / "gateway.db") as conn:
+        rows = conn.execute("SELECT source, status, occurrences, created_at <= last_seen"
+                            " FROM exceptions WHERE kind='device_error' ORDER BY source"
+                            ).fetchall()
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        ("plc", "open", 1), ("press", "open", 1), ("scale", "open", 1)], rows
+    tries = {r[0]: r[2] for r in rows}
+    assert tries["plc"] >= 4 and tries["press"] >= 4 and tries["scale"] == 1, tries
+
+
+def test_a_device_that_comes_back_says_so_and_closes_its_fault(tmp_path):
+    cfg, plc_port, *_ = down_plant(tmp_path)
+    with reaped(start(cfg)) as proc:
+        lines = read_until(proc, lambda ls: any("device plc: cannot connect" in x for x in ls),
+                           10.0)
+
+        async def plc_up() -> list[str]:
+            plc = PlcSimulator({"Assy": "UInt16"}, port=plc_port)
+            await plc.start()
+            try:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(None, read_until, proc, lambda ls: any(
+                    "device plc: connected" in x for x in ls), 20.0)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                await loop.run_in_executor(None, proc.wait, 30)
+                await plc.stop()
+
+        lines += asyncio.run(plc_up())
+        assert any("device plc: connected" in x for x in lines), "\n".join(lines)
+        assert proc.returncode == 0
+    with sqlite3.connect(tmp_path / "var" / "gateway.db") as conn:
+        rows = dict(conn.execute("SELECT source, status || ' ' || coalesce(resolution, '')"
+                                 " FROM exceptions WHERE kind='device_error'"))
+    assert rows["plc"] == "resolved device reconnected", rows
+    assert rows["scale"] == "open ", rows
