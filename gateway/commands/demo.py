@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import pathlib
+import re
 import shutil
 import sys
 import tempfile
@@ -51,7 +53,7 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
     tmp = workdir or pathlib.Path(tempfile.mkdtemp(prefix="gateway-demo-"))
     keep = keep or workdir is not None
     try:
-        await _demo(tmp, port, tick=tick, cycles=cycles)
+        await _demo(tmp, port, tick=tick, keep=keep, cycles=cycles)
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -59,7 +61,7 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
     return 0
 
 
-async def _demo(tmp: pathlib.Path, port: int, *, tick: float,
+async def _demo(tmp: pathlib.Path, port: int, *, tick: float, keep: bool,
                 cycles: int | None) -> None:
     from gateway.commands.run import serve
     from gateway.config import load_config
@@ -104,13 +106,19 @@ async def _demo(tmp: pathlib.Path, port: int, *, tick: float,
         stop = asyncio.Event()
         scenario = PlantScenario(plc, scale, dock, mix, publish, tick=tick)
 
+        books = write_config(tmp, port)
+
         def ready(info: dict) -> None:
             _say("Shop-floor gateway demo: simulated PLC, scale, scanners and ERP on loopback.",
                  "Security is relaxed on purpose ([demo] config): never point this at a plant.",
                  "Dashboard:", info["dashboard"],
                  "Login: supervisor / demo-supervisor   (read-only: viewer / demo-viewer)",
                  f"Metrics: {info['dashboard']}metrics", f"Scratch folder: {tmp}",
-                 "Ctrl-C stops everything.")
+                 "Reports on these books, from another terminal:",
+                 f"  gateway trial-balance -c {books}   (also: journal, stock, wip)",
+                 "Ctrl-C stops everything"
+                 + (" (the folder is kept)." if keep else
+                    "; --keep keeps the folder and its books."))
 
         async def play() -> None:
             await asyncio.sleep(0.5)
@@ -134,6 +142,22 @@ async def _demo(tmp: pathlib.Path, port: int, *, tick: float,
             player.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await player
+
+
+def write_config(tmp: pathlib.Path, port: int) -> pathlib.Path:
+    """A gateway.toml in the scratch folder whose journal is the one this demo writes, so
+    the CLI reads the same books as the dashboard (config/demo's own points elsewhere)."""
+    text = (DEMO_DIR / "gateway.toml").read_text(encoding="utf-8")
+    moved = {"db": tmp / "demo.db", "master_data": DEMO_DIR / "master",
+             "events": DEMO_DIR / "events.jsonl", "listen": f"127.0.0.1:{port}",
+             "users_file": tmp / "users.toml"}
+    for key, value in moved.items():
+        text, n = re.subn(rf'^{key} = "[^"]*"', f"{key} = {json.dumps(str(value))}", text,
+                          count=1, flags=re.M)
+        assert n == 1, f"config/demo/gateway.toml has no {key} line"
+    path = tmp / "gateway.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _start_broker(tmp: pathlib.Path):
