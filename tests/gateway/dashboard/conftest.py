@@ -47,6 +47,9 @@ class ActRecorder:
             raise ActionRefused(self.refuse_with)
         if action == "dismiss":
             sample_plant.resolve_in_db(self.db_path, kw["exception_id"], "dismissed", kw["reason"], user)
+        if action == "dismiss_many":
+            for exc_id in kw["exception_ids"]:
+                sample_plant.resolve_in_db(self.db_path, exc_id, "dismissed", kw["reason"], user)
         elif action in ("assign_count", "confirm_po"):
             what = kw.get("work_order") or kw.get("po")
             sample_plant.resolve_in_db(self.db_path, kw["exception_id"], "resolved", f"-> {what}", user)
