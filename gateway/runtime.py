@@ -53,6 +53,7 @@ class DeviceStatus:
     alarms: list[str] = field(default_factory=list)
     reason: str | None = None  # why the device is not connected, from its last problem
     _told: str | None = None   # the reason last put on the console (once per outage)
+    was_connected: bool = False
     # readings per whole second of time.monotonic(), the last 10 s of them
     _window: collections.deque = field(default_factory=collections.deque)
 
@@ -215,7 +216,7 @@ class Gateway:
                 st.reason = str(error) or type(error).__name__
                 if st._told != st.reason:  # a new cause, not one more retry of the old one
                     log.warning("device %s: %s: %s; retrying", device,
-                                "lost" if st.readings or st._told else "cannot connect",
+                                "lost" if st.was_connected else "cannot connect",
                                 st.reason)
                     st._told = st.reason
         await self.queue.put(_Problem(device, error))
@@ -227,6 +228,7 @@ class Gateway:
                 log.info("device %s: connected", device)
                 self.queue.put_marker(_Reconnected(device))
                 st.reason = st._told = None
+                st.was_connected = True
             st.state = state
         if self.metrics is not None:
             self.metrics.device_connected.labels(device=device).set(1 if state == "connected" else 0)

@@ -161,6 +161,7 @@ def test_a_device_that_comes_back_says_so_and_closes_its_fault(tmp_path):
 
         lines += asyncio.run(plc_up())
         assert any("device plc: connected" in x for x in lines), "\n".join(lines)
+        assert not any("device plc: lost" in x for x in lines)  # SIGTERM is no outage
         assert proc.returncode == 0
     with sqlite3.connect(tmp_path / "var" / "gateway.db") as conn:
         rows = dict(conn.execute("SELECT source, status || ' ' || coalesce(resolution, '')"
