@@ -60,15 +60,25 @@ def confirm_po(journal: Journal, exception_id: int, po: str, user: str) -> str:
 
 
 def dismiss(journal: Journal, exception_id: int, reason: str, user: str) -> str:
-    row = journal.conn.execute("SELECT status FROM exceptions WHERE id=?",
-                               (int(exception_id),)).fetchone()
-    if row is None or row[0] != "open":
-        raise ActionRefused(f"exception {exception_id} is not open")
+    dismiss_many(journal, [exception_id], reason, user)
+    return f"exception {exception_id} dismissed"
+
+
+def dismiss_many(journal: Journal, exception_ids: list[int], reason: str, user: str) -> str:
+    """Dismiss every one of `exception_ids` with one reason, in one transaction, or none."""
+    ids = sorted({int(i) for i in exception_ids})
+    if not ids:
+        raise ActionRefused("no exception selected")
+    for exc_id in ids:
+        row = journal.conn.execute("SELECT status FROM exceptions WHERE id=?",
+                                   (exc_id,)).fetchone()
+        if row is None or row[0] != "open":
+            raise ActionRefused(f"exception {exc_id} is not open")
     if not reason.strip():
         raise ActionRefused("a dismissal needs a reason")
-    journal.submit([], side=SideEffects(resolutions=[(int(exception_id), "dismissed",
-                                                      reason.strip(), user)]))
-    return f"exception {exception_id} dismissed"
+    journal.submit([], side=SideEffects(resolutions=[(exc_id, "dismissed", reason.strip(), user)
+                                                     for exc_id in ids]))
+    return f"{len(ids)} exceptions dismissed"
 
 
 def _book(journal: Journal, exc_id: int, event: dict, reading: dict | None, user: str,
@@ -97,6 +107,9 @@ def make_act(journal: Journal, mapper: Mapper, run: Callable[[Callable[[], str]]
             return await run(lambda: confirm_po(journal, int(kw["exception_id"]), kw["po"], user))
         if action == "dismiss":
             return await run(lambda: dismiss(journal, int(kw["exception_id"]), kw["reason"], user))
+        if action == "dismiss_many":
+            return await run(lambda: dismiss_many(journal, list(kw["exception_ids"]),
+                                                  kw["reason"], user))
         if action == "retry_batch" and retry_batch is not None:
             return await run(lambda: retry_batch(int(kw["batch_seq"])))
         raise ActionRefused(f"unknown action {action!r}")

@@ -62,8 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gateway {args.command}: not available in this build", file=sys.stderr)
         return 2
     runner = getattr(mod, f"run_{args.command.replace('-', '_')}", None) or mod.run
+    from gateway.startup import StartupError
+
     try:
         return int(runner(args) or 0)
+    except StartupError as exc:
+        print(f"gateway {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

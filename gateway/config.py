@@ -24,7 +24,8 @@ from costing.master import DEFAULT_STATUSES, Accounts
 from gateway.bounds import Limits
 
 __all__ = [
-    "Config", "ConfigError", "load_config", "inspect_config", "inspect_document",
+    "Config", "ConfigError", "load_config", "inspect_config", "inspect_document", "did_you_mean",
+    "id_hint",
     "GatewaySection", "CostingSection", "AccountsSection", "InventoryAccounts",
     "ReconcileSection", "MqttSection", "Counter", "OpcuaDevice", "SerialScaleDevice",
     "SerialScannerDevice", "MqttDevice", "Device", "Station", "UpstreamSection",
@@ -297,6 +298,7 @@ def inspect_document(doc: dict, path: str | pathlib.Path) -> tuple[Config | None
     from gateway import config_rules  # imports this module's structs: import here, not at top
 
     found.extend(config_rules.check_semantics(parts, doc, base))
+    found = _by_device_id(found, doc)
     if "gateway" not in parts or "accounts" not in parts:
         return None, _render(label, found)
     for name in ("devices", "stations"):
@@ -349,6 +351,26 @@ def _without_bad_keys(doc: dict, found: list[tuple[str, str]]) -> dict:
             if isinstance(node, dict) and steps and steps[-1] in node:
                 del node[steps[-1]]
     return repaired
+
+
+def _by_device_id(found: list[tuple[str, str]], doc: dict) -> list[tuple[str, str]]:
+    """`devices[1].endpoint` -> `devices.plc.endpoint`: people know devices by id, not by
+    position (a missing or repeated id keeps the position)."""
+    names: dict[str, str] = {}
+    seen: set[str] = set()
+    for i, dev in enumerate(doc.get("devices") if isinstance(doc.get("devices"), list) else []):
+        dev_id = dev.get("id") if isinstance(dev, dict) else None
+        if isinstance(dev_id, str) and re.fullmatch(r"[A-Za-z0-9_-]+", dev_id) \
+                and dev_id not in seen:
+            names[f"devices[{i}]"] = f"devices.{dev_id}"
+            seen.add(dev_id)
+
+    def rename(path: str) -> str:
+        head, dot, rest = path.partition("]")
+        new = names.get(head + "]") if dot else None
+        return new + rest if new else path
+
+    return [(rename(p), reason) for p, reason in found]
 
 
 def _render(label: str, found: list[tuple[str, str]]) -> list[str]:
@@ -445,8 +467,7 @@ def _walk_struct(value: Any, t: Any, path: str, out: list, top: bool = False) ->
             hint = f"use {key}_env" if f"{key}_env" in fields else "name one with a *_env key"
             out.append((where, f"secrets come from environment variables; {hint}"))
         else:
-            close = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, fields)
             # a table is not echoed: it may hold what should have been a secret
             what = ("unknown table" if isinstance(item, dict) else "unknown key (a list)"
                     if isinstance(item, list) else f"unknown key (value {item!r})")
@@ -454,6 +475,17 @@ def _walk_struct(value: Any, t: Any, path: str, out: list, top: bool = False) ->
     for key, f in fields.items():
         if f.required and key not in value:
             out.append((_join(path, key), "missing (required)"))
+
+
+def did_you_mean(value: str, known, sep: str = "; ", cutoff: float = 0.6) -> str:
+    """"; did you mean 'X'?" for the closest of `known`, or "" when none is close."""
+    close = difflib.get_close_matches(value, [k for k in known if k], n=1, cutoff=cutoff)
+    return f"{sep}did you mean {close[0]!r}?" if close else ""
+
+
+def id_hint(value: str, known) -> str:
+    """did_you_mean for ids, which share prefixes (WC-ASSY, WC-WELD): only a near miss."""
+    return did_you_mean(value, known, cutoff=0.8)
 
 
 def _looks_secret(key: str) -> bool:

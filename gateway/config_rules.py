@@ -13,10 +13,11 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.addresses import host_problem, node_id_problem, url_problem
 from gateway.config import (
     DashboardSection, DemoSection, MqttDevice, MqttSection, OpcuaDevice, ReconcileSection,
     SerialScaleDevice, SerialScannerDevice, Station, UpstreamSection,
-    split_listen,
+    id_hint, split_listen,
 )
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -99,13 +100,9 @@ def _check_file(value: str | None, where: str, out: list) -> None:
 
 def _check_mqtt(m: MqttSection, demo: bool, out: list) -> None:
     url = urlsplit(m.url)
-    if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
-        out.append(("mqtt.url", f"expected mqtt://host[:port] or mqtts://host[:port], got {m.url!r}"))
-    else:
-        try:
-            url.port
-        except ValueError:
-            out.append(("mqtt.url", f"bad port in {m.url!r}"))
+    reason = url_problem(m.url, ("mqtt", "mqtts"), "mqtt://host[:port] or mqtts://host[:port]")
+    if reason:
+        out.append(("mqtt.url", reason))
     _check_env(m.username_env, "mqtt.username_env", out)
     _check_env(m.password_env, "mqtt.password_env", out)
     if m.allow_anonymous and not demo:
@@ -165,7 +162,7 @@ def _check_stations(items: list[Station], locations: set[str] | None,
                 out.append((f"{where}.work_center", "missing: a line station names its work center"))
             elif wcs is not None and s.work_center not in wcs:
                 out.append((f"{where}.work_center", f"unknown work center {s.work_center!r} "
-                                                    "(not in work_centers.csv)"))
+                            f"(not in work_centers.csv){id_hint(s.work_center, wcs)}"))
             if s.location is not None:
                 out.append((f"{where}.location", "a line station names a work_center, not a location"))
         else:
@@ -173,7 +170,7 @@ def _check_stations(items: list[Station], locations: set[str] | None,
                 out.append((f"{where}.location", f"missing: a {s.kind} station names its location"))
             elif locations is not None and s.location not in locations:
                 out.append((f"{where}.location", f"unknown location {s.location!r} "
-                                                 "(not in locations.csv)"))
+                            f"(not in locations.csv){id_hint(s.location, locations)}"))
             if s.work_center is not None:
                 out.append((f"{where}.work_center",
                             f"a {s.kind} station names a location, not a work_center"))
@@ -211,9 +208,9 @@ def _check_devices(parts: dict[str, Any], stations: dict[str, Station],
 
 
 def _check_opcua(d: OpcuaDevice, where: str, wcs: set[str] | None, out: list) -> None:
-    url = urlsplit(d.endpoint)
-    if url.scheme != "opc.tcp" or not url.hostname:
-        out.append((f"{where}.endpoint", f"expected opc.tcp://host:port, got {d.endpoint!r}"))
+    reason = url_problem(d.endpoint, ("opc.tcp",), "opc.tcp://host:port")
+    if reason:
+        out.append((f"{where}.endpoint", reason))
     if d.security == "None":
         if not d.allow_insecure:
             out.append((f"{where}.security",
@@ -237,11 +234,15 @@ def _check_opcua(d: OpcuaDevice, where: str, wcs: set[str] | None, out: list) ->
     nodes: set[str] = set()
     for j, c in enumerate(d.counters):
         cw = f"{where}.counters[{j}]"
-        if c.node in nodes:
+        reason = node_id_problem(c.node)
+        if reason:
+            out.append((f"{cw}.node", reason))
+        elif c.node in nodes:
             out.append((f"{cw}.node", f"duplicate node {c.node!r}"))
         nodes.add(c.node)
         if wcs is not None and c.line not in wcs:
-            out.append((f"{cw}.line", f"unknown work center {c.line!r} (not in work_centers.csv)"))
+            out.append((f"{cw}.line", f"unknown work center {c.line!r} (not in work_centers.csv)"
+                                      f"{id_hint(c.line, wcs)}"))
         if c.kind == "scrap" and c.operation is None:
             out.append((f"{cw}.operation", "missing: a scrap counter names the operation it scraps at"))
         if c.kind == "good" and c.operation is not None:
@@ -258,9 +259,9 @@ def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, out: list) -> 
         if key not in used and getattr(u, key) is not None:
             out.append((f"upstream.{key}", f"not used by sink {u.sink!r}"))
     if u.sink == "http" and u.url is not None:
-        url = urlsplit(u.url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            out.append(("upstream.url", f"expected http(s)://host/path, got {u.url!r}"))
+        reason = url_problem(u.url, ("http", "https"), "http(s)://host/path")
+        if reason:
+            out.append(("upstream.url", reason))
     if u.sink == "mqtt":
         if u.topic is not None:
             _check_topic(u.topic, "upstream.topic", out, wildcards=False)
@@ -271,9 +272,13 @@ def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, out: list) -> 
 
 def _check_dashboard(d: DashboardSection, demo: bool, out: list) -> None:
     try:
-        split_listen(d.listen)
+        host, _ = split_listen(d.listen)
     except ValueError as exc:
         out.append(("dashboard.listen", str(exc)))
+    else:
+        reason = host_problem(host)
+        if reason:
+            out.append(("dashboard.listen", reason))
     if d.allow_anonymous and not demo:
         out.append(("dashboard.allow_anonymous",
                     "anonymous access is only accepted in a [demo] config; set users_file"))

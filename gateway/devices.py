@@ -32,7 +32,7 @@ def build_drivers(config: Any, counter_state: dict[str, dict], overrides: dict |
     mqtt = config.mqtt
     out = []
     for i, dev in enumerate(config.devices):
-        where = f"{config.file}: devices[{i}]"
+        where = f"{config.file}: devices.{dev.id}"
         kind = dev.driver if hasattr(dev, "driver") else dev.__struct_config__.tag
         if kind == "opcua":
             args = dict(id=dev.id, endpoint=dev.endpoint,

@@ -70,6 +70,7 @@ class SideEffects:
     start_orders: list[tuple[str, str]] = field(default_factory=list)  # (line, work order)
     resolutions: list[tuple[int, str, str, str]] = field(default_factory=list)
     #            (exception id, status resolved|dismissed, resolution, user)
+    reconnected: list[str] = field(default_factory=list)  # devices whose faults are over
 
 
 @dataclass(frozen=True, slots=True)
@@ -591,8 +592,16 @@ class Journal:
 
     def _write_side(self, stamp: str, side: SideEffects) -> None:
         for kind, source, reason, raw in side.exceptions:
-            self._exception(stamp, kind, source, None, None, reason,
-                            None if raw is None else self._kept(raw))
+            kept = None if raw is None else self._kept(raw)
+            if kind == "device_error":
+                self._device_fault(stamp, source, reason, kept)
+            else:
+                self._exception(stamp, kind, source, None, None, reason, kept)
+        for device in side.reconnected:
+            self.conn.execute(
+                "UPDATE exceptions SET status='resolved', resolution='device reconnected',"
+                " resolved_by='gateway', resolved_at=? WHERE status='open'"
+                " AND kind='device_error' AND source=?", (stamp, device))
         for line, work_order in side.start_orders:
             self._start_order(line, work_order)
         for exc_id, status, resolution, user in side.resolutions:
@@ -627,6 +636,16 @@ class Journal:
         self.conn.execute(
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", (stamp, kind, source, event_id, field, reason, raw))
+
+    def _device_fault(self, stamp, source, reason, raw) -> None:
+        """One more try of an open fault episode (same device, same cause), or a new one."""
+        cur = self.conn.execute(
+            "UPDATE exceptions SET occurrences=occurrences+1, last_seen=? WHERE status='open'"
+            " AND kind='device_error' AND source=? AND reason=?", (stamp, source, reason))
+        if cur.rowcount == 0:
+            self.conn.execute(
+                "INSERT INTO exceptions(created_at, kind, source, reason, raw, last_seen)"
+                " VALUES (?,?,?,?,?,?)", (stamp, "device_error", source, reason, raw, stamp))
 
     def _start_order(self, line: str, work_order: str) -> None:
         """A work-order barcode scanned at a line starts that order there."""

@@ -19,9 +19,9 @@ from typing import Any
 from costing.master import (
     BomLine, Item, Location, MasterData, PurchaseOrderLine, RoutingStep, WorkCenter,
 )
-from gateway.config import Config, ConfigError
+from gateway.config import Config, ConfigError, id_hint
 
-__all__ = ["load_master", "inspect_master", "gtin_check_digit", "COLUMNS"]
+__all__ = ["load_master", "inspect_master", "missing_files", "gtin_check_digit", "COLUMNS"]
 
 # file -> (required columns, optional columns)
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -37,6 +37,8 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 # a plant may have nothing to make (no BOMs, no routings) or no open POs
 OPTIONAL_FILES = {"boms.csv", "routings.csv", "purchase_orders.csv"}
+# ... unless another file needs it: every BOM line names its routing operation
+_NEEDED_BY = {"routings.csv": "boms.csv"}
 
 KINDS = ("raw", "semi", "finished")
 METHODS = ("standard", "average", "fifo")
@@ -65,7 +67,7 @@ def inspect_master(config: Config) -> tuple[MasterData | None, list[str]]:
     items, broken = _items(reader, tables["items.csv"], config)
     known = reader.ids("items.csv", {it.sku for it in items} | broken)
     _drop_unknown_parents(reader, routings, known)
-    boms = _boms(reader, tables["boms.csv"], known, declared_ops)
+    boms = _boms(reader, tables["boms.csv"], known, reader.ids("routings.csv", declared_ops))
     _check_standard_costs(reader, tables, items, boms, routings)
     _check_cycles(reader, boms)
     pos = _purchase_orders(reader, tables["purchase_orders.csv"], known)
@@ -78,6 +80,18 @@ def inspect_master(config: Config) -> tuple[MasterData | None, list[str]]:
         accounts=config.accounts.to_master(), currency=config.gateway.currency,
         currency_decimals=config.gateway.currency_decimals, statuses=tuple(config.statuses))
     return master, []
+
+
+def missing_files(folder: str | pathlib.Path) -> list[pathlib.Path]:
+    """The master-data files the plant needs that are not in `folder`."""
+    folder = pathlib.Path(folder)
+    return [folder / name for name in COLUMNS
+            if _needed(folder, name) and not (folder / name).exists()]
+
+
+def _needed(folder: pathlib.Path, name: str) -> bool:
+    return name not in OPTIONAL_FILES or (
+        name in _NEEDED_BY and (folder / _NEEDED_BY[name]).exists())
 
 
 def gtin_check_digit(body: str) -> int:
@@ -131,8 +145,9 @@ class _Reader:
             with open(path, newline="", encoding="utf-8-sig") as fh:
                 return self._rows(name, csv.reader(fh))
         except FileNotFoundError:
-            if name not in OPTIONAL_FILES:
-                self.add(name, 0, "", f"file not found: {path}")
+            if _needed(self.folder, name):
+                why = f" ({_NEEDED_BY[name]} needs it)" if name in _NEEDED_BY else ""
+                self.add(name, 0, "", f"file not found: {path}{why}")
                 self.unusable.add(name)
             return []
         except UnicodeDecodeError as exc:
@@ -256,7 +271,8 @@ def _work_centers(r: _Reader, rows: list[tuple[int, Row]],
         labor = r.choice(f, line, row, "labor", LABOR_MODES)
         location = r.text(f, line, row, "location")
         if location and location not in locations:
-            r.add(f, line, "location", f"unknown location {location!r} (not in locations.csv)")
+            r.add(f, line, "location", f"unknown location {location!r} (not in locations.csv)"
+                                      f"{id_hint(location, locations)}")
             location = None
         if wid and not r.unique(f, line, "id", wid, seen, "work center"):
             continue
@@ -277,7 +293,8 @@ def _routings(r: _Reader, rows: list[tuple[int, Row]], work_centers: Any
         op = r.operation(f, line, row, "operation")
         wc = r.text(f, line, row, "work_center")
         if wc and wc not in work_centers:
-            r.add(f, line, "work_center", f"unknown work center {wc!r} (not in work_centers.csv)")
+            r.add(f, line, "work_center", f"unknown work center {wc!r} (not in work_centers.csv)"
+                                         f"{id_hint(wc, work_centers)}")
             wc = None
         setup = r.number(f, line, row, "setup_hours", blank=0.0)
         run = r.number(f, line, row, "run_hours", blank=0.0)
@@ -362,7 +379,8 @@ def _drop_unknown_parents(r: _Reader, routings: list[tuple[int, RoutingStep]],
     for line, step in list(routings):
         if step.parent not in known:
             r.add("routings.csv", line, "parent",
-                  f"unknown sku {step.parent!r} (not in items.csv)")
+                  f"unknown sku {step.parent!r} (not in items.csv)"
+                  f"{id_hint(step.parent, known)}")
             routings.remove((line, step))
 
 
@@ -375,7 +393,8 @@ def _boms(r: _Reader, rows: list[tuple[int, Row]], known: Any,
         component = r.text(f, line, row, "component")
         for col, sku in (("parent", parent), ("component", component)):
             if sku and sku not in known:
-                r.add(f, line, col, f"unknown sku {sku!r} (not in items.csv)")
+                r.add(f, line, col, f"unknown sku {sku!r} (not in items.csv)"
+                                    f"{id_hint(sku, known)}")
         qty = r.number(f, line, row, "qty_per", positive=True)
         scrap = r.number(f, line, row, "scrap_pct", blank=0.0)
         if scrap is not None and scrap >= 100:
@@ -450,7 +469,8 @@ def _purchase_orders(r: _Reader, rows: list[tuple[int, Row]],
         po = r.text(f, line, row, "po")
         sku = r.text(f, line, row, "sku")
         if sku and sku not in known:
-            r.add(f, line, "sku", f"unknown sku {sku!r} (not in items.csv)")
+            r.add(f, line, "sku", f"unknown sku {sku!r} (not in items.csv)"
+                                    f"{id_hint(sku, known)}")
             sku = None
         price = r.number(f, line, row, "unit_price")
         if po and sku and not r.unique(f, line, "sku", (po, sku), seen, "PO line"):

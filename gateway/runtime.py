@@ -52,6 +52,9 @@ class DeviceStatus:
     readings: int = 0
     problems: int = 0
     alarms: list[str] = field(default_factory=list)
+    reason: str | None = None  # why the device is not connected, from its last problem
+    _told: str | None = None   # the reason last put on the console (once per outage)
+    was_connected: bool = False
     # readings per whole second of time.monotonic(), the last 10 s of them
     _window: collections.deque = field(default_factory=collections.deque)
 
@@ -73,7 +76,7 @@ class DeviceStatus:
         return {"id": self.id, "driver": self.driver, "state": self.state,
                 "last_reading_ts": self.last_reading_ts, "readings": self.readings,
                 "readings_per_s": round(recent / 10.0, 2),
-                "problems": self.problems, "alarms": list(self.alarms)}
+                "problems": self.problems, "alarms": list(self.alarms), "reason": self.reason}
 
 
 class _Inbox:
@@ -102,6 +105,11 @@ class _Inbox:
     async def put(self, item) -> None:
         await self.put_many((item,))
 
+    def put_marker(self, item) -> None:
+        """A control item, let in past the bound (it holds no reading to push back on)."""
+        self.items.append(item)
+        self._ready.set()
+
     async def wait(self, timeout: float | None = None) -> bool:
         """Until something is waiting (True) or the timeout passed (False)."""
         if self.items:
@@ -126,6 +134,14 @@ class _Inbox:
         if len(items) < self.maxsize:
             self._room.set()
         return out
+
+
+class _Reconnected:
+    """A device is connected again: its open fault episodes close (in commit order)."""
+    __slots__ = ("device",)
+
+    def __init__(self, device: str):
+        self.device = device
 
 
 class _Problem:
@@ -198,11 +214,23 @@ class Gateway:
         st = self.status.get(device)
         if st is not None:
             st.problems += 1
+            if not isinstance(error, DecodeError) and st.state != "connected":
+                st.reason = str(error) or type(error).__name__
+                if st._told != st.reason:  # a new cause, not one more retry of the old one
+                    log.warning("device %s: %s: %s; retrying", device,
+                                "lost" if st.was_connected else "cannot connect",
+                                st.reason)
+                    st._told = st.reason
         await self.queue.put(_Problem(device, error))
 
     def connection(self, device: str, state: str) -> None:
         st = self.status.get(device)
         if st is not None:
+            if state == "connected" and st.state != "connected" and not self._stopping:
+                log.info("device %s: connected", device)
+                self.queue.put_marker(_Reconnected(device))
+                st.reason = st._told = None
+                st.was_connected = True
             st.state = state
         if self.metrics is not None:
             self.metrics.device_connected.labels(device=device).set(1 if state == "connected" else 0)
@@ -262,6 +290,11 @@ class Gateway:
             await asyncio.get_running_loop().run_in_executor(self.executor, self.journal.close)
             self.executor.shutdown(wait=True)
 
+    def close(self) -> None:
+        """Release the journal of a gateway that never ran (a start-up failure)."""
+        self.executor.shutdown(wait=True)
+        self.journal.close()
+
     async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()
         inbox = self.queue
@@ -290,6 +323,9 @@ class Gateway:
         side = SideEffects()
         readings: list = []  # anything with an `ack` to send after the commit
         for item in batch:
+            if isinstance(item, _Reconnected):
+                side.reconnected.append(item.device)
+                continue
             if isinstance(item, _Problem):
                 err = item.error
                 if getattr(err, "ack", None) is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # What changed at each version, and how a journal written by the one before is brought up:
 #   2: journal_lines no longer repeat their entry's ts (the entry keeps it; a line traces
 #      to its entry and its event as before), ~28 bytes a line
@@ -115,7 +115,9 @@ CREATE TABLE IF NOT EXISTS exceptions (
     status TEXT NOT NULL DEFAULT 'open',   -- open | resolved | dismissed
     resolution TEXT,
     resolved_by TEXT,
-    resolved_at TEXT
+    resolved_at TEXT,
+    occurrences INTEGER NOT NULL DEFAULT 1,  -- a device fault: tries of one episode
+    last_seen TEXT                           -- and when the last one was
 );
 CREATE INDEX IF NOT EXISTS exceptions_open ON exceptions(status, kind);
 
@@ -196,4 +198,15 @@ def _to_2(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE journal_lines DROP COLUMN ts")
 
 
-_STEPS = {2: _to_2}
+def _to_3(conn: sqlite3.Connection) -> None:
+    """Schema 3: a device fault is one open exception per device and cause, however
+    often the driver retried: `occurrences` counts the tries, created_at..last_seen
+    spans them. Rows written before are each counted once."""
+    columns = _columns(conn, "exceptions")
+    if "occurrences" not in columns:
+        conn.execute("ALTER TABLE exceptions ADD COLUMN occurrences INTEGER NOT NULL DEFAULT 1")
+    if "last_seen" not in columns:
+        conn.execute("ALTER TABLE exceptions ADD COLUMN last_seen TEXT")
+
+
+_STEPS = {2: _to_2, 3: _to_3}

@@ -35,10 +35,18 @@ class Exit(SystemExit):
 def load_plant(args: argparse.Namespace) -> Plant:
     """Config + master data, or print every problem and exit 1."""
     from gateway.config import ConfigError, load_config
-    from gateway.masterdata import load_master
+    from gateway.masterdata import load_master, missing_files
+    from gateway.startup import StartupError
 
     try:
         cfg = load_config(args.config)
+        missing = missing_files(cfg.gateway.master_data)
+        if missing:
+            names = ", ".join(p.name for p in missing)
+            raise StartupError(
+                f"master data not found: {names} in {missing[0].parent}; export "
+                f"{'them' if len(missing) > 1 else 'it'} from the ERP there (or fix "
+                f"[gateway] master_data), then run `gateway check -c {args.config}`")
         master = load_master(cfg)
     except ConfigError as exc:
         for problem in exc.problems:

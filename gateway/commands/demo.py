@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import pathlib
+import re
 import shutil
 import sys
 import tempfile
@@ -31,6 +33,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from gateway.logs import quiet_expected
+
+    quiet_expected(demo=True)
     try:
         return asyncio.run(demo(args.port, tick=args.tick, keep=args.keep))
     except KeyboardInterrupt:
@@ -45,6 +50,19 @@ def _say(*lines: str) -> None:
 async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int | None = None,
                workdir: pathlib.Path | None = None) -> int:
     """Run the demo until Ctrl-C, or for `cycles` shifts (tests), in `workdir` if given."""
+    tmp = workdir or pathlib.Path(tempfile.mkdtemp(prefix="gateway-demo-"))
+    keep = keep or workdir is not None
+    try:
+        await _demo(tmp, port, tick=tick, keep=keep, cycles=cycles)
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("demo stopped", file=sys.stderr)
+    return 0
+
+
+async def _demo(tmp: pathlib.Path, port: int, *, tick: float, keep: bool,
+                cycles: int | None) -> None:
     from gateway.commands.run import serve
     from gateway.config import load_config
     from gateway.masterdata import load_master
@@ -57,8 +75,6 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
     from simulators.scanner import ScannerSimulator
     from simulators.scenario import PlantScenario
 
-    tmp = workdir or pathlib.Path(tempfile.mkdtemp(prefix="gateway-demo-"))
-    keep = keep or workdir is not None
     config = load_config(DEMO_DIR / "gateway.toml")
     master = load_master(config)
     async with contextlib.AsyncExitStack() as stack:
@@ -90,13 +106,19 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
         stop = asyncio.Event()
         scenario = PlantScenario(plc, scale, dock, mix, publish, tick=tick)
 
+        books = write_config(tmp, port)
+
         def ready(info: dict) -> None:
             _say("Shop-floor gateway demo: simulated PLC, scale, scanners and ERP on loopback.",
                  "Security is relaxed on purpose ([demo] config): never point this at a plant.",
                  "Dashboard:", info["dashboard"],
                  "Login: supervisor / demo-supervisor   (read-only: viewer / demo-viewer)",
                  f"Metrics: {info['dashboard']}metrics", f"Scratch folder: {tmp}",
-                 "Ctrl-C stops everything.")
+                 "Reports on these books, from another terminal:",
+                 f"  gateway trial-balance -c {books}   (also: journal, stock, wip)",
+                 "Ctrl-C stops everything"
+                 + (" (the folder is kept)." if keep else
+                    "; --keep keeps the folder and its books."))
 
         async def play() -> None:
             await asyncio.sleep(0.5)
@@ -120,10 +142,22 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
             player.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await player
-    if not keep:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("demo stopped", file=sys.stderr)
-    return 0
+
+
+def write_config(tmp: pathlib.Path, port: int) -> pathlib.Path:
+    """A gateway.toml in the scratch folder whose journal is the one this demo writes, so
+    the CLI reads the same books as the dashboard (config/demo's own points elsewhere)."""
+    text = (DEMO_DIR / "gateway.toml").read_text(encoding="utf-8")
+    moved = {"db": tmp / "demo.db", "master_data": DEMO_DIR / "master",
+             "events": DEMO_DIR / "events.jsonl", "listen": f"127.0.0.1:{port}",
+             "users_file": tmp / "users.toml"}
+    for key, value in moved.items():
+        text, n = re.subn(rf'^{key} = "[^"]*"', f"{key} = {json.dumps(str(value))}", text,
+                          count=1, flags=re.M)
+        assert n == 1, f"config/demo/gateway.toml has no {key} line"
+    path = tmp / "gateway.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _start_broker(tmp: pathlib.Path):

@@ -24,20 +24,27 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    # Libraries (asyncua, paho, aiohttp) speak at WARNING, named by their logger; our
+    # own lines (device connected / lost) at INFO: the console says what the gateway does.
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    from gateway.logs import quiet_expected
+
+    quiet_expected()
     plant = load_plant(args)
+    from gateway.banner import banner
     from gateway.config import ConfigError
-    from gateway.journal import JournalBusy
+
+    def ready(info: dict) -> None:
+        print("\n".join(banner(plant.config, info["events"], info.get("dashboard"))),
+              flush=True)
 
     try:
-        return asyncio.run(serve(plant.config, plant.master))
+        return asyncio.run(serve(plant.config, plant.master, on_ready=ready))
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return 1
-    except JournalBusy as exc:
-        print(exc, file=sys.stderr)
         return 1
 
 
@@ -47,8 +54,10 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
                 on_ready: Callable[[dict], None] | None = None) -> int:
     """Run until stopped. `drivers`/`users` let the demo pass its simulators' drivers and
     its demo accounts; production builds them from the config."""
+    from gateway.journal import JournalBusy
     from gateway.metrics import Metrics
     from gateway.runtime import Gateway
+    from gateway.startup import StartupError
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -58,18 +67,26 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
     metrics = Metrics()
-    gw = Gateway(config, master, metrics=metrics, drivers=drivers)
+    try:
+        gw = Gateway(config, master, metrics=metrics, drivers=drivers)
+    except JournalBusy as exc:
+        raise StartupError(str(exc)) from None
+    info: dict = {"db": str(config.gateway.db), "events": gw.journal.conn.execute(
+        "SELECT count(*) FROM events").fetchone()[0]}
+    runner = None
+    if config.dashboard is not None:
+        try:
+            runner, url = await _start_dashboard(config, gw, metrics, users, secure_cookies)
+        except BaseException:
+            gw.close()
+            raise
+        info["dashboard"] = url
     extra = []
-    info: dict = {"db": str(config.gateway.db)}
     if config.upstream is not None:
         from gateway.upstream.forwarder import forward, sink_from_config
 
         sink = sink_from_config(config)
         extra.append(_forward(forward, str(config.gateway.db), sink, config, stop, metrics))
-    runner = None
-    if config.dashboard is not None:
-        runner, url = await _start_dashboard(config, gw, metrics, users, secure_cookies)
-        info["dashboard"] = url
     if on_ready is not None:
         on_ready(info)
     try:
@@ -108,12 +125,19 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     from gateway.commands.reconcile import categories_of
     from gateway.dashboard.app import create_app
     from gateway.dashboard.state import DashboardSettings, DashboardState
+    from gateway.startup import StartupError, listen_failed
     from gateway.upstream.outbox import requeue
-    from gateway.users import UserStore
+    from gateway.users import UserError, UserStore
 
     d = config.dashboard
     if users is None:
-        users = UserStore(d.users_file)
+        try:
+            users = UserStore(d.users_file)
+        except (OSError, UserError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StartupError(
+                f"the dashboard users file {d.users_file} cannot be read ({reason}); fix it "
+                f"or recreate it with `gateway user add -c {config.file} NAME`") from None
     loop = asyncio.get_running_loop()
 
     async def on_journal_thread(fn):
@@ -135,6 +159,14 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, _, port = d.listen.rpartition(":")
-    site = web.TCPSite(runner, host or "127.0.0.1", int(port))
-    await site.start()
-    return runner, f"http://{host or '127.0.0.1'}:{port}/"
+    host = host or "127.0.0.1"
+    site = web.TCPSite(runner, host, int(port))
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise listen_failed("dashboard", host, int(port), exc,
+                            "stop the other process or choose a free port ([dashboard] "
+                            "listen, or `gateway demo --port N`)") from None
+    port = runner.addresses[0][1]  # the port bound, when the config said 0 (any)
+    return runner, f"http://{host}:{port}/"

@@ -58,6 +58,7 @@ async def snapshot(state: DashboardState) -> dict[str, str]:
         k = f"dev:{dev['id']}"
         v |= {f"{k}:state": dev["state"], f"{k}:last": fmt.age(dev["last_reading_ts"]) or "never",
               f"{k}:rate": f"{dev['readings_per_s']:.1f}",
+              f"{k}:reason": dev["reason"],
               f"{k}:alarms": ", ".join(dev["alarms"]) or "none"}
     return v
 

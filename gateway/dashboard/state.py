@@ -41,6 +41,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "assign_count": ("exception_id", "work_order"),
     "confirm_po": ("exception_id", "po"),
     "dismiss": ("exception_id", "reason"),
+    "dismiss_many": ("exception_ids", "reason"),
     "retry_batch": ("batch_seq",),
 }
 

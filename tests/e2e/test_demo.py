@@ -41,6 +41,12 @@ def _drive(proc: subprocess.Popen, port: int) -> int:
             if re.fullmatch(r"http://127\.0\.0\.1:\d+/\n", line):
                 url = line.strip()
         assert url == f"http://127.0.0.1:{port}/"
+        books = None
+        while books is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, f"demo exited early: {proc.stderr.read()}"
+            m = re.fullmatch(r"  gateway trial-balance -c (\S+)   .*\n", line)
+            books = m and m.group(1)
 
         # Every page wants a login; the login page is what a new user meets.
         class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -63,6 +69,12 @@ def _drive(proc: subprocess.Popen, port: int) -> int:
         time.sleep(3)
         second = _readings_total(url)
         assert second > first > 0, (first, second)
+
+        # The command the demo printed reads the books the dashboard shows.
+        tb = subprocess.run([sys.executable, "-m", "gateway", "journal", "-c", books,
+                             "--format", "jsonl"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+        assert tb.returncode == 0 and tb.stdout.strip(), tb.stderr
     finally:
         proc.send_signal(signal.SIGINT)
         try:

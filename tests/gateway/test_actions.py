@@ -125,3 +125,20 @@ async def test_an_action_booking_beyond_the_bounds_is_refused_and_the_exception_
         await act("confirm_po", user="sam", exception_id=exc, po="PO-1")
     assert journal.conn.execute("SELECT status FROM exceptions WHERE id=?",
                                 (exc,)).fetchone() == ("open",)
+
+
+async def test_dismiss_many_dismisses_all_or_none(setup):
+    journal, act = setup
+    a, b = (_exception(journal, "unassigned_count", COUNT) for _ in range(2))
+    await act("dismiss", user="sam", exception_id=b, reason="done already")
+    with pytest.raises(ActionRefused, match=f"exception {b} is not open"):
+        await act("dismiss_many", user="sam", exception_ids=[a, b], reason="cable fixed")
+    assert journal.conn.execute("SELECT status FROM exceptions WHERE id=?", (a,)).fetchone() \
+        == ("open",)
+    c = _exception(journal, "unassigned_count", COUNT)
+    assert await act("dismiss_many", user="sam", exception_ids=[a, c], reason="cable fixed") \
+        == "2 exceptions dismissed"
+    assert journal.conn.execute(
+        "SELECT id, status, resolution, resolved_by FROM exceptions WHERE id IN (?, ?)"
+        " ORDER BY id", (a, c)).fetchall() == [(a, "dismissed", "cable fixed", "sam"),
+                                              (c, "dismissed", "cable fixed", "sam")]

@@ -203,7 +203,7 @@ def test_a_broken_file_lists_every_problem_at_once(tmp_path):
         "accounts.inventory.finished: missing (required)",
         "accounts.rounding: missing (required)",
         "mqtt.password: secrets come from environment variables; use password_env",
-        "devices[2].baudrat: unknown key (value 9600); did you mean 'baudrate'?",
+        "devices.scale.baudrat: unknown key (value 9600); did you mean 'baudrate'?",
         "gateway.currency: expected an ISO 4217 code like 'EUR', got 'euro'",
         "statuses[2]: duplicate status 'available'",
         "reconcile.categories.available[1]: unknown status 'lost'; "
@@ -212,13 +212,13 @@ def test_a_broken_file_lists_every_problem_at_once(tmp_path):
         "mqtt.username_env: missing: the broker login comes from the environment variables "
         "named by username_env and password_env",
         "stations[0].location: unknown location 'DOCK9' (not in locations.csv)",
-        "devices[0].security: policy None refused; set allow_insecure = true to allow it",
-        "devices[0].counters[0].line: unknown work center 'WC-NOPE' (not in work_centers.csv)",
-        "devices[0].counters[1].operation: missing: a scrap counter names the operation "
+        "devices.plc.security: policy None refused; set allow_insecure = true to allow it",
+        "devices.plc.counters[0].line: unknown work center 'WC-NOPE' (not in work_centers.csv)",
+        "devices.plc.counters[1].operation: missing: a scrap counter names the operation "
         "it scraps at",
         "devices[1].id: duplicate device id 'plc'",
         "devices[1].topic: not a valid MQTT topic filter: 'plant/#/x'",
-        "devices[2].station: unknown station 'nowhere'",
+        "devices.scale.station: unknown station 'nowhere'",
         "dashboard.listen: expected host:port like '127.0.0.1:8080', got '8080'",
         "dashboard.users_file: missing: the dashboard requires a login "
         "(create the file with `gateway user`)",
@@ -241,8 +241,8 @@ counters = [{ node = "ns=2;s=A", lin = "WC-ASSY", kind = "good" }]
 sink = "file"
 """
     assert problems(write(tmp_path, text)) == [
-        "devices[0].counters[0].lin: unknown key (value 'WC-ASSY'); did you mean 'line'?",
-        "devices[0].counters[0].line: missing (required)",
+        "devices.plc.counters[0].lin: unknown key (value 'WC-ASSY'); did you mean 'line'?",
+        "devices.plc.counters[0].line: missing (required)",
         "upstrem: unknown table; did you mean 'upstream'?",
     ]
 
@@ -261,7 +261,7 @@ topic = "plant/+/readings"
 protocol = "mt-sics"
 """
     assert problems(write(tmp_path, text)) == [
-        "devices[0].protocol: unknown key (value 'mt-sics')"]
+        "devices.line2.protocol: unknown key (value 'mt-sics')"]
 
 
 @pytest.mark.parametrize("section, key, hint", [
@@ -300,7 +300,7 @@ counters = [{ node = "ns=2;s=A.Good", line = "WC-ASSY", kind = "good" }]
 def test_opcua_policy_none_needs_allow_insecure(tmp_path):
     path = write(tmp_path, MINIMAL + OPCUA + 'security = "None"\n')
     assert problems(path) == [
-        "devices[0].security: policy None refused; set allow_insecure = true to allow it"]
+        "devices.plc.security: policy None refused; set allow_insecure = true to allow it"]
     path.write_text(MINIMAL + OPCUA + 'security = "None"\nallow_insecure = true\n')
     assert load_config(path).devices[0].security == "None"
 
@@ -310,10 +310,10 @@ def test_opcua_secure_policy_needs_a_pinned_server_certificate(tmp_path):
                  'client_cert = "pki/client.der"\nclient_key = "pki/client.pem"\n')
     found = problems(path)
     assert found == [
-        "devices[0].server_cert: missing: policy Basic256Sha256,SignAndEncrypt needs it "
+        "devices.plc.server_cert: missing: policy Basic256Sha256,SignAndEncrypt needs it "
         "(server_cert pins the PLC's certificate)",
-        f"devices[0].client_cert: file not found: {tmp_path / 'pki' / 'client.der'}",
-        f"devices[0].client_key: file not found: {tmp_path / 'pki' / 'client.pem'}",
+        f"devices.plc.client_cert: file not found: {tmp_path / 'pki' / 'client.der'}",
+        f"devices.plc.client_key: file not found: {tmp_path / 'pki' / 'client.pem'}",
     ]
     (tmp_path / "pki").mkdir()
     for name in ("client.der", "client.pem", "plc.der"):
@@ -325,13 +325,13 @@ def test_opcua_secure_policy_needs_a_pinned_server_certificate(tmp_path):
 
 def test_opcua_default_policy_is_the_encrypted_one(tmp_path):
     found = problems(write(tmp_path, MINIMAL + OPCUA))
-    assert found[0].startswith("devices[0].server_cert: missing: policy "
+    assert found[0].startswith("devices.plc.server_cert: missing: policy "
                                "Basic256Sha256,SignAndEncrypt")
 
 
 def test_unknown_opcua_policy_is_named(tmp_path):
     found = problems(write(tmp_path, MINIMAL + OPCUA + 'security = "Basic128Rsa15,Sign"\n'))
-    assert found == ["devices[0].security: expected 'Basic256Sha256,Sign', "
+    assert found == ["devices.plc.security: expected 'Basic256Sha256,Sign', "
                      "'Basic256Sha256,SignAndEncrypt' or 'None', got 'Basic128Rsa15,Sign'"]
 
 
@@ -421,11 +421,11 @@ station = "mix"
         "stations[2].work_center: missing: a line station names its work center",
         "stations[2].location: a line station names a work_center, not a location",
         "stations[3].work_center: unknown work center 'WC-LASER' (not in work_centers.csv)",
-        "devices[0].station: a scale weighs issues at a line station; "
+        "devices.scale.station: a scale weighs issues at a line station; "
         "'dock' is a shipping station",
-        "devices[1].station: unknown station 'gate'",
-        "devices[1].separator: expected one character, got '||'",
-        "devices[2].id: 'manual' is reserved for events that come from no device",
+        "devices.scan.station: unknown station 'gate'",
+        "devices.scan.separator: expected one character, got '||'",
+        "devices.manual.id: 'manual' is reserved for events that come from no device",
     ]
 
 
@@ -524,7 +524,7 @@ station = "mix"
 bytesize = 7.0
 """
     assert problems(write(tmp_path, text)) == [
-        "devices[0].bytesize: expected one of 7, 8, got 7.0"]
+        "devices.scale.bytesize: expected one of 7, 8, got 7.0"]
 
 
 DEMO_DOC = tomllib.loads((DEMO / "gateway.toml").read_text())
@@ -581,3 +581,51 @@ def test_limits_have_defaults_and_report_bad_values_by_key(tmp_path):
     assert [p.split(": ", 1)[1] for p in found] == [
         "limits.max_qty: must be > 0, got -1",
         "limits.max_qtty: unknown key (value 3); did you mean 'max_qty'?"]
+
+
+def test_ports_host_names_and_node_ids_are_checked_for_syntax_and_range(tmp_path):
+    def opcua(endpoint: str, node: str = "ns=2;s=A.Good") -> str:
+        return MINIMAL + OPCUA.replace("opc.tcp://10.0.0.5:4840", endpoint).replace(
+            "ns=2;s=A.Good", node) + 'security = "None"\nallow_insecure = true\n'
+
+    cases = {
+        opcua("opc.tcp://127.0.0.1:99999"): [
+            "devices.plc.endpoint: port '99999' is out of range 1-65535 "
+            "in 'opc.tcp://127.0.0.1:99999'"],
+        opcua("opc.tcp://127.0.0.1:0"): [
+            "devices.plc.endpoint: port '0' is out of range 1-65535 in 'opc.tcp://127.0.0.1:0'"],
+        opcua("opc.tcp://plc_7..local:4840"): [
+            "devices.plc.endpoint: 'plc_7..local' is neither an IP address nor a valid host "
+            "name in 'opc.tcp://plc_7..local:4840'"],
+        opcua("opc.tcp://plc-7.local", "ns=70000;s=A.Good"): [
+            "devices.plc.counters[0].node: namespace 70000 is out of range 0-65535 "
+            "in 'ns=70000;s=A.Good'"],
+        opcua("opc.tcp://[::1]:4840", "A.Good"): [
+            "devices.plc.counters[0].node: not an OPC-UA node id: 'A.Good'; expected "
+            "ns=<n>;s=<name> (or i=<number>, g=<guid>, b=<base64>)"],
+        MINIMAL + '\n[upstream]\nsink = "http"\nurl = "https://erp:70000/gl"\n': [
+            "upstream.url: port '70000' is out of range 1-65535 in 'https://erp:70000/gl'"],
+        MINIMAL + '\n[dashboard]\nlisten = "0.0.0.0.0:8080"\nusers_file = "u.toml"\n': [
+            "dashboard.listen: '0.0.0.0.0' is neither an IP address nor a valid host name"],
+    }
+    for text, expected in cases.items():
+        assert problems(write(tmp_path, text)) == expected, text
+    assert load_config(write(tmp_path, opcua("opc.tcp://plc-7.local", "ns=2;i=2258")))
+
+
+def test_unknown_work_centers_and_locations_suggest_the_near_miss(tmp_path):
+    text = MINIMAL + """
+[[stations]]
+id = "mix"
+kind = "line"
+work_center = "WC-MOLDD"
+
+[[stations]]
+id = "dock"
+kind = "shipping"
+location = "XYZ"
+"""
+    assert problems(write(tmp_path, text)) == [
+        "stations[0].work_center: unknown work center 'WC-MOLDD' (not in work_centers.csv); "
+        "did you mean 'WC-MOLD'?",
+        "stations[1].location: unknown location 'XYZ' (not in locations.csv)"]

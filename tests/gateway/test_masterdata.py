@@ -148,7 +148,7 @@ def test_every_master_data_problem_is_reported_at_once_with_its_row(tmp_path):
         "work_centers.csv: row 2: overhead_rate: must not be negative, got '-22.00'",
         "work_centers.csv: row 3: labor_rate: missing (blank)",
         "work_centers.csv: row 4: labor: expected one of backflush, reported, got 'manual'",
-        "work_centers.csv: row 5: location: unknown location 'LINE9' (not in locations.csv)",
+        "work_centers.csv: row 5: location: unknown location 'LINE9' (not in locations.csv); did you mean 'LINE2'?",
         "routings.csv: row 5: work_center: unknown work center 'WC-LASER' "
         "(not in work_centers.csv)",
         "routings.csv: row 6: run_hours: must not be negative, got '-0.01'",
@@ -311,3 +311,17 @@ def test_master_data_that_passes_the_checks_is_accepted_by_the_cost_engine(name,
             assert all(": row " in p or "file not found" in p for p in exc.problems)
             return
     roll_up(master)  # raises costing.plant.MasterDataError on data it cannot cost
+
+
+def test_a_missing_routings_file_is_one_problem_not_one_per_bom_line(tmp_path):
+    found = problems(plant(tmp_path, routings=None))
+    path = tmp_path / "master" / "routings.csv"
+    assert found == [f"routings.csv: file not found: {path} (boms.csv needs it)"]
+
+
+def test_an_unknown_sku_suggests_the_near_miss(tmp_path):
+    boms = (DEMO / "master" / "boms.csv").read_text().replace("RM-STEEL", "RM-STEL", 1)
+    found = problems(plant(tmp_path, boms=boms))
+    assert [p for p in found if "RM-STEL" in p] == [
+        "boms.csv: row 2: component: unknown sku 'RM-STEL' "
+        "(not in items.csv); did you mean 'RM-STEEL'?"], found

@@ -63,6 +63,20 @@ async def confirm_po(request: web.Request) -> web.StreamResponse:
     return await perform(request, "confirm_po", back, exception_id=exc_id, po=po)
 
 
+@routes.post("/exceptions/dismiss")
+async def dismiss_selected(request: web.Request) -> web.StreamResponse:
+    back = "/exceptions"
+    form = await request.post()
+    picked = form.getall("id", [])
+    if not picked or not all(isinstance(v, str) and v.isdigit() for v in picked):
+        refuse(request, back, f"id: {picked!r}: select the exceptions to dismiss")
+    reason = await form_text(request, "reason")
+    if not reason or len(reason) > 500:
+        refuse(request, back, f"reason: {reason!r} must be 1 to 500 characters")
+    return await perform(request, "dismiss_many", back,
+                         exception_ids=[int(v) for v in picked], reason=reason)
+
+
 @routes.post(r"/exceptions/{id:\d+}/dismiss")
 async def dismiss(request: web.Request) -> web.StreamResponse:
     exc_id, back = await _open_exception(request, None)

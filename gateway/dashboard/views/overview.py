@@ -20,6 +20,7 @@ def device_rows(state) -> list[dict]:
                     "state": str(d.get("state", "unknown")),
                     "last_reading_ts": d.get("last_reading_ts"),
                     "readings_per_s": float(d.get("readings_per_s") or 0.0),
+                    "reason": str(d.get("reason") or ""),
                     "alarms": [str(a) for a in (alarms if isinstance(alarms, (list, tuple)) else [alarms])]})
     return sorted(out, key=lambda d: d["id"])
 

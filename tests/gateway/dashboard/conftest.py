@@ -47,6 +47,9 @@ class ActRecorder:
             raise ActionRefused(self.refuse_with)
         if action == "dismiss":
             sample_plant.resolve_in_db(self.db_path, kw["exception_id"], "dismissed", kw["reason"], user)
+        if action == "dismiss_many":
+            for exc_id in kw["exception_ids"]:
+                sample_plant.resolve_in_db(self.db_path, exc_id, "dismissed", kw["reason"], user)
         elif action in ("assign_count", "confirm_po"):
             what = kw.get("work_order") or kw.get("po")
             sample_plant.resolve_in_db(self.db_path, kw["exception_id"], "resolved", f"-> {what}", user)
@@ -67,7 +70,8 @@ def make_state(tmp_path, users_template, db_path, act):
             {"id": "plc-assy", "driver": "opcua", "state": "connected",
              "last_reading_ts": "2026-11-22T03:59:58Z", "readings_per_s": 4.5, "alarms": []},
             {"id": "scale-mix", "driver": "serial_scale", "state": "disconnected",
-             "last_reading_ts": None, "readings_per_s": 0.0, "alarms": ["port /dev/ttyUSB0 gone"]},
+             "last_reading_ts": None, "readings_per_s": 0.0, "alarms": ["port /dev/ttyUSB0 gone"],
+             "reason": "/dev/ttyUSB0: open failed: no such file"},
         ]
         defaults = dict(gateway_id="plant1-line1", secure_cookies=False, sse_interval_s=0.05,
                         account_names={"2100": "grni", "1400": "wip"})

@@ -147,3 +147,20 @@ async def test_actions_answer_503_when_the_seam_is_not_wired(dashboard):
     d.state.act = None
     resp = await d.post("/exceptions/3/dismiss", {"reason": "noise"}, token=token)
     assert resp.status == 503
+
+
+async def test_supervisor_dismisses_the_selected_exceptions_at_once(dashboard, act, db_path):
+    d, token = await supervisor(dashboard)
+    page = await (await d.client.get("/exceptions")).text()
+    assert 'form="bulk-dismiss"' in page and 'action="/exceptions/dismiss"' in page
+    form = [("csrf", token), ("id", "2"), ("id", "3"), ("reason", "cable fixed")]
+    resp = await d.client.post("/exceptions/dismiss", data=form,
+                               headers={"Origin": d.origin}, allow_redirects=False)
+    assert resp.status == 303
+    assert act.calls == [("dismiss_many", {"user": "sam", "exception_ids": [2, 3],
+                                           "reason": "cable fixed"})]
+    assert exception_status(db_path, 2) == ("dismissed", "cable fixed", "sam")
+    assert exception_status(db_path, 3) == ("dismissed", "cable fixed", "sam")
+    none = await d.client.post("/exceptions/dismiss", data=[("csrf", token), ("reason", "x")],
+                               headers={"Origin": d.origin}, allow_redirects=False)
+    assert none.status == 303 and len(act.calls) == 1  # nothing selected: refused

@@ -38,6 +38,9 @@ async def test_overview(viewer):
     c = cells(html)
     assert ["plc-assy", "opcua", "connected"] == c[c.index("plc-assy"):c.index("plc-assy") + 3]
     assert "4.5" in c and "port /dev/ttyUSB0 gone" in c and "never" in c
+    # why a device is down, next to when it last read something
+    i = c.index("scale-mix")
+    assert c[i + 3:i + 6] == ["never", "0.0", "/dev/ttyUSB0: open failed: no such file"], c
     assert "WO-1" in c and "120" in c  # running on WC-ASSY with 120 good
     assert "completion" in html and "plc-assy-good-7" not in c  # recent events by type
 
@@ -118,3 +121,14 @@ async def test_a_database_without_tables_yet_is_a_503_not_a_crash(viewer, db_pat
     sq.connect(db_path).close()  # the file exists, the schema does not
     resp = await viewer.client.get("/orders")
     assert resp.status == 503 and "no such table: work_orders" in await resp.text()
+
+
+async def test_an_exception_seen_many_times_shows_its_count_and_last_time(viewer, db_path):
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE exceptions SET occurrences=17, last_seen='2026-11-22T03:40:00Z'"
+                     " WHERE id=3")
+    html = await page(viewer, "/exceptions")
+    card = html[html.index('id="exc-3"'):]
+    card = card[:card.index("</article>")]
+    assert re.search(r"17 times, last [^<]*03:40", card), card
+    assert "times, last" not in html[html.index('id="exc-1"'):][:html[html.index('id="exc-1"'):].index("</article>")]
