@@ -22,7 +22,7 @@ from gateway import schema
 from gateway.bench.synth import EventStream, make_master
 from gateway.events import encode_event
 
-VERSION = 3  # bump when the generator changes: cached journals are keyed by it
+VERSION = 4  # bump when the generator changes: cached journals are keyed by it
 CHUNK = 50_000
 
 

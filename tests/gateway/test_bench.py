@@ -32,7 +32,7 @@ def _finite_positive(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
 
 
-def test_json_has_every_figure_of_design_10(quick_run):
+def test_json_has_every_figure(quick_run):
     result, _ = quick_run
     assert {"kernels", "replay", "ingest", "cold_start_s", "peak_rss_mb"} <= set(result)
     assert {k["name"] for k in result["kernels"]} == KERNELS

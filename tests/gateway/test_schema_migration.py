@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from gateway import schema
+from gateway.schema import SCHEMA_VERSION
 from gateway.config import load_config
 from gateway.journal import Journal, Submission
 from gateway.masterdata import load_master
@@ -47,7 +48,7 @@ def test_a_v1_journal_reads_the_same_before_and_after_its_migration(old_site):
     j = Journal(str(db), load_master(c))  # a writer opens it: migrated here
     try:
         version, columns = _version_and_columns(db)
-        assert version == "2" and "ts" not in columns and "period" in columns
+        assert version == str(SCHEMA_VERSION) and "ts" not in columns and "period" in columns
         res = j.submit([Submission(ev("n1", "receipt", item="A", qty=5, location="L1",
                                       unit_price=2.0))])
         assert res[0].status == "applied"
@@ -69,6 +70,6 @@ def test_opening_twice_migrates_once_and_a_newer_journal_is_refused(old_site, tm
     assert schema.version(conn) == schema.SCHEMA_VERSION
     conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     with pytest.raises(schema.SchemaError, match="schema_version: the journal is at version"
-                                                 " 99, this gateway reads up to 2"):
+                                                 f" 99, this gateway reads up to {SCHEMA_VERSION}"):
         schema.create(conn)
     conn.close()
