@@ -70,7 +70,8 @@ def make_state(tmp_path, users_template, db_path, act):
              "last_reading_ts": None, "readings_per_s": 0.0, "alarms": ["port /dev/ttyUSB0 gone"]},
         ]
         defaults = dict(gateway_id="plant1-line1", secure_cookies=False, sse_interval_s=0.05,
-                        account_names={"2100": "grni", "1400": "wip"})
+                        account_names={"2100": "Goods received not invoiced",
+                                       "1400": "Work in process"})
         return DashboardState(db_path=db_path, users=UserStore(users),
                               settings=DashboardSettings(**(defaults | settings)),
                               metrics=Metrics(), devices=lambda: devices, act=act)
