@@ -88,6 +88,8 @@ class AccountsSection(_Section):
     ar: Name
     inventory_adjustment: Name
     rounding: Name
+    # account code -> its name on screen; unnamed accounts get their role's default name
+    names: dict[str, Name] = msgspec.field(default_factory=dict)
 
     def to_master(self) -> Accounts:
         """The engine's view: costing.master.Accounts."""

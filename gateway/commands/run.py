@@ -104,23 +104,10 @@ async def _forward(forward, db: str, sink, config, stop: asyncio.Event, metrics)
         await sink.close()
 
 
-def _account_names(accounts) -> dict[str, str]:
-    """Account code -> role, for people reading the trial balance ("1400" -> "wip")."""
-    names = {f"inventory {kind}": code for kind, code in
-             (("raw", accounts.inventory.raw), ("semi", accounts.inventory.semi),
-              ("finished", accounts.inventory.finished))}
-    from costing.master import Accounts
-
-    names.update({role.replace("_", " "): getattr(accounts, role) for role in Accounts.ROLES})
-    out: dict[str, str] = {}
-    for name, code in names.items():
-        out[code] = f"{out[code]}, {name}" if code in out else name
-    return out
-
-
 async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     from aiohttp import web
 
+    from gateway.account_names import names_by_code
     from gateway.actions import make_act
     from gateway.commands.reconcile import categories_of
     from gateway.dashboard.app import create_app
@@ -150,7 +137,8 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     settings = DashboardSettings(
         gateway_id=config.gateway.id, currency=config.gateway.currency,
         currency_decimals=config.gateway.currency_decimals, wip_account=config.accounts.wip,
-        categories=categories_of(config), account_names=_account_names(config.accounts),
+        categories=categories_of(config), account_names=names_by_code(config.accounts.by_key(),
+                                                     config.accounts.names),
         secure_cookies=d.secure_cookies if secure_cookies is None else secure_cookies)
     state = DashboardState(db_path=Path(config.gateway.db), users=users, settings=settings,
                            metrics=metrics, devices=gw.devices,

@@ -33,6 +33,11 @@ async def _close_streams(app: web.Application) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _favicon(request: web.Request) -> web.FileResponse:
+    # browsers ask for /favicon.ico whatever the page links; answer with the same icon
+    return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
+
+
 def create_app(state: DashboardState) -> web.Application:
     s = state.settings
     if not s.secure_cookies:
@@ -47,6 +52,7 @@ def create_app(state: DashboardState) -> web.Application:
     app[LIVE] = sse.SharedSnapshot(state, max_age_s=s.sse_interval_s * 0.9)
     for mod in (login, overview, orders, stock, exceptions, ledger, reconcile, metrics, sse):
         app.router.add_routes(mod.routes)
+    app.router.add_get("/favicon.ico", _favicon)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     app.on_response_prepare.append(security_headers)
     app.on_shutdown.append(_close_streams)

@@ -20,7 +20,7 @@ from gateway.dashboard.views.login import set_session_cookie
 log = logging.getLogger("gateway.dashboard")
 
 # Paths open without login; /metrics checks loopback-or-login itself.
-PUBLIC_PREFIXES = ("/static/",)
+PUBLIC_PREFIXES = ("/static/", "/favicon.ico")
 LOGIN, LOGOUT, METRICS, STREAM = "/login", "/logout", "/metrics", "/events"
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -79,6 +79,11 @@ async def gate(request: web.Request, handler):
                                          "only supervisors may change anything")
     try:
         resp = await handler(request)
+    except web.HTTPNotFound as exc:
+        # unknown routes and unknown records alike get the styled page, not aiohttp's text
+        resp = render(request, "error.html", status=404, title="Not found",
+                      message=exc.text if exc.text and not exc.text.startswith("404")
+                      else f"There is no page at {request.path}.", back=True)
     except DatabaseUnavailable as exc:
         resp = render(request, "error.html", status=503, title="Database unavailable",
                       message=str(exc))

@@ -77,7 +77,8 @@ def stock(conn: sqlite3.Connection) -> dict[str, Any]:
     rows = _rows(conn, """SELECT s.*, c.unit_cost FROM stock s LEFT JOIN item_costs c USING (item)
                           WHERE s.qty != 0 OR s.value != 0
                           ORDER BY s.location, s.status != 'available', s.status, s.item, s.lot""")
-    by_status = _rows(conn, """SELECT status, count(*) AS lines, sum(qty) AS qty, sum(value) AS value
+    # no quantity total: pieces and kilograms do not add up
+    by_status = _rows(conn, """SELECT status, count(*) AS lines, sum(value) AS value
                                FROM stock WHERE qty != 0 OR value != 0
                                GROUP BY status ORDER BY status != 'available', status""")
     return {"rows": rows, "by_status": by_status}

@@ -72,7 +72,7 @@ class DashboardSettings:
     currency: str = "EUR"
     currency_decimals: int = 2
     wip_account: str = "1400"  # [accounts].wip: what an order has been charged
-    # account code -> what it is for people ("1400" -> "wip"); shown beside the code
+    # account code -> its name in the chart of accounts ("1400" -> "Work in process")
     account_names: dict[str, str] = field(default_factory=dict)
     categories: dict[str, list[str]] = field(default_factory=_default_categories)
     secure_cookies: bool = True  # the plain-http demo turns this off (and says so)

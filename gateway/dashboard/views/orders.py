@@ -13,6 +13,11 @@ routes = web.RouteTableDef()
 VARIANCES = ("material_usage", "material_price", "labor_efficiency", "overhead_efficiency")
 
 
+def overproduced(order: dict) -> bool:
+    """More good units than planned (over 100 % of plan): a supervisor should know."""
+    return bool(order["planned"]) and order["good"] > order["planned"]
+
+
 def with_figures(order: dict, decimals: int) -> dict:
     """Adds progress and the variance so far.
 
@@ -32,6 +37,7 @@ def with_figures(order: dict, decimals: int) -> dict:
         "pct_scrap": min(100.0, 100.0 * order["scrap"] / scale),
         "pct_planned": min(100.0, 100.0 * planned / scale),
         "progress": (100.0 * order["good"] / planned) if planned else 0.0,
+        "overproduced": overproduced(order),
         "standard_output": standard_output,
         "variance_so_far": (order["charged"] - standard_output)
         if standard_output is not None and not closed else None,

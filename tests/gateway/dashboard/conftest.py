@@ -74,7 +74,8 @@ def make_state(tmp_path, users_template, db_path, act):
              "reason": "/dev/ttyUSB0: open failed: no such file"},
         ]
         defaults = dict(gateway_id="plant1-line1", secure_cookies=False, sse_interval_s=0.05,
-                        account_names={"2100": "grni", "1400": "wip"})
+                        account_names={"2100": "Goods received not invoiced",
+                                       "1400": "Work in process"})
         return DashboardState(db_path=db_path, users=UserStore(users),
                               settings=DashboardSettings(**(defaults | settings)),
                               metrics=Metrics(), devices=lambda: devices, act=act)
