@@ -41,9 +41,9 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     max_unit_price: Pos = 1e9         # minor units per unit
     max_hours: Pos = 24 * 366         # labor hours per event
     max_amount: Pos = 1e13            # minor units an event may move (qty x price)
-    max_operation: PosInt = 1_000_000
+    max_operation: PosInt = 1_000_000  # highest routing operation number an event may name
     max_id_length: PosInt = 128       # ids, items, locations, orders, POs
-    max_lot_length: PosInt = 64
+    max_lot_length: PosInt = 64       # characters of a lot number
     max_text_length: PosInt = 256     # any other text (statuses, source, ...)
     max_payload_bytes: PosInt = 64 * 1024   # refused before decoding
     exception_raw_bytes: PosInt = 4 * 1024  # kept of a rejected frame (+ length, sha256)

@@ -171,10 +171,10 @@ class SerialScannerDevice(_SerialDevice, tag="serial_scanner", kw_only=True):
 class MqttDevice(_Device, tag="mqtt", kw_only=True):
     topic: Name  # subscription filter; + and # allowed
     # What the topic binds (gateway.binding); unset = the defaults documented there.
-    line: str | None = None
-    devices: list[Name] | None = None
-    work_orders: list[Name] | None = None
-    locations: list[Name] | None = None
+    line: str | None = None  # only line it books to (default: the reading's)
+    devices: list[Name] | None = None  # ids that may publish (default: named in topic)
+    work_orders: list[Name] | None = None  # default: its line's active order
+    locations: list[Name] | None = None  # default: its line's locations
 
 
 Device = Union[OpcuaDevice, SerialScaleDevice, SerialScannerDevice, MqttDevice]
