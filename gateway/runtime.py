@@ -54,6 +54,7 @@ class DeviceStatus:
     alarms: list[str] = field(default_factory=list)
     reason: str | None = None  # why the device is not connected, from its last problem
     _told: str | None = None   # the reason last put on the console (once per outage)
+    faulted: bool = False      # a device_error episode may be open since the last connect
     was_connected: bool = False
     # readings per whole second of time.monotonic(), the last 10 s of them
     _window: collections.deque = field(default_factory=collections.deque)
@@ -214,6 +215,8 @@ class Gateway:
         st = self.status.get(device)
         if st is not None:
             st.problems += 1
+            if not isinstance(error, DecodeError):
+                st.faulted = True  # an episode is open: the next connect closes it
             if not isinstance(error, DecodeError) and st.state != "connected":
                 st.reason = str(error) or type(error).__name__
                 if st._told != st.reason:  # a new cause, not one more retry of the old one
@@ -228,7 +231,9 @@ class Gateway:
         if st is not None:
             if state == "connected" and st.state != "connected" and not self._stopping:
                 log.info("device %s: connected", device)
-                self.queue.put_marker(_Reconnected(device))
+                if st.faulted:  # nothing to close otherwise: no commit for nothing
+                    self.queue.put_marker(_Reconnected(device))
+                    st.faulted = False
                 st.reason = st._told = None
                 st.was_connected = True
             st.state = state
@@ -267,8 +272,12 @@ class Gateway:
             from gateway.devices import build_drivers
             state = {d.id: self.journal.counter_state(d.id) for d in self.config.devices}
             self.drivers = build_drivers(self.config, state)
+        # a fault episode left open by the last run closes when its device connects
+        still_open = {src for (src,) in self.journal.conn.execute(
+            "SELECT DISTINCT source FROM exceptions WHERE status='open' AND kind='device_error'")}
         for d in self.drivers:
-            self.status[d.id] = DeviceStatus(d.id, type(d).__name__)
+            self.status[d.id] = DeviceStatus(d.id, type(d).__name__,
+                                             faulted=d.id in still_open)
             await d.start(self)
         committer = asyncio.create_task(self._commit_loop(), name="committer")
         tasks = [committer, asyncio.create_task(self._watch_disk(), name="disk"),
