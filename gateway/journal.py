@@ -47,6 +47,10 @@ from gateway.spill import spill_files
 from gateway.timestamps import TimestampError, check_window, parse_rfc3339
 
 
+def _month_start(ts: str) -> datetime:
+    return parse_rfc3339(ts).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
 @dataclass(slots=True)
 class Submission:
     raw: bytes | str | dict | Event  # JSON text, a parsed mapping, or a decoded event
@@ -265,6 +269,7 @@ class Journal:
         self._po_lines = ({(p.po, p.sku) for p in master.purchase_orders}
                           if unknown_po == "hold" else None)
         self._held: dict[int, str] = {}  # submission -> the draft kept for a supervisor
+        self._floor: datetime | None = None  # earliest ts, once the journal has events
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self._lock = _writer_lock(self.path)
         self.conn = connect(self.path, synchronous)
@@ -360,18 +365,16 @@ class Journal:
     def _not_before(self, first_ts: str | None = None) -> datetime:
         """The earliest ts accepted: the configured floor, or the start of the month of
         the journal's first event (`first_ts` when the journal is still empty) when that
-        is later — nothing books before the period the journal was opened in."""
+        is later — nothing books before the period the journal was opened in. Once the
+        journal has a first event the floor never changes: it is read once, then kept."""
+        if self._floor is not None:
+            return self._floor
         floor = parse_rfc3339(self.limits.not_before)
         row = self.conn.execute("SELECT ts FROM events ORDER BY seq LIMIT 1").fetchone()
-        first = row[0] if row is not None else first_ts
-        if first is not None:
-            opened = parse_rfc3339(first).replace(day=1, hour=0, minute=0, second=0,
-                                                  microsecond=0)
-            floor = max(floor, opened)
-        return floor
-
-    def _has_events(self) -> bool:
-        return self.conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None
+        if row is not None:
+            self._floor = max(floor, _month_start(row[0]))
+            return self._floor
+        return floor if first_ts is None else max(floor, _month_start(first_ts))
 
     def _vet(self, event: Event, now: datetime, floor: datetime) -> None:
         """Window and bounds: what decoding alone cannot know."""
@@ -393,7 +396,7 @@ class Journal:
         decoded: list[tuple[int, Event, bytes]] = []
         now, floor = datetime.now(timezone.utc), self._not_before()
         self._held.clear()
-        opening = not self._has_events()
+        opening = self._floor is None  # an empty journal: its first event opens the period
         for i, sub in enumerate(subs):
             event = None
             try:

@@ -11,6 +11,7 @@ import sqlite3
 import pytest
 
 from tests.gateway.plant import GATEWAY_TOML, ev, gateway, write_events, write_plant
+from tests.e2e.test_run_mqtt import MQTT as RUN_MQTT
 from tests.support.mosquitto import mosquitto, mosquitto_tls_files  # noqa: F401 (fixtures)
 
 TS = "2026-11-20T08:00:00Z"
@@ -234,19 +235,7 @@ def test_unknown_po_accept_books_at_the_event_price(tmp_path):
     assert [i for (i,) in conn.execute("SELECT id FROM events")] == ["p1"]
 
 
-MQTT = """
-[mqtt]
-url = "{url}"
-username_env = "T_MQTT_USER"
-password_env = "T_MQTT_PASSWORD"
-events_topic = "plant/events"
-
-[[devices]]
-id = "line2"
-driver = "mqtt"
-topic = "plant/line2/+/readings"
-line = "WC2"
-"""
+MQTT = RUN_MQTT + 'line = "WC2"\n'  # the e2e config, its device bound to line 2
 
 READING_TS = "2026-11-20T08:00:05Z"
 
