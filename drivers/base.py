@@ -8,7 +8,12 @@ reconnects with capped backoff.
     DriverError
      ├── TransportError   port unplugged, connection refused, session lost
      ├── DecodeError      a frame that is not the protocol (kept, counted, shown)
-     └── AuthError        bad credentials, untrusted certificate, insecure policy refused
+     ├── AuthError        bad credentials, untrusted certificate, insecure policy refused
+     └── LossReported     readings known to be lost before they reached the gateway
+          ├── MessagesDropped   the broker says it dropped messages (its own counter)
+          └── SequenceGap       a device's `seq` skipped numbers or started again
+
+Each error names the exceptions-table `kind` it is kept under (`exception_kind`).
 """
 
 from __future__ import annotations
@@ -21,12 +26,16 @@ from typing import Any, Awaitable, Callable, Protocol
 class DriverError(Exception):
     """Base of everything a driver reports."""
 
+    exception_kind = "device_error"
+
 
 class TransportError(DriverError):
     pass
 
 
 class DecodeError(DriverError):
+    exception_kind = "decode_error"
+
     def __init__(self, message: str, raw: bytes | str = b""):
         super().__init__(message)
         self.raw = raw
@@ -34,6 +43,26 @@ class DecodeError(DriverError):
 
 class AuthError(DriverError):
     pass
+
+
+class LossReported(DriverError):
+    """Readings were lost upstream of the gateway: an alarm, and a row for a supervisor.
+
+    `raw` keeps what proves it (the broker's counter, or the reading that showed the gap)."""
+
+    exception_kind = "lost_readings"
+
+    def __init__(self, message: str, raw: bytes | str = b""):
+        super().__init__(message)
+        self.raw = raw
+
+
+class MessagesDropped(LossReported):
+    exception_kind = "broker_dropped"
+
+
+class SequenceGap(LossReported):
+    exception_kind = "sequence_gap"
 
 
 @dataclass(frozen=True, slots=True)

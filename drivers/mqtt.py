@@ -20,7 +20,34 @@ error carries the same `ack` callable: a sink that sets `acks_problems = True` p
 to call it once the problem is stored, closing the window in which a crash between
 "reported" and "stored" would lose the payload; any other sink is acked for at once.
 
-The client is paho (MQTT 3.1.1), driven by the event loop through paho's external-loop
+Protocol and session. The driver speaks MQTT 5 where the broker does: a persistent
+session (Clean Start 0, a session expiry of `session_expiry` seconds, 7 days by default)
+and a Receive Maximum of `receive_maximum` (65,535 by default). A broker keeps at most
+that many QoS 1 messages in flight to the gateway and queues the rest up to its own
+limit (Mosquitto: `max_queued_messages`, 1,000 by default), dropping beyond it; since
+nothing is acknowledged before it is committed, the in-flight window is what lets a
+stock broker ride out a burst. A broker that refuses MQTT 5 gets 3.1.1 (clean session
+False), and the driver says at once, in a warning, that the broker's
+`max_inflight_messages` (default 20) and `max_queued_messages` then bound what it can
+hold for the gateway. A reconnect that finds no session (the broker lost it) is an
+alarm: whatever the broker held for the gateway is gone.
+
+Loss the broker knows of. The driver watches the broker's own drop counter
+(`drop_counter_topic`, Mosquitto's `$SYS/broker/publish/messages/dropped` by default;
+empty to turn off). A rise is reported as `MessagesDropped` (an alarm and an exceptions
+row) naming the broker and the count. The counter is the broker's total over all its
+clients, so the alarm says so.
+
+Readings without an `id`. A reading that names itself (`id`) keeps that name. Any
+other is keyed by the MQTT session it came on: a new message (DUP 0) gets a name of
+its own, so two identical payloads are two readings; a redelivery (DUP 1) carries the
+packet id it was first sent with, and `attrs["redelivery"] = (client id, packet id,
+digest)` lets the gateway find the event that packet id was committed as (see
+gateway/mqtt_keys.py). Readings may carry `seq` (a per-device counter, integer ≥ 0):
+a gap or a restart of the sequence is reported as `SequenceGap` naming the device,
+the expected and the seen number; a malformed `seq` is a DecodeError.
+
+The client is paho (its MQTT 5 client), driven by the event loop through paho's external-loop
 hooks rather than aiomqtt: a general client reads one packet per event-loop wakeup with
 several small `recv` calls and wakes a task per message, and at thousands of messages a
 second that per-message overhead was half of the gateway's CPU. `_Paho` serves paho's
@@ -35,24 +62,34 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
+import itertools
 import logging
 import math
 import ssl
+import time
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import topic_matches_sub
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
-from drivers.base import AuthError, DecodeError, DriverError, Reading, Sink, TransportError
+from drivers.base import (AuthError, DecodeError, DriverError, MessagesDropped, Reading,
+                          SequenceGap, Sink, TransportError)
 from drivers.reconnect import Reconnecting
 
 log = logging.getLogger(__name__)
 
 KINDS = ("good", "scrap", "weight", "scan", "measure")
 _REFUSED_AUTH = {4, 5, 134, 135}  # MQTT 3.1.1 CONNACK 4/5, MQTT 5 reason codes 0x86/0x87
+_UNSUPPORTED_PROTOCOL = 132       # MQTT 5 0x84 (paho maps a 3.1.1 broker's CONNACK 1 to it)
+MOSQUITTO_DROPPED = "$SYS/broker/publish/messages/dropped"
+SESSION_EXPIRY_S = 7 * 24 * 3600
+RECEIVE_MAXIMUM = 65535
 
 
 def _now() -> str:
@@ -85,8 +122,12 @@ def _parse_url(url: str) -> tuple[str, int, bool]:
     return parts.hostname, port, tls
 
 
-def decode_device_payload(payload: bytes, topic: str, via: str, ack=None) -> Reading:
-    """One device message → Reading; DecodeError naming the field and value otherwise."""
+def decode_device_payload(payload: bytes, topic: str, via: str, ack=None, *,
+                          key: str | None = None) -> Reading:
+    """One device message → Reading; DecodeError naming the field and value otherwise.
+
+    `key` names a reading that carries no `id` (the driver gives each MQTT message its
+    own); without one, the payload's digest does (a file replay, a test)."""
     body = _json_object(payload, topic)
     device = body.get("device")
     if not isinstance(device, str) or not device:
@@ -112,12 +153,16 @@ def decode_device_payload(payload: bytes, topic: str, via: str, ack=None) -> Rea
     message_id = body.get("id")
     if message_id is not None and (not isinstance(message_id, str) or not message_id):
         raise DecodeError(f"{topic}: id: must be a non-empty string, got {message_id!r}", raw=payload)
+    seq = body.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
+        raise DecodeError(f"{topic}: seq: must be an integer >= 0, got {seq!r}", raw=payload)
     attrs = {k: v for k, v in body.items() if k not in ("device", "ts", "kind", "value", "unit")}
     if kind not in KINDS:
         attrs["kind"], kind = kind, "measure"
-    # A device may name its message ("id"); otherwise the bytes do, so a redelivery maps
-    # to the same id and is dropped by the journal.
-    attrs["event_id"] = message_id or f"{device}:{hashlib.sha256(payload).hexdigest()[:20]}"
+    if message_id:
+        attrs["event_id"] = message_id
+    else:
+        attrs["event_id"] = f"{device}:{key or digest(payload)}"
     attrs["topic"], attrs["via"] = topic, via
     return Reading(device=device, kind=kind, value=value, ts=ts or _now(), unit=unit, attrs=attrs,
                    ack=ack)
@@ -134,6 +179,38 @@ def decode_event_payload(payload: bytes, topic: str, via: str, ack=None) -> Read
 
 
 _json_decode = msgspec.json.Decoder().decode
+
+
+def digest(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()[:20]
+
+
+class Sequences:
+    """Per-device `seq` watch: the next number expected, and what a jump means.
+
+    A number above the expected one is a gap (readings lost before the broker, or
+    dropped by it); a lower one is a redelivery when the device has sent it before in
+    this run, and a restart of the device's counter when it is 0 or 1 and the payload is
+    new. Kept in memory: it checks from the first reading after the gateway starts."""
+
+    def __init__(self) -> None:
+        self.next: dict[str, int] = {}
+
+    def check(self, device: str, seq: int, dup: bool) -> str | None:
+        expected = self.next.get(device)
+        if expected is None or seq == expected:
+            self.next[device] = seq + 1
+            return None
+        if seq > expected:
+            self.next[device] = seq + 1
+            missing = seq - expected
+            return (f"device {device}: seq jumped from {expected - 1} to {seq}: expected "
+                    f"{expected}, saw {seq} ({missing} reading{'s' * (missing != 1)} missing)")
+        if seq <= 1 and not dup:
+            self.next[device] = seq + 1
+            return (f"device {device}: seq restarted: expected {expected}, saw {seq} "
+                    "(the device restarted or reset its counter)")
+        return None  # an earlier number again: a redelivery; the journal drops it
 
 
 def _json_object(payload: bytes, topic: str) -> dict[str, Any]:
@@ -199,19 +276,31 @@ class _Connection:
 
     def __init__(self, driver: "MqttDevices"):
         self.loop = asyncio.get_running_loop()
-        self.inbox: list[tuple[str, bytes, int, int]] = []
+        self.inbox: list[tuple[str, bytes, int, int, bool]] = []
         self.wakeup = asyncio.Event()
         self.connack: asyncio.Future = self.loop.create_future()
         self.suback: asyncio.Future = self.loop.create_future()
         self.lost: str | None = None
         self.writing = False  # the socket is registered for writing
-        c = self.client = _Paho(mqtt.CallbackAPIVersion.VERSION2, client_id=driver.client_id,
-                                clean_session=False, protocol=mqtt.MQTTv311)
+        self.session_present = False
+        self.connack_properties: Any = None
+        self.protocol = driver.protocol
+        self.driver = driver
+        if self.protocol == 5:
+            c = _Paho(mqtt.CallbackAPIVersion.VERSION2, client_id=driver.client_id,
+                      protocol=mqtt.MQTTv5)
+        else:
+            c = _Paho(mqtt.CallbackAPIVersion.VERSION2, client_id=driver.client_id,
+                      clean_session=False, protocol=mqtt.MQTTv311)
+        self.client = c
         c.manual_ack_set(True)  # PUBACK only when the gateway says so (ack_all)
         if driver.username is not None:
             c.username_pw_set(driver.username, driver.password)
         if driver.tls:
-            c.tls_set_context(ssl.create_default_context(cafile=driver.ca_file))
+            context = ssl.create_default_context(cafile=driver.ca_file)
+            if driver.cert_file:
+                context.load_cert_chain(driver.cert_file, driver.key_file)
+            c.tls_set_context(context)
         c.connect_timeout = driver.timeout
         c.on_connect, c.on_subscribe = self._on_connect, self._on_subscribe
         c.on_message, c.on_disconnect = self._on_message, self._on_disconnect
@@ -221,6 +310,8 @@ class _Connection:
 
     # paho's callbacks: all run on the event loop's thread, inside read_all/loop_write
     def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        self.session_present = bool(getattr(flags, "session_present", False))
+        self.connack_properties = properties
         if not self.connack.done():
             self.connack.set_result(reason)
 
@@ -229,7 +320,11 @@ class _Connection:
             self.suback.set_result(reasons)
 
     def _on_message(self, client, userdata, message) -> None:
-        self.inbox.append((message.topic, message.payload, message.qos, message.mid))
+        topic = message.topic
+        if topic == self.driver.drop_counter_topic:
+            self.driver._broker_counter(message.payload)
+            return
+        self.inbox.append((topic, message.payload, message.qos, message.mid, message.dup))
         self.wakeup.set()
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
@@ -262,7 +357,15 @@ class _Connection:
     async def open(self, host: str, port: int, keepalive: int) -> None:
         # TCP connect and TLS handshake block: off the event loop. The socket is
         # non-blocking afterwards, and paho hands it over through on_socket_open.
-        await self.loop.run_in_executor(None, self.client.connect, host, port, keepalive)
+        if self.protocol == 5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.driver.session_expiry
+            props.ReceiveMaximum = self.driver.receive_maximum
+            connect = functools.partial(self.client.connect, host, port, keepalive,
+                                        clean_start=False, properties=props)
+        else:
+            connect = functools.partial(self.client.connect, host, port, keepalive)
+        await self.loop.run_in_executor(None, connect)
         self.client.loop_write()  # CONNECT, if paho could not send it at once
 
     async def housekeeping(self) -> None:
@@ -306,13 +409,39 @@ class MqttDevices(Reconnecting):
         password: str | None = None,
         ca_file: str | None = None,
         client_id: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
         *,
         keepalive: int = 30,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         max_payload_bytes: int | None = None,
+        protocol: int | None = None,
+        receive_maximum: int = RECEIVE_MAXIMUM,
+        session_expiry: int = SESSION_EXPIRY_S,
+        drop_counter_topic: str | None = MOSQUITTO_DROPPED,
     ):
         self.id = id
+        if protocol not in (None, 3, 5):
+            raise ValueError(f"protocol: must be 5, 3 (MQTT 3.1.1) or unset (5, else 3), "
+                             f"got {protocol!r}")
+        # None: MQTT 5, and 3.1.1 only if the broker refuses 5 (then kept for this run).
+        self.protocol = protocol or 5
+        self._fallback = protocol is None
+        if isinstance(receive_maximum, bool) or not isinstance(receive_maximum, int) \
+                or not 1 <= receive_maximum <= 65535:
+            raise ValueError(f"receive_maximum: must be 1..65535, got {receive_maximum!r}")
+        if isinstance(session_expiry, bool) or not isinstance(session_expiry, int) \
+                or not 0 < session_expiry <= 0xFFFFFFFF:
+            raise ValueError(f"session_expiry: must be 1..4294967295 seconds, got "
+                             f"{session_expiry!r}")
+        self.receive_maximum, self.session_expiry = receive_maximum, session_expiry
+        self.drop_counter_topic = drop_counter_topic or None
+        self._dropped_last: int | None = None  # the broker's counter, last value seen
+        self.dropped_seen = 0  # rises of it seen by this driver
+        self.sequences = Sequences()
+        self._keys = itertools.count()
+        self._key_base = ""
         # A message larger than this is a DecodeError before any JSON is parsed.
         self.max_payload_bytes = max_payload_bytes
         self.host, self.port, self.tls = _parse_url(url)
@@ -327,7 +456,12 @@ class MqttDevices(Reconnecting):
             raise ValueError("topics: at least one device topic or an events_topic is required")
         if ca_file and not self.tls:
             raise ValueError(f"ca_file: given but url {url!r} is not mqtts://")
+        if (cert_file or key_file) and not self.tls:
+            raise ValueError(f"cert_file: a client certificate needs an mqtts:// url, got {url!r}")
+        if bool(cert_file) != bool(key_file):
+            raise ValueError("key_file: a client certificate needs both cert_file and key_file")
         self.username, self.password, self.ca_file = username, password, ca_file
+        self.cert_file, self.key_file = cert_file, key_file
         # Fixed, so the broker keeps our session (and our unacked messages) across reconnects.
         self.client_id = client_id or f"gateway-{id}"
         self.keepalive = keepalive
@@ -351,7 +485,12 @@ class MqttDevices(Reconnecting):
         if conn is not None:
             conn.close()
 
-    async def _open(self) -> _Connection:
+    @property
+    def generation(self) -> int:
+        """Counts broker connections; an ack of an older one is void."""
+        return self._generation
+
+    async def _connect(self) -> _Connection:
         conn = self._conn = _Connection(self)
         await asyncio.wait_for(conn.open(self.host, self.port, self.keepalive), self.timeout)
         reason = await asyncio.wait_for(conn.connack, self.timeout)
@@ -359,20 +498,75 @@ class MqttDevices(Reconnecting):
             if reason.value in _REFUSED_AUTH:
                 raise AuthError(f"mqtt {self.url}: broker refused the credentials ({reason})")
             raise TransportError(f"mqtt {self.url}: broker refused the connection ({reason})")
+        return conn
+
+    async def _open(self) -> _Connection:
+        try:
+            conn = await self._connect()
+        except TransportError as exc:
+            if not (self._fallback and self.protocol == 5 and "Unsupported protocol" in str(exc)):
+                raise
+            await self._lost()
+            self.protocol = 3
+            log.warning(
+                "mqtt %s: the broker refuses MQTT 5; using 3.1.1. The broker's own limits now "
+                "bound what it holds for the gateway: it keeps max_inflight_messages "
+                "(Mosquitto default 20) unacknowledged messages in flight and drops beyond "
+                "max_queued_messages (default 1000); set both as docs/broker.md says",
+                self.url)
+            conn = await self._connect()
+        if self.connects == 0:
+            if self.protocol == 5:
+                log.info("mqtt %s: MQTT 5 session %s (receive maximum %d, session expiry %d s)",
+                         self.url, "resumed" if conn.session_present else "started",
+                         self.receive_maximum, self.session_expiry)
+        elif not conn.session_present:
+            await self._report(MessagesDropped(
+                f"mqtt {self.url}: the broker had no session for client {self.client_id} on "
+                "reconnect: whatever it held for the gateway while disconnected is lost "
+                "(broker restarted without persistence, or the session expired)"))
         topics = [*self.topics, *([self.events_topic] if self.events_topic else [])]
-        rc, _ = conn.client.subscribe([(t, 1) for t in topics])
+        subs = [(t, 1) for t in topics]
+        if self.drop_counter_topic:
+            subs.append((self.drop_counter_topic, 0))
+        rc, _ = conn.client.subscribe(subs)
         if rc != mqtt.MQTT_ERR_SUCCESS:
             raise TransportError(f"mqtt {self.url}: subscribe failed ({mqtt.error_string(rc)})")
         granted = await asyncio.wait_for(conn.suback, self.timeout)
-        refused = [t for t, code in zip(topics, granted) if code.is_failure]
+        refused = [t for (t, _), code in zip(subs, granted) if code.is_failure]
+        if self.drop_counter_topic in refused:
+            refused.remove(self.drop_counter_topic)
+            log.warning("mqtt %s: cannot watch the broker's drop counter: subscription to %r "
+                        "refused (grant the gateway read access to it, or set "
+                        "drop_counter_topic = \"\")", self.url, self.drop_counter_topic)
         if refused:
             raise TransportError(f"mqtt {self.url}: subscription refused for {refused}")
         return conn
+
+    def _broker_counter(self, payload: bytes) -> None:
+        """A value of the broker's drop counter; a rise is lost messages, said at once."""
+        try:
+            value = int(payload.decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            return  # not a counter: the topic is configured wrong, nothing to judge
+        last, self._dropped_last = self._dropped_last, value
+        if last is None or value <= last:
+            return  # the first value seen, or the broker restarted and counts from 0
+        rise = value - last
+        self.dropped_seen += rise
+        error = MessagesDropped(
+            f"mqtt {self.url}: the broker dropped {rise} message{'s' * (rise != 1)} "
+            f"(its counter {self.drop_counter_topic} rose from {last} to {value}; it counts "
+            "all its clients): readings may be lost; raise the broker's max_queued_messages "
+            "(docs/broker.md)", raw=f"{self.drop_counter_topic}={value}")
+        error.count = rise
+        asyncio.get_running_loop().create_task(self._report(error))
 
     async def _session(self) -> None:
         conn = await self._open()
         self._generation += 1
         generation = self._generation
+        self._key_base = f"m{time.time_ns():x}"  # names of this connection's new messages
         self.connects += 1
         self._sink.connection(self.id, "connected")
         timers = asyncio.create_task(conn.housekeeping())
@@ -415,13 +609,14 @@ class MqttDevices(Reconnecting):
         return hit
 
     async def _deliver_many(self, conn: _Connection, generation: int,
-                            batch: list[tuple[str, bytes, int, int]]) -> None:
+                            batch: list[tuple[str, bytes, int, int, bool]]) -> None:
         sink = self._sink
         many = getattr(sink, "reading_batch", None)
         if not callable(many):
             many = None
         out: list[Reading] = []
-        for topic, payload, qos, mid in batch:
+        keys, base = self._keys, self._key_base
+        for topic, payload, qos, mid, dup in batch:
             ack = _Ack(self, conn, generation, mid if qos else 0)
             try:
                 cap = self.max_payload_bytes
@@ -431,7 +626,20 @@ class MqttDevices(Reconnecting):
                 if self._events(topic):
                     reading = decode_event_payload(payload, topic, self.id, ack)
                 else:
-                    reading = decode_device_payload(payload, topic, self.id, ack)
+                    reading = decode_device_payload(payload, topic, self.id, ack,
+                                                    key=f"{base}.{next(keys)}")
+                    attrs = reading.attrs
+                    if "id" not in attrs and qos:
+                        attrs["packet"] = (self.client_id, mid, digest(payload))
+                        attrs["dup"] = dup
+                    seq = attrs.get("seq")
+                    if seq is not None:
+                        gap = self.sequences.check(reading.device, seq, dup)
+                        if gap is not None:
+                            if out:
+                                await self._hand_over(sink, many, out)
+                                out = []
+                            await self._report(SequenceGap(gap, raw=payload))
             except DecodeError as error:
                 if out:  # keep the order: what came before the bad one goes first
                     await self._hand_over(sink, many, out)

@@ -120,6 +120,14 @@ class MqttSection(_Section):
     cert_file: str | None = None
     key_file: str | None = None
     allow_anonymous: bool = False  # honoured only in a [demo] config
+    # MQTT version: 5, or 3 (3.1.1); unset = 5, falling back to 3.1.1 if the broker refuses 5
+    protocol: Literal[3, 5] | None = None
+    # MQTT 5: most QoS 1 messages the broker may have in flight to the gateway (1..65535)
+    receive_maximum: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 65535
+    # MQTT 5: how long the broker keeps the gateway's session (and its messages) while it is away
+    session_expiry_s: PositiveInt = 604800
+    # the broker's counter of dropped messages, watched for rises ("" = do not watch)
+    drop_counter_topic: str = "$SYS/broker/publish/messages/dropped"
 
 
 class Counter(_Section):

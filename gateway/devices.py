@@ -57,7 +57,8 @@ def build_drivers(config: Any, counter_state: dict[str, dict], overrides: dict |
                 continue
             args = dict(id=dev.id, url=mqtt.url, topics=[dev.topic], **_mqtt_auth(
                 config, where, problems), client_id=f"{config.gateway.id}-{dev.id}",
-                        max_payload_bytes=config.limits.max_payload_bytes)
+                        max_payload_bytes=config.limits.max_payload_bytes,
+                        **_mqtt_session(mqtt, watch=not any(k == "mqtt" for k, _ in out)))
         else:
             problems.append(f"{where}.driver: unknown driver {kind!r}")
             continue
@@ -68,7 +69,8 @@ def build_drivers(config: Any, counter_state: dict[str, dict], overrides: dict |
                     events_topic=mqtt.events_topic,
                     **_mqtt_auth(config, f"{config.file}: mqtt", problems),
                     client_id=f"{config.gateway.id}-events",
-                    max_payload_bytes=config.limits.max_payload_bytes)
+                    max_payload_bytes=config.limits.max_payload_bytes,
+                    **_mqtt_session(mqtt, watch=not any(k == "mqtt" for k, _ in out)))
         args.update(overrides.get("mqtt-events", {}))
         out.append(("mqtt", args))
     if problems:
@@ -85,4 +87,12 @@ def _mqtt_auth(config: Any, where: str, problems: list[str]) -> dict:
     m = config.mqtt
     return dict(username=_secret(m.username_env, where, problems),
                 password=_secret(m.password_env, where, problems),
-                ca_file=m.ca_file)
+                ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file)
+
+
+def _mqtt_session(m: Any, watch: bool) -> dict:
+    """Protocol and session of every MQTT connection; the broker's drop counter (one
+    total for all its clients) is watched by the first connection only."""
+    return dict(protocol=m.protocol, receive_maximum=m.receive_maximum,
+                session_expiry=m.session_expiry_s,
+                drop_counter_topic=m.drop_counter_topic if watch else None)

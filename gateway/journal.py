@@ -75,6 +75,9 @@ class SideEffects:
     resolutions: list[tuple[int, str, str, str]] = field(default_factory=list)
     #            (exception id, status resolved|dismissed, resolution, user)
     reconnected: list[str] = field(default_factory=list)  # devices whose faults are over
+    packets: list[tuple[str, int, str, str, str]] = field(default_factory=list)
+    #            MQTT (client, packet id, digest, event id, ts) of id-less readings
+    packets_freed: list[tuple[str, int]] = field(default_factory=list)  # PUBACKs sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -612,6 +615,14 @@ class Journal:
                 "UPDATE exceptions SET status=?, resolution=?, resolved_by=?,"
                 " resolved_at=? WHERE id=? AND status='open'",
                 (status, resolution, user, stamp, exc_id))
+        if side.packets_freed:  # before the new rows: a freed packet id may be reused
+            self.conn.executemany("DELETE FROM mqtt_packets WHERE client=? AND mid=?",
+                                  side.packets_freed)
+        if side.packets:
+            self.conn.executemany(
+                "INSERT INTO mqtt_packets(client, mid, digest, event_id, ts) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(client, mid) DO UPDATE SET digest=excluded.digest,"
+                " event_id=excluded.event_id, ts=excluded.ts", side.packets)
         self.conn.executemany(
             "INSERT INTO counters(device, node, epoch, value) VALUES (?,?,?,?)"
             " ON CONFLICT(device, node) DO UPDATE SET epoch=excluded.epoch,"

@@ -48,6 +48,10 @@ class Metrics:
             buckets=_SEND_BUCKETS, registry=r)
         self.upstream_errors = Counter("gateway_upstream_errors",
                                        "Upstream sends that failed", registry=r)
+        self.lost_reported = Counter(
+            "gateway_lost_readings_reported",
+            "Readings known lost before the gateway: broker drops, sequence gaps",
+            ["device", "kind"], registry=r)
         self.device_connected = Gauge("gateway_device_connected",
                                       "1 when the device is connected", ["device"], registry=r)
 

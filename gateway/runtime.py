@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.base import DecodeError, DriverError, Reading
+from drivers.base import DecodeError, DriverError, LossReported, Reading
 
 from gateway.journal import (
     Journal,
@@ -32,6 +32,7 @@ from gateway.journal import (
     predecode,
     reading_text,
 )
+from gateway.mqtt_keys import PacketKeys
 from gateway.mapping import Mapper, reading_json
 from gateway.provenance import mqtt_source
 
@@ -174,6 +175,7 @@ class Gateway:
         self.alarms: list[str] = []
         self._active: dict[str, str] = dict(self.journal.conn.execute(
             "SELECT line, work_order FROM active_orders"))
+        self.packets = PacketKeys(self.journal.conn)
         self.mapper = Mapper(config, master, self._active.get)
         for wo, item in self.journal.conn.execute("SELECT work_order, item FROM work_orders"):
             self.mapper.note_release(wo, item)
@@ -213,6 +215,17 @@ class Gateway:
 
     async def problem(self, device: str, error: DriverError) -> None:
         st = self.status.get(device)
+        if isinstance(error, LossReported):
+            # Not a fault of the connection: readings are gone. Loud everywhere at once.
+            log.error("device %s: %s", device, error)
+            if st is not None:
+                st.problems += 1
+                st.alarms = [*st.alarms[-4:], str(error)]
+            if self.metrics is not None:
+                self.metrics.lost_reported.labels(device=device, kind=error.exception_kind).inc(
+                    getattr(error, "count", 1))
+            await self.queue.put(_Problem(device, error))
+            return
         if st is not None:
             st.problems += 1
             if not isinstance(error, DecodeError):
@@ -339,14 +352,17 @@ class Gateway:
                 err = item.error
                 if getattr(err, "ack", None) is not None:
                     readings.append(err)
-                raw = err.raw if isinstance(err, DecodeError) else None
+                raw = getattr(err, "raw", None)
                 if isinstance(raw, bytes):
                     raw = raw.decode("latin-1")
-                kind = "decode_error" if isinstance(err, DecodeError) else "device_error"
+                kind = err.exception_kind
                 side.exceptions.append((kind, item.device, str(err), raw))
                 continue
-            r: Reading = item
+            r: Reading = self.packets.resolve(item)
             readings.append(r)
+            packet = PacketKeys.row(r)
+            if packet is not None:
+                side.packets.append(packet)
             if r.kind == "counter":
                 a = r.attrs
                 side.counters.append((r.device, a["node"], int(a.get("epoch", 0)), int(r.value)))
@@ -375,6 +391,7 @@ class Gateway:
     async def _commit(self, batch: list) -> None:
         loop = asyncio.get_running_loop()
         subs, side, readings = self._prepare(batch)
+        side.packets_freed = self.packets.take_acked()
         backoff = 0.1
         journal = self.journal
 
@@ -409,6 +426,7 @@ class Gateway:
         self.alarms = [a for a in self.alarms
                        if not a.startswith(("disk full:", "commit failed:"))]
         took = time.perf_counter() - t0
+        self.packets.committed(side.packets)
         self._active.clear()
         self._active.update(active)
         self.committed += sum(r.status == "applied" for r in results)
@@ -426,7 +444,9 @@ class Gateway:
         # Everything in the batch is now stored (as an event or as an exception): ack.
         # A driver that acknowledges in bulk (`ack_all`, MQTT: one write of every
         # PUBACK) gets its acks in one call; other acks run concurrently, in order.
-        await self._ack_all([r for r in readings if r.ack is not None])
+        acked = [r for r in readings if r.ack is not None]
+        await self._ack_all(acked)
+        self.packets.acked(acked)
 
     @staticmethod
     async def _ack_all(readings: list) -> None:

@@ -130,6 +130,19 @@ CREATE TABLE IF NOT EXISTS counters (
     PRIMARY KEY (device, node)
 );
 
+-- The last reading committed under each MQTT packet id of a persistent session, for
+-- readings that carry no `id` of their own: a redelivery (DUP) after a crash between
+-- commit and PUBACK is found here and dropped, not booked again (gateway/mqtt_keys.py).
+-- A row goes once its PUBACK was sent. New tables need no version step.
+CREATE TABLE IF NOT EXISTS mqtt_packets (
+    client TEXT NOT NULL,
+    mid INTEGER NOT NULL,
+    digest TEXT NOT NULL,               -- of the payload
+    event_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    PRIMARY KEY (client, mid)
+) WITHOUT ROWID;
+
 -- GL batches for upstream: immutable once written; state moves forward only.
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY,            -- contiguous from 1
