@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trial-balance": ("gateway.commands.reports", "debit, credit, balance per account"),
     "stock": ("gateway.commands.reports", "on hand by item, location, status, lot"),
     "wip": ("gateway.commands.reports", "work orders: counts, WIP, variances"),
+    "trace": ("gateway.commands.trace", "GL line, event or batch to its reading; lot or shipment"),
     "reconcile": ("gateway.commands.reconcile", "discrepancies against an ERP snapshot"),
     "replay": ("gateway.commands.replay", "rebuild journal and projections from the events"),
     "outbox": ("gateway.commands.outbox", "upstream batches: list, retry, export"),

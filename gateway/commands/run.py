@@ -137,7 +137,12 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     settings = DashboardSettings(
         gateway_id=config.gateway.id, currency=config.gateway.currency,
         currency_decimals=config.gateway.currency_decimals, wip_account=config.accounts.wip,
-        categories=categories_of(config), account_names=names_by_code(config.accounts.by_key(),
+        categories=categories_of(config),
+        inventory_accounts=tuple(sorted({config.accounts.inventory.raw,
+                                         config.accounts.inventory.semi,
+                                         config.accounts.inventory.finished})),
+        work_center_locations={w.id: w.location for w in gw.master.work_centers},
+        account_names=names_by_code(config.accounts.by_key(),
                                                      config.accounts.names),
         secure_cookies=d.secure_cookies if secure_cookies is None else secure_cookies)
     state = DashboardState(db_path=Path(config.gateway.db), users=users, settings=settings,

@@ -7,7 +7,8 @@ import sqlite3
 from typing import Any
 
 __all__ = ["overview", "work_orders", "stock", "exceptions", "open_work_orders", "ledger",
-           "outbox", "live_counts", "exception", "batch"]
+           "outbox", "live_counts", "exception", "batch", "order_events", "order_lines",
+           "recent_lines"]
 
 
 def _rows(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
@@ -57,10 +58,13 @@ def overview(conn: sqlite3.Connection) -> dict[str, Any]:
     }
 
 
-def work_orders(conn: sqlite3.Connection, wip_account: str) -> list[dict[str, Any]]:
+def work_orders(conn: sqlite3.Connection, wip_account: str,
+                work_order: str | None = None) -> list[dict[str, Any]]:
     """Orders with what they have been charged (debits to WIP) and the standard cost of
-    their good output; open orders first, newest first."""
-    return _rows(conn, """
+    their good output; open orders first, newest first. `work_order`: that one only."""
+    where = "WHERE w.work_order = ?" if work_order is not None else ""
+    params = (wip_account, work_order) if work_order is not None else (wip_account,)
+    return _rows(conn, f"""
         SELECT w.*, c.unit_cost AS std_unit_cost, c.method AS cost_method,
                coalesce(j.charged, 0) AS charged,
                (SELECT 1 FROM active_orders a WHERE a.work_order = w.work_order) AS running
@@ -69,8 +73,33 @@ def work_orders(conn: sqlite3.Connection, wip_account: str) -> list[dict[str, An
         LEFT JOIN (SELECT work_order, sum(debit) AS charged FROM journal_lines
                    WHERE account = ? AND work_order IS NOT NULL GROUP BY work_order) j
                ON j.work_order = w.work_order
+        {where}
         ORDER BY w.status = 'closed', coalesce(w.released_seq, 0) DESC, w.work_order""",
-                 (wip_account,))
+                 params)
+
+
+def order_events(conn: sqlite3.Connection, work_order: str, limit: int = 200) -> list[dict]:
+    """The events that name the order, newest first."""
+    return _rows(conn, """SELECT seq, id, type, ts, source, received_at,
+                                 reading IS NOT NULL AS from_device,
+                                 json_extract(payload, '$.qty') AS qty
+                          FROM events WHERE json_extract(payload, '$.work_order') = ?
+                          ORDER BY seq DESC LIMIT ?""", (work_order, limit))
+
+
+_LINES = """SELECT l.line, l.entry, l.event_id, e.event_seq, e.ts, l.account, l.debit,
+                   l.credit, l.work_order, l.item, l.work_center, l.memo
+            FROM journal_lines l JOIN entries e ON e.entry = l.entry"""
+
+
+def order_lines(conn: sqlite3.Connection, work_order: str, limit: int = 500) -> list[dict]:
+    """The order's journal lines, newest first."""
+    return _rows(conn, _LINES + " WHERE l.work_order = ? ORDER BY l.line DESC LIMIT ?",
+                 (work_order, limit))
+
+
+def recent_lines(conn: sqlite3.Connection, limit: int = 25) -> list[dict]:
+    return _rows(conn, _LINES + " ORDER BY l.line DESC LIMIT ?", (limit,))
 
 
 def stock(conn: sqlite3.Connection) -> dict[str, Any]:

@@ -75,6 +75,9 @@ class DashboardSettings:
     # account code -> its name in the chart of accounts ("1400" -> "Work in process")
     account_names: dict[str, str] = field(default_factory=dict)
     categories: dict[str, list[str]] = field(default_factory=_default_categories)
+    inventory_accounts: tuple[str, ...] = ()  # [accounts.inventory]: the stock-value chart
+    # work center -> its line-side location, where backflush draws (the lot trace)
+    work_center_locations: dict[str, str] = field(default_factory=dict)
     secure_cookies: bool = True  # the plain-http demo turns this off (and says so)
     session_ttl_s: float = 8 * 3600  # idle expiry
     login_max_failures: int = 5  # per name and per client address ...

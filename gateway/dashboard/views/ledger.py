@@ -16,7 +16,8 @@ routes = web.RouteTableDef()
 @routes.get("/ledger", name="ledger")
 async def ledger(request: web.Request) -> web.Response:
     data = await request.app[STATE].db.run(queries.ledger)
-    return render(request, "ledger.html", page="ledger", **data)
+    lines = await request.app[STATE].db.run(queries.recent_lines)
+    return render(request, "ledger.html", page="ledger", lines=lines, **data)
 
 
 @routes.post(r"/ledger/batches/{seq:\d+}/retry")

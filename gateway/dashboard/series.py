@@ -1,0 +1,97 @@
+"""Figures over time for the charts, read from the journal: output and scrap per time
+bucket, an order's cost build-up, and WIP / inventory value through the day.
+
+Buckets are by the events' own timestamps, in UTC (SQLite's strftime normalises any
+offset). Money stays in minor units; quantities are floats as the journal keeps them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+__all__ = ["output", "cost_build_up", "balances", "BUCKET_MINUTES"]
+
+BUCKET_MINUTES = (15, 60)
+MAX_POINTS = 96  # a day in 15-minute buckets; older buckets fall off the left
+
+
+def _bucket(minutes: int) -> str:
+    if minutes not in BUCKET_MINUTES:
+        raise ValueError(f"minutes: {minutes} is not one of {BUCKET_MINUTES}")
+    if minutes == 60:
+        return "strftime('%Y-%m-%d %H:00', ts)"
+    return ("strftime('%Y-%m-%d %H:', ts) || "
+            "printf('%02d', (CAST(strftime('%M', ts) AS INTEGER) / 15) * 15)")
+
+
+def output(conn: sqlite3.Connection, minutes: int = 60,
+           work_order: str | None = None) -> list[dict[str, Any]]:
+    """Per bucket: good (completions) and scrap quantities and scrap % of the two, for
+    the plant or one work order, oldest first."""
+    where = "type IN ('completion', 'scrap')"
+    params: tuple = ()
+    if work_order is not None:
+        where += " AND json_extract(payload, '$.work_order') = ?"
+        params = (work_order,)
+    rows = conn.execute(
+        f"""SELECT {_bucket(minutes)} AS b,
+                   sum(CASE WHEN type = 'completion' THEN json_extract(payload, '$.qty') END),
+                   sum(CASE WHEN type = 'scrap' THEN json_extract(payload, '$.qty') END)
+            FROM events WHERE {where} AND b IS NOT NULL
+            GROUP BY b ORDER BY b DESC LIMIT {MAX_POINTS}""", params).fetchall()
+    out = []
+    for bucket, good, scrap in reversed(rows):
+        good, scrap = good or 0.0, scrap or 0.0
+        made = good + scrap
+        out.append({"bucket": bucket, "good": good, "scrap": scrap,
+                    "scrap_pct": 100.0 * scrap / made if made else 0.0})
+    return out
+
+
+def cost_build_up(conn: sqlite3.Connection, work_order: str, wip_account: str,
+                  std_unit_cost: float | None, decimals: int) -> list[dict[str, Any]]:
+    """After each event of the order that moved money or output: what it has been
+    charged so far (debits to WIP) and the standard cost of its good output so far."""
+    rows = conn.execute(
+        """SELECT e.event_seq, v.ts, v.type,
+                  coalesce(sum(CASE WHEN l.account = ? THEN l.debit END), 0),
+                  CASE WHEN v.type = 'completion' THEN json_extract(v.payload, '$.qty') END
+           FROM journal_lines l JOIN entries e ON e.entry = l.entry
+           JOIN events v ON v.seq = e.event_seq
+           WHERE l.work_order = ? AND v.type != 'wo_close'
+           GROUP BY e.event_seq ORDER BY e.event_seq""", (wip_account, work_order)).fetchall()
+    charged, good, out = 0, 0.0, []
+    for seq, ts, typ, debit, qty in rows:
+        charged += debit
+        good += qty or 0.0
+        std = round(good * std_unit_cost * 10**decimals) if std_unit_cost is not None else None
+        out.append({"seq": seq, "ts": ts, "type": typ, "charged": charged, "standard": std})
+    return _thin(out)
+
+
+def balances(conn: sqlite3.Connection, accounts: tuple[str, ...],
+             minutes: int = 60) -> list[dict[str, Any]]:
+    """The running balance (debit − credit) of `accounts` together at the end of each
+    bucket with postings, oldest first."""
+    if not accounts:
+        return []
+    marks = ",".join("?" * len(accounts))
+    rows = conn.execute(
+        f"""SELECT {_bucket(minutes)} AS b, sum(l.debit - l.credit)
+            FROM journal_lines l JOIN entries e ON e.entry = l.entry
+            WHERE l.account IN ({marks}) GROUP BY b ORDER BY b""", accounts).fetchall()
+    total, out = 0, []
+    for bucket, change in rows:
+        total += change
+        out.append({"bucket": bucket, "value": total})
+    return out[-MAX_POINTS:]
+
+
+def _thin(points: list[dict], keep: int = MAX_POINTS * 2) -> list[dict]:
+    """At most `keep` points, evenly spaced, the last one always kept."""
+    if len(points) <= keep:
+        return points
+    step = len(points) / keep
+    picked = [points[int(i * step)] for i in range(keep - 1)]
+    return picked + [points[-1]]

@@ -1,0 +1,60 @@
+"""One work order: progress, cost against standard over time, variances by kind, its
+events (each linked to its trace) and its journal lines."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.dashboard import charts, fmt, queries, series
+from gateway.dashboard.keys import STATE
+from gateway.dashboard.render import render
+from gateway.dashboard.views.orders import VARIANCES, with_figures
+
+routes = web.RouteTableDef()
+
+VARIANCE_LABELS = {"material_usage": "Material usage", "material_price": "Material price",
+                   "labor_efficiency": "Labor efficiency",
+                   "overhead_efficiency": "Overhead efficiency"}
+
+
+def _read(conn, work_order: str, settings) -> dict | None:
+    found = queries.work_orders(conn, settings.wip_account, work_order)
+    if not found:
+        return None
+    order = with_figures(found[0], settings.currency_decimals)
+    return {"order": order,
+            "events": queries.order_events(conn, work_order),
+            "lines": queries.order_lines(conn, work_order),
+            "output": series.output(conn, 15, work_order),
+            "build_up": series.cost_build_up(conn, work_order, settings.wip_account,
+                                             order["std_unit_cost"],
+                                             settings.currency_decimals)}
+
+
+@routes.get("/orders/{work_order}", name="order")
+async def order(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    wo = request.match_info["work_order"]
+    data = await state.db.run(lambda c: _read(c, wo, state.settings))
+    if data is None:
+        raise web.HTTPNotFound(text=f"No work order {wo} in the journal.")
+    d = state.settings.currency_decimals
+    o, out, build = data["order"], data["output"], data["build_up"]
+    money = lambda v: fmt.money(round(v), d)  # noqa: E731 - axis labels
+    figures = {
+        "output": charts.bar_chart([p["bucket"][11:] for p in out],
+                                   {"good": [p["good"] for p in out],
+                                    "scrap": [p["scrap"] for p in out]},
+                                   fmt.qty, f"good and scrap of {wo} per 15 minutes"),
+        "build_up": charts.line_chart(
+            [f"#{p['seq']}" for p in build],
+            {"charged": [p["charged"] for p in build]}
+            | ({"standard": [p["standard"] for p in build]}
+               if o["std_unit_cost"] is not None else {}),
+            money, f"charged to {wo} against the standard cost of its output"),
+        "variances": charts.signed_bars(
+            [(VARIANCE_LABELS[k], o[k]) for k in VARIANCES], money,
+            f"variances of {wo} at close") if o["status"] == "closed" else None,
+    }
+    return render(request, "order.html", page="orders", o=o, events=data["events"],
+                  lines=data["lines"], charts=figures)

@@ -1,0 +1,134 @@
+"""The drill-down pages in headless Chromium, on a journal written by the real Journal
+from a hand-made stream (tests/gateway/trace_plant.py): one work order's page with its
+charts, events and lines; a GL line down to the raw reading; a lot's trace as a tree;
+every page at a tablet's 800 px without horizontal scroll."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from gateway.config import load_config
+from gateway.dashboard import DashboardSettings, DashboardState, create_app
+from gateway.metrics import Metrics
+from gateway.users import UserStore
+from tests.e2e.test_dashboard_browser import PASSWORDS, browser, shot  # noqa: F401 - fixture
+from tests.gateway import trace_plant
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def site(tmp_path):
+    cfg = load_config(trace_plant.build(tmp_path))
+    users = UserStore(tmp_path / "users.toml")
+    users.add("sam", "supervisor", PASSWORDS["sam"])
+    state = DashboardState(
+        db_path=tmp_path / cfg.gateway.db, users=users, metrics=Metrics(),
+        settings=DashboardSettings(
+            gateway_id="trace-plant", secure_cookies=False, sse_interval_s=0.2,
+            wip_account="1400", inventory_accounts=("1310", "1320", "1330"),
+            work_center_locations={w.id: w.location for w in
+                                   __import__("gateway.masterdata", fromlist=["x"])
+                                   .load_master(cfg).work_centers},
+            account_names={"1320": "Semi-finished inventory"}))
+    server = TestServer(create_app(state), host="127.0.0.1")
+    await server.start_server()
+    yield f"http://127.0.0.1:{server.port}"
+    await server.close()
+
+
+async def _login(browser, base: str, width: int = 1280):  # noqa: F811 - the fixture
+    ctx = await browser.new_context(viewport={"width": width, "height": 900})
+    page = await ctx.new_page()
+    await page.goto(base + "/login")
+    await page.fill("input[name=name]", "sam")
+    await page.fill("input[name=password]", PASSWORDS["sam"])
+    await page.click("button[type=submit]")
+    await page.wait_for_url(base + "/")
+    return ctx, page
+
+
+async def test_work_order_page_from_the_overview_with_its_events_lines_and_charts(
+        site, browser):  # noqa: F811
+    from playwright.async_api import expect
+
+    ctx, page = await _login(browser, site)
+    await page.click("text=WO-S")  # running on WC1: the overview links to its own page
+    await page.wait_for_url(site + "/orders/WO-S")
+    await page.goto(site + "/orders")  # and so does the list
+    await page.click("#wo-WO-F h2 a")
+    await page.wait_for_url(site + "/orders/WO-F")
+    await expect(page.locator("h1")).to_contain_text("WO-F")
+    ids = await page.locator("#order-events tbody tr td:nth-child(2)").all_inner_texts()
+    assert ids == ["x1", "c2", "i1", "rel-F"]  # newest first, only this order's
+    assert await page.locator("#order-lines tbody tr").count() == 2 + 10 + 6  # i1, c2, x1
+    # cost build-up: one point per posting event (i1, c2) for charged and for standard
+    assert await page.locator("#chart-build-up circle.pt-charged").count() == 2
+    assert await page.locator("#chart-build-up circle.pt-standard").count() == 2
+    assert await page.locator("#chart-variances rect.bar").count() == 4
+    # labor efficiency at close: 0.5 h x 5 standard at WC3 not reported -> -125.00
+    await expect(page.locator("#chart-variances rect.bar title").nth(2)).to_have_text(
+        "Labor efficiency: \u2212125.00")
+    # output: all 5 good in the 09:00 quarter (c2 at 09:10)
+    await expect(page.locator("#chart-output rect.bar-good title")).to_have_text(
+        ["09:00: good 5"])
+    await shot(page, "order")
+    await page.goto(site + "/orders/NOPE")
+    await expect(page.locator("h1")).to_have_text("Not found")
+    await expect(page.locator("main")).to_contain_text("No work order NOPE in the journal.")
+    await ctx.close()
+
+
+async def test_a_gl_line_drills_down_to_its_event_and_the_raw_reading(site, browser):  # noqa: F811
+    from playwright.async_api import expect
+
+    ctx, page = await _login(browser, site)
+    await page.goto(site + "/orders/WO-S")
+    await page.locator("#order-lines a", has_text="14").first.click()
+    await expect(page.locator("h1")).to_contain_text("Event #5")
+    await expect(page.locator("tr.marked td").first).to_have_text("14")
+    await expect(page.locator("#event")).to_contain_text("plc-assy")
+    reading = page.locator("#reading")
+    await expect(reading.locator("tr", has_text="attrs.node")).to_contain_text("ns=2;s=Assy.Good")
+    await expect(reading.locator("tr", has_text="value")).to_contain_text("4512")
+    await shot(page, "trace-event")
+    # and an event no device caused says so
+    await page.goto(site + "/trace/event/7")
+    await expect(page.locator("#reading")).to_contain_text("did not come from a device reading")
+    await ctx.close()
+
+
+async def test_lot_trace_tree_shows_exactly_the_expected_nodes(site, browser):  # noqa: F811
+    from playwright.async_api import expect
+
+    ctx, page = await _login(browser, site)
+    await page.goto(site + "/trace?q=LOT-A1")
+    await page.wait_for_url(site + "/trace/lot/LOT-A1")
+    nodes = page.locator("#lot-tree li.node")
+    await expect(nodes).to_have_count(7)
+    got = [(await n.get_attribute("data-depth"), (await n.locator(".strong").inner_text()))
+           for n in await nodes.all()]
+    assert got == [("0", "lot LOT-A1"), ("1", "received on PO-1"),
+                   ("2", "backflushed into WO-S"), ("3", "WO-S produced S"),
+                   ("4", "backflushed into WO-F"), ("5", "WO-F produced F"),
+                   ("6", "shipped on SO-1")]
+    assert await page.locator("#lot-tree li.possible").count() == 1
+    await shot(page, "trace-lot")
+    await page.goto(site + "/trace/shipment/SO-1")
+    await expect(page.locator("#lot-tree li[data-type=receipt]")).to_have_count(3)
+    await ctx.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/orders", "/orders/WO-F", "/trace/event/5",
+                                  "/trace/lot/LOT-A1", "/trace/shipment/SO-1", "/ledger",
+                                  "/stock", "/exceptions"])
+async def test_pages_fit_a_tablet_without_horizontal_scroll(site, browser, path):  # noqa: F811
+    ctx, page = await _login(browser, site, width=800)
+    await page.goto(site + path)
+    wide = await page.evaluate("document.documentElement.scrollWidth")
+    culprits = await page.evaluate("""() => [...document.querySelectorAll('main *')]
+        .filter(e => e.getBoundingClientRect().right > 800).slice(0, 3)
+        .map(e => e.tagName + '.' + e.className + ' ' + (e.id || ''))""")
+    assert wide <= 800, f"{path}: {wide} px wide at an 800 px viewport: {culprits}"
+    await ctx.close()
