@@ -22,6 +22,17 @@ from simulators.ports import free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = "mosquitto_passwd"
+# The sample broker configuration we ship for sites; its delivery settings are the "site"
+# limits below, so tests, demo and bench run what docs/broker.md tells a site to run.
+SITE_CONF = pathlib.Path(__file__).resolve().parents[1] / "config" / "mosquitto.conf"
+DELIVERY_SETTINGS = ("persistence", "autosave_interval", "max_queued_messages",
+                     "max_queued_bytes", "max_inflight_messages", "persistent_client_expiration")
+
+
+def site_settings(conf: pathlib.Path = SITE_CONF) -> list[str]:
+    """The delivery lines of the sample site configuration (comments and site lines left out)."""
+    lines = [line.strip() for line in conf.read_text().splitlines()]
+    return [line for line in lines if line.split(" ", 1)[0] in DELIVERY_SETTINGS]
 
 
 def _free_port() -> int:
@@ -55,7 +66,15 @@ class Mosquitto:
         username: str = "gateway",
         password: str | None = None,
         users: dict[str, str] | None = None,
+        limits: str = "site",
+        sys_interval: int | None = None,
     ):
+        """`limits="site"`: the delivery settings of config/mosquitto.conf; `"stock"`: the
+        Debian package's defaults (persistence on, 20 in flight, 1000 queued) plus a
+        password file, as most plants run it. `sys_interval`: seconds between $SYS
+        updates (Mosquitto's default 10)."""
+        if limits not in ("site", "stock"):
+            raise ValueError(f"limits: expected 'site' or 'stock', got {limits!r}")
         self._passwd_program = _require_programs()
         self.folder = pathlib.Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -68,6 +87,8 @@ class Mosquitto:
         self.password = password or secrets.token_urlsafe(12)
         self.users = {username: self.password, **(users or {})}
         self.acl = acl
+        self.limits = limits
+        self.sys_interval = sys_interval
         self.log_file = self.folder / "mosquitto.log"
         self._process: subprocess.Popen | None = None
         self._write_config()
@@ -96,13 +117,10 @@ class Mosquitto:
             "per_listener_settings false",
             "allow_anonymous false",
             f"password_file {passwords}",
-            # Persistent sessions must survive a broker restart, as on a real site.
-            "persistence true",
+            # Persistent sessions survive a broker restart (Debian's default is on too).
+            *(site_settings() if self.limits == "site" else ["persistence true"]),
             f"persistence_location {self.folder}/",
-            # The gateway acknowledges only after commit, so a commit can hold no more
-            # readings than the broker lets it keep unacknowledged (default 20).
-            "max_inflight_messages 1000",
-            "max_queued_messages 100000",
+            *([f"sys_interval {self.sys_interval}"] if self.sys_interval else []),
             f"log_dest file {self.log_file}",
             "log_type error", "log_type warning", "log_type notice", "log_type information",
             "connection_messages true",

@@ -1,0 +1,108 @@
+"""`gateway run` on a stock Mosquitto (Debian defaults plus a password file: 20 messages in
+flight, 1000 queued): a burst far beyond those limits is journaled whole over MQTT 5, and
+the same burst over MQTT 3.1.1, which the broker does drop, is an alarm, not silence.
+
+Counted in the journal, not inferred: every published id is an event or an exceptions
+row, or it is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gateway.bench.ingest import publish, site_env, write_site
+from simulators.mosquitto import Mosquitto
+from tests.e2e.procs import reaped
+from tests.gateway.plant import ROOT
+
+BURST = 3000  # 150 × Mosquitto's in-flight default, 3 × its queue default
+ITEMS, DEPTH = 30, 3
+
+
+def _count(db: str, sql: str) -> int:
+    if not os.path.exists(db):
+        return 0
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def _journaled(db: str, prefix: str) -> int:
+    """Published ids found in the journal: as events, or kept as exceptions."""
+    return _count(db, f"SELECT count(*) FROM (SELECT id FROM events WHERE id LIKE '{prefix}%' "
+                      f"UNION SELECT event_id FROM exceptions WHERE event_id LIKE '{prefix}%')")
+
+
+@contextlib.asynccontextmanager
+async def _burst(tmp_path, extra_mqtt: str, sys_interval: int | None = None):
+    broker = Mosquitto(tmp_path / "broker", limits="stock", sys_interval=sys_interval)
+    broker.start()
+    site = tmp_path / "site"
+    cfg = write_site(site, ITEMS, DEPTH, broker.url)
+    cfg.write_text(cfg.read_text() + extra_mqtt)
+    db = str(site / "var" / "gateway.db")
+    log = tmp_path / "gateway.log"
+    env = site_env(broker.username, broker.password)
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "gateway", "run", "-c", str(cfg)],
+                                cwd=site, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    with reaped(proc):
+        # Subscribed once (so the broker keeps a session for it) when a probe, the
+        # stream's first receipt under an id of its own, is journaled.
+        deadline = time.monotonic() + 120
+        for n in itertools.count():
+            if _journaled(db, "probe"):
+                break
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "gateway never journaled the probe"
+            publish(broker.url, broker.username, broker.password, ITEMS, DEPTH,
+                    [(0.0, 1)], f"probe{n}-")
+            await asyncio.sleep(0.3)
+        publish(broker.url, broker.username, broker.password, ITEMS, DEPTH,
+                [(0.0, BURST)], "b-")  # as fast as the socket goes; returns once all PUBACKed
+        done_at = time.monotonic()
+        last, still = -1, 0
+        while still < 5 and time.monotonic() - done_at < 90:  # until 2.5 s without progress
+            now = _journaled(db, "b-")
+            still = still + 1 if now == last else 0
+            last = now
+            await asyncio.sleep(0.5)
+        try:
+            yield dict(proc=proc, db=db, log=log, broker=broker, done_at=done_at,
+                       journaled=last)
+        finally:
+            broker.stop()
+
+
+@pytest.mark.timeout(240)
+async def test_a_burst_on_a_stock_broker_is_journaled_whole_over_mqtt5(tmp_path):
+    async with _burst(tmp_path, "") as run:
+        assert run["journaled"] == BURST, (
+            f"{BURST - run['journaled']} of {BURST} published events missing from the journal"
+            f"\n{run['broker'].log()[-2000:]}")
+        assert "dropped" not in run["broker"].log()
+        assert _count(run["db"], "SELECT count(*) FROM exceptions "
+                                 "WHERE kind IN ('broker_dropped', 'lost_readings')") == 0
+
+
+@pytest.mark.timeout(240)
+async def test_the_same_burst_over_mqtt311_is_dropped_by_the_broker_and_raises_the_alarm(tmp_path):
+    # MQTT 3.1.1 gets the broker's 20 in flight and 1000 queued: it must lose, and say so.
+    async with _burst(tmp_path, "protocol = 3\n", sys_interval=1) as run:
+        assert run["journaled"] < BURST, "the stock broker did not drop: this test proves nothing"
+        assert "dropped" in run["broker"].log()
+        deadline = run["done_at"] + 10  # the alarm within 10 s of the loss
+        while _count(run["db"], "SELECT count(*) FROM exceptions "
+                                "WHERE kind='broker_dropped'") == 0:
+            assert time.monotonic() < deadline, run["log"].read_text()[-3000:]
+            await asyncio.sleep(0.2)
+        text = run["log"].read_text()
+        assert "ERROR" in text and "dropped" in text, text[-3000:]
