@@ -56,7 +56,7 @@ class BatchPath:
         self.engine = engine
         self.kernel = kernel or bk.run_batch  # batch_kernel.python_reference() to compare
         pl, ledger = engine.plant, engine.ledger
-        nid = ledger._id
+        nid = ledger.name_id
         self.item_name = np.array([nid(s) for s in pl.skus], np.int64)
         wc_name = np.array([nid(w) for w in pl.wc_ids], np.int64)
         bom_wc_name = np.zeros(len(pl.bom_comp), np.int64)
@@ -75,15 +75,16 @@ class BatchPath:
                 hours_memo[k, 1, s] = nid(f"{prefix} overhead op {op}")
             scrap_memo[s] = nid(f"scrap op {op}")
         acc = engine.acc
-        self.costs = bk.Costs(
+        costs = bk.Costs(
             pl.method, np.asarray(engine.std, np.float64), float(pl.scale),
             np.array([ledger.index[a] for a in pl.inv_account], np.int64), self.item_name,
             np.array([ledger.index[getattr(acc, r)] for r in Accounts.ROLES], np.int64),
             np.array([nid(m) for m in bk.FIXED_MEMOS], np.int64))
-        self.bom = bk.Bom(pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op,
-                          pl.bom_backflush, bom_wc_name)
-        self.route = bk.Route(pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_backflush,
-                              pl.wc_labor, pl.wc_overhead, wc_name, hours_memo, scrap_memo)
+        bom = bk.Bom(pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op, pl.bom_backflush,
+                     bom_wc_name)
+        route = bk.Route(pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_backflush,
+                         pl.wc_labor, pl.wc_overhead, wc_name, hours_memo, scrap_memo)
+        self.tables = bk.Plant(costs, bom, route)
         self.wo_name = Column(np.int64)
         self._run_of = None  # (events, ids) when the run is events[_run_start:...]
         self._run_start = 0
@@ -209,13 +210,14 @@ class BatchPath:
         key = (kind, ref)
         m = self._memo_ids.get(key)
         if m is None:
-            m = self._memo_ids[key] = self.engine.ledger._id(f"{kind} {ref}" if ref else kind)
+            text = f"{kind} {ref}" if ref else kind
+            m = self._memo_ids[key] = self.engine.ledger.name_id(text)
         return m
 
     def _wo(self, wo_id) -> tuple[int, int, int]:
         """(order, its item, its line) of an open order not closing in the run."""
         w = self._wo_index.get(wo_id)
-        if w is None or self._wo_status._buf[w] != OPEN or w in self.closing:
+        if w is None or self._wo_status.buf[w] != OPEN or w in self.closing:
             raise _Skip
         info = self._wo_info.get(w)
         if info is None:
@@ -285,7 +287,7 @@ class BatchPath:
 
     def _enc_completion(self, ev) -> None:
         wo = self._wo_index.get(ev.work_order)
-        if wo is None or self._wo_status._buf[wo] != OPEN or wo in self.closing:
+        if wo is None or self._wo_status.buf[wo] != OPEN or wo in self.closing:
             raise _Skip
         info = self._wo_info.get(wo) or self._wo(ev.work_order)
         q = ev.qty
@@ -299,7 +301,7 @@ class BatchPath:
         if row is None:
             row = self.engine.inv.row(key)
         bf = self.bf_start
-        if wo >= bf.n or bf._buf[wo] == -1:
+        if wo >= bf.n or bf.buf[wo] == -1:
             self._backflush_rows(wo)
         self.ints.append((bk.COMPLETION, -1, wo, row, -1, -1, -1, -1, -1, -1))
         self.floats.append((q, 0.0, 0.0))
@@ -313,14 +315,14 @@ class BatchPath:
         aux = self._std_through.get((p, op))
         if aux is None:
             aux = self._std_through[(p, op)] = self.engine.rollup.std_through_index(p, op)
-        if wo >= self.bf_start.n or self.bf_start._buf[wo] == -1:
+        if wo >= self.bf_start.n or self.bf_start.buf[wo] == -1:
             self._backflush_rows(wo)
         self.ints.append((bk.SCRAP, -1, wo, -1, -1, -1, -1, s, op, -1))
         self.floats.append((q, 0.0, aux))
 
     def _enc_labor(self, ev) -> None:
         wo = self._wo_index.get(ev.work_order)
-        if wo is None or self._wo_status._buf[wo] != OPEN or wo in self.closing:
+        if wo is None or self._wo_status.buf[wo] != OPEN or wo in self.closing:
             raise _Skip
         info = self._wo_info.get(wo) or self._wo(ev.work_order)
         q = ev.hours
@@ -407,7 +409,7 @@ class BatchPath:
             kind, a, x, v, y = (c.read(e0, e1) for c in log.columns())
             if not _STRUCTURAL_CODES.isdisjoint(kind.tolist()):
                 raise _Skip
-            lines = np.array([c.read(l0, l1) for c in eng.ledger.cols], np.int64)
+            lines = eng.ledger.line_block(l0, l1)
             past = (np.array([kind, a, v], np.int64), np.array([x, y]), lines)
         if w != -1 and (eng.wos.status[w] != OPEN or w in self.closing):
             raise _Skip
@@ -516,14 +518,14 @@ class BatchPath:
 
     # -- the kernel and what it wrote ------------------------------------------------------
     def _buffers(self, n: int) -> tuple[bk.Lines, bk.Effects, bk.Alerts]:
-        L, X, A = self._bufs
-        if L.cols.shape[1] < 8 * n + 64:
-            L = _lines(8 * n + 64, self.engine.ledger)
-        if X.ints.shape[1] < 8 * n + 64:
-            X = _effects(8 * n + 64)
-        if A.ints.shape[1] < n + 16:
-            A = _alerts(n + 16)
-        return L, X, A
+        line_buf, eff_buf, alert_buf = self._bufs
+        if line_buf.cols.shape[1] < 8 * n + 64:
+            line_buf = _lines(8 * n + 64, self.engine.ledger)
+        if eff_buf.ints.shape[1] < 8 * n + 64:
+            eff_buf = _effects(8 * n + 64)
+        if alert_buf.ints.shape[1] < n + 16:
+            alert_buf = _alerts(n + 16)
+        return line_buf, eff_buf, alert_buf
 
     def _sync_pending(self) -> None:
         """`pending_ids` of a run that is a slice of the events: the ids added since."""
@@ -545,18 +547,18 @@ class BatchPath:
         floats = _columns(self.floats, np.float64, n)
         t, item, wo, row, row2, group, memo, step, op, flag = ints
         q, price, aux = floats
-        E = bk.Events(t, item, wo, q, price, row, row2, group, memo, step, op, aux, flag)
+        events = bk.Events(t, item, wo, q, price, row, row2, group, memo, step, op, aux, flag)
         while self.wo_name.n < len(wos.ids):
-            self.wo_name.append(ledger._id(wos.ids[self.wo_name.n]))
+            self.wo_name.append(ledger.name_id(wos.ids[self.wo_name.n]))
         while self.bf_start.n < len(wos.ids):
             self.bf_start.append(-1)
         layer_n = inv.layer_qty.n
         layers = [c.reserve(n) for c in (inv.layer_qty, inv.layer_value, inv.layer_next,
                                          inv.layer_item)]
-        I = bk.Items(inv.qty, inv.value, inv.last_unit, *layers, inv.head, inv.tail)
-        R = bk.Rows(inv.row_qty.a, inv.row_seq.a, inv.row_group.a, inv.row_next.a,
+        items = bk.Items(inv.qty, inv.value, inv.last_unit, *layers, inv.head, inv.tail)
+        rows = bk.Rows(inv.row_qty.a, inv.row_seq.a, inv.row_group.a, inv.row_next.a,
                     inv.group_head.a, inv.group_tail.a, inv.group_len.a)
-        W = bk.Orders(
+        orders = bk.Orders(
             wos.item.a, wos.line.a, wos.status.a, wos.good.a, wos.wip.a, wos.live_count.a,
             *(v.a for v in wos.variance), wos.mat_start.a, wos.step_start.a,
             wos.step_count.a, wos.mat_item.a, wos.mat_qty_eff.a, wos.mat_op.a,
@@ -566,57 +568,62 @@ class BatchPath:
             self.xrows.reserve(1))
         ctr = np.zeros(bk.N_COUNTERS, np.int64)
         ctr[bk.C_LAYER], ctr[bk.C_CREATED] = layer_n, inv.created
-        L, X, A = self._buffers(n)
+        line_buf, eff_buf, alert_buf = self._buffers(n)
         ends = bk.Ends(*(np.zeros(n, np.int64) for _ in range(3)))
-        P = bk.Past(*(np.ascontiguousarray(np.concatenate([p[m] for p in self.past], axis=1))
-                      if self.past else np.empty((rows, 0), dtype)
-                      for m, (rows, dtype) in enumerate(((3, np.int64), (2, np.float64),
-                                                         (6, np.int64)))))
+        past = bk.Past(*(
+            np.ascontiguousarray(np.concatenate([p[m] for p in self.past], axis=1))
+            if self.past else np.empty((height, 0), dtype)
+            for m, (height, dtype) in enumerate(((3, np.int64), (2, np.float64),
+                                                 (6, np.int64)))))
+        run, state = bk.Run(events, past), bk.State(items, rows, orders)
         start = 0
         while True:
-            start = self.kernel(E, P, self.costs, self.bom, self.route, I, R, W, L, X, A, ends,
-                                 ctr, start)
+            start = self.kernel(run, self.tables, state, bk.Out(line_buf, eff_buf, alert_buf,
+                                                                ends, ctr), start)
             if start == n:
                 break
             if ctr[bk.C_BAD]:
-                raise self._unbalanced(L, int(ctr[bk.C_BAD]) - 1, int(ctr[bk.C_LINE]),
+                raise self._unbalanced(line_buf, int(ctr[bk.C_BAD]) - 1, int(ctr[bk.C_LINE]),
                                        int(ctr[bk.C_BAD_END]))
             # a buffer could overflow at event `start`: twice the room, then go on
-            L = _grown(L, int(ctr[bk.C_LINE]), _lines(2 * L.cols.shape[1], ledger))
-            X = _grown(X, int(ctr[bk.C_EFF]), _effects(2 * X.ints.shape[1]))
-            A = _grown(A, int(ctr[bk.C_ALERT]), _alerts(2 * A.ints.shape[1]))
-        self._bufs = (L, X, A)  # kept for the next run: most runs are short
+            line_buf = _grown(line_buf, int(ctr[bk.C_LINE]),
+                              _lines(2 * line_buf.cols.shape[1], ledger))
+            eff_buf = _grown(eff_buf, int(ctr[bk.C_EFF]), _effects(2 * eff_buf.ints.shape[1]))
+            alert_buf = _grown(alert_buf, int(ctr[bk.C_ALERT]),
+                               _alerts(2 * alert_buf.ints.shape[1]))
+        # kept for the next run: most runs are short
+        self._bufs = (line_buf, eff_buf, alert_buf)
         ne, nl = int(ctr[bk.C_EFF]), int(ctr[bk.C_LINE])
         for pos, (target, _, _) in self.reversals.items():
             # "reversal of <target>: " + the memo of each negated line, interned
             l0 = int(ends.line[pos - 1]) if pos else 0
-            memos = L.cols[5, l0:int(ends.line[pos])]
-            prefix, names, nid = f"reversal of {target}: ", ledger.names, ledger._id
+            memos = line_buf.cols[5, l0:int(ends.line[pos])]
+            prefix, names, nid = f"reversal of {target}: ", ledger.names, ledger.name_id
             memos[:] = [nid(prefix + names[-m - 1]) for m in memos.tolist()]
         for col in (inv.layer_qty, inv.layer_value, inv.layer_next, inv.layer_item):
             col.n = int(ctr[bk.C_LAYER])
         inv.created = int(ctr[bk.C_CREATED])
-        line0, eff0 = ledger.cols[0].n, log.n
-        for col, src in zip(ledger.cols, L.cols):
-            col.extend(src[:nl])
-        xi, xf = X
+        line0, eff0 = ledger.n_lines, log.n
+        ledger.append_block(line_buf.cols, nl)
+        xi, xf = eff_buf
         for col, src in zip(log.columns(), (xi[0], xi[1], xf[0], xi[2], xf[1])):
             col.extend(src[:ne])
         # batch codes are the effects.EVENT_TYPES codes
         recs = eng.records
         first = recs.n
-        recs.extend(list(self.pending_ids), E.type, ends.eff + eff0, ends.line + line0, E.wo)
+        recs.extend(list(self.pending_ids), events.type, ends.eff + eff0, ends.line + line0,
+                    events.wo)
         recs.reversed.update(self.reversed_here)
         recs.reversed.update(first + j for j in self.reversed_pending)
         if out is not None:
-            out.extend(self._outcomes(ends, A, P, eff0, line0))
+            out.extend(self._outcomes(ends, alert_buf, past, eff0, line0))
         self._reset()
 
-    def _outcomes(self, ends: bk.Ends, A: bk.Alerts, P: bk.Past, eff0: int, line0: int
-                  ) -> list[Outcome]:
+    def _outcomes(self, ends: bk.Ends, alert_buf: bk.Alerts, past: bk.Past, eff0: int,
+                  line0: int) -> list[Outcome]:
         eng = self.engine
         log, keys, ledger = eng.effects, eng.inv.row_keys, eng.ledger
-        lines = ledger.lines(line0, ledger.cols[0].n)
+        lines = ledger.lines(line0, ledger.n_lines)
         kinds, a_col, x_col = (c.read(eff0, c.n).tolist() for c in (log.kind, log.a, log.x))
         out = []
         e_prev, l_prev, a_prev = 0, 0, 0
@@ -632,27 +639,29 @@ class BatchPath:
                 else:
                     _, _, _, r0, r1 = self.ints[pos][:5]
                     moves = tuple(StockMove(*keys[a], -x) for k, a, x in zip(
-                        P.ints[0, r0:r1].tolist(), P.ints[1, r0:r1].tolist(),
-                        P.floats[0, r0:r1].tolist()) if k == ROW)
+                        past.ints[0, r0:r1].tolist(), past.ints[1, r0:r1].tolist(),
+                        past.floats[0, r0:r1].tolist()) if k == ROW)
             else:
                 moves = tuple(StockMove(*keys[a_col[e]], x_col[e])
                               for e in range(e_prev, e_end) if kinds[e] == ROW)
-            alerts = tuple(dict.fromkeys(self._alert(A, m) for m in range(a_prev, a_end))) \
+            alerts = tuple(dict.fromkeys(
+                self._alert(alert_buf, m) for m in range(a_prev, a_end))) \
                 if a_end > a_prev else ()
             out.append(Outcome(str(ev.id), True, lines[l_prev:l_end], moves, alerts))
             e_prev, l_prev, a_prev = e_end, l_end, a_end
         return out
 
-    def _unbalanced(self, L: bk.Lines, e: int, l0: int, l1: int) -> EntryUnbalanced:
+    def _unbalanced(self, line_buf: bk.Lines, e: int, l0: int, l1: int) -> EntryUnbalanced:
         """The figures of the entry the kernel refused: its event and its lines."""
         codes, names = self.engine.ledger.codes, self.engine.ledger.names
-        acc, amt, memo = (L.cols[r, l0:l1].tolist() for r in (0, 1, 5))
+        acc, amt, memo = (line_buf.cols[r, l0:l1].tolist() for r in (0, 1, 5))
         lines = tuple((codes[a], x, names[m]) for a, x, m in zip(acc, amt, memo))
         return EntryUnbalanced(sum(amt), lines, str(self.pending[e].id))
 
-    def _alert(self, A: bk.Alerts, m: int) -> Alert:
+    def _alert(self, alert_buf: bk.Alerts, m: int) -> Alert:
         eng = self.engine
-        kind, a, f1 = int(A.ints[0, m]), int(A.ints[1, m]), float(A.floats[0, m])
+        ints, floats = alert_buf
+        kind, a, f1 = int(ints[0, m]), int(ints[1, m]), float(floats[0, m])
         if kind == bk.A_VALUE:
             return Alert("negative stock", f"{eng.plant.skus[a]}: {f1:g} beyond plant stock, "
                          "valued at last known cost")
@@ -661,9 +670,10 @@ class BatchPath:
                          f"{int(f1)} minor units beyond rounding (frozen standard?)")
         sku, loc, status, lot = eng.inv.row_keys[a]
         if kind == bk.A_DRAW:
-            return Alert("negative stock", f"{sku} at {loc} (lot {lot or '-'}): short by {f1:g}")
+            return Alert("negative stock",
+                         f"{sku} at {loc} (lot {lot or '-'}): short by {f1:g}")
         return Alert("negative stock", f"{sku} at {loc} ({status}, lot {lot or '-'}): "
-                     f"transfer of {f1:g} with {float(A.floats[1, m]):g} on hand")
+                     f"transfer of {f1:g} with {float(alert_buf.floats[1, m]):g} on hand")
 
 
 def _columns(rows: list[tuple], dtype, n: int) -> np.ndarray:

@@ -154,7 +154,7 @@ def test_reversals_of_events_before_and_within_a_run_do_not_end_it():
     calls = []
 
     def counting(*args):
-        calls.append(args[0].type.tolist())
+        calls.append(args[0].events.type.tolist())
         return run_batch(*args)
 
     from costing.batch_kernel import REVERSAL, run_batch
