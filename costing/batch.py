@@ -1,20 +1,21 @@
-"""The batch path: encode a run of events to arrays once, value and post it in one kernel.
+"""The columnar path, the engine's only one: encode a run of events to arrays once,
+value and post it in one kernel call (costing.batch_kernel).
 
-`BatchPath(engine).apply(events, outcomes)` gives exactly what `Engine.apply_one` gives
-event by event (tests/costing/test_batch_equality.py holds it to that). Encoding
-validates each event against the engine's state as the run will have left it, interns
-item, location, status, lot and order ids to ints, and creates new orders' and extra
-material rows as the per-event path would at that point. A reversal stays in the run
-(the kernel undoes its target, read back from the engine or from the run itself)
-unless its target is an order's release or close or an issue that made a material
-row. Events encoding cannot take (such a reversal, a duplicate id, anything the
-per-event path would reject, an unknown type) end the run: the run is flushed through
-the kernel, then that event goes through `Engine.apply_one` in its place, so order is
-kept exactly.
+`BatchPath(engine).apply(events, outcomes)` is `Engine.apply`. Encoding checks each
+event against the engine's state as the run will have left it (a bad field is a
+`Reject` naming it), interns item, location, status, lot and order ids to ints, and
+creates new orders and extra material rows. A reversal stays in the run (the kernel
+undoes its target, read back from the engine or from the run itself) unless its target
+is an order's release or close or an issue that made a material row. An event the
+run cannot take (refused, a duplicate id, such a reversal, one that depends on an
+order closing in the run) ends it: the run is flushed through the kernel, then that
+event is taken alone (`_one`: refused, reversed by `Engine.reverse`, or a run of one),
+so order is kept exactly. A live event is a run of one.
 
-Unlike `apply_one`, a run is not rolled back if the kernel itself fails (a bug, not a
-bad event — bad events never reach it): the engine must then be rebuilt, as the
-journal does after any failed batch.
+A run is not rolled back if the kernel itself fails (a bug, not a bad event — bad
+events never reach it): the engine must then be rebuilt, as the journal does after
+any failed batch. tests/costing/reference_engine.py writes the same rules per event in
+plain Python; tests/costing/test_batch_equality.py holds the two equal.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from costing.arrays import Column
 from costing.effects import CLOSE, MAT_NEW, ROW, WO_NEW
 from costing.ledger import EntryUnbalanced
 from costing.master import Accounts
-from costing.outcome import Alert, Outcome, StockMove
+from costing.outcome import Alert, Outcome, Reject, StockMove
 from costing.workorders import OPEN
 
 _TYPE = {"receipt": bk.RECEIPT, "issue": bk.ISSUE, "wo_release": bk.RELEASE,
@@ -46,7 +47,7 @@ _ENC_NAME = {bk.RECEIPT: "receipt", bk.ISSUE: "issue", bk.RELEASE: "release",
 
 
 class _Skip(Exception):
-    """This event goes through the per-event path."""
+    """Not in this run: the event is taken alone after the run before it (`_one`)."""
 
 
 class BatchPath:
@@ -153,10 +154,9 @@ class BatchPath:
                         (by_class.get(event.__class__) or self._encoder_of(event))(event)
                     except Exception:  # noqa: BLE001 — as below
                         self._flush(out)
-                        result = eng.apply_one(event)
+                        self._run_start = i  # a run of one, if _one makes it
+                        self._one(event, out)
                         self._run_start = i + 1
-                        if out is not None:
-                            out.append(result)
                 self._flush(out)
                 return out
             for event, eid, old in zip(events, ids, known):
@@ -167,12 +167,10 @@ class BatchPath:
                     (enc or self._encoder_of(event))(event)
                     pending_ids[eid] = len(pending)
                     pending.append(event)
-                except Exception:  # noqa: BLE001 — _Skip, or a malformed event: apply_one decides
+                except Exception:  # noqa: BLE001 — Reject, _Skip or a malformed event: _one
                     self._flush(out)
+                    self._one(event, out)
                     pending, pending_ids = self.pending, self.pending_ids
-                    result = eng.apply_one(event)
-                    if out is not None:
-                        out.append(result)
             self._flush(out)
         finally:
             self._run_of = None
@@ -181,9 +179,36 @@ class BatchPath:
             index.settle()
         return out
 
+    def _one(self, event, out: list[Outcome] | None) -> None:
+        """An event the run could not take, after the run before it was flushed: checked
+        alone, it is refused (its field and reason), reversed by `Engine.reverse`, or
+        applied as a run of one. A malformed event raises, nothing of it applied."""
+        eng = self.engine
+        event_id = str(event.id)
+        try:
+            if event_id in eng.records:
+                raise Reject("id", f"event {event_id} was already applied")
+            if event.type == "reversal":
+                result = eng.reverse(event)
+            else:
+                (self._by_class.get(event.__class__) or self._encoder_of(event))(event)
+                if self._run_of is None:  # else the run is events[_run_start:] already
+                    self.pending_ids[event_id] = 0
+                    self.pending.append(event)
+                self._flush(out)
+                return
+        except Reject as reject:
+            result = reject.outcome(event_id)
+        except _Skip:
+            raise RuntimeError(f"event {event_id}: no run can take it alone") from None
+        if out is not None:
+            out.append(result)
+
     # -- encoding --------------------------------------------------------------------
     # Each event is validated and interned into the run's columns by the encoder of its
-    # type, or raises (-> the per-event path). The encoder is found once per class
+    # type, or raises: Reject (field and reason, as `_one` reports it), or _Skip when
+    # the run itself is in the way (an order closing in it, a reversal the kernel cannot
+    # do), and the event goes through `_one` after the run before it. The encoder is found once per class
     # (`type` of a struct is a property of its class): one dict lookup per event to
     # dispatch. Encoders read only their fields and cache what master data and the
     # orders' fixed columns answer (item, line, steps, BOM rows, memo ids); the
@@ -195,7 +220,7 @@ class BatchPath:
         else:
             code = _TYPE.get(t)
             if code is None:
-                raise _Skip
+                raise Reject("type", f"unknown event type {t!r}")
             enc = getattr(self, "_enc_" + _ENC_NAME[code])
         cls = ev.__class__
         if isinstance(getattr(cls, "type", None), property):
@@ -217,7 +242,11 @@ class BatchPath:
     def _wo(self, wo_id) -> tuple[int, int, int]:
         """(order, its item, its line) of an open order not closing in the run."""
         w = self._wo_index.get(wo_id)
-        if w is None or self._wo_status.buf[w] != OPEN or w in self.closing:
+        if w is None:
+            raise Reject("work_order", f"unknown work order {wo_id!r}")
+        if self._wo_status.buf[w] != OPEN:
+            raise Reject("work_order", f"work order {wo_id} is closed")
+        if w in self.closing:
             raise _Skip
         info = self._wo_info.get(w)
         if info is None:
@@ -225,13 +254,13 @@ class BatchPath:
             info = self._wo_info[w] = (w, int(wos.item[w]), int(wos.line[w]))
         return info
 
-    def _step_of(self, p: int, op) -> int:
+    def _step_of(self, p: int, op, wo_id) -> int:
         key = (p, op)
         s = self._steps.get(key)
         if s is None:
-            s = self.engine.plant.step_of(p, _int(op))
+            s = self.engine.plant.step_of(p, int(op))
             if s is None:
-                raise _Skip
+                raise Reject("operation", f"work order {wo_id} has no operation {op}")
             self._steps[key] = s
         return s
 
@@ -242,18 +271,18 @@ class BatchPath:
         sku = ev.item
         item = self._item_index.get(sku)
         if item is None:
-            raise _Skip
+            raise Reject("item", f"unknown item {sku!r}")
         q = ev.qty
         if type(q) is not float or not 0.0 < q < math.inf:
             q = _qty(q)
-        price = _qty(ev.unit_price, zero_ok=True)
+        loc = ev.location
+        if loc not in self._locations:
+            self._loc(loc)
+        key = (sku, loc, self._status(ev), getattr(ev, "lot", None))
+        price = _qty(ev.unit_price, zero_ok=True, name="unit_price")
         memo = self._memo_ids.get(("receipt", getattr(ev, "po", None)))
         if memo is None:
             memo = self._memo("receipt", getattr(ev, "po", None))
-        loc = ev.location
-        if loc not in self._locations:
-            raise _Skip
-        key = (sku, loc, self._status(ev), getattr(ev, "lot", None))
         row = self._row_index.get(key)
         if row is None:
             row = self.engine.inv.row(key)
@@ -276,11 +305,13 @@ class BatchPath:
     def _enc_release(self, ev) -> None:
         wos, pl = self.engine.wos, self.engine.plant
         if ev.work_order in self._wo_index:
-            raise _Skip
+            raise Reject("work_order", f"work order {ev.work_order} already exists")
         p = self._item(ev.item)
+        if not pl.manufactured[p]:
+            raise Reject("item", f"item {ev.item!r} has no BOM or routing")
         line = pl.wc_index.get(ev.line)
-        if not pl.manufactured[p] or line is None:
-            raise _Skip
+        if line is None:
+            raise Reject("line", f"unknown work center {ev.line!r}")
         wo = wos.create(ev.work_order, p, line, _qty(ev.qty))
         self.ints.append((bk.RELEASE, -1, wo, -1, -1, -1, -1, -1, -1, -1))
         self.floats.append((0.0, 0.0, 0.0))
@@ -288,14 +319,14 @@ class BatchPath:
     def _enc_completion(self, ev) -> None:
         wo = self._wo_index.get(ev.work_order)
         if wo is None or self._wo_status.buf[wo] != OPEN or wo in self.closing:
-            raise _Skip
+            self._wo(ev.work_order)  # raises
         info = self._wo_info.get(wo) or self._wo(ev.work_order)
         q = ev.qty
         if type(q) is not float or not 0.0 < q < math.inf:
             q = _qty(q)
         loc = ev.location
         if loc not in self._locations:
-            raise _Skip
+            self._loc(loc)
         key = (self._skus[info[1]], loc, "available", None)
         row = self._row_index.get(key)
         if row is None:
@@ -310,7 +341,7 @@ class BatchPath:
         wo, p, _ = self._wo(ev.work_order)
         q = _qty(ev.qty)
         op = ev.operation
-        s = self._step_of(p, op)
+        s = self._step_of(p, op, ev.work_order)
         op = int(op)
         aux = self._std_through.get((p, op))
         if aux is None:
@@ -323,14 +354,14 @@ class BatchPath:
     def _enc_labor(self, ev) -> None:
         wo = self._wo_index.get(ev.work_order)
         if wo is None or self._wo_status.buf[wo] != OPEN or wo in self.closing:
-            raise _Skip
+            self._wo(ev.work_order)  # raises
         info = self._wo_info.get(wo) or self._wo(ev.work_order)
         q = ev.hours
         if type(q) is not float or not 0.0 < q < math.inf:
-            q = _qty(q)
+            q = _qty(q, name="hours")
         s = self._steps.get((info[1], ev.operation))
         if s is None:
-            s = self._step_of(info[1], ev.operation)
+            s = self._step_of(info[1], ev.operation, ev.work_order)
         self.ints.append((bk.LABOR, -1, wo, -1, -1, -1, -1, s, -1, -1))
         self.floats.append((q, 0.0, 0.0))
 
@@ -338,7 +369,7 @@ class BatchPath:
         item = self._item(ev.item)
         q = _qty(ev.qty)
         loc = self._loc(ev.location)
-        price = _qty(ev.unit_price, zero_ok=True)
+        price = _qty(ev.unit_price, zero_ok=True, name="unit_price")
         memo = self._memo("shipment", getattr(ev, "order", None))
         lot = _lot(ev)
         row = self._row((ev.item, loc, "available", lot))
@@ -350,7 +381,7 @@ class BatchPath:
         item = self._item(ev.item)
         loc = self._loc(ev.location)
         status = self._status(ev)
-        q = _qty(ev.counted_qty, zero_ok=True)
+        q = _qty(ev.counted_qty, zero_ok=True, name="counted_qty")
         row = self._row((ev.item, loc, status, _lot(ev)))
         self.ints.append((bk.COUNT, item, -1, row, -1, -1, -1, -1, -1, -1))
         self.floats.append((q, 0.0, 0.0))
@@ -359,10 +390,12 @@ class BatchPath:
         item = self._item(ev.item)
         q = _qty(ev.qty)
         lot = _lot(ev)
-        src = (ev.item, self._loc(ev.from_location), self._status(ev, "from_status"), lot)
-        dst = (ev.item, self._loc(ev.to_location), self._status(ev, "to_status"), lot)
+        src = (ev.item, self._loc(ev.from_location, "from_location"),
+               self._status(ev, "from_status"), lot)
+        dst = (ev.item, self._loc(ev.to_location, "to_location"),
+               self._status(ev, "to_status"), lot)
         if src == dst:
-            raise _Skip
+            raise Reject("to_location", "transfer to the same location and status")
         row = self._row(src)
         row2 = self._row(dst)
         self.ints.append((bk.TRANSFER, item, -1, row, row2, -1, -1, -1, -1, -1))
@@ -428,15 +461,15 @@ class BatchPath:
                           1 if past is None else 0))
         self.floats.append((0.0, 0.0, 0.0))
 
-    def _item(self, sku) -> int:
+    def _item(self, sku, name: str = "item") -> int:
         i = self._item_index.get(sku)
         if i is None:
-            raise _Skip
+            raise Reject(name, f"unknown item {sku!r}")
         return i
 
-    def _loc(self, loc) -> str:
+    def _loc(self, loc, name: str = "location") -> str:
         if loc not in self._locations:
-            raise _Skip
+            raise Reject(name, f"unknown location {loc!r}")
         return loc
 
     def _status(self, ev, name: str = "status") -> str:
@@ -444,15 +477,8 @@ class BatchPath:
         if status is None:
             return "available"
         if status not in self._statuses:
-            raise _Skip
+            raise Reject(name, f"unknown status {status!r}")
         return status
-
-    def _open(self, wo_id) -> int:
-        wos = self.engine.wos
-        w = wos.index.get(wo_id)
-        if w is None or wos.status[w] != OPEN or w in self.closing:
-            raise _Skip
-        return w
 
     def _issue_location(self, w: int, c: int) -> str:
         """Engine._issue's location when none is given: where the BOM consumes c."""
@@ -703,24 +729,17 @@ def _grown(old, used: int, new):
     return new
 
 
-def _qty(q, zero_ok: bool = False) -> float:
-    """Engine._qty's rule; anything it would reject goes the per-event way."""
+def _qty(q, zero_ok: bool = False, name: str = "qty") -> float:
+    """A quantity, price or hours: a finite number > 0 (>= 0 with `zero_ok`)."""
     if type(q) is float and 0.0 < q < math.inf:  # the usual case (NaN fails the test)
         return q
     try:
         q = float(q)
     except (TypeError, ValueError):
-        raise _Skip from None
+        raise Reject(name, f"not a number (got {q!r})") from None
     if not math.isfinite(q) or q < 0 or (q == 0 and not zero_ok):
-        raise _Skip
+        raise Reject(name, f"must be {'>=' if zero_ok else '>'} 0 (got {q!r})")
     return q
-
-
-def _int(x) -> int:
-    try:
-        return int(x)
-    except (TypeError, ValueError):
-        raise _Skip from None
 
 
 def _event_id(ev) -> str | None:
