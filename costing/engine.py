@@ -50,7 +50,7 @@ class Engine(EngineViews):
         self.ledger = Ledger(master.accounts, plant.inv_account, spill_block, blocks)
         self.inv = Inventory(plant, self.std)
         self.wos = WorkOrders(plant)
-        self.effects = EffectLog(spill_block, blocks)  # what each accepted event changed, for reversal
+        self.effects = EffectLog(spill_block, blocks)  # what each event changed, for reversal
         self.records = Records(spill_block, blocks)
         self._batch = BatchPath(self)
 

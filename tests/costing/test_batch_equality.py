@@ -158,7 +158,8 @@ def test_reversals_of_events_before_and_within_a_run_do_not_end_it():
         calls.append(args[0].events.type.tolist())
         return run_batch(*args)
 
-    from costing.batch_kernel import REVERSAL, run_batch
+    from costing.batch_columns import REVERSAL
+    from costing.batch_kernel import run_batch
 
     slow, fast = ReferenceEngine(toy_master()), Engine(toy_master())
     expected = slow.apply(before + run)
