@@ -5,7 +5,9 @@ stock, item costs, work orders, balances; `apply_many` for runs of events, `mark
 `entries_since` for the lines a run posted), `costing.rollup.roll_up` (standard costs),
 `costing.master` (input rows), `costing.outcome` (output rows), `costing.money` (the
 one rounding rule). `costing.kernels` are the numba kernels, `costing.reference` their
-plain-Python twins; `costing.batch_kernel.run_batch` is the whole-run kernel behind
-`apply_many` and `python_reference()` its interpreted twin. `costing.effects` keeps
+plain-Python twins; every posting rule is
+written once, in `costing.batch_kernel.run_batch` (the whole-run kernel behind `apply`,
+inputs typed in `costing.batch_columns`, events checked by `costing.batch_encoders`);
+`python_reference()` is its interpreted twin. `costing.effects` keeps
 what reversals need as columns.
 """

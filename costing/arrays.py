@@ -14,58 +14,58 @@ import numpy as np
 class Column:
     """An append-only numpy column; `.a` is the live view of the first `n` values."""
 
-    __slots__ = ("_buf", "n")
+    __slots__ = ("buf", "n")  # buf: the backing array; its first n values are the column
 
     def __init__(self, dtype, fill=0):
-        self._buf = np.full(16, fill, dtype)
+        self.buf = np.full(16, fill, dtype)
         self.n = 0
 
     @property
     def a(self) -> np.ndarray:
-        return self._buf[:self.n]
+        return self.buf[:self.n]
 
     def append(self, value) -> int:
-        if self.n == len(self._buf):
-            grown = np.empty(len(self._buf) * 3 // 2 + 16, self._buf.dtype)
-            grown[:self.n] = self._buf
-            self._buf = grown
-        self._buf[self.n] = value
+        if self.n == len(self.buf):
+            grown = np.empty(len(self.buf) * 3 // 2 + 16, self.buf.dtype)
+            grown[:self.n] = self.buf
+            self.buf = grown
+        self.buf[self.n] = value
         self.n += 1
         return self.n - 1
 
     def extend(self, values) -> None:
-        values = np.asarray(values, self._buf.dtype)
+        values = np.asarray(values, self.buf.dtype)
         need = self.n + len(values)
-        if need > len(self._buf):
-            grown = np.empty(max(need, len(self._buf) * 3 // 2 + 16), self._buf.dtype)
-            grown[:self.n] = self._buf[:self.n]
-            self._buf = grown
-        self._buf[self.n:need] = values
+        if need > len(self.buf):
+            grown = np.empty(max(need, len(self.buf) * 3 // 2 + 16), self.buf.dtype)
+            grown[:self.n] = self.buf[:self.n]
+            self.buf = grown
+        self.buf[self.n:need] = values
         self.n = need
 
     def reserve(self, extra: int) -> np.ndarray:
         """Room for `extra` more values without moving; returns the whole buffer (a
         kernel may write past `n`, the caller then sets `n`)."""
         need = self.n + extra
-        if need > len(self._buf):
-            grown = np.full(max(need, len(self._buf) * 3 // 2 + 16), 0, self._buf.dtype)
-            grown[:self.n] = self._buf[:self.n]
-            self._buf = grown
-        return self._buf
+        if need > len(self.buf):
+            grown = np.full(max(need, len(self.buf) * 3 // 2 + 16), 0, self.buf.dtype)
+            grown[:self.n] = self.buf[:self.n]
+            self.buf = grown
+        return self.buf
 
     def pop(self) -> None:
         self.n -= 1
 
     def __getitem__(self, k):
         if type(k) is int and 0 <= k < self.n:  # the common case, without a view
-            return self._buf[k]
-        return self._buf[:self.n][k]
+            return self.buf[k]
+        return self.buf[:self.n][k]
 
     def __setitem__(self, k, value):
         if type(k) is int and 0 <= k < self.n:
-            self._buf[k] = value
+            self.buf[k] = value
         else:
-            self._buf[:self.n][k] = value
+            self.buf[:self.n][k] = value
 
     def __len__(self) -> int:
         return self.n
@@ -155,7 +155,7 @@ class SpillColumn:
         """Move whole blocks to disk, keeping the newest `block` rows or more in memory."""
         hot, b = self.hot, self.block
         k = (hot.n - b) // b  # blocks to move
-        buf = hot._buf
+        buf = hot.buf
         for m in range(k):
             self.blocks.append(self.store.write(buf[m * b:(m + 1) * b]))
         moved = k * b
@@ -164,7 +164,7 @@ class SpillColumn:
         hot.n = rest
         self.cold_n += moved
         if len(buf) > 4 * b:  # one large extend grew it: give the room back
-            hot._buf = buf[:max(rest, 2 * b)].copy()
+            hot.buf = buf[:max(rest, 2 * b)].copy()
 
     def read(self, start: int, end: int) -> np.ndarray:
         """Rows [start, end) as a new array."""
@@ -172,7 +172,7 @@ class SpillColumn:
         if start >= end:
             return np.empty(0, self.dtype)
         if start >= self.cold_n:
-            return self.hot._buf[start - self.cold_n:end - self.cold_n].copy()
+            return self.hot.buf[start - self.cold_n:end - self.cold_n].copy()
         out = np.empty(end - start, self.dtype)
         b, size = self.block, self.dtype.itemsize
         k = start
@@ -183,7 +183,7 @@ class SpillColumn:
             out[k - start:stop - start] = np.frombuffer(raw, self.dtype)
             k = stop
         if end > self.cold_n:
-            out[k - start:] = self.hot._buf[k - self.cold_n:end - self.cold_n]
+            out[k - start:] = self.hot.buf[k - self.cold_n:end - self.cold_n]
         return out
 
     @property
@@ -192,7 +192,7 @@ class SpillColumn:
 
     def __getitem__(self, k: int):
         if type(k) is int and self.cold_n <= k < self.n:
-            return self.hot._buf[k - self.cold_n]
+            return self.hot.buf[k - self.cold_n]
         if type(k) is not int:
             return self.a[k]
         if k < 0:

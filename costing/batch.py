@@ -1,62 +1,48 @@
-"""The batch path: encode a run of events to arrays once, value and post it in one kernel.
+"""The columnar path, the engine's only one: encode a run of events to arrays once,
+value and post it in one kernel call (costing.batch_kernel).
 
-`BatchPath(engine).apply(events, outcomes)` gives exactly what `Engine.apply_one` gives
-event by event (tests/costing/test_batch_equality.py holds it to that). Encoding
-validates each event against the engine's state as the run will have left it, interns
-item, location, status, lot and order ids to ints, and creates new orders' and extra
-material rows as the per-event path would at that point. A reversal stays in the run
-(the kernel undoes its target, read back from the engine or from the run itself)
-unless its target is an order's release or close or an issue that made a material
-row. Events encoding cannot take (such a reversal, a duplicate id, anything the
-per-event path would reject, an unknown type) end the run: the run is flushed through
-the kernel, then that event goes through `Engine.apply_one` in its place, so order is
-kept exactly.
+`BatchPath(engine).apply(events, outcomes)` is `Engine.apply`. Encoding checks each
+event against the engine's state as the run will have left it (a bad field is a
+`Reject` naming it), interns item, location, status, lot and order ids to ints, and
+creates new orders and extra material rows. A reversal stays in the run (the kernel
+undoes its target, read back from the engine or from the run itself) unless its target
+is an order's release or close or an issue that made a material row. An event the
+run cannot take (refused, a duplicate id, such a reversal, one that depends on an
+order closing in the run) ends it: the run is flushed through the kernel, then that
+event is taken alone (`_one`: refused, reversed by `Engine.reverse`, or a run of one),
+so order is kept exactly. A live event is a run of one.
 
-Unlike `apply_one`, a run is not rolled back if the kernel itself fails (a bug, not a
-bad event — bad events never reach it): the engine must then be rebuilt, as the
-journal does after any failed batch.
+A run is not rolled back if the kernel itself fails (a bug, not a bad event — bad
+events never reach it): the engine must then be rebuilt, as the journal does after
+any failed batch. tests/costing/reference_engine.py writes the same rules per event in
+plain Python; tests/costing/test_batch_equality.py holds the two equal.
 """
 
 from __future__ import annotations
 
-import math
 from itertools import chain
 
 import numpy as np
 
+from costing import batch_columns as bc
 from costing import batch_kernel as bk
 from costing.arrays import Column
-from costing.effects import CLOSE, MAT_NEW, ROW, WO_NEW
+from costing.batch_encoders import RunEncoder, NotInRun
+from costing.effects import ROW
 from costing.ledger import EntryUnbalanced
 from costing.master import Accounts
-from costing.outcome import Alert, Outcome, StockMove
-from costing.workorders import OPEN
-
-_TYPE = {"receipt": bk.RECEIPT, "issue": bk.ISSUE, "wo_release": bk.RELEASE,
-         "completion": bk.COMPLETION, "scrap": bk.SCRAP, "labor": bk.LABOR,
-         "shipment": bk.SHIPMENT, "count": bk.COUNT, "transfer": bk.TRANSFER,
-         "wo_close": bk.CLOSE_WO}
-# targets a reversal in a run cannot have: they change the orders' tables (or are one)
-_NOT_IN_RUN = (bk.RELEASE, bk.CLOSE_WO, bk.REVERSAL)
-_STRUCTURAL_CODES = frozenset((MAT_NEW, WO_NEW, CLOSE))
-_ENC_NAME = {bk.RECEIPT: "receipt", bk.ISSUE: "issue", bk.RELEASE: "release",
-             bk.COMPLETION: "completion", bk.SCRAP: "scrap", bk.LABOR: "labor",
-             bk.SHIPMENT: "shipment", bk.COUNT: "count", bk.TRANSFER: "transfer",
-             bk.CLOSE_WO: "close"}
+from costing.outcome import Alert, Outcome, Reject, StockMove
 
 
-class _Skip(Exception):
-    """This event goes through the per-event path."""
-
-
-class BatchPath:
-    """Encoder and driver of costing.batch_kernel for one engine."""
+class BatchPath(RunEncoder):
+    """Driver of costing.batch_kernel for one engine: builds runs (encoders in
+    costing.batch_encoders), calls the kernel, keeps what it wrote."""
 
     def __init__(self, engine, kernel=None):
         self.engine = engine
         self.kernel = kernel or bk.run_batch  # batch_kernel.python_reference() to compare
         pl, ledger = engine.plant, engine.ledger
-        nid = ledger._id
+        nid = ledger.name_id
         self.item_name = np.array([nid(s) for s in pl.skus], np.int64)
         wc_name = np.array([nid(w) for w in pl.wc_ids], np.int64)
         bom_wc_name = np.zeros(len(pl.bom_comp), np.int64)
@@ -70,20 +56,21 @@ class BatchPath:
         scrap_memo = np.zeros(n_steps, np.int64)
         for s in range(n_steps):
             op = int(pl.rt_op[s])
-            for k, prefix in enumerate(bk.HOURS_PREFIX):
+            for k, prefix in enumerate(bc.HOURS_PREFIX):
                 hours_memo[k, 0, s] = nid(f"{prefix} labor op {op}")
                 hours_memo[k, 1, s] = nid(f"{prefix} overhead op {op}")
             scrap_memo[s] = nid(f"scrap op {op}")
         acc = engine.acc
-        self.costs = bk.Costs(
+        costs = bc.Costs(
             pl.method, np.asarray(engine.std, np.float64), float(pl.scale),
             np.array([ledger.index[a] for a in pl.inv_account], np.int64), self.item_name,
             np.array([ledger.index[getattr(acc, r)] for r in Accounts.ROLES], np.int64),
-            np.array([nid(m) for m in bk.FIXED_MEMOS], np.int64))
-        self.bom = bk.Bom(pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op,
-                          pl.bom_backflush, bom_wc_name)
-        self.route = bk.Route(pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_backflush,
-                              pl.wc_labor, pl.wc_overhead, wc_name, hours_memo, scrap_memo)
+            np.array([nid(m) for m in bc.FIXED_MEMOS], np.int64))
+        bom = bc.Bom(pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op, pl.bom_backflush,
+                     bom_wc_name)
+        route = bc.Route(pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_backflush,
+                         pl.wc_labor, pl.wc_overhead, wc_name, hours_memo, scrap_memo)
+        self.tables = bc.Plant(costs, bom, route)
         self.wo_name = Column(np.int64)
         self._run_of = None  # (events, ids) when the run is events[_run_start:...]
         self._run_start = 0
@@ -112,13 +99,13 @@ class BatchPath:
 
     # -- the run -------------------------------------------------------------------
     def _reset(self) -> None:
-        self.ints: list[tuple] = []  # per event: the int columns of bk.Events, in order
+        self.ints: list[tuple] = []  # per event: the int columns of bc.Events, in order
         self.floats: list[tuple] = []  # per event: q, price, aux
         self.pending: list = []
         self.pending_ids: dict[str, int] = {}  # id -> position in `pending`
         self.closing: set[int] = set()
         # reversals in the run: position -> (target id, its record or -1, its position
-        # in the run or -1); targets' effects and lines from before the run (bk.Past)
+        # in the run or -1); targets' effects and lines from before the run (bc.Past)
         self.reversals: dict[int, tuple[str, int, int]] = {}
         self.reversed_here: set[int] = set()  # records reversed by the run
         self.reversed_pending: set[int] = set()  # run positions reversed by the run
@@ -152,26 +139,23 @@ class BatchPath:
                         (by_class.get(event.__class__) or self._encoder_of(event))(event)
                     except Exception:  # noqa: BLE001 — as below
                         self._flush(out)
-                        result = eng.apply_one(event)
+                        self._run_start = i  # a run of one, if _one makes it
+                        self._one(event, out)
                         self._run_start = i + 1
-                        if out is not None:
-                            out.append(result)
                 self._flush(out)
                 return out
             for event, eid, old in zip(events, ids, known):
                 try:
                     if old or eid is None or eid in recent or eid in pending_ids:
-                        raise _Skip
+                        raise NotInRun
                     enc = by_class.get(event.__class__)
                     (enc or self._encoder_of(event))(event)
                     pending_ids[eid] = len(pending)
                     pending.append(event)
-                except Exception:  # noqa: BLE001 — _Skip, or a malformed event: apply_one decides
+                except Exception:  # noqa: BLE001 — Reject, NotInRun or a malformed event: _one
                     self._flush(out)
+                    self._one(event, out)
                     pending, pending_ids = self.pending, self.pending_ids
-                    result = eng.apply_one(event)
-                    if out is not None:
-                        out.append(result)
             self._flush(out)
         finally:
             self._run_of = None
@@ -180,350 +164,41 @@ class BatchPath:
             index.settle()
         return out
 
-    # -- encoding --------------------------------------------------------------------
-    # Each event is validated and interned into the run's columns by the encoder of its
-    # type, or raises (-> the per-event path). The encoder is found once per class
-    # (`type` of a struct is a property of its class): one dict lookup per event to
-    # dispatch. Encoders read only their fields and cache what master data and the
-    # orders' fixed columns answer (item, line, steps, BOM rows, memo ids); the
-    # frequent ones are written out inline.
-    def _encoder_of(self, ev):
-        t = ev.type
-        if t == "reversal":
-            enc = self._enc_reversal
-        else:
-            code = _TYPE.get(t)
-            if code is None:
-                raise _Skip
-            enc = getattr(self, "_enc_" + _ENC_NAME[code])
-        cls = ev.__class__
-        if isinstance(getattr(cls, "type", None), property):
-            self._by_class[cls] = enc
-        return enc
+    def _one(self, event, out: list[Outcome] | None) -> None:
+        """An event the run could not take, after the run before it was flushed: checked
+        alone, it is refused (its field and reason), reversed by `Engine.reverse`, or
+        applied as a run of one. A malformed event raises, nothing of it applied."""
+        eng = self.engine
+        event_id = str(event.id)
+        try:
+            if event_id in eng.records:
+                raise Reject("id", f"event {event_id} was already applied")
+            if event.type == "reversal":
+                result = eng.reverse(event)
+            else:
+                (self._by_class.get(event.__class__) or self._encoder_of(event))(event)
+                if self._run_of is None:  # else the run is events[_run_start:] already
+                    self.pending_ids[event_id] = 0
+                    self.pending.append(event)
+                self._flush(out)
+                return
+        except Reject as reject:
+            result = reject.outcome(event_id)
+        except NotInRun:
+            raise RuntimeError(f"event {event_id}: no run can take it alone") from None
+        if out is not None:
+            out.append(result)
 
-    def _row(self, key) -> int:
-        r = self._row_index.get(key)
-        return self.engine.inv.row(key) if r is None else r
-
-    def _memo(self, kind: str, ref) -> int:
-        key = (kind, ref)
-        m = self._memo_ids.get(key)
-        if m is None:
-            m = self._memo_ids[key] = self.engine.ledger._id(f"{kind} {ref}" if ref else kind)
-        return m
-
-    def _wo(self, wo_id) -> tuple[int, int, int]:
-        """(order, its item, its line) of an open order not closing in the run."""
-        w = self._wo_index.get(wo_id)
-        if w is None or self._wo_status._buf[w] != OPEN or w in self.closing:
-            raise _Skip
-        info = self._wo_info.get(w)
-        if info is None:
-            wos = self.engine.wos
-            info = self._wo_info[w] = (w, int(wos.item[w]), int(wos.line[w]))
-        return info
-
-    def _step_of(self, p: int, op) -> int:
-        key = (p, op)
-        s = self._steps.get(key)
-        if s is None:
-            s = self.engine.plant.step_of(p, _int(op))
-            if s is None:
-                raise _Skip
-            self._steps[key] = s
-        return s
-
-    def _enc_reversal(self, ev) -> None:
-        self._reversal(str(ev.reverses))
-
-    def _enc_receipt(self, ev) -> None:
-        sku = ev.item
-        item = self._item_index.get(sku)
-        if item is None:
-            raise _Skip
-        q = ev.qty
-        if type(q) is not float or not 0.0 < q < math.inf:
-            q = _qty(q)
-        price = _qty(ev.unit_price, zero_ok=True)
-        memo = self._memo_ids.get(("receipt", getattr(ev, "po", None)))
-        if memo is None:
-            memo = self._memo("receipt", getattr(ev, "po", None))
-        loc = ev.location
-        if loc not in self._locations:
-            raise _Skip
-        key = (sku, loc, self._status(ev), getattr(ev, "lot", None))
-        row = self._row_index.get(key)
-        if row is None:
-            row = self.engine.inv.row(key)
-        self.ints.append((bk.RECEIPT, item, -1, row, -1, -1, memo, -1, -1, -1))
-        self.floats.append((q, price, 0.0))
-
-    def _enc_issue(self, ev) -> None:
-        wo, _, _ = self._wo(ev.work_order)
-        item = self._item(ev.item)
-        q = _qty(ev.qty)
-        lot = _lot(ev)
-        loc = getattr(ev, "location", None)
-        loc = self._loc(loc) if loc is not None else self._issue_location(wo, item)
-        row = self._row((ev.item, loc, "available", lot))
-        group = self._group(ev.item, loc) if lot is None else -1
-        step, flag = self._material_row(wo, item)
-        self.ints.append((bk.ISSUE, item, wo, row, -1, group, -1, step, -1, flag))
-        self.floats.append((q, 0.0, 0.0))
-
-    def _enc_release(self, ev) -> None:
-        wos, pl = self.engine.wos, self.engine.plant
-        if ev.work_order in self._wo_index:
-            raise _Skip
-        p = self._item(ev.item)
-        line = pl.wc_index.get(ev.line)
-        if not pl.manufactured[p] or line is None:
-            raise _Skip
-        wo = wos.create(ev.work_order, p, line, _qty(ev.qty))
-        self.ints.append((bk.RELEASE, -1, wo, -1, -1, -1, -1, -1, -1, -1))
-        self.floats.append((0.0, 0.0, 0.0))
-
-    def _enc_completion(self, ev) -> None:
-        wo = self._wo_index.get(ev.work_order)
-        if wo is None or self._wo_status._buf[wo] != OPEN or wo in self.closing:
-            raise _Skip
-        info = self._wo_info.get(wo) or self._wo(ev.work_order)
-        q = ev.qty
-        if type(q) is not float or not 0.0 < q < math.inf:
-            q = _qty(q)
-        loc = ev.location
-        if loc not in self._locations:
-            raise _Skip
-        key = (self._skus[info[1]], loc, "available", None)
-        row = self._row_index.get(key)
-        if row is None:
-            row = self.engine.inv.row(key)
-        bf = self.bf_start
-        if wo >= bf.n or bf._buf[wo] == -1:
-            self._backflush_rows(wo)
-        self.ints.append((bk.COMPLETION, -1, wo, row, -1, -1, -1, -1, -1, -1))
-        self.floats.append((q, 0.0, 0.0))
-
-    def _enc_scrap(self, ev) -> None:
-        wo, p, _ = self._wo(ev.work_order)
-        q = _qty(ev.qty)
-        op = ev.operation
-        s = self._step_of(p, op)
-        op = int(op)
-        aux = self._std_through.get((p, op))
-        if aux is None:
-            aux = self._std_through[(p, op)] = self.engine.rollup.std_through_index(p, op)
-        if wo >= self.bf_start.n or self.bf_start._buf[wo] == -1:
-            self._backflush_rows(wo)
-        self.ints.append((bk.SCRAP, -1, wo, -1, -1, -1, -1, s, op, -1))
-        self.floats.append((q, 0.0, aux))
-
-    def _enc_labor(self, ev) -> None:
-        wo = self._wo_index.get(ev.work_order)
-        if wo is None or self._wo_status._buf[wo] != OPEN or wo in self.closing:
-            raise _Skip
-        info = self._wo_info.get(wo) or self._wo(ev.work_order)
-        q = ev.hours
-        if type(q) is not float or not 0.0 < q < math.inf:
-            q = _qty(q)
-        s = self._steps.get((info[1], ev.operation))
-        if s is None:
-            s = self._step_of(info[1], ev.operation)
-        self.ints.append((bk.LABOR, -1, wo, -1, -1, -1, -1, s, -1, -1))
-        self.floats.append((q, 0.0, 0.0))
-
-    def _enc_shipment(self, ev) -> None:
-        item = self._item(ev.item)
-        q = _qty(ev.qty)
-        loc = self._loc(ev.location)
-        price = _qty(ev.unit_price, zero_ok=True)
-        memo = self._memo("shipment", getattr(ev, "order", None))
-        lot = _lot(ev)
-        row = self._row((ev.item, loc, "available", lot))
-        group = self._group(ev.item, loc) if lot is None else -1
-        self.ints.append((bk.SHIPMENT, item, -1, row, -1, group, memo, -1, -1, -1))
-        self.floats.append((q, price, 0.0))
-
-    def _enc_count(self, ev) -> None:
-        item = self._item(ev.item)
-        loc = self._loc(ev.location)
-        status = self._status(ev)
-        q = _qty(ev.counted_qty, zero_ok=True)
-        row = self._row((ev.item, loc, status, _lot(ev)))
-        self.ints.append((bk.COUNT, item, -1, row, -1, -1, -1, -1, -1, -1))
-        self.floats.append((q, 0.0, 0.0))
-
-    def _enc_transfer(self, ev) -> None:
-        item = self._item(ev.item)
-        q = _qty(ev.qty)
-        lot = _lot(ev)
-        src = (ev.item, self._loc(ev.from_location), self._status(ev, "from_status"), lot)
-        dst = (ev.item, self._loc(ev.to_location), self._status(ev, "to_status"), lot)
-        if src == dst:
-            raise _Skip
-        row = self._row(src)
-        row2 = self._row(dst)
-        self.ints.append((bk.TRANSFER, item, -1, row, row2, -1, -1, -1, -1, -1))
-        self.floats.append((q, 0.0, 0.0))
-
-    def _enc_close(self, ev) -> None:
-        wo, _, _ = self._wo(ev.work_order)
-        extra = self.engine.wos.extra_of.get(wo, ())
-        op, flag = self.xrows.n, len(extra)
-        self.xrows.extend(extra)
-        self.closing.add(wo)
-        self.ints.append((bk.CLOSE_WO, -1, wo, -1, -1, -1, -1, -1, op, flag))
-        self.floats.append((0.0, 0.0, 0.0))
-
-    def _group(self, sku, loc) -> int:
-        g = self._group_index.get((sku, loc))
-        return self.engine.inv.group(sku, loc) if g is None else g
-
-    def _reversal(self, target: str) -> None:
-        """A reversal the kernel can do: of an event accepted before (read back here) or
-        earlier in the run; not of an order's release or close, nor of an issue that made
-        a material row (those change the orders' tables: the per-event path does them)."""
-        eng, recs = self.engine, self.engine.records
-        if self._run_of is not None:
-            self._sync_pending()
-        j = self.pending_ids.get(target, -1)
-        past = None
-        if j != -1:
-            tt, _, w = self.ints[j][:3]
-            if j in self.reversed_pending or tt in _NOT_IN_RUN or tt == bk.ISSUE and \
-                    self.ints[j][9]:
-                raise _Skip
-            k = -1
-        else:
-            k = recs.get(target)
-            if k is None or k in recs.reversed or k in self.reversed_here:
-                raise _Skip
-            tt = int(recs.type[k])
-            if tt in _NOT_IN_RUN:
-                raise _Skip
-            w = int(recs.wo[k])
-            e0, e1, l0, l1 = recs.ranges(k)
-            log = eng.effects
-            kind, a, x, v, y = (c.read(e0, e1) for c in log.columns())
-            if not _STRUCTURAL_CODES.isdisjoint(kind.tolist()):
-                raise _Skip
-            lines = np.array([c.read(l0, l1) for c in eng.ledger.cols], np.int64)
-            past = (np.array([kind, a, v], np.int64), np.array([x, y]), lines)
-        if w != -1 and (eng.wos.status[w] != OPEN or w in self.closing):
-            raise _Skip
-        row = row2 = group = memo = 0
-        if past is not None:
-            self.past.append(past)
-            row, group = self.past_eff, self.past_line
-            self.past_eff += past[0].shape[1]
-            self.past_line += past[2].shape[1]
-            row2, memo = self.past_eff, self.past_line
-            self.reversed_here.add(k)
-        else:
-            self.reversed_pending.add(j)
-        self.reversals[len(self.ints)] = (target, k, j)
-        self.ints.append((bk.REVERSAL, -1, -1, row, row2, group, memo, j, w,
-                          1 if past is None else 0))
-        self.floats.append((0.0, 0.0, 0.0))
-
-    def _item(self, sku) -> int:
-        i = self._item_index.get(sku)
-        if i is None:
-            raise _Skip
-        return i
-
-    def _loc(self, loc) -> str:
-        if loc not in self._locations:
-            raise _Skip
-        return loc
-
-    def _status(self, ev, name: str = "status") -> str:
-        status = getattr(ev, name, None)
-        if status is None:
-            return "available"
-        if status not in self._statuses:
-            raise _Skip
-        return status
-
-    def _open(self, wo_id) -> int:
-        wos = self.engine.wos
-        w = wos.index.get(wo_id)
-        if w is None or wos.status[w] != OPEN or w in self.closing:
-            raise _Skip
-        return w
-
-    def _issue_location(self, w: int, c: int) -> str:
-        """Engine._issue's location when none is given: where the BOM consumes c."""
-        pl = self.engine.plant
-        _, p, line = self._wo_info[w]  # the caller checked the order (_wo)
-        loc = self._issue_loc.get((p, line, c))
-        if loc is None:
-            j = self._first_lines(p).get(c, -1)
-            wc = line
-            if j != -1:
-                s = pl.step_of(p, int(pl.bom_op[j]))
-                wc = int(pl.rt_wc[s]) if s is not None else line
-            loc = self._issue_loc[(p, line, c)] = pl.wc_location[wc]
-        return loc
-
-    def _first_lines(self, p: int) -> dict[int, int]:
-        """Component -> the first BOM line of p using it (read once per parent)."""
-        first = self._bom_first.get(p)
-        if first is None:
-            pl = self.engine.plant
-            lo, hi = int(pl.bom_ptr[p]), int(pl.bom_ptr[p + 1])
-            first = {}
-            for j, c in zip(range(lo, hi), pl.bom_comp[lo:hi].tolist()):
-                first.setdefault(c, j)
-            self._bom_first[p] = first
-        return first
-
-    def _material_row(self, w: int, c: int) -> tuple[int, int]:
-        """(row, 1 if this issue creates it): WorkOrders.material_row, effect deferred."""
-        r = self._mat_rows.get((w, c))
-        if r is not None:
-            return r, 0
-        wos, pl = self.engine.wos, self.engine.plant
-        _, p, _ = self._wo_info[w]
-        j = self._first_lines(p).get(c, -1)
-        if j != -1:  # a BOM line's row: fixed for the order's life
-            r = self._mat_rows[(w, c)] = int(wos.mat_start[w]) - int(pl.bom_ptr[p]) + j
-            return r, 0
-        r = wos.extra_rows.get((w, c))
-        if r is not None:
-            return r, 0
-        effects: list = []
-        return wos.material_row(w, c, effects), 1
-
-    def _backflush_rows(self, w: int) -> None:
-        """Stock rows and lot chains each BOM line of order w draws from (once per order)."""
-        while self.bf_start.n <= w:
-            self.bf_start.append(-1)
-        if self.bf_start[w] != -1:
-            return
-        pl, eng = self.engine.plant, self.engine
-        p, line = int(eng.wos.item[w]), int(eng.wos.line[w])
-        start = self._bf_block.get((p, line))
-        if start is None:
-            start = self._bf_block[(p, line)] = self.bf_row.n
-            for j in pl.bom_lines(p):
-                c = int(pl.bom_comp[j])
-                s = pl.step_of(p, int(pl.bom_op[j]))
-                loc = pl.wc_location[int(pl.rt_wc[s]) if s is not None else line]
-                self.bf_row.append(eng.inv.row((pl.skus[c], loc, "available", None)))
-                self.bf_group.append(eng.inv.group(pl.skus[c], loc))
-        self.bf_start[w] = start
-
-    # -- the kernel and what it wrote ------------------------------------------------------
-    def _buffers(self, n: int) -> tuple[bk.Lines, bk.Effects, bk.Alerts]:
-        L, X, A = self._bufs
-        if L.cols.shape[1] < 8 * n + 64:
-            L = _lines(8 * n + 64, self.engine.ledger)
-        if X.ints.shape[1] < 8 * n + 64:
-            X = _effects(8 * n + 64)
-        if A.ints.shape[1] < n + 16:
-            A = _alerts(n + 16)
-        return L, X, A
+    # -- the kernel and what it wrote --------------------------------------------------
+    def _buffers(self, n: int) -> tuple[bc.Lines, bc.Effects, bc.Alerts]:
+        line_buf, eff_buf, alert_buf = self._bufs
+        if line_buf.cols.shape[1] < 8 * n + 64:
+            line_buf = _lines(8 * n + 64, self.engine.ledger)
+        if eff_buf.ints.shape[1] < 8 * n + 64:
+            eff_buf = _effects(8 * n + 64)
+        if alert_buf.ints.shape[1] < n + 16:
+            alert_buf = _alerts(n + 16)
+        return line_buf, eff_buf, alert_buf
 
     def _sync_pending(self) -> None:
         """`pending_ids` of a run that is a slice of the events: the ids added since."""
@@ -545,18 +220,18 @@ class BatchPath:
         floats = _columns(self.floats, np.float64, n)
         t, item, wo, row, row2, group, memo, step, op, flag = ints
         q, price, aux = floats
-        E = bk.Events(t, item, wo, q, price, row, row2, group, memo, step, op, aux, flag)
+        events = bc.Events(t, item, wo, q, price, row, row2, group, memo, step, op, aux, flag)
         while self.wo_name.n < len(wos.ids):
-            self.wo_name.append(ledger._id(wos.ids[self.wo_name.n]))
+            self.wo_name.append(ledger.name_id(wos.ids[self.wo_name.n]))
         while self.bf_start.n < len(wos.ids):
             self.bf_start.append(-1)
         layer_n = inv.layer_qty.n
         layers = [c.reserve(n) for c in (inv.layer_qty, inv.layer_value, inv.layer_next,
                                          inv.layer_item)]
-        I = bk.Items(inv.qty, inv.value, inv.last_unit, *layers, inv.head, inv.tail)
-        R = bk.Rows(inv.row_qty.a, inv.row_seq.a, inv.row_group.a, inv.row_next.a,
+        items = bc.Items(inv.qty, inv.value, inv.last_unit, *layers, inv.head, inv.tail)
+        rows = bc.Rows(inv.row_qty.a, inv.row_seq.a, inv.row_group.a, inv.row_next.a,
                     inv.group_head.a, inv.group_tail.a, inv.group_len.a)
-        W = bk.Orders(
+        orders = bc.Orders(
             wos.item.a, wos.line.a, wos.status.a, wos.good.a, wos.wip.a, wos.live_count.a,
             *(v.a for v in wos.variance), wos.mat_start.a, wos.step_start.a,
             wos.step_count.a, wos.mat_item.a, wos.mat_qty_eff.a, wos.mat_op.a,
@@ -564,59 +239,64 @@ class BatchPath:
             wos.step_labor.a, wos.step_overhead.a, wos.step_act_hours.a, wos.step_scrap.a,
             self.wo_name.a, self.bf_start.a, self.bf_row.a, self.bf_group.a,
             self.xrows.reserve(1))
-        ctr = np.zeros(bk.N_COUNTERS, np.int64)
-        ctr[bk.C_LAYER], ctr[bk.C_CREATED] = layer_n, inv.created
-        L, X, A = self._buffers(n)
-        ends = bk.Ends(*(np.zeros(n, np.int64) for _ in range(3)))
-        P = bk.Past(*(np.ascontiguousarray(np.concatenate([p[m] for p in self.past], axis=1))
-                      if self.past else np.empty((rows, 0), dtype)
-                      for m, (rows, dtype) in enumerate(((3, np.int64), (2, np.float64),
-                                                         (6, np.int64)))))
+        ctr = np.zeros(bc.N_COUNTERS, np.int64)
+        ctr[bc.C_LAYER], ctr[bc.C_CREATED] = layer_n, inv.created
+        line_buf, eff_buf, alert_buf = self._buffers(n)
+        ends = bc.Ends(*(np.zeros(n, np.int64) for _ in range(3)))
+        past = bc.Past(*(
+            np.ascontiguousarray(np.concatenate([p[m] for p in self.past], axis=1))
+            if self.past else np.empty((height, 0), dtype)
+            for m, (height, dtype) in enumerate(((3, np.int64), (2, np.float64),
+                                                 (6, np.int64)))))
+        run, state = bc.Run(events, past), bc.State(items, rows, orders)
         start = 0
         while True:
-            start = self.kernel(E, P, self.costs, self.bom, self.route, I, R, W, L, X, A, ends,
-                                 ctr, start)
+            start = self.kernel(run, self.tables, state, bc.Out(line_buf, eff_buf, alert_buf,
+                                                                ends, ctr), start)
             if start == n:
                 break
-            if ctr[bk.C_BAD]:
-                raise self._unbalanced(L, int(ctr[bk.C_BAD]) - 1, int(ctr[bk.C_LINE]),
-                                       int(ctr[bk.C_BAD_END]))
+            if ctr[bc.C_BAD]:
+                raise self._unbalanced(line_buf, int(ctr[bc.C_BAD]) - 1, int(ctr[bc.C_LINE]),
+                                       int(ctr[bc.C_BAD_END]))
             # a buffer could overflow at event `start`: twice the room, then go on
-            L = _grown(L, int(ctr[bk.C_LINE]), _lines(2 * L.cols.shape[1], ledger))
-            X = _grown(X, int(ctr[bk.C_EFF]), _effects(2 * X.ints.shape[1]))
-            A = _grown(A, int(ctr[bk.C_ALERT]), _alerts(2 * A.ints.shape[1]))
-        self._bufs = (L, X, A)  # kept for the next run: most runs are short
-        ne, nl = int(ctr[bk.C_EFF]), int(ctr[bk.C_LINE])
+            line_buf = _grown(line_buf, int(ctr[bc.C_LINE]),
+                              _lines(2 * line_buf.cols.shape[1], ledger))
+            eff_buf = _grown(eff_buf, int(ctr[bc.C_EFF]), _effects(2 * eff_buf.ints.shape[1]))
+            alert_buf = _grown(alert_buf, int(ctr[bc.C_ALERT]),
+                               _alerts(2 * alert_buf.ints.shape[1]))
+        # kept for the next run: most runs are short
+        self._bufs = (line_buf, eff_buf, alert_buf)
+        ne, nl = int(ctr[bc.C_EFF]), int(ctr[bc.C_LINE])
         for pos, (target, _, _) in self.reversals.items():
             # "reversal of <target>: " + the memo of each negated line, interned
             l0 = int(ends.line[pos - 1]) if pos else 0
-            memos = L.cols[5, l0:int(ends.line[pos])]
-            prefix, names, nid = f"reversal of {target}: ", ledger.names, ledger._id
+            memos = line_buf.cols[5, l0:int(ends.line[pos])]
+            prefix, names, nid = f"reversal of {target}: ", ledger.names, ledger.name_id
             memos[:] = [nid(prefix + names[-m - 1]) for m in memos.tolist()]
         for col in (inv.layer_qty, inv.layer_value, inv.layer_next, inv.layer_item):
-            col.n = int(ctr[bk.C_LAYER])
-        inv.created = int(ctr[bk.C_CREATED])
-        line0, eff0 = ledger.cols[0].n, log.n
-        for col, src in zip(ledger.cols, L.cols):
-            col.extend(src[:nl])
-        xi, xf = X
+            col.n = int(ctr[bc.C_LAYER])
+        inv.created = int(ctr[bc.C_CREATED])
+        line0, eff0 = ledger.n_lines, log.n
+        ledger.append_block(line_buf.cols, nl)
+        xi, xf = eff_buf
         for col, src in zip(log.columns(), (xi[0], xi[1], xf[0], xi[2], xf[1])):
             col.extend(src[:ne])
         # batch codes are the effects.EVENT_TYPES codes
         recs = eng.records
         first = recs.n
-        recs.extend(list(self.pending_ids), E.type, ends.eff + eff0, ends.line + line0, E.wo)
+        recs.extend(list(self.pending_ids), events.type, ends.eff + eff0, ends.line + line0,
+                    events.wo)
         recs.reversed.update(self.reversed_here)
         recs.reversed.update(first + j for j in self.reversed_pending)
         if out is not None:
-            out.extend(self._outcomes(ends, A, P, eff0, line0))
+            out.extend(self._outcomes(ends, alert_buf, past, eff0, line0))
         self._reset()
 
-    def _outcomes(self, ends: bk.Ends, A: bk.Alerts, P: bk.Past, eff0: int, line0: int
-                  ) -> list[Outcome]:
+    def _outcomes(self, ends: bc.Ends, alert_buf: bc.Alerts, past: bc.Past, eff0: int,
+                  line0: int) -> list[Outcome]:
         eng = self.engine
         log, keys, ledger = eng.effects, eng.inv.row_keys, eng.ledger
-        lines = ledger.lines(line0, ledger.cols[0].n)
+        lines = ledger.lines(line0, ledger.n_lines)
         kinds, a_col, x_col = (c.read(eff0, c.n).tolist() for c in (log.kind, log.a, log.x))
         out = []
         e_prev, l_prev, a_prev = 0, 0, 0
@@ -632,38 +312,41 @@ class BatchPath:
                 else:
                     _, _, _, r0, r1 = self.ints[pos][:5]
                     moves = tuple(StockMove(*keys[a], -x) for k, a, x in zip(
-                        P.ints[0, r0:r1].tolist(), P.ints[1, r0:r1].tolist(),
-                        P.floats[0, r0:r1].tolist()) if k == ROW)
+                        past.ints[0, r0:r1].tolist(), past.ints[1, r0:r1].tolist(),
+                        past.floats[0, r0:r1].tolist()) if k == ROW)
             else:
                 moves = tuple(StockMove(*keys[a_col[e]], x_col[e])
                               for e in range(e_prev, e_end) if kinds[e] == ROW)
-            alerts = tuple(dict.fromkeys(self._alert(A, m) for m in range(a_prev, a_end))) \
+            alerts = tuple(dict.fromkeys(
+                self._alert(alert_buf, m) for m in range(a_prev, a_end))) \
                 if a_end > a_prev else ()
             out.append(Outcome(str(ev.id), True, lines[l_prev:l_end], moves, alerts))
             e_prev, l_prev, a_prev = e_end, l_end, a_end
         return out
 
-    def _unbalanced(self, L: bk.Lines, e: int, l0: int, l1: int) -> EntryUnbalanced:
+    def _unbalanced(self, line_buf: bc.Lines, e: int, l0: int, l1: int) -> EntryUnbalanced:
         """The figures of the entry the kernel refused: its event and its lines."""
         codes, names = self.engine.ledger.codes, self.engine.ledger.names
-        acc, amt, memo = (L.cols[r, l0:l1].tolist() for r in (0, 1, 5))
+        acc, amt, memo = (line_buf.cols[r, l0:l1].tolist() for r in (0, 1, 5))
         lines = tuple((codes[a], x, names[m]) for a, x, m in zip(acc, amt, memo))
         return EntryUnbalanced(sum(amt), lines, str(self.pending[e].id))
 
-    def _alert(self, A: bk.Alerts, m: int) -> Alert:
+    def _alert(self, alert_buf: bc.Alerts, m: int) -> Alert:
         eng = self.engine
-        kind, a, f1 = int(A.ints[0, m]), int(A.ints[1, m]), float(A.floats[0, m])
-        if kind == bk.A_VALUE:
+        ints, floats = alert_buf
+        kind, a, f1 = int(ints[0, m]), int(ints[1, m]), float(floats[0, m])
+        if kind == bc.A_VALUE:
             return Alert("negative stock", f"{eng.plant.skus[a]}: {f1:g} beyond plant stock, "
                          "valued at last known cost")
-        if kind == bk.A_ROUNDING:
+        if kind == bc.A_ROUNDING:
             return Alert("rounding", f"work order {eng.wos.ids[a]}: WIP remainder "
                          f"{int(f1)} minor units beyond rounding (frozen standard?)")
         sku, loc, status, lot = eng.inv.row_keys[a]
-        if kind == bk.A_DRAW:
-            return Alert("negative stock", f"{sku} at {loc} (lot {lot or '-'}): short by {f1:g}")
+        if kind == bc.A_DRAW:
+            return Alert("negative stock",
+                         f"{sku} at {loc} (lot {lot or '-'}): short by {f1:g}")
         return Alert("negative stock", f"{sku} at {loc} ({status}, lot {lot or '-'}): "
-                     f"transfer of {f1:g} with {float(A.floats[1, m]):g} on hand")
+                     f"transfer of {f1:g} with {float(alert_buf.floats[1, m]):g} on hand")
 
 
 def _columns(rows: list[tuple], dtype, n: int) -> np.ndarray:
@@ -673,16 +356,16 @@ def _columns(rows: list[tuple], dtype, n: int) -> np.ndarray:
     return flat.reshape(n, width).T.copy()
 
 
-def _lines(n: int, ledger) -> bk.Lines:
-    return bk.Lines(np.empty((6, n), np.int64), ledger.balance, ledger.touched)
+def _lines(n: int, ledger) -> bc.Lines:
+    return bc.Lines(np.empty((6, n), np.int64), ledger.balance, ledger.touched)
 
 
-def _effects(n: int) -> bk.Effects:
-    return bk.Effects(np.empty((3, n), np.int64), np.empty((2, n)))
+def _effects(n: int) -> bc.Effects:
+    return bc.Effects(np.empty((3, n), np.int64), np.empty((2, n)))
 
 
-def _alerts(n: int) -> bk.Alerts:
-    return bk.Alerts(np.empty((2, n), np.int64), np.empty((2, n)))
+def _alerts(n: int) -> bc.Alerts:
+    return bc.Alerts(np.empty((2, n), np.int64), np.empty((2, n)))
 
 
 def _grown(old, used: int, new):
@@ -693,33 +376,8 @@ def _grown(old, used: int, new):
     return new
 
 
-def _qty(q, zero_ok: bool = False) -> float:
-    """Engine._qty's rule; anything it would reject goes the per-event way."""
-    if type(q) is float and 0.0 < q < math.inf:  # the usual case (NaN fails the test)
-        return q
-    try:
-        q = float(q)
-    except (TypeError, ValueError):
-        raise _Skip from None
-    if not math.isfinite(q) or q < 0 or (q == 0 and not zero_ok):
-        raise _Skip
-    return q
-
-
-def _int(x) -> int:
-    try:
-        return int(x)
-    except (TypeError, ValueError):
-        raise _Skip from None
-
-
 def _event_id(ev) -> str | None:
     try:
         return str(ev.id)
     except Exception:  # noqa: BLE001 — no usable id: the per-event path says why
         return None
-
-
-def _lot(ev):
-    return getattr(ev, "lot", None)
-

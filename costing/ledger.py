@@ -72,7 +72,8 @@ class Ledger:
         self.cols = tuple(SpillColumn(np.int64 if k == 1 else np.int32, store, spill_block)
                           for k in range(6))
 
-    def _id(self, name: str | None) -> int:
+    def name_id(self, name: str | None) -> int:
+        """The id of a dimension or memo text in `names` (interned on first sight)."""
         k = self._name_id.get(name)
         if k is None:
             k = self._name_id[name] = len(self.names)
@@ -93,7 +94,7 @@ class Ledger:
             self.touched[self.rounding] = True
             parts = parts + [(self.codes[self.rounding], fix, None, None, None, "rounding")]
         start = self.cols[0].n
-        names, name_id = self.names, self._id
+        names, name_id = self.names, self.name_id
         ids = [(self.index[a], x, name_id(item), name_id(wo), name_id(wc), name_id(memo))
                for a, x, item, wo, wc, memo in parts]
         for col, values in zip(self.cols, zip(*ids)):
@@ -102,6 +103,21 @@ class Ledger:
         lines = tuple(Line(self.codes[a], max(x, 0), max(-x, 0), names[i], names[w],
                            names[c], names[m]) for a, x, i, w, c, m in ids)
         return lines, start, self.cols[0].n
+
+    def line_block(self, start: int, end: int) -> np.ndarray:
+        """Lines [start, end) as a (6, n) int64 array, a row per column (account, amount,
+        item, work order, work center, memo ids): what the batch kernel reads back."""
+        return np.array([c.read(start, end) for c in self.cols], np.int64)
+
+    def append_block(self, block: np.ndarray, n: int) -> None:
+        """Keep the first n lines of a (6, >= n) block the batch kernel posted (their
+        amounts are already in `balance`)."""
+        for col, src in zip(self.cols, block):
+            col.extend(src[:n])
+
+    @property
+    def n_lines(self) -> int:
+        return self.cols[0].n
 
     def lines(self, start: int, end: int, negate: bool = False,
               prefix: str = "") -> tuple[Line, ...]:

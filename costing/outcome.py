@@ -52,3 +52,17 @@ class Outcome:
     @staticmethod
     def reject(event_id: str, field: str | None, reason: str) -> Outcome:
         return Outcome(event_id, False, field=field, reason=reason)
+
+
+class Reject(Exception):
+    """An event the engine refuses: raised while it is checked, before any state moved."""
+
+    def __init__(self, field: str | None, reason: str):
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+    def outcome(self, event_id: str) -> Outcome:
+        """The rejected outcome, its reason prefixed with the field it names."""
+        return Outcome.reject(event_id, self.field, f"{self.field}: {self.reason}"
+                              if self.field else self.reason)

@@ -19,6 +19,7 @@ from costing.batch_kernel import python_reference
 from costing.engine import Engine
 from gateway.events import Receipt, Reversal
 from tests.costing.strategies import event_streams, masters
+from tests.costing.reference_engine import ReferenceEngine
 from tests.costing.toy_plant import toy_master
 
 SETTINGS = settings(max_examples=80, deadline=None,
@@ -54,7 +55,7 @@ def _same_books(fast: Engine, slow: Engine) -> None:
 @given(plants_with_events())
 def test_apply_many_returns_the_outcomes_of_apply_one_by_one(case):
     master, events, cuts = case
-    slow, fast = Engine(master), Engine(master)
+    slow, fast = ReferenceEngine(master), Engine(master)
     expected = [slow.apply_one(e) for e in events]
     got = [out for chunk in _chunks(events, cuts) for out in fast.apply_many(chunk)]
     assert got == expected
@@ -66,7 +67,7 @@ def test_apply_many_returns_the_outcomes_of_apply_one_by_one(case):
 @given(plants_with_events())
 def test_apply_many_without_outcomes_leaves_the_same_state_and_journal(case):
     master, events, cuts = case
-    slow, fast = Engine(master), Engine(master)
+    slow, fast = ReferenceEngine(master), Engine(master)
     slow.apply(events)
     for chunk in _chunks(events, cuts):
         assert fast.apply_many(chunk, outcomes=False) is None
@@ -78,7 +79,7 @@ def test_apply_many_without_outcomes_leaves_the_same_state_and_journal(case):
 @given(plants_with_events(), st.data())
 def test_an_event_applied_by_the_batch_path_reverses_like_one_applied_alone(case, data):
     master, events, _ = case
-    slow, fast = Engine(master), Engine(master)
+    slow, fast = ReferenceEngine(master), Engine(master)
     slow.apply(events)
     fast.apply_many(events, outcomes=False)
     target = data.draw(st.sampled_from(events)).id
@@ -106,7 +107,7 @@ def test_the_batch_kernel_equals_its_plain_python_reference(case):
 @given(plants_with_events())
 def test_entries_since_a_mark_are_the_lines_apply_returned(case):
     master, events, cuts = case
-    slow, fast = Engine(master), Engine(master)
+    slow, fast = ReferenceEngine(master), Engine(master)
     expected = [(o.event_id, o.lines) for o in slow.apply(events) if o.ok]
     mark = fast.mark()
     for chunk in _chunks(events, cuts):
@@ -122,7 +123,7 @@ def test_a_malformed_event_fails_as_in_apply_and_the_run_before_it_stands():
     class Broken:  # a receipt without its location
         type, id, item, qty, unit_price = "receipt", "r2", "R-STD", 1.0, 2.0
 
-    slow, fast = Engine(toy_master()), Engine(toy_master())
+    slow, fast = ReferenceEngine(toy_master()), Engine(toy_master())
     slow.apply([good])
     with pytest.raises(AttributeError, match="location"):
         slow.apply([Broken()])
@@ -154,12 +155,13 @@ def test_reversals_of_events_before_and_within_a_run_do_not_end_it():
     calls = []
 
     def counting(*args):
-        calls.append(args[0].type.tolist())
+        calls.append(args[0].events.type.tolist())
         return run_batch(*args)
 
-    from costing.batch_kernel import REVERSAL, run_batch
+    from costing.batch_columns import REVERSAL
+    from costing.batch_kernel import run_batch
 
-    slow, fast = Engine(toy_master()), Engine(toy_master())
+    slow, fast = ReferenceEngine(toy_master()), Engine(toy_master())
     expected = slow.apply(before + run)
     fast._batch = BatchPath(fast, kernel=counting)
     got = fast.apply_many(before) + fast.apply_many(run)
@@ -218,7 +220,7 @@ def streams_with_bad_events(draw):
 @given(streams_with_bad_events())
 def test_bad_events_in_a_batch_end_as_they_do_one_by_one(case):
     master, events, cuts = case
-    slow, fast = Engine(master), Engine(master)
+    slow, fast = ReferenceEngine(master), Engine(master)
     expected = [slow.apply_one(e) for e in events]
     got = [out for chunk in _chunks(events, cuts) for out in fast.apply_many(chunk)]
     assert got == expected

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from costing.batch import BatchPath
 from costing.engine import Engine
+from tests.costing.reference_engine import ReferenceEngine
 from tests.costing.test_batch_equality import (
     _BAD_VALUES,
     SETTINGS,
@@ -57,7 +58,7 @@ def _spied(engine: Engine) -> list[bool]:
 def test_chunks_of_new_ids_give_the_outcomes_of_apply_one(case):
     master, events, cuts = case
     assert len({e.id for e in events}) == len(events)
-    slow, fast = Engine(master), Engine(master)
+    slow, fast = ReferenceEngine(master), Engine(master)
     calls = _spied(fast)
     expected = [slow.apply_one(e) for e in events]
     got = [out for chunk in _chunks(events, cuts) for out in fast.apply_many(chunk)]
@@ -71,7 +72,7 @@ def test_chunks_of_new_ids_give_the_outcomes_of_apply_one(case):
 @given(streams_with_new_ids())
 def test_chunks_of_new_ids_without_outcomes_leave_the_same_state(case):
     master, events, cuts = case
-    slow, fast = Engine(master), Engine(master)
+    slow, fast = ReferenceEngine(master), Engine(master)
     slow.apply(events)
     for chunk in _chunks(events, cuts):
         assert fast.apply_many(chunk, outcomes=False) is None
@@ -85,7 +86,7 @@ def test_a_chunk_repeating_an_earlier_id_takes_the_checked_loop_and_agrees(case,
     if not events:
         return
     again = events[k % len(events)]  # applied (or rejected) already: applied once at most
-    slow, fast = Engine(master), Engine(master)
+    slow, fast = ReferenceEngine(master), Engine(master)
     expected = [slow.apply_one(e) for e in [*events, again]]
     got = fast.apply_many(events) + fast.apply_many([again])
     assert got == expected

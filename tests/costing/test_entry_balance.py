@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from costing import batch_columns as bc
 from costing import batch_kernel as bk
 from costing.kernels import rounding_limit
 from costing.ledger import Entry, EntryUnbalanced, Ledger
@@ -67,27 +68,27 @@ def test_the_bound_is_half_the_number_of_lines(lines, off, ok):
         assert not ledger.balance.any()
 
 
-def _lines_buffer(n_accounts: int) -> bk.Lines:
-    return bk.Lines(np.zeros((6, 16), np.int64), np.zeros(n_accounts, np.int64),
+def _lines_buffer(n_accounts: int) -> bc.Lines:
+    return bc.Lines(np.zeros((6, 16), np.int64), np.zeros(n_accounts, np.int64),
                     np.zeros(n_accounts, np.bool_))
 
 
 @pytest.mark.parametrize("close", [bk._close_entry, bk._close_entry.py_func])
 def test_the_batch_kernel_refuses_an_unpaired_line_and_undoes_its_balance(close):
     L = _lines_buffer(4)
-    ctr = np.zeros(bk.N_COUNTERS, np.int64)
+    ctr = np.zeros(bc.N_COUNTERS, np.int64)
     bk._line.py_func(L, ctr, 1, 5, 0, 0, 0, 7)
     assert not close(L, ctr, 0, 3, 0)
-    assert L.balance.tolist() == [0, 0, 0, 0] and ctr[bk.C_LINE] == 0
-    assert ctr[bk.C_BAD_END] == 1  # the refused lines stay in the buffer for the message
+    assert L.balance.tolist() == [0, 0, 0, 0] and ctr[bc.C_LINE] == 0
+    assert ctr[bc.C_BAD_END] == 1  # the refused lines stay in the buffer for the message
 
 
 @pytest.mark.parametrize("close", [bk._close_entry, bk._close_entry.py_func])
 def test_the_batch_kernel_books_rounding_within_the_bound(close):
     L = _lines_buffer(4)
-    ctr = np.zeros(bk.N_COUNTERS, np.int64)
+    ctr = np.zeros(bc.N_COUNTERS, np.int64)
     for acc, x in ((0, 33), (0, 33), (0, 33), (1, -100)):
         bk._line.py_func(L, ctr, acc, x, 0, 0, 0, 7)
     assert close(L, ctr, 0, 3, 0)
-    assert ctr[bk.C_LINE] == 5 and L.cols[:2, 4].tolist() == [3, 1]
+    assert ctr[bc.C_LINE] == 5 and L.cols[:2, 4].tolist() == [3, 1]
     assert L.balance.tolist() == [99, -100, 0, 1]
