@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -17,8 +18,21 @@ routes = web.RouteTableDef()
 
 
 def safe_next(target: str | None) -> str:
-    """Only a local path may be a redirect target (no `//host`, no scheme)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """A redirect target that can only be a path on this site; anything else is `/`.
+
+    Browsers drop tabs and newlines from a URL and read a backslash as `/`, so
+    `/<TAB>/evil` and `/<backslash>evil` both become `//evil`, another host. Rather than normalise the way some
+    browser might, refuse any control, space or non-ASCII character and any backslash, then
+    require a path that starts with exactly one `/` and names no scheme or host.
+    """
+    if not target or not target.isascii() or "\\" in target:
+        return "/"
+    if any(c <= " " or c == "\x7f" for c in target):
+        return "/"
+    if not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return "/"
     return target
 

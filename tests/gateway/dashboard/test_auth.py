@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from gateway.dashboard.auth import COOKIE, LoginThrottle, SessionStore
+from gateway.dashboard.views.login import safe_next
 
 from . import sample_plant
 
@@ -86,14 +89,35 @@ async def test_login_is_throttled_after_repeated_failures(dashboard):
     assert "Too many failed attempts" in await locked.text()
 
 
-async def test_redirect_after_login_stays_on_this_site(dashboard):
+OFF_SITE = ["//evil.example/x", "/\t/evil.example", "/\n/evil.example", "/\r/evil.example",
+            "/\\evil.example", "\\\\evil.example", "/\\/evil.example", "https://evil.example/",
+            "http:/evil.example", "javascript:alert(1)", "evil.example", " /orders",
+            "/orders\x00", "/\x7f/evil.example", "/\u2028/evil.example", "", "///evil.example",
+            "/%09/evil.example\t"]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_redirect_target_is_a_local_path_or_home(target):
+    assert safe_next(target) == "/"
+
+
+@pytest.mark.parametrize("target", ["/", "/orders", "/orders?status=open&x=1",
+                                    "/exceptions/3", "/%2F%2Fevil.example"])
+def test_redirect_target_keeps_local_paths(target):
+    assert safe_next(target) == target
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\t/evil.example", "/\\evil.example"])
+async def test_redirect_after_login_stays_on_this_site(dashboard, target):
     d = await dashboard()
     token = await d.csrf("/login")
     resp = await d.client.post("/login", data={"csrf": token, "name": "sam",
                                                "password": sample_plant.PASSWORD["sam"],
-                                               "next": "//evil.example/x"},
+                                               "next": target},
                                headers={"Origin": d.origin}, allow_redirects=False)
-    assert resp.headers["Location"] == "/"
+    assert resp.status == 303 and resp.headers["Location"] == "/"
+    again = await d.client.get("/login", params={"next": target}, allow_redirects=False)
+    assert again.status == 303 and again.headers["Location"] == "/"
 
 
 def test_sessions_expire_when_idle_and_slide_when_used():
