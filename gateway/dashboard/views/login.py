@@ -21,9 +21,10 @@ def safe_next(target: str | None) -> str:
     """A redirect target that can only be a path on this site; anything else is `/`.
 
     Browsers drop tabs and newlines from a URL and read a backslash as `/`, so
-    `/<TAB>/evil` and `/<backslash>evil` both become `//evil`, another host. Rather than normalise the way some
-    browser might, refuse any control, space or non-ASCII character and any backslash, then
-    require a path that starts with exactly one `/` and names no scheme or host.
+    `/<TAB>/evil` and `/<backslash>evil` both become `//evil`, another host. Rather than
+    normalise the way some browser might, refuse any control, space or non-ASCII
+    character and any backslash, then require a path that starts with exactly one `/`
+    and names no scheme or host.
     """
     if not target or not target.isascii() or "\\" in target:
         return "/"
