@@ -11,10 +11,11 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.dashboard import sse
-from gateway.dashboard.auth import LoginThrottle, SessionStore
+from gateway.dashboard.auth import SessionStore
 from gateway.dashboard.keys import JINJA, LIVE, SESSIONS, STATE, STREAMS, THROTTLE
 from gateway.dashboard.middleware import gate, security_headers
 from gateway.dashboard.render import make_environment
+from gateway.dashboard.throttle import LoginThrottle
 from gateway.dashboard.state import DashboardState
 from gateway.dashboard.views import (exceptions, ledger, login, metrics, order, orders,
                                      overview, reconcile, stock, trace)
@@ -46,7 +47,8 @@ def create_app(state: DashboardState) -> web.Application:
     app = web.Application(middlewares=[gate], client_max_size=s.max_upload_bytes)
     app[STATE] = state
     app[SESSIONS] = SessionStore(s.session_ttl_s)
-    app[THROTTLE] = LoginThrottle(s.login_max_failures, s.login_window_s, s.login_lockout_s)
+    app[THROTTLE] = LoginThrottle(s.login_max_failures, s.login_window_s, s.login_lockout_s,
+                                   locked_name_delay_s=s.login_locked_name_delay_s)
     app[JINJA] = make_environment(s.currency_decimals)
     app[STREAMS] = set()
     app[LIVE] = sse.SharedSnapshot(state, max_age_s=s.sse_interval_s * 0.9)

@@ -1,9 +1,8 @@
-"""Who is asking: server-side sessions with expiry, and login throttling.
+"""Who is asking: server-side sessions with expiry (login throttling: throttle.py).
 
 A session id is 256 random bits held only in an HttpOnly, SameSite=Strict cookie; the
 server keeps the session (user, role, CSRF token, expiry). Logging in always issues a
-new id (no fixation). Failed logins are counted per name and per client address; past
-the limit both are locked out for a while, whatever the password.
+new id (no fixation).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COOKIE", "Session", "SessionStore", "LoginThrottle"]
+__all__ = ["COOKIE", "Session", "SessionStore"]
 
 COOKIE = "gw_session"
 ANON_TTL_S = 30 * 60  # a login form left open this long must be reloaded
@@ -80,52 +79,3 @@ class SessionStore:
         anon = sorted((s for s in self._by_id.values() if s.user is None), key=lambda s: s.expires)
         for s in anon[: max(0, len(self._by_id) - self.max_sessions + 1)]:
             del self._by_id[s.sid]
-
-
-class LoginThrottle:
-    """Counts failed logins per key; a key with too many recent failures is locked."""
-
-    def __init__(self, max_failures: int, window_s: float, lockout_s: float, *,
-                 clock: Callable[[], float] = time.monotonic):
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self.lockout_s = lockout_s
-        self.clock = clock
-        self._failures: dict[str, list[float]] = {}
-        self._locked_until: dict[str, float] = {}
-
-    MAX_KEYS = 50_000  # a spray of made-up names must not grow memory without bound
-
-    def _prune(self, now: float) -> None:
-        for k in [k for k, ts in self._failures.items() if not ts or now - ts[-1] >= self.window_s]:
-            del self._failures[k]
-        for k in [k for k, t in self._locked_until.items() if t <= now]:
-            del self._locked_until[k]
-
-    @staticmethod
-    def keys(name: str, addr: str | None) -> tuple[str, ...]:
-        return (f"name:{name.strip().lower()}", f"addr:{addr or '?'}")
-
-    def locked_for(self, keys: tuple[str, ...]) -> float:
-        """Seconds until these keys may try again (0 = now)."""
-        now = self.clock()
-        return max([0.0] + [self._locked_until.get(k, 0.0) - now for k in keys])
-
-    def failed(self, keys: tuple[str, ...]) -> None:
-        now = self.clock()
-        if len(self._failures) > self.MAX_KEYS:
-            self._prune(now)
-        for k in keys:
-            recent = [t for t in self._failures.get(k, []) if now - t < self.window_s]
-            recent.append(now)
-            if len(recent) >= self.max_failures:
-                self._locked_until[k] = now + self.lockout_s
-                recent = []
-            self._failures[k] = recent
-
-    def succeeded(self, keys: tuple[str, ...]) -> None:
-        # Only the name is forgiven: one good login from a shared terminal must not
-        # reset the count of an address that is guessing other names.
-        for k in keys:
-            if k.startswith("name:"):
-                self._failures.pop(k, None)

@@ -83,6 +83,8 @@ class DashboardSettings:
     login_max_failures: int = 5  # per name and per client address ...
     login_window_s: float = 15 * 60  # ... within this window, then locked for:
     login_lockout_s: float = 5 * 60
+    # a locked name may still log in from an address with no recent failure, this much later
+    login_locked_name_delay_s: float = 3.0
     sse_interval_s: float = 1.0
     sse_keepalive_s: float = 15.0
     allowed_origins: tuple[str, ...] = ()  # extra Origins (e.g. behind a TLS proxy)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import math
+import secrets
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -51,6 +54,18 @@ async def login_form(request: web.Request) -> web.Response:
     return render(request, "login.html", next=safe_next(request.query.get("next")), error=None)
 
 
+def name_for_log(users, name: str) -> str:
+    """What a log line may say about the name field: the name if it is a user's, else
+    only its length and a keyed digest (people type passwords into the name field)."""
+    if users.get(name) is not None:
+        return repr(name)
+    digest = hmac.new(_LOG_KEY, name.encode("utf-8"), hashlib.sha256).hexdigest()[:10]
+    return f"<unknown name, {len(name)} chars, #{digest}>"
+
+
+_LOG_KEY = secrets.token_bytes(16)  # per process: digests correlate lines, never reverse
+
+
 @routes.post("/login")
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
@@ -58,20 +73,28 @@ async def login(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "/")))
     throttle = request.app[THROTTLE]
-    keys = throttle.keys(name, request.remote)
-    wait = throttle.locked_for(keys)
-    if wait > 0:
-        log.warning("login locked out: name=%r addr=%s", name, request.remote)
-        return render(request, "login.html", status=429, next=nxt,
-                      error=f"Too many failed attempts. Try again in {math.ceil(wait)} s.")
     users = request.app[STATE].users
-    user = await asyncio.to_thread(users.verify, name, password) if name and password else None
+    keys = throttle.keys(name, request.remote)
+    # No await between the check and the count: parallel guesses cannot outrun the limit.
+    admission = throttle.admit(keys)
+    if not admission.admitted:
+        log.warning("login refused (throttled): name=%s addr=%s", name_for_log(users, name),
+                    request.remote)
+        return render(request, "login.html", status=429, next=nxt,
+                      error="Too many failed attempts. Try again in "
+                            f"{math.ceil(admission.wait_s)} s.")
+    user = None
+    try:
+        if admission.delay_s:
+            await asyncio.sleep(admission.delay_s)
+        if name and password:
+            user = await asyncio.to_thread(users.verify, name, password)
+    finally:
+        throttle.settle(keys, ok=user is not None)
     if user is None:
-        throttle.failed(keys)
-        log.warning("login failed: name=%r addr=%s", name, request.remote)
+        log.warning("login failed: name=%s addr=%s", name_for_log(users, name), request.remote)
         return render(request, "login.html", status=401, next=nxt,
                       error="Wrong name or password.")
-    throttle.succeeded(keys)
     sessions = request.app[SESSIONS]
     sessions.drop(session_of(request).sid)  # a fresh id on login: no session fixation
     s = sessions.new(user.name, user.role)
