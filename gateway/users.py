@@ -157,14 +157,14 @@ class UserStore:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def refresh(self) -> bool:
-        """Re-read the file if it changed since it was last read; True if it was.
+    def refresh(self, *, force: bool = False) -> bool:
+        """Re-read the file if it changed since it was last read (or `force`); True if read.
 
         A file that became unreadable or invalid leaves no users (fail closed: nobody
         can log in or keep a session) until it is fixed; the error is logged once.
         """
         seen = self._stat()
-        if seen == self._seen:
+        if seen == self._seen and not force:
             return False
         try:
             self.reload()

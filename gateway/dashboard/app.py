@@ -46,7 +46,7 @@ def create_app(state: DashboardState) -> web.Application:
                     "use only on a trusted network or behind TLS")
     app = web.Application(middlewares=[gate], client_max_size=s.max_upload_bytes)
     app[STATE] = state
-    app[SESSIONS] = SessionStore(s.session_ttl_s)
+    app[SESSIONS] = SessionStore(s.session_ttl_s, max_life_s=s.session_max_s)
     app[THROTTLE] = LoginThrottle(s.login_max_failures, s.login_window_s, s.login_lockout_s,
                                    locked_name_delay_s=s.login_locked_name_delay_s)
     app[JINJA] = make_environment(s.currency_decimals)

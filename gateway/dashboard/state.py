@@ -80,6 +80,7 @@ class DashboardSettings:
     work_center_locations: dict[str, str] = field(default_factory=dict)
     secure_cookies: bool = True  # the plain-http demo turns this off (and says so)
     session_ttl_s: float = 8 * 3600  # idle expiry
+    session_max_s: float = 12 * 3600  # absolute life of a login, however busy
     login_max_failures: int = 5  # per name and per client address ...
     login_window_s: float = 15 * 60  # ... within this window, then locked for:
     login_lockout_s: float = 5 * 60

@@ -97,7 +97,7 @@ async def login(request: web.Request) -> web.StreamResponse:
                       error="Wrong name or password.")
     sessions = request.app[SESSIONS]
     sessions.drop(session_of(request).sid)  # a fresh id on login: no session fixation
-    s = sessions.new(user.name, user.role)
+    s = sessions.new(user)
     log.info("login: name=%r role=%s addr=%s", user.name, user.role, request.remote)
     resp = web.HTTPSeeOther(nxt)
     set_session_cookie(request, resp, s.sid)

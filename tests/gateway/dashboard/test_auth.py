@@ -12,6 +12,7 @@ import pytest
 from gateway.dashboard.auth import COOKIE, SessionStore
 from gateway.dashboard.throttle import Admission, LoginThrottle
 from gateway.dashboard.views.login import safe_next
+from gateway.users import User
 
 from . import sample_plant
 
@@ -136,7 +137,7 @@ async def test_redirect_after_login_stays_on_this_site(dashboard, target):
 def test_sessions_expire_when_idle_and_slide_when_used():
     now = [1000.0]
     store = SessionStore(ttl_s=60, clock=lambda: now[0])
-    s = store.new("sam", "supervisor")
+    s = store.new(User("sam", "supervisor", "h"))
     now[0] += 50
     assert store.get(s.sid) is s  # used: expiry slides to +60 from here
     now[0] += 59
@@ -148,7 +149,7 @@ def test_sessions_expire_when_idle_and_slide_when_used():
 
 def test_session_store_is_bounded_and_evicts_anonymous_first():
     store = SessionStore(ttl_s=60, max_sessions=3)
-    user = store.new("sam", "supervisor")
+    user = store.new(User("sam", "supervisor", "h"))
     anons = [store.new() for _ in range(4)]
     assert store.get(user.sid) is user
     assert store.get(anons[-1].sid) is anons[-1]
