@@ -126,6 +126,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
 
     from gateway.account_names import names_by_code
     from gateway.actions import make_act
+    from gateway.audit import AuditLog
     from gateway.commands.reconcile import categories_of
     from gateway.dashboard.app import create_app
     from gateway.dashboard.state import DashboardSettings, DashboardState
@@ -163,10 +164,13 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
                                                      config.accounts.names),
         secure_cookies=d.secure_cookies if secure_cookies is None else secure_cookies,
         session_max_s=d.session_max_hours * 3600)
+    audit = AuditLog(config.gateway.db)
     state = DashboardState(db_path=Path(config.gateway.db), users=users, settings=settings,
                            metrics=metrics, devices=gw.devices,
-                           act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch))
+                           act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch),
+                           audit=audit)
     app = create_app(state)
+    app.on_cleanup.append(lambda _app: asyncio.to_thread(audit.close))
     _reread_users_on_sighup(loop, app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

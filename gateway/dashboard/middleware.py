@@ -15,6 +15,7 @@ from gateway.dashboard.csrf import check_origin, check_token
 from gateway.dashboard.keys import SESSION, SESSIONS, STATE
 from gateway.dashboard.render import render
 from gateway.dashboard.state import DatabaseUnavailable
+from gateway.dashboard.views.audit import note
 from gateway.dashboard.views.login import set_session_cookie
 
 log = logging.getLogger("gateway.dashboard")
@@ -47,7 +48,10 @@ async def gate(request: web.Request, handler):
         return await handler(request)
     sessions = request.app[SESSIONS]
     users = request.app[STATE].users
-    follow_users_file(sessions, users)  # a stat per request: removals take effect at once
+    # a stat per request: removals take effect at once
+    for gone in follow_users_file(sessions, users):
+        await note(request, "session_ended", detail="removed or changed in the users file",
+                   actor=gone.user, address="gateway")
     s = sessions.get(request.cookies.get(COOKIE))
     if s is not None and s.user is not None and not s.matches(users.get(s.user)):
         sessions.drop(s.sid)  # changed in this process since the file was last read

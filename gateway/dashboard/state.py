@@ -102,6 +102,9 @@ class DashboardState:
     act: Act | None = None  # None: actions answer 503 "not wired"
     # reconcile(conn, categories, erp_rows, decimals) -> rows; None = gateway.reconcile
     reconcile: Callable[..., list[dict]] | None = None
+    # audit(gateway.audit.AuditEntry) -> awaitable: appends to the audit log (an AuditLog);
+    # None: entries are only logged
+    audit: Callable[[Any], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         self.db = ReadOnlyDb(Path(self.db_path))

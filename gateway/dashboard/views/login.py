@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway.dashboard.auth import COOKIE
 from gateway.dashboard.keys import SESSIONS, STATE, THROTTLE
 from gateway.dashboard.render import render, session_of
+from gateway.dashboard.views.audit import note
 
 log = logging.getLogger("gateway.dashboard.auth")
 routes = web.RouteTableDef()
@@ -78,8 +79,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     # No await between the check and the count: parallel guesses cannot outrun the limit.
     admission = throttle.admit(keys)
     if not admission.admitted:
-        log.warning("login refused (throttled): name=%s addr=%s", name_for_log(users, name),
-                    request.remote)
+        said = name_for_log(users, name)
+        log.warning("login refused (throttled): name=%s addr=%s", said, request.remote)
+        await note(request, "login_refused", detail=f"throttled for {admission.wait_s:.0f} s",
+                   actor=said)
         return render(request, "login.html", status=429, next=nxt,
                       error="Too many failed attempts. Try again in "
                             f"{math.ceil(admission.wait_s)} s.")
@@ -92,13 +95,17 @@ async def login(request: web.Request) -> web.StreamResponse:
     finally:
         throttle.settle(keys, ok=user is not None)
     if user is None:
-        log.warning("login failed: name=%s addr=%s", name_for_log(users, name), request.remote)
+        said = name_for_log(users, name)
+        log.warning("login failed: name=%s addr=%s", said, request.remote)
+        await note(request, "login_failed", actor=said,
+                   detail="slowed: the name is locked" if admission.name_locked else "")
         return render(request, "login.html", status=401, next=nxt,
                       error="Wrong name or password.")
     sessions = request.app[SESSIONS]
     sessions.drop(session_of(request).sid)  # a fresh id on login: no session fixation
     s = sessions.new(user)
     log.info("login: name=%r role=%s addr=%s", user.name, user.role, request.remote)
+    await note(request, "login", detail=user.role, actor=user.name)
     resp = web.HTTPSeeOther(nxt)
     set_session_cookie(request, resp, s.sid)
     raise resp
@@ -108,6 +115,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     s = session_of(request)
     request.app[SESSIONS].drop(s.sid)
+    await note(request, "logout")
     resp = web.HTTPSeeOther("/login")
     resp.del_cookie(COOKIE, path="/")
     raise resp
