@@ -120,8 +120,6 @@ class MqttSection(_Section):
     cert_file: str | None = None
     key_file: str | None = None
     allow_anonymous: bool = False  # honoured only in a [demo] config
-    # a login ends this many hours after it began, however busy (idle logins end after 8 h)
-    session_max_hours: Positive = 12.0
     # MQTT version: 5, or 3 (3.1.1); unset = 5, falling back to 3.1.1 if the broker refuses 5
     protocol: Literal[3, 5] | None = None
     # MQTT 5: most QoS 1 messages the broker may have in flight to the gateway (1..65535)
@@ -215,6 +213,8 @@ class DashboardSection(_Section):
     users_file: str | None = None  # absolute after loading
     secure_cookies: bool = True
     allow_anonymous: bool = False  # honoured only in a [demo] config
+    # a login ends this many hours after it began, however busy (idle logins end after 8 h)
+    session_max_hours: Positive = 12.0
 
     @property
     def host(self) -> str:
