@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("gateway.commands.replay", "rebuild journal and projections from the events"),
     "outbox": ("gateway.commands.outbox", "upstream batches: list, retry, export"),
     "user": ("gateway.commands.user", "dashboard users"),
+    "audit": ("gateway.commands.audit", "who did what on the dashboard and to its users"),
     "bench": ("gateway.commands.bench", "benchmarks (see docs/performance.md)"),
 }
 

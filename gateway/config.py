@@ -213,6 +213,8 @@ class DashboardSection(_Section):
     users_file: str | None = None  # absolute after loading
     secure_cookies: bool = True
     allow_anonymous: bool = False  # honoured only in a [demo] config
+    # a login ends this many hours after it began, however busy (idle logins end after 8 h)
+    session_max_hours: Positive = 12.0
 
     @property
     def host(self) -> str:

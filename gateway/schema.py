@@ -143,6 +143,23 @@ CREATE TABLE IF NOT EXISTS mqtt_packets (
     PRIMARY KEY (client, mid)
 ) WITHOUT ROWID;
 
+-- The audit log: who did what to the gateway, when, from where (gateway/audit.py).
+-- Append-only: the triggers refuse UPDATE and DELETE, from this gateway or anything else.
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,                   -- UTC wall clock when it was recorded
+    actor TEXT NOT NULL,                -- dashboard user, `cli:<os user>`, or for a failed
+                                        -- login what may be said of the name typed
+    address TEXT NOT NULL,              -- client address, or `cli` on the gateway's host
+    action TEXT NOT NULL,               -- login | logout | login_failed | dismiss | ...
+    target TEXT NOT NULL DEFAULT '',    -- what it acted on: exception 3, batch 7, user ann
+    detail TEXT NOT NULL DEFAULT ''     -- the outcome or the reason given
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
 -- GL batches for upstream: immutable once written; state moves forward only.
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY,            -- contiguous from 1

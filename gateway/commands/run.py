@@ -104,11 +104,29 @@ async def _forward(forward, db: str, sink, config, stop: asyncio.Event, metrics)
         await sink.close()
 
 
+def _reread_users_on_sighup(loop: asyncio.AbstractEventLoop, app) -> None:
+    """`kill -HUP` re-reads the users file now (it is also re-read on every request
+    after it changed) and ends the sessions of users removed or changed in it."""
+    from gateway.dashboard.auth import follow_users_file
+    from gateway.dashboard.keys import SESSIONS, STATE
+
+    def reread() -> None:
+        gone = follow_users_file(app[SESSIONS], app[STATE].users, force=True)
+        log.info("SIGHUP: users file %s re-read, %d session(s) ended",
+                 app[STATE].users.path, len(gone))
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, reread)
+    except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+        pass
+
+
 async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     from aiohttp import web
 
     from gateway.account_names import names_by_code
     from gateway.actions import make_act
+    from gateway.audit import AuditLog
     from gateway.commands.reconcile import categories_of
     from gateway.dashboard.app import create_app
     from gateway.dashboard.state import DashboardSettings, DashboardState
@@ -144,11 +162,16 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
         work_center_locations={w.id: w.location for w in gw.master.work_centers},
         account_names=names_by_code(config.accounts.by_key(),
                                                      config.accounts.names),
-        secure_cookies=d.secure_cookies if secure_cookies is None else secure_cookies)
+        secure_cookies=d.secure_cookies if secure_cookies is None else secure_cookies,
+        session_max_s=d.session_max_hours * 3600)
+    audit = AuditLog(config.gateway.db)
     state = DashboardState(db_path=Path(config.gateway.db), users=users, settings=settings,
                            metrics=metrics, devices=gw.devices,
-                           act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch))
+                           act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch),
+                           audit=audit)
     app = create_app(state)
+    app.on_cleanup.append(lambda _app: asyncio.to_thread(audit.close))
+    _reread_users_on_sighup(loop, app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, _, port = d.listen.rpartition(":")

@@ -2,7 +2,8 @@
 
 `-c FILE` is either the gateway config (its `[dashboard].users_file`, default
 `users.toml`, relative to the config) or, when FILE has no `[gateway]` table or does not
-exist yet, the users file itself.
+exist yet, the users file itself. Given the gateway config, each change is also appended
+to the audit log in the journal database (`gateway audit`), as done by `cli:<os user>`.
 """
 
 from __future__ import annotations
@@ -32,21 +33,61 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     rm.add_argument("-c", "--config", required=True, metavar="FILE")
 
 
-def users_path(config: str) -> Path:
-    """Where the users file is, given `-c`."""
+def _gateway_table(config: str) -> dict | None:
+    """The parsed config if `-c` names a gateway config, else None (a users file)."""
     path = Path(config)
     if not path.exists():
-        return path
+        return None
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: {exc}") from None
-    if "gateway" not in data:
+    return data if "gateway" in data else None
+
+
+def users_path(config: str) -> Path:
+    """Where the users file is, given `-c`."""
+    path = Path(config)
+    data = _gateway_table(config)
+    if data is None:
         return path
     rel = data.get("dashboard", {}).get("users_file", "users.toml")
     if not isinstance(rel, str) or not rel:
         raise UserError(f"{path}: dashboard.users_file: {rel!r} is not a path")
     return path.parent / rel
+
+
+def _audit(config: str, action: str, name: str, detail: str = "") -> None:
+    """Append the change to the audit log, when `-c` says where the journal is."""
+    if _gateway_table(config) is None:
+        print(f"gateway user: not in the audit log ({config} is not the gateway config)",
+              file=sys.stderr)
+        return
+    import os
+    import sqlite3
+
+    from gateway import schema
+    from gateway.audit import AuditEntry, record
+    from gateway.config import ConfigError, load_config
+    from gateway.journal import connect
+
+    try:
+        db = str(load_config(config).gateway.db)
+    except ConfigError as exc:
+        print(f"gateway user: not in the audit log ({exc.problems[0]})", file=sys.stderr)
+        return
+    if not os.path.exists(db):
+        return  # no journal yet: nothing has run, the file itself is the record
+    try:
+        conn = connect(db)
+        try:
+            schema.create(conn)  # a journal from before the audit table gets it here
+            record(conn, AuditEntry(f"cli:{getpass.getuser()}", "cli", action,
+                                    f"user {name}", detail))
+        finally:
+            conn.close()
+    except (sqlite3.Error, schema.SchemaError) as exc:
+        print(f"gateway user: done, but not in the audit log ({db}: {exc})", file=sys.stderr)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -65,11 +106,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         store = UserStore(users_path(args.config))
         if args.action == "add":
+            before = store.get(args.name)
             store.add(args.name, args.role, _read_password(args), replace=args.replace)
             print(f"{store.path}: {args.name} ({args.role}) saved")
+            _audit(args.config, "user_replace" if before else "user_add", args.name,
+                   f"role {args.role}, new password" + (f" (was {before.role})" if before else ""))
         elif args.action == "remove":
             store.remove(args.name)
             print(f"{store.path}: {args.name} removed")
+            _audit(args.config, "user_remove", args.name)
         else:
             for u in store.list():
                 print(f"{u.name}\t{u.role}")

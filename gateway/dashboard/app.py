@@ -11,12 +11,13 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.dashboard import sse
-from gateway.dashboard.auth import LoginThrottle, SessionStore
+from gateway.dashboard.auth import SessionStore
 from gateway.dashboard.keys import JINJA, LIVE, SESSIONS, STATE, STREAMS, THROTTLE
 from gateway.dashboard.middleware import gate, security_headers
 from gateway.dashboard.render import make_environment
+from gateway.dashboard.throttle import LoginThrottle
 from gateway.dashboard.state import DashboardState
-from gateway.dashboard.views import (exceptions, ledger, login, metrics, order, orders,
+from gateway.dashboard.views import (audit, exceptions, ledger, login, metrics, order, orders,
                                      overview, reconcile, stock, trace)
 
 __all__ = ["create_app", "STATIC"]
@@ -45,13 +46,14 @@ def create_app(state: DashboardState) -> web.Application:
                     "use only on a trusted network or behind TLS")
     app = web.Application(middlewares=[gate], client_max_size=s.max_upload_bytes)
     app[STATE] = state
-    app[SESSIONS] = SessionStore(s.session_ttl_s)
-    app[THROTTLE] = LoginThrottle(s.login_max_failures, s.login_window_s, s.login_lockout_s)
+    app[SESSIONS] = SessionStore(s.session_ttl_s, max_life_s=s.session_max_s)
+    app[THROTTLE] = LoginThrottle(s.login_max_failures, s.login_window_s, s.login_lockout_s,
+                                   locked_name_delay_s=s.login_locked_name_delay_s)
     app[JINJA] = make_environment(s.currency_decimals)
     app[STREAMS] = set()
     app[LIVE] = sse.SharedSnapshot(state, max_age_s=s.sse_interval_s * 0.9)
     for mod in (login, overview, orders, stock, exceptions, ledger, reconcile, metrics, sse,
-                order, trace):  # drill-down pages: one order, event / lot traces
+                order, trace, audit):  # drill-down pages: one order, event / lot traces
         app.router.add_routes(mod.routes)
     app.router.add_get("/favicon.ico", _favicon)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)

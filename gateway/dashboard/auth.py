@@ -1,20 +1,27 @@
-"""Who is asking: server-side sessions with expiry, and login throttling.
+"""Who is asking: server-side sessions with expiry (login throttling: throttle.py).
 
 A session id is 256 random bits held only in an HttpOnly, SameSite=Strict cookie; the
 server keeps the session (user, role, CSRF token, expiry). Logging in always issues a
-new id (no fixation). Failed logins are counted per name and per client address; past
-the limit both are locked out for a while, whatever the password.
+new id (no fixation). A session ends when idle too long, when it reaches its absolute
+life however busy it is, and as soon as its user is removed from the users file or
+their role or password changes (`revoke`): the session remembers the role and password
+hash it was made with, and must match the file on every request.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COOKIE", "Session", "SessionStore", "LoginThrottle"]
+from gateway.users import User, UserStore
+
+log = logging.getLogger("gateway.dashboard.auth")
+
+__all__ = ["COOKIE", "Session", "SessionStore", "follow_users_file"]
 
 COOKIE = "gw_session"
 ANON_TTL_S = 30 * 60  # a login form left open this long must be reloaded
@@ -27,29 +34,43 @@ class Session:
     user: str | None
     role: str | None
     expires: float
+    ends: float = float("inf")  # absolute end, however busy the session is
+    stamp: str = ""  # the user's password hash at login: a new password ends the session
     data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_supervisor(self) -> bool:
         return self.role == "supervisor"
 
+    def matches(self, user: User | None) -> bool:
+        """True while the users file still has this session's user, role and password."""
+        return user is not None and (user.name, user.role, user.hash) == (
+            self.user, self.role, self.stamp)
+
 
 class SessionStore:
     """In-memory sessions; a gateway restart logs everyone out, which is the safe side."""
 
-    def __init__(self, ttl_s: float, *, clock: Callable[[], float] = time.monotonic,
-                 max_sessions: int = 10_000):
+    def __init__(self, ttl_s: float, *, max_life_s: float = 12 * 3600,
+                 clock: Callable[[], float] = time.monotonic, max_sessions: int = 10_000):
         self.ttl_s = ttl_s
+        self.max_life_s = max_life_s
         self.clock = clock
         self.max_sessions = max_sessions
         self._by_id: dict[str, Session] = {}
 
-    def new(self, user: str | None = None, role: str | None = None) -> Session:
+    def new(self, user: User | None = None) -> Session:
+        """An anonymous session (for the login form), or one for `user` just logged in."""
         if len(self._by_id) >= self.max_sessions:
             self._evict()
-        ttl = self.ttl_s if user else min(self.ttl_s, ANON_TTL_S)
-        s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user, role,
-                    self.clock() + ttl)
+        now = self.clock()
+        if user is None:
+            s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), None, None,
+                        now + min(self.ttl_s, ANON_TTL_S))
+        else:
+            s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user.name,
+                        user.role, now + self.ttl_s, ends=now + self.max_life_s,
+                        stamp=user.hash)
         self._by_id[s.sid] = s
         return s
 
@@ -59,7 +80,7 @@ class SessionStore:
         if s is None:
             return None
         now = self.clock()
-        if now >= s.expires:
+        if now >= min(s.expires, s.ends):
             del self._by_id[s.sid]
             return None
         s.expires = now + (self.ttl_s if s.user else min(self.ttl_s, ANON_TTL_S))
@@ -67,7 +88,14 @@ class SessionStore:
 
     def alive(self, s: Session) -> bool:
         """True while `s` has not expired or been dropped (no sliding: for long streams)."""
-        return self._by_id.get(s.sid) is s and self.clock() < s.expires
+        return self._by_id.get(s.sid) is s and self.clock() < min(s.expires, s.ends)
+
+    def revoke(self, lookup: Callable[[str], User | None]) -> list[Session]:
+        """End every logged-in session whose user `lookup` no longer matches; those ended."""
+        gone = [s for s in self._by_id.values() if s.user and not s.matches(lookup(s.user))]
+        for s in gone:
+            del self._by_id[s.sid]
+        return gone
 
     def drop(self, sid: str) -> None:
         self._by_id.pop(sid, None)
@@ -82,50 +110,14 @@ class SessionStore:
             del self._by_id[s.sid]
 
 
-class LoginThrottle:
-    """Counts failed logins per key; a key with too many recent failures is locked."""
-
-    def __init__(self, max_failures: int, window_s: float, lockout_s: float, *,
-                 clock: Callable[[], float] = time.monotonic):
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self.lockout_s = lockout_s
-        self.clock = clock
-        self._failures: dict[str, list[float]] = {}
-        self._locked_until: dict[str, float] = {}
-
-    MAX_KEYS = 50_000  # a spray of made-up names must not grow memory without bound
-
-    def _prune(self, now: float) -> None:
-        for k in [k for k, ts in self._failures.items() if not ts or now - ts[-1] >= self.window_s]:
-            del self._failures[k]
-        for k in [k for k, t in self._locked_until.items() if t <= now]:
-            del self._locked_until[k]
-
-    @staticmethod
-    def keys(name: str, addr: str | None) -> tuple[str, ...]:
-        return (f"name:{name.strip().lower()}", f"addr:{addr or '?'}")
-
-    def locked_for(self, keys: tuple[str, ...]) -> float:
-        """Seconds until these keys may try again (0 = now)."""
-        now = self.clock()
-        return max([0.0] + [self._locked_until.get(k, 0.0) - now for k in keys])
-
-    def failed(self, keys: tuple[str, ...]) -> None:
-        now = self.clock()
-        if len(self._failures) > self.MAX_KEYS:
-            self._prune(now)
-        for k in keys:
-            recent = [t for t in self._failures.get(k, []) if now - t < self.window_s]
-            recent.append(now)
-            if len(recent) >= self.max_failures:
-                self._locked_until[k] = now + self.lockout_s
-                recent = []
-            self._failures[k] = recent
-
-    def succeeded(self, keys: tuple[str, ...]) -> None:
-        # Only the name is forgiven: one good login from a shared terminal must not
-        # reset the count of an address that is guessing other names.
-        for k in keys:
-            if k.startswith("name:"):
-                self._failures.pop(k, None)
+def follow_users_file(sessions: SessionStore, users: UserStore, *, force: bool = False
+                      ) -> list[Session]:
+    """Re-read the users file if it changed (always when `force`, as on SIGHUP) and end
+    the sessions of users it removed, demoted, promoted or gave a new password."""
+    if not users.refresh(force=force):
+        return []
+    gone = sessions.revoke(users.get)
+    for s in gone:
+        log.warning("session of %r (%s) ended: the users file no longer has that user "
+                    "with that role and password", s.user, s.role)
+    return gone

@@ -7,8 +7,9 @@ import asyncio
 import jinja2
 from aiohttp import web
 
-from gateway.dashboard.auth import LoginThrottle, Session, SessionStore
+from gateway.dashboard.auth import Session, SessionStore
 from gateway.dashboard.state import DashboardState
+from gateway.dashboard.throttle import LoginThrottle
 
 STATE = web.AppKey("state", DashboardState)
 SESSIONS = web.AppKey("sessions", SessionStore)

@@ -10,11 +10,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from gateway.dashboard.auth import COOKIE
+from gateway.dashboard.auth import COOKIE, follow_users_file
 from gateway.dashboard.csrf import check_origin, check_token
 from gateway.dashboard.keys import SESSION, SESSIONS, STATE
 from gateway.dashboard.render import render
 from gateway.dashboard.state import DatabaseUnavailable
+from gateway.dashboard.views.audit import note
 from gateway.dashboard.views.login import set_session_cookie
 
 log = logging.getLogger("gateway.dashboard")
@@ -46,7 +47,15 @@ async def gate(request: web.Request, handler):
     if path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     sessions = request.app[SESSIONS]
+    users = request.app[STATE].users
+    # a stat per request: removals take effect at once
+    for gone in follow_users_file(sessions, users):
+        await note(request, "session_ended", detail="removed or changed in the users file",
+                   actor=gone.user, address="gateway")
     s = sessions.get(request.cookies.get(COOKIE))
+    if s is not None and s.user is not None and not s.matches(users.get(s.user)):
+        sessions.drop(s.sid)  # changed in this process since the file was last read
+        s = None
     fresh = None
     if s is None and path == LOGIN:
         # The login form needs a CSRF token too, so it gets an anonymous session.

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.dashboard import fmt, queries
+from gateway.dashboard.auth import follow_users_file
 from gateway.dashboard.keys import LIVE, SESSIONS, STATE, STREAMS
 from gateway.dashboard.render import session_of
 from gateway.dashboard.state import DashboardState, DatabaseUnavailable
@@ -105,7 +106,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     last_write = loop.time()
     try:
         await resp.write(b"retry: 3000\n\n")
-        while sessions.alive(session):
+        while True:
+            follow_users_file(sessions, state.users)  # a stream is a session in use too
+            if not sessions.alive(session):
+                break
             values = await request.app[LIVE].get()
             if values != last:
                 # Only what changed goes out after the first message: keeps a wall

@@ -80,9 +80,12 @@ class DashboardSettings:
     work_center_locations: dict[str, str] = field(default_factory=dict)
     secure_cookies: bool = True  # the plain-http demo turns this off (and says so)
     session_ttl_s: float = 8 * 3600  # idle expiry
+    session_max_s: float = 12 * 3600  # absolute life of a login, however busy
     login_max_failures: int = 5  # per name and per client address ...
     login_window_s: float = 15 * 60  # ... within this window, then locked for:
     login_lockout_s: float = 5 * 60
+    # a locked name may still log in from an address with no recent failure, this much later
+    login_locked_name_delay_s: float = 3.0
     sse_interval_s: float = 1.0
     sse_keepalive_s: float = 15.0
     allowed_origins: tuple[str, ...] = ()  # extra Origins (e.g. behind a TLS proxy)
@@ -99,6 +102,9 @@ class DashboardState:
     act: Act | None = None  # None: actions answer 503 "not wired"
     # reconcile(conn, categories, erp_rows, decimals) -> rows; None = gateway.reconcile
     reconcile: Callable[..., list[dict]] | None = None
+    # audit(gateway.audit.AuditEntry) -> awaitable: appends to the audit log (an AuditLog);
+    # None: entries are only logged
+    audit: Callable[[Any], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         self.db = ReadOnlyDb(Path(self.db_path))

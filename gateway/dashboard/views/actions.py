@@ -11,6 +11,7 @@ from aiohttp import web
 from gateway.dashboard.keys import STATE
 from gateway.dashboard.render import flash, session_of
 from gateway.dashboard.state import ACTIONS, ActionRefused
+from gateway.dashboard.views.audit import note
 
 log = logging.getLogger("gateway.dashboard.actions")
 
@@ -28,11 +29,26 @@ async def perform(request: web.Request, action: str, back: str, **kw) -> web.Str
             result = await result
     except ActionRefused as exc:
         log.info("action %s by %s refused: %s", action, user, exc)
+        await note(request, action, _target(kw), f"refused: {exc}; {_detail(kw)}")
         flash(request, f"Not done: {exc}", "error")
     else:
         log.info("action %s by %s: %s", action, user, kw)
+        await note(request, action, _target(kw), f"{result or 'done'}; {_detail(kw)}")
         flash(request, str(result or "Done."), "ok")
     raise web.HTTPSeeOther(back)
+
+
+def _target(kw: dict) -> str:
+    if "batch_seq" in kw:
+        return f"batch {kw['batch_seq']}"
+    if "exception_ids" in kw:
+        return "exceptions " + ",".join(str(i) for i in kw["exception_ids"])
+    return f"exception {kw['exception_id']}"
+
+
+def _detail(kw: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in kw.items()
+                     if k not in ("batch_seq", "exception_id", "exception_ids"))
 
 
 def refuse(request: web.Request, back: str, message: str) -> web.StreamResponse:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.audit import AuditLog
 from gateway.dashboard import ActionRefused, DashboardSettings, DashboardState, create_app
 from gateway.metrics import Metrics
 from gateway.users import UserStore
@@ -63,6 +64,8 @@ def act(db_path) -> ActRecorder:
 
 @pytest.fixture
 def make_state(tmp_path, users_template, db_path, act):
+    opened: list[AuditLog] = []
+
     def make(**settings) -> DashboardState:
         users = tmp_path / "users.toml"
         shutil.copy(users_template, users)
@@ -76,10 +79,14 @@ def make_state(tmp_path, users_template, db_path, act):
         defaults = dict(gateway_id="plant1-line1", secure_cookies=False, sse_interval_s=0.05,
                         account_names={"2100": "Goods received not invoiced",
                                        "1400": "Work in process"})
+        audit = AuditLog(db_path)
+        opened.append(audit)
         return DashboardState(db_path=db_path, users=UserStore(users),
                               settings=DashboardSettings(**(defaults | settings)),
-                              metrics=Metrics(), devices=lambda: devices, act=act)
-    return make
+                              metrics=Metrics(), devices=lambda: devices, act=act, audit=audit)
+    yield make
+    for audit in opened:
+        audit.close()
 
 
 class Dashboard:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import os
 import stat
@@ -12,12 +14,12 @@ from hypothesis import strategies as st
 
 from gateway.cli import main
 from gateway.dashboard import fmt
-from gateway.users import UserError, UserStore, hash_password, verify_password
+from gateway.users import UserError, UserStore, hash_password, needs_rehash, verify_password
 
 
 def test_hashes_are_salted_per_user_and_verify_in_constant_form(tmp_path):
     a, b = hash_password("same secret"), hash_password("same secret")
-    assert a != b and a.startswith("scrypt$16384$8$1$")
+    assert a != b and a.startswith("scrypt$65536$8$2$")
     assert verify_password("same secret", a) and not verify_password("Same secret", a)
     with pytest.raises(UserError, match="password: must not be empty"):
         hash_password("")
@@ -40,6 +42,48 @@ def test_store_round_trip_permissions_and_no_plaintext(tmp_path):
         again.add("maria", "viewer", "whatever-123")
     again.remove("olaf")
     assert [u.name for u in UserStore(path).list()] == ["maria"]
+
+
+def _old_hash(password: str, n: int = 2**14) -> str:
+    """A hash as an older gateway wrote it (scrypt n=2^14 r=8 p=1)."""
+    salt = b"0123456789abcdef"
+    key = hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, dklen=32)
+    return f"scrypt${n}$8$1${base64.b64encode(salt).decode()}${base64.b64encode(key).decode()}"
+
+
+def test_an_older_hash_still_verifies_and_is_rewritten_at_todays_cost(tmp_path):
+    path = tmp_path / "users.toml"
+    old = _old_hash("old-secret-1")
+    path.write_text(f'[[users]]\nname = "ann"\nrole = "viewer"\nhash = "{old}"\n')
+    store = UserStore(path)
+    assert needs_rehash(old) and store.verify("ann", "wrong-secret") is None
+    assert UserStore(path).get("ann").hash == old  # a failure rewrites nothing
+    user = store.verify("ann", "old-secret-1")
+    assert user.hash.startswith("scrypt$65536$8$2$") and not needs_rehash(user.hash)
+    again = UserStore(path)
+    assert again.get("ann") == user and again.verify("ann", "old-secret-1") == user
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_a_hash_asking_for_too_much_memory_is_refused(tmp_path):
+    path = tmp_path / "users.toml"
+    huge = _old_hash("x", n=2).replace("scrypt$2$", "scrypt$16777216$")
+    path.write_text(f'[[users]]\nname = "ann"\nrole = "viewer"\nhash = "{huge}"\n')
+    with pytest.raises(UserError, match=r"users\[0\]\.hash: scrypt parameters n=16777216"):
+        UserStore(path)
+
+
+def test_the_file_is_re_read_when_it_changes_and_a_broken_one_admits_nobody(tmp_path, caplog):
+    path = tmp_path / "users.toml"
+    store = UserStore(path)
+    store.add("ann", "supervisor", "ann-secret-1")
+    other = UserStore(path)  # e.g. `gateway user` in another process
+    other.add("bob", "viewer", "bob-secret-1", replace=True)
+    assert store.get("bob") is None and store.refresh() and store.get("bob").role == "viewer"
+    assert not store.refresh()  # unchanged: not read again
+    path.write_text(path.read_text() + "\n[[users]\n")
+    assert store.refresh() and store.list() == []
+    assert "nobody may use the dashboard until it is fixed" in caplog.text
 
 
 @pytest.mark.parametrize("content, message", [
