@@ -64,3 +64,16 @@ def node_id_problem(node: str) -> str | None:
     if kind == "b" and not _BASE64.match(ident):
         return f"not base64: {ident!r} in {node!r}"
     return None
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1): this machine only."""
+    if not host:
+        return False
+    host = host.strip("[]").split("%")[0]
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,12 +1,18 @@
-"""The gate every request passes: session lookup, login required, CSRF and Origin on
-every POST, supervisors only for anything that changes state. It fails closed: a path
-not listed as public needs a logged-in session."""
+"""The gate every request passes: Host check, session lookup, login required, CSRF and
+Origin on every POST, supervisors only for anything that changes state. It fails closed:
+a path not listed as public needs a logged-in session.
+
+Who is asking, as seen through a reverse proxy: `request_scheme` and `client_address`
+believe X-Forwarded-Proto / X-Forwarded-For only when the socket's peer is one of
+`trusted_proxies`; from anyone else those headers are ignored (anyone can send them)."""
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 import sqlite3
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
@@ -17,14 +23,82 @@ from gateway.dashboard.render import render
 from gateway.dashboard.state import DatabaseUnavailable
 from gateway.dashboard.views.login import set_session_cookie
 
+__all__ = ["gate", "security_headers", "client_address", "request_scheme"]
+
 log = logging.getLogger("gateway.dashboard")
 
-# Paths open without login; /metrics checks loopback-or-login itself.
+# Paths open without login; /metrics checks token-or-login itself.
 PUBLIC_PREFIXES = ("/static/", "/favicon.ico")
 LOGIN, LOGOUT, METRICS, STREAM = "/login", "/logout", "/metrics", "/events"
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+@functools.lru_cache(maxsize=32)
+def _networks(proxies: tuple[str, ...]) -> tuple:
+    # validated at config load; a bad entry here (a test's settings) trusts nobody
+    nets = []
+    for p in proxies:
+        try:
+            nets.append(ipaddress.ip_network(p, strict=False))
+        except ValueError:
+            log.warning("trusted_proxies: %r is not an address or CIDR; ignored", p)
+    return tuple(nets)
+
+
+def _ip(text: str | None):
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]").split("%")[0]) if text else None
+    except ValueError:
+        return None
+
+
+def _is_proxy(request: web.Request, addr) -> bool:
+    nets = _networks(request.app[STATE].settings.trusted_proxies)
+    return addr is not None and any(addr.version == n.version and addr in n for n in nets)
+
+
+def request_scheme(request: web.Request) -> str:
+    """'https' or 'http' as the browser used it: X-Forwarded-Proto counts only from a
+    trusted proxy (the value it added last), else the scheme of this very connection."""
+    if _is_proxy(request, _ip(request.remote)):
+        sent = request.headers.get("X-Forwarded-Proto", "").split(",")[-1].strip().lower()
+        if sent in ("http", "https"):
+            return sent
+    return request.scheme
+
+
+def client_address(request: web.Request) -> str | None:
+    """The client's address for logs and throttling: the socket's peer, or, when that
+    peer is a trusted proxy, the nearest X-Forwarded-For hop that is not one."""
+    peer = request.remote
+    if not _is_proxy(request, _ip(peer)):
+        return peer
+    hops = [h for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")
+            if h.strip()]
+    for hop in reversed(hops):
+        addr = _ip(hop)
+        if addr is None:
+            return peer  # garbage where a proxy writes an address: believe the socket
+        if not _is_proxy(request, addr):
+            return str(addr)
+    return peer
+
+
+def host_allowed(request: web.Request) -> bool:
+    """Host is an IP literal, localhost or one of `server_names`: a page of a rebound
+    foreign name (DNS rebinding) is refused before it reaches anything."""
+    try:
+        name = (urlsplit(f"//{request.host}").hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    if not name:
+        return False
+    if _ip(name) is not None or name == "localhost":
+        return True
+    names = {n.lower().rstrip(".") for n in request.app[STATE].settings.server_names}
+    return name in names
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -34,7 +108,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Referrer-Policy", "same-origin")
-    if request.secure:
+    if request_scheme(request) == "https":
         h.setdefault("Strict-Transport-Security", "max-age=31536000")
     if not request.path.startswith("/static/"):
         h.setdefault("Cache-Control", "no-store")
@@ -43,6 +117,12 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 @web.middleware
 async def gate(request: web.Request, handler):
     path = request.path
+    if not host_allowed(request):
+        log.warning("refused %s %s from %s: Host %r is not a name of this dashboard",
+                    request.method, path, client_address(request), request.host)
+        raise web.HTTPMisdirectedRequest(
+            text=f"refused: Host {request.host!r} is not a name of this dashboard "
+                 "(add it to [dashboard] server_names)")
     if path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     sessions = request.app[SESSIONS]
@@ -60,7 +140,8 @@ async def gate(request: web.Request, handler):
             raise web.HTTPSeeOther(f"{LOGIN}?next={quote(request.path_qs, safe='/')}")
         raise web.HTTPUnauthorized(text="login required")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
-        check_origin(request, request.app[STATE].settings.allowed_origins)
+        check_origin(request, request.app[STATE].settings.allowed_origins,
+                     scheme=request_scheme(request))
         try:
             await check_token(request, s)
         except web.HTTPForbidden:
