@@ -217,7 +217,7 @@ class DashboardSection(_Section):
     users_file: str | None = None  # absolute after loading
     secure_cookies: bool = True
     allow_anonymous: bool = False  # honoured only in a [demo] config
-    tls_cert: str | None = None  # PEM certificate (chain) to serve https (absolute after loading)
+    tls_cert: str | None = None  # PEM certificate (chain, leaf first): serve https, not http
     tls_key: str | None = None  # its PEM private key
     # plain http on an address that is not loopback (`gateway check` warns)
     allow_insecure: bool = False

@@ -61,7 +61,7 @@ def check_semantics(parts: dict[str, Any], doc: dict,
     stations = _check_stations(parts.get("stations", []), known_locations, known_wcs, out)
     _check_devices(parts, stations, known_wcs, out)
     if parts.get("upstream"):
-        _check_upstream(parts["upstream"], parts.get("mqtt"), out)
+        _check_upstream(parts["upstream"], parts.get("mqtt"), demo, out)
     if parts.get("dashboard"):
         _check_dashboard(parts["dashboard"], demo, out)
     d: DemoSection | None = parts.get("demo")
@@ -107,6 +107,12 @@ def _check_mqtt(m: MqttSection, demo: bool, out: list) -> None:
     reason = url_problem(m.url, ("mqtt", "mqtts"), "mqtt://host[:port] or mqtts://host[:port]")
     if reason:
         out.append(("mqtt.url", reason))
+    _check_no_credentials(m.url, "mqtt.url", "username_env and password_env", out)
+    if m.username_env is not None and url.scheme == "mqtt" and not demo \
+            and not m.allow_insecure and not is_loopback_host(url.hostname):
+        out.append(("mqtt.url", f"the broker login would cross the network in clear over "
+                    f"mqtt:// to {url.hostname}; use mqtts:// (and ca_file), or set "
+                    "allow_insecure = true on a network you trust"))
     _check_env(m.username_env, "mqtt.username_env", out)
     _check_env(m.password_env, "mqtt.password_env", out)
     if m.allow_anonymous and not demo:
@@ -123,10 +129,16 @@ def _check_mqtt(m: MqttSection, demo: bool, out: list) -> None:
     for key in ("ca_file", "cert_file", "key_file"):
         value = getattr(m, key)
         if value is not None and url.scheme != "mqtts":
-            out.append((f"mqtt.{key}", f"TLS files need an mqtts:// url, got {m.url!r}"))
+            out.append((f"mqtt.{key}", f"TLS files need an mqtts:// url, got {redact_url(m.url)!r}"))
         _check_file(value, f"mqtt.{key}", out)
     if (m.cert_file is None) != (m.key_file is None):
         out.append(("mqtt.key_file", "cert_file and key_file go together"))
+
+
+def _check_no_credentials(url: str, where: str, instead: str, out: list) -> None:
+    if has_credentials(url):
+        out.append((where, f"credentials inside the url are refused ({redact_url(url)!r}): "
+                           f"like every secret they come from the environment ({instead})"))
 
 
 def _check_topic(topic: str, where: str, out: list, wildcards: bool) -> None:
@@ -215,10 +227,13 @@ def _check_opcua(d: OpcuaDevice, where: str, wcs: set[str] | None, out: list) ->
     reason = url_problem(d.endpoint, ("opc.tcp",), "opc.tcp://host:port")
     if reason:
         out.append((f"{where}.endpoint", reason))
+    _check_no_credentials(d.endpoint, f"{where}.endpoint", "username_env and password_env", out)
     if d.security == "None":
         if not d.allow_insecure:
+            clear = (" (and the username and password would cross the network in clear)"
+                     if d.username_env else "")
             out.append((f"{where}.security",
-                        "policy None refused; set allow_insecure = true to allow it"))
+                        f"policy None refused{clear}; set allow_insecure = true to allow it"))
     elif d.security not in _SECURE_POLICIES:
         out.append((f"{where}.security", "expected 'Basic256Sha256,Sign', "
                     f"'Basic256Sha256,SignAndEncrypt' or 'None', got {d.security!r}"))
@@ -253,7 +268,8 @@ def _check_opcua(d: OpcuaDevice, where: str, wcs: set[str] | None, out: list) ->
             out.append((f"{cw}.operation", f"only scrap counters take an operation, got {c.operation}"))
 
 
-def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, out: list) -> None:
+def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, demo: bool,
+                    out: list) -> None:
     # the mqtt sink publishes on the [mqtt] connection; its topic has a default
     needs = {"http": "url", "file": "path"}.get(u.sink)
     if needs and getattr(u, needs) is None:
@@ -266,6 +282,13 @@ def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, out: list) -> 
         reason = url_problem(u.url, ("http", "https"), "http(s)://host/path")
         if reason:
             out.append(("upstream.url", reason))
+        _check_no_credentials(u.url, "upstream.url", "token_env", out)
+        host = urlsplit(u.url).hostname
+        if u.token_env is not None and u.url.startswith("http://") and not demo \
+                and not u.allow_insecure and not is_loopback_host(host):
+            out.append(("upstream.url", f"the bearer token would cross the network in clear "
+                        f"over http:// to {host}; use https://, or set allow_insecure = true "
+                        "on a network you trust"))
     if u.sink == "mqtt":
         if u.topic is not None:
             _check_topic(u.topic, "upstream.topic", out, wildcards=False)
