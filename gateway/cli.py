@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("gateway.commands.replay", "rebuild journal and projections from the events"),
     "outbox": ("gateway.commands.outbox", "upstream batches: list, retry, export"),
     "user": ("gateway.commands.user", "dashboard users"),
+    "cert": ("gateway.commands.cert", "OPC-UA client key and certificate: cert create"),
     "bench": ("gateway.commands.bench", "benchmarks (see docs/performance.md)"),
 }
 
