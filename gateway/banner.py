@@ -46,4 +46,6 @@ def banner(config: Any, events: int, dashboard: str | None) -> list[str]:
         lines.append(f"events: {redact_url(config.mqtt.url)} topic {config.mqtt.events_topic}")
     lines.append(f"upstream: {upstream(config)}")
     lines.append(f"dashboard: {dashboard or 'off (no [dashboard] table)'}")
-    return lines
+    from gateway.config_rules import insecure_warnings  # imports the config structs
+
+    return lines + insecure_warnings(config)  # what allow_insecure = true let through

@@ -35,10 +35,6 @@ def run(args) -> int:
     plant = load_plant(args)
     from gateway.banner import banner
     from gateway.config import ConfigError
-    from gateway.config_rules import insecure_warnings
-
-    for warning in insecure_warnings(plant.config):
-        log.warning("%s", warning)
 
     def ready(info: dict) -> None:
         print("\n".join(banner(plant.config, info["events"], info.get("dashboard"))),
