@@ -81,6 +81,7 @@ from paho.mqtt.properties import Properties
 from drivers.base import (AuthError, DecodeError, DriverError, MessagesDropped, Reading,
                           SequenceGap, Sink, TransportError)
 from drivers.reconnect import Reconnecting
+from drivers.urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +114,13 @@ def translate(exc: BaseException, during: str) -> DriverError:
 def _parse_url(url: str) -> tuple[str, int, bool]:
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ValueError(f"url: must be mqtt://host[:port] or mqtts://host[:port], got {url!r}")
+        raise ValueError(f"url: must be mqtt://host[:port] or mqtts://host[:port], "
+                         f"got {redact_url(url)!r}")
     tls = parts.scheme == "mqtts"
     try:
         port = parts.port or (8883 if tls else 1883)
     except ValueError:
-        raise ValueError(f"url: bad port in {url!r}") from None
+        raise ValueError(f"url: bad port in {redact_url(url)!r}") from None
     return parts.hostname, port, tls
 
 
@@ -445,7 +447,7 @@ class MqttDevices(Reconnecting):
         # A message larger than this is a DecodeError before any JSON is parsed.
         self.max_payload_bytes = max_payload_bytes
         self.host, self.port, self.tls = _parse_url(url)
-        self.url = url
+        self.url = redact_url(url)  # only ever shown: host and port above are what connects
         # One topic filter (as in a `[[devices]] topic = "…"` entry) or several.
         self.topics = [topics] if isinstance(topics, str) else list(topics)
         for i, topic in enumerate(self.topics):
@@ -455,9 +457,10 @@ class MqttDevices(Reconnecting):
         if not self.topics and not events_topic:
             raise ValueError("topics: at least one device topic or an events_topic is required")
         if ca_file and not self.tls:
-            raise ValueError(f"ca_file: given but url {url!r} is not mqtts://")
+            raise ValueError(f"ca_file: given but url {self.url!r} is not mqtts://")
         if (cert_file or key_file) and not self.tls:
-            raise ValueError(f"cert_file: a client certificate needs an mqtts:// url, got {url!r}")
+            raise ValueError(f"cert_file: a client certificate needs an mqtts:// url, "
+                             f"got {self.url!r}")
         if bool(cert_file) != bool(key_file):
             raise ValueError("key_file: a client certificate needs both cert_file and key_file")
         self.username, self.password, self.ca_file = username, password, ca_file

@@ -7,6 +7,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from drivers.urls import redact_url
+
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 # ns=<namespace>;<i|s|g|b>=<identifier>, the namespace part optional
 _NODE_ID = re.compile(r"^(?:ns=(\d+);)?([isgb])=(.+)$", re.S)
@@ -39,14 +41,14 @@ def url_problem(url: str, schemes: tuple[str, ...], example: str) -> str | None:
     """Scheme, host and port of `url` (the port may be left out: the scheme's default)."""
     parts = urlsplit(url)
     if parts.scheme not in schemes or not parts.hostname:
-        return f"expected {example}, got {url!r}"
+        return f"expected {example}, got {redact_url(url)!r}"
     netloc = parts.netloc.rpartition("@")[2]
     host, sep, port = netloc.rpartition(":") if not netloc.endswith("]") else (netloc, "", "")
     host = (host if sep else netloc).strip("[]")
     reason = host_problem(host)
     if reason is None and sep:
         reason = port_problem(port)
-    return None if reason is None else f"{reason} in {url!r}"
+    return None if reason is None else f"{reason} in {redact_url(url)!r}"
 
 
 def node_id_problem(node: str) -> str | None:
@@ -64,3 +66,16 @@ def node_id_problem(node: str) -> str | None:
     if kind == "b" and not _BASE64.match(ident):
         return f"not base64: {ident!r} in {node!r}"
     return None
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1): this machine only."""
+    if not host:
+        return False
+    host = host.strip("[]").split("%")[0]
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

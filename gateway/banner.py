@@ -6,6 +6,8 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
+from drivers.urls import redact_url
+
 
 def version() -> str:
     try:
@@ -21,7 +23,7 @@ def endpoint(dev: Any, config: Any) -> str:
     if hasattr(dev, "port"):
         return f"{dev.port} at {dev.baudrate} baud"
     if hasattr(dev, "topic") and config.mqtt is not None:
-        return f"{config.mqtt.url} topic {dev.topic}"
+        return f"{redact_url(config.mqtt.url)} topic {dev.topic}"
     return "-"
 
 
@@ -29,8 +31,9 @@ def upstream(config: Any) -> str:
     u = config.upstream
     if u is None:
         return "none (entries stay in the journal)"
-    target = {"http": u.url, "file": u.path,
-              "mqtt": f"{config.mqtt.url if config.mqtt else '?'} topic {u.topic or '(default)'}"}
+    mqtt = redact_url(config.mqtt.url) if config.mqtt else "?"
+    target = {"http": u.url and redact_url(u.url), "file": u.path,
+              "mqtt": f"{mqtt} topic {u.topic or '(default)'}"}
     return f"{u.sink} {target.get(u.sink) or ''}".rstrip()
 
 
@@ -40,7 +43,9 @@ def banner(config: Any, events: int, dashboard: str | None) -> list[str]:
     for dev in config.devices:
         lines.append(f"device {dev.id}: {dev.driver} {endpoint(dev, config)}")
     if config.mqtt is not None and config.mqtt.events_topic:
-        lines.append(f"events: {config.mqtt.url} topic {config.mqtt.events_topic}")
+        lines.append(f"events: {redact_url(config.mqtt.url)} topic {config.mqtt.events_topic}")
     lines.append(f"upstream: {upstream(config)}")
     lines.append(f"dashboard: {dashboard or 'off (no [dashboard] table)'}")
-    return lines
+    from gateway.config_rules import insecure_warnings  # imports the config structs
+
+    return lines + insecure_warnings(config)  # what allow_insecure = true let through

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "outbox": ("gateway.commands.outbox", "upstream batches: list, retry, export"),
     "user": ("gateway.commands.user", "dashboard users"),
     "audit": ("gateway.commands.audit", "who did what on the dashboard and to its users"),
+    "cert": ("gateway.commands.cert", "OPC-UA client key and certificate: cert create"),
     "bench": ("gateway.commands.bench", "benchmarks (see docs/performance.md)"),
 }
 

@@ -120,6 +120,8 @@ class MqttSection(_Section):
     cert_file: str | None = None
     key_file: str | None = None
     allow_anonymous: bool = False  # honoured only in a [demo] config
+    # accept a login over plain mqtt:// to a host that is not this machine (`gateway check` warns)
+    allow_insecure: bool = False
     # MQTT version: 5, or 3 (3.1.1); unset = 5, falling back to 3.1.1 if the broker refuses 5
     protocol: Literal[3, 5] | None = None
     # MQTT 5: most QoS 1 messages the broker may have in flight to the gateway (1..65535)
@@ -206,6 +208,8 @@ class UpstreamSection(_Section):
     summarize: bool = True
     timeout_s: Positive = 10.0
     backoff_max_s: Positive = 60.0
+    # http: accept the token over plain http:// to a host that is not this machine (warned)
+    allow_insecure: bool = False
 
 
 class DashboardSection(_Section):
@@ -215,6 +219,19 @@ class DashboardSection(_Section):
     allow_anonymous: bool = False  # honoured only in a [demo] config
     # a login ends this many hours after it began, however busy (idle logins end after 8 h)
     session_max_hours: Positive = 12.0
+    tls_cert: str | None = None  # PEM certificate (chain, leaf first): serve https, not http
+    tls_key: str | None = None  # its PEM private key
+    # plain http on an address that is not loopback (`gateway check` warns)
+    allow_insecure: bool = False
+    # reverse proxies (addresses or CIDRs) whose X-Forwarded-Proto/-For are believed
+    trusted_proxies: list[Name] = []
+    # more Origins a POST may come from, e.g. "https://gateway.plant.example"
+    allowed_origins: list[Name] = []
+    # host names the dashboard is reached by; other names in Host are refused
+    server_names: list[Name] = []
+    # the environment variable holding the bearer token that scrapes /metrics
+    metrics_token_env: str | None = None
+    metrics_public: bool = False  # /metrics without token or login
 
     @property
     def host(self) -> str:
@@ -529,7 +546,7 @@ _PATH_KEYS: dict[type, tuple[str, ...]] = {
     MqttSection: ("ca_file", "cert_file", "key_file"),
     OpcuaDevice: ("server_cert", "client_cert", "client_key"),
     UpstreamSection: ("path",),
-    DashboardSection: ("users_file",),
+    DashboardSection: ("users_file", "tls_cert", "tls_key"),
     DemoSection: ("events",),
 }
 

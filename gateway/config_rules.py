@@ -8,17 +8,21 @@ every problem. Called by `gateway.config` after the structural walk.
 from __future__ import annotations
 
 import csv
+import ipaddress
 import pathlib
 import re
+import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.addresses import host_problem, node_id_problem, url_problem
+from drivers.urls import has_credentials, redact_url
+from gateway.addresses import host_problem, is_loopback_host, node_id_problem, url_problem
 from gateway.config import (
     DashboardSection, DemoSection, MqttDevice, MqttSection, OpcuaDevice, ReconcileSection,
     SerialScaleDevice, SerialScannerDevice, Station, UpstreamSection,
     id_hint, split_listen,
 )
+from gateway.tls import server_context
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECURE_POLICIES = {"Basic256Sha256,Sign", "Basic256Sha256,SignAndEncrypt"}
@@ -57,7 +61,7 @@ def check_semantics(parts: dict[str, Any], doc: dict,
     stations = _check_stations(parts.get("stations", []), known_locations, known_wcs, out)
     _check_devices(parts, stations, known_wcs, out)
     if parts.get("upstream"):
-        _check_upstream(parts["upstream"], parts.get("mqtt"), out)
+        _check_upstream(parts["upstream"], parts.get("mqtt"), demo, out)
     if parts.get("dashboard"):
         _check_dashboard(parts["dashboard"], demo, out)
     d: DemoSection | None = parts.get("demo")
@@ -103,6 +107,12 @@ def _check_mqtt(m: MqttSection, demo: bool, out: list) -> None:
     reason = url_problem(m.url, ("mqtt", "mqtts"), "mqtt://host[:port] or mqtts://host[:port]")
     if reason:
         out.append(("mqtt.url", reason))
+    _check_no_credentials(m.url, "mqtt.url", "username_env and password_env", out)
+    if m.username_env is not None and url.scheme == "mqtt" and not demo \
+            and not m.allow_insecure and not is_loopback_host(url.hostname):
+        out.append(("mqtt.url", f"the broker login would cross the network in clear over "
+                    f"mqtt:// to {url.hostname}; use mqtts:// (and ca_file), or set "
+                    "allow_insecure = true on a network you trust"))
     _check_env(m.username_env, "mqtt.username_env", out)
     _check_env(m.password_env, "mqtt.password_env", out)
     if m.allow_anonymous and not demo:
@@ -119,10 +129,16 @@ def _check_mqtt(m: MqttSection, demo: bool, out: list) -> None:
     for key in ("ca_file", "cert_file", "key_file"):
         value = getattr(m, key)
         if value is not None and url.scheme != "mqtts":
-            out.append((f"mqtt.{key}", f"TLS files need an mqtts:// url, got {m.url!r}"))
+            out.append((f"mqtt.{key}", f"TLS files need an mqtts:// url, got {redact_url(m.url)!r}"))
         _check_file(value, f"mqtt.{key}", out)
     if (m.cert_file is None) != (m.key_file is None):
         out.append(("mqtt.key_file", "cert_file and key_file go together"))
+
+
+def _check_no_credentials(url: str, where: str, instead: str, out: list) -> None:
+    if has_credentials(url):
+        out.append((where, f"credentials inside the url are refused ({redact_url(url)!r}): "
+                           f"like every secret they come from the environment ({instead})"))
 
 
 def _check_topic(topic: str, where: str, out: list, wildcards: bool) -> None:
@@ -211,10 +227,13 @@ def _check_opcua(d: OpcuaDevice, where: str, wcs: set[str] | None, out: list) ->
     reason = url_problem(d.endpoint, ("opc.tcp",), "opc.tcp://host:port")
     if reason:
         out.append((f"{where}.endpoint", reason))
+    _check_no_credentials(d.endpoint, f"{where}.endpoint", "username_env and password_env", out)
     if d.security == "None":
         if not d.allow_insecure:
+            clear = (" (and the username and password would cross the network in clear)"
+                     if d.username_env else "")
             out.append((f"{where}.security",
-                        "policy None refused; set allow_insecure = true to allow it"))
+                        f"policy None refused{clear}; set allow_insecure = true to allow it"))
     elif d.security not in _SECURE_POLICIES:
         out.append((f"{where}.security", "expected 'Basic256Sha256,Sign', "
                     f"'Basic256Sha256,SignAndEncrypt' or 'None', got {d.security!r}"))
@@ -249,7 +268,8 @@ def _check_opcua(d: OpcuaDevice, where: str, wcs: set[str] | None, out: list) ->
             out.append((f"{cw}.operation", f"only scrap counters take an operation, got {c.operation}"))
 
 
-def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, out: list) -> None:
+def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, demo: bool,
+                    out: list) -> None:
     # the mqtt sink publishes on the [mqtt] connection; its topic has a default
     needs = {"http": "url", "file": "path"}.get(u.sink)
     if needs and getattr(u, needs) is None:
@@ -262,6 +282,13 @@ def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, out: list) -> 
         reason = url_problem(u.url, ("http", "https"), "http(s)://host/path")
         if reason:
             out.append(("upstream.url", reason))
+        _check_no_credentials(u.url, "upstream.url", "token_env", out)
+        host = urlsplit(u.url).hostname
+        if u.token_env is not None and u.url.startswith("http://") and not demo \
+                and not u.allow_insecure and not is_loopback_host(host):
+            out.append(("upstream.url", f"the bearer token would cross the network in clear "
+                        f"over http:// to {host}; use https://, or set allow_insecure = true "
+                        "on a network you trust"))
     if u.sink == "mqtt":
         if u.topic is not None:
             _check_topic(u.topic, "upstream.topic", out, wildcards=False)
@@ -271,6 +298,7 @@ def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, out: list) -> 
 
 
 def _check_dashboard(d: DashboardSection, demo: bool, out: list) -> None:
+    host = None
     try:
         host, _ = split_listen(d.listen)
     except ValueError as exc:
@@ -279,9 +307,85 @@ def _check_dashboard(d: DashboardSection, demo: bool, out: list) -> None:
         reason = host_problem(host)
         if reason:
             out.append(("dashboard.listen", reason))
+            host = None
     if d.allow_anonymous and not demo:
         out.append(("dashboard.allow_anonymous",
                     "anonymous access is only accepted in a [demo] config; set users_file"))
     if d.users_file is None and not demo:
         out.append(("dashboard.users_file", "missing: the dashboard requires a login "
                                             "(create the file with `gateway user`)"))
+    _check_dashboard_tls(d, out)
+    if host is not None and d.tls_cert is None and not is_loopback_host(host) \
+            and not demo and not d.allow_insecure:
+        out.append(("dashboard.listen", f"plain http on {host}, which is not loopback, "
+                    "would carry passwords and session cookies in clear; set tls_cert and "
+                    "tls_key (or listen on 127.0.0.1 behind a TLS proxy, or set "
+                    "allow_insecure = true on a network you trust)"))
+    for i, proxy in enumerate(d.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            out.append((f"dashboard.trusted_proxies[{i}]",
+                        f"expected an IP address or CIDR like '10.0.0.5' or '10.0.0.0/24', "
+                        f"got {proxy!r}"))
+    for i, origin in enumerate(d.allowed_origins):
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname \
+                or parts.path not in ("", "/") or parts.query or "@" in parts.netloc:
+            out.append((f"dashboard.allowed_origins[{i}]",
+                        f"expected scheme://host[:port] like 'https://gateway.plant.example', "
+                        f"got {redact_url(origin)!r}"))
+    for i, name in enumerate(d.server_names):
+        reason = host_problem(name)
+        if reason:
+            out.append((f"dashboard.server_names[{i}]", reason))
+    _check_env(d.metrics_token_env, "dashboard.metrics_token_env", out)
+
+
+def _check_dashboard_tls(d: DashboardSection, out: list) -> None:
+    if (d.tls_cert is None) != (d.tls_key is None):
+        out.append(("dashboard.tls_key", "tls_cert and tls_key go together"))
+        return
+    _check_file(d.tls_cert, "dashboard.tls_cert", out)
+    _check_file(d.tls_key, "dashboard.tls_key", out)
+    if d.tls_cert and pathlib.Path(d.tls_cert).is_file() and pathlib.Path(d.tls_key).is_file():
+        try:
+            server_context(d.tls_cert, d.tls_key)
+        except (ssl.SSLError, OSError) as exc:
+            out.append(("dashboard.tls_cert", f"cannot serve https with {d.tls_cert} and "
+                        f"{d.tls_key}: {exc}"))
+
+
+def insecure_warnings(config) -> list[str]:
+    """What a valid config accepts only because `allow_insecure = true` says so, one line
+    each, for `gateway check` and the log of `gateway run`. A [demo] config has none to
+    show: it is relaxed on purpose, and says so."""
+    if config.demo is not None:
+        return []
+    label = config.file
+    found: list[tuple[str, str]] = []
+    d = config.dashboard
+    if d is not None and d.tls_cert is None and not is_loopback_host(d.host):
+        found.append(("dashboard.allow_insecure", f"plain http on {d.host}: passwords and "
+                      "session cookies cross the network in clear"))
+    if d is not None and d.metrics_public:
+        found.append(("dashboard.metrics_public", "/metrics answers anyone who reaches it"))
+    m = config.mqtt
+    if m is not None and m.allow_insecure and _plain_remote(m.url, "mqtt"):
+        found.append(("mqtt.allow_insecure", f"the broker login goes over plain mqtt:// to "
+                      f"{urlsplit(m.url).hostname}"))
+    for dev in config.devices:
+        if isinstance(dev, OpcuaDevice) and dev.security == "None":
+            what = ("username and password in clear" if dev.username_env
+                    else "counts unsigned and unencrypted")
+            found.append((f"devices.{dev.id}.allow_insecure", f"OPC-UA security None: {what}"))
+    u = config.upstream
+    if u is not None and u.allow_insecure and u.url and _plain_remote(u.url, "http"):
+        found.append(("upstream.allow_insecure", f"batches{' and the token' if u.token_env else ''} "
+                      f"go over plain http:// to {urlsplit(u.url).hostname}"))
+    return [f"warning: {label}: {key}: {reason}" for key, reason in found]
+
+
+def _plain_remote(url: str, plain_scheme: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == plain_scheme and not is_loopback_host(parts.hostname)

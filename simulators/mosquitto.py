@@ -54,6 +54,16 @@ def _require_programs() -> str:
     return passwd
 
 
+def write_password_file(passwd_program: str, path: pathlib.Path, users: dict[str, str]) -> None:
+    """Mosquitto's password file for `users`, hashed in place (`mosquitto_passwd -U`):
+    no password ever appears on a command line, where `ps` would show it."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.writelines(f"{user}:{secret}\n" for user, secret in users.items())
+    subprocess.run([passwd_program, "-U", str(path)], check=True, capture_output=True)
+
+
 class Mosquitto:
     """One private broker process: `start()`, `stop()`, `restart()`; credentials as attributes."""
 
@@ -103,13 +113,7 @@ class Mosquitto:
 
     def _write_config(self) -> None:
         passwords = self.folder / "passwd"
-        passwords.unlink(missing_ok=True)
-        for i, (user, secret) in enumerate(self.users.items()):
-            flags = ["-c"] if i == 0 else []
-            subprocess.run(
-                [self._passwd_program, *flags, "-b", str(passwords), user, secret],
-                check=True, capture_output=True,
-            )
+        write_password_file(self._passwd_program, passwords, self.users)
         lines = [
             # Run as whoever runs the tests: as root Mosquitto would otherwise switch to
             # the `mosquitto` user and be unable to read this private folder.

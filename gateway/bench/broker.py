@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 
+from simulators.mosquitto import write_password_file
 from simulators.ports import free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -52,9 +53,7 @@ class Broker:
                 raise BrokerError(f"{program} not found: the ingest benchmark needs a real "
                                   "Mosquitto (apt-get install mosquitto mosquitto-clients)")
         pw_file = self.folder / "passwd"
-        pw_file.unlink(missing_ok=True)
-        subprocess.run([passwd_tool, "-c", "-b", str(pw_file), self.username, self.password],
-                       check=True, capture_output=True)
+        write_password_file(passwd_tool, pw_file, {self.username: self.password})
         conf = self.folder / "mosquitto.conf"
         conf.write_text("\n".join([
             f"user {pwd.getpwuid(os.geteuid()).pw_name}",  # as root it would drop privileges

@@ -319,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         config_path, expected, out, timeout = argv
         asyncio.run(serve(config_path, int(expected), out, float(timeout)))
     elif what == "publish":
-        url, user, password, items, depth, phases, prefix = argv
+        # the login comes in the environment: a command line is visible to all in `ps`
+        url, items, depth, phases, prefix = argv
+        user, password = os.environ[USER_ENV], os.environ[PASSWORD_ENV]
         plan = [(float(r), int(n)) for r, n in (p.split(":") for p in phases.split(","))]
         print(json.dumps(publish(url, user, password, int(items), int(depth), plan, prefix)))
     else:
@@ -369,7 +371,7 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
     try:
         wait_line(gw, "ready", 60)
         pub = subprocess.run([sys.executable, "-m", "gateway.bench.ingest", "publish",
-                              broker.url, broker.username, broker.password, str(items),
+                              broker.url, str(items),
                               str(depth), f"{offered}:{n_fixed},0:{n_flood}", "ing-"],
                              env=env, capture_output=True, text=True, timeout=timeout)
         if pub.returncode:

@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from gateway.config import Config, inspect_config
+from gateway.config_rules import insecure_warnings
 from gateway.masterdata import inspect_master
 
 COLUMNS = ("sku", "kind", "method", "level", "material", "labor", "overhead", "std",
@@ -24,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     config, problems = inspect_config(args.config)
     master = None
     if config is not None:
+        for warning in insecure_warnings(config):
+            print(warning, file=sys.stderr)
         master, master_problems = inspect_master(config)
         problems += master_problems
     rollup = None

@@ -163,8 +163,12 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
         account_names=names_by_code(config.accounts.by_key(),
                                                      config.accounts.names),
         secure_cookies=d.secure_cookies if secure_cookies is None else secure_cookies,
-        session_max_s=d.session_max_hours * 3600)
+        session_max_s=d.session_max_hours * 3600,
+        allowed_origins=tuple(d.allowed_origins), trusted_proxies=tuple(d.trusted_proxies),
+        server_names=(*d.server_names, d.host), metrics_public=d.metrics_public,
+        metrics_token=_metrics_token(d))
     audit = AuditLog(config.gateway.db)
+    ssl_context = _ssl_context(d)
     state = DashboardState(db_path=Path(config.gateway.db), users=users, settings=settings,
                            metrics=metrics, devices=gw.devices,
                            act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch),
@@ -174,9 +178,8 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     _reread_users_on_sighup(loop, app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    host, _, port = d.listen.rpartition(":")
-    host = host or "127.0.0.1"
-    site = web.TCPSite(runner, host, int(port))
+    host, port = d.host, d.port
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError as exc:
@@ -185,4 +188,35 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
                             "stop the other process or choose a free port ([dashboard] "
                             "listen, or `gateway demo --port N`)") from None
     port = runner.addresses[0][1]  # the port bound, when the config said 0 (any)
-    return runner, f"http://{host}:{port}/"
+    shown = f"[{host}]" if ":" in host else host
+    return runner, f"{'https' if ssl_context else 'http'}://{shown}:{port}/"
+
+
+def _metrics_token(d) -> str | None:
+    import os
+
+    from gateway.startup import StartupError
+
+    if d.metrics_token_env is None:
+        return None
+    token = os.environ.get(d.metrics_token_env, "")
+    if not token.strip():
+        raise StartupError(f"[dashboard] metrics_token_env names {d.metrics_token_env}, which "
+                           "is not set (or empty) in the environment")
+    return token.strip()
+
+
+def _ssl_context(d):
+    """The https context of [dashboard] tls_cert/tls_key, or None for plain http."""
+    import ssl
+
+    from gateway.startup import StartupError
+    from gateway.tls import server_context
+
+    if d.tls_cert is None:
+        return None
+    try:
+        return server_context(d.tls_cert, d.tls_key)
+    except (ssl.SSLError, OSError) as exc:
+        raise StartupError(f"[dashboard] tls_cert {d.tls_cert} / tls_key {d.tls_key} cannot "
+                           f"serve https: {exc}") from None

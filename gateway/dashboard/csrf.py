@@ -20,8 +20,10 @@ def _origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def check_origin(request: web.Request, allowed: tuple[str, ...] = ()) -> None:
-    """Raise 403 unless Origin (or, lacking it, Referer) is this server or an allowed one."""
+def check_origin(request: web.Request, allowed: tuple[str, ...] = (), *,
+                 scheme: str | None = None) -> None:
+    """Raise 403 unless Origin (or, lacking it, Referer) is this server or an allowed one;
+    `scheme` is the one the browser used (https behind a TLS proxy), else this socket's."""
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         referer = request.headers.get("Referer")
@@ -30,7 +32,7 @@ def check_origin(request: web.Request, allowed: tuple[str, ...] = ()) -> None:
         origin = origin.lower()
     if not origin:
         raise web.HTTPForbidden(text="refused: POST without an Origin or Referer header")
-    own = f"{request.scheme}://{request.host}".lower()
+    own = f"{scheme or request.scheme}://{request.host}".lower()
     if origin != own and origin not in {a.lower().rstrip("/") for a in allowed}:
         raise web.HTTPForbidden(text=f"refused: Origin {origin!r} is not {own!r}")
 

@@ -1,31 +1,51 @@
-"""The gate every request passes: session lookup, login required, CSRF and Origin on
-every POST, supervisors only for anything that changes state. It fails closed: a path
-not listed as public needs a logged-in session."""
+"""The gate every request passes: Host check, session lookup, login required, CSRF and
+Origin on every POST, supervisors only for anything that changes state. It fails closed:
+a path not listed as public needs a logged-in session.
+
+Who is asking, as seen through a reverse proxy, is gateway.dashboard.peers."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
 from gateway.dashboard.auth import COOKIE, follow_users_file
 from gateway.dashboard.csrf import check_origin, check_token
 from gateway.dashboard.keys import SESSION, SESSIONS, STATE
+from gateway.dashboard.peers import _ip, client_address, request_scheme
 from gateway.dashboard.render import render
 from gateway.dashboard.state import DatabaseUnavailable
 from gateway.dashboard.views.audit import note
 from gateway.dashboard.views.login import set_session_cookie
 
+__all__ = ["gate", "security_headers"]
+
 log = logging.getLogger("gateway.dashboard")
 
-# Paths open without login; /metrics checks loopback-or-login itself.
+# Paths open without login; /metrics checks token-or-login itself.
 PUBLIC_PREFIXES = ("/static/", "/favicon.ico")
 LOGIN, LOGOUT, METRICS, STREAM = "/login", "/logout", "/metrics", "/events"
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def host_allowed(request: web.Request) -> bool:
+    """Host is an IP literal, localhost or one of `server_names`: a page of a rebound
+    foreign name (DNS rebinding) is refused before it reaches anything."""
+    try:
+        name = (urlsplit(f"//{request.host}").hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    if not name:
+        return False
+    if _ip(name) is not None or name == "localhost":
+        return True
+    names = {n.lower().rstrip(".") for n in request.app[STATE].settings.server_names}
+    return name in names
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -35,7 +55,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Referrer-Policy", "same-origin")
-    if request.secure:
+    if request_scheme(request) == "https":
         h.setdefault("Strict-Transport-Security", "max-age=31536000")
     if not request.path.startswith("/static/"):
         h.setdefault("Cache-Control", "no-store")
@@ -44,6 +64,12 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 @web.middleware
 async def gate(request: web.Request, handler):
     path = request.path
+    if not host_allowed(request):
+        log.warning("refused %s %s from %s: Host %r is not a name of this dashboard",
+                    request.method, path, client_address(request), request.host)
+        raise web.HTTPMisdirectedRequest(
+            text=f"refused: Host {request.host!r} is not a name of this dashboard "
+                 "(add it to [dashboard] server_names)")
     if path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     sessions = request.app[SESSIONS]
@@ -69,7 +95,8 @@ async def gate(request: web.Request, handler):
             raise web.HTTPSeeOther(f"{LOGIN}?next={quote(request.path_qs, safe='/')}")
         raise web.HTTPUnauthorized(text="login required")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
-        check_origin(request, request.app[STATE].settings.allowed_origins)
+        check_origin(request, request.app[STATE].settings.allowed_origins,
+                     scheme=request_scheme(request))
         try:
             await check_token(request, s)
         except web.HTTPForbidden:

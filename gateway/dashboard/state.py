@@ -89,6 +89,12 @@ class DashboardSettings:
     sse_interval_s: float = 1.0
     sse_keepalive_s: float = 15.0
     allowed_origins: tuple[str, ...] = ()  # extra Origins (e.g. behind a TLS proxy)
+    # peers (addresses / CIDRs) whose X-Forwarded-Proto and -For are believed
+    trusted_proxies: tuple[str, ...] = ()
+    # names a Host header may carry besides IP literals and localhost (DNS rebinding)
+    server_names: tuple[str, ...] = ()
+    metrics_token: str | None = None  # bearer token that may scrape /metrics
+    metrics_public: bool = False  # /metrics open to whoever reaches it
     max_upload_bytes: int = 5 * 1024 * 1024
 
 

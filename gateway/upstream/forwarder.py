@@ -25,6 +25,8 @@ import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from drivers.urls import has_credentials, redact_url
+
 from gateway.upstream.batcher import Batcher
 from gateway.upstream.outbox import DurableOutbox
 from gateway.upstream.sink import UpstreamSink
@@ -157,7 +159,11 @@ def _drained(conn: sqlite3.Connection, batcher: Batcher) -> bool:
 def make_sink(kind: str, url: str, token: str | None = None, timeout: float = 10.0,
               topic: str = "gateway/gl/batches", username: str | None = None,
               password: str | None = None, tls_context=None) -> UpstreamSink:
-    """A sink by name: http (url), file (path), mqtt (mqtt://[user:pass@]host:port)."""
+    """A sink by name: http (url), file (path), mqtt (mqtt://host:port). A login inside
+    the url is refused: it comes from the environment like every secret."""
+    if kind in ("http", "mqtt") and has_credentials(url):
+        raise ValueError(f"url: credentials inside the url are refused ({redact_url(url)!r}); "
+                         "pass them through environment variables")
     if kind == "http":
         from gateway.upstream.http_sink import HttpSink
         return HttpSink(url, token=token, timeout=timeout)
@@ -168,12 +174,13 @@ def make_sink(kind: str, url: str, token: str | None = None, timeout: float = 10
         from gateway.upstream.mqtt_sink import MqttSink
         u = urlsplit(url)
         if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
-            raise ValueError(f"url: expected mqtt://host:port for the mqtt sink (got {url!r})")
+            raise ValueError(f"url: expected mqtt://host:port for the mqtt sink "
+                             f"(got {redact_url(url)!r})")
         tls = tls_context
         if u.scheme == "mqtts" and tls is None:
             tls = ssl.create_default_context()
         return MqttSink(u.hostname, u.port or (8883 if tls else 1883), topic,
-                        username=username or u.username, password=password or u.password,
+                        username=username, password=password,
                         tls_context=tls, timeout=timeout)
     raise ValueError(f"sink: expected http, file or mqtt (got {kind!r})")
 

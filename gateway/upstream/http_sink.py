@@ -13,6 +13,7 @@ import json
 
 import aiohttp
 
+from drivers.urls import redact_url
 from gateway.upstream.sink import Ack, Reject, Retry, Verdict
 
 __all__ = ["HttpSink"]
@@ -25,12 +26,13 @@ class HttpSink:
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 10.0):
         self.url = url
+        self.shown = redact_url(url)  # what messages say: never a password or query
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:  # never show the token
-        return f"HttpSink({self.url!r})"
+        return f"HttpSink({self.shown!r})"
 
     async def send(self, batch: dict) -> Verdict:
         if self._session is None or self._session.closed:
@@ -44,9 +46,9 @@ class HttpSink:
                 text = await resp.text(errors="replace")
                 status = resp.status
         except asyncio.TimeoutError:
-            return Retry(f"timeout after {self.timeout.total}s posting to {self.url}")
+            return Retry(f"timeout after {self.timeout.total}s posting to {self.shown}")
         except (aiohttp.ClientError, OSError) as exc:
-            return Retry(f"{type(exc).__name__}: {exc}")
+            return Retry(f"{type(exc).__name__}: {str(exc).replace(self.url, self.shown)}")
         excerpt = " ".join(text.split())[:200]
         if 200 <= status < 300 or status == 409:
             return Ack(f"HTTP {status}")

@@ -282,7 +282,7 @@ def test_secrets_in_the_file_are_refused_without_echoing_them(tmp_path, section,
 
 
 def test_an_env_name_that_looks_like_a_secret_is_refused_without_echo(tmp_path):
-    text = MINIMAL + '\n[mqtt]\nurl = "mqtt://h"\nusername_env = "U"\npassword_env = "p@ss w0rd!"\n'
+    text = MINIMAL + '\n[mqtt]\nurl = "mqtt://localhost"\nusername_env = "U"\npassword_env = "p@ss w0rd!"\n'
     found = problems(write(tmp_path, text))
     assert found == ["mqtt.password_env: expected the NAME of an environment variable "
                      "(letters, digits, _), not a secret"]
@@ -348,10 +348,10 @@ def test_anonymous_mqtt_only_in_a_demo_config(tmp_path):
 
 
 def test_mqtt_tls_files_need_mqtts_and_must_exist(tmp_path):
-    text = MINIMAL + ('\n[mqtt]\nurl = "mqtt://broker:8883"\nusername_env = "U"\n'
+    text = MINIMAL + ('\n[mqtt]\nurl = "mqtt://127.0.0.1:8883"\nusername_env = "U"\n'
                       'password_env = "P"\nca_file = "ca.pem"\n')
     assert problems(write(tmp_path, text)) == [
-        "mqtt.ca_file: TLS files need an mqtts:// url, got 'mqtt://broker:8883'",
+        "mqtt.ca_file: TLS files need an mqtts:// url, got 'mqtt://127.0.0.1:8883'",
         f"mqtt.ca_file: file not found: {tmp_path / 'ca.pem'}",
     ]
     (tmp_path / "ca.pem").write_text("x")
@@ -503,7 +503,7 @@ def test_any_unknown_key_is_reported_by_its_path(key):
 
 
 def test_secret_looking_keys_and_unknown_tables_are_never_echoed(tmp_path):
-    text = MINIMAL + ('\n[mqtt]\nurl = "mqtt://h"\nusername_env = "U"\npassword_env = "P"\n'
+    text = MINIMAL + ('\n[mqtt]\nurl = "mqtt://localhost"\nusername_env = "U"\npassword_env = "P"\n'
                       'mqtt_password = "pw-1"\n\n[upstrem]\nsink = "http"\ntoken = "tk-2"\n')
     found = problems(write(tmp_path, text))
     assert found == [

@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway import audit
 from gateway.audit import AuditEntry
 from gateway.dashboard.keys import STATE
+from gateway.dashboard.peers import client_address
 from gateway.dashboard.render import render, session_of
 
 log = logging.getLogger("gateway.dashboard.audit")
@@ -23,7 +24,7 @@ async def note(request: web.Request, action: str, target: str = "", detail: str 
     `address` (default: the client's)."""
     s = session_of(request)
     entry = AuditEntry(actor or (s.user if s and s.user else "-"),
-                       address or request.remote or "?", action, target, detail)
+                       address or client_address(request) or "?", action, target, detail)
     write = request.app[STATE].audit
     if write is None:
         return

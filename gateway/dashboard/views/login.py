@@ -14,6 +14,7 @@ from aiohttp import web
 
 from gateway.dashboard.auth import COOKIE
 from gateway.dashboard.keys import SESSIONS, STATE, THROTTLE
+from gateway.dashboard.peers import client_address
 from gateway.dashboard.render import render, session_of
 from gateway.dashboard.views.audit import note
 
@@ -75,12 +76,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     nxt = safe_next(str(form.get("next", "/")))
     throttle = request.app[THROTTLE]
     users = request.app[STATE].users
-    keys = throttle.keys(name, request.remote)
+    addr = client_address(request)
+    keys = throttle.keys(name, addr)
     # No await between the check and the count: parallel guesses cannot outrun the limit.
     admission = throttle.admit(keys)
     if not admission.admitted:
         said = name_for_log(users, name)
-        log.warning("login refused (throttled): name=%s addr=%s", said, request.remote)
+        log.warning("login refused (throttled): name=%s addr=%s", said, addr)
         await note(request, "login_refused", detail=f"throttled for {admission.wait_s:.0f} s",
                    actor=said)
         return render(request, "login.html", status=429, next=nxt,
@@ -96,7 +98,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         throttle.settle(keys, ok=user is not None)
     if user is None:
         said = name_for_log(users, name)
-        log.warning("login failed: name=%s addr=%s", said, request.remote)
+        log.warning("login failed: name=%s addr=%s", said, addr)
         await note(request, "login_failed", actor=said,
                    detail="slowed: the name is locked" if admission.name_locked else "")
         return render(request, "login.html", status=401, next=nxt,
@@ -104,7 +106,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     sessions = request.app[SESSIONS]
     sessions.drop(session_of(request).sid)  # a fresh id on login: no session fixation
     s = sessions.new(user)
-    log.info("login: name=%r role=%s addr=%s", user.name, user.role, request.remote)
+    log.info("login: name=%r role=%s addr=%s", user.name, user.role, addr)
     await note(request, "login", detail=user.role, actor=user.name)
     resp = web.HTTPSeeOther(nxt)
     set_session_cookie(request, resp, s.sid)

@@ -1,8 +1,11 @@
-"""`/metrics` in Prometheus text format: open to loopback clients, else login required."""
+"""`/metrics` in Prometheus text format: for a scraper holding the bearer token
+(`[dashboard] metrics_token_env`), a logged-in dashboard user, or anyone when
+`metrics_public = true`. Being on loopback earns nothing: a reverse proxy on the same
+host would make that everyone."""
 
 from __future__ import annotations
 
-import ipaddress
+import hmac
 
 from aiohttp import web
 
@@ -14,20 +17,24 @@ from gateway.metrics import CONTENT_TYPE_LATEST
 routes = web.RouteTableDef()
 
 
-def is_loopback(addr: str | None) -> bool:
-    # Only the socket's peer address counts: X-Forwarded-For is trivially forged.
-    try:
-        return addr is not None and ipaddress.ip_address(addr.split("%")[0]).is_loopback
-    except ValueError:
-        return False
+def bearer_ok(request: web.Request, token: str | None) -> bool:
+    """True when the request carries `Authorization: Bearer <token>` for this token."""
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and \
+        hmac.compare_digest(sent.strip().encode(), token.encode())
 
 
 @routes.get("/metrics", name="metrics")
 async def metrics(request: web.Request) -> web.Response:
-    s = session_of(request)
-    if not is_loopback(request.remote) and (s is None or s.user is None):
-        raise web.HTTPUnauthorized(text="/metrics: login required from a non-loopback client")
     state = request.app[STATE]
+    settings = state.settings
+    s = session_of(request)
+    if not (settings.metrics_public or bearer_ok(request, settings.metrics_token)
+            or (s is not None and s.user is not None)):
+        raise web.HTTPUnauthorized(
+            text="/metrics: send Authorization: Bearer <token> (the token in the variable "
+                 "named by [dashboard] metrics_token_env) or log in",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     if state.metrics is None:
         raise web.HTTPNotFound(text="/metrics: no metrics registry wired")
     try:

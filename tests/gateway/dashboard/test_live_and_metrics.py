@@ -1,5 +1,6 @@
-"""The live stream pushes changes as the journal commits; /metrics speaks Prometheus and
-is open without login only to loopback clients."""
+"""The live stream pushes changes as the journal commits; /metrics speaks Prometheus to a
+scraper with the bearer token or a logged-in user (tests/gateway/dashboard/test_transport.py
+has `metrics_public` and the Host check)."""
 
 from __future__ import annotations
 
@@ -68,13 +69,21 @@ async def test_stream_ends_when_the_session_does(dashboard):
     resp.close()
 
 
-async def test_metrics_from_loopback_without_login(dashboard):
-    d = await dashboard()
+async def test_metrics_with_the_bearer_token(dashboard):
+    d = await dashboard(metrics_token="scrape-me-0123456789")
     d.state.metrics.readings.labels(device="plc-assy").inc(7)
     d.state.metrics.events.labels(device="plc-assy", type="completion").inc(3)
     d.state.metrics.reject("unknown_item")
     d.state.metrics.journal_commit_seconds.observe(0.004)
-    resp = await d.client.get("/metrics")
+    # loopback alone earns nothing (a proxy on this host would make it everyone), nor
+    # does a wrong token
+    for headers in ({}, {"Authorization": "Bearer scrape-me-wrong"},
+                    {"Authorization": "Basic scrape-me-0123456789"}):
+        resp = await d.client.get("/metrics", headers=headers)
+        assert resp.status == 401, headers
+        assert "metrics_token_env" in await resp.text()
+    resp = await d.client.get("/metrics",
+                              headers={"Authorization": "Bearer scrape-me-0123456789"})
     assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain")
     text = await resp.text()
     for line in ['gateway_readings_total{device="plc-assy"} 7.0',
@@ -109,7 +118,7 @@ async def test_metrics_from_another_host_needs_login(make_state):
     await client.start_server()
     try:
         resp = await client.get("/metrics")
-        assert resp.status == 401 and "login required" in await resp.text()
+        assert resp.status == 401 and "or log in" in await resp.text()
         assert not (await resp.text()).startswith("# HELP")
         # Logged in, the same client may scrape.
         login = await client.get("/login")
