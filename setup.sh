@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # One-time setup on a fresh machine: system programs the tests and the demo need
-# (Mosquitto broker, Debian's Chromium for browser tests) and a venv with the project.
+# (Mosquitto broker, PostgreSQL, Debian's Chromium for browser tests) and a venv with the project.
 set -euo pipefail
 cd "$(dirname "$0")"
 missing=()
 command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The consolidator tests run their own PostgreSQL cluster with initdb/pg_ctl.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 \
+  || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
