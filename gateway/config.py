@@ -389,6 +389,14 @@ def _render(label: str, found: list[tuple[str, str]]) -> list[str]:
 
 # ---- the structural walk: mirrors msgspec's checks, but collects instead of stopping ----
 
+def structural_problems(doc: dict, kind: type) -> list[tuple[str, str]]:
+    """Every (path, reason) where `doc` does not fit the msgspec Struct `kind`, all at once
+    (the same walk as gateway.toml's; other config files, e.g. plant.toml, use it too)."""
+    found: list[tuple[str, str]] = []
+    _walk(doc, mi.type_info(kind), "", found)
+    return found
+
+
 def _walk(value: Any, t: Any, path: str, out: list, top: bool = False) -> None:
     if isinstance(t, mi.UnionType):
         options = [x for x in t.types if not isinstance(x, mi.NoneType)]
@@ -408,6 +416,8 @@ def _walk(value: Any, t: Any, path: str, out: list, top: bool = False) -> None:
         if not isinstance(value, list):
             out.append((path, f"expected a list, got {value!r}"))
             return
+        if t.min_length and len(value) < t.min_length:
+            out.append((path, f"must hold at least {t.min_length} item(s)"))
         for i, item in enumerate(value):
             _walk(item, t.item_type, f"{path}[{i}]", out)
     elif isinstance(t, mi.DictType):
@@ -438,6 +448,8 @@ def _walk(value: Any, t: Any, path: str, out: list, top: bool = False) -> None:
             out.append((path, f"expected a string, got {value!r}"))
         elif t.min_length and len(value.strip()) < t.min_length:
             out.append((path, "must not be empty"))
+        elif t.pattern and not re.search(t.pattern, value):
+            out.append((path, f"must match {t.pattern}, got {value!r}"))
 
 
 def _bounds(value: float, t: Any, path: str, out: list) -> None:
