@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "outbox": ("gateway.commands.outbox", "upstream batches: list, retry, export"),
     "user": ("gateway.commands.user", "dashboard users"),
     "bench": ("gateway.commands.bench", "benchmarks (see docs/performance.md)"),
+    "consolidate": ("gateway.commands.consolidate", "plant: GL batches from JetStream into PostgreSQL"),
+    "plant": ("gateway.commands.plant", "plant ledger views: trial-balance, lag"),
 }
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from gateway import failpoints
 from gateway.plant.batch import Batch, Identity, Problem, digest, identify, judge
 
-__all__ = ["Ahead", "Applied", "Duplicate", "Outcome", "Quarantined", "Rules", "apply_message"]
+__all__ = ["Ahead", "Applied", "Duplicate", "Outcome", "Quarantined", "Rules", "apply_message",
+           "quarantine_message"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,15 @@ def apply_message(conn, body: bytes, rules: Rules, *, stream_seq: int | None = N
     if isinstance(outcome, Applied) and healed:
         return Applied(outcome.gateway, outcome.batch_id, outcome.lines, healed)
     return outcome
+
+
+def quarantine_message(conn, body: bytes, problem: Problem, *,
+                       stream_seq: int | None = None) -> Quarantined:
+    """Keep a batch the database itself refused (a value out of range, say), in its own transaction."""
+    ident = identify(body)
+    with conn.transaction():
+        return _quarantine(conn, problem, ident if isinstance(ident, Identity) else None,
+                           body, digest(body), stream_seq)
 
 
 def _take(conn, ident: Identity, rules: Rules, body: bytes, d: str,

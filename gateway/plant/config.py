@@ -44,8 +44,8 @@ class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 class PlantSection(_Section):
     id: Name
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
-    currency_decimals: Annotated[int, msgspec.Meta(ge=0, le=6)] = 2
     gateways: Annotated[list[Name], msgspec.Meta(min_length=1)]
+    currency_decimals: Annotated[int, msgspec.Meta(ge=0, le=6)] = 2
 
 
 class NatsSection(_Section):

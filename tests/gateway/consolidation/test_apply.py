@@ -16,7 +16,7 @@ RULES = Rules(currency="EUR", decimals=2, gateways=frozenset({"line1", "line2"})
 
 @pytest.fixture
 def conn(postgres_dsn):
-    with psycopg.connect(postgres_dsn) as c:
+    with psycopg.connect(postgres_dsn, autocommit=True) as c:
         ensure_schema(c)
         register_gateways(c, sorted(RULES.gateways))
         yield c
