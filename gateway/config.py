@@ -280,17 +280,21 @@ def inspect_config(path: str | pathlib.Path) -> tuple[Config | None, list[str]]:
     """Every problem of `path`, and the Config when its [gateway] and [accounts] are
     usable (broken optional sections dropped), so `gateway check` can go on to check the
     master data and report everything in one run."""
-    path = pathlib.Path(path)
+    doc, problems = read_toml(path)
+    return (None, problems) if doc is None else inspect_document(doc, path)
+
+
+def read_toml(path: str | pathlib.Path) -> tuple[dict | None, list[str]]:
+    """The parsed document, or None and why the file cannot be read as TOML."""
     label = str(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(pathlib.Path(path).read_text(encoding="utf-8")), []
     except FileNotFoundError:
         return None, [f"{label}: file not found"]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [f"{label}: cannot read: {exc}"]
     except tomllib.TOMLDecodeError as exc:
         return None, [f"{label}: not valid TOML: {exc}"]
-    return inspect_document(doc, path)
 
 
 def inspect_document(doc: dict, path: str | pathlib.Path) -> tuple[Config | None, list[str]]:

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import os
 import pathlib
-import tomllib
 from typing import Annotated
 
 import msgspec
 
-from gateway.config import ConfigError, Name, Positive, PositiveInt, structural_problems
+from gateway.config import (ConfigError, Name, Positive, PositiveInt, read_toml,
+                            structural_problems)
 
 __all__ = ["ConfigError", "NatsSection", "PlantConfig", "PlantSection", "PostgresSection",
            "load_plant_config"]
@@ -101,14 +101,9 @@ def load_plant_config(path: str | pathlib.Path) -> PlantConfig:
     """Read and validate plant.toml; raise ConfigError listing every problem."""
     path = pathlib.Path(path)
     label = str(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([f"{label}: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{label}: cannot read: {exc}"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{label}: not valid TOML: {exc}"]) from None
+    doc, problems = read_toml(path)
+    if doc is None:
+        raise ConfigError(problems)
     found = structural_problems(doc, PlantConfig)
     if "file" in doc:
         found.append(("file", "not a key of plant.toml"))
