@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("gateway.commands.audit", "who did what on the dashboard and to its users"),
     "cert": ("gateway.commands.cert", "OPC-UA client key and certificate: cert create"),
     "bench": ("gateway.commands.bench", "benchmarks (see docs/performance.md)"),
+    "consolidate": ("gateway.commands.consolidate", "plant: GL batches from JetStream into PostgreSQL"),
+    "plant": ("gateway.commands.plant", "plant ledger views: trial-balance, lag"),
 }
 
 

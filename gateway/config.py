@@ -299,17 +299,21 @@ def inspect_config(path: str | pathlib.Path) -> tuple[Config | None, list[str]]:
     """Every problem of `path`, and the Config when its [gateway] and [accounts] are
     usable (broken optional sections dropped), so `gateway check` can go on to check the
     master data and report everything in one run."""
-    path = pathlib.Path(path)
+    doc, problems = read_toml(path)
+    return (None, problems) if doc is None else inspect_document(doc, path)
+
+
+def read_toml(path: str | pathlib.Path) -> tuple[dict | None, list[str]]:
+    """The parsed document, or None and why the file cannot be read as TOML."""
     label = str(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(pathlib.Path(path).read_text(encoding="utf-8")), []
     except FileNotFoundError:
         return None, [f"{label}: file not found"]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [f"{label}: cannot read: {exc}"]
     except tomllib.TOMLDecodeError as exc:
         return None, [f"{label}: not valid TOML: {exc}"]
-    return inspect_document(doc, path)
 
 
 def inspect_document(doc: dict, path: str | pathlib.Path) -> tuple[Config | None, list[str]]:
@@ -408,6 +412,14 @@ def _render(label: str, found: list[tuple[str, str]]) -> list[str]:
 
 # ---- the structural walk: mirrors msgspec's checks, but collects instead of stopping ----
 
+def structural_problems(doc: dict, kind: type) -> list[tuple[str, str]]:
+    """Every (path, reason) where `doc` does not fit the msgspec Struct `kind`, all at once
+    (the same walk as gateway.toml's; other config files, e.g. plant.toml, use it too)."""
+    found: list[tuple[str, str]] = []
+    _walk(doc, mi.type_info(kind), "", found)
+    return found
+
+
 def _walk(value: Any, t: Any, path: str, out: list, top: bool = False) -> None:
     if isinstance(t, mi.UnionType):
         options = [x for x in t.types if not isinstance(x, mi.NoneType)]
@@ -427,6 +439,8 @@ def _walk(value: Any, t: Any, path: str, out: list, top: bool = False) -> None:
         if not isinstance(value, list):
             out.append((path, f"expected a list, got {value!r}"))
             return
+        if t.min_length and len(value) < t.min_length:
+            out.append((path, f"must hold at least {t.min_length} item(s)"))
         for i, item in enumerate(value):
             _walk(item, t.item_type, f"{path}[{i}]", out)
     elif isinstance(t, mi.DictType):
@@ -457,6 +471,8 @@ def _walk(value: Any, t: Any, path: str, out: list, top: bool = False) -> None:
             out.append((path, f"expected a string, got {value!r}"))
         elif t.min_length and len(value.strip()) < t.min_length:
             out.append((path, "must not be empty"))
+        elif t.pattern and not re.search(t.pattern, value):
+            out.append((path, f"must match {t.pattern}, got {value!r}"))
 
 
 def _bounds(value: float, t: Any, path: str, out: list) -> None:

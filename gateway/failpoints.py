@@ -32,6 +32,8 @@ POINTS = {
     "outbox.commit",           # COMMIT of a batch state change (disk_full here = SQLITE_FULL)
     "ingest.after_line",
     "spill.write",             # the engine's spill file takes a block (enospc = disk full)
+    "plant.before_commit",     # consolidator: batch and lines inserted, not committed
+    "plant.after_commit",      # consolidator: committed, the JetStream message not yet acked
 }
 
 

@@ -1,0 +1,51 @@
+"""`gateway consolidate -c plant.toml`: GL batches from JetStream into the plant ledger (see docs/plant.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from gateway.commands._common import Exit
+
+__all__ = ["add_arguments", "load", "run"]
+
+
+def add_arguments(p) -> None:
+    p.add_argument("-c", "--config", required=True, metavar="FILE", help="plant.toml")
+
+
+def load(path: str):
+    """plant.toml, or print every problem and exit 1."""
+    from gateway.plant.config import ConfigError, load_plant_config
+
+    try:
+        return load_plant_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise Exit(1) from None
+
+
+def run(args) -> int:
+    from gateway.plant.config import ConfigError
+    from gateway.plant.consolidator import consolidate
+
+    cfg = load(args.config)
+    try:
+        cfg.dsn()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await consolidate(cfg, stop)
+
+    asyncio.run(main())
+    return 0

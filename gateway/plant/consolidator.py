@@ -1,0 +1,182 @@
+"""`consolidate()`: a durable JetStream pull consumer that applies every batch exactly once.
+
+Several consolidator processes may share the durable consumer: JetStream hands each
+message to one of them, and `apply_message` serialises a gateway's batches in
+PostgreSQL. A message is acked only after its transaction committed; a process killed
+anywhere leaves its unacked messages to come back after `ack_wait_s`, and their
+redelivery is a no-op by key. A batch ahead of its gateway's sequence is put back
+(`nak` with a delay) until the missing one arrives or `gap_wait_s` has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+
+import nats
+import nats.errors
+import nats.js.errors
+import psycopg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from gateway import failpoints
+from gateway.plant.apply import (Ahead, Applied, Duplicate, Outcome, Rules, apply_message,
+                                 quarantine_message)
+from gateway.plant.batch import Problem
+from gateway.plant.config import PlantConfig
+from gateway.plant.metrics import PlantMetrics
+from gateway.plant.schema import ensure_schema, register_gateways
+from gateway.startup import StartupError
+
+__all__ = ["consolidate", "rules_of"]
+
+log = logging.getLogger("gateway.plant")
+
+
+def rules_of(cfg: PlantConfig) -> Rules:
+    p = cfg.plant
+    return Rules(currency=p.currency, decimals=p.currency_decimals, gateways=frozenset(p.gateways))
+
+
+def open_ledger(cfg: PlantConfig) -> psycopg.Connection:
+    """An autocommit connection (each batch is its own explicit transaction), schema ready."""
+    try:
+        conn = psycopg.connect(cfg.dsn(), autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise StartupError(f"PostgreSQL ({cfg.postgres.dsn_env}): {str(exc).strip()}") from None
+    ensure_schema(conn)
+    register_gateways(conn, list(cfg.plant.gateways))
+    return conn
+
+
+async def _connect_nats(cfg: PlantConfig):
+    n = cfg.nats
+    tls = ssl.create_default_context(cafile=n.ca_file) if n.ca_file else None
+
+    async def error_cb(exc):  # nats-py reconnects by itself; say so once per error
+        log.warning("NATS %s: %s", type(exc).__name__, exc)
+
+    try:
+        return await nats.connect(servers=list(n.servers), tls=tls, name="plant-consolidator",
+                                  connect_timeout=n.connect_timeout_s, allow_reconnect=True,
+                                  max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                  error_cb=error_cb, **cfg.nats_credentials())
+    except (nats.errors.NoServersError, OSError, asyncio.TimeoutError) as exc:
+        raise StartupError(f"NATS {', '.join(n.servers)}: cannot connect: {exc}") from None
+
+
+async def _subscribe(js, cfg: PlantConfig):
+    n = cfg.nats
+    try:
+        await js.stream_info(n.stream)
+    except nats.js.errors.NotFoundError:
+        raise StartupError(
+            f"NATS stream {n.stream!r} does not exist on {', '.join(n.servers)}: create it "
+            "(the gateways' nats sink does with create_stream = true) or fix nats.stream") from None
+    config = ConsumerConfig(durable_name=n.durable, ack_policy=AckPolicy.EXPLICIT,
+                            deliver_policy=DeliverPolicy.ALL, ack_wait=n.ack_wait_s,
+                            max_deliver=-1, filter_subject=n.subject,
+                            max_ack_pending=max(1000, 20 * n.fetch_batch))
+    return await js.pull_subscribe(n.subject, durable=n.durable, stream=n.stream, config=config)
+
+
+def _report(outcome: Outcome, metrics: PlantMetrics, msg) -> None:
+    where = f"stream seq {msg.metadata.sequence.stream}, delivery {msg.metadata.num_delivered}"
+    if isinstance(outcome, Applied):
+        metrics.batches.labels(outcome.gateway).inc(1 + len(outcome.healed))
+        metrics.lines.labels(outcome.gateway).inc(outcome.lines)
+        if outcome.healed:
+            log.warning("plant: %s closed a gap; applied the batches held for it: %s",
+                        outcome.batch_id, ", ".join(outcome.healed))
+    elif isinstance(outcome, Duplicate):
+        metrics.duplicates.labels(outcome.gateway).inc()
+        log.info("plant: %s already applied (%s): dropped", outcome.batch_id, where)
+    elif isinstance(outcome, Ahead):
+        metrics.deferred.labels(outcome.gateway).inc()
+    else:
+        p = outcome.problem
+        metrics.quarantined.labels(p.kind).inc()
+        log.error("ALARM plant: batch %s from %s quarantined (%s) at %s: %s: %s",
+                  outcome.batch_id or "?", outcome.gateway or "?", p.kind, where,
+                  p.field or "batch", p.reason)
+
+
+async def consolidate(cfg: PlantConfig, stop: asyncio.Event, *,
+                      metrics: PlantMetrics | None = None) -> None:
+    """Apply batches from the stream until `stop` is set."""
+    metrics = metrics or PlantMetrics()
+    rules = rules_of(cfg)
+    n = cfg.nats
+    ledger = _Ledger(cfg)
+    ledger.conn = await asyncio.to_thread(open_ledger, cfg)  # fails start-up if unreachable
+    nc = await _connect_nats(cfg)
+    try:
+        sub = await _subscribe(nc.jetstream(), cfg)
+        log.info("plant %s: consolidating %s (durable %s) into PostgreSQL for %d gateways",
+                 cfg.plant.id, n.subject, n.durable, len(cfg.plant.gateways))
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(n.fetch_batch, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.Error) as exc:
+                log.warning("NATS fetch: %s: %s; retrying", type(exc).__name__, exc)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                await _handle(ledger, msg, rules, cfg, metrics)
+    finally:
+        # Every message handled was acked (or nak'd) already; one in hand comes back after
+        # ack_wait_s. A drain would wait for the pull subscription's own timeouts.
+        await nc.close()
+        ledger.close()
+
+
+class _Ledger:
+    """The consolidator's PostgreSQL connection, made again after the server went away."""
+
+    def __init__(self, cfg: PlantConfig):
+        self.cfg = cfg
+        self.conn: psycopg.Connection | None = None
+
+    async def get(self) -> psycopg.Connection:
+        while self.conn is None or self.conn.closed:
+            try:
+                self.conn = await asyncio.to_thread(open_ledger, self.cfg)
+            except StartupError as exc:
+                log.warning("%s; retrying in 1 s", exc)
+                await asyncio.sleep(1.0)
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+async def _handle(ledger: _Ledger, msg, rules: Rules, cfg: PlantConfig,
+                  metrics: PlantMetrics) -> None:
+    n = cfg.nats
+    final = msg.metadata.num_delivered * n.gap_retry_s >= n.gap_wait_s
+    seq = msg.metadata.sequence.stream
+    conn = await ledger.get()
+    started = time.perf_counter()
+    try:
+        outcome = await asyncio.to_thread(apply_message, conn, msg.data, rules,
+                                          stream_seq=seq, final=final)
+    except psycopg.OperationalError as exc:  # the server went away: nothing committed
+        log.warning("PostgreSQL: %s; batch at stream seq %d put back", str(exc).strip(), seq)
+        conn.close()
+        await msg.nak(delay=1.0)
+        return
+    except psycopg.DatabaseError as exc:  # this batch's values, not the server
+        outcome = await asyncio.to_thread(quarantine_message, conn, msg.data, Problem(
+            "refused_by_database", "", f"{type(exc).__name__}: {str(exc).strip()}"), stream_seq=seq)
+    metrics.apply_seconds.observe(time.perf_counter() - started)
+    _report(outcome, metrics, msg)
+    failpoints.hit("plant.after_commit")
+    if isinstance(outcome, Ahead):
+        await msg.nak(delay=n.gap_retry_s)
+    else:
+        await msg.ack()

@@ -1,0 +1,121 @@
+"""Three gateways -> one JetStream stream -> two consolidators on one durable consumer -> PostgreSQL.
+
+Real nats-server -js, real PostgreSQL cluster, real `gateway consolidate` processes. One
+consolidator is killed (SIGKILL) mid-transaction, its replacement is killed again right
+after a commit and before the ack, and a third takes over; a batch is also re-sent after
+JetStream's duplicate window would have forgotten it. Afterwards the plant ledger holds
+every batch exactly once, and its trial balance equals the sum of what the gateways sent,
+to the cent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+import nats
+import psycopg
+
+from gateway.money import to_str
+from tests.e2e.procs import reaped
+from tests.gateway.consolidation.batches import batch, body
+from tests.gateway.consolidation.plant_toml import write_plant_toml
+from tests.gateway.plant import ROOT, gateway
+from tests.support.nats_server import nats_server  # noqa: F401 (fixture)
+from tests.support.postgres import pg_cluster, postgres_dsn  # noqa: F401 (fixtures)
+
+GATEWAYS = ("line1", "line2", "line3")
+PER_GATEWAY = 40
+
+
+def _batches() -> list[dict]:
+    rng = random.Random(16)
+    return [batch(g, seq, [rng.randint(1, 250_000) for _ in range(3)], summarize=False)
+            for seq in range(1, PER_GATEWAY + 1) for g in GATEWAYS]   # interleaved, as on a plant
+
+
+async def _publish(url: str, docs: list[dict], *, create: bool = False, msg_id: bool = True) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    if create:
+        await js.add_stream(name="GL", subjects=["gl.plant1.>"], duplicate_window=120)
+    for doc in docs:
+        gw = doc["batch_id"].rsplit("-", 1)[0]
+        headers = {"Nats-Msg-Id": doc["batch_id"]} if msg_id else None
+        await js.publish(f"gl.plant1.{gw}", body(doc), headers=headers)
+    await nc.close()
+
+
+async def _consumer_idle(url: str) -> bool:
+    nc = await nats.connect(url)
+    try:
+        info = await nc.jetstream().consumer_info("GL", "plant1-consolidator")
+        return info.num_pending == 0 and info.num_ack_pending == 0
+    finally:
+        await nc.close()
+
+
+def _consolidator(toml, dsn: str, failpoint: str = "") -> subprocess.Popen:
+    env = {**os.environ, "PLANT_TEST_DSN": dsn, "GATEWAY_FAILPOINTS": failpoint}
+    return subprocess.Popen([sys.executable, "-m", "gateway", "consolidate", "-c", str(toml)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _applied(dsn: str) -> dict[str, int]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        try:
+            return dict(conn.execute("SELECT gateway, last_seq FROM plant_gateways").fetchall())
+        except psycopg.errors.UndefinedTable:
+            return {}
+
+
+def test_two_consolidators_survive_kills_and_book_every_batch_once(tmp_path, nats_server, postgres_dsn):
+    docs = _batches()
+    first, rest = docs[: len(docs) // 2], docs[len(docs) // 2:]
+    asyncio.run(_publish(nats_server.url, first, create=True))
+    asyncio.run(_publish(nats_server.url, first[:6]))  # a resend inside the window: dropped by JetStream
+    toml = write_plant_toml(tmp_path, servers=[nats_server.url], gateways=GATEWAYS, extra_nats=(
+        "ack_wait_s = 2\ngap_wait_s = 8\ngap_retry_s = 0.2\nfetch_batch = 10\n"))
+
+    with reaped(_consolidator(toml, postgres_dsn)) as steady, \
+            reaped(_consolidator(toml, postgres_dsn, "plant.before_commit=kill@8")) as doomed:
+        asyncio.run(_publish(nats_server.url, rest))
+        asyncio.run(_publish(nats_server.url, [docs[4]], msg_id=False))  # a resend JetStream cannot know
+        assert doomed.wait(timeout=30) == -9, doomed.stderr.read()
+        with reaped(_consolidator(toml, postgres_dsn, "plant.after_commit=kill@5")) as again:
+            assert again.wait(timeout=30) == -9, again.stderr.read()
+        with reaped(_consolidator(toml, postgres_dsn)) as third:
+            deadline = time.monotonic() + 40
+            while not (_applied(postgres_dsn) == {g: PER_GATEWAY for g in GATEWAYS}
+                       and asyncio.run(_consumer_idle(nats_server.url))):
+                assert time.monotonic() < deadline, f"applied so far: {_applied(postgres_dsn)}"
+                assert steady.poll() is None, steady.stderr.read()
+                time.sleep(0.3)
+            third.terminate()
+            assert third.wait(timeout=10) == 0, third.stderr.read()
+        steady.terminate()
+        assert steady.wait(timeout=10) == 0, steady.stderr.read()
+
+    expected = {g: sum(int(x["debit"].replace(".", "")) for d in docs
+                       if d["batch_id"].startswith(g + "-") for x in d["lines"]) for g in GATEWAYS}
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        booked = dict(conn.execute("SELECT gateway, sum(debit)::bigint FROM plant_lines GROUP BY 1"))
+        ids = [r[0] for r in conn.execute("SELECT batch_id FROM plant_batches")]
+        lines = conn.execute("SELECT count(*) FROM plant_lines").fetchone()[0]
+        held = conn.execute("SELECT kind, batch_id, reason FROM plant_quarantine").fetchall()
+    assert held == []
+    assert sorted(ids) == sorted(d["batch_id"] for d in docs)       # none missing, none twice
+    assert lines == sum(len(d["lines"]) for d in docs)
+    assert booked == expected
+    tb = json.loads(gateway("plant", "trial-balance", "-c", str(toml), "--format", "json",
+                            env={"PLANT_TEST_DSN": postgres_dsn}, check=True).stdout)
+    total = to_str(sum(expected.values()), 2)
+    assert (tb["debit"], tb["credit"]) == (total, total)
+    assert {g["gateway"]: g["debit"] for g in tb["gateways"]} == {
+        g: to_str(v, 2) for g, v in expected.items()}
