@@ -197,19 +197,46 @@ class Station(_Section):
     work_center: str | None = None  # line
 
 
+NATS_SUBJECT = "gl.{plant}.{gateway}"  # upstream.subject when not set
+_PLACEHOLDER = re.compile(r"\{(\w*)\}")
+
+
+def fill_subject(template: str, **values: str | None) -> str:
+    """`gl.{plant}.{gateway}` with the values given; a placeholder without one stays."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1)) or m.group(0), template)
+
+
 class UpstreamSection(_Section):
-    sink: Literal["http", "mqtt", "file"]
-    url: str | None = None  # http
+    sink: Literal["http", "mqtt", "file", "nats"]
+    url: str | None = None  # http; nats: one or more servers, comma-separated
     token_env: str | None = None  # http: bearer token from this environment variable
     topic: str | None = None  # mqtt: publish topic (uses the [mqtt] connection)
     path: str | None = None  # file: JSON-lines file (absolute after loading)
+    subject: str | None = None  # nats
+    stream: str | None = None  # nats: the JetStream stream that stores the batches
+    create_stream: bool = False  # nats
+    plant: str | None = None  # nats: fills {plant} in the subject
+    user_env: str | None = None  # nats: user name from this environment variable
+    password_env: str | None = None  # nats: password from this environment variable
+    creds_file: str | None = None  # nats
+    ca_file: str | None = None  # nats, tls:// only
+    cert_file: str | None = None  # nats, tls:// only
+    key_file: str | None = None  # nats, tls:// only
     batch_max_lines: PositiveInt = 500
     batch_max_seconds: Positive = 5.0
     summarize: bool = True
     timeout_s: Positive = 10.0
     backoff_max_s: Positive = 60.0
-    # http: accept the token over plain http:// to a host that is not this machine (warned)
+    # accept, warned, a login in clear to a host that is not this machine: the http token
+    # over plain http://, the nats login over plain nats://
     allow_insecure: bool = False
+
+    def nats_servers(self) -> list[str]:
+        return [part.strip() for part in (self.url or "").split(",") if part.strip()]
+
+    def nats_subject(self, gateway_id: str) -> str:
+        """The subject with {plant} and {gateway} filled in."""
+        return fill_subject(self.subject or NATS_SUBJECT, plant=self.plant, gateway=gateway_id)
 
 
 class DashboardSection(_Section):
@@ -561,7 +588,7 @@ _PATH_KEYS: dict[type, tuple[str, ...]] = {
     GatewaySection: ("db", "master_data"),
     MqttSection: ("ca_file", "cert_file", "key_file"),
     OpcuaDevice: ("server_cert", "client_cert", "client_key"),
-    UpstreamSection: ("path",),
+    UpstreamSection: ("path", "creds_file", "ca_file", "cert_file", "key_file"),
     DashboardSection: ("users_file", "tls_cert", "tls_key"),
     DemoSection: ("events",),
 }

@@ -100,8 +100,25 @@ DESCRIPTIONS = {
                      "shipping (-> shipment)",
     "stations.location": "receiving and shipping: the stock location it books at",
     "stations.work_center": "line: the work center whose active work order it feeds",
-    "upstream.sink": "where GL batches go: an HTTP endpoint, an MQTT topic or a file",
-    "upstream.url": "http: the endpoint batches are POSTed to",
+    "upstream.sink": "where GL batches go: an HTTP endpoint, an MQTT topic, a file or a "
+                     "NATS JetStream stream",
+    "upstream.url": "http: the endpoint batches are POSTed to; nats: the servers, "
+                    "`nats://host:port` or `tls://host:port`, comma-separated, no credentials",
+    "upstream.subject": "nats: the subject batches are published on; `{plant}` and `{gateway}` "
+                        "are filled from `upstream.plant` and `gateway.id` (default "
+                        "`gl.{plant}.{gateway}`)",
+    "upstream.stream": "nats: the JetStream stream that must take the subject (checked at "
+                       "start-up)",
+    "upstream.create_stream": "nats: create the stream when it is missing (file storage, "
+                              "subjects with each placeholder as `*`, 24 h duplicate window); "
+                              "false: a missing stream stops the start",
+    "upstream.creds_file": "nats: a `.creds` file (JWT and NKey seed) instead of user_env and "
+                           "password_env",
+    "upstream.ca_file": "nats: CA certificate that verifies the servers (tls:// urls)",
+    "upstream.cert_file": "nats: client certificate for mutual TLS (with key_file)",
+    "upstream.key_file": "nats: private key of cert_file",
+    "upstream.allow_insecure": "nats: allow a plain `nats://` server that is not on loopback "
+                               "(login and ledger travel unencrypted)",
     "upstream.path": "file: the JSON-lines file batches are appended to",
     "upstream.batch_max_lines": "a batch is closed at this many lines (whole entries only)",
     "upstream.batch_max_seconds": "... or when its oldest entry is this old",

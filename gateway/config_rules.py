@@ -19,7 +19,7 @@ from drivers.urls import has_credentials, redact_url
 from gateway.addresses import host_problem, is_loopback_host, node_id_problem, url_problem
 from gateway.config import (
     DashboardSection, DemoSection, MqttDevice, MqttSection, OpcuaDevice, ReconcileSection,
-    SerialScaleDevice, SerialScannerDevice, Station, UpstreamSection,
+    NATS_SUBJECT, SerialScaleDevice, SerialScannerDevice, Station, UpstreamSection,
     id_hint, split_listen,
 )
 from gateway.tls import server_context
@@ -61,7 +61,7 @@ def check_semantics(parts: dict[str, Any], doc: dict,
     stations = _check_stations(parts.get("stations", []), known_locations, known_wcs, out)
     _check_devices(parts, stations, known_wcs, out)
     if parts.get("upstream"):
-        _check_upstream(parts["upstream"], parts.get("mqtt"), demo, out)
+        _check_upstream(parts["upstream"], parts.get("mqtt"), g.get("id"), demo, out)
     if parts.get("dashboard"):
         _check_dashboard(parts["dashboard"], demo, out)
     d: DemoSection | None = parts.get("demo")
@@ -268,16 +268,27 @@ def _check_opcua(d: OpcuaDevice, where: str, wcs: set[str] | None, out: list) ->
             out.append((f"{cw}.operation", f"only scrap counters take an operation, got {c.operation}"))
 
 
-def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, demo: bool,
-                    out: list) -> None:
+_NATS_KEYS = ("subject", "stream", "plant", "user_env", "password_env", "creds_file",
+              "ca_file", "cert_file", "key_file")
+_NATS_FLAGS = ("create_stream",)
+
+
+def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, gateway_id: str | None,
+                    demo: bool, out: list) -> None:
     # the mqtt sink publishes on the [mqtt] connection; its topic has a default
-    needs = {"http": "url", "file": "path"}.get(u.sink)
+    needs = {"http": "url", "file": "path", "nats": "url"}.get(u.sink)
     if needs and getattr(u, needs) is None:
         out.append((f"upstream.{needs}", f"missing: sink {u.sink!r} needs it"))
-    used = {"http": {"url", "token_env"}, "file": {"path"}, "mqtt": {"topic"}}[u.sink]
-    for key in ("url", "token_env", "topic", "path"):
+    used = {"http": {"url", "token_env"}, "file": {"path"}, "mqtt": {"topic"},
+            "nats": {"url", *_NATS_KEYS}}[u.sink]
+    for key in ("url", "token_env", "topic", "path", *_NATS_KEYS):
         if key not in used and getattr(u, key) is not None:
             out.append((f"upstream.{key}", f"not used by sink {u.sink!r}"))
+    for key in _NATS_FLAGS:
+        if u.sink != "nats" and getattr(u, key):
+            out.append((f"upstream.{key}", f"not used by sink {u.sink!r}"))
+    if u.sink == "nats":
+        _check_nats(u, gateway_id, demo, out)
     if u.sink == "http" and u.url is not None:
         reason = url_problem(u.url, ("http", "https"), "http(s)://host/path")
         if reason:
@@ -295,6 +306,81 @@ def _check_upstream(u: UpstreamSection, mqtt: MqttSection | None, demo: bool,
         if mqtt is None:
             out.append(("upstream.sink", "sink 'mqtt' needs an [mqtt] section"))
     _check_env(u.token_env, "upstream.token_env", out)
+
+
+_NATS_TOKEN = re.compile(r"^[^\s.*>{}]+$")  # one subject token: no space, dot or wildcard
+_STREAM_NAME = re.compile(r"^[^\s.*>/\\]+$")
+
+
+def _check_nats(u: UpstreamSection, gateway_id: str | None, demo: bool, out: list) -> None:
+    servers = u.nats_servers()
+    if u.url is not None and not servers:
+        out.append(("upstream.url", "expected nats://host:port or tls://host:port, got nothing"))
+    plain_remote = []
+    for server in servers:
+        reason = url_problem(server, ("nats", "tls"), "nats://host:port or tls://host:port")
+        if reason:
+            out.append(("upstream.url", reason))
+            continue
+        parts = urlsplit(server)
+        if parts.username or parts.password:
+            # never echo the url: it holds the secret
+            out.append(("upstream.url", "credentials do not go in the url; name environment "
+                                        "variables with user_env and password_env"))
+        elif parts.scheme == "nats" and not is_loopback_host(parts.hostname):
+            plain_remote.append(server)
+    if plain_remote and not u.allow_insecure:
+        out.append(("upstream.url", f"plain nats:// to {', '.join(plain_remote)} sends the login "
+                                    "and the ledger unencrypted; use tls:// or set "
+                                    "allow_insecure = true"))
+    _check_env(u.user_env, "upstream.user_env", out)
+    _check_env(u.password_env, "upstream.password_env", out)
+    if (u.user_env is None) != (u.password_env is None):
+        out.append(("upstream.password_env", "user_env and password_env go together"))
+    if u.creds_file is not None and u.user_env is not None:
+        out.append(("upstream.creds_file", "either creds_file or user_env/password_env, not both"))
+    if u.creds_file is None and u.user_env is None and not demo:
+        out.append(("upstream.user_env", "missing: the NATS login comes from the environment "
+                                         "variables named by user_env and password_env, or "
+                                         "from creds_file"))
+    for key in ("creds_file", "ca_file", "cert_file", "key_file"):
+        value = getattr(u, key)
+        if value is not None and key != "creds_file" \
+                and not any(s.startswith("tls://") for s in servers):
+            out.append((f"upstream.{key}", f"TLS files need tls:// urls, got {u.url!r}"))
+        _check_file(value, f"upstream.{key}", out)
+    if (u.cert_file is None) != (u.key_file is None):
+        out.append(("upstream.key_file", "cert_file and key_file go together"))
+    if u.stream is None:
+        out.append(("upstream.stream", "missing: sink 'nats' needs the JetStream stream name"))
+    elif not _STREAM_NAME.match(u.stream):
+        out.append(("upstream.stream", f"a stream name has no spaces, '.', '*', '>' or "
+                                       f"slashes, got {u.stream!r}"))
+    _check_subject(u, gateway_id, out)
+
+
+def _check_subject(u: UpstreamSection, gateway_id: str | None, out: list) -> None:
+    template = u.subject or NATS_SUBJECT
+    unknown = sorted(set(re.findall(r"\{(\w*)\}", template)) - {"plant", "gateway"})
+    if unknown:
+        out.append(("upstream.subject", f"unknown placeholder {{{unknown[0]}}} in {template!r}; "
+                                        "known: {plant}, {gateway}"))
+        return
+    if "{plant}" in template and u.plant is None:
+        out.append(("upstream.plant", f"missing: the subject {template!r} uses {{plant}}"))
+        return
+    for key, name, value in (("upstream.plant", "plant", u.plant),
+                             ("gateway.id", "gateway", gateway_id)):
+        if f"{{{name}}}" in template and value is not None and not _NATS_TOKEN.match(value):
+            out.append((key, f"{value!r} cannot be a NATS subject token (no spaces, '.', "
+                             "'*', '>')"))
+            return
+    if gateway_id is None:
+        return
+    subject = u.nats_subject(gateway_id)
+    if not all(_NATS_TOKEN.match(t) for t in subject.split(".")):
+        out.append(("upstream.subject", f"not a NATS publish subject: {subject!r} (tokens "
+                                        "separated by '.', no spaces or wildcards)"))
 
 
 def _check_dashboard(d: DashboardSection, demo: bool, out: list) -> None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # What changed at each version, and how a journal written by the one before is brought up:
 #   2: journal_lines no longer repeat their entry's ts (the entry keeps it; a line traces
 #      to its entry and its event as before), ~28 bytes a line
+#   3: exceptions count occurrences (see _to_3)
+#   4: batches.ack_detail: what upstream said when it took the batch (a JetStream stream
+#      and sequence); batches acked before have none
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -173,7 +176,8 @@ CREATE TABLE IF NOT EXISTS batches (
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     last_attempt_at TEXT,
-    acked_at TEXT
+    acked_at TEXT,
+    ack_detail TEXT                     -- upstream's receipt, e.g. "stream GL seq 42"
 );
 CREATE INDEX IF NOT EXISTS batches_state ON batches(state, seq);
 """
@@ -239,4 +243,9 @@ def _to_3(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE exceptions ADD COLUMN last_seen TEXT")
 
 
-_STEPS = {2: _to_2, 3: _to_3}
+def _to_4(conn: sqlite3.Connection) -> None:
+    if "ack_detail" not in _columns(conn, "batches"):
+        conn.execute("ALTER TABLE batches ADD COLUMN ack_detail TEXT")
+
+
+_STEPS = {2: _to_2, 3: _to_3, 4: _to_4}

@@ -132,26 +132,26 @@ class NatsServer:
 
     def stop(self) -> None:
         """SIGTERM and wait: the server flushes its JetStream store on a clean shutdown."""
+        self._end(graceful=True)
+
+    def kill(self) -> None:
+        """SIGKILL, no flush: a crash of the server."""
+        self._end(graceful=False)
+
+    def _end(self, graceful: bool) -> None:
         process, self._process = self._process, None
         if process is None:
             return
         if process.poll() is None:
-            process.terminate()
+            if graceful:
+                process.terminate()
+            else:
+                process.kill()
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
-        process.stderr.close()
-
-    def kill(self) -> None:
-        """SIGKILL, no flush: a crash of the server."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=5)
         process.stderr.close()
 
     def restart(self, downtime: float = 0.0) -> "NatsServer":

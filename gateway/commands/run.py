@@ -73,19 +73,24 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
         raise StartupError(str(exc)) from None
     info: dict = {"db": str(config.gateway.db), "events": gw.journal.conn.execute(
         "SELECT count(*) FROM events").fetchone()[0]}
+    sink = None
+    if config.upstream is not None:
+        from gateway.upstream.forwarder import forward, sink_from_config
+
+        sink = sink_from_config(config)
+        await _verify_upstream(sink, gw)
     runner = None
     if config.dashboard is not None:
         try:
             runner, url = await _start_dashboard(config, gw, metrics, users, secure_cookies)
         except BaseException:
+            if sink is not None:
+                await sink.close()
             gw.close()
             raise
         info["dashboard"] = url
     extra = []
-    if config.upstream is not None:
-        from gateway.upstream.forwarder import forward, sink_from_config
-
-        sink = sink_from_config(config)
+    if sink is not None:
         extra.append(_forward(forward, str(config.gateway.db), sink, config, stop, metrics))
     if on_ready is not None:
         on_ready(info)
@@ -95,6 +100,22 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
         if runner is not None:
             await runner.cleanup()
     return 0
+
+
+async def _verify_upstream(sink, gw) -> None:
+    """A sink that can tell upstream is not set up for it stops the start (see sink.py)."""
+    from gateway.startup import StartupError
+    from gateway.upstream.sink import UpstreamSetupError
+
+    verify = getattr(sink, "verify", None)
+    if verify is None:
+        return
+    try:
+        await verify()
+    except UpstreamSetupError as exc:
+        await sink.close()
+        gw.close()
+        raise StartupError(f"upstream: {exc}") from None
 
 
 async def _forward(forward, db: str, sink, config, stop: asyncio.Event, metrics) -> None:

@@ -31,7 +31,8 @@ from gateway.upstream.batcher import Batcher
 from gateway.upstream.outbox import DurableOutbox
 from gateway.upstream.sink import UpstreamSink
 
-__all__ = ["ForwarderConfig", "forward", "connect", "make_sink", "sink_from_config", "main"]
+__all__ = ["ForwarderConfig", "forward", "connect", "make_sink", "sink_from_config",
+           "nats_sink_from_config", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,8 @@ def sink_from_config(cfg, environ=os.environ) -> UpstreamSink:
         return make_sink("http", up.url, token=token, timeout=up.timeout_s)
     if up.sink == "file":
         return make_sink("file", up.path)
+    if up.sink == "nats":
+        return nats_sink_from_config(cfg, environ)
     mqtt = cfg.mqtt
     if mqtt is None:
         raise ValueError("upstream.sink: 'mqtt' needs an [mqtt] section for the connection")
@@ -208,6 +211,28 @@ def sink_from_config(cfg, environ=os.environ) -> UpstreamSink:
     return make_sink("mqtt", mqtt.url, timeout=up.timeout_s,
                      topic=up.topic or f"gateway/{cfg.gateway.id}/gl/batches",
                      username=user, password=password, tls_context=tls)
+
+
+def nats_sink_from_config(cfg, environ=os.environ) -> UpstreamSink:
+    """The JetStream sink of `[upstream] sink = "nats"` (the config rules checked its keys)."""
+    from gateway.config import NATS_SUBJECT
+    from gateway.upstream.nats_sink import NatsSink, stream_subjects_for
+
+    up = cfg.upstream
+    servers = up.nats_servers()
+    tls = None
+    if any(s.startswith("tls://") for s in servers):
+        tls = ssl.create_default_context(cafile=up.ca_file)
+        if up.cert_file:
+            tls.load_cert_chain(up.cert_file, up.key_file)
+    return NatsSink(
+        servers, up.nats_subject(cfg.gateway.id), up.stream,
+        stream_subjects=stream_subjects_for(up.subject or NATS_SUBJECT),
+        create_stream=up.create_stream,
+        user=environ.get(up.user_env) if up.user_env else None,
+        password=environ.get(up.password_env) if up.password_env else None,
+        creds_file=up.creds_file, tls_context=tls, timeout=up.timeout_s,
+        name=f"gateway {cfg.gateway.id}")
 
 
 async def _main(args: argparse.Namespace) -> int:

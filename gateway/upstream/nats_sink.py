@@ -22,7 +22,7 @@ import json
 import logging
 import ssl
 
-import nats
+import nats.aio.client
 import nats.errors
 import nats.js.errors
 from nats.js.api import StorageType, StreamConfig
@@ -69,6 +69,17 @@ async def _quiet(error: Exception) -> None:
     log.debug("nats: %s: %s", type(error).__name__, error)
 
 
+async def _close_quietly(nc) -> None:
+    transport = getattr(nc, "_transport", None)
+    try:
+        if not nc.is_closed:
+            await nc.close()
+    except (nats.errors.Error, OSError, TimeoutError):
+        pass  # already gone; nothing to tell the server
+    if transport is not None:
+        transport.close()   # idempotent; the one nats-py may have left open
+
+
 class NatsSink:
     """Delivers batches to a JetStream stream, deduplicated by batch_id, one connection kept."""
 
@@ -98,16 +109,21 @@ class NatsSink:
         # No background reconnects: a dropped connection fails the send at once (Retry)
         # instead of buffering publishes we could not account for; the next send connects
         # again. max_reconnect_attempts=0 would mean "forever" to nats-py's first connect.
-        nc = await nats.connect(
-            servers=self.servers, user=self.user, password=self.password,
-            user_credentials=self.creds_file, tls=self.tls_context, name=self.name,
-            connect_timeout=self.timeout, allow_reconnect=False, max_reconnect_attempts=1,
-            reconnect_time_wait=0.1, error_cb=_quiet)
+        nc = nats.aio.client.Client()
+        try:
+            await nc.connect(
+                servers=self.servers, user=self.user, password=self.password,
+                user_credentials=self.creds_file, tls=self.tls_context, name=self.name,
+                connect_timeout=self.timeout, allow_reconnect=False, max_reconnect_attempts=1,
+                reconnect_time_wait=0.1, error_cb=_quiet)
+        except BaseException:
+            await _close_quietly(nc)   # nats-py leaves the socket open when the login fails
+            raise
         js = nc.jetstream(timeout=self.timeout)
         try:
             await self._ensure_stream(js)
         except BaseException:
-            await nc.close()
+            await _close_quietly(nc)
             raise
         self._nc, self._js = nc, js
 
@@ -176,11 +192,8 @@ class NatsSink:
 
     async def _drop(self) -> None:
         nc, self._nc, self._js = self._nc, None, None
-        if nc is not None and not nc.is_closed:
-            try:
-                await nc.close()
-            except (nats.errors.Error, OSError, TimeoutError):
-                pass  # already gone; nothing to tell the server
+        if nc is not None:
+            await _close_quietly(nc)
 
     async def close(self) -> None:
         await self._drop()

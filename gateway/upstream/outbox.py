@@ -2,7 +2,8 @@
 
 Pending batches are sent strictly in `seq` order through one sink (see docs/architecture.md):
 
-- `Ack`    → state `acked`, `acked_at` recorded; the next batch goes.
+- `Ack`    → state `acked`, `acked_at` and the Ack's detail (`ack_detail`: e.g. the
+             JetStream stream and sequence) recorded; the next batch goes.
 - `Retry`  → the SAME batch again after a capped exponential backoff with jitter;
              nothing behind it is sent meanwhile (order is the promise).
 - `Reject` → state `quarantined` + an exception `dead_letter` (raw = the payload); the
@@ -120,7 +121,8 @@ class DurableOutbox:
         self.clock = clock
         self.wall = wall
         self._failures = 0                  # consecutive, drives the backoff
-        self._unrecorded_ack: tuple[int, str] | None = None   # (seq, acked_at) not yet on disk
+        # (seq, acked_at, upstream's detail) not yet on disk
+        self._unrecorded_ack: tuple[int, str, str] | None = None
         self._latency_last: float | None = None
         self._latency_sum = 0.0
         self._sends = 0
@@ -185,7 +187,7 @@ class DurableOutbox:
         failpoints.hit("outbox.after_send")
         if isinstance(verdict, Ack):
             self._failures = 0
-            self._unrecorded_ack = (seq, self.wall())
+            self._unrecorded_ack = (seq, self.wall(), verdict.detail)
             self._record_ack(*self._unrecorded_ack)
             failpoints.hit("outbox.after_ack")
         elif isinstance(verdict, Reject):
@@ -198,13 +200,14 @@ class DurableOutbox:
             self._note_attempt(seq, verdict.reason)
         return verdict
 
-    def _record_ack(self, seq: int, acked_at: str) -> None:
+    def _record_ack(self, seq: int, acked_at: str, detail: str) -> None:
         try:
             with transaction(self.conn, commit_point="outbox.commit"):
                 self.conn.execute(
                     "UPDATE batches SET state = 'acked', acked_at = ?, attempts = attempts + 1, "
-                    "last_error = NULL, last_attempt_at = ? WHERE seq = ? AND state = 'pending'",
-                    (acked_at, acked_at, seq))
+                    "last_error = NULL, last_attempt_at = ?, ack_detail = ? "
+                    "WHERE seq = ? AND state = 'pending'",
+                    (acked_at, acked_at, detail or None, seq))
         except sqlite3.OperationalError:
             self.errors += 1
             self._failures += 1

@@ -1,4 +1,5 @@
-"""One contract suite run against every upstream sink, plus what only the file sink does."""
+"""One contract suite run against every upstream sink, plus what only the file sink does
+(what only the NATS sink does is in test_nats_sink.py)."""
 
 import asyncio
 import json
@@ -11,11 +12,14 @@ import pytest
 from gateway.upstream.file_sink import FileSink
 from gateway.upstream.http_sink import HttpSink
 from gateway.upstream.mqtt_sink import MqttSink
+from gateway.upstream.nats_sink import NatsSink
 from gateway.upstream.sink import Ack, Retry
 from tests.support.mosquitto import Mosquitto
+from tests.support.nats_server import NatsServer
 from tests.support.net import wait_until
 
 from .mqtt_erp import MqttErp
+from .nats_stream import stream_batch_ids
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -93,12 +97,37 @@ class MqttCase:
         await asyncio.to_thread(self.broker.start)
 
 
-@pytest.fixture(params=["http", "file", "mqtt"])
+class NatsCase:
+    def __init__(self, server: NatsServer):
+        self.server = server
+
+    def sink(self):
+        return NatsSink([self.server.url], "gl.plant1.gw1", "GL", stream_subjects="gl.*.*",
+                        create_stream=True, user=self.server.user,
+                        password=self.server.password, timeout=2)
+
+    async def received(self, n: int) -> list[str]:
+        return await stream_batch_ids(self.server, "GL")
+
+    async def break_upstream(self):
+        await asyncio.to_thread(self.server.stop)
+
+    async def mend_upstream(self):
+        await asyncio.to_thread(self.server.start)
+
+
+@pytest.fixture(params=["http", "file", "mqtt", "nats"])
 async def case(request, tmp_path, erp):
     if request.param == "http":
         yield HttpCase(erp)
     elif request.param == "file":
         yield FileCase(tmp_path)
+    elif request.param == "nats":
+        server = NatsServer(tmp_path / "nats", auth=True).start()
+        try:
+            yield NatsCase(server)
+        finally:
+            server.stop()
     else:
         broker = Mosquitto(tmp_path / "mosquitto")
         broker.start()
