@@ -20,6 +20,7 @@ from datetime import datetime
 from costing.master import MasterData
 
 from gateway.alerts.config import AlertsSection
+from gateway.alerts.delivery import enqueue
 from gateway.alerts.rules import (
     Norm, Verdict, judge_consumption, judge_scrap, judge_stalled, judge_stock_out,
 )
@@ -173,6 +174,7 @@ class AlertBook:
                 conn.execute(f"UPDATE alerts SET {', '.join(k + '=?' for k in ALERT_COLUMNS)}"
                              " WHERE id=?", [*values, row["id"]])
         out = c.transitions
+        enqueue(conn, self.cfg.route, out)
         self._c = None
         return out
 
