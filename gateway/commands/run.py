@@ -147,7 +147,8 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
         secure_cookies=d.secure_cookies if secure_cookies is None else secure_cookies)
     state = DashboardState(db_path=Path(config.gateway.db), users=users, settings=settings,
                            metrics=metrics, devices=gw.devices,
-                           act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch))
+                           act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch,
+                                        config.alerts.route))
     app = create_app(state)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -16,7 +16,7 @@ from gateway.dashboard.keys import JINJA, LIVE, SESSIONS, STATE, STREAMS, THROTT
 from gateway.dashboard.middleware import gate, security_headers
 from gateway.dashboard.render import make_environment
 from gateway.dashboard.state import DashboardState
-from gateway.dashboard.views import (exceptions, ledger, login, metrics, order, orders,
+from gateway.dashboard.views import (alerts, exceptions, ledger, login, metrics, order, orders,
                                      overview, reconcile, stock, trace)
 
 __all__ = ["create_app", "STATIC"]
@@ -50,7 +50,7 @@ def create_app(state: DashboardState) -> web.Application:
     app[JINJA] = make_environment(s.currency_decimals)
     app[STREAMS] = set()
     app[LIVE] = sse.SharedSnapshot(state, max_age_s=s.sse_interval_s * 0.9)
-    for mod in (login, overview, orders, stock, exceptions, ledger, reconcile, metrics, sse,
+    for mod in (login, overview, orders, stock, alerts, exceptions, ledger, reconcile, metrics, sse,
                 order, trace):  # drill-down pages: one order, event / lot traces
         app.router.add_routes(mod.routes)
     app.router.add_get("/favicon.ico", _favicon)
