@@ -195,7 +195,7 @@ CREATE TABLE IF NOT EXISTS alert_history (
 -- Alert transitions waiting for a route (MQTT topic, webhook); sent at least once.
 CREATE TABLE IF NOT EXISTS alert_deliveries (
     id INTEGER PRIMARY KEY,
-    route INTEGER NOT NULL,             -- index in [[alerts.route]]
+    route TEXT NOT NULL,                -- <index in [[alerts.route]]>:webhook | :mqtt
     idem TEXT NOT NULL,                 -- idempotency key: alert key, state, first seen
     alert_key TEXT NOT NULL,
     payload TEXT NOT NULL,

@@ -23,13 +23,19 @@ def payload(transition) -> dict:
                                      "ack_note", "resolved_by", "resolution")}}
 
 
+def channels(route) -> list[str]:
+    return [c for c, on in (("webhook", route.webhook), ("mqtt", route.mqtt_topic)) if on]
+
+
 def enqueue(conn: sqlite3.Connection, routes, transitions) -> None:
     """Queue each transition for every route whose rules include its rule."""
     rows = []
     for t in transitions:
         for n, route in enumerate(routes):
-            if t.alert.get("rule") in route.rules and (route.webhook or route.mqtt_topic):
-                rows.append((n, idempotency_key(t), t.key,
+            if t.alert.get("rule") not in route.rules:
+                continue
+            for channel in channels(route):
+                rows.append((f"{n}:{channel}", idempotency_key(t), t.key,
                              json.dumps(payload(t), sort_keys=True)))
     conn.executemany("INSERT OR IGNORE INTO alert_deliveries(route, idem, alert_key, payload)"
                      " VALUES (?,?,?,?)", rows)

@@ -87,6 +87,8 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
 
         sink = sink_from_config(config)
         extra.append(_forward(forward, str(config.gateway.db), sink, config, stop, metrics))
+    if config.alerts.route:
+        extra.append(_route_alerts(config, stop))
     if on_ready is not None:
         on_ready(info)
     try:
@@ -95,6 +97,18 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
         if runner is not None:
             await runner.cleanup()
     return 0
+
+
+async def _route_alerts(config, stop: asyncio.Event) -> None:
+    """Alert transitions to their webhooks and MQTT topics, on a connection of their own."""
+    from gateway.alerts.routes import AlertRoutes, sinks_from_config
+    from gateway.journal import connect
+
+    conn = connect(str(config.gateway.db))
+    try:
+        await AlertRoutes(conn, sinks_from_config(config)).run(stop)
+    finally:
+        conn.close()
 
 
 async def _forward(forward, db: str, sink, config, stop: asyncio.Event, metrics) -> None:
