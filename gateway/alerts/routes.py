@@ -38,6 +38,8 @@ def sinks_from_config(cfg, environ=os.environ) -> dict[str, UpstreamSink]:
                 token = environ.get(route.token_env) if route.token_env else None
                 out[f"{n}:webhook"] = make_sink("http", route.webhook, token=token,
                                                 key_field="idempotency_key")
+            elif cfg.mqtt is None:  # the demo without a broker
+                log.warning("alerts.route[%d].mqtt_topic: no [mqtt] connection, not sent", n)
             else:
                 out[f"{n}:mqtt"] = mqtt_sink_from_config(cfg, route.mqtt_topic, environ,
                                                          topic_field="key", retain=True)

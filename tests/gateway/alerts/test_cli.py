@@ -49,3 +49,34 @@ def test_list_ack_and_refusal(tmp_path):
     m.refresh_from_db(connect(str(load_config(cfg).gateway.db), readonly=True))
     assert b'gateway_alerts_open{rule="scrap_rate",severity="warning"} 1.0' in m.render()
     assert gateway("replay", "-c", str(cfg)).returncode == 0
+
+
+def test_route_config_fails_closed_outside_the_demo(tmp_path):
+    from gateway.config import ConfigError
+    import pytest
+    from tests.gateway.plant import GATEWAY_TOML
+
+    cfg = write_plant(tmp_path, GATEWAY_TOML + """
+[[alerts.route]]
+rules = ["scrap_rate", "nonsense"]
+roles = ["boss"]
+webhook = "http://alerts.example/hook"
+mqtt_topic = "plant/alerts/#"
+""")
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    text = str(exc.value)
+    assert "alerts.route[0].rules" in text and "nonsense" in text
+    cfg.write_text(GATEWAY_TOML + """
+[[alerts.route]]
+roles = ["boss"]
+webhook = "http://alerts.example/hook"
+mqtt_topic = "plant/alerts/#"
+""")
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    problems = "\\n".join(exc.value.problems)
+    assert "alerts.route[0].roles: unknown role 'boss'" in problems
+    assert "alerts.route[0].webhook" in problems and "https" in problems
+    assert "alerts.route[0].mqtt_topic: a publish topic cannot contain + or #" in problems
+    assert "alerts.route[0].mqtt_topic: needs an [mqtt] section" in problems
