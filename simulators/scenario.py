@@ -8,7 +8,7 @@ moulding labor, closes the orders and ships widgets. Everything reaches the gate
 way it would in a plant: over OPC-UA, serial ptys and canonical events.
 
 A moment of trouble (`trouble`: the cycles it lasts, a few minutes at the demo's pace):
-from the tenth count on, the welding line scraps one frame in three instead of one in
+from the tenth count on, the welding line scraps one frame in two instead of one in
 seventeen, and in its first cycle one resin charge weighs 2.9 kg instead of ~1.7 kg —
 so the alerts page has a scrap-rate and a consumption alert to show within the first
 minute (docs/alerts.md).
@@ -107,7 +107,7 @@ class PlantScenario:
             return
         bad = self.cycle in self.trouble
         for t in range(2, 50):
-            weld_scrap = t % 17 == 0 or (bad and t >= 10 and t % 3 == 0)
+            weld_scrap = t % 17 == 0 or (bad and t >= 10 and t % 2 == 0)
             await self.plc.count("Weld", good=1, scrap=1 if weld_scrap else 0)
             if t % 2 == 0:
                 await self.plc.count("Assy", good=1, scrap=1 if t % 12 == 0 else 0)

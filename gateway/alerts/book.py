@@ -276,8 +276,10 @@ class AlertBook:
             return
         scrap = self._c.counts.get((wo.work_order, "scrap", str(op)), 0.0)
         wc = self._wc.get((wo.item, op), wo.line)
-        verdict = judge_scrap(rule, wo.work_order, op, scrap, wo.units, self._norm(wc, op))
-        self._settle(f"scrap_rate:{wo.work_order}:op{op}", "scrap_rate", verdict, ts,
+        key = f"scrap_rate:{wo.work_order}:op{op}"
+        verdict = judge_scrap(rule, wo.work_order, op, scrap, wo.units, self._norm(wc, op),
+                              key in self._c.alerts)
+        self._settle(key, "scrap_rate", verdict, ts,
                      line=wo.line, work_order=wo.work_order, item=wo.item,
                      why="scrap back within its limit")
 
@@ -289,8 +291,10 @@ class AlertBook:
             return
         issued = self._c.counts.get((wo.work_order, "issued", component), 0.0)
         standard = eff * max(wo.units, wo.planned)
-        verdict = judge_consumption(rule, wo.work_order, component, issued, standard)
-        self._settle(f"consumption:{wo.work_order}:{component}", "consumption", verdict, ts,
+        key = f"consumption:{wo.work_order}:{component}"
+        verdict = judge_consumption(rule, wo.work_order, component, issued, standard,
+                                    key in self._c.alerts)
+        self._settle(key, "consumption", verdict, ts,
                      line=wo.line, work_order=wo.work_order, item=component,
                      why="consumption back within its limit")
 

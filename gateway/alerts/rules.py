@@ -12,6 +12,11 @@ from gateway.alerts.config import ConsumptionRule, ScrapRateRule, StalledRule, S
 from gateway.alerts.stats import deviation_pct, rate_pct, sigma_limit, welford_std
 
 
+# An open alert clears only once its figure is back below this share of the limit: a rate
+# hovering at the limit would otherwise open and resolve an alert with every count.
+CLEAR_FRACTION = 0.9
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     severity: str  # warning | critical
@@ -39,10 +44,10 @@ def _num(x: float) -> str:
 
 
 def judge_scrap(rule: ScrapRateRule, work_order: str, operation: int, scrap: float,
-                units: float, norm: Norm) -> Verdict | None:
+                units: float, norm: Norm, is_open: bool = False) -> Verdict | None:
     """Scrap at `operation` over all units of the order (good + scrap), once there are
     min_units; the limit is the norm (mean + sigma x std) with min_history closed orders,
-    max_pct before."""
+    max_pct before. An open alert holds until the rate is below CLEAR_FRACTION x limit."""
     if units < rule.min_units:
         return None
     pct = rate_pct(scrap, units)
@@ -54,7 +59,7 @@ def judge_scrap(rule: ScrapRateRule, work_order: str, operation: int, scrap: flo
         limit = rule.max_pct
         basis = f"limit {limit:.1f} % (work center history: {norm.n} closed orders)"
         expected = limit
-    if pct <= limit:
+    if pct <= (limit * CLEAR_FRACTION if is_open else limit):
         return None
     return Verdict("critical" if pct > 2 * limit else "warning", pct, expected, limit,
                    f"scrap {pct:.1f} % on {work_order} op {operation}"
@@ -62,11 +67,11 @@ def judge_scrap(rule: ScrapRateRule, work_order: str, operation: int, scrap: flo
 
 
 def judge_consumption(rule: ConsumptionRule, work_order: str, component: str,
-                      issued: float, standard: float) -> Verdict | None:
+                      issued: float, standard: float, is_open: bool = False) -> Verdict | None:
     """Issued above the BOM standard (qty per x (1 + scrap %) x the order's units, at
     least its planned quantity: material is issued ahead of production) by > max_pct."""
     over = deviation_pct(issued, standard)
-    if over <= rule.max_pct:
+    if over <= (rule.max_pct * CLEAR_FRACTION if is_open else rule.max_pct):
         return None
     return Verdict("critical" if over > 2 * rule.max_pct else "warning", issued, standard,
                    standard * (1 + rule.max_pct / 100),

@@ -72,7 +72,7 @@ async def test_webhook_down_then_up_gets_each_transition_once(plant_for, receive
         assert await routes.send_due() == 0             # not before its backoff is over
         clock.now = next_at
     assert [0.5 <= waits[0] <= 1, 1 <= waits[1] <= 2, 2 <= waits[2] <= 4] == [True] * 3
-    p.send(good(40, minute=5))                          # 3 of 61: resolved, journal not held
+    p.send(good(50, minute=5))                          # 3 of 71: resolved, journal not held
     assert await routes.send_due() == 1                 # the open one, then
     assert await routes.send_due() == 1                 # the resolution
     assert await routes.send_due() == 0

@@ -39,9 +39,13 @@ def test_scrap_rate_fires_above_max_pct_once_and_resolves(plant_for):
     [a] = p.alerts()
     assert a["state"] == "open" and round(a["observed"], 2) == 6.45
     assert (a["first_seen"], a["last_seen"]) == (p.ts(4), p.ts(5))
-    p.send(good(9, minute=6))            # 2 of 40 = 5.0 %: cleared
+    p.send(good(9, minute=6))            # 2 of 40 = 5.0 %: at the limit, but an open
+    [a] = p.alerts()                     # alert clears only below 0.9 x 5.0 = 4.5 %
+    assert a["state"] == "open" and a["observed"] == 5.0
+    p.send(good(5, minute=7))            # 2 of 45 = 4.4 %: cleared
     [a] = p.alerts()
-    assert (a["state"], a["resolved_by"], a["resolved_at"]) == ("resolved", "gateway", p.ts(6))
+    assert (a["state"], a["resolved_by"], a["resolved_at"]) == ("resolved", "gateway", p.ts(7))
+    assert a["resolution"] == "scrap back within its limit"
 
 
 def test_scrap_rate_against_the_work_center_norm(plant_for):
