@@ -94,8 +94,21 @@ def _book(journal: Journal, exc_id: int, event: dict, reading: dict | None, user
     return f"{event['type']} {event['id']} booked; exception {exc_id} resolved"
 
 
+def alert_action(journal: Journal, action: str, key: str, note: str, user: str,
+                 routes=()) -> str:
+    """Acknowledge or resolve an alert on the journal's connection; a refusal says why."""
+    from gateway.alerts.store import AlertRefused, acknowledge, resolve
+
+    try:
+        alert = (acknowledge if action == "ack_alert" else resolve)(
+            journal.conn, key, user, note, routes)
+    except AlertRefused as exc:
+        raise ActionRefused(str(exc)) from None
+    return f"alert {alert['key']} {alert['state']}"
+
+
 def make_act(journal: Journal, mapper: Mapper, run: Callable[[Callable[[], str]], Awaitable[str]],
-             retry_batch: Callable[[int], str] | None = None):
+             retry_batch: Callable[[int], str] | None = None, alert_routes=()):
     """The dashboard's `act(action, user=..., **kw)`. `run` executes journal work on the
     gateway's single journal thread, so actions never race the committer."""
 
@@ -110,6 +123,9 @@ def make_act(journal: Journal, mapper: Mapper, run: Callable[[Callable[[], str]]
         if action == "dismiss_many":
             return await run(lambda: dismiss_many(journal, list(kw["exception_ids"]),
                                                   kw["reason"], user))
+        if action in ("ack_alert", "resolve_alert"):
+            return await run(lambda: alert_action(journal, action, kw["key"], kw["note"], user,
+                                                  alert_routes))
         if action == "retry_batch" and retry_batch is not None:
             return await run(lambda: retry_batch(int(kw["batch_seq"])))
         raise ActionRefused(f"unknown action {action!r}")

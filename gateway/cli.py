@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trace": ("gateway.commands.trace", "GL line, event or batch to its reading; lot or shipment"),
     "reconcile": ("gateway.commands.reconcile", "discrepancies against an ERP snapshot"),
     "replay": ("gateway.commands.replay", "rebuild journal and projections from the events"),
+    "alerts": ("gateway.commands.alerts", "alerts: list, ack KEY, resolve KEY"),
     "outbox": ("gateway.commands.outbox", "upstream batches: list, retry, export"),
     "user": ("gateway.commands.user", "dashboard users"),
     "audit": ("gateway.commands.audit", "who did what on the dashboard and to its users"),

@@ -21,6 +21,7 @@ import msgspec.inspect as mi
 
 from costing.master import DEFAULT_STATUSES, Accounts
 
+from gateway.alerts.config import AlertsSection
 from gateway.bounds import Limits
 
 __all__ = [
@@ -291,6 +292,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     dashboard: DashboardSection | None = None
     demo: DemoSection | None = None
     limits: Limits = Limits()
+    alerts: AlertsSection = AlertsSection()
     file: str = ""  # the config file itself (set by the loader, not read from the file)
 
     @property

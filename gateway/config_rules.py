@@ -64,6 +64,8 @@ def check_semantics(parts: dict[str, Any], doc: dict,
         _check_upstream(parts["upstream"], parts.get("mqtt"), g.get("id"), demo, out)
     if parts.get("dashboard"):
         _check_dashboard(parts["dashboard"], demo, out)
+    if parts.get("alerts"):
+        _check_alert_routes(parts["alerts"].route, parts.get("mqtt"), demo, out)
     d: DemoSection | None = parts.get("demo")
     if d is not None and d.events and not pathlib.Path(d.events).is_file():
         out.append(("demo.events", f"file not found: {d.events}"))
@@ -381,6 +383,30 @@ def _check_subject(u: UpstreamSection, gateway_id: str | None, out: list) -> Non
     if not all(_NATS_TOKEN.match(t) for t in subject.split(".")):
         out.append(("upstream.subject", f"not a NATS publish subject: {subject!r} (tokens "
                                         "separated by '.', no spaces or wildcards)"))
+
+
+def _check_alert_routes(routes: list, mqtt: MqttSection | None, demo: bool,
+                        out: list) -> None:
+    from gateway.users import ROLES
+
+    for i, r in enumerate(routes):
+        where = f"alerts.route[{i}]"
+        for role in r.roles:
+            if role not in ROLES:
+                out.append((f"{where}.roles", f"unknown role {role!r}; roles are {list(ROLES)}"))
+        if r.webhook is not None:
+            # outside a demo an alert (what failed where) leaves the plant encrypted only
+            schemes = ("http", "https") if demo else ("https",)
+            reason = url_problem(r.webhook, schemes, "https://host/path")
+            if reason:
+                out.append((f"{where}.webhook", reason))
+        elif r.token_env is not None:
+            out.append((f"{where}.token_env", "not used without a webhook"))
+        _check_env(r.token_env, f"{where}.token_env", out)
+        if r.mqtt_topic is not None:
+            _check_topic(r.mqtt_topic, f"{where}.mqtt_topic", out, wildcards=False)
+            if mqtt is None:
+                out.append((f"{where}.mqtt_topic", "needs an [mqtt] section for the connection"))
 
 
 def _check_dashboard(d: DashboardSection, demo: bool, out: list) -> None:

@@ -261,14 +261,17 @@ class Journal:
 
     def __init__(self, path: str, master: MasterData, *, synchronous: str = "FULL",
                  rebuild: bool = True, lazy: bool = False, spill_block: int = 1 << 16,
-                 limits: Limits = DEFAULT_LIMITS, unknown_po: str = "hold"):
-        """`rebuild`: bring the engine to the state of the stored events (False: start
+                 limits: Limits = DEFAULT_LIMITS, unknown_po: str = "hold",
+                 alerts: Any = None):
+        """`alerts`: an AlertBook (gateway.alerts) judging each applied event in the
+        batch's transaction, or None. `rebuild`: bring the engine to the state of the stored events (False: start
         from an empty engine, for a scratch journal). `lazy`: do that on the engine's
         first use rather than now — a run of nothing but duplicates (a file ingested
         again) never needs it."""
         self.path = str(path)
         self.master = master
         self.limits = limits
+        self.alerts = alerts
         self._po_lines = ({(p.po, p.sku) for p in master.purchase_orders}
                           if unknown_po == "hold" else None)
         self._held: dict[int, str] = {}  # submission -> the draft kept for a supervisor
@@ -510,6 +513,9 @@ class Journal:
         conn = self.conn
         stamp = now_utc()
         conn.execute("BEGIN IMMEDIATE")
+        book = self.alerts
+        if book is not None:
+            book.begin(conn)
         touched_items: set[str] = set()
         touched_orders: set[str] = set()
         seq = (conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
@@ -563,6 +569,8 @@ class Journal:
             order = getattr(event, "work_order", None)
             if order:
                 add_order(order)
+            if book is not None:
+                book.observe(event, out)
             results[i] = Result("applied", eid, seq)
         touched_items.discard(None)
         touched_items.discard("")
@@ -588,6 +596,8 @@ class Journal:
             results[i] = Result("rejected", eid, None, field, reason)
         if side is not None:
             self._write_side(stamp, side)
+        if book is not None:  # before the projections: it reads them as they stood
+            book.flush()
         if touched_items:
             self._project_items(touched_items)
         if touched_orders:
@@ -595,6 +605,20 @@ class Journal:
         failpoints.hit("journal.before_commit")
         failpoints.hit("journal.commit")
         conn.execute("COMMIT")
+
+    def check_alert_timers(self, now: datetime | None = None) -> None:
+        """The time-based alert rules (stalled orders), in a transaction of their own."""
+        if self.alerts is None:
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.alerts.begin(self.conn)
+            self.alerts.check_stalled(now or datetime.now(timezone.utc))
+            self.alerts.flush()
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
 
     def _write_side(self, stamp: str, side: SideEffects) -> None:
         for kind, source, reason, raw in side.exceptions:

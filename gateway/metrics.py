@@ -52,6 +52,9 @@ class Metrics:
             "gateway_lost_readings_reported",
             "Readings known lost before the gateway: broker drops, sequence gaps",
             ["device", "kind"], registry=r)
+        self.alerts_open = Gauge("gateway_alerts_open",
+                                 "Alerts open or acknowledged, not resolved",
+                                 ["rule", "severity"], registry=r)
         self.device_connected = Gauge("gateway_device_connected",
                                       "1 when the device is connected", ["device"], registry=r)
 
@@ -73,6 +76,11 @@ class Metrics:
         self.exceptions_open.set(open_)
         self.outbox_depth.set(depth)
         self.outbox_oldest_age_seconds.set(age_seconds(oldest, now) if oldest else 0.0)
+        self.alerts_open.clear()  # a rule and severity with nothing open drops out
+        for rule, severity, n in conn.execute(
+                "SELECT rule, severity, count(*) FROM alerts WHERE state != 'resolved'"
+                " GROUP BY rule, severity"):
+            self.alerts_open.labels(rule=rule, severity=severity).set(n)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -24,6 +24,7 @@ from typing import Any
 
 from drivers.base import DecodeError, DriverError, LossReported, Reading
 
+from gateway.alerts import AlertBook
 from gateway.journal import (
     Journal,
     JournalFull,
@@ -168,7 +169,8 @@ class Gateway:
         self.metrics = metrics
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
         self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous,
-                               limits=config.limits, unknown_po=config.costing.unknown_po)
+                               limits=config.limits, unknown_po=config.costing.unknown_po,
+                               alerts=AlertBook(config.alerts, master))
         self.queue = _Inbox(queue_size)
         self.drivers = drivers
         self.status: dict[str, DeviceStatus] = {}
@@ -277,6 +279,19 @@ class Gateway:
             self.check_disk()
             await asyncio.sleep(DISK_CHECK_S)
 
+    async def _watch_alerts(self) -> None:
+        """The stalled-order rule on a timer, in the journal's writer thread (one writer)."""
+        rule = self.config.alerts.stalled
+        if not rule.enabled:
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(rule.check_seconds)
+            try:
+                await loop.run_in_executor(self.executor, self.journal.check_alert_timers)
+            except Exception as exc:  # a busy or full disk: the next tick tries again
+                log.warning("alerts: stalled-order check failed: %s", exc)
+
     # -- lifecycle ------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event, *, extra: list | None = None) -> None:
@@ -294,6 +309,7 @@ class Gateway:
             await d.start(self)
         committer = asyncio.create_task(self._commit_loop(), name="committer")
         tasks = [committer, asyncio.create_task(self._watch_disk(), name="disk"),
+                 asyncio.create_task(self._watch_alerts(), name="alerts"),
                  *[asyncio.ensure_future(t) for t in (extra or [])]]
         try:
             await stop.wait()

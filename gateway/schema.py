@@ -163,6 +163,71 @@ BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 
+-- Alerts (gateway/alerts): one row per episode of a rule on a subject; at most one not
+-- resolved per key. Judged in the transaction of the events that moved the figures, on
+-- the events' own ts, so replay rebuilds them (ack/hand resolution are people's, not).
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,                  -- rule:subject, e.g. scrap_rate:WO-17:op10
+    rule TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    line TEXT,
+    work_order TEXT,
+    item TEXT,
+    severity TEXT NOT NULL,             -- warning | critical
+    observed REAL NOT NULL,
+    expected REAL NOT NULL,
+    threshold REAL NOT NULL,
+    message TEXT NOT NULL,
+    first_seen TEXT NOT NULL,           -- ts of the event that opened it
+    last_seen TEXT NOT NULL,            -- ts of the last event that judged it so
+    state TEXT NOT NULL DEFAULT 'open', -- open | acknowledged | resolved
+    acked_by TEXT,
+    acked_at TEXT,
+    ack_note TEXT,
+    resolved_at TEXT,
+    resolved_by TEXT,                   -- 'gateway' when the condition cleared
+    resolution TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_open ON alerts(key) WHERE state != 'resolved';
+CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state, rule);
+
+-- The alert rules' own figures for open orders: scrap per operation, issued per
+-- component, ts (epoch s) of the last count.
+CREATE TABLE IF NOT EXISTS alert_counts (
+    work_order TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- scrap | issued | last_count
+    key TEXT NOT NULL,                  -- operation | component | ''
+    qty REAL NOT NULL,
+    PRIMARY KEY (work_order, kind, key)
+) WITHOUT ROWID;
+
+-- Closed orders' scrap % per work center and operation, kept incrementally (Welford).
+CREATE TABLE IF NOT EXISTS alert_history (
+    work_center TEXT NOT NULL,
+    operation INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    mean REAL NOT NULL,
+    m2 REAL NOT NULL,
+    PRIMARY KEY (work_center, operation)
+) WITHOUT ROWID;
+
+-- Alert transitions waiting for a route (MQTT topic, webhook); sent at least once.
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    id INTEGER PRIMARY KEY,
+    route TEXT NOT NULL,                -- <index in [[alerts.route]]>:webhook | :mqtt
+    idem TEXT NOT NULL,                 -- idempotency key: alert key, state, first seen
+    alert_key TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',  -- pending | sent
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL DEFAULT 0,    -- epoch s of the next try
+    last_error TEXT,
+    sent_at TEXT,
+    UNIQUE (route, idem)
+);
+CREATE INDEX IF NOT EXISTS alert_deliveries_pending ON alert_deliveries(state, id);
+
 -- GL batches for upstream: immutable once written; state moves forward only.
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY,            -- contiguous from 1

@@ -6,6 +6,12 @@ counts frames and widgets (with some scrap); at the moulding station an operator
 the order and the resin, and the scale weighs each charge; at the end the ERP reports
 moulding labor, closes the orders and ships widgets. Everything reaches the gateway the
 way it would in a plant: over OPC-UA, serial ptys and canonical events.
+
+A moment of trouble (`trouble`: the cycles it lasts, a few minutes at the demo's pace):
+from the tenth count on, the welding line scraps one frame in two instead of one in
+seventeen, and in its first cycle one resin charge weighs 2.9 kg instead of ~1.7 kg —
+so the alerts page has a scrap-rate and a consumption alert to show within the first
+minute (docs/alerts.md).
 """
 
 from __future__ import annotations
@@ -29,13 +35,14 @@ class PlantScenario:
     """Drives PLC, scale and scanners and publishes the ERP's events, cycle after cycle."""
 
     def __init__(self, plc, scale, dock, mix, publish: Callable[[dict], Awaitable[None]], *,
-                 tick: float = 1.0, run_id: str = ""):
+                 tick: float = 1.0, run_id: str = "", trouble: tuple[int, ...] = ()):
         self.plc, self.scale, self.dock, self.mix = plc, scale, dock, mix
         self.publish = publish
         self.tick = tick
         self.run_id = run_id or dt.datetime.now().strftime("%H%M%S")
         self.cycle = 0
         self._pallet = 0
+        self.trouble = tuple(trouble)
 
     def _id(self, what: str) -> str:
         return f"demo-{self.run_id}-{self.cycle}-{what}"
@@ -98,15 +105,19 @@ class PlantScenario:
         weighings: list[asyncio.Task] = []
         if await self._sleep(stop, 2):  # let the replenishment reach the lines first
             return
+        bad = self.cycle in self.trouble
         for t in range(2, 50):
-            await self.plc.count("Weld", good=1, scrap=1 if t % 17 == 0 else 0)
+            weld_scrap = t % 17 == 0 or (bad and t >= 10 and t % 2 == 0)
+            await self.plc.count("Weld", good=1, scrap=1 if weld_scrap else 0)
             if t % 2 == 0:
                 await self.plc.count("Assy", good=1, scrap=1 if t % 12 == 0 else 0)
             if t % 10 == 3:
                 self.mix.scan_work_order(widgets)
                 self.mix.scan_gs1(gtin="0" + GTIN["RM-RESIN"])
             if t % 10 == 4:
-                weighings.append(asyncio.create_task(self._weigh(1720.0 + 15 * (t % 3))))
+                heavy = bad and t == 24 and self.cycle == self.trouble[0]
+                weighings.append(asyncio.create_task(
+                    self._weigh(2900.0 if heavy else 1720.0 + 15 * (t % 3))))
             if await self._sleep(stop, 1):
                 return
         await asyncio.gather(*weighings)

@@ -66,6 +66,7 @@ def open_readonly(plant: Plant):
 
 
 def open_journal(plant: Plant, lazy: bool = False):
+    from gateway.alerts import AlertBook
     from gateway.journal import Journal, JournalBusy
     from gateway.schema import SchemaError
 
@@ -73,7 +74,8 @@ def open_journal(plant: Plant, lazy: bool = False):
         return Journal(plant.db, plant.master,
                        synchronous=getattr(plant.config.gateway, "synchronous", "FULL"),
                        lazy=lazy, limits=plant.config.limits,
-                       unknown_po=plant.config.costing.unknown_po)
+                       unknown_po=plant.config.costing.unknown_po,
+                       alerts=AlertBook(plant.config.alerts, plant.master))
     except (JournalBusy, SchemaError) as exc:
         print(exc, file=sys.stderr)
         raise Exit(1) from None

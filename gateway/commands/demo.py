@@ -104,7 +104,8 @@ async def _demo(tmp: pathlib.Path, port: int, *, tick: float, keep: bool,
         config = _point_at_simulators(config, tmp, port, plc, erp, broker)
         drivers = _drivers(config, tmp, feed, broker)
         stop = asyncio.Event()
-        scenario = PlantScenario(plc, scale, dock, mix, publish, tick=tick)
+        # cycles 1-3 (~3 minutes) are the demo's moment of trouble: alerts to see
+        scenario = PlantScenario(plc, scale, dock, mix, publish, tick=tick, trouble=(1, 2, 3))
 
         books = write_config(tmp, port)
 

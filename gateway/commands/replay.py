@@ -37,6 +37,13 @@ PROJECTIONS = {
                    " material_usage, material_price, labor_efficiency, overhead_efficiency"
                    " FROM work_orders ORDER BY work_order",
     "active_orders": "SELECT line, work_order FROM active_orders ORDER BY line",
+    # what the rules judged from the events; acknowledgements, hand resolutions and the
+    # timer's stalled alerts are people's and the clock's, not the events'
+    "alerts": "SELECT key, rule, severity, round(observed, 6), round(expected, 6),"
+              " round(threshold, 6), message, first_seen, last_seen,"
+              " CASE WHEN state = 'resolved' THEN resolution ELSE 'open' END FROM alerts"
+              " WHERE rule != 'stalled' AND (resolved_by IS NULL OR resolved_by = 'gateway')"
+              " ORDER BY key, first_seen",
 }
 CHUNK = 5000
 EXAMPLES = 5  # rows shown per side and table; the counts cover every row
@@ -146,13 +153,15 @@ class _Lines:
 
 
 def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
-           progress: Progress | None = None) -> Replayed:
+           progress: Progress | None = None, alerts=None) -> Replayed:
     """Replay every stored event, in sequence order, into a fresh journal at target,
-    comparing as it goes."""
+    comparing as it goes; `alerts` (an AlertsSection) judges them as the live gateway did."""
+    from gateway.alerts import AlertBook
     live = connect(live_db, readonly=True)
     live.execute("BEGIN")  # one snapshot of the live journal for the whole comparison
     # stored events were judged when they came in: a held PO line was confirmed by then
-    scratch = Journal(target, master, synchronous="NORMAL", rebuild=False, unknown_po="accept")
+    scratch = Journal(target, master, synchronous="NORMAL", rebuild=False, unknown_po="accept",
+                      alerts=None if alerts is None else AlertBook(alerts, master))
     out = Replayed(tables=[TableDiff("journal_lines")])
     lines, live_lines = out.tables[0], _Lines(live)
     t0 = time.perf_counter()
@@ -201,7 +210,7 @@ def run(args) -> int:
             if os.path.exists(path):
                 os.remove(path)
         result = replay(plant.db, plant.master, target, chunk=max(1, args.chunk),
-                        progress=progress)
+                        progress=progress, alerts=plant.config.alerts)
     progress.done()
     summary = result.summary()
     diff = summary["differences"]
@@ -214,5 +223,5 @@ def run(args) -> int:
     if diff:
         print("\n".join(["replay differs from the live journal:", *diff]))
         return 1
-    print("replay identical: journal, stock, item costs, work orders")
+    print("replay identical: journal, stock, item costs, work orders, alerts")
     return 0

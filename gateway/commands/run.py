@@ -92,6 +92,8 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
     extra = []
     if sink is not None:
         extra.append(_forward(forward, str(config.gateway.db), sink, config, stop, metrics))
+    if config.alerts.route:
+        extra.append(_route_alerts(config, stop))
     if on_ready is not None:
         on_ready(info)
     try:
@@ -116,6 +118,18 @@ async def _verify_upstream(sink, gw) -> None:
         await sink.close()
         gw.close()
         raise StartupError(f"upstream: {exc}") from None
+
+
+async def _route_alerts(config, stop: asyncio.Event) -> None:
+    """Alert transitions to their webhooks and MQTT topics, on a connection of their own."""
+    from gateway.alerts.routes import AlertRoutes, sinks_from_config
+    from gateway.journal import connect
+
+    conn = connect(str(config.gateway.db))
+    try:
+        await AlertRoutes(conn, sinks_from_config(config)).run(stop)
+    finally:
+        conn.close()
 
 
 async def _forward(forward, db: str, sink, config, stop: asyncio.Event, metrics) -> None:
@@ -192,7 +206,8 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     ssl_context = _ssl_context(d)
     state = DashboardState(db_path=Path(config.gateway.db), users=users, settings=settings,
                            metrics=metrics, devices=gw.devices,
-                           act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch),
+                           act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch,
+                                        config.alerts.route),
                            audit=audit)
     app = create_app(state)
     app.on_cleanup.append(lambda _app: asyncio.to_thread(audit.close))

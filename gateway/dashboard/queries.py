@@ -42,10 +42,13 @@ def live_counts(conn: sqlite3.Connection) -> dict[str, Any]:
         orders = _rows(conn, "SELECT work_order, planned, good, scrap, wip, status FROM work_orders")
         (stock_value,) = conn.execute("SELECT coalesce(sum(value), 0) FROM stock").fetchone()
         box = outbox(conn)
+        (alerts_open,) = conn.execute(
+            "SELECT count(*) FROM alerts WHERE state != 'resolved'").fetchone()
     finally:
         conn.execute("COMMIT")
     return {"events": events, "exceptions_open": open_exc, "exceptions_max_id": max_exc,
-            "wip_total": wip, "orders": orders, "stock_value": stock_value, "outbox": box}
+            "wip_total": wip, "orders": orders, "stock_value": stock_value, "outbox": box,
+            "alerts_open": alerts_open}
 
 
 def overview(conn: sqlite3.Connection) -> dict[str, Any]:

@@ -39,6 +39,7 @@ async def snapshot(state: DashboardState) -> dict[str, str]:
     if live is not None:
         box = live["outbox"]
         v |= {"events": f"{live['events']:,}", "exceptions_open": str(live["exceptions_open"]),
+              "alerts_open": str(live["alerts_open"]),
               "exceptions_max_id": str(live["exceptions_max_id"]),
               "orders_count": str(len(live["orders"])),
               "wip_total": fmt.money(live["wip_total"], d),

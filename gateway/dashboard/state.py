@@ -18,6 +18,8 @@ nothing. Any other exception is a bug: logged, and answered with 500.
 | `confirm_po`    | exception_id: int, po: str                 | price a receipt that had no PO from this PO  |
 | `dismiss`       | exception_id: int, reason: str             | close an exception without a booking         |
 | `retry_batch`   | batch_seq: int                             | put a quarantined batch back in the outbox   |
+| `ack_alert`     | key: str, note: str                        | acknowledge the open alert of this key       |
+| `resolve_alert` | key: str, note: str                        | close the alert of this key by hand          |
 
 Every call also gets `user` (the supervisor's name) for the audit trail.
 """
@@ -43,6 +45,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "dismiss": ("exception_id", "reason"),
     "dismiss_many": ("exception_ids", "reason"),
     "retry_batch": ("batch_seq",),
+    "ack_alert": ("key", "note"),
+    "resolve_alert": ("key", "note"),
 }
 
 T = TypeVar("T")

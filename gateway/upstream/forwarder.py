@@ -159,7 +159,7 @@ def _drained(conn: sqlite3.Connection, batcher: Batcher) -> bool:
 
 def make_sink(kind: str, url: str, token: str | None = None, timeout: float = 10.0,
               topic: str = "gateway/gl/batches", username: str | None = None,
-              password: str | None = None, tls_context=None) -> UpstreamSink:
+              password: str | None = None, tls_context=None, **options) -> UpstreamSink:
     """A sink by name: http (url), file (path), mqtt (mqtt://host:port). A login inside
     the url is refused: it comes from the environment like every secret."""
     if kind in ("http", "mqtt") and has_credentials(url):
@@ -167,7 +167,7 @@ def make_sink(kind: str, url: str, token: str | None = None, timeout: float = 10
                          "pass them through environment variables")
     if kind == "http":
         from gateway.upstream.http_sink import HttpSink
-        return HttpSink(url, token=token, timeout=timeout)
+        return HttpSink(url, token=token, timeout=timeout, **options)
     if kind == "file":
         from gateway.upstream.file_sink import FileSink
         return FileSink(url)
@@ -182,7 +182,7 @@ def make_sink(kind: str, url: str, token: str | None = None, timeout: float = 10
             tls = ssl.create_default_context()
         return MqttSink(u.hostname, u.port or (8883 if tls else 1883), topic,
                         username=username, password=password,
-                        tls_context=tls, timeout=timeout)
+                        tls_context=tls, timeout=timeout, **options)
     raise ValueError(f"sink: expected http, file or mqtt (got {kind!r})")
 
 
@@ -198,9 +198,16 @@ def sink_from_config(cfg, environ=os.environ) -> UpstreamSink:
         return make_sink("file", up.path)
     if up.sink == "nats":
         return nats_sink_from_config(cfg, environ)
-    mqtt = cfg.mqtt
-    if mqtt is None:
+    if cfg.mqtt is None:
         raise ValueError("upstream.sink: 'mqtt' needs an [mqtt] section for the connection")
+    return mqtt_sink_from_config(cfg, up.topic or f"gateway/{cfg.gateway.id}/gl/batches",
+                                 environ, timeout=up.timeout_s)
+
+
+def mqtt_sink_from_config(cfg, topic: str, environ=os.environ, timeout: float = 10.0,
+                          **options) -> UpstreamSink:
+    """A sink on the `[mqtt]` connection (credentials from its environment variables)."""
+    mqtt = cfg.mqtt
     user = environ.get(mqtt.username_env) if mqtt.username_env else None
     password = environ.get(mqtt.password_env) if mqtt.password_env else None
     tls = None
@@ -208,9 +215,8 @@ def sink_from_config(cfg, environ=os.environ) -> UpstreamSink:
         tls = ssl.create_default_context(cafile=mqtt.ca_file)
         if mqtt.cert_file:
             tls.load_cert_chain(mqtt.cert_file, mqtt.key_file)
-    return make_sink("mqtt", mqtt.url, timeout=up.timeout_s,
-                     topic=up.topic or f"gateway/{cfg.gateway.id}/gl/batches",
-                     username=user, password=password, tls_context=tls)
+    return make_sink("mqtt", mqtt.url, timeout=timeout, topic=topic, username=user,
+                     password=password, tls_context=tls, **options)
 
 
 def nats_sink_from_config(cfg, environ=os.environ) -> UpstreamSink:

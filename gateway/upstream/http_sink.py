@@ -24,9 +24,12 @@ _RETRYABLE_4XX = {408, 429}
 class HttpSink:
     """Delivers batches to an HTTP endpoint, idempotently by batch_id."""
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 10.0):
+    def __init__(self, url: str, token: str | None = None, timeout: float = 10.0,
+                 key_field: str = "batch_id"):
+        """`key_field`: the payload field sent as Idempotency-Key."""
         self.url = url
         self.shown = redact_url(url)  # what messages say: never a password or query
+        self.key_field = key_field
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -37,7 +40,7 @@ class HttpSink:
     async def send(self, batch: dict) -> Verdict:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self.timeout)
-        headers = {"Content-Type": "application/json", "Idempotency-Key": str(batch["batch_id"])}
+        headers = {"Content-Type": "application/json", "Idempotency-Key": str(batch[self.key_field])}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         body = json.dumps(batch, separators=(",", ":")).encode()

@@ -23,7 +23,12 @@ class MqttSink:
 
     def __init__(self, host: str, port: int, topic: str, *, username: str | None = None,
                  password: str | None = None, tls_context: ssl.SSLContext | None = None,
-                 timeout: float = 10.0, identifier: str | None = None):
+                 timeout: float = 10.0, identifier: str | None = None,
+                 topic_field: str | None = None, retain: bool = False):
+        """`topic_field`: publish each payload to <topic>/<its value of that field>;
+        `retain`: the broker keeps the last message of each topic for new subscribers."""
+        self.topic_field = topic_field
+        self.retain = retain
         self.host = host
         self.port = port
         self.topic = topic
@@ -49,7 +54,10 @@ class MqttSink:
         try:
             if self._client is None:
                 self._client = await self._connect()
-            await self._client.publish(self.topic, body, qos=1, timeout=self.timeout)
+            topic = (self.topic if self.topic_field is None
+                     else f"{self.topic}/{batch[self.topic_field]}")
+            await self._client.publish(topic, body, qos=1, retain=self.retain,
+                                       timeout=self.timeout)
         except (aiomqtt.MqttError, OSError, asyncio.TimeoutError) as exc:
             await self._drop()
             return Retry(f"MQTT {self.host}:{self.port}: {type(exc).__name__}: {exc}")

@@ -101,6 +101,15 @@ def requeue(conn: sqlite3.Connection, seq: int, by: str | None = None) -> None:
             (by, _utc_now(), row[1]))
 
 
+def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
+    """Delay before the next attempt after `failures` in a row: base·2^(failures−1),
+    capped, with equal jitter (half fixed, half random); 0 before any failure."""
+    if failures <= 0:
+        return 0.0
+    ceiling = min(cap, base * 2 ** min(failures - 1, 62))
+    return ceiling / 2 + rng.random() * ceiling / 2
+
+
 class DurableOutbox:
     """A batch leaves only when upstream acknowledged it."""
 
@@ -143,10 +152,7 @@ class DurableOutbox:
 
     def backoff(self) -> float:
         """Delay before the next attempt: base·2^(failures−1), capped, with equal jitter."""
-        if self._failures == 0:
-            return 0.0
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** min(self._failures - 1, 62))
-        return ceiling / 2 + self.rng.random() * ceiling / 2
+        return backoff_delay(self._failures, self.backoff_base, self.backoff_cap, self.rng)
 
     # -- sending -------------------------------------------------------------------------
 

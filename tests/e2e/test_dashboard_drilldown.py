@@ -122,7 +122,7 @@ async def test_lot_trace_tree_shows_exactly_the_expected_nodes(site, browser):  
 
 @pytest.mark.parametrize("path", ["/", "/orders", "/orders/WO-F", "/trace/event/5",
                                   "/trace/lot/LOT-A1", "/trace/shipment/SO-1", "/ledger",
-                                  "/stock", "/exceptions"])
+                                  "/stock", "/exceptions", "/alerts"])
 async def test_pages_fit_a_tablet_without_horizontal_scroll(site, browser, path):  # noqa: F811
     ctx, page = await _login(browser, site, width=800)
     await page.goto(site + path)

@@ -1,0 +1,383 @@
+"""`AlertBook`: one alert per rule and subject while it is open, judged event by event in
+the journal's own transaction, so `gateway replay` rebuilds the alerts seen live.
+
+For each applied event the book updates the figures of what the event touched (its work
+order, its operation, the items its stock moves touch), asks the rule (gateway.alerts.rules)
+and opens, updates or resolves the alert of that key. Figures are read from the journal's
+projections as they stood before the batch (work_orders, stock) plus the book's own small
+projections (alert_counts: scrap per operation, issued per component; alert_history:
+closed orders' scrap % per work center and operation), and the batch's events on top. All
+of it is a cache of one transaction: a batch that rolls back leaves nothing behind.
+Times are the events' own ts, so judging the same events again gives the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from costing.master import MasterData
+
+from gateway.alerts.config import AlertsSection
+from gateway.alerts.delivery import enqueue
+from gateway.alerts.rules import (
+    Norm, Verdict, judge_consumption, judge_scrap, judge_stalled, judge_stock_out,
+)
+from gateway.alerts.stats import rate_pct, welford_add
+from gateway.events import decode_event
+from gateway.timestamps import parse_rfc3339
+
+_COUNTED = ("completion", "scrap", "issue")
+ALERT_COLUMNS = ("key", "rule", "subject", "line", "work_order", "item", "severity",
+                 "observed", "expected", "threshold", "message", "first_seen", "last_seen",
+                 "state", "resolved_at", "resolved_by", "resolution")
+
+
+@dataclass
+class _Order:
+    work_order: str
+    item: str
+    line: str
+    planned: float
+    status: str
+    good: float = 0.0
+    scrap: float = 0.0
+
+    @property
+    def units(self) -> float:
+        return self.good + self.scrap
+
+
+@dataclass
+class Transition:
+    """An alert that opened, was acknowledged or resolved: what routes deliver."""
+
+    key: str
+    state: str
+    alert: dict
+
+
+@dataclass
+class _Cache:
+    orders: dict[str, _Order] = field(default_factory=dict)
+    counts: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    dirty_counts: set[tuple[str, str, str]] = field(default_factory=set)
+    closed: set[str] = field(default_factory=set)
+    stock: dict[str, float] = field(default_factory=dict)
+    norms: dict[tuple[str, int], Norm] = field(default_factory=dict)
+    dirty_norms: set[tuple[str, int]] = field(default_factory=set)
+    alerts: dict[str, dict] = field(default_factory=dict)  # key -> row, open ones
+    dirty: dict[int, dict] = field(default_factory=dict)   # id(row) -> row to write
+    batch: dict[str, object] = field(default_factory=dict)  # this batch's events by id
+    transitions: list[Transition] = field(default_factory=list)
+
+
+def epoch(ts: str) -> float:
+    return parse_rfc3339(ts).timestamp()
+
+
+class AlertBook:
+    """The rules of `[alerts]` applied to the journal's events, in their order."""
+
+    def __init__(self, config: AlertsSection, master: MasterData):
+        self.cfg = config
+        self._bom: dict[str, list[tuple[str, float, str]]] = {}   # parent -> components
+        self._uses: dict[str, list[tuple[str, float, str]]] = {}  # component -> parents
+        for b in master.boms:
+            eff = b.qty_per * (1 + b.scrap_pct / 100)
+            self._bom.setdefault(b.parent, []).append((b.component, eff, b.consumption))
+            self._uses.setdefault(b.component, []).append((b.parent, eff, b.consumption))
+        self._ops: dict[str, list[tuple[int, str]]] = {}  # parent -> (operation, wc)
+        for r in master.routings:
+            self._ops.setdefault(r.parent, []).append((r.operation, r.work_center))
+        self._wc = {(r.parent, r.operation): r.work_center for r in master.routings}
+        self.conn = None
+        self._c: _Cache | None = None
+
+    # -- one transaction --------------------------------------------------------------
+
+    def begin(self, conn) -> None:
+        """Start judging a batch on `conn`, inside its transaction."""
+        self.conn = conn
+        self._c = None
+
+    def _cache(self) -> _Cache:
+        if self._c is None:
+            c = self._c = _Cache()
+            for wo, item, line, planned, status, good, scrap in self.conn.execute(
+                    "SELECT work_order, item, line, planned, status, good, scrap"
+                    " FROM work_orders WHERE status='open'"):
+                c.orders[wo] = _Order(wo, item, line, planned, status, good, scrap)
+            for wo, kind, key, qty in self.conn.execute(
+                    "SELECT work_order, kind, key, qty FROM alert_counts"):
+                c.counts[(wo, kind, key)] = qty
+            cols = ", ".join(("id",) + ALERT_COLUMNS)
+            for row in self.conn.execute(
+                    f"SELECT {cols} FROM alerts WHERE state != 'resolved'"):
+                alert = dict(zip(("id",) + ALERT_COLUMNS, row))
+                c.alerts[alert["key"]] = alert
+        return self._c
+
+    def observe(self, event, outcome) -> None:
+        """Judge one applied event (outcome.ok) against what it touched."""
+        t = event.type
+        moved = {m.item for m in outcome.moves}
+        if t not in _COUNTED and t not in ("wo_release", "wo_close", "reversal") and not moved:
+            return
+        c = self._cache()
+        c.batch[event.id] = event
+        if t == "wo_release":
+            c.orders[event.work_order] = _Order(event.work_order, event.item, event.line,
+                                                event.qty, "open")
+            self._count(event.work_order, "last_count", "", epoch(event.ts))
+        elif t in _COUNTED:
+            self._counted(event, 1.0)
+        elif t == "wo_close":
+            self._close(event)
+        elif t == "reversal":
+            gone = self._reversed(event.reverses)
+            if gone is not None and gone.type in _COUNTED:
+                self._counted(gone, -1.0, event.ts)
+        for item in sorted(moved):
+            self._stock_move(item, sum(m.qty for m in outcome.moves
+                                       if m.item == item and m.status == "available"))
+            self._judge_stock(item, event.ts)
+
+    def flush(self) -> list[Transition]:
+        """Write what the batch changed; the transitions for the routes."""
+        c = self._c
+        if c is None:
+            return []
+        conn = self.conn
+        conn.executemany(
+            "INSERT INTO alert_counts(work_order, kind, key, qty) VALUES (?,?,?,?)"
+            " ON CONFLICT(work_order, kind, key) DO UPDATE SET qty=excluded.qty",
+            [(*k, c.counts[k]) for k in sorted(c.dirty_counts)
+             if k[0] not in c.closed and k in c.counts])
+        conn.executemany("DELETE FROM alert_counts WHERE work_order=?",
+                         [(wo,) for wo in sorted(c.closed)])
+        conn.executemany(
+            "INSERT INTO alert_history(work_center, operation, n, mean, m2) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(work_center, operation) DO UPDATE SET n=excluded.n,"
+            " mean=excluded.mean, m2=excluded.m2",
+            [(wc, op, c.norms[(wc, op)].n, c.norms[(wc, op)].mean, c.norms[(wc, op)].m2)
+             for wc, op in sorted(c.dirty_norms)])
+        for row in c.dirty.values():
+            values = [row[k] for k in ALERT_COLUMNS]
+            if row.get("id") is None:
+                cur = conn.execute(
+                    f"INSERT INTO alerts({', '.join(ALERT_COLUMNS)}) VALUES"
+                    f" ({','.join('?' * len(ALERT_COLUMNS))})", values)
+                row["id"] = cur.lastrowid
+            else:
+                conn.execute(f"UPDATE alerts SET {', '.join(k + '=?' for k in ALERT_COLUMNS)}"
+                             " WHERE id=?", [*values, row["id"]])
+        out = c.transitions
+        enqueue(conn, self.cfg.route, out)
+        self._c = None
+        return out
+
+    # -- figures ----------------------------------------------------------------------
+
+    def _count(self, wo: str, kind: str, key: str, value: float, add: bool = False) -> None:
+        c = self._c
+        k = (wo, kind, key)
+        c.counts[k] = c.counts.get(k, 0.0) + value if add else value
+        c.dirty_counts.add(k)
+
+    def _order(self, wo: str) -> _Order | None:
+        c = self._c
+        if wo not in c.orders:
+            row = self.conn.execute("SELECT work_order, item, line, planned, status, good,"
+                                    " scrap FROM work_orders WHERE work_order=?",
+                                    (wo,)).fetchone()
+            c.orders[wo] = _Order(*row) if row else None
+        return c.orders[wo]
+
+    def _reversed(self, event_id: str):
+        found = self._c.batch.get(event_id)
+        if found is None:
+            row = self.conn.execute("SELECT payload FROM events WHERE id=?",
+                                    (event_id,)).fetchone()
+            found = decode_event(row[0]) if row else None
+        return found
+
+    def _counted(self, event, sign: float, ts: str | None = None) -> None:
+        wo = self._order(event.work_order)
+        if wo is None or wo.status != "open":
+            return
+        ts = ts or event.ts
+        qty = sign * event.qty
+        if event.type == "issue":
+            self._count(wo.work_order, "issued", event.item, qty, add=True)
+            self._judge_consumption(wo, event.item, ts)
+            return
+        if event.type == "completion":
+            wo.good += qty
+        else:
+            wo.scrap += qty
+            self._count(wo.work_order, "scrap", str(event.operation), qty, add=True)
+        if sign > 0:
+            self._count(wo.work_order, "last_count", "", epoch(ts))
+            self._clear(f"stalled:{wo.work_order}", ts, "counts again")
+        for op in self._scrap_ops(wo):
+            self._judge_scrap(wo, op, ts)
+        for component, _, how in self._bom.get(wo.item, ()):
+            if how == "issue":
+                self._judge_consumption(wo, component, ts)
+
+    def _scrap_ops(self, wo: _Order) -> list[int]:
+        c = self._c
+        return sorted({int(k[2]) for k in c.counts if k[0] == wo.work_order and k[1] == "scrap"})
+
+    def _norm(self, wc: str, op: int) -> Norm:
+        c = self._c
+        if (wc, op) not in c.norms:
+            row = self.conn.execute("SELECT n, mean, m2 FROM alert_history WHERE"
+                                    " work_center=? AND operation=?", (wc, op)).fetchone()
+            c.norms[(wc, op)] = Norm(*row) if row else Norm()
+        return c.norms[(wc, op)]
+
+    def _close(self, event) -> None:
+        c = self._c
+        wo = self._order(event.work_order)
+        if wo is None:
+            return
+        if wo.units > 0:
+            ops = self._ops.get(wo.item) or [(op, wo.line) for op in self._scrap_ops(wo)]
+            for op, wc in ops:
+                scrap = c.counts.get((wo.work_order, "scrap", str(op)), 0.0)
+                n = self._norm(wc, op)
+                c.norms[(wc, op)] = Norm(*welford_add(n.n, n.mean, n.m2,
+                                                      rate_pct(scrap, wo.units)))
+                c.dirty_norms.add((wc, op))
+        wo.status = "closed"
+        c.closed.add(wo.work_order)
+        for key, alert in list(c.alerts.items()):
+            if alert["work_order"] == wo.work_order:
+                self._clear(key, event.ts, "order closed")
+        for component, _, _ in self._bom.get(wo.item, ()):
+            self._judge_stock(component, event.ts)
+
+    def _stock_move(self, item: str, qty: float) -> None:
+        c = self._c
+        if item not in c.stock:
+            c.stock[item] = self.conn.execute(
+                "SELECT COALESCE(SUM(qty), 0) FROM stock WHERE item=? AND status='available'",
+                (item,)).fetchone()[0]
+        c.stock[item] += qty
+
+    # -- judging --------------------------------------------------------------------
+
+    def _judge_scrap(self, wo: _Order, op: int, ts: str) -> None:
+        rule = self.cfg.scrap_rate
+        if not rule.enabled:
+            return
+        scrap = self._c.counts.get((wo.work_order, "scrap", str(op)), 0.0)
+        wc = self._wc.get((wo.item, op), wo.line)
+        key = f"scrap_rate:{wo.work_order}:op{op}"
+        verdict = judge_scrap(rule, wo.work_order, op, scrap, wo.units, self._norm(wc, op),
+                              key in self._c.alerts)
+        self._settle(key, "scrap_rate", verdict, ts,
+                     line=wo.line, work_order=wo.work_order, item=wo.item,
+                     why="scrap back within its limit")
+
+    def _judge_consumption(self, wo: _Order, component: str, ts: str) -> None:
+        rule = self.cfg.consumption
+        eff = next((e for comp, e, how in self._bom.get(wo.item, ())
+                    if comp == component and how == "issue"), None)
+        if not rule.enabled or eff is None:
+            return
+        issued = self._c.counts.get((wo.work_order, "issued", component), 0.0)
+        standard = eff * max(wo.units, wo.planned)
+        key = f"consumption:{wo.work_order}:{component}"
+        verdict = judge_consumption(rule, wo.work_order, component, issued, standard,
+                                    key in self._c.alerts)
+        self._settle(key, "consumption", verdict, ts,
+                     line=wo.line, work_order=wo.work_order, item=component,
+                     why="consumption back within its limit")
+
+    def _judge_stock(self, item: str, ts: str) -> None:
+        rule = self.cfg.stock_out
+        uses = self._uses.get(item)
+        if not rule.enabled or not uses:
+            return
+        c = self._c
+        if item not in c.stock:
+            self._stock_move(item, 0.0)
+        need, orders = 0.0, 0
+        for wo in sorted((o for o in c.orders.values() if o is not None and o.status == "open"),
+                         key=lambda o: o.work_order):
+            for parent, eff, how in uses:
+                if parent != wo.item:
+                    continue
+                if how == "issue":
+                    issued = c.counts.get((wo.work_order, "issued", item), 0.0)
+                    left = max(0.0, eff * wo.planned - issued)
+                else:
+                    left = eff * max(0.0, wo.planned - wo.units)
+                if left > 0:
+                    need += left
+                    orders += 1
+        verdict = judge_stock_out(rule, item, c.stock[item], need, orders)
+        self._settle(f"stock_out:{item}", "stock_out", verdict, ts, item=item,
+                     why="stock covers the released orders")
+
+    def check_stalled(self, now: datetime) -> None:
+        """The time-based rule: active orders whose line has not counted for too long."""
+        rule = self.cfg.stalled
+        if not rule.enabled:
+            return
+        c = self._cache()
+        stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        for line, wo_id in self.conn.execute(
+                "SELECT line, work_order FROM active_orders ORDER BY line").fetchall():
+            wo = self._order(wo_id)
+            last = c.counts.get((wo_id, "last_count", ""))
+            if wo is None or wo.status != "open" or last is None:
+                continue
+            idle = (now.timestamp() - last) / 60
+            verdict = judge_stalled(rule, wo_id, line, idle)
+            self._settle(f"stalled:{wo_id}", "stalled", verdict, stamp, line=line,
+                         work_order=wo_id, item=wo.item, why="counts again")
+
+    # -- one alert per key ------------------------------------------------------------
+
+    def _settle(self, key: str, rule: str, verdict: Verdict | None, ts: str, *,
+                why: str, line: str | None = None, work_order: str | None = None,
+                item: str | None = None) -> None:
+        if verdict is None:
+            self._clear(key, ts, why)
+            return
+        c = self._c
+        alert = c.alerts.get(key)
+        if alert is None:
+            alert = c.alerts[key] = {
+                "id": None, "key": key, "rule": rule, "subject": key.split(":", 1)[1],
+                "line": line, "work_order": work_order, "item": item, "first_seen": ts,
+                "state": "open", "resolved_at": None, "resolved_by": None, "resolution": None}
+            opened = True
+        else:
+            opened = False
+        alert.update(severity=verdict.severity, observed=round(verdict.observed, 6),
+                     expected=round(verdict.expected, 6),
+                     threshold=round(verdict.threshold, 6), message=verdict.message,
+                     last_seen=ts)
+        c.dirty[id(alert)] = alert
+        if opened:
+            c.transitions.append(Transition(key, "open", dict(alert)))
+
+    def _clear(self, key: str, ts: str, why: str) -> None:
+        c = self._c
+        alert = c.alerts.pop(key, None)
+        if alert is None:
+            return
+        alert.update(state="resolved", resolved_at=ts, resolved_by="gateway", resolution=why)
+        c.dirty[id(alert)] = alert
+        c.transitions.append(Transition(key, "resolved", dict(alert)))
+
+
+def alert_json(alert: dict) -> str:
+    """The JSON routes send for an alert."""
+    return json.dumps({k: alert.get(k) for k in ("id",) + ALERT_COLUMNS}, sort_keys=True)

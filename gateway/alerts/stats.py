@@ -1,0 +1,50 @@
+"""The few statistics the rules use, as small pure functions over numbers and arrays."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def rate_pct(part: float, whole: float) -> float:
+    """part as a percentage of whole; 0 when whole is 0."""
+    return 100.0 * part / whole if whole > 0 else 0.0
+
+
+def deviation_pct(observed: float, expected: float) -> float:
+    """How far observed lies above expected, in % of expected (negative: below)."""
+    if expected <= 0:
+        return math.inf if observed > 0 else 0.0
+    return 100.0 * (observed - expected) / expected
+
+
+def mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1); std 0 for fewer than two values."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return 0.0, 0.0
+    mean = float(values.mean())
+    std = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    return mean, std
+
+
+def welford_add(n: int, mean: float, m2: float, x: float) -> tuple[int, float, float]:
+    """(n, mean, M2) after one more value x: the history kept incrementally, one row a
+    work center and operation, without keeping every closed order's figure."""
+    n += 1
+    delta = x - mean
+    mean += delta / n
+    m2 += delta * (x - mean)
+    return n, mean, m2
+
+
+def welford_std(n: int, m2: float) -> float:
+    """Sample standard deviation from (n, M2); 0 for fewer than two values."""
+    return math.sqrt(max(m2, 0.0) / (n - 1)) if n > 1 else 0.0
+
+
+def sigma_limit(mean: float, std: float, k: float, floor: float) -> float:
+    """mean + k x std, the std taken as at least `floor` (a steady line has std ~0 and
+    would otherwise alarm on its first unit of noise)."""
+    return mean + k * max(std, floor)
