@@ -43,12 +43,14 @@ def _target(kw: dict) -> str:
         return f"batch {kw['batch_seq']}"
     if "exception_ids" in kw:
         return "exceptions " + ",".join(str(i) for i in kw["exception_ids"])
+    if "key" in kw:
+        return f"alert {kw['key']}"
     return f"exception {kw['exception_id']}"
 
 
 def _detail(kw: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in kw.items()
-                     if k not in ("batch_seq", "exception_id", "exception_ids"))
+                     if k not in ("batch_seq", "exception_id", "exception_ids", "key"))
 
 
 def refuse(request: web.Request, back: str, message: str) -> web.StreamResponse:

@@ -161,7 +161,7 @@ def test_public_surface_is_what_it_claims():
     for mod in (dashboard, metrics, users):
         assert all(hasattr(mod, name) for name in mod.__all__), mod.__name__
     assert set(dashboard.ACTIONS) == {"assign_count", "confirm_po", "dismiss", "dismiss_many",
-                                      "retry_batch"}
+                                      "retry_batch", "ack_alert", "resolve_alert"}
 
 
 def test_raw_input_shows_control_characters_by_name_and_escapes_the_rest():
