@@ -128,11 +128,13 @@ def _broker_stages(stages: list[str], sz: dict, result: dict, folder: pathlib.Pa
 
     brokers = {}
     try:
-        for limits in ("site", "stock"):
+        # the burst gets a broker of its own: the sessions the ingest runs leave behind
+        # would queue (and a stock broker drop) the burst's messages for gateways gone
+        for name, limits in (("site", "site"), ("stock", "stock"), ("burst", "stock")):
             try:
-                brokers[limits] = Mosquitto(folder / f"broker-{limits}", limits=limits,
-                                            username="bench")
-                brokers[limits].start()
+                brokers[name] = Mosquitto(folder / f"broker-{name}", limits=limits,
+                                          username="bench")
+                brokers[name].start()
             except (MosquittoMissing, RuntimeError) as exc:
                 raise StageFailed(f"broker: {exc}") from exc
         if "ingest" in stages:
@@ -142,7 +144,7 @@ def _broker_stages(stages: list[str], sz: dict, result: dict, folder: pathlib.Pa
                     sz["offered"], sz["fixed"], sz["flood"]))
                 result[key]["broker"] = limits
             result["burst"] = _stage("burst (stock broker)", lambda: ingest.run_stage(
-                folder / "burst", brokers["stock"], sz["items"], sz["depth"], sz["offered"],
+                folder / "burst", brokers["burst"], sz["items"], sz["depth"], sz["offered"],
                 0, sz["burst"]))
         if "coldstart" in stages:
             from gateway.bench import coldstart
