@@ -343,7 +343,7 @@ def start_gateway(config: pathlib.Path, env: dict, expected: int, record: pathli
     profile = os.environ.get("GATEWAY_BENCH_PYSPY")
     if profile:  # a folded-stack profile of the gateway process (docs/performance.md)
         cmd = ["py-spy", "record", "--format", "raw", "--threads", "-r", "250", "-o",
-               f"{profile}.{record.stem}.txt", "--", *cmd]
+               f"{profile}.{record.parent.name}.txt", "--", *cmd]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
