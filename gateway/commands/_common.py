@@ -32,12 +32,13 @@ class Exit(SystemExit):
     pass
 
 
-def load_config_or_exit(path: str):
-    """The config at `path`, or print every problem it has and exit 1."""
+def load_config_or_exit(path: str, load=None):
+    """The config at `path` (gateway.toml; `load` reads another kind, say plant.toml),
+    or print every problem it has and exit 1."""
     from gateway.config import ConfigError, load_config
 
     try:
-        return load_config(path)
+        return (load or load_config)(path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
