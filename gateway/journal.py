@@ -30,6 +30,7 @@ from costing.engine import Engine
 from costing.master import MasterData
 
 from gateway import failpoints, schema
+from gateway.active_orders import SET, change_of
 from gateway.bounds import DEFAULT as DEFAULT_LIMITS
 from gateway.bounds import MONEY_CEILING, Limits, check_event
 from gateway.events import (
@@ -653,17 +654,16 @@ class Journal:
             " value=excluded.value", side.counters)
 
     def _track(self, seq: int, event: Event) -> None:
-        """Which order runs on which line: set by release, cleared by close."""
-        if event.type == "wo_release":
-            self.conn.execute(
-                "INSERT INTO active_orders(line, work_order, since_seq) VALUES (?,?,?)"
-                " ON CONFLICT(line) DO UPDATE SET work_order=excluded.work_order,"
-                " since_seq=excluded.since_seq", (event.line, event.work_order, seq))
-        elif event.type == "wo_close":
-            self.conn.execute("DELETE FROM active_orders WHERE work_order=?", (event.work_order,))
-        if event.type in ("wo_release", "wo_close"):
-            col = "released_seq" if event.type == "wo_release" else "closed_seq"
-            self._seq_marks.setdefault(event.work_order, {})[col] = seq
+        """Which order runs on which line (gateway/active_orders.py has the rule)."""
+        change = change_of(event)
+        if change is None:
+            return
+        op, line, order = change
+        if op == SET:
+            self._set_active(line, order, seq)
+        else:
+            self.conn.execute("DELETE FROM active_orders WHERE work_order=?", (order,))
+        self._seq_marks.setdefault(order, {})["released_seq" if op == SET else "closed_seq"] = seq
 
     def _open_exception_exists(self, kind: str, event_id: str | None, raw: str) -> bool:
         return self.conn.execute(
@@ -688,15 +688,17 @@ class Journal:
     def _start_order(self, line: str, work_order: str) -> None:
         """A work-order barcode scanned at a line starts that order there."""
         seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        self._set_active(line, work_order, seq)
+
+    def _set_active(self, line: str, work_order: str, seq: int) -> None:
         self.conn.execute(
             "INSERT INTO active_orders(line, work_order, since_seq) VALUES (?,?,?)"
             " ON CONFLICT(line) DO UPDATE SET work_order=excluded.work_order,"
             " since_seq=excluded.since_seq", (line, work_order, seq))
 
-    def active_order(self, line: str) -> str | None:
-        row = self.conn.execute("SELECT work_order FROM active_orders WHERE line=?",
-                                (line,)).fetchone()
-        return row[0] if row else None
+    def active_orders(self) -> list[tuple[str, str]]:
+        """(line, work order) for every line running one, as committed."""
+        return self.conn.execute("SELECT line, work_order FROM active_orders").fetchall()
 
     def counter_state(self, device: str) -> dict[str, tuple[int, int]]:
         """Stored (epoch, value) per node: where a restarted driver resumes."""
