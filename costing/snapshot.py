@@ -37,7 +37,7 @@ _HOLDERS: tuple[tuple[str, Callable[[Engine], Any]], ...] = (
 # references to master data or to other holders, and per-run scratch and caches
 # rebuilt on demand: not state
 _SKIP = frozenset({"plant", "std", "engine", "kernel", "tables", "item_name", "_bufs",
-                   "_by_class", "_run_of"})
+                   "_by_class", "_run_of", "_run_start"})
 _PLAIN = (str, int, float, bool, type(None))
 
 
@@ -222,25 +222,91 @@ def engine_from_state(master: MasterData, parts: Mapping[str, np.ndarray],
     return engine
 
 
-def state_differences(a: EngineState, b: EngineState) -> list[str]:
-    """The names of the state pieces that differ between a and b (empty: the same)."""
+# columns and meta holding ids into `ledger.names`: interned on first sight, so a run
+# of events and the same events one at a time may number them differently
+_NAME_IDS = frozenset({"ledger.cols[2]", "ledger.cols[3]", "ledger.cols[4]",
+                       "ledger.cols[5]", "batch.wo_name"})
+# kept in a form that depends on when rows were spilled or ids moved to the sorted
+# arrays (or on this process's hash()): compared by what they hold, below
+_LAYOUT = frozenset({"ids.keys", "ids.vals", "ids.recent", "ledger.names",
+                     "ledger._name_id", "batch._memo_ids"})
+
+
+def state_differences(a: EngineState, b: EngineState, chunk: int = 1 << 20) -> list[str]:
+    """What differs between states a and b (empty: the same engine, whatever the runs
+    they were built in): each column's rows as read back (spilled or not), names by
+    their text, the id index by the records it holds."""
+    ma, mb = _meta(a.arrays), _meta(b.arrays)
     out = []
+    if set(ma.get("ledger.names", ())) != set(mb.get("ledger.names", ())):
+        out.append("ledger.names")
+        remap = None
+    else:
+        b_id = mb["ledger._name_id"]
+        remap = np.array([b_id[name] for name in ma["ledger.names"]], np.int64)
     for name in sorted(set(a.arrays) | set(b.arrays)):
-        if name == "meta":
+        if name == "meta" or name.endswith(".hot") or name in _LAYOUT:
             continue
         x, y = a.arrays.get(name), b.arrays.get(name)
-        if x is None or y is None or x.shape != y.shape or not np.array_equal(
-                x, y, equal_nan=x.dtype.kind == "f"):
+        if x is not None and remap is not None and name in _NAME_IDS:
+            x = remap[x]
+        if not _same_array(x, y):
             out.append(name)
-    ma, mb = (_meta(s.arrays) for s in (a, b))
-    out += [f"meta {k}" for k in sorted(set(ma) | set(mb), key=str)
-            if not _same_plain(ma.get(k), mb.get(k))]
-    for key in sorted(set(a.stores) | set(b.stores)):
-        x, y = a.stores.get(key), b.stores.get(key)
-        if x is None or y is None or x.nbytes != y.nbytes or any(
-                p != q for p, q in zip(x.chunks(), y.chunks())):
-            out.append(key)
+    for key in sorted(set(ma) | set(mb), key=str):
+        x, y = ma.get(key), mb.get(key)
+        spilled = isinstance(x, tuple) and f"{key}.hot" in a.arrays
+        if spilled:
+            fx, fy = _ReadBack(a, key, x), _ReadBack(b, key, y)
+            if fx.n != fy.n or any(
+                    not _same_array(remap[p] if remap is not None and key in _NAME_IDS
+                                    else p, q)
+                    for p, q in zip(fx.chunks(chunk), fy.chunks(chunk))):
+                out.append(key)
+        elif key not in _LAYOUT and not _same_plain(x, y):
+            out.append(f"meta {key}")
+    if remap is not None and {k: int(remap[v]) for k, v in ma["batch._memo_ids"].items()
+                              } != mb["batch._memo_ids"]:
+        out.append("meta batch._memo_ids")
+    if not _same_array(*(np.sort(np.concatenate(
+            [s.arrays["ids.vals"], np.fromiter(m["ids.recent"].values(), np.int64)]))
+            for s, m in ((a, ma), (b, mb)))):
+        out.append("ids (the records the id index holds)")
     return out
+
+
+def _same_array(x, y) -> bool:
+    return (x is not None and y is not None and x.shape == y.shape and np.array_equal(
+        x, y, equal_nan=x.dtype.kind == "f"))
+
+
+class _ReadBack:
+    """A spilled column of a state read back in order: its blocks from the store's
+    bytes, then its rows in memory."""
+
+    def __init__(self, state: EngineState, path: str, meta: tuple):
+        self.store_key, self.cold_n, self.offsets, self.block = meta
+        self.hot = state.arrays[f"{path}.hot"]
+        self.store = state.stores[self.store_key].store
+        self.n = self.cold_n + len(self.hot)
+
+    def chunks(self, size: int) -> Iterator[np.ndarray]:
+        """Rows [0, size), [size, 2 size), ...: the same windows whatever was spilled."""
+        held: list[np.ndarray] = []
+        count = 0
+        for piece in self._pieces():
+            held.append(piece)
+            count += len(piece)
+            while count >= size:
+                rows = np.concatenate(held)
+                yield rows[:size]
+                held, count = [rows[size:]], count - size
+        yield np.concatenate(held) if held else self.hot[:0]
+
+    def _pieces(self) -> Iterator[np.ndarray]:
+        nbytes = self.block * self.hot.dtype.itemsize
+        for o in self.offsets:
+            yield np.frombuffer(self.store.read(o, nbytes), self.hot.dtype)
+        yield self.hot
 
 
 def _same_plain(x: Any, y: Any) -> bool:
