@@ -18,7 +18,6 @@ No I/O here: the gateway writes and reads the files (gateway.snapshots).
 
 from __future__ import annotations
 
-import io
 import pickle
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
@@ -156,9 +155,25 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"snapshot meta names {module}.{name}: refused")
 
 
+class _Reader:
+    """The read interface an unpickler takes, over bytes in memory."""
+
+    def __init__(self, raw: bytes):
+        self.raw, self.at = raw, 0
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self.raw) if n < 0 else self.at + n
+        out, self.at = self.raw[self.at:end], min(end, len(self.raw))
+        return out
+
+    def readline(self) -> bytes:
+        end = self.raw.find(b"\n", self.at)
+        return self.read(-1 if end < 0 else end + 1 - self.at)
+
+
 def _meta(parts: Mapping[str, np.ndarray]) -> dict:
     raw = np.asarray(parts["meta"], np.uint8).tobytes()
-    fmt, meta = _PlainUnpickler(io.BytesIO(raw)).load()
+    fmt, meta = _PlainUnpickler(_Reader(raw)).load()
     if fmt != FORMAT:
         raise ValueError(f"engine state format {fmt}, this engine reads {FORMAT}")
     return meta
