@@ -171,7 +171,8 @@ class Gateway:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
         self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous,
                                limits=config.limits, unknown_po=config.costing.unknown_po,
-                               alerts=AlertBook(config.alerts, master))
+                               alerts=AlertBook(config.alerts, master),
+                               snapshot_every=config.gateway.snapshot_every)
         self.queue = _Inbox(queue_size)
         self.drivers = drivers
         self.status: dict[str, DeviceStatus] = {}

@@ -88,7 +88,8 @@ def open_journal(plant: Plant, lazy: bool = False):
                        synchronous=getattr(plant.config.gateway, "synchronous", "FULL"),
                        lazy=lazy, limits=plant.config.limits,
                        unknown_po=plant.config.costing.unknown_po,
-                       alerts=AlertBook(plant.config.alerts, plant.master))
+                       alerts=AlertBook(plant.config.alerts, plant.master),
+                       snapshot_every=plant.config.gateway.snapshot_every)
     except (JournalBusy, SchemaError) as exc:
         print(exc, file=sys.stderr)
         raise Exit(1) from None

@@ -193,4 +193,12 @@ def _replay(sz: dict) -> dict:
                           capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError(f"replay process failed: {proc.stderr[-3000:]}")
-    return json.loads(proc.stdout)
+    out = json.loads(proc.stdout)
+    # the same journal opened as the gateway opens it: full replay, then from a snapshot
+    proc = subprocess.run([sys.executable, "-m", "gateway.bench.startup", db,
+                           str(sz["items"]), str(sz["depth"])],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"start-up process failed: {proc.stderr[-3000:]}")
+    out["startup"] = json.loads(proc.stdout)
+    return out
