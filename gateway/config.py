@@ -57,9 +57,12 @@ class GatewaySection(_Section):
     currency: Name
     currency_decimals: Annotated[int, msgspec.Meta(ge=0, le=6)]
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
-    # a snapshot of the cost engine beside the journal after this many new events and at
-    # a clean stop; start-up replays only the events after it (0: no snapshots)
-    snapshot_every: Annotated[int, msgspec.Meta(ge=0)] = 100_000
+    # a snapshot of the cost engine beside the journal at a clean stop; start-up replays
+    # only the events after it
+    snapshots: bool = True
+    # also a snapshot after this many new events while running (0: only at a clean stop);
+    # writing one pauses commits for a time that grows with the history (docs/performance.md)
+    snapshot_every: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 class CostingSection(_Section):

@@ -264,14 +264,14 @@ class Journal:
     def __init__(self, path: str, master: MasterData, *, synchronous: str = "FULL",
                  rebuild: bool = True, lazy: bool = False, spill_block: int = 1 << 16,
                  limits: Limits = DEFAULT_LIMITS, unknown_po: str = "hold",
-                 alerts: Any = None, snapshot_every: int = 0):
+                 alerts: Any = None, snapshot: bool = False, snapshot_every: int = 0):
         """`alerts`: an AlertBook (gateway.alerts) judging each applied event in the
         batch's transaction, or None. `rebuild`: bring the engine to the state of the stored events (False: start
         from an empty engine, for a scratch journal). `lazy`: do that on the engine's
         first use rather than now — a run of nothing but duplicates (a file ingested
-        again) never needs it. `snapshot_every`: write a snapshot of the engine
-        (gateway.snapshots) after that many new events and at `close`, and rebuild from
-        the last good one (0: neither)."""
+        again) never needs it. `snapshot`: write a snapshot of the engine
+        (gateway.snapshots) at `close` and rebuild from the last good one;
+        `snapshot_every` > 0: also after that many new events (implies `snapshot`)."""
         self.path = str(path)
         self.master = master
         self.limits = limits
@@ -294,6 +294,7 @@ class Journal:
         self._stale = False
         self._seq_marks: dict[str, dict[str, int]] = {}  # order -> release/close seq, this tx
         self.snapshot_every = snapshot_every
+        self.snapshot = snapshot or snapshot_every > 0
         self.snapshot_path = snapshots.snapshot_path(self.path)
         self.snapshot_seq = 0  # the seq the engine was restored from (0: a full replay)
         self._unsnapped = 0  # events applied since the last snapshot (or the replay's)
@@ -333,7 +334,7 @@ class Journal:
 
     def _from_snapshot(self) -> tuple[Engine, int]:
         """The engine of the last good snapshot and its seq, else an empty one and 0."""
-        if self.snapshot_every > 0:
+        if self.snapshot:
             try:
                 return snapshots.load(self.snapshot_path, self.conn, self.master,
                                       self._spill_block, self._blocks)
@@ -361,7 +362,7 @@ class Journal:
         return seq
 
     def close(self) -> None:
-        if self.snapshot_every > 0 and self._unsnapped and self.conn.in_transaction is False:
+        if self.snapshot and self._unsnapped and self.conn.in_transaction is False:
             self.write_snapshot()
         self.conn.close()
         self._lock.close()  # releases the writer lock
@@ -514,9 +515,9 @@ class Journal:
             self._abort()
             raise
         failpoints.hit("journal.after_commit")
-        if self.snapshot_every > 0:
+        if self.snapshot:
             self._unsnapped += sum(r is not None and r.status == "applied" for r in results)
-            if self._unsnapped >= self.snapshot_every:
+            if 0 < self.snapshot_every <= self._unsnapped:
                 self.write_snapshot()
         return results  # type: ignore[return-value]
 

@@ -172,6 +172,7 @@ class Gateway:
         self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous,
                                limits=config.limits, unknown_po=config.costing.unknown_po,
                                alerts=AlertBook(config.alerts, master),
+                               snapshot=config.gateway.snapshots,
                                snapshot_every=config.gateway.snapshot_every)
         self.queue = _Inbox(queue_size)
         self.drivers = drivers

@@ -89,6 +89,7 @@ def open_journal(plant: Plant, lazy: bool = False):
                        lazy=lazy, limits=plant.config.limits,
                        unknown_po=plant.config.costing.unknown_po,
                        alerts=AlertBook(plant.config.alerts, plant.master),
+                       snapshot=plant.config.gateway.snapshots,
                        snapshot_every=plant.config.gateway.snapshot_every)
     except (JournalBusy, SchemaError) as exc:
         print(exc, file=sys.stderr)

@@ -68,6 +68,28 @@ def test_snapshots_are_written_every_n_events_and_at_close(tmp_path, master):
     assert snapshots.read_header(j.snapshot_path)[0]["mark"]["seq"] == 7
 
 
+def test_by_default_only_a_clean_stop_writes_one_and_the_next_start_uses_it(tmp_path,
+                                                                           master):
+    import msgspec
+
+    from gateway.config import GatewaySection
+
+    defaults = {f.name: f.default for f in msgspec.structs.fields(GatewaySection)
+                if f.name in ("snapshots", "snapshot_every")}
+    assert defaults == {"snapshots": True, "snapshot_every": 0}  # no pause while running
+    db = tmp_path / "j.db"
+    j = Journal(str(db), master, snapshot=True)
+    for k in range(0, 9, 3):
+        j.submit(_events(k, 3))
+    assert j.snapshot_seq == 0  # nothing written while running
+    j.close()
+    again = Journal(str(db), master, snapshot=True)
+    try:
+        assert again.snapshot_seq == 9
+    finally:
+        again.close()
+
+
 def test_a_restart_uses_the_snapshot_and_gets_the_full_replay_state(tmp_path, master,
                                                                      capsys):
     db = tmp_path / "j.db"
