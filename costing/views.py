@@ -128,4 +128,4 @@ class EngineViews:
         layers = tuple(tuple(self.inv.layers_of(i)) for i in range(len(self.plant.skus)))
         return (tuple(self.stock_rows()), tuple(self.item_costs()),
                 tuple(self.work_orders()), tuple(sorted((a, b) for a, b in self.balances().items() if b)),
-                layers)
+                layers, self.money.state(), tuple(self.wos.sales_order.a.tolist()))
