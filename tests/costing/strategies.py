@@ -84,7 +84,7 @@ def event_streams(draw, master: MasterData, max_size: int = 40) -> list:
         kind = draw(st.sampled_from((
             "receipt", "receipt", "receipt", "release", "completion", "completion", "scrap",
             "labor", "issue", "shipment", "count", "transfer", "close", "reversal",
-            "reversal", "money")))
+            "reversal", "money", "money", "money")))
         if kind == "money":
             kind = draw(st.sampled_from(money_kinds))
         wo_kinds = ("completion", "scrap", "labor", "issue", "close")
@@ -96,9 +96,13 @@ def event_streams(draw, master: MasterData, max_size: int = 40) -> list:
             wo, wo_ops = f"WO-{draw(st.integers(0, 3))}", []
         op = draw(st.sampled_from(wo_ops + [10, 40] if wo_ops else [10, 40]))
         if kind == "receipt":
-            e = Receipt(id=eid, ts=ts, item=draw(st.sampled_from(raw)), qty=draw(_qty()),
+            sku = draw(st.sampled_from(raw))
+            ours = [p for p, s, _ in po_lines if s == sku]
+            e = Receipt(id=eid, ts=ts, item=sku, qty=draw(_qty()),
                         location=draw(loc), unit_price=draw(amounts(0, 50000, 3)),
-                        lot=draw(lot), status=draw(status), po=draw(po))
+                        lot=draw(lot), status=draw(status),
+                        po=draw(st.sampled_from(ours) if ours and draw(st.booleans())
+                                else po))
         elif kind == "release":
             item = draw(st.sampled_from(made))
             wo = f"WO-{len(released)}" if draw(st.integers(0, 5)) else wo
@@ -136,14 +140,15 @@ def event_streams(draw, master: MasterData, max_size: int = 40) -> list:
                 sku = draw(st.sampled_from(raw))
             off = draw(st.sampled_from((0.0, 0.0, 0.01, -0.015, 0.05, -0.3)))
             e = SupplierInvoice(id=eid, ts=ts, invoice=draw(invoice), po=p, item=sku,
-                                qty=draw(_qty()), unit_price=round(base * (1 + off), 3),
+                                qty=draw(amounts(1, 600, 2)),
+                                unit_price=round(base * (1 + off), 3),
                                 supplier=draw(st.sampled_from((None, "ACME"))),
                                 approved_by=draw(st.sampled_from((None, None, "ctl"))))
         elif kind == "payment":
-            e = Payment(id=eid, ts=ts, invoice=draw(invoice), amount=draw(amounts(1, 900000, 2)))
+            e = Payment(id=eid, ts=ts, invoice=draw(invoice), amount=draw(amounts(1, 500, 2)))
         elif kind == "customer_payment":
             e = CustomerPayment(id=eid, ts=ts, order=draw(st.sampled_from(("SO-0", "SO-1"))),
-                                amount=draw(amounts(1, 900000, 2)))
+                                amount=draw(amounts(1, 20000, 2)))
         else:
             target = draw(st.integers(0, max(k - 1, 0)))
             e = Reversal(id=eid, ts=ts, reverses=f"e{target}")
