@@ -197,10 +197,16 @@ class Settlement:
 
     def state(self) -> tuple:
         """Everything observable, for replay and reversal comparisons."""
-        return (tuple(self.rl_qty.a.tolist()), tuple(self.rl_value.a.tolist()),
-                tuple(zip(self.invoices, self.billed.a.tolist(), self.paid.a.tolist())),
-                tuple(zip(self.orders, self.so_qty.a.tolist(), self.so_revenue.a.tolist(),
-                          self.so_cogs.a.tolist(), self.so_paid.a.tolist())))
+        # rows left at zero (a reversed receipt's layer, a number seen only by events
+        # since reversed) are not observable: left out
+        layers = tuple((r, q, v) for r, (q, v) in enumerate(zip(
+            self.rl_qty.a.tolist(), self.rl_value.a.tolist())) if abs(q) > EPS or v)
+        invoices = tuple(row for row in zip(self.invoices, self.billed.a.tolist(),
+                                            self.paid.a.tolist()) if any(row[1:]))
+        orders = tuple(row for row in zip(self.orders, self.so_qty.a.tolist(),
+                                          self.so_revenue.a.tolist(), self.so_cogs.a.tolist(),
+                                          self.so_paid.a.tolist()) if any(row[1:]))
+        return layers, invoices, orders
 
 
 def _within(amount: int, open_: int, what: str, decimals: int) -> None:
