@@ -19,12 +19,17 @@ from costing.arrays import Column, MemoryBlocks, SpillColumn
 
 # effect kinds: column codes shared with costing.batch's kernel
 ROW, ITEM, TAKE, LAYER, WIP, GOOD, MAT, STEP, MAT_NEW, WO_NEW, CLOSE = range(11)
+# what is owed (costing.settlement): a receipt layer's uninvoiced qty and value, an
+# invoice billed / paid, a sales order shipped (qty, revenue) / paid, its cost of sales
+RCV, AP_BILL, AP_PAY, AR_BILL, AR_PAY, SO_COGS = range(11, 17)
 KIND_NAMES = ("row", "item", "take", "layer", "wip", "good", "mat", "step", "mat_new",
-              "wo_new", "close")
+              "wo_new", "close", "rcv", "ap_bill", "ap_pay", "ar_bill", "ar_pay", "so_cogs")
+MONEY_KINDS = frozenset(range(11, 17))
 KIND_CODE = {name: k for k, name in enumerate(KIND_NAMES)}
 
 EVENT_TYPES = ("receipt", "issue", "wo_release", "completion", "scrap", "labor",
-               "shipment", "count", "transfer", "wo_close", "reversal")
+               "shipment", "count", "transfer", "wo_close", "reversal", "supplier_invoice",
+               "payment", "customer_payment")
 TYPE_CODE = {name: k for k, name in enumerate(EVENT_TYPES)}
 
 
@@ -56,7 +61,7 @@ class EffectLog:
             x = effect[2]
         elif name == "item":
             x, v, y = effect[2], effect[3], effect[4]
-        elif name in ("take", "layer", "mat"):
+        elif name in ("take", "layer", "mat") or k in MONEY_KINDS:
             x, v = effect[2], effect[3]
         elif name == "wip":
             v = effect[2]
@@ -84,7 +89,7 @@ class EffectLog:
             return (name, a, x)
         if name == "item":
             return (name, a, x, v, y, None)
-        if name in ("take", "layer", "mat"):
+        if name in ("take", "layer", "mat") or k in MONEY_KINDS:
             return (name, a, x, v)
         if name == "wip":
             return (name, a, v)

@@ -580,7 +580,11 @@ class Journal:
             sub = subs[i]
             eid = event.id
             if not out.ok:
-                rejected.append((i, eid, out.field, out.reason or "rejected", "rejected"))
+                if out.hold is not None:  # e.g. invoice_mismatch: kept to act on later
+                    self._held[i] = json.dumps({"reason": out.reason,
+                                                "draft": payload_of(event)})
+                rejected.append((i, eid, out.field, out.reason or "rejected",
+                                 out.hold or "rejected"))
                 continue
             for line in out.lines:
                 debit, credit = int(line.debit), int(line.credit)
