@@ -28,11 +28,12 @@ from costing.arrays import Column, MemoryBlocks, SpillColumn
 from costing.engine import Engine
 from costing.master import MasterData
 
-FORMAT = 1  # bump when the layout of the state changes
+FORMAT = 2  # bump when the layout of the state changes
 _HOLDERS: tuple[tuple[str, Callable[[Engine], Any]], ...] = (
     ("ledger", lambda e: e.ledger), ("inv", lambda e: e.inv), ("wos", lambda e: e.wos),
     ("effects", lambda e: e.effects), ("records", lambda e: e.records),
-    ("ids", lambda e: e.records.index), ("batch", lambda e: e._batch))
+    ("ids", lambda e: e.records.index), ("batch", lambda e: e._batch),
+    ("money", lambda e: e.money))
 # references to master data or to other holders, and per-run scratch and caches
 # rebuilt on demand: not state
 _SKIP = frozenset({"plant", "std", "engine", "kernel", "tables", "item_name", "_bufs",
