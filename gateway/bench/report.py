@@ -18,6 +18,7 @@ TARGETS = {
     "history_ingest_events_per_s": 100_000.0,
     "history_reingest_events_per_s": 500_000.0,
     "history_replay_events_per_s": 250_000.0,
+    "consolidate_lines_per_s": 200_000.0,   # GL lines into the plant ledger, one machine
 }
 
 
@@ -71,6 +72,7 @@ def render(result: dict) -> str:
                  f"≤ 50  {_mark(ing['p99_ms'] is not None and ing['p99_ms'] <= 50)}")]
         out += ["live ingest (MQTT publisher → Mosquitto → gateway → committed journal)",
                 table(("", "value", "target"), rows, right=(1,)), ""]
+    out += _consolidate(result.get("consolidate"))
     rows = []
     if result.get("cold_start_s") is not None:
         rows.append(("cold start to first reading s", f"{result['cold_start_s']:.2f}",
@@ -102,3 +104,20 @@ def _history(h: dict | None) -> list[str]:
         rows.append((f"  {name}", _num(per), ""))
     return [f"journal commands over {h['events']:,} events (each its own process, wall time"
             " from start to exit)", table(("", "value", "target"), rows, right=(1,)), ""]
+
+
+def _consolidate(c: dict | None) -> list[str]:
+    if not c:
+        return []
+    goal = TARGETS["consolidate_lines_per_s"]
+    rows = [("GL lines/s consolidated", _num(c["lines_per_s"]),
+             f"≥ {goal:,.0f}  {_mark(c['lines_per_s'] >= goal)}"),
+            ("batches/s", _num(c["batches_per_s"], 1), ""),
+            ("offered for lag, lines/s", _num(c["offered_lines_per_s"]),
+             f"achieved {_num(c['achieved_offered_lines_per_s'])}"),
+            ("p50 created→committed ms", _num(c["lag_p50_ms"], 1), "reported"),
+            ("p99 created→committed ms", _num(c["lag_p99_ms"], 1), "reported"),
+            ("quarantined", str(c["quarantined"]), "0 expected")]
+    return [f"plant consolidation ({c['gateways']} gateways x {c['batches'] // c['gateways']} batches"
+            f" of {c['lines_per_batch']} lines → nats-server → {c['consolidators']} × gateway"
+            " consolidate → PostgreSQL)", table(("", "value", "target"), rows, right=(1,)), ""]

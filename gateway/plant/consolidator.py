@@ -116,16 +116,31 @@ async def consolidate(cfg: PlantConfig, stop: asyncio.Event, *,
         sub = await _subscribe(nc.jetstream(), cfg)
         log.info("plant %s: consolidating %s (durable %s) into PostgreSQL for %d gateways",
                  cfg.plant.id, n.subject, n.durable, len(cfg.plant.gateways))
+        # Batches ahead of their gateway's sequence, kept in hand (unacked) for up to
+        # gap_retry_s and tried again with every fetch: the missing one is usually in the
+        # other consolidator's transaction and committed a moment later. Then nak'd.
+        waiting: list[tuple[object, float]] = []   # (message, since); messages are unhashable
         while not stop.is_set():
             try:
-                msgs = await sub.fetch(n.fetch_batch, timeout=1.0)
+                msgs = await sub.fetch(n.fetch_batch, timeout=0.02 if waiting else 1.0)
             except (nats.errors.TimeoutError, asyncio.TimeoutError):  # nats-py raises either
-                continue
+                msgs = []
             except (nats.errors.ConnectionClosedError, nats.errors.Error) as exc:
                 log.warning("NATS fetch: %s: %s; retrying", type(exc).__name__, exc)
                 await asyncio.sleep(0.5)
                 continue
-            await _handle(ledger, msgs, rules, cfg, metrics)
+            if not msgs and not waiting:
+                continue
+            since = {id(m): t for m, t in waiting}
+            ahead = await _handle(ledger, [m for m, _ in waiting] + msgs, rules, cfg, metrics)
+            now = time.monotonic()
+            waiting = []
+            for m in ahead:
+                t = since.get(id(m), now)
+                if now - t < n.gap_retry_s:
+                    waiting.append((m, t))
+                else:
+                    await m.nak(delay=n.gap_retry_s)
     finally:
         # Every message handled was acked (or nak'd) already; one in hand comes back after
         # ack_wait_s. A drain would wait for the pull subscription's own timeouts.
@@ -155,8 +170,9 @@ class _Ledger:
 
 
 async def _handle(ledger: _Ledger, msgs: list, rules: Rules, cfg: PlantConfig,
-                  metrics: PlantMetrics) -> None:
-    """Apply a fetch in one transaction, then ack (or put back) each of its messages."""
+                  metrics: PlantMetrics) -> list:
+    """Apply a fetch in one transaction, then ack each of its messages but those ahead of
+    their sequence, which it returns (still unacked)."""
     n = cfg.nats
     deliveries = [Delivery(m.data, m.metadata.sequence.stream,
                            final=m.metadata.num_delivered * n.gap_retry_s >= n.gap_wait_s)
@@ -170,16 +186,18 @@ async def _handle(ledger: _Ledger, msgs: list, rules: Rules, cfg: PlantConfig,
                     len(msgs), deliveries[0].stream_seq)
         conn.close()
         await asyncio.gather(*(m.nak(delay=1.0) for m in msgs))
-        return
+        return []
     metrics.apply_seconds.observe(time.perf_counter() - started)
     for msg, outcome in zip(msgs, outcomes):
         _report(outcome, metrics, msg)
+    ahead = []
     for msg, outcome in zip(msgs, outcomes):
-        failpoints.hit("plant.after_commit")  # per message: the fetch committed, this one not acked
         if isinstance(outcome, Ahead):
-            await msg.nak(delay=n.gap_retry_s)
-        else:
-            await msg.ack()
+            ahead.append(msg)
+            continue
+        failpoints.hit("plant.after_commit")  # per message: the fetch committed, this one not acked
+        await msg.ack()
+    return ahead
 
 
 def _apply(conn, deliveries: list[Delivery], rules: Rules) -> list[Outcome]:
