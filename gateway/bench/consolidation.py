@@ -6,7 +6,8 @@ gateways' own payload builder and NATS sink, and `gateway consolidate` processes
 sharing one durable consumer. Two phases:
 
   drain   every gateway's backlog is in the stream before the consolidators start; GL
-          lines/s and batches/s are timed over the commits (first to last `applied_at`)
+          lines/s and batches/s are timed by polling the ledger every 50 ms, from the
+          first commit seen to the last (the first commit's lines are not counted)
   steady  the gateways publish at half the drained rate for a few seconds, each batch
           stamped `created_at` when it is published; the end-to-end lag of a batch is
           its `applied_at - created_at` (one clock: the same machine)
@@ -87,9 +88,16 @@ async def _publish(sinks, docs_per_gateway: list[list[dict]], rate_batches_per_s
     return time.perf_counter() - t0
 
 
-def _wait_applied(conn, total: int, procs: list[subprocess.Popen], timeout: float) -> None:
+def _wait_applied(conn, total: int, procs: list[subprocess.Popen], timeout: float) -> list[tuple]:
+    """Poll the ledger until `total` batches are in; the (time, batches, lines) seen."""
     deadline = time.monotonic() + timeout
-    while conn.execute("SELECT coalesce(sum(batches), 0) FROM plant_gateways").fetchone()[0] < total:
+    seen = []
+    while True:
+        batches, lines = conn.execute(
+            "SELECT coalesce(sum(batches), 0), coalesce(sum(lines), 0) FROM plant_gateways").fetchone()
+        seen.append((time.perf_counter(), batches, lines))
+        if batches >= total:
+            return seen
         for p in procs:
             if p.poll() is not None:
                 raise RuntimeError(f"gateway consolidate exited {p.returncode}: "
@@ -128,8 +136,7 @@ def run_stage(folder: pathlib.Path, n_gateways: int, batches: int, lines: int,
                  for _ in range(consolidators)]
         with psycopg.connect(pg.dsn, autocommit=True, connect_timeout=10) as conn:
             _wait_for_schema(conn, procs)
-            _wait_applied(conn, n_gateways * batches, procs, timeout=300)
-            drain = _drain_rate(conn)
+            drain = _drain_rate(_wait_applied(conn, n_gateways * batches, procs, timeout=300))
             rate = max(drain["lines_per_s"] / 2, float(lines)) / lines   # batches/s, half the drain
             n = max(2, int(rate * steady_s / n_gateways))
             steady = [[_payload(g, s, lines) for s in range(batches + 1, batches + n + 1)]
@@ -184,17 +191,11 @@ def _wait_for_schema(conn, procs, timeout: float = 30) -> None:
             time.sleep(0.1)
 
 
-def _drain_rate(conn) -> dict:
-    """Lines and batches per second between the first and the last commit of the backlog.
-
-    `applied_at` is a transaction's start: the window runs from the first transaction's
-    start to the last one's, and holds every batch but the last transaction's."""
-    first, last, n_batches, n_lines = conn.execute(
-        "SELECT min(applied_at), max(applied_at), count(*), sum(n_lines) FROM plant_batches"
-    ).fetchone()
-    tail_lines, tail_batches = conn.execute(
-        "SELECT sum(n_lines), count(*) FROM plant_batches WHERE applied_at = %s", (last,)).fetchone()
-    seconds = max((last - first).total_seconds(), 1e-3)
-    return {"drain_s": round(seconds, 2), "lines": int(n_lines),
-            "lines_per_s": round((n_lines - tail_lines) / seconds),
-            "batches_per_s": round((n_batches - tail_batches) / seconds, 1)}
+def _drain_rate(seen: list[tuple]) -> dict:
+    """Committed lines and batches per second, as a reader of the ledger saw them: from the
+    first poll that found batches committed to the one that found them all."""
+    start = next(i for i, (_, b, _) in enumerate(seen) if b > 0)
+    (t0, b0, l0), (t1, b1, l1) = seen[start], seen[-1]
+    seconds = max(t1 - t0, 1e-3)
+    return {"drain_s": round(seconds, 2), "lines": int(l1),
+            "lines_per_s": round((l1 - l0) / seconds), "batches_per_s": round((b1 - b0) / seconds, 1)}

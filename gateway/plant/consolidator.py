@@ -122,7 +122,7 @@ async def consolidate(cfg: PlantConfig, stop: asyncio.Event, *,
         waiting: list[tuple[object, float]] = []   # (message, since); messages are unhashable
         while not stop.is_set():
             try:
-                msgs = await sub.fetch(n.fetch_batch, timeout=0.02 if waiting else 1.0)
+                msgs = await sub.fetch(n.fetch_batch, timeout=0.02 if waiting else n.fetch_wait_s)
             except (nats.errors.TimeoutError, asyncio.TimeoutError):  # nats-py raises either
                 msgs = []
             except (nats.errors.ConnectionClosedError, nats.errors.Error) as exc:
