@@ -23,6 +23,7 @@ import sys
 import time
 
 from gateway.upstream.batcher import EntryLines, _utc_now, build_payload
+from gateway.upstream.sink import Ack, Retry
 
 __all__ = ["GOAL_LINES_PER_S", "run_stage"]
 
@@ -79,8 +80,12 @@ async def _publish(sinks, docs_per_gateway: list[list[dict]], rate_batches_per_s
                 if delay > 0:
                     await asyncio.sleep(delay)
                 doc["created_at"] = _utc_now()
-            verdict = await sink.send(doc)
-            if type(verdict).__name__ != "Ack":
+            for _ in range(20):   # a Retry is sent again, as the outbox does
+                verdict = await sink.send(doc)
+                if not isinstance(verdict, Retry):
+                    break
+                await asyncio.sleep(0.2)
+            if not isinstance(verdict, Ack):
                 raise RuntimeError(f"{sink}: {verdict}")
 
     await asyncio.gather(*(one(s, docs, i * interval / len(sinks))
@@ -94,7 +99,7 @@ def _wait_applied(conn, total: int, procs: list[subprocess.Popen], timeout: floa
     seen = []
     while True:
         batches, lines = conn.execute(
-            "SELECT coalesce(sum(batches), 0), coalesce(sum(lines), 0) FROM plant_gateways").fetchone()
+            "SELECT coalesce(sum(batches), 0)::bigint, coalesce(sum(lines), 0)::bigint FROM plant_gateways").fetchone()
         seen.append((time.perf_counter(), batches, lines))
         if batches >= total:
             return seen
