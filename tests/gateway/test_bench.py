@@ -179,3 +179,13 @@ def test_the_bench_broker_starts_once_and_is_gone_after_its_block(tmp_path):
         assert broker.proc.pid == first
     with pytest.raises(ProcessLookupError):
         os.kill(first, 0)
+
+
+def test_consolidate_stage_reports_throughput_lag_and_the_goal(quick_run):
+    result, _ = quick_run
+    c = result["consolidate"]
+    assert c["lines"] == c["batches"] * c["lines_per_batch"]   # every batch in the ledger
+    assert c["quarantined"] == 0
+    assert _finite_positive(c["lines_per_s"]) and _finite_positive(c["batches_per_s"])
+    assert 0 < c["lag_p50_ms"] <= c["lag_p99_ms"]
+    assert c["goal_lines_per_s"] == 200_000 and c["goal_met"] == (c["lines_per_s"] >= 200_000)
