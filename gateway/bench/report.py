@@ -19,6 +19,7 @@ TARGETS = {
     "history_ingest_events_per_s": 100_000.0,
     "history_reingest_events_per_s": 500_000.0,
     "history_replay_events_per_s": 250_000.0,
+    "consolidate_lines_per_s": 200_000.0,   # GL lines into the plant ledger, one machine
 }
 
 
@@ -70,6 +71,7 @@ def render(result: dict) -> str:
                 table(("", "value", "target"), rows, right=(1,)), ""]
     out += _history(result.get("history"))
     out += _ingest(result.get("ingest"), result.get("ingest_stock"), result.get("burst"))
+    out += _consolidate(result.get("consolidate"))
     rows = []
     if result.get("cold_start_s") is not None:
         rows.append(("cold start to first reading s", f"{result['cold_start_s']:.2f}",
@@ -140,3 +142,20 @@ def _ingest(site: dict | None, stock: dict | None, burst: dict | None) -> list[s
         out += ["burst on the stock broker (counted in the journal)",
                 table(("", "value", "target"), rows, right=(1,)), ""]
     return out
+
+
+def _consolidate(c: dict | None) -> list[str]:
+    if not c:
+        return []
+    goal = TARGETS["consolidate_lines_per_s"]
+    rows = [("GL lines/s consolidated", _num(c["lines_per_s"]),
+             f"≥ {goal:,.0f}  {_mark(c['lines_per_s'] >= goal)}"),
+            ("batches/s", _num(c["batches_per_s"], 1), ""),
+            ("offered for lag, lines/s", _num(c["offered_lines_per_s"]),
+             f"achieved {_num(c['achieved_offered_lines_per_s'])}"),
+            ("p50 created→committed ms", _num(c["lag_p50_ms"], 1), "reported"),
+            ("p99 created→committed ms", _num(c["lag_p99_ms"], 1), "reported"),
+            ("quarantined", str(c["quarantined"]), "0 expected")]
+    return [f"plant consolidation ({c['gateways']} gateways x {c['batches'] // c['gateways']} batches"
+            f" of {c['lines_per_batch']} lines → nats-server → {c['consolidators']} × gateway"
+            " consolidate → PostgreSQL)", table(("", "value", "target"), rows, right=(1,)), ""]

@@ -3,8 +3,9 @@
 Stages, in order: kernels (numba vs reference), replay (engine only: 1M events from an
 SQLite journal; 100k with --quick), history (`gateway ingest`, re-ingest and `gateway
 replay` of 1M events through the command line, each in its own process; 20k with
---quick), ingest (MQTT through a real Mosquitto into committed entries), cold start, and
-peak RSS of the replay process. A progress line per stage
+--quick), ingest (MQTT through a real Mosquitto into committed entries), cold start,
+peak RSS of the replay process, and consolidate (N gateways' GL batches through a real
+nats-server into PostgreSQL by `gateway consolidate` processes). A progress line per stage
 goes to stderr; the result goes to stdout as a table or as the §10 JSON object.
 """
 
@@ -17,12 +18,13 @@ import sys
 import tempfile
 import time
 
-STAGES = ("kernels", "replay", "history", "ingest", "coldstart")
+STAGES = ("kernels", "replay", "history", "ingest", "coldstart", "consolidate")
 
 # Full sizes; --quick divides the event counts (and the plant) by ten.
 FULL = {"items": 2000, "depth": 5, "events": 1_000_000, "orders": 20_000,
         "offered": 5000, "fixed": 50_000, "flood": 100_000, "history": 1_000_000,
-        "burst": 75_000}
+        "burst": 75_000, "plant_gateways": 8, "plant_batches": 100, "plant_lines": 500,
+        "plant_consolidators": 2, "plant_steady_s": 10.0}
 
 
 def add_arguments(p) -> None:
@@ -51,7 +53,8 @@ def sizes_for(args) -> dict:
     s = dict(FULL)
     if args.quick:
         s = {**s, "items": 200, "events": 100_000, "orders": 2_000, "fixed": 5_000,
-             "flood": 10_000, "history": 20_000, "burst": 7_500}
+             "flood": 10_000, "history": 20_000, "burst": 7_500, "plant_gateways": 4,
+             "plant_batches": 25, "plant_steady_s": 3.0}
     if args.events is not None:
         s["events"] = args.events
     if args.history_events is not None:
@@ -85,7 +88,7 @@ def run(args) -> int:
         return 2
     result: dict = {"kernels": None, "replay": None, "history": None, "ingest": None,
                     "ingest_stock": None, "burst": None, "cold_start_s": None,
-                    "peak_rss_mb": None, "sizes": sz}
+                    "peak_rss_mb": None, "consolidate": None, "sizes": sz}
     t_all = time.perf_counter()
     try:
         _run_stages(stages, sz, result)
@@ -116,6 +119,11 @@ def _run_stages(stages: list[str], sz: dict, result: dict) -> None:
                 folder, sz["history"], sz["items"], sz["depth"], _progress))
         if "ingest" in stages or "coldstart" in stages:
             _broker_stages(stages, sz, result, folder)
+        if "consolidate" in stages:
+            from gateway.bench import consolidation
+            result["consolidate"] = _stage("consolidate", lambda: consolidation.run_stage(
+                folder / "plant", sz["plant_gateways"], sz["plant_batches"], sz["plant_lines"],
+                sz["plant_consolidators"], sz["plant_steady_s"], _progress))
 
 
 def _broker_stages(stages: list[str], sz: dict, result: dict, folder: pathlib.Path) -> None:

@@ -26,6 +26,7 @@ def load(path: str):
 def run(args) -> int:
     from gateway.plant.config import ConfigError
     from gateway.plant.consolidator import consolidate
+    from gateway.plant.metrics import PlantMetrics
 
     cfg = load(args.config)
     try:
@@ -40,7 +41,23 @@ def run(args) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await consolidate(cfg, stop)
+        metrics = PlantMetrics()
+        runner = None
+        if cfg.http is not None:
+            from aiohttp import web
+
+            from gateway.plant.page import create_app
+
+            runner = web.AppRunner(create_app(cfg, metrics), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, cfg.http.host, cfg.http.port).start()
+            logging.getLogger("gateway.plant").info(
+                "plant page and /metrics on http://%s:%d/ (loopback only)", cfg.http.host, cfg.http.port)
+        try:
+            await consolidate(cfg, stop, metrics=metrics)
+        finally:
+            if runner is not None:
+                await runner.cleanup()
 
     asyncio.run(main())
     return 0

@@ -187,3 +187,13 @@ def test_site_brokers_run_the_shipped_delivery_settings_and_stock_ones_none(tmp_
     stock = Mosquitto(tmp_path / "stock", limits="stock").config.read_text().splitlines()
     assert all(line in site for line in shipped)
     assert [ln for ln in stock if ln.split(" ", 1)[0] in DELIVERY_SETTINGS] == ["persistence true"]
+
+
+def test_consolidate_stage_reports_throughput_lag_and_the_goal(quick_run):
+    result, _ = quick_run
+    c = result["consolidate"]
+    assert c["lines"] == c["batches"] * c["lines_per_batch"]   # every batch in the ledger
+    assert c["quarantined"] == 0
+    assert _finite_positive(c["lines_per_s"]) and _finite_positive(c["batches_per_s"])
+    assert 0 < c["lag_p50_ms"] <= c["lag_p99_ms"]
+    assert c["goal_lines_per_s"] == 200_000 and c["goal_met"] == (c["lines_per_s"] >= 200_000)
