@@ -119,8 +119,8 @@ async def consolidate(cfg: PlantConfig, stop: asyncio.Event, *,
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(n.fetch_batch, timeout=1.0)
-            except nats.errors.TimeoutError:
-                continue
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue  # nats-py raises the plain one when its deadline ran out between requests
             except (nats.errors.ConnectionClosedError, nats.errors.Error) as exc:
                 log.warning("NATS fetch: %s: %s; retrying", type(exc).__name__, exc)
                 await asyncio.sleep(0.5)
