@@ -16,8 +16,10 @@ batch of every outbox exactly once. The gateways' uplink is slowed by a failpoin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import pathlib
 import sqlite3
 import subprocess
 import sys
@@ -30,14 +32,14 @@ import pytest
 from gateway.money import to_str
 from tests.e2e.procs import reaped
 from tests.gateway.consolidation.plant_toml import write_plant_toml
-from tests.gateway.plant import GATEWAY_TOML, ROOT, ev, gateway, write_events, write_plant
+from tests.gateway.plant import GATEWAY_TOML, ROOT, ev, write_events, write_plant
 from tests.gateway.upstream.nats_stream import stream_messages
 from tests.support.nats_server import nats_server_auth  # noqa: F401 (fixture)
 from tests.support.postgres import pg_cluster, postgres_dsn  # noqa: F401 (fixtures)
 
 LINES = ("line1", "line2", "line3")
 EVENTS = 90          # receipts per gateway: about 45 batches each at 6 lines a batch
-SLOW_UPLINK = "outbox.before_send=sleep:0.15"   # about 7 s of publishing each
+SLOW_UPLINK = "outbox.before_send=sleep:0.2"   # about 9 s of publishing each
 
 UPSTREAM = """
 [upstream]
@@ -50,6 +52,7 @@ user_env = "T_NATS_USER"
 password_env = "T_NATS_PASSWORD"
 batch_max_lines = 6
 batch_max_seconds = 0.2
+backoff_max_s = 0.5
 """
 
 CONSUMER = """\
@@ -69,8 +72,8 @@ def _q(db: str, sql: str) -> list:
         return conn.execute(sql).fetchall()
 
 
-def _line(tmp_path, server, n: int) -> tuple[str, str]:
-    """Gateway line<n>: its own folder, config and journal, a day of receipts ingested."""
+def _line(tmp_path, server, n: int) -> tuple[str, str, str]:
+    """Gateway line<n>: its own folder, config and journal; a day of receipts to ingest."""
     name = LINES[n]
     folder = tmp_path / name
     folder.mkdir()
@@ -79,8 +82,7 @@ def _line(tmp_path, server, n: int) -> tuple[str, str]:
     items = [("S", 9.1), ("C", 0.45), ("B", 1.1), ("A", 2.05)]
     day = [ev(f"r{i}", "receipt", item=items[i % 4][0], qty=10 + 7 * n + i % 5, location="L2",
               unit_price=round(items[i % 4][1] + 0.01 * n, 2)) for i in range(EVENTS)]
-    gateway("ingest", "-c", str(cfg), str(write_events(folder / "day.jsonl", day)), check=True)
-    return str(cfg), str(folder / "var" / "gateway.db")
+    return str(cfg), str(folder / "var" / "gateway.db"), str(write_events(folder / "day.jsonl", day))
 
 
 def _env(server, dsn: str, failpoints: str) -> dict:
@@ -88,18 +90,34 @@ def _env(server, dsn: str, failpoints: str) -> dict:
             "PLANT_TEST_DSN": dsn, "GATEWAY_FAILPOINTS": failpoints}
 
 
-def _spawn(args: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gateway", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def _spawn(args: list[str], env: dict, log: pathlib.Path,
+           stdout=subprocess.DEVNULL) -> subprocess.Popen:
+    """`gateway <args>` with its log in a file (a pipe nobody reads could fill and stall it)."""
+    with open(log, "ab") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "gateway", *args], cwd=ROOT, env=env,
+                                stdout=stdout, stderr=err, text=True)
+    proc.log = log
+    return proc
+
+
+def _said(proc: subprocess.Popen) -> str:
+    return f"{proc.args[3:5]} exited {proc.returncode}:\n{proc.log.read_text(errors='replace')}"
+
+
+def _output(proc: subprocess.Popen) -> str:
+    """What a report printed (the reports run side by side: each starts a Python)."""
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, _said(proc)
+    return out
 
 
 def _acked(db: str) -> int:
     return _q(db, "SELECT COUNT(*) FROM batches WHERE state = 'acked'")[0][0]
 
 
-def _drained(db: str) -> bool:
-    return _q(db, "SELECT COUNT(*) FROM journal_lines WHERE batch_seq IS NULL") == [(0,)] \
-        and _q(db, "SELECT COUNT(*) FROM batches WHERE state != 'acked'") == [(0,)]
+def _unsent(db: str) -> int:
+    return _q(db, "SELECT COUNT(*) FROM batches WHERE state != 'acked'")[0][0] \
+        + _q(db, "SELECT COUNT(*) FROM journal_lines WHERE batch_seq IS NULL")[0][0]
 
 
 def _applied(dsn: str) -> dict[str, int]:
@@ -124,14 +142,17 @@ def _until(cond, what: str, alive: list[subprocess.Popen], timeout: float = 30.0
     while not cond():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         for proc in alive:
-            assert proc.poll() is None, f"{proc.args[3:]} exited {proc.returncode}: " \
-                                        f"{proc.stderr.read()}"
+            assert proc.poll() is None, _said(proc)
         time.sleep(0.1)
+
+
+def _killed(proc: subprocess.Popen) -> None:
+    assert proc.wait(timeout=30) == -9, _said(proc)
 
 
 def _stopped(proc: subprocess.Popen) -> None:
     proc.terminate()
-    assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    assert proc.wait(timeout=20) == 0, _said(proc)
 
 
 @pytest.mark.slow
@@ -140,45 +161,50 @@ def test_three_gateways_two_consolidators_survive_kills_and_a_nats_restart(
         tmp_path, nats_server_auth, postgres_dsn):
     server = nats_server_auth
     lines = [_line(tmp_path, server, n) for n in range(3)]
-    dbs = [db for _, db in lines]
-    plant = str(write_plant_toml(tmp_path, servers=[server.url], gateways=LINES, subject="gl.plant1.*",
-                                 extra_nats=CONSUMER))
+    cfgs, dbs = [cfg for cfg, _, _ in lines], [db for _, db, _ in lines]
+    plant = str(write_plant_toml(tmp_path, servers=[server.url], gateways=LINES,
+                                 subject="gl.plant1.*", extra_nats=CONSUMER))
+    logs = iter(tmp_path / f"{i}.log" for i in range(100))
 
-    def env(failpoints: str = "") -> dict:
-        return _env(server, postgres_dsn, failpoints)
+    def start(*args: str, failpoints: str = "", stdout=subprocess.DEVNULL) -> subprocess.Popen:
+        return _spawn(list(args), _env(server, postgres_dsn, failpoints), next(logs), stdout)
 
-    run = [_spawn(["run", "-c", cfg], env(SLOW_UPLINK)) for cfg, _ in lines[:2]]
-    doomed_line = _spawn(["run", "-c", lines[2][0]], env(SLOW_UPLINK + ",outbox.after_send=kill@3"))
-    with reaped(run[0]), reaped(run[1]), reaped(doomed_line):
+    ingests = [start("ingest", "-c", cfg, events) for cfg, _, events in lines]
+    for proc in ingests:
+        assert proc.wait(timeout=60) == 0, _said(proc)
+
+    run = [start("run", "-c", cfg, failpoints=SLOW_UPLINK) for cfg in cfgs[:2]]
+    doomed_line = start("run", "-c", cfgs[2], failpoints=SLOW_UPLINK + ",outbox.after_send=kill@3")
+    with contextlib.ExitStack() as procs:
+        for proc in run + [doomed_line]:
+            procs.enter_context(reaped(proc))
         # The stream exists once a gateway has published into it; then the consolidators.
         _until(lambda: _acked(dbs[0]) >= 1, "line1's first batch in the stream", run)
-        steady = _spawn(["consolidate", "-c", plant], env())
-        doomed = _spawn(["consolidate", "-c", plant], env("plant.before_commit=kill@4"))
-        with reaped(steady), reaped(doomed):
-            assert doomed_line.wait(timeout=30) == -9, doomed_line.stderr.read()
-            assert _q(dbs[2], "SELECT state FROM batches WHERE seq = 3") == [("pending",)]
-            run.append(_spawn(["run", "-c", lines[2][0]], env(SLOW_UPLINK)))
-            with reaped(run[2]):
-                assert doomed.wait(timeout=30) == -9, doomed.stderr.read()
-                with reaped(_spawn(["consolidate", "-c", plant], env())) as second:
-                    # The restart falls while every gateway still has batches to send.
-                    _until(lambda: all(_acked(db) >= 4 for db in dbs), "4 batches acked each",
-                           run + [steady, second])
-                    unsent = [_q(db, "SELECT COUNT(*) FROM batches WHERE state = 'pending'")[0][0]
-                              + _q(db, "SELECT COUNT(*) FROM journal_lines "
-                                       "WHERE batch_seq IS NULL")[0][0] for db in dbs]
-                    server.restart(downtime=1.0)
-                    assert all(unsent), f"nothing left to publish at the restart: {unsent}"
+        steady = procs.enter_context(reaped(start("consolidate", "-c", plant)))
+        doomed = procs.enter_context(reaped(start("consolidate", "-c", plant,
+                                                  failpoints="plant.before_commit=kill@4")))
+        _until(lambda: all("consolidating" in c.log.read_text() for c in (steady, doomed)),
+               "both consolidators on the durable consumer", run + [steady])
 
-                    _until(lambda: all(_drained(db) for db in dbs), "every batch acked",
-                           run + [steady, second], timeout=40)
-                    last = {g: _q(db, "SELECT MAX(seq) FROM batches")[0][0]
-                            for g, db in zip(LINES, dbs)}
-                    _until(lambda: _applied(postgres_dsn) == last
-                           and asyncio.run(_consumer_idle(server)),
-                           f"the plant to apply {last}", run + [steady, second], timeout=40)
-                    for proc in run + [steady, second]:
-                        _stopped(proc)
+        # The restart falls while line1 and line2 still have batches to send.
+        _until(lambda: all(_acked(db) >= 4 for db in dbs[:2]), "4 batches acked each",
+               run + [steady])
+        unsent = [_unsent(db) for db in dbs[:2]]
+        server.restart(downtime=1.0)
+        assert all(unsent), f"nothing left to publish at the restart: {unsent}"
+
+        _killed(doomed_line)     # right after its 3rd publish, before recording the PubAck
+        assert _q(dbs[2], "SELECT state FROM batches WHERE seq = 3") == [("pending",)]
+        run.append(procs.enter_context(reaped(start("run", "-c", cfgs[2]))))  # full speed now
+        _killed(doomed)          # mid-transaction: its batch comes back after ack_wait_s
+        consolidators = [steady, procs.enter_context(reaped(start("consolidate", "-c", plant)))]
+        _until(lambda: not any(_unsent(db) for db in dbs), "every batch acked",
+               run + consolidators, timeout=40)
+        last = {g: _q(db, "SELECT MAX(seq) FROM batches")[0][0] for g, db in zip(LINES, dbs)}
+        _until(lambda: _applied(postgres_dsn) == last and asyncio.run(_consumer_idle(server)),
+               f"the plant to apply {last}", run + consolidators, timeout=40)
+        for proc in run + consolidators:
+            _stopped(proc)
 
     # No batch missing, none twice: the plant holds exactly the batches of the outboxes,
     # with their lines and amounts; the stream holds each once.
@@ -197,14 +223,18 @@ def test_three_gateways_two_consolidators_survive_kills_and_a_nats_restart(
     ids = [m.headers["Nats-Msg-Id"] for m in asyncio.run(stream_messages(server, "GL"))]
     assert sorted(ids) == sorted(b for _, b in sent)
     assert _q(dbs[2], "SELECT ack_detail FROM batches WHERE seq = 3")[0][0].endswith(" duplicate")
+    for db in dbs[:2]:   # the restart was felt: a publish failed and was made again
+        assert _q(db, "SELECT MAX(attempts) FROM batches")[0][0] >= 2, db
 
     # The plant's trial balance is the three gateways' own, account by account, to the cent.
-    tb = json.loads(gateway("plant", "trial-balance", "-c", plant, "--format", "json",
-                            env=env(), check=True).stdout)
+    reports = [start("plant", "trial-balance", "-c", plant, "--format", "json",
+                     stdout=subprocess.PIPE)] + [
+        start("trial-balance", "-c", cfg, "--format", "json", stdout=subprocess.PIPE)
+        for cfg in cfgs]
+    tb, *own_tbs = [json.loads(_output(proc)) for proc in reports]
     plant_tb = {g["gateway"]: g for g in tb["gateways"]}
     total_minor = 0
-    for g, (cfg, _) in zip(LINES, lines):
-        own = json.loads(gateway("trial-balance", "-c", cfg, "--format", "json", check=True).stdout)
+    for g, own in zip(LINES, own_tbs):
         assert own["debit"] == own["credit"] and own["debit"] != "0.00"
         assert (plant_tb[g]["debit"], plant_tb[g]["credit"]) == (own["debit"], own["credit"]), g
         assert {a["account"]: (a["debit"], a["credit"]) for a in plant_tb[g]["accounts"]} == {
