@@ -1,16 +1,17 @@
 """Three `gateway run` processes -> one JetStream stream -> two `gateway consolidate`
 processes on one durable consumer -> PostgreSQL, every part real, with the faults of a plant:
 
+- the NATS server is stopped and started again while line1 and line2 are publishing;
 - line3 is killed (SIGKILL) right after its 3rd publish, before it recorded the PubAck,
   and started again: it re-sends that batch, which JetStream drops as a duplicate;
 - one consolidator is killed mid-transaction (batch and lines inserted, not committed)
-  and replaced, so two share the durable consumer again;
-- the NATS server is stopped and started again while the gateways are still publishing.
+  and replaced, so two share the durable consumer again.
 
 Afterwards the plant trial balance (`gateway plant trial-balance`) equals each gateway's
 own `gateway trial-balance` to the cent, account by account, and the plant holds every
-batch of every outbox exactly once. The gateways' uplink is slowed by a failpoint
-(`outbox.before_send=sleep`) so that the restart falls in the middle of their publishing.
+batch of every outbox exactly once. Each gateway's journal is filled by `gateway ingest`
+before it runs; their uplink is slowed by a failpoint (`outbox.before_send=sleep`) so
+that the restart falls in the middle of their publishing.
 """
 
 from __future__ import annotations
