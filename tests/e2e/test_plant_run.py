@@ -26,11 +26,11 @@ import subprocess
 import sys
 import time
 
-import nats
 import psycopg
 import pytest
 
 from gateway.money import to_str
+from tests.e2e.plant_state import applied, consumer_idle
 from tests.e2e.procs import reaped
 from tests.gateway.consolidation.plant_toml import write_plant_toml
 from tests.gateway.plant import GATEWAY_TOML, ROOT, ev, write_events, write_plant
@@ -83,7 +83,8 @@ def _line(tmp_path, server, n: int) -> tuple[str, str, str]:
     items = [("S", 9.1), ("C", 0.45), ("B", 1.1), ("A", 2.05)]
     day = [ev(f"r{i}", "receipt", item=items[i % 4][0], qty=10 + 7 * n + i % 5, location="L2",
               unit_price=round(items[i % 4][1] + 0.01 * n, 2)) for i in range(EVENTS)]
-    return str(cfg), str(folder / "var" / "gateway.db"), str(write_events(folder / "day.jsonl", day))
+    events = write_events(folder / "day.jsonl", day)
+    return str(cfg), str(folder / "var" / "gateway.db"), str(events)
 
 
 def _env(server, dsn: str, failpoints: str) -> dict:
@@ -119,23 +120,6 @@ def _acked(db: str) -> int:
 def _unsent(db: str) -> int:
     return _q(db, "SELECT COUNT(*) FROM batches WHERE state != 'acked'")[0][0] \
         + _q(db, "SELECT COUNT(*) FROM journal_lines WHERE batch_seq IS NULL")[0][0]
-
-
-def _applied(dsn: str) -> dict[str, int]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        try:
-            return dict(conn.execute("SELECT gateway, last_seq FROM plant_gateways").fetchall())
-        except psycopg.errors.UndefinedTable:
-            return {}
-
-
-async def _consumer_idle(server) -> bool:
-    nc = await nats.connect(server.url, user=server.user, password=server.password)
-    try:
-        info = await nc.jetstream().consumer_info("GL", "plant1-consolidator")
-        return info.num_pending == 0 and info.num_ack_pending == 0
-    finally:
-        await nc.close()
 
 
 def _until(cond, what: str, alive: list[subprocess.Popen], timeout: float = 30.0) -> None:
@@ -202,7 +186,8 @@ def test_three_gateways_two_consolidators_survive_kills_and_a_nats_restart(
         _until(lambda: not any(_unsent(db) for db in dbs), "every batch acked",
                run + consolidators, timeout=40)
         last = {g: _q(db, "SELECT MAX(seq) FROM batches")[0][0] for g, db in zip(LINES, dbs)}
-        _until(lambda: _applied(postgres_dsn) == last and asyncio.run(_consumer_idle(server)),
+        _until(lambda: applied(postgres_dsn) == last and asyncio.run(consumer_idle(
+                   server.url, user=server.user, password=server.password)),
                f"the plant to apply {last}", run + consolidators, timeout=40)
         for proc in run + consolidators:
             _stopped(proc)
@@ -214,7 +199,8 @@ def test_three_gateways_two_consolidators_survive_kills_and_a_nats_restart(
         for batch_id, payload, debit in _q(db, "SELECT batch_id, payload, debit FROM batches"):
             sent[(g, batch_id)] = (len(json.loads(payload)["lines"]), debit)
     with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        booked = conn.execute("SELECT gateway, batch_id, n_lines, debit FROM plant_batches").fetchall()
+        booked = conn.execute(
+            "SELECT gateway, batch_id, n_lines, debit FROM plant_batches").fetchall()
         n_lines = conn.execute("SELECT count(*) FROM plant_lines").fetchone()[0]
         held = conn.execute("SELECT kind, batch_id, reason FROM plant_quarantine").fetchall()
     assert held == []

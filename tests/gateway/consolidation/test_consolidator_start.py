@@ -1,4 +1,5 @@
-"""`gateway consolidate` refuses to start, naming the key, when JetStream would refuse its consumer."""
+"""`gateway consolidate` refuses to start, naming the key, when JetStream would refuse
+its consumer."""
 
 from __future__ import annotations
 
