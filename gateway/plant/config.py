@@ -9,7 +9,7 @@
     [nats]
     servers = ["nats://127.0.0.1:4222"]      # nats:// or tls://
     stream = "GL"                            # must exist (the gateways' sink creates or checks it)
-    subject = "gl.plant1.>"                  # the consumer's filter
+    subject = "gl.plant1.*"                  # the consumer's filter (within the stream's subjects)
     durable = "plant1-consolidator"          # shared by every consolidator of this plant
     # user_env / password_env, or creds_file; ca_file for a private CA on tls://
 

@@ -34,6 +34,8 @@ __all__ = ["consolidate", "rules_of"]
 
 log = logging.getLogger("gateway.plant")
 
+_FILTER_NOT_IN_STREAM = 10093  # JetStream: consumer filter subject is not a valid subset
+
 
 def rules_of(cfg: PlantConfig) -> Rules:
     p = cfg.plant
@@ -70,7 +72,7 @@ async def _connect_nats(cfg: PlantConfig):
 async def _subscribe(js, cfg: PlantConfig):
     n = cfg.nats
     try:
-        await js.stream_info(n.stream)
+        info = await js.stream_info(n.stream)
     except nats.js.errors.NotFoundError:
         raise StartupError(
             f"NATS stream {n.stream!r} does not exist on {', '.join(n.servers)}: create it "
@@ -79,7 +81,15 @@ async def _subscribe(js, cfg: PlantConfig):
                             deliver_policy=DeliverPolicy.ALL, ack_wait=n.ack_wait_s,
                             max_deliver=-1, filter_subject=n.subject,
                             max_ack_pending=max(1000, 20 * n.fetch_batch))
-    return await js.pull_subscribe(n.subject, durable=n.durable, stream=n.stream, config=config)
+    try:
+        return await js.pull_subscribe(n.subject, durable=n.durable, stream=n.stream, config=config)
+    except nats.js.errors.BadRequestError as exc:
+        if exc.err_code != _FILTER_NOT_IN_STREAM:
+            raise
+        raise StartupError(
+            f"nats.subject {n.subject!r} is not within stream {n.stream!r}'s subjects "
+            f"{info.config.subjects}: JetStream refuses it as the consumer's filter (a stream "
+            "made by the gateways takes gl.*.*: use gl.<plant>.*)") from None
 
 
 def _report(outcome: Outcome, metrics: PlantMetrics, msg) -> None:
