@@ -121,9 +121,9 @@ async def test_a_connection_that_cannot_work_is_an_alarm_at_once_naming_its_caus
                 "gateway_device_faults_total", {"device": "line2", "cause": cause}) or 0.0
         await _until(lambda: faults() >= 3, 8.0, "three retries")
         await _until(lambda: _rows(tmp_path / "g.db"), 4.0, "the episode's exceptions row")
-        await asyncio.sleep(0.5)
+        await _until(lambda: _rows(tmp_path / "g.db")[0][2] >= 3, 4.0, "three occurrences")
         rows = _rows(tmp_path / "g.db")
-        assert len(rows) == 1 and words in rows[0][1], rows
+        assert len(rows) == 1 and rows[0][0] == "open" and words in rows[0][1], rows
         assert len([r for r in caplog.records if words in r.getMessage()]) == 1
     finally:
         stop.set()
@@ -133,5 +133,5 @@ async def test_a_connection_that_cannot_work_is_an_alarm_at_once_naming_its_caus
 
 def _rows(db) -> list[tuple]:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT status, reason FROM exceptions WHERE kind='device_error'"
+        return conn.execute("SELECT status, reason, occurrences FROM exceptions WHERE kind='device_error'"
                             " AND source='line2'").fetchall()
