@@ -1,7 +1,8 @@
-"""The dashboard over TLS in headless Chromium, which trusts exactly the test server's key
-(pinned by its SPKI hash; no certificate errors are ignored): log in with a Secure,
-HttpOnly cookie, get HSTS, watch a count rise over the live stream, and see a device
-reason full of markup shown as text, with no script run and no element injected."""
+"""The dashboard over TLS in headless Chromium, which trusts the test server's key alone
+(pinned by its SPKI hash; without the pin it refuses the test CA with
+ERR_CERT_AUTHORITY_INVALID): log in with a Secure, HttpOnly cookie, get HSTS, watch a
+count rise over the live stream, and see a device reason full of markup shown as text,
+with no script run and no element injected."""
 
 from __future__ import annotations
 
