@@ -204,6 +204,19 @@ class IdIndex:
         self.recent.update(zip(ids, range(first, first + len(ids))))
         self.settle()
 
+    def rehash(self, chunk: int = 1 << 17) -> None:
+        """Sort the arrays by this process's `hash()` of each id again (a str's hash
+        differs between processes: an index restored from a snapshot needs this)."""
+        n = len(self)
+        hashes = np.empty(n, np.int64)
+        for k0 in range(0, n, chunk):
+            k1 = min(n, k0 + chunk)
+            hashes[k0:k1] = np.fromiter(map(hash, self.ids_between(k0, k1)), np.int64,
+                                        k1 - k0)
+        keys = hashes[self.vals]
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.vals = keys[order], self.vals[order]
+
     def settle(self) -> None:
         """Move the dict into the sorted arrays once it is large enough (unless held)."""
         if self.hold or len(self.recent) < max(self.least, len(self.keys) >> 3):

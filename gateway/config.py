@@ -57,6 +57,9 @@ class GatewaySection(_Section):
     currency: Name
     currency_decimals: Annotated[int, msgspec.Meta(ge=0, le=6)]
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # a snapshot of the cost engine beside the journal after this many new events and at
+    # a clean stop; start-up replays only the events after it (0: no snapshots)
+    snapshot_every: Annotated[int, msgspec.Meta(ge=0)] = 100_000
 
 
 class CostingSection(_Section):

@@ -24,6 +24,7 @@ from typing import Any
 
 from drivers.base import AuthError, DecodeError, DriverError, LossReported, Reading
 
+from gateway.active_orders import ActiveOrders
 from gateway.alerts import AlertBook
 from gateway.journal import (
     Journal,
@@ -172,15 +173,15 @@ class Gateway:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
         self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous,
                                limits=config.limits, unknown_po=config.costing.unknown_po,
-                               alerts=AlertBook(config.alerts, master))
+                               alerts=AlertBook(config.alerts, master),
+                               snapshot_every=config.gateway.snapshot_every)
         self.queue = _Inbox(queue_size)
         self.drivers = drivers
         self.status: dict[str, DeviceStatus] = {}
         self.alarms: list[str] = []
-        self._active: dict[str, str] = dict(self.journal.conn.execute(
-            "SELECT line, work_order FROM active_orders"))
+        self.active_orders = ActiveOrders(self.journal.active_orders())
         self.packets = PacketKeys(self.journal.conn)
-        self.mapper = Mapper(config, master, self._active.get)
+        self.mapper = Mapper(config, master, self.active_orders.get)
         for wo, item in self.journal.conn.execute("SELECT work_order, item FROM work_orders"):
             self.mapper.note_release(wo, item)
         self.disk_alarm_free = disk_alarm_free
@@ -391,8 +392,8 @@ class Gateway:
             m = self.mapper.map(r)
             if m.event is not None:
                 ev = m.event
-                if isinstance(ev, dict) and ev.get("type") == "wo_release":
-                    self._active[str(ev.get("line"))] = str(ev.get("work_order"))
+                if isinstance(ev, dict):
+                    self.active_orders.note(ev)
                 # Decoded and encoded here, on the event loop, so the journal thread (the
                 # one the whole pipeline waits for) only values and writes.
                 event, canon = predecode(ev)
@@ -407,7 +408,7 @@ class Gateway:
                                         json.dumps(reading_json(r), default=str)))
             if m.start_order is not None:
                 side.start_orders.append(m.start_order)
-                self._active[m.start_order[0]] = m.start_order[1]
+                self.active_orders.start(*m.start_order)
         return subs, side, readings
 
     async def _commit(self, batch: list) -> None:
@@ -419,8 +420,7 @@ class Gateway:
 
         def commit() -> tuple[list, dict]:
             results = journal.submit(subs, side=side)
-            active = dict(journal.conn.execute("SELECT line, work_order FROM active_orders"))
-            return results, active
+            return results, journal.active_orders()
 
         while True:
             t0 = time.perf_counter()
@@ -449,8 +449,7 @@ class Gateway:
                        if not a.startswith(("disk full:", "commit failed:"))]
         took = time.perf_counter() - t0
         self.packets.committed(side.packets)
-        self._active.clear()
-        self._active.update(active)
+        self.active_orders.committed(active)
         self.committed += sum(r.status == "applied" for r in results)
         if self.first_commit_at is None and results:
             self.first_commit_at = time.monotonic()

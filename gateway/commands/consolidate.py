@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 
-from gateway.commands._common import Exit
+from gateway.commands._common import load_config_or_exit
 
 __all__ = ["add_arguments", "load", "run"]
 
@@ -18,14 +18,9 @@ def add_arguments(p) -> None:
 
 def load(path: str):
     """plant.toml, or print every problem and exit 1."""
-    from gateway.plant.config import ConfigError, load_plant_config
+    from gateway.plant.config import load_plant_config
 
-    try:
-        return load_plant_config(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        raise Exit(1) from None
+    return load_config_or_exit(path, load_plant_config)
 
 
 def run(args) -> int:
