@@ -15,13 +15,11 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from gateway.dashboard import DashboardSettings, DashboardState, create_app
-from gateway.metrics import Metrics
+from gateway.dashboard import create_app
 from gateway.tls import server_context
-from gateway.users import UserStore
 from simulators.certs import make_tls
-from tests.e2e.test_dashboard_browser import (ARGS, CHROMIUM, PASSWORDS, Seam, build_plant,
-                                              commit_completions, shot)
+from tests.e2e.test_dashboard_browser import (ARGS, CHROMIUM, PASSWORDS, commit_completions,
+                                              plant_state, shot)
 
 pytestmark = pytest.mark.browser
 
@@ -37,17 +35,10 @@ def spki_pin(cert_file: Path) -> str:
 
 @pytest.fixture
 async def tls_site(tmp_path):
-    db = tmp_path / "gateway.db"
-    build_plant(db)
-    users = UserStore(tmp_path / "users.toml")
-    users.add("sam", "supervisor", PASSWORDS["sam"])
     devices = [{"id": "scanner-dock", "driver": "serial_scanner", "state": "down",
                 "last_reading_ts": None, "readings_per_s": 0.0, "alarms": [MARKUP],
                 "reason": MARKUP}]
-    state = DashboardState(db_path=db, users=users, metrics=Metrics(), devices=lambda: devices,
-                           act=Seam(db), settings=DashboardSettings(
-                               gateway_id="plant1-line1", secure_cookies=True,
-                               sse_interval_s=0.2))
+    state, db, _ = plant_state(tmp_path, devices, secure_cookies=True)
     tls = make_tls(tmp_path / "tls")
     runner = web.AppRunner(create_app(state), access_log=None)
     await runner.setup()
