@@ -122,6 +122,16 @@ def _not_authorised(during: str, reason: object) -> AuthError:
                      f"({reason}); check the username and password", cause="not_authorised")
 
 
+def no_mqtt_answer(during: str, tls: bool, waited: float | None = None) -> TransportError:
+    """The far end took the connection but said no CONNACK. The same words however it
+    ended (closed, reset, silent), so the retries of one episode read alike."""
+    how = (f"within {waited:g} s" if waited is not None
+           else "before the connection closed")
+    hint = "" if tls else ", or a TLS port (then use mqtts://)"
+    return TransportError(f"{during}: no MQTT answer {how}: not an MQTT port{hint}",
+                          cause="no_mqtt_answer")
+
+
 def connect_failure(exc: BaseException, during: str, tls: bool, timeout: float) -> DriverError:
     """What a failed TCP connect or TLS handshake means, named for the operator.
 
@@ -137,12 +147,16 @@ def connect_failure(exc: BaseException, during: str, tls: bool, timeout: float) 
                               cause="refused")
     if isinstance(exc, socket.gaierror):
         return TransportError(f"{during}: host not found ({exc})", cause="no_host")
+    if not tls and isinstance(exc, (ConnectionResetError, BrokenPipeError,
+                                    ConnectionAbortedError)):
+        return no_mqtt_answer(during, tls)  # hung up on our CONNECT while we still wrote
     error = translate(exc, during)
     if tls and error.cause in ("tls", "transport") and isinstance(
             exc, (ssl.SSLError, ConnectionResetError, BrokenPipeError, EOFError)):
+        # No detail from the exception: reset or EOF, retries of one episode read alike.
         return TransportError(f"{during}: TLS handshake failed: not a TLS port (the far end "
-                              f"does not speak TLS; use mqtt:// for a plain listener) "
-                              f"({type(exc).__name__}: {exc})", cause="not_tls")
+                              "does not speak TLS; use mqtt:// for a plain listener)",
+                              cause="not_tls")
     return error
 
 
@@ -550,16 +564,12 @@ class MqttDevices(Reconnecting):
             raise connect_failure(exc, during, self.tls, self.timeout) from exc
         # Connected (and TLS agreed): a listener that closes now, or never says CONNACK,
         # is not an MQTT broker on this scheme; most often a TLS port behind mqtt://.
-        hint = "" if self.tls else ", or a TLS port (then use mqtts://)"
         try:
             reason = await asyncio.wait_for(conn.connack, self.timeout)
         except asyncio.TimeoutError:
-            raise TransportError(f"{during}: no MQTT answer within {self.timeout:g} s: not an "
-                                 f"MQTT broker{hint}", cause="no_mqtt_answer") from None
-        except TransportError as exc:
-            raise TransportError(f"{during}: no MQTT answer: the connection closed before the "
-                                 f"broker's CONNACK ({exc}): not an MQTT port{hint}",
-                                 cause="no_mqtt_answer") from None
+            raise no_mqtt_answer(during, self.tls, self.timeout) from None
+        except TransportError:
+            raise no_mqtt_answer(during, self.tls) from None
         if reason.is_failure:
             if reason.value in _REFUSED_AUTH:
                 raise _not_authorised(during, reason)
