@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.base import DecodeError, DriverError, LossReported, Reading
+from drivers.base import AuthError, DecodeError, DriverError, LossReported, Reading
 
 from gateway.active_orders import ActiveOrders
 from gateway.alerts import AlertBook
@@ -56,6 +56,7 @@ class DeviceStatus:
     problems: int = 0
     alarms: list[str] = field(default_factory=list)
     reason: str | None = None  # why the device is not connected, from its last problem
+    cause: str | None = None   # that problem's short name (`not_authorised`, ...), a label
     _told: str | None = None   # the reason last put on the console (once per outage)
     faulted: bool = False      # a device_error episode may be open since the last connect
     was_connected: bool = False
@@ -80,7 +81,8 @@ class DeviceStatus:
         return {"id": self.id, "driver": self.driver, "state": self.state,
                 "last_reading_ts": self.last_reading_ts, "readings": self.readings,
                 "readings_per_s": round(recent / 10.0, 2),
-                "problems": self.problems, "alarms": list(self.alarms), "reason": self.reason}
+                "problems": self.problems, "alarms": list(self.alarms), "reason": self.reason,
+                "cause": self.cause}
 
 
 class _Inbox:
@@ -236,11 +238,15 @@ class Gateway:
                 st.faulted = True  # an episode is open: the next connect closes it
             if not isinstance(error, DecodeError) and st.state != "connected":
                 st.reason = str(error) or type(error).__name__
+                st.cause = error.cause
                 if st._told != st.reason:  # a new cause, not one more retry of the old one
-                    log.warning("device %s: %s: %s; retrying", device,
-                                "lost" if st.was_connected else "cannot connect",
-                                st.reason)
+                    # Credentials and certificates do not fix themselves: an error, not a blip.
+                    level = logging.ERROR if isinstance(error, AuthError) else logging.WARNING
+                    log.log(level, "device %s: %s: %s; retrying with back-off", device,
+                            "lost" if st.was_connected else "cannot connect", st.reason)
                     st._told = st.reason
+        if self.metrics is not None and not isinstance(error, DecodeError):
+            self.metrics.device_faults.labels(device=device, cause=error.cause).inc()
         await self.queue.put(_Problem(device, error))
 
     def connection(self, device: str, state: str) -> None:
@@ -251,7 +257,7 @@ class Gateway:
                 if st.faulted:  # nothing to close otherwise: no commit for nothing
                     self.queue.put_marker(_Reconnected(device))
                     st.faulted = False
-                st.reason = st._told = None
+                st.reason = st._told = st.cause = None
                 st.was_connected = True
             st.state = state
         if self.metrics is not None:

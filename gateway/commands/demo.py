@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -219,11 +220,14 @@ dsn_env = "PLANT_DSN"
 
 
 def _start_broker(tmp: pathlib.Path):
-    """Our own Mosquitto when the program is installed (./setup.sh installs it)."""
+    """Our own Mosquitto when the program is installed (./setup.sh installs it), with the
+    password in GATEWAY_DEMO_MQTT_PASSWORD if set (to connect a client of your own), else
+    a random one."""
     from simulators.mosquitto import Mosquitto, MosquittoMissing
 
     try:
-        broker = Mosquitto(tmp / "mqtt", username="demo")
+        broker = Mosquitto(tmp / "mqtt", username="demo",
+                           password=os.environ.get("GATEWAY_DEMO_MQTT_PASSWORD") or None)
         broker.start()
         return broker
     except (MosquittoMissing, RuntimeError) as exc:
