@@ -33,9 +33,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from gateway.logs import quiet_expected
+    from gateway.logs import console_log
 
-    quiet_expected(demo=True)
+    console_log(demo=True)
     try:
         return asyncio.run(demo(args.port, tick=args.tick, keep=args.keep))
     except KeyboardInterrupt:
