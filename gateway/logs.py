@@ -46,7 +46,9 @@ class _Console(logging.Filter):
             if (record.name == name or record.name.startswith(name + ".")) \
                     and msg.startswith(start):
                 return False
-        record.device = _device()
+        # our own lines name their device already; a library's does not know it
+        record.device = "" if record.name.split(".")[0] in ("gateway", "drivers") \
+            else _device()
         return True
 
 
