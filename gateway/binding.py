@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from gateway.near_miss import id_hint
+
 
 def refusal(cfg: Any, device: str, attrs: dict, active: Callable[[str], str | None],
             line_locations: Callable[[str, str | None], set[str]]) -> str | None:
@@ -22,7 +24,7 @@ def refusal(cfg: Any, device: str, attrs: dict, active: Callable[[str], str | No
     if allowed_devices is not None:
         if device not in allowed_devices:
             return f"device: {device!r} may not publish on {topic!r} (allowed: " \
-                   f"{', '.join(allowed_devices)})"
+                   f"{', '.join(allowed_devices)}){id_hint(device, allowed_devices)}"
     elif device != cfg.id and device not in topic.split("/"):
         return f"device: {device!r} is not the device of topic {topic!r}"
     line = attrs.get("line")
@@ -45,5 +47,5 @@ def refusal(cfg: Any, device: str, attrs: dict, active: Callable[[str], str | No
                    if line else set())
         if location not in allowed:
             return f"location: {device!r} may not book into {location!r} (allowed: " \
-                   f"{', '.join(sorted(allowed)) or 'none'})"
+                   f"{', '.join(sorted(allowed)) or 'none'}){id_hint(location, allowed)}"
     return None

@@ -10,7 +10,6 @@ falls back to a default is worse than a refusal.
 from __future__ import annotations
 
 import copy
-import difflib
 import pathlib
 import re
 import tomllib
@@ -23,10 +22,10 @@ from costing.master import DEFAULT_STATUSES, Accounts
 
 from gateway.alerts.config import AlertsSection
 from gateway.bounds import Limits
+from gateway.near_miss import did_you_mean
 
 __all__ = [
-    "Config", "ConfigError", "load_config", "inspect_config", "inspect_document", "did_you_mean",
-    "id_hint",
+    "Config", "ConfigError", "load_config", "inspect_config", "inspect_document",
     "GatewaySection", "CostingSection", "AccountsSection", "InventoryAccounts",
     "ReconcileSection", "MqttSection", "Counter", "OpcuaDevice", "SerialScaleDevice",
     "SerialScannerDevice", "MqttDevice", "Device", "Station", "UpstreamSection",
@@ -566,17 +565,6 @@ def _walk_struct(value: Any, t: Any, path: str, out: list, top: bool = False) ->
     for key, f in fields.items():
         if f.required and key not in value:
             out.append((_join(path, key), "missing (required)"))
-
-
-def did_you_mean(value: str, known, sep: str = "; ", cutoff: float = 0.6) -> str:
-    """"; did you mean 'X'?" for the closest of `known`, or "" when none is close."""
-    close = difflib.get_close_matches(value, [k for k in known if k], n=1, cutoff=cutoff)
-    return f"{sep}did you mean {close[0]!r}?" if close else ""
-
-
-def id_hint(value: str, known) -> str:
-    """did_you_mean for ids, which share prefixes (WC-ASSY, WC-WELD): only a near miss."""
-    return did_you_mean(value, known, cutoff=0.8)
 
 
 def _looks_secret(key: str) -> bool:

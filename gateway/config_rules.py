@@ -20,8 +20,9 @@ from gateway.addresses import host_problem, is_loopback_host, node_id_problem, u
 from gateway.config import (
     DashboardSection, DemoSection, MqttDevice, MqttSection, OpcuaDevice, ReconcileSection,
     NATS_SUBJECT, SerialScaleDevice, SerialScannerDevice, Station, UpstreamSection,
-    id_hint, split_listen,
+    split_listen,
 )
+from gateway.near_miss import unknown
 from gateway.tls import server_context
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -59,7 +60,7 @@ def check_semantics(parts: dict[str, Any], doc: dict,
     if parts.get("mqtt"):
         _check_mqtt(parts["mqtt"], demo, out)
     stations = _check_stations(parts.get("stations", []), known_locations, known_wcs, out)
-    _check_devices(parts, stations, known_wcs, out)
+    _check_devices(parts, stations, known_locations, known_wcs, out)
     if parts.get("upstream"):
         _check_upstream(parts["upstream"], parts.get("mqtt"), g.get("id"), demo, out)
     if parts.get("dashboard"):
@@ -179,16 +180,16 @@ def _check_stations(items: list[Station], locations: set[str] | None,
             if s.work_center is None:
                 out.append((f"{where}.work_center", "missing: a line station names its work center"))
             elif wcs is not None and s.work_center not in wcs:
-                out.append((f"{where}.work_center", f"unknown work center {s.work_center!r} "
-                            f"(not in work_centers.csv){id_hint(s.work_center, wcs)}"))
+                out.append((f"{where}.work_center", unknown("work center", s.work_center, wcs,
+                                                             "work_centers.csv")))
             if s.location is not None:
                 out.append((f"{where}.location", "a line station names a work_center, not a location"))
         else:
             if s.location is None:
                 out.append((f"{where}.location", f"missing: a {s.kind} station names its location"))
             elif locations is not None and s.location not in locations:
-                out.append((f"{where}.location", f"unknown location {s.location!r} "
-                            f"(not in locations.csv){id_hint(s.location, locations)}"))
+                out.append((f"{where}.location", unknown("location", s.location, locations,
+                                                          "locations.csv")))
             if s.work_center is not None:
                 out.append((f"{where}.work_center",
                             f"a {s.kind} station names a location, not a work_center"))
@@ -196,7 +197,7 @@ def _check_stations(items: list[Station], locations: set[str] | None,
 
 
 def _check_devices(parts: dict[str, Any], stations: dict[str, Station],
-                   wcs: set[str] | None, out: list) -> None:
+                   locations: set[str] | None, wcs: set[str] | None, out: list) -> None:
     seen: set[str] = set()
     for i, d in enumerate(parts.get("devices", [])):
         if d is None:
@@ -212,7 +213,8 @@ def _check_devices(parts: dict[str, Any], stations: dict[str, Station],
         elif isinstance(d, (SerialScaleDevice, SerialScannerDevice)):
             station = stations.get(d.station)
             if station is None:
-                out.append((f"{where}.station", f"unknown station {d.station!r}"))
+                out.append((f"{where}.station",
+                            unknown("station", d.station, stations, "[[stations]]")))
             elif isinstance(d, SerialScaleDevice) and station.kind != "line":
                 out.append((f"{where}.station", f"a scale weighs issues at a line station; "
                                                 f"{d.station!r} is a {station.kind} station"))
@@ -221,8 +223,20 @@ def _check_devices(parts: dict[str, Any], stations: dict[str, Station],
                 out.append((f"{where}.separator", f"expected one character, got {d.separator!r}"))
         elif isinstance(d, MqttDevice):
             _check_topic(d.topic, f"{where}.topic", out, wildcards=True)
+            _check_binding(d, where, locations, wcs, out)
             if parts.get("mqtt") is None:
                 out.append((f"{where}.driver", "an mqtt device needs an [mqtt] section"))
+
+
+def _check_binding(d: MqttDevice, where: str, locations: set[str] | None,
+                   wcs: set[str] | None, out: list) -> None:
+    """What an MQTT device entry binds its readings to must exist (gateway.binding)."""
+    if d.line is not None and wcs is not None and d.line not in wcs:
+        out.append((f"{where}.line", unknown("work center", d.line, wcs, "work_centers.csv")))
+    for j, location in enumerate(d.locations or ()):
+        if locations is not None and location not in locations:
+            out.append((f"{where}.locations[{j}]",
+                        unknown("location", location, locations, "locations.csv")))
 
 
 def _check_opcua(d: OpcuaDevice, where: str, wcs: set[str] | None, out: list) -> None:
@@ -262,8 +276,7 @@ def _check_opcua(d: OpcuaDevice, where: str, wcs: set[str] | None, out: list) ->
             out.append((f"{cw}.node", f"duplicate node {c.node!r}"))
         nodes.add(c.node)
         if wcs is not None and c.line not in wcs:
-            out.append((f"{cw}.line", f"unknown work center {c.line!r} (not in work_centers.csv)"
-                                      f"{id_hint(c.line, wcs)}"))
+            out.append((f"{cw}.line", unknown("work center", c.line, wcs, "work_centers.csv")))
         if c.kind == "scrap" and c.operation is None:
             out.append((f"{cw}.operation", "missing: a scrap counter names the operation it scraps at"))
         if c.kind == "good" and c.operation is not None:

@@ -20,6 +20,7 @@ from drivers.base import Reading
 from drivers.gs1 import ScanError, decode_scan
 
 from gateway.binding import refusal
+from gateway.near_miss import unknown
 
 # Mass units to kilograms; an item's uom must be one of these for a weight to apply.
 _KG = {"kg": 1.0, "g": 0.001, "mg": 1e-6, "t": 1000.0, "lb": 0.45359237, "oz": 0.028349523125}
@@ -205,8 +206,8 @@ class Mapper:
             a = {**a, **decoded.attrs}
         station = self.stations.get(a.get("station"))
         if station is None:
-            return Mapped(exception=("unmapped", f"scan from {r.device} at unknown station "
-                                     f"{a.get('station')!r}"))
+            return Mapped(exception=("unmapped", f"scan from {r.device} at " + unknown(
+                "station", a.get("station"), self.stations, "[[stations]]")))
         if a.get("work_order"):
             if station.kind != "line":
                 return Mapped(exception=("unmapped", f"work order {a['work_order']} scanned at "

@@ -19,7 +19,8 @@ from typing import Any
 from costing.master import (
     BomLine, Item, Location, MasterData, PurchaseOrderLine, RoutingStep, WorkCenter,
 )
-from gateway.config import Config, ConfigError, id_hint
+from gateway.config import Config, ConfigError
+from gateway.near_miss import unknown
 
 __all__ = ["load_master", "inspect_master", "missing_files", "gtin_check_digit", "COLUMNS"]
 
@@ -272,8 +273,7 @@ def _work_centers(r: _Reader, rows: list[tuple[int, Row]],
         labor = r.choice(f, line, row, "labor", LABOR_MODES)
         location = r.text(f, line, row, "location")
         if location and location not in locations:
-            r.add(f, line, "location", f"unknown location {location!r} (not in locations.csv)"
-                                      f"{id_hint(location, locations)}")
+            r.add(f, line, "location", unknown("location", location, locations, "locations.csv"))
             location = None
         if wid and not r.unique(f, line, "id", wid, seen, "work center"):
             continue
@@ -294,8 +294,8 @@ def _routings(r: _Reader, rows: list[tuple[int, Row]], work_centers: Any
         op = r.operation(f, line, row, "operation")
         wc = r.text(f, line, row, "work_center")
         if wc and wc not in work_centers:
-            r.add(f, line, "work_center", f"unknown work center {wc!r} (not in work_centers.csv)"
-                                         f"{id_hint(wc, work_centers)}")
+            r.add(f, line, "work_center", unknown("work center", wc, work_centers,
+                                                 "work_centers.csv"))
             wc = None
         setup = r.number(f, line, row, "setup_hours", blank=0.0)
         run = r.number(f, line, row, "run_hours", blank=0.0)
@@ -380,8 +380,7 @@ def _drop_unknown_parents(r: _Reader, routings: list[tuple[int, RoutingStep]],
     for line, step in list(routings):
         if step.parent not in known:
             r.add("routings.csv", line, "parent",
-                  f"unknown sku {step.parent!r} (not in items.csv)"
-                  f"{id_hint(step.parent, known)}")
+                  unknown("sku", step.parent, known, "items.csv"))
             routings.remove((line, step))
 
 
@@ -394,8 +393,7 @@ def _boms(r: _Reader, rows: list[tuple[int, Row]], known: Any,
         component = r.text(f, line, row, "component")
         for col, sku in (("parent", parent), ("component", component)):
             if sku and sku not in known:
-                r.add(f, line, col, f"unknown sku {sku!r} (not in items.csv)"
-                                    f"{id_hint(sku, known)}")
+                r.add(f, line, col, unknown("sku", sku, known, "items.csv"))
         qty = r.number(f, line, row, "qty_per", positive=True)
         scrap = r.number(f, line, row, "scrap_pct", blank=0.0)
         if scrap is not None and scrap >= 100:
@@ -470,8 +468,7 @@ def _purchase_orders(r: _Reader, rows: list[tuple[int, Row]],
         po = r.text(f, line, row, "po")
         sku = r.text(f, line, row, "sku")
         if sku and sku not in known:
-            r.add(f, line, "sku", f"unknown sku {sku!r} (not in items.csv)"
-                                    f"{id_hint(sku, known)}")
+            r.add(f, line, "sku", unknown("sku", sku, known, "items.csv"))
             sku = None
         price = r.number(f, line, row, "unit_price")
         if po and sku and not r.unique(f, line, "sku", (po, sku), seen, "PO line"):

@@ -1,6 +1,7 @@
-"""`gateway check -c FILE`: validate gateway.toml and the master data without starting
-anything; exit 1 listing every problem on stderr, or exit 0 printing the standard-cost
-roll-up (see docs/operations.md)."""
+"""`gateway check -c FILE [--online]`: validate gateway.toml and the master data without
+starting anything; exit 1 listing every problem on stderr, or exit 0 printing the
+standard-cost roll-up (see docs/operations.md). `--online` then tries each configured
+endpoint once (gateway/online_check.py) and exits 1 if any of them fails."""
 
 from __future__ import annotations
 
@@ -19,9 +20,43 @@ _LEFT = {"sku", "kind", "method"}
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--config", default="gateway.toml", metavar="FILE",
                    help="gateway.toml to check (default: ./gateway.toml)")
+    p.add_argument("--online", action="store_true",
+                   help="also connect once to each broker, PLC, serial port and upstream")
 
 
 def run(args: argparse.Namespace) -> int:
+    offline, config = check_offline(args)
+    if not args.online or config is None:
+        return offline
+    return max(offline, check_endpoints(config))
+
+
+def check_endpoints(config: Config) -> int:
+    """Each endpoint's line on stdout; 1 if any failed (counted on stderr)."""
+    import asyncio
+
+    from gateway.config import ConfigError
+    from gateway.logs import console_log
+    from gateway.online_check import check_online
+
+    console_log(demo=config.demo is not None)
+    try:
+        outcomes = asyncio.run(check_online(config))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    for outcome in outcomes:
+        print(outcome.line(), flush=True)
+    failed = sum(not o.ok for o in outcomes)
+    if failed:
+        print(f"{config.file}: {failed} of {len(outcomes)} endpoint"
+              f"{'s' if len(outcomes) != 1 else ''} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def check_offline(args: argparse.Namespace) -> tuple[int, Config | None]:
+    """The file and the master data; the config, when it loaded, for --online."""
     config, problems = inspect_config(args.config)
     master = None
     if config is not None:
@@ -44,10 +79,10 @@ def run(args: argparse.Namespace) -> int:
         n = len(problems)
         print(f"{args.config}: {n} problem{'s' if n != 1 else ''}; nothing was started",
               file=sys.stderr)
-        return 1
+        return 1, config
     print(render_rollup(rollup.rows, config.gateway.currency_decimals + 2))
     print(summary(args.config, config, master, rollup.rows))
-    return 0
+    return 0, config
 
 
 def render_rollup(rows: list, places: int) -> str:

@@ -39,11 +39,11 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from gateway.logs import quiet_expected
+    from gateway.logs import console_log
 
     from simulators.nats_server import NatsServerMissing
 
-    quiet_expected(demo=True)
+    console_log(demo=True)
     try:
         return asyncio.run(demo(args.port, tick=args.tick, keep=args.keep, upstream=args.upstream))
     except KeyboardInterrupt:
@@ -64,13 +64,32 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
     `upstream`: "http" (the simulated ERP) or "nats" (a private JetStream server)."""
     tmp = workdir or pathlib.Path(tempfile.mkdtemp(prefix="gateway-demo-"))
     keep = keep or workdir is not None
+    stopped = False  # by Ctrl-C, SIGTERM or the end of `cycles`; not by a failed start
     try:
         await _demo(tmp, port, tick=tick, keep=keep, cycles=cycles, upstream=upstream)
+        stopped = True
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        stopped = True  # Ctrl-C before the signal handlers were up
+        raise
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    print("demo stopped", file=sys.stderr)
+        if stopped:
+            _say(*exit_hint(tmp, keep))
     return 0
+
+
+def exit_hint(tmp: pathlib.Path, keep: bool) -> list[str]:
+    """What the demo says when it stops: where its books are and how to read them, or
+    that they went with the scratch folder."""
+    if keep:
+        return [f"demo stopped. Its books are kept in {tmp}; reports on them:",
+                f"  gateway trial-balance -c {tmp / 'gateway.toml'}   (also: journal, "
+                "stock, wip, replay)",
+                f"Remove the folder when done: rm -r {tmp}"]
+    return [f"demo stopped. Its scratch folder {tmp} (journal, broker store, users file) "
+            "was removed with its books;",
+            "  gateway demo --keep keeps them, for reports after the demo."]
 
 
 async def _demo(tmp: pathlib.Path, port: int, *, tick: float, keep: bool,

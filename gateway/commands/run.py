@@ -26,12 +26,9 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     # Libraries (asyncua, paho, aiohttp) speak at WARNING, named by their logger; our
     # own lines (device connected / lost) at INFO: the console says what the gateway does.
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    from gateway.logs import quiet_expected
+    from gateway.logs import console_log
 
-    quiet_expected()
+    console_log(verbose=args.verbose)
     plant = load_plant(args)
     from gateway.banner import banner
     from gateway.config import ConfigError

@@ -38,6 +38,7 @@ def test_demo_prints_url_serves_login_and_counts_rise():
 
 
 def _drive(proc: subprocess.Popen, port: int) -> int:
+    books = ""
     try:
         url = None
         deadline = time.monotonic() + 60
@@ -88,7 +89,20 @@ def _drive(proc: subprocess.Popen, port: int) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             raise AssertionError("demo did not stop on Ctrl-C within 30 s")
-    assert code == 0, proc.stderr.read()
+    rest, console = proc.stdout.read(), proc.stderr.read()
+    assert code == 0, console
+    # Stopped, it says where its books went: the scratch folder named in the command it
+    # printed is gone, and --keep is how to keep it.
+    folder = os.path.dirname(books)
+    assert rest.splitlines()[-2:] == [
+        f"demo stopped. Its scratch folder {folder} (journal, broker store, users file) "
+        "was removed with its books;",
+        "  gateway demo --keep keeps them, for reports after the demo."], rest
+    assert not os.path.exists(folder)
+    # The console holds our lines only (timestamp, level, our logger: message); the
+    # libraries' expected warnings about the deliberately open demo are dropped.
+    ours = re.compile(r"\d{4}-\d\d-\d\d [\d:,]+ (INFO|WARNING|ERROR) (gateway|drivers)[\w.]*: ")
+    assert all(ours.match(line) for line in console.splitlines()), console
     return code
 
 
@@ -141,3 +155,14 @@ async def _first_batch(url: str, stream: str, timeout: float):
                 await asyncio.sleep(0.5)
     finally:
         await nc.close()
+
+
+def test_a_kept_demo_says_how_to_report_on_the_books_it_kept(tmp_path):
+    from gateway.commands.demo import exit_hint, write_config
+
+    books = write_config(tmp_path, 8080)  # the gateway.toml the demo writes, journal inside
+    hint = exit_hint(tmp_path, keep=True)
+    assert hint[0] == f"demo stopped. Its books are kept in {tmp_path}; reports on them:"
+    assert hint[1].startswith(f"  gateway trial-balance -c {books}   ")
+    assert hint[2] == f"Remove the folder when done: rm -r {tmp_path}"
+    assert f'db = "{tmp_path / "demo.db"}"' in books.read_text()

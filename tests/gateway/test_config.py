@@ -218,7 +218,7 @@ def test_a_broken_file_lists_every_problem_at_once(tmp_path):
         "it scraps at",
         "devices[1].id: duplicate device id 'plc'",
         "devices[1].topic: not a valid MQTT topic filter: 'plant/#/x'",
-        "devices.scale.station: unknown station 'nowhere'",
+        "devices.scale.station: unknown station 'nowhere' (not in [[stations]])",
         "dashboard.listen: expected host:port like '127.0.0.1:8080', got '8080'",
         "dashboard.users_file: missing: the dashboard requires a login "
         "(create the file with `gateway user`)",
@@ -423,7 +423,7 @@ station = "mix"
         "stations[3].work_center: unknown work center 'WC-LASER' (not in work_centers.csv)",
         "devices.scale.station: a scale weighs issues at a line station; "
         "'dock' is a shipping station",
-        "devices.scan.station: unknown station 'gate'",
+        "devices.scan.station: unknown station 'gate' (not in [[stations]])",
         "devices.scan.separator: expected one character, got '||'",
         "devices.manual.id: 'manual' is reserved for events that come from no device",
     ]
@@ -629,3 +629,38 @@ location = "XYZ"
         "stations[0].work_center: unknown work center 'WC-MOLDD' (not in work_centers.csv); "
         "did you mean 'WC-MOLD'?",
         "stations[1].location: unknown location 'XYZ' (not in locations.csv)"]
+
+
+def test_misspelled_stations_and_device_bindings_suggest_the_near_miss(tmp_path):
+    text = MINIMAL + """
+[mqtt]
+url = "mqtt://127.0.0.1:1883"
+username_env = "HOME"
+password_env = "HOME"
+allow_insecure = true
+
+[[stations]]
+id = "dock-in"
+kind = "receiving"
+location = "RM"
+
+[[devices]]
+id = "scan"
+driver = "serial_scanner"
+port = "/dev/ttyUSB1"
+station = "dock_in"
+
+[[devices]]
+id = "press"
+driver = "mqtt"
+topic = "plant/press/#"
+line = "WC-ASY"
+locations = ["LINE2", "LINE-1"]
+"""
+    assert problems(write(tmp_path, text)) == [
+        "devices.scan.station: unknown station 'dock_in' (not in [[stations]]); "
+        "did you mean 'dock-in'?",
+        "devices.press.line: unknown work center 'WC-ASY' (not in work_centers.csv); "
+        "did you mean 'WC-ASSY'?",
+        "devices.press.locations[1]: unknown location 'LINE-1' (not in locations.csv); "
+        "did you mean 'LINE1'?"]

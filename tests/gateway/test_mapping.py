@@ -178,3 +178,22 @@ def test_the_config_can_list_who_may_publish_and_where_they_book(demo):
         "line: 'press-1' books to line 'WC-ASSY', not 'WC-MOLD'")
     assert m.map(units(device="press-2", topic="plant/line2/press-2/readings")
                  ).exception[1].startswith("device: 'press-2' may not publish")
+
+
+def test_a_misspelled_name_in_a_reading_gets_the_nearest_known_one(demo):
+    import msgspec
+    cfg, master = demo
+    dev = next(d for d in cfg.devices if d.id == "line-mqtt")
+    bound = msgspec.structs.replace(dev, line="WC-ASSY", devices=["press-1", "press-2"],
+                                    locations=["LINE2"])
+    cfg = msgspec.structs.replace(cfg, devices=[bound if d is dev else d for d in cfg.devices])
+    m = Mapper(cfg, master, {"WC-ASSY": "WO-W"}.get)
+    assert m.map(units(device="pres-1", topic="plant/line2/pres-1/readings")).exception[1] == (
+        "device: 'pres-1' may not publish on 'plant/line2/pres-1/readings' (allowed: press-1, "
+        "press-2); did you mean 'press-1'?")
+    assert m.map(units(location="LINE-2")).exception[1] == (
+        "location: 'press-1' may not book into 'LINE-2' (allowed: LINE2); did you mean 'LINE2'?")
+    scan = Reading("tablet", "scan", "WO:WO-5", TS, attrs={"station": "mixx", "event_id": "s"})
+    assert m.map(scan).exception == (
+        "unmapped", "scan from tablet at unknown station 'mixx' (not in [[stations]]); "
+        "did you mean 'mix'?")
