@@ -162,10 +162,10 @@ def test_every_master_data_problem_is_reported_at_once_with_its_row(tmp_path):
         "items.csv: row 4: standard_cost: missing: a purchased (raw) item needs one",
         "items.csv: row 5: kind: expected one of raw, semi, finished, got 'packaging'",
         "items.csv: row 6: inventory_account: unknown account key 'inventory.wip'; keys are "
-        "applied_labor, applied_overhead, ar, cogs, grni, inventory.finished, "
-        "inventory.raw, inventory.semi, inventory_adjustment, labor_efficiency_variance, "
-        "material_price_variance, material_usage_variance, overhead_efficiency_variance, "
-        "ppv, revenue, rounding, scrap, wip",
+        "ap, applied_labor, applied_overhead, ar, bank, cogs, grni, inventory.finished, "
+        "inventory.raw, inventory.semi, inventory_adjustment, invoice_price_variance, "
+        "labor_efficiency_variance, material_price_variance, material_usage_variance, "
+        "overhead_efficiency_variance, ppv, revenue, rounding, scrap, wip",
         "items.csv: row 7: gtin: duplicate GTIN '04001234000015' (first at row 2)",
         "items.csv: row 7: inventory_account: unknown account '1399': not one of the codes "
         "in [accounts]",
