@@ -16,8 +16,9 @@ import msgspec
 from gateway import failpoints
 from gateway.commands._common import add_config, load_plant, open_journal
 from gateway.commands.progress import Progress
+from gateway.events import Event, EventError, decode_event, encode_event
 from gateway.journal import Submission
-from gateway.provenance import file_source
+from gateway.provenance import bind, file_source
 
 BLOCK = 1 << 22  # bytes read at a time
 
@@ -51,6 +52,51 @@ def ids_of(lines: list[bytes]) -> list[str | None]:
         except (msgspec.DecodeError, RecursionError):
             out.append(None)
     return out
+
+
+_event_list = msgspec.json.Decoder(list[Event])
+
+
+def _events_of(lines: list[bytes]) -> list[Event | None]:
+    """Each line decoded as an event, None where it is not one: one decoder call for
+    the lot, line by line only when some line fails."""
+    try:
+        return _event_list.decode(b"[" + b",".join(lines) + b"]")
+    except (msgspec.DecodeError, RecursionError):
+        pass
+    out: list[Event | None] = []
+    for raw in lines:
+        try:
+            out.append(decode_event(raw))
+        except EventError:
+            out.append(None)
+    return out
+
+
+def split_known(chunk: list[tuple[int, bytes]], ids: list[str | None],
+                stored: dict[str, bytes], name: str, limit: int) -> list[tuple[int, bytes]]:
+    """The lines of `chunk` the journal must see: all but the duplicates of stored
+    events. A line is a duplicate when its bytes are the stored payload, or when the
+    event it holds, bound to its channel as the journal would bind it, encodes to those
+    bytes. A line whose id is stored under another payload goes on, and the journal
+    rejects it as a conflict; so does one over `limit` bytes (max_payload_bytes),
+    which the journal rejects without decoding."""
+    todo: list[tuple[int, bytes]] = []
+    differ: list[tuple[int, bytes, bytes]] = []  # (lineno, raw, stored payload)
+    for (lineno, raw), eid in zip(chunk, ids):
+        before = stored.get(eid) if eid is not None else None
+        if before is None or len(raw) > limit:
+            todo.append((lineno, raw))
+        elif before != raw:
+            differ.append((lineno, raw, before))
+    if not differ:
+        return todo
+    events = _events_of([raw for _, raw, _ in differ])
+    for (lineno, raw, before), event in zip(differ, events):
+        if event is None or encode_event(bind(event, file_source(name, lineno))) != before:
+            todo.append((lineno, raw))
+    todo.sort()  # in file order, as the journal must apply them
+    return todo
 
 
 def read_lines(fh, batch: int, block_size: int = BLOCK
@@ -88,8 +134,8 @@ def run(args) -> int:
         for chunk, done in read_lines(fh, max(1, args.batch)):
             ids = ids_of([raw for _, raw in chunk])
             stored = journal.stored_payloads([i for i in ids if i is not None])
-            todo = [(lineno, raw) for (lineno, raw), eid in zip(chunk, ids)
-                    if eid is None or stored.get(eid) != raw]
+            todo = split_known(chunk, ids, stored, name,
+                               journal.limits.max_payload_bytes)
             counts["duplicate"] += len(chunk) - len(todo)
             if todo:
                 results = journal.submit([Submission(raw, source=file_source(name, lineno))
