@@ -534,15 +534,6 @@ class Journal:
             if not out.ok:
                 rejected.append((i, eid, out.field, out.reason or "rejected", "rejected"))
                 continue
-            for line in out.lines:
-                debit, credit = int(line.debit), int(line.credit)
-                if not (0 <= debit < MONEY_CEILING and 0 <= credit < MONEY_CEILING):
-                    raise MoneyOverflow(f"event {eid!r}: a line of {debit} / {credit} minor"
-                                        " units is beyond what the books can hold")
-                debits += debit
-            if debits >= MONEY_CEILING:
-                raise MoneyOverflow(f"event {eid!r}: the batch's debits reach {debits} minor"
-                                    f" units (limit 2^62)")
             seq += 1
             ts, cls = event.ts, type(event)
             event_rows.append(
@@ -557,9 +548,17 @@ class Journal:
                 for line in lines:
                     # (account, debit, credit, work_order, item, work_center, memo)
                     fields = _line_fields(line)
+                    debit, credit = int(fields[1]), int(fields[2])
+                    if not (0 <= debit < MONEY_CEILING and 0 <= credit < MONEY_CEILING):
+                        raise MoneyOverflow(f"event {eid!r}: a line of {debit} / {credit}"
+                                            " minor units is beyond what the books can hold")
+                    debits += debit
                     add_line(head + fields)
                     add_order(fields[3])
                     add_item(fields[4])
+                if debits >= MONEY_CEILING:
+                    raise MoneyOverflow(f"event {eid!r}: the batch's debits reach {debits}"
+                                        " minor units (limit 2^62)")
             for alert in out.alerts:
                 alert_rows.append((stamp, alert.kind.replace(" ", "_"), sub.source, eid,
                                    None, alert.message, None))

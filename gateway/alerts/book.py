@@ -307,8 +307,9 @@ class AlertBook:
         if item not in c.stock:
             self._stock_move(item, 0.0)
         need, orders = 0.0, 0
-        for wo in sorted((o for o in c.orders.values() if o is not None and o.status == "open"),
-                         key=lambda o: o.work_order):
+        parents = {parent for parent, _, _ in uses}  # only their orders need the item
+        for wo in sorted((o for o in c.orders.values() if o is not None and o.status == "open"
+                          and o.item in parents), key=lambda o: o.work_order):
             for parent, eff, how in uses:
                 if parent != wo.item:
                     continue

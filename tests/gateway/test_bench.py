@@ -91,7 +91,7 @@ def test_fifo_peer_values_one_stream_three_ways_to_the_same_cent(quick_run):
     for key in ("plain_per_s", "engine_per_s", "ingest_per_s"):
         assert _finite_positive(peer[key]), key
     assert peer["engine_ratio"] == pytest.approx(peer["engine_per_s"] / peer["plain_per_s"],
-                                                 rel=0.02)
+                                                 rel=0.02, abs=0.06)  # one decimal
 
 
 def test_the_plain_fifo_takes_the_oldest_layers_first():
