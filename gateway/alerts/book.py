@@ -122,7 +122,9 @@ class AlertBook:
     def observe(self, event, outcome) -> None:
         """Judge one applied event (outcome.ok) against what it touched."""
         t = event.type
-        moved = {m.item for m in outcome.moves}
+        moved: dict[str, float] = {}  # item -> available qty moved, summed in move order
+        for m in outcome.moves:
+            moved[m.item] = moved.get(m.item, 0) + (m.qty if m.status == "available" else 0)
         if t not in _COUNTED and t not in ("wo_release", "wo_close", "reversal") and not moved:
             return
         c = self._cache()
@@ -140,8 +142,7 @@ class AlertBook:
             if gone is not None and gone.type in _COUNTED:
                 self._counted(gone, -1.0, event.ts)
         for item in sorted(moved):
-            self._stock_move(item, sum(m.qty for m in outcome.moves
-                                       if m.item == item and m.status == "available"))
+            self._stock_move(item, moved[item])
             self._judge_stock(item, event.ts)
 
     def flush(self) -> list[Transition]:
