@@ -23,7 +23,8 @@ KERNELS = {"rollup", "explode", "std_through", "value", "variance", "post", "min
 @pytest.fixture(scope="module")
 def quick_run():
     proc = gateway("bench", "--quick", "--format", "json", "--events", "20000",
-                   "--ingest-readings", "1500", "--history-events", "4000", "--fifo-movements", "3000",
+                   "--ingest-readings", "1500", "--history-events", "4000",
+                   "--fifo-movements", "3000",
                    timeout=180)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout), proc.stderr
