@@ -87,6 +87,7 @@ class BatchPath(RunEncoder):
         self._by_class: dict[type, object] = {}
         self._recent = engine.records.index.recent
         self._item_index, self._skus = pl.item_index, pl.skus
+        self._po_lines = engine.money.line_index
         self._locations, self._statuses = pl.locations, pl.statuses
         self._row_index, self._group_index = engine.inv.row_index, engine.inv.group_index
         self._wo_index, self._wo_status = engine.wos.index, engine.wos.status
@@ -111,6 +112,7 @@ class BatchPath(RunEncoder):
         self.reversed_pending: set[int] = set()  # run positions reversed by the run
         self.past: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.past_eff = self.past_line = 0
+        self.money_in_run = False  # a money event opens the run (see RunEncoder._money)
 
     def apply(self, events, outcomes: bool) -> list[Outcome] | None:
         out: list[Outcome] | None = [] if outcomes else None
@@ -248,7 +250,11 @@ class BatchPath(RunEncoder):
             if self.past else np.empty((height, 0), dtype)
             for m, (height, dtype) in enumerate(((3, np.int64), (2, np.float64),
                                                  (6, np.int64)))))
-        run, state = bc.Run(events, past), bc.State(items, rows, orders)
+        m = eng.money
+        money = bc.Money(m.line_head, m.rl_next.a, m.rl_price.a, m.rl_qty.a, m.rl_value.a,
+                         m.billed.a, m.paid.a, m.so_qty.a, m.so_revenue.a, m.so_cogs.a,
+                         m.so_paid.a)
+        run, state = bc.Run(events, past), bc.State(items, rows, orders, money)
         start = 0
         while True:
             start = self.kernel(run, self.tables, state, bc.Out(line_buf, eff_buf, alert_buf,

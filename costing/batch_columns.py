@@ -13,18 +13,19 @@ import numpy as np
 
 # event type codes of the encoded stream (those of costing.effects.EVENT_TYPES)
 RECEIPT, ISSUE, RELEASE, COMPLETION, SCRAP, LABOR, SHIPMENT, COUNT, TRANSFER, CLOSE_WO, \
-    REVERSAL = range(11)
+    REVERSAL, SUPPLIER_INVOICE, PAYMENT, CUSTOMER_PAYMENT = range(14)
 # alert kinds: valued beyond stock, drawn short, transfer short, close remainder
 A_VALUE, A_DRAW, A_TRANSFER, A_ROUNDING = range(4)
 # account roles (order of costing.master.Accounts.ROLES) and fixed memos
 (R_WIP, R_GRNI, R_PPV, R_MUV, R_MPV, R_LEV, R_OEV, R_LAB, R_OVH, R_SCRAP, R_COGS, R_REV,
- R_AR, R_ADJ, R_ROUND) = range(15)
+ R_AR, R_ADJ, R_ROUND, R_AP, R_BANK, R_IPV) = range(18)
 FIXED_MEMOS = ("rounding", "purchase price variance", "issue", "completion: backflush",
                "scrap: backflush", "completion", "count", "material usage variance",
                "material price variance", "labor efficiency variance",
-               "overhead efficiency variance", "close: WIP remainder")
+               "overhead efficiency variance", "close: WIP remainder",
+               "invoice price variance")
 (M_ROUND, M_PPV, M_ISSUE, M_COMPLETION_BF, M_SCRAP_BF, M_COMPLETION, M_COUNT, M_MUV, M_MPV,
- M_LEV, M_OEV, M_REST) = range(12)
+ M_LEV, M_OEV, M_REST, M_IPV) = range(13)
 HOURS_PREFIX = ("completion: backflush", "scrap: backflush", "reported")
 NO_LIMIT = np.int64(2 ** 63 - 1)
 # counters in ctr
@@ -38,16 +39,19 @@ F64 = np.ndarray  # float64
 class Events(NamedTuple):
     """The encoded run, one row per event; what a field means depends on the type."""
 
-    type: I64  # RECEIPT .. REVERSAL (costing.effects.EVENT_TYPES codes)
+    type: I64  # RECEIPT .. CUSTOMER_PAYMENT (costing.effects.EVENT_TYPES codes)
     item: I64  # item index, or -1
     wo: I64  # order index, or -1
-    q: F64  # qty, hours or counted qty
-    price: F64  # unit price (receipt, shipment)
-    row: I64  # stock row (from-row of a transfer); reversal: its past effects' start
-    row2: I64  # transfer's to-row; reversal: its past effects' end
+    q: F64  # qty, hours or counted qty; a payment's amount (major units)
+    price: F64  # unit price (receipt, shipment, supplier invoice)
+    row: I64  # stock row (from-row of a transfer); reversal: its past effects' start;
+    #           invoice: its PO line; customer payment: its sales order
+    row2: I64  # transfer's to-row; reversal: its past effects' end; receipt: its receipt
+    #            layer or -1; shipment: its sales order or -1; invoice, payment: invoice
     group: I64  # lot chain drawn after `row`, or -1; reversal: its past lines' start
     memo: I64  # memo id; reversal: its past lines' end
-    step: I64  # routing step (scrap, labor); issue: material row; reversal: run position
+    step: I64  # routing step (scrap, labor); issue: material row; reversal: run position;
+    #            invoice: receipt layers it may take (a bound)
     op: I64  # scrap: operation; close: first of its rows in Orders.xrows; reversal: order
     aux: F64  # scrap: standard cost through the operation
     flag: I64  # issue: 1 if it creates its material row; close: extra rows; reversal: 1
@@ -195,12 +199,29 @@ class Plant(NamedTuple):
     route: Route
 
 
+class Money(NamedTuple):
+    """What is owed (costing.settlement.Settlement): receipt layers, invoices, sales orders."""
+
+    line_head: I64  # per PO line: its first receipt layer, or -1
+    rl_next: I64  # per receipt layer: the next of its PO line, or -1
+    rl_price: F64
+    rl_qty: F64  # not invoiced yet
+    rl_value: I64
+    billed: I64  # per invoice
+    paid: I64
+    so_qty: F64  # per sales order
+    so_revenue: I64
+    so_cogs: I64
+    so_paid: I64
+
+
 class State(NamedTuple):
     """The engine's state the run changes in place."""
 
     items: Items
     rows: Rows
     orders: Orders
+    money: Money
 
 
 class Out(NamedTuple):

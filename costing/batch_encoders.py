@@ -15,21 +15,24 @@ import math
 import numpy as np
 
 from costing import batch_columns as bc
-from costing.effects import CLOSE, MAT_NEW, WO_NEW
+from costing.effects import CLOSE, KIND_NAMES, MAT_NEW, MONEY_KINDS, WO_NEW
+from costing.money import to_minor
 from costing.outcome import Reject
 from costing.workorders import OPEN
 
 _TYPE = {"receipt": bc.RECEIPT, "issue": bc.ISSUE, "wo_release": bc.RELEASE,
          "completion": bc.COMPLETION, "scrap": bc.SCRAP, "labor": bc.LABOR,
          "shipment": bc.SHIPMENT, "count": bc.COUNT, "transfer": bc.TRANSFER,
-         "wo_close": bc.CLOSE_WO}
+         "wo_close": bc.CLOSE_WO, "supplier_invoice": bc.SUPPLIER_INVOICE,
+         "payment": bc.PAYMENT, "customer_payment": bc.CUSTOMER_PAYMENT}
 # targets a reversal in a run cannot have: they change the orders' tables (or are one)
 _NOT_IN_RUN = (bc.RELEASE, bc.CLOSE_WO, bc.REVERSAL)
 _STRUCTURAL_CODES = frozenset((MAT_NEW, WO_NEW, CLOSE))
 _ENC_NAME = {bc.RECEIPT: "receipt", bc.ISSUE: "issue", bc.RELEASE: "release",
              bc.COMPLETION: "completion", bc.SCRAP: "scrap", bc.LABOR: "labor",
              bc.SHIPMENT: "shipment", bc.COUNT: "count", bc.TRANSFER: "transfer",
-             bc.CLOSE_WO: "close"}
+             bc.CLOSE_WO: "close", bc.SUPPLIER_INVOICE: "supplier_invoice",
+             bc.PAYMENT: "payment", bc.CUSTOMER_PAYMENT: "customer_payment"}
 
 
 class NotInRun(Exception):
@@ -120,7 +123,13 @@ class RunEncoder:
         row = self._row_index.get(key)
         if row is None:
             row = self.engine.inv.row(key)
-        self.ints.append((bc.RECEIPT, item, -1, row, -1, -1, memo, -1, -1, -1))
+        layer = -1
+        po = getattr(ev, "po", None)
+        if po is not None:
+            line = self._po_lines.get((po, sku))
+            if line is not None:
+                layer = self.engine.money.layer(line, price)
+        self.ints.append((bc.RECEIPT, item, -1, row, layer, -1, memo, -1, -1, -1))
         self.floats.append((q, price, 0.0))
 
     def _enc_issue(self, ev) -> None:
@@ -146,7 +155,10 @@ class RunEncoder:
         line = pl.wc_index.get(ev.line)
         if line is None:
             raise Reject("line", f"unknown work center {ev.line!r}")
-        wo = wos.create(ev.work_order, p, line, _qty(ev.qty))
+        q = _qty(ev.qty)
+        so = getattr(ev, "order", None)
+        so = -1 if so is None else self.engine.money.order(so)
+        wo = wos.create(ev.work_order, p, line, q, so)
         self.ints.append((bc.RELEASE, -1, wo, -1, -1, -1, -1, -1, -1, -1))
         self.floats.append((0.0, 0.0, 0.0))
 
@@ -208,7 +220,9 @@ class RunEncoder:
         lot = _lot(ev)
         row = self._row((ev.item, loc, "available", lot))
         group = self._group(ev.item, loc) if lot is None else -1
-        self.ints.append((bc.SHIPMENT, item, -1, row, -1, group, memo, -1, -1, -1))
+        so = getattr(ev, "order", None)
+        so = -1 if so is None else self.engine.money.order(so)
+        self.ints.append((bc.SHIPMENT, item, -1, row, so, group, memo, -1, -1, -1))
         self.floats.append((q, price, 0.0))
 
     def _enc_count(self, ev) -> None:
@@ -244,6 +258,47 @@ class RunEncoder:
         self.ints.append((bc.CLOSE_WO, -1, wo, -1, -1, -1, -1, -1, op, flag))
         self.floats.append((0.0, 0.0, 0.0))
 
+    def _money(self) -> None:
+        """A money event checks against the engine's state as it stands: it opens a run
+        (one before it is flushed first) and no reversal of a money target follows it."""
+        if self.ints:
+            raise NotInRun
+        self.money_in_run = True
+
+    def _enc_supplier_invoice(self, ev) -> None:
+        self._money()
+        eng = self.engine
+        item = self._item(ev.item)
+        q = _qty(ev.qty)
+        price = _qty(ev.unit_price, zero_ok=True, name="unit_price")
+        line = eng.money.match(ev.po, ev.item, q, price, ev.approved_by is not None,
+                               eng.plant.decimals)
+        takes = len(eng.money.open_layers(line))
+        inv = eng.money.invoice(ev.invoice, ev.supplier)
+        memo = self._memo("invoice", f"{ev.invoice} {ev.po}")
+        self.ints.append((bc.SUPPLIER_INVOICE, item, -1, line, inv, -1, memo, takes, -1, -1))
+        self.floats.append((q, price, 0.0))
+
+    def _enc_payment(self, ev) -> None:
+        self._money()
+        eng = self.engine
+        amount = _qty(ev.amount, name="amount")
+        inv = eng.money.payable(ev.invoice, to_minor(amount, eng.plant.scale),
+                                eng.plant.decimals)
+        memo = self._memo("payment", ev.invoice)
+        self.ints.append((bc.PAYMENT, -1, -1, -1, inv, -1, memo, -1, -1, -1))
+        self.floats.append((amount, 0.0, 0.0))
+
+    def _enc_customer_payment(self, ev) -> None:
+        self._money()
+        eng = self.engine
+        amount = _qty(ev.amount, name="amount")
+        so = eng.money.receivable(ev.order, to_minor(amount, eng.plant.scale),
+                                  eng.plant.decimals)
+        memo = self._memo("customer payment", ev.order)
+        self.ints.append((bc.CUSTOMER_PAYMENT, -1, -1, so, -1, -1, memo, -1, -1, -1))
+        self.floats.append((amount, 0.0, 0.0))
+
     def _group(self, sku, loc) -> int:
         g = self._group_index.get((sku, loc))
         return self.engine.inv.group(sku, loc) if g is None else g
@@ -274,8 +329,16 @@ class RunEncoder:
             e0, e1, l0, l1 = recs.ranges(k)
             log = eng.effects
             kind, a, x, v, y = (c.read(e0, e1) for c in log.columns())
-            if not _STRUCTURAL_CODES.isdisjoint(kind.tolist()):
+            kinds = kind.tolist()
+            if not _STRUCTURAL_CODES.isdisjoint(kinds):
                 raise NotInRun
+            if not MONEY_KINDS.isdisjoint(kinds):
+                # what is owed may refuse it (Engine.reverse says why); after a money
+                # event in this run, the engine's state is not the run's
+                owed = [(KIND_NAMES[c], aa, xx, vv) for c, aa, xx, vv in zip(
+                    kinds, a.tolist(), x.tolist(), v.tolist()) if c in MONEY_KINDS]
+                if self.money_in_run or eng.money.refusal(owed) is not None:
+                    raise NotInRun
             lines = eng.ledger.line_block(l0, l1)
             past = (np.array([kind, a, v], np.int64), np.array([x, y]), lines)
         if w != -1 and (eng.wos.status[w] != OPEN or w in self.closing):

@@ -26,13 +26,14 @@ from numba import njit
 
 from costing.batch_columns import (
     A_DRAW, A_ROUNDING, A_TRANSFER, A_VALUE, C_ALERT, C_BAD, C_BAD_END, C_CREATED, C_EFF,
-    C_LAYER, C_LINE, CLOSE_WO, COMPLETION, COUNT, ISSUE, LABOR, M_COMPLETION,
-    M_COMPLETION_BF, M_COUNT, M_ISSUE, M_MUV, M_PPV, M_REST, M_ROUND, M_SCRAP_BF, NO_LIMIT,
-    R_ADJ, R_AR, R_COGS, R_GRNI, R_LAB, R_MUV, R_OVH, R_PPV, R_REV, R_ROUND, R_SCRAP, R_WIP,
-    RECEIPT, RELEASE, REVERSAL, SCRAP, SHIPMENT, TRANSFER,
+    C_LAYER, C_LINE, CLOSE_WO, COMPLETION, COUNT, CUSTOMER_PAYMENT, ISSUE, LABOR,
+    M_COMPLETION, M_COMPLETION_BF, M_COUNT, M_IPV, M_ISSUE, M_MUV, M_PPV, M_REST, M_ROUND,
+    M_SCRAP_BF, NO_LIMIT, PAYMENT, R_ADJ, R_AP, R_AR, R_BANK, R_COGS, R_GRNI, R_IPV, R_LAB,
+    R_MUV, R_OVH, R_PPV, R_REV, R_ROUND, R_SCRAP, R_WIP, RECEIPT, RELEASE, REVERSAL, SCRAP,
+    SHIPMENT, SUPPLIER_INVOICE, TRANSFER,
 )
-from costing.effects import (CLOSE, GOOD, ITEM, LAYER, MAT, MAT_NEW, ROW, STEP, TAKE, WIP,
-                             WO_NEW)
+from costing.effects import (AP_BILL, AP_PAY, AR_BILL, AR_PAY, CLOSE, GOOD, ITEM, LAYER,
+                             MAT, MAT_NEW, RCV, ROW, SO_COGS, STEP, TAKE, WIP, WO_NEW)
 from costing.kernels import EPS, _minor, rounding_limit, value_one
 
 
@@ -351,10 +352,12 @@ def _bounds(t, w, q, i, group, row, method, bom, route, items, rows, wo_item, bf
 
 
 @njit(cache=True, nogil=True)
-def _undo(kind, a, x, v, y, items, rows, orders, ctr):
-    """Undo one effect (Inventory.undo and WorkOrders.undo for the kinds a run's
-    reversal can meet: never a new order, a new material row or a close)."""
-    if kind == ROW:
+def _undo(kind, a, x, v, y, items, rows, orders, money, ctr):
+    """Undo one effect (Inventory.undo, WorkOrders.undo and Settlement.undo for the kinds
+    a run's reversal can meet: never a new order, a new material row or a close)."""
+    if kind >= RCV:
+        _undo_money(kind, a, x, v, money)
+    elif kind == ROW:
         rows.qty[a] -= x
     elif kind == ITEM:
         items.qty[a] -= x
@@ -397,7 +400,61 @@ def _undo(kind, a, x, v, y, items, rows, orders, ctr):
 
 
 @njit(cache=True, nogil=True)
-def _reverse(ev, past, items, rows, orders, lines, log, ends, ctr, e):
+def _undo_money(kind, a, x, v, money):
+    if kind == RCV:
+        money.rl_qty[a] -= x
+        money.rl_value[a] -= v
+    elif kind == AP_BILL:
+        money.billed[a] -= v
+    elif kind == AP_PAY:
+        money.paid[a] -= v
+    elif kind == AR_BILL:
+        money.so_qty[a] -= x
+        money.so_revenue[a] -= v
+    elif kind == AR_PAY:
+        money.so_paid[a] -= v
+    elif kind == SO_COGS:
+        money.so_cogs[a] -= v
+
+
+@njit(cache=True, nogil=True)
+def _invoice(cost, money, lines, log, ctr, k, inv, q, price, name, memo):
+    """A matched invoice line: Dr GRNI with what its receipts, oldest first, still hold
+    uninvoiced (each at its own price), Cr AP at the invoice price, the difference to
+    invoice price variance (Dr when the invoice is dearer)."""
+    scale = cost.scale
+    left = q
+    grni = np.int64(0)
+    r = money.line_head[k]
+    while r != -1 and left > EPS:
+        have = money.rl_qty[r]
+        if have > EPS:
+            if left >= have - EPS:  # the whole rest of the receipt: its value exactly
+                take = have
+                value = money.rl_value[r]
+            else:
+                take = left
+                value = _minor(take * money.rl_price[r] * scale)
+            money.rl_qty[r] -= take
+            money.rl_value[r] -= value
+            _eff(log, ctr, RCV, r, -take, -value, 0.0)
+            grni += value
+            left -= take
+        r = money.rl_next[r]
+    ap = _minor(q * price * scale)
+    acc = cost.acc
+    if grni != 0:
+        _line(lines, ctr, acc[R_GRNI], grni, name, 0, 0, memo)
+    if ap != 0:
+        _line(lines, ctr, acc[R_AP], -ap, name, 0, 0, memo)
+    if ap - grni != 0:
+        _line(lines, ctr, acc[R_IPV], ap - grni, name, 0, 0, cost.memo[M_IPV])
+    money.billed[inv] += ap
+    _eff(log, ctr, AP_BILL, inv, 0.0, ap, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _reverse(ev, past, items, rows, orders, money, lines, log, ends, ctr, e):
     """Reversal e: undo its target's effects newest first, post the negation of its
     lines (memo ids written as -(memo)-1: the caller prefixes them), one fewer live
     event on the target's order. False if the lines buffer is too small."""
@@ -413,12 +470,12 @@ def _reverse(ev, past, items, rows, orders, lines, log, ends, ctr, e):
     if ev.flag[e] == 1:
         for k in range(e1 - 1, e0 - 1, -1):
             _undo(log.ints[0, k], log.ints[1, k], log.floats[0, k], log.ints[2, k],
-                  log.floats[1, k], items, rows, orders, ctr)
+                  log.floats[1, k], items, rows, orders, money, ctr)
         src = lines.cols
     else:
         for k in range(e1 - 1, e0 - 1, -1):
             _undo(past.ints[0, k], past.ints[1, k], past.floats[0, k], past.ints[2, k],
-                  past.floats[1, k], items, rows, orders, ctr)
+                  past.floats[1, k], items, rows, orders, money, ctr)
         src = past.lines
     for k in range(l0, l1):
         _line(lines, ctr, src[0, k], -src[1, k], src[2, k], src[3, k], src[4, k], -src[5,
@@ -444,7 +501,7 @@ def _count_gain_amount(cost, items, i, q):
 def run_batch(run, plant, state, out, start):
     ev, past = run.events, run.past
     cost, bom, route = plant.costs, plant.bom, plant.route
-    items, rows, orders = state.items, state.rows, state.orders
+    items, rows, orders, money = state.items, state.rows, state.orders, state.money
     lines, log, alerts, ends, ctr = out.lines, out.effects, out.alerts, out.ends, out.ctr
     n = ev.type.shape[0]
     maxb = 1
@@ -460,7 +517,7 @@ def run_batch(run, plant, state, out, start):
     for e in range(start, n):
         t = ev.type[e]
         if t == REVERSAL:
-            if not _reverse(ev, past, items, rows, orders, lines, log, ends, ctr, e):
+            if not _reverse(ev, past, items, rows, orders, money, lines, log, ends, ctr, e):
                 return e
             ends.eff[e] = ctr[C_EFF]
             ends.line[e] = ctr[C_LINE]
@@ -469,8 +526,11 @@ def run_batch(run, plant, state, out, start):
         w = ev.wo[e]
         i = ev.item[e]
         q = ev.q[e]
-        ne, nl, na = _bounds(t, w, q, i, ev.group[e], ev.row[e], method, bom, route, items,
-                             rows, orders.item, orders.bf_start, orders.bf_group)
+        if t == SUPPLIER_INVOICE:
+            ne, nl, na = ev.step[e] + 4, 4, 1
+        else:
+            ne, nl, na = _bounds(t, w, q, i, ev.group[e], ev.row[e], method, bom, route,
+                                 items, rows, orders.item, orders.bf_start, orders.bf_group)
         if (ctr[C_EFF] + ne > log.ints.shape[1] or ctr[C_LINE] + nl > lines.cols.shape[1]
                 or ctr[C_ALERT] + na > alerts.ints.shape[1]):
             return e
@@ -488,6 +548,11 @@ def run_batch(run, plant, state, out, start):
                 _line(lines, ctr, acc[R_PPV], paid - booked, name, 0, 0, cost.memo[M_PPV])
             _add(method, items, log, ctr, i, q, booked)
             _move(rows, log, ctr, ev.row[e], q)
+            r = ev.row2[e]
+            if r != -1:  # on a PO line: received, not invoiced yet
+                money.rl_qty[r] += q
+                money.rl_value[r] += paid
+                _eff(log, ctr, RCV, r, q, paid, 0.0)
         elif t == ISSUE or t == SHIPMENT:
             _draw(rows, log, alerts, ctr, ev.row[e], ev.group[e], q)
             one_i[0] = i
@@ -508,8 +573,15 @@ def run_batch(run, plant, state, out, start):
             else:
                 name, memo = cost.item_name[i], ev.memo[e]
                 _pair(lines, ctr, acc[R_COGS], cost.inv_acc[i], amount, name, 0, 0, memo)
-                _pair(lines, ctr, acc[R_AR], acc[R_REV], _minor(q * ev.price[e] * scale), name,
-                      0, 0, memo)
+                revenue = _minor(q * ev.price[e] * scale)
+                _pair(lines, ctr, acc[R_AR], acc[R_REV], revenue, name, 0, 0, memo)
+                so = ev.row2[e]
+                if so != -1:  # on a sales order: its AR, shipped qty and cost of sales
+                    money.so_qty[so] += q
+                    money.so_revenue[so] += revenue
+                    money.so_cogs[so] += amount
+                    _eff(log, ctr, AR_BILL, so, q, revenue, 0.0)
+                    _eff(log, ctr, SO_COGS, so, 0.0, amount, 0.0)
         elif t == RELEASE:
             _eff(log, ctr, WO_NEW, w, 0.0, 0, 0.0)
         elif t == COMPLETION:
@@ -585,6 +657,21 @@ def run_batch(run, plant, state, out, start):
             orders.var_overhead[w] = found[3]
             orders.status[w] = 1
             _eff(log, ctr, CLOSE, w, 0.0, 0, 0.0)
+        elif t == SUPPLIER_INVOICE:
+            _invoice(cost, money, lines, log, ctr, ev.row[e], ev.row2[e], q, ev.price[e],
+                     cost.item_name[i], ev.memo[e])
+        elif t == PAYMENT:  # Dr AP, Cr bank: the encoder checked the open balance
+            k = ev.row2[e]
+            amount = _minor(q * scale)
+            _pair(lines, ctr, acc[R_AP], acc[R_BANK], amount, 0, 0, 0, ev.memo[e])
+            money.paid[k] += amount
+            _eff(log, ctr, AP_PAY, k, 0.0, amount, 0.0)
+        elif t == CUSTOMER_PAYMENT:  # Dr bank, Cr AR: the encoder checked the open AR
+            so = ev.row[e]
+            amount = _minor(q * scale)
+            _pair(lines, ctr, acc[R_BANK], acc[R_AR], amount, 0, 0, 0, ev.memo[e])
+            money.so_paid[so] += amount
+            _eff(log, ctr, AR_PAY, so, 0.0, amount, 0.0)
         if t != CLOSE_WO and w != -1:  # a close moved orders.wip as it went
             orders.wip[w] += wip
         if w != -1 and wip != 0:

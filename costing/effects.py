@@ -19,12 +19,17 @@ from costing.arrays import Column, MemoryBlocks, SpillColumn
 
 # effect kinds: column codes shared with costing.batch's kernel
 ROW, ITEM, TAKE, LAYER, WIP, GOOD, MAT, STEP, MAT_NEW, WO_NEW, CLOSE = range(11)
+# what is owed (costing.settlement): a receipt layer's uninvoiced qty and value, an
+# invoice billed / paid, a sales order shipped (qty, revenue) / paid, its cost of sales
+RCV, AP_BILL, AP_PAY, AR_BILL, AR_PAY, SO_COGS = range(11, 17)
 KIND_NAMES = ("row", "item", "take", "layer", "wip", "good", "mat", "step", "mat_new",
-              "wo_new", "close")
+              "wo_new", "close", "rcv", "ap_bill", "ap_pay", "ar_bill", "ar_pay", "so_cogs")
+MONEY_KINDS = frozenset(range(11, 17))
 KIND_CODE = {name: k for k, name in enumerate(KIND_NAMES)}
 
 EVENT_TYPES = ("receipt", "issue", "wo_release", "completion", "scrap", "labor",
-               "shipment", "count", "transfer", "wo_close", "reversal")
+               "shipment", "count", "transfer", "wo_close", "reversal", "supplier_invoice",
+               "payment", "customer_payment")
 TYPE_CODE = {name: k for k, name in enumerate(EVENT_TYPES)}
 
 
@@ -56,7 +61,7 @@ class EffectLog:
             x = effect[2]
         elif name == "item":
             x, v, y = effect[2], effect[3], effect[4]
-        elif name in ("take", "layer", "mat"):
+        elif name in ("take", "layer", "mat") or k in MONEY_KINDS:
             x, v = effect[2], effect[3]
         elif name == "wip":
             v = effect[2]
@@ -84,7 +89,7 @@ class EffectLog:
             return (name, a, x)
         if name == "item":
             return (name, a, x, v, y, None)
-        if name in ("take", "layer", "mat"):
+        if name in ("take", "layer", "mat") or k in MONEY_KINDS:
             return (name, a, x, v)
         if name == "wip":
             return (name, a, v)
@@ -203,6 +208,19 @@ class IdIndex:
         self.text_end.extend(np.cumsum(sizes, dtype=np.int64) + start)
         self.recent.update(zip(ids, range(first, first + len(ids))))
         self.settle()
+
+    def rehash(self, chunk: int = 1 << 17) -> None:
+        """Sort the arrays by this process's `hash()` of each id again (a str's hash
+        differs between processes: an index restored from a snapshot needs this)."""
+        n = len(self)
+        hashes = np.empty(n, np.int64)
+        for k0 in range(0, n, chunk):
+            k1 = min(n, k0 + chunk)
+            hashes[k0:k1] = np.fromiter(map(hash, self.ids_between(k0, k1)), np.int64,
+                                        k1 - k0)
+        keys = hashes[self.vals]
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.vals = keys[order], self.vals[order]
 
     def settle(self) -> None:
         """Move the dict into the sorted arrays once it is large enough (unless held)."""

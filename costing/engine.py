@@ -21,12 +21,14 @@ from typing import Any, Callable
 
 from costing.arrays import MemoryBlocks
 from costing.batch import BatchPath
-from costing.effects import EVENT_TYPES, ROW, EffectLog, Records
+from costing.effects import EVENT_TYPES, KIND_NAMES, ROW, EffectLog, Records
 from costing.inventory import Inventory
 from costing.ledger import Ledger
 from costing.master import MasterData
 from costing.outcome import Line, Outcome, Reject, StockMove
 from costing.rollup import roll_up
+from costing.settlement import EFFECT_NAMES as MONEY_EFFECTS
+from costing.settlement import Settlement
 from costing.views import EngineViews, ItemCost, StockRow, WorkOrderState
 from costing.workorders import CLOSED, WorkOrders
 
@@ -50,6 +52,7 @@ class Engine(EngineViews):
         self.ledger = Ledger(master.accounts, plant.inv_account, spill_block, blocks)
         self.inv = Inventory(plant, self.std)
         self.wos = WorkOrders(plant)
+        self.money = Settlement(plant)  # what is owed: GRNI by receipt, AP, AR by order
         self.effects = EffectLog(spill_block, blocks)  # what each event changed, for reversal
         self.records = Records(spill_block, blocks)
         self._batch = BatchPath(self)
@@ -95,6 +98,8 @@ class Engine(EngineViews):
     def _undo(self, effect: tuple) -> None:
         if effect[0] in ("row", "item", "take", "layer"):
             self.inv.undo(effect)
+        elif effect[0] in MONEY_EFFECTS:
+            self.money.undo(effect)
         else:
             self.wos.undo(effect)
 
@@ -122,6 +127,10 @@ class Engine(EngineViews):
         e0, e1, l0, l1 = recs.ranges(k)
         log, keys = self.effects, self.inv.row_keys
         done = log.range(e0, e1)
+        why = self.money.refusal(log.get(row[0], self.wos, row) for row in done
+                                 if KIND_NAMES[row[1]] in MONEY_EFFECTS)
+        if why is not None:
+            raise Reject("reverses", f"event {target}: {why}")
         for row in reversed(done):
             self._undo(log.get(row[0], self.wos, row))
         lines, _, end = self.ledger.post_reversal(l0, l1, f"reversal of {target}: ")

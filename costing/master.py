@@ -92,12 +92,15 @@ class Accounts:
     ar: str
     inventory_adjustment: str
     rounding: str
+    ap: str = "2000"  # accounts payable: matched supplier invoices, until paid
+    bank: str = "1000"
+    invoice_price_variance: str = "5215"  # invoice price against the received value
 
     ROLES = (
         "wip", "grni", "ppv", "material_usage_variance", "material_price_variance",
         "labor_efficiency_variance", "overhead_efficiency_variance", "applied_labor",
         "applied_overhead", "scrap", "cogs", "revenue", "ar", "inventory_adjustment",
-        "rounding",
+        "rounding", "ap", "bank", "invoice_price_variance",
     )
 
 
@@ -115,3 +118,5 @@ class MasterData:
     currency: str = "EUR"
     currency_decimals: int = 2
     statuses: tuple[str, ...] = field(default=DEFAULT_STATUSES)
+    # an invoice price this far (in percent of the PO price) from the PO price matches
+    price_tolerance_pct: float = 2.0

@@ -50,21 +50,24 @@ class Outcome(NamedTuple):
     alerts: tuple[Alert, ...] = ()
     field: str | None = None
     reason: str | None = None
+    hold: str | None = None  # refused for now: the exception kind it is held as
 
     @staticmethod
-    def reject(event_id: str, field: str | None, reason: str) -> Outcome:
-        return Outcome(event_id, False, field=field, reason=reason)
+    def reject(event_id: str, field: str | None, reason: str,
+               hold: str | None = None) -> Outcome:
+        return Outcome(event_id, False, field=field, reason=reason, hold=hold)
 
 
 class Reject(Exception):
     """An event the engine refuses: raised while it is checked, before any state moved."""
 
-    def __init__(self, field: str | None, reason: str):
+    def __init__(self, field: str | None, reason: str, hold: str | None = None):
         super().__init__(reason)
         self.field = field
         self.reason = reason
+        self.hold = hold  # e.g. "invoice_mismatch": held for a user to act on, not wrong
 
     def outcome(self, event_id: str) -> Outcome:
         """The rejected outcome, its reason prefixed with the field it names."""
         return Outcome.reject(event_id, self.field, f"{self.field}: {self.reason}"
-                              if self.field else self.reason)
+                              if self.field else self.reason, self.hold)

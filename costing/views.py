@@ -13,7 +13,7 @@ import numpy as np
 
 from costing.kernels import EPS
 from costing.master import Method
-from costing.workorders import CLOSED, OPEN, VARIANCES
+from costing.workorders import CLOSED, OPEN, VARIANCES, VOID
 
 __all__ = ["EngineViews", "ItemCost", "StockRow", "WorkOrderState"]
 
@@ -128,4 +128,7 @@ class EngineViews:
         layers = tuple(tuple(self.inv.layers_of(i)) for i in range(len(self.plant.skus)))
         return (tuple(self.stock_rows()), tuple(self.item_costs()),
                 tuple(self.work_orders()), tuple(sorted((a, b) for a, b in self.balances().items() if b)),
-                layers)
+                layers, self.money.state(),
+                tuple((self.wos.ids[w], int(so)) for w, (so, status) in enumerate(zip(
+                    self.wos.sales_order.a.tolist(), self.wos.status.a.tolist()))
+                    if so != -1 and status != VOID))

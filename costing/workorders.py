@@ -42,8 +42,10 @@ class WorkOrders:
         self.extra_rows: dict[tuple[int, int], int] = {}  # (wo, item) -> material row
         self.extra_of: dict[int, list[int]] = {}  # wo -> its extra material rows, in order
         self.live_count = Column(np.int64)  # accepted, unreversed events of each order
+        self.sales_order = Column(np.int64)  # costing.settlement order it is made for, or -1
 
-    def create(self, wo_id: str, p: int, line: int, planned: float) -> int:
+    def create(self, wo_id: str, p: int, line: int, planned: float,
+               sales_order: int = -1) -> int:
         pl = self.plant
         w = len(self.ids)
         self.ids.append(wo_id)
@@ -67,6 +69,7 @@ class WorkOrders:
             self.step_act_hours.append(0.0)
             self.step_scrap.append(0.0)
         self.live_count.append(0)
+        self.sales_order.append(sales_order)
         return w
 
     def _mat_row(self, w: int, item: int, qty_eff: float, op: int) -> int:

@@ -13,7 +13,10 @@ reconnects with capped backoff.
           ├── MessagesDropped   the broker says it dropped messages (its own counter)
           └── SequenceGap       a device's `seq` skipped numbers or started again
 
-Each error names the exceptions-table `kind` it is kept under (`exception_kind`).
+Each error names the exceptions-table `kind` it is kept under (`exception_kind`), and a
+failed connection names its `cause` in a few words fit for a metric label and an operator
+(`not_authorised`, `tls_untrusted`, `not_tls`, `no_mqtt_answer`, ...; by default the
+class's: `transport`, `auth`).
 """
 
 from __future__ import annotations
@@ -27,14 +30,21 @@ class DriverError(Exception):
     """Base of everything a driver reports."""
 
     exception_kind = "device_error"
+    cause = "device"
+
+    def __init__(self, *args, cause: str | None = None):
+        super().__init__(*args)
+        if cause is not None:
+            self.cause = cause
 
 
 class TransportError(DriverError):
-    pass
+    cause = "transport"
 
 
 class DecodeError(DriverError):
     exception_kind = "decode_error"
+    cause = "decode"
 
     def __init__(self, message: str, raw: bytes | str = b""):
         super().__init__(message)
@@ -42,7 +52,7 @@ class DecodeError(DriverError):
 
 
 class AuthError(DriverError):
-    pass
+    cause = "auth"
 
 
 class LossReported(DriverError):

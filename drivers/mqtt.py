@@ -67,6 +67,7 @@ import hashlib
 import itertools
 import logging
 import math
+import socket
 import ssl
 import time
 from typing import Any, Iterable
@@ -104,11 +105,59 @@ def translate(exc: BaseException, during: str) -> DriverError:
     code = getattr(exc, "rc", None)
     code = getattr(code, "value", code)
     if code in _REFUSED_AUTH:
-        return AuthError(f"{during}: broker refused the credentials ({exc})")
+        return _not_authorised(during, exc)
     text = str(exc)
-    if isinstance(exc, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify" in text:
-        return AuthError(f"{during}: TLS certificate not trusted ({text})")
+    if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+        detail = getattr(exc, "verify_message", None) or text
+        return AuthError(f"{during}: TLS certificate verify failed: the broker's certificate "
+                         f"is not trusted by ca_file (or the system's CAs) ({detail})",
+                         cause="tls_untrusted")
+    if isinstance(exc, ssl.SSLError):
+        return TransportError(f"{during}: TLS failed: {text}", cause="tls")
     return TransportError(f"{during}: {type(exc).__name__}: {text}")
+
+
+def _not_authorised(during: str, reason: object) -> AuthError:
+    return AuthError(f"{during}: not authorised: the broker refused the credentials "
+                     f"({reason}); check the username and password", cause="not_authorised")
+
+
+def no_mqtt_answer(during: str, tls: bool, waited: float | None = None) -> TransportError:
+    """The far end took the connection but said no CONNACK. The same words however it
+    ended (closed, reset, silent), so the retries of one episode read alike."""
+    how = (f"within {waited:g} s" if waited is not None
+           else "before the connection closed")
+    hint = "" if tls else ", or a TLS port (then use mqtts://)"
+    return TransportError(f"{during}: no MQTT answer {how}: not an MQTT port{hint}",
+                          cause="no_mqtt_answer")
+
+
+def connect_failure(exc: BaseException, during: str, tls: bool, timeout: float) -> DriverError:
+    """What a failed TCP connect or TLS handshake means, named for the operator.
+
+    A handshake the far end breaks off (reset, EOF, a non-TLS answer) is a plain listener
+    behind an mqtts:// url; a certificate that does not verify stays an AuthError."""
+    if isinstance(exc, DriverError):
+        return exc
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return TransportError(f"{during}: no answer within {timeout:g} s (host down or a "
+                              "firewall drops the connection)", cause="no_answer")
+    if isinstance(exc, ConnectionRefusedError):
+        return TransportError(f"{during}: connection refused: no broker listens on that port",
+                              cause="refused")
+    if isinstance(exc, socket.gaierror):
+        return TransportError(f"{during}: host not found ({exc})", cause="no_host")
+    if not tls and isinstance(exc, (ConnectionResetError, BrokenPipeError,
+                                    ConnectionAbortedError)):
+        return no_mqtt_answer(during, tls)  # hung up on our CONNECT while we still wrote
+    error = translate(exc, during)
+    if tls and error.cause in ("tls", "transport") and isinstance(
+            exc, (ssl.SSLError, ConnectionResetError, BrokenPipeError, EOFError)):
+        # No detail from the exception: reset or EOF, retries of one episode read alike.
+        return TransportError(f"{during}: TLS handshake failed: not a TLS port (the far end "
+                              "does not speak TLS; use mqtt:// for a plain listener)",
+                              cause="not_tls")
+    return error
 
 
 def _parse_url(url: str) -> tuple[str, int, bool]:
@@ -229,6 +278,18 @@ def _json_object(payload: bytes, topic: str) -> dict[str, Any]:
 
 # -- paho on the event loop ---------------------------------------------------------------
 
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """An SSL socket that closes itself when its handshake fails: paho drops the socket
+    of a failed handshake without closing it, one leaked descriptor per retry."""
+
+    def do_handshake(self, *args, **kwargs):
+        try:
+            return super().do_handshake(*args, **kwargs)
+        except BaseException:
+            self.close()
+            raise
+
+
 class _Paho(mqtt.Client):
     """paho's client with a read buffer, driven by the event loop (paho's "external loop").
 
@@ -300,6 +361,7 @@ class _Connection:
             c.username_pw_set(driver.username, driver.password)
         if driver.tls:
             context = ssl.create_default_context(cafile=driver.ca_file)
+            context.sslsocket_class = _ClosingSSLSocket
             if driver.cert_file:
                 context.load_cert_chain(driver.cert_file, driver.key_file)
             c.tls_set_context(context)
@@ -495,12 +557,24 @@ class MqttDevices(Reconnecting):
 
     async def _connect(self) -> _Connection:
         conn = self._conn = _Connection(self)
-        await asyncio.wait_for(conn.open(self.host, self.port, self.keepalive), self.timeout)
-        reason = await asyncio.wait_for(conn.connack, self.timeout)
+        during = f"mqtt {self.url}"
+        try:
+            await asyncio.wait_for(conn.open(self.host, self.port, self.keepalive), self.timeout)
+        except Exception as exc:
+            raise connect_failure(exc, during, self.tls, self.timeout) from exc
+        # Connected (and TLS agreed): a listener that closes now, or never says CONNACK,
+        # is not an MQTT broker on this scheme; most often a TLS port behind mqtt://.
+        try:
+            reason = await asyncio.wait_for(conn.connack, self.timeout)
+        except asyncio.TimeoutError:
+            raise no_mqtt_answer(during, self.tls, self.timeout) from None
+        except TransportError:
+            raise no_mqtt_answer(during, self.tls) from None
         if reason.is_failure:
             if reason.value in _REFUSED_AUTH:
-                raise AuthError(f"mqtt {self.url}: broker refused the credentials ({reason})")
-            raise TransportError(f"mqtt {self.url}: broker refused the connection ({reason})")
+                raise _not_authorised(during, reason)
+            raise TransportError(f"{during}: broker refused the connection ({reason})",
+                                 cause="broker_refused")
         return conn
 
     async def _open(self) -> _Connection:

@@ -31,6 +31,8 @@ __all__ = ["Framer", "LineFramer", "StxFramer", "SerialPort", "SerialDriver", "B
 log = logging.getLogger(__name__)
 
 Frame = bytes | DecodeError
+# A reading the sink refuses is retried after these delays (doubling), never dropped.
+HOLD_FIRST_S, HOLD_CAP_S = 0.05, 2.0
 
 
 def _close_opened(opening: asyncio.Future) -> None:
@@ -342,6 +344,7 @@ class SerialDriver:
         self._sink = None
         self._task: asyncio.Task | None = None
         self._serial: SerialPort | None = None
+        self.held = 0  # readings the sink refused at first and that waited for it
 
     def _framer(self) -> Framer:
         raise NotImplementedError
@@ -398,7 +401,33 @@ class SerialDriver:
             log.exception("%s: sink.problem failed", self.id)
 
     async def _deliver_reading(self, reading) -> None:
-        try:
-            await self._sink.reading(reading)
-        except Exception:  # the sink's fault, not the device's: keep reading
-            log.exception("%s: sink.reading failed for %r", self.id, reading.value)
+        """Hand a reading to the sink, holding it until the sink takes it.
+
+        A serial device cannot send a reading again, so a sink that fails is retried
+        with back-off, never skipped. While one reading is held the port is not read:
+        later bytes wait in the OS and device buffers, in order. `held` counts the
+        readings that had to wait; a reading still held when the driver stops is logged
+        in full (value and attributes) as an error, the one place it can still be found."""
+        delay = HOLD_FIRST_S
+        told = False
+        while True:
+            try:
+                await self._sink.reading(reading)
+                if told:
+                    log.warning("%s: sink took the held reading %r; reading the port again",
+                                self.id, reading.value)
+                return
+            except asyncio.CancelledError:
+                if told:
+                    log.error("%s: stopped while holding a reading the sink never took: %r",
+                              self.id, reading)
+                raise
+            except Exception as exc:  # the sink's fault, not the device's: hold, retry
+                if not told:
+                    self.held += 1
+                    log.error("%s: sink refused a reading (%s: %s); holding it and not "
+                              "reading the port until the sink takes it", self.id,
+                              type(exc).__name__, exc)
+                    told = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, HOLD_CAP_S)

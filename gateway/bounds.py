@@ -26,7 +26,7 @@ MONEY_CEILING = 2 ** 62
 
 _QTY_FIELDS = ("qty", "counted_qty")
 _ID_FIELDS = ("id", "reverses", "work_order", "item", "location", "from_location",
-              "to_location", "line", "po", "order")
+              "to_location", "line", "po", "order", "invoice")
 _LOT_FIELDS = ("lot",)
 
 Pos = Annotated[float, msgspec.Meta(gt=0)]
@@ -75,6 +75,9 @@ def check_event(event: Event, limits: Limits = DEFAULT, decimals: int = 2) -> No
             if len(value) > cap:
                 raise EventError(f"{name}: {len(value)} characters, at most {cap} allowed"
                                  f" (starts {value[:32]!r})", name)
+    paid = getattr(event, "amount", None)  # a payment's amount, major units
+    if paid is not None and paid * 10 ** decimals > limits.max_amount:
+        raise _reject("amount", paid, f"at most {limits.max_amount / 10 ** decimals:.6g}")
     price = getattr(event, "unit_price", None)
     if price is None:
         return

@@ -39,20 +39,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if only is None or only == name:
-            mod = _load(module)
-            if mod is not None:
-                add = getattr(mod, f"add_{name.replace('-', '_')}_arguments", None)
-                (add or mod.add_arguments)(p)
+            mod = importlib.import_module(module)
+            add = getattr(mod, f"add_{name.replace('-', '_')}_arguments", None)
+            (add or mod.add_arguments)(p)
     return parser
-
-
-def _load(module: str):
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None  # command not built yet
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,10 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    mod = _load(COMMANDS[args.command][0])
-    if mod is None:
-        print(f"gateway {args.command}: not available in this build", file=sys.stderr)
-        return 2
+    mod = importlib.import_module(COMMANDS[args.command][0])
     runner = getattr(mod, f"run_{args.command.replace('-', '_')}", None) or mod.run
     from gateway.startup import StartupError
 

@@ -57,6 +57,12 @@ class GatewaySection(_Section):
     currency: Name
     currency_decimals: Annotated[int, msgspec.Meta(ge=0, le=6)]
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # a snapshot of the cost engine beside the journal at a clean stop; start-up replays
+    # only the events after it
+    snapshots: bool = True
+    # also a snapshot after this many new events while running (0: only at a clean stop);
+    # writing one pauses commits for a time that grows with the history (docs/performance.md)
+    snapshot_every: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 class CostingSection(_Section):
@@ -89,6 +95,9 @@ class AccountsSection(_Section):
     ar: Name
     inventory_adjustment: Name
     rounding: Name
+    ap: Name = "2000"  # accounts payable: matched supplier invoices until paid
+    bank: Name = "1000"  # what payments and customer payments move
+    invoice_price_variance: Name = "5215"  # invoice price against the received value
     # account code -> its name on screen; unnamed accounts get their role's default name
     names: dict[str, Name] = msgspec.field(default_factory=dict)
 
@@ -105,6 +114,13 @@ class AccountsSection(_Section):
         for kind in ("raw", "semi", "finished"):
             keys[f"inventory.{kind}"] = getattr(self.inventory, kind)
         return keys
+
+
+class MatchingSection(_Section):
+    """Three-way match of supplier invoices (PO line, receipts, invoice)."""
+
+    # how far an invoice price may lie from the PO price and still match, in percent of it
+    price_tolerance_pct: Annotated[float, msgspec.Meta(ge=0)] = 2.0
 
 
 class ReconcileSection(_Section):
@@ -283,6 +299,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     gateway: GatewaySection
     accounts: AccountsSection
     costing: CostingSection = CostingSection()
+    matching: MatchingSection = MatchingSection()
     statuses: list[Name] = msgspec.field(default_factory=lambda: list(DEFAULT_STATUSES))
     reconcile: ReconcileSection = ReconcileSection()
     mqtt: MqttSection | None = None

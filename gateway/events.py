@@ -53,6 +53,7 @@ class WoRelease(_Event, tag="wo_release"):
     item: Id
     qty: Qty
     line: Id
+    order: str | None = None  # the sales order a make-to-order work order is made for
 
 
 class Completion(_Event, tag="completion"):
@@ -108,14 +109,41 @@ class Reversal(_Event, tag="reversal"):
     reverses: Id
 
 
+class SupplierInvoice(_Event, tag="supplier_invoice"):
+    """One line of a supplier's invoice, matched against its PO line and receipts."""
+
+    invoice: Id  # the supplier's number; several lines may share it
+    po: Id
+    item: Id
+    qty: Qty
+    unit_price: NonNeg
+    supplier: str | None = None
+    # who approved a price outside the tolerance (set when a held line is approved)
+    approved_by: str | None = None
+
+
+class Payment(_Event, tag="payment"):
+    """Pays a supplier invoice (all its lines), up to its open balance."""
+
+    invoice: Id
+    amount: Qty
+
+
+class CustomerPayment(_Event, tag="customer_payment"):
+    """Settles what shipments on a sales order put on AR, up to what is open."""
+
+    order: Id
+    amount: Qty
+
+
 Event = Union[
     Receipt, Issue, WoRelease, Completion, Scrap, Labor, Shipment, Count, Transfer,
-    WoClose, Reversal,
+    WoClose, Reversal, SupplierInvoice, Payment, CustomerPayment,
 ]
 EVENT_TYPES: dict[str, type] = {
     cls.__struct_config__.tag: cls
     for cls in (Receipt, Issue, WoRelease, Completion, Scrap, Labor, Shipment, Count,
-                Transfer, WoClose, Reversal)
+                Transfer, WoClose, Reversal, SupplierInvoice, Payment, CustomerPayment)
 }
 
 class EventError(ValueError):

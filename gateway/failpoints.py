@@ -32,6 +32,7 @@ POINTS = {
     "outbox.commit",           # COMMIT of a batch state change (disk_full here = SQLITE_FULL)
     "ingest.after_line",
     "spill.write",             # the engine's spill file takes a block (enospc = disk full)
+    "snapshot.write",          # a snapshot of the engine is about to be written
     "plant.before_commit",     # consolidator: batch and lines inserted, not committed
     "plant.after_commit",      # consolidator: committed, the JetStream message not yet acked
 }

@@ -30,6 +30,7 @@ from costing.engine import Engine
 from costing.master import MasterData
 
 from gateway import failpoints, schema
+from gateway.active_orders import SET, change_of
 from gateway.bounds import DEFAULT as DEFAULT_LIMITS
 from gateway.bounds import MONEY_CEILING, Limits, check_event
 from gateway.events import (
@@ -41,6 +42,7 @@ from gateway.events import (
     decode_event,
     encode_event,
 )
+from gateway import snapshots
 from gateway.replay import replay_stored
 from gateway.provenance import bind
 from gateway.spill import spill_files
@@ -260,12 +262,14 @@ class Journal:
     def __init__(self, path: str, master: MasterData, *, synchronous: str = "FULL",
                  rebuild: bool = True, lazy: bool = False, spill_block: int = 1 << 16,
                  limits: Limits = DEFAULT_LIMITS, unknown_po: str = "hold",
-                 alerts: Any = None):
+                 alerts: Any = None, snapshot: bool = False, snapshot_every: int = 0):
         """`alerts`: an AlertBook (gateway.alerts) judging each applied event in the
         batch's transaction, or None. `rebuild`: bring the engine to the state of the stored events (False: start
         from an empty engine, for a scratch journal). `lazy`: do that on the engine's
         first use rather than now — a run of nothing but duplicates (a file ingested
-        again) never needs it."""
+        again) never needs it. `snapshot`: write a snapshot of the engine
+        (gateway.snapshots) at `close` and rebuild from the last good one;
+        `snapshot_every` > 0: also after that many new events (implies `snapshot`)."""
         self.path = str(path)
         self.master = master
         self.limits = limits
@@ -287,6 +291,11 @@ class Journal:
         # its rebuild could not finish, say on a full disk): rebuilt before the next batch
         self._stale = False
         self._seq_marks: dict[str, dict[str, int]] = {}  # order -> release/close seq, this tx
+        self.snapshot_every = snapshot_every
+        self.snapshot = snapshot or snapshot_every > 0
+        self.snapshot_path = snapshots.snapshot_path(self.path)
+        self.snapshot_seq = 0  # the seq the engine was restored from (0: a full replay)
+        self._unsnapped = 0  # events applied since the last snapshot (or the replay's)
         if rebuild and not lazy:
             self._rebuild()
 
@@ -304,12 +313,16 @@ class Journal:
         batch path: no per-event objects on the way). A new engine is built and swapped
         in only when whole: if the replay fails (its spill file on a full disk), the
         error is raised and the engine in use is not a half-built one."""
-        engine = Engine(self.master, self._spill_block, self._blocks)
-        for _ in replay_stored(self.conn, engine, outcomes=False):
-            pass
+        engine, after = self._from_snapshot()
+        replayed = 0
+        for seqs, _ in replay_stored(self.conn, engine, outcomes=False, after=after):
+            replayed += len(seqs)
         self._engine = engine
+        self.snapshot_seq, self._unsnapped = after, replayed
         # Master data changed under stored events? The journal stays the truth; say so.
-        stored = self.conn.execute("SELECT seq, id FROM events ORDER BY seq")
+        # (Up to a snapshot it was said when the snapshot's own replay was checked.)
+        stored = self.conn.execute("SELECT seq, id FROM events WHERE seq > ? ORDER BY seq",
+                                   (after,))
         while rows := stored.fetchmany(10000):  # ids checked a chunk at a time
             applied = self.engine.records.contains_many([event_id for _, event_id in rows])
             for (seq, event_id), ok in zip(rows, applied):
@@ -317,7 +330,38 @@ class Journal:
                     print(f"journal: stored event seq {seq} ({event_id}) no longer applies;"
                           " run `gateway replay` for the reason", file=sys.stderr)
 
+    def _from_snapshot(self) -> tuple[Engine, int]:
+        """The engine of the last good snapshot and its seq, else an empty one and 0."""
+        if self.snapshot:
+            try:
+                return snapshots.load(self.snapshot_path, self.conn, self.master,
+                                      self._spill_block, self._blocks)
+            except snapshots.SnapshotRefused as exc:
+                if os.path.exists(self.snapshot_path):
+                    print(f"journal: {exc}; replaying the whole journal", file=sys.stderr)
+        return Engine(self.master, self._spill_block, self._blocks), 0
+
+    def write_snapshot(self) -> int | None:
+        """Snapshot the engine after the last stored event; its seq (None: not written,
+        the engine being stale or the disk refusing, which is said and not raised)."""
+        if self._engine is None or self._stale:
+            return None
+        seq = self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        try:
+            failpoints.hit("snapshot.write")
+            snapshots.write(self.snapshot_path, self._engine,
+                            snapshots.journal_mark(self.conn, seq), self.master,
+                            self._spill_block)
+        except OSError as exc:
+            print(f"journal: snapshot not written ({exc}); the last one stays",
+                  file=sys.stderr)
+            return None
+        self.snapshot_seq, self._unsnapped = seq, 0
+        return seq
+
     def close(self) -> None:
+        if self.snapshot and self._unsnapped and self.conn.in_transaction is False:
+            self.write_snapshot()
         self.conn.close()
         self._lock.close()  # releases the writer lock
 
@@ -469,6 +513,10 @@ class Journal:
             self._abort()
             raise
         failpoints.hit("journal.after_commit")
+        if self.snapshot:
+            self._unsnapped += sum(r is not None and r.status == "applied" for r in results)
+            if 0 < self.snapshot_every <= self._unsnapped:
+                self.write_snapshot()
         return results  # type: ignore[return-value]
 
     def _abort(self) -> None:
@@ -530,7 +578,11 @@ class Journal:
             sub = subs[i]
             eid = event.id
             if not out.ok:
-                rejected.append((i, eid, out.field, out.reason or "rejected", "rejected"))
+                if out.hold is not None:  # e.g. invoice_mismatch: kept to act on later
+                    self._held[i] = json.dumps({"reason": out.reason,
+                                                "draft": payload_of(event)})
+                rejected.append((i, eid, out.field, out.reason or "rejected",
+                                 out.hold or "rejected"))
                 continue
             seq += 1
             ts, cls = event.ts, type(event)
@@ -650,17 +702,16 @@ class Journal:
             " value=excluded.value", side.counters)
 
     def _track(self, seq: int, event: Event) -> None:
-        """Which order runs on which line: set by release, cleared by close."""
-        if event.type == "wo_release":
-            self.conn.execute(
-                "INSERT INTO active_orders(line, work_order, since_seq) VALUES (?,?,?)"
-                " ON CONFLICT(line) DO UPDATE SET work_order=excluded.work_order,"
-                " since_seq=excluded.since_seq", (event.line, event.work_order, seq))
-        elif event.type == "wo_close":
-            self.conn.execute("DELETE FROM active_orders WHERE work_order=?", (event.work_order,))
-        if event.type in ("wo_release", "wo_close"):
-            col = "released_seq" if event.type == "wo_release" else "closed_seq"
-            self._seq_marks.setdefault(event.work_order, {})[col] = seq
+        """Which order runs on which line (gateway/active_orders.py has the rule)."""
+        change = change_of(event)
+        if change is None:
+            return
+        op, line, order = change
+        if op == SET:
+            self._set_active(line, order, seq)
+        else:
+            self.conn.execute("DELETE FROM active_orders WHERE work_order=?", (order,))
+        self._seq_marks.setdefault(order, {})["released_seq" if op == SET else "closed_seq"] = seq
 
     def _open_exception_exists(self, kind: str, event_id: str | None, raw: str) -> bool:
         return self.conn.execute(
@@ -685,15 +736,17 @@ class Journal:
     def _start_order(self, line: str, work_order: str) -> None:
         """A work-order barcode scanned at a line starts that order there."""
         seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        self._set_active(line, work_order, seq)
+
+    def _set_active(self, line: str, work_order: str, seq: int) -> None:
         self.conn.execute(
             "INSERT INTO active_orders(line, work_order, since_seq) VALUES (?,?,?)"
             " ON CONFLICT(line) DO UPDATE SET work_order=excluded.work_order,"
             " since_seq=excluded.since_seq", (line, work_order, seq))
 
-    def active_order(self, line: str) -> str | None:
-        row = self.conn.execute("SELECT work_order FROM active_orders WHERE line=?",
-                                (line,)).fetchone()
-        return row[0] if row else None
+    def active_orders(self) -> list[tuple[str, str]]:
+        """(line, work order) for every line running one, as committed."""
+        return self.conn.execute("SELECT line, work_order FROM active_orders").fetchall()
 
     def counter_state(self, device: str) -> dict[str, tuple[int, int]]:
         """Stored (epoch, value) per node: where a restarted driver resumes."""

@@ -3,8 +3,9 @@ order per line, unit conversion. A reading that cannot become an event is never 
 it becomes an exception a supervisor resolves, carrying the reading verbatim.
 
 `Mapper.map(reading)` is pure apart from its small memory of the last scan per station;
-the active work order per line is read through the `active` callable (the journal's
-`active_orders` table), and a work-order scan is reported back as `start_order`.
+the active work order per line is read through the `active` callable (the journal's table
+as the batch in hand would leave it, gateway/active_orders.py), and a work-order scan is
+reported back as `start_order`.
 """
 
 from __future__ import annotations

@@ -78,7 +78,8 @@ def inspect_master(config: Config) -> tuple[MasterData | None, list[str]]:
         routings=tuple(r for _, r in routings), work_centers=tuple(work_centers.values()),
         locations=tuple(locations.values()), purchase_orders=tuple(pos),
         accounts=config.accounts.to_master(), currency=config.gateway.currency,
-        currency_decimals=config.gateway.currency_decimals, statuses=tuple(config.statuses))
+        currency_decimals=config.gateway.currency_decimals, statuses=tuple(config.statuses),
+        price_tolerance_pct=config.matching.price_tolerance_pct)
     return master, []
 
 

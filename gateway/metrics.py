@@ -57,16 +57,29 @@ class Metrics:
                                  ["rule", "severity"], registry=r)
         self.device_connected = Gauge("gateway_device_connected",
                                       "1 when the device is connected", ["device"], registry=r)
+        self.device_fault = Gauge(
+            "gateway_device_fault",
+            "1 while the device is not connected, labelled with the cause of its last "
+            "failure (not_authorised, tls_untrusted, not_tls, no_mqtt_answer, ...)",
+            ["device", "cause"], registry=r)
+        self.device_faults = Counter(
+            "gateway_device_faults",
+            "Connection failures and losses reported by drivers, by cause (one per retry)",
+            ["device", "cause"], registry=r)
 
     def reject(self, reason: str = "rejected") -> None:
         """Count a rejection; `reason` should be a short class ('unknown_item'), not text."""
         self.rejects.labels(reason=reason).inc()
 
     def set_devices(self, devices: Iterable[Mapping]) -> None:
-        """Mirror device status dicts ({id, state, ...}) into gateway_device_connected."""
+        """Mirror device status dicts ({id, state, cause, ...}) into gateway_device_connected
+        and gateway_device_fault (a device that connected again drops out of the latter)."""
+        self.device_fault.clear()
         for d in devices:
-            self.device_connected.labels(device=str(d["id"])).set(
-                1 if d.get("state") == "connected" else 0)
+            up = d.get("state") == "connected"
+            self.device_connected.labels(device=str(d["id"])).set(1 if up else 0)
+            if not up and d.get("cause"):
+                self.device_fault.labels(device=str(d["id"]), cause=str(d["cause"])).set(1)
 
     def refresh_from_db(self, conn: sqlite3.Connection, now: datetime | None = None) -> None:
         """Set the state gauges from the schema (exceptions, batches)."""

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 def to_str(minor: int, decimals: int) -> str:
     """12300, 2 -> "123.00"; -5, 2 -> "-0.05". Exact: no float on the way."""
+    return _text(minor, decimals, "")
+
+
+def to_people(minor: int, decimals: int, *, minus: str = "-", plus: str = "") -> str:
+    """Thousands separators for tables: 1234567 -> "12,345.67"; `minus` and `plus`
+    are the signs written before a negative and a positive amount."""
+    minor = int(minor)
+    text = _text(abs(minor), decimals, ",")
+    return minus + text if minor < 0 else plus + text if minor > 0 else text
+
+
+def _text(minor: int, decimals: int, thousands: str) -> str:
     minor = int(minor)
     sign = "-" if minor < 0 else ""
     whole, frac = divmod(abs(minor), 10**decimals)
-    return f"{sign}{whole}.{frac:0{decimals}d}" if decimals else f"{sign}{whole}"
-
-
-def to_people(minor: int, decimals: int) -> str:
-    """Thousands separators for tables: 1234567 -> "12,345.67"."""
-    minor = int(minor)
-    sign = "-" if minor < 0 else ""
-    whole, frac = divmod(abs(minor), 10**decimals)
-    return f"{sign}{whole:,}.{frac:0{decimals}d}" if decimals else f"{sign}{whole:,}"
+    whole_text = f"{whole:{thousands}}"  # "" or ",": a format spec
+    return f"{sign}{whole_text}.{frac:0{decimals}d}" if decimals else f"{sign}{whole_text}"
 
 
 def from_str(text: str, decimals: int) -> int:

@@ -9,37 +9,73 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import sqlite3
 
 from costing.money import scale_of, to_minor
 
 
+HEADER = ("sku", "category", "qty")
+MAX_ERRORS = 50
+
+
 class ErpFileError(ValueError):
-    pass
+    """An ERP snapshot that cannot be read; `errors` names each bad line."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
 
 
-def read_erp_csv(text: str, source: str = "erp.csv") -> list[tuple[str, str, float]]:
-    """Parse `sku,category,qty`; every bad row is reported at once."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"sku", "category", "qty"} - set(reader.fieldnames or ())
-    if missing:
-        raise ErpFileError(f"{source}: header: missing column(s) {', '.join(sorted(missing))}"
-                           f" (got {reader.fieldnames})")
-    rows, problems = [], []
-    for n, row in enumerate(reader, start=2):
-        try:
-            qty = float(row["qty"])
-        except (TypeError, ValueError):
-            problems.append(f"{source}: row {n}: qty: not a number ({row['qty']!r})")
+def read_erp_csv(text: str, categories: dict[str, list[str]], source: str = "erp.csv"
+                 ) -> list[tuple[str, str, float]]:
+    """Rows `sku,category,qty` of an ERP snapshot; every bad line is reported at once,
+    with its number and raw text (up to MAX_ERRORS).
+
+    The header is case-blind and a byte-order mark is ignored; blank lines are skipped;
+    a repeated sku/category is kept (the report sums them). Refused: a line without
+    three fields, an empty sku, a category not in `categories` (almost always a typo in
+    the export), a quantity that is not a finite number."""
+    lines = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    if not lines or [c.strip().lower() for c in lines[0]] != list(HEADER):
+        got = ",".join(lines[0]) if lines else "(empty file)"
+        raise ErpFileError([f"{source}: line 1: header must be {','.join(HEADER)},"
+                            f" got {got!r}"])
+    rows: list[tuple[str, str, float]] = []
+    errors: list[str] = []
+    for n, cells in enumerate(lines[1:], start=2):
+        if not any(c.strip() for c in cells):
             continue
-        sku, cat = (row["sku"] or "").strip(), (row["category"] or "").strip()
-        if not sku or not cat:
-            problems.append(f"{source}: row {n}: sku and category are required")
+        raw = ",".join(cells)
+        where = f"{source}: line {n}"
+        if len(cells) != 3:
+            errors.append(f"{where}: expected 3 fields, got {len(cells)}: {raw!r}")
             continue
-        rows.append((sku, cat, qty))
-    if problems:
-        raise ErpFileError("\n".join(problems))
+        sku, category, qty_text = (c.strip() for c in cells)
+        qty = _finite(qty_text)
+        if not sku:
+            errors.append(f"{where}: sku: empty: {raw!r}")
+        elif category not in categories:
+            errors.append(f"{where}: category: {category!r} is not one of "
+                          f"{', '.join(sorted(categories))}: {raw!r}")
+        elif qty is None:
+            errors.append(f"{where}: qty: {qty_text!r} is not a number: {raw!r}")
+        else:
+            rows.append((sku, category, qty))
+        if len(errors) >= MAX_ERRORS:
+            errors.append(f"… stopped after {MAX_ERRORS} errors")
+            break
+    if errors:
+        raise ErpFileError(errors)
     return rows
+
+
+def _finite(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def reconcile(conn: sqlite3.Connection, categories: dict[str, list[str]],

@@ -22,7 +22,7 @@ _CHUNK_SQL = ("SELECT group_concat(seq), '[' || group_concat(payload, ',') || ']
 
 
 def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 10000,
-                  outcomes: bool = True) -> Iterator[tuple[list[int], list[Outcome] | None]]:
+                  outcomes: bool = True, after: int = 0, until: int | None = None) -> Iterator[tuple[list[int], list[Outcome] | None]]:
     """Feed every stored event to `engine` in seq order; yield (seqs, outcomes) per chunk.
 
     Stored payloads are canonical JSON written by this module, so SQLite joins a chunk
@@ -34,9 +34,15 @@ def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 1000
     With `outcomes=False` the chunk goes through the engine's batch path
     (`Engine.apply_many`), which builds no per-event objects, and None is yielded: the
     state and the ledger are what `Engine.apply` would have left.
+    `after`: only events past that seq (an engine restored from a snapshot of it);
+    `until`: none past that seq.
     """
-    last = 0
+    last = after
     while True:
+        if until is not None:
+            chunk = min(chunk, until - last)
+            if chunk <= 0:
+                return
         seq_text, array = conn.execute(_CHUNK_SQL, (last, chunk)).fetchone()
         if seq_text is None:
             return

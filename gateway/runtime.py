@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.base import DecodeError, DriverError, LossReported, Reading
+from drivers.base import AuthError, DecodeError, DriverError, LossReported, Reading
 
+from gateway.active_orders import ActiveOrders
 from gateway.alerts import AlertBook
 from gateway.journal import (
     Journal,
@@ -55,6 +56,7 @@ class DeviceStatus:
     problems: int = 0
     alarms: list[str] = field(default_factory=list)
     reason: str | None = None  # why the device is not connected, from its last problem
+    cause: str | None = None   # that problem's short name (`not_authorised`, ...), a label
     _told: str | None = None   # the reason last put on the console (once per outage)
     faulted: bool = False      # a device_error episode may be open since the last connect
     was_connected: bool = False
@@ -79,7 +81,8 @@ class DeviceStatus:
         return {"id": self.id, "driver": self.driver, "state": self.state,
                 "last_reading_ts": self.last_reading_ts, "readings": self.readings,
                 "readings_per_s": round(recent / 10.0, 2),
-                "problems": self.problems, "alarms": list(self.alarms), "reason": self.reason}
+                "problems": self.problems, "alarms": list(self.alarms), "reason": self.reason,
+                "cause": self.cause}
 
 
 class _Inbox:
@@ -170,15 +173,16 @@ class Gateway:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
         self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous,
                                limits=config.limits, unknown_po=config.costing.unknown_po,
-                               alerts=AlertBook(config.alerts, master))
+                               alerts=AlertBook(config.alerts, master),
+                               snapshot=config.gateway.snapshots,
+                               snapshot_every=config.gateway.snapshot_every)
         self.queue = _Inbox(queue_size)
         self.drivers = drivers
         self.status: dict[str, DeviceStatus] = {}
         self.alarms: list[str] = []
-        self._active: dict[str, str] = dict(self.journal.conn.execute(
-            "SELECT line, work_order FROM active_orders"))
+        self.active_orders = ActiveOrders(self.journal.active_orders())
         self.packets = PacketKeys(self.journal.conn)
-        self.mapper = Mapper(config, master, self._active.get)
+        self.mapper = Mapper(config, master, self.active_orders.get)
         for wo, item in self.journal.conn.execute("SELECT work_order, item FROM work_orders"):
             self.mapper.note_release(wo, item)
         self.disk_alarm_free = disk_alarm_free
@@ -234,11 +238,15 @@ class Gateway:
                 st.faulted = True  # an episode is open: the next connect closes it
             if not isinstance(error, DecodeError) and st.state != "connected":
                 st.reason = str(error) or type(error).__name__
+                st.cause = error.cause
                 if st._told != st.reason:  # a new cause, not one more retry of the old one
-                    log.warning("device %s: %s: %s; retrying", device,
-                                "lost" if st.was_connected else "cannot connect",
-                                st.reason)
+                    # Credentials and certificates do not fix themselves: an error, not a blip.
+                    level = logging.ERROR if isinstance(error, AuthError) else logging.WARNING
+                    log.log(level, "device %s: %s: %s; retrying with back-off", device,
+                            "lost" if st.was_connected else "cannot connect", st.reason)
                     st._told = st.reason
+        if self.metrics is not None and not isinstance(error, DecodeError):
+            self.metrics.device_faults.labels(device=device, cause=error.cause).inc()
         await self.queue.put(_Problem(device, error))
 
     def connection(self, device: str, state: str) -> None:
@@ -249,7 +257,7 @@ class Gateway:
                 if st.faulted:  # nothing to close otherwise: no commit for nothing
                     self.queue.put_marker(_Reconnected(device))
                     st.faulted = False
-                st.reason = st._told = None
+                st.reason = st._told = st.cause = None
                 st.was_connected = True
             st.state = state
         if self.metrics is not None:
@@ -385,8 +393,8 @@ class Gateway:
             m = self.mapper.map(r)
             if m.event is not None:
                 ev = m.event
-                if isinstance(ev, dict) and ev.get("type") == "wo_release":
-                    self._active[str(ev.get("line"))] = str(ev.get("work_order"))
+                if isinstance(ev, dict):
+                    self.active_orders.note(ev)
                 # Decoded and encoded here, on the event loop, so the journal thread (the
                 # one the whole pipeline waits for) only values and writes.
                 event, canon = predecode(ev)
@@ -401,7 +409,7 @@ class Gateway:
                                         json.dumps(reading_json(r), default=str)))
             if m.start_order is not None:
                 side.start_orders.append(m.start_order)
-                self._active[m.start_order[0]] = m.start_order[1]
+                self.active_orders.start(*m.start_order)
         return subs, side, readings
 
     async def _commit(self, batch: list) -> None:
@@ -413,8 +421,7 @@ class Gateway:
 
         def commit() -> tuple[list, dict]:
             results = journal.submit(subs, side=side)
-            active = dict(journal.conn.execute("SELECT line, work_order FROM active_orders"))
-            return results, active
+            return results, journal.active_orders()
 
         while True:
             t0 = time.perf_counter()
@@ -443,8 +450,7 @@ class Gateway:
                        if not a.startswith(("disk full:", "commit failed:"))]
         took = time.perf_counter() - t0
         self.packets.committed(side.packets)
-        self._active.clear()
-        self._active.update(active)
+        self.active_orders.committed(active)
         self.committed += sum(r.status == "applied" for r in results)
         if self.first_commit_at is None and results:
             self.first_commit_at = time.monotonic()

@@ -19,6 +19,7 @@ import time
 
 from simulators.certs import TlsFiles
 from simulators.ports import free_port
+from simulators.processes import end
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = "mosquitto_passwd"
@@ -179,16 +180,7 @@ class Mosquitto:
     def stop(self) -> None:
         """SIGTERM and wait: Mosquitto writes its persistence file on a clean shutdown."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        finally:
-            process.stderr.close()
+        end(process)
 
     def restart(self, downtime: float = 0.0) -> None:
         self.stop()

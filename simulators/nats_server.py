@@ -24,6 +24,7 @@ import subprocess
 import time
 
 from simulators.ports import free_port
+from simulators.processes import end
 
 NATS_SERVER = "nats-server"
 _FALLBACK = "/usr/sbin/nats-server"
@@ -140,19 +141,7 @@ class NatsServer:
 
     def _end(self, graceful: bool) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            if graceful:
-                process.terminate()
-            else:
-                process.kill()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-        process.stderr.close()
+        end(process, graceful=graceful, timeout=10)
 
     def restart(self, downtime: float = 0.0) -> "NatsServer":
         """Stop, wait `downtime` seconds, start again on the same port with the same store."""

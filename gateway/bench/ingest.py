@@ -1,6 +1,6 @@
 """Ingest stage: MQTT publisher → Mosquitto → MQTT driver → Gateway → committed journal.
 
-Three processes, as on a site: a real broker (gateway.bench.broker), the gateway
+Three processes, as on a site: a real broker (simulators.mosquitto), the gateway
 (`python -m gateway.bench.ingest serve CONFIG N OUT`: the real MqttDevices driver and
 Gateway runtime over a plant written out as gateway.toml + CSVs), and a publisher
 (`... publish ...`) sending canonical events with QoS 1 on the events topic. Each
@@ -30,6 +30,8 @@ from gateway.bench.synth import EventStream, make_master, write_master_csv
 
 TOPIC = "bench/events"
 WINDOW = 20_000  # publishes awaiting their PUBACK
+IDLE_S = 10.0  # the gateway process stops when nothing committed for this long: what the
+               # broker dropped never arrives, and the journal then says what is missing
 GATEWAY_ID = "bench"
 USER_ENV, PASSWORD_ENV = "GATEWAY_BENCH_MQTT_USER", "GATEWAY_BENCH_MQTT_PASSWORD"
 
@@ -139,6 +141,9 @@ async def serve(config_path: str, expected: int, out: str, timeout: float) -> No
             if bad:
                 failures.append(RuntimeError(bad[0]))
                 stop.set()
+                return
+            if records and time.time() - records[-1][0] > IDLE_S:
+                stop.set()  # the rest is not coming
                 return
             await asyncio.sleep(0.05)
 
@@ -338,7 +343,7 @@ def start_gateway(config: pathlib.Path, env: dict, expected: int, record: pathli
     profile = os.environ.get("GATEWAY_BENCH_PYSPY")
     if profile:  # a folded-stack profile of the gateway process (docs/performance.md)
         cmd = ["py-spy", "record", "--format", "raw", "--threads", "-r", "250", "-o",
-               f"{profile}.{record.stem}.txt", "--", *cmd]
+               f"{profile}.{record.parent.name}.txt", "--", *cmd]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
@@ -385,6 +390,7 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
         raise RuntimeError(f"gateway child exited {gw.returncode}: {_last_line(err)}\n"
                            f"{err[-3000:]}")
     counts = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
+    journaled = _journaled(folder / "var" / "gateway.db", "ing-")
     marks = json.loads(pub.stdout)["marks"]
     data = np.load(record)
     published, committed = data["published"], data["committed"]
@@ -414,7 +420,19 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
                                             1),
         "applied": counts["applied"], "duplicate": counts["duplicate"],
         "rejected": counts["rejected"],
+        # counted in the journal: every published id is an event or an exceptions row
+        "published": total, "journaled": journaled, "lost": total - journaled,
     }
+
+
+def _journaled(db: pathlib.Path, prefix: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM (SELECT id FROM events WHERE id LIKE ? || '%' "
+            "UNION SELECT event_id FROM exceptions WHERE event_id LIKE ? || '%')",
+            (prefix, prefix)).fetchone()[0]
 
 
 if __name__ == "__main__":

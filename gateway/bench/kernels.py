@@ -8,6 +8,12 @@ of orders, posting of every entry's lines, and rounding of every amount. Each pa
 on its own copy of the state it updates, the results are compared (a ratio of two
 different answers is worthless), and the timings are per pass: a fast kernel is
 repeated until the clock can see it.
+
+Both sides of a pair are timed the same way (`_timed`): warm (the kernel loaded from its
+cache, the reference run once on a slice), the same least number of passes, each pass
+until the clock can see it, the mean per pass. Inputs are converted before the clock
+starts, on both sides: the kernel gets arrays, the reference lists of ints and floats
+(`.tolist()`), and a pass that updates state gets a fresh copy made outside its timing.
 """
 
 from __future__ import annotations
@@ -23,26 +29,42 @@ from costing.plant import FIFO, Plant
 from costing.rollup import roll_up
 
 MIN_TIMED_S = 0.05  # repeat a pass until at least this much time has passed
+MIN_PASSES = 3  # and at least this many times, on both sides
 
 
 class KernelMismatch(AssertionError):
     """A kernel and its reference disagreed: the kernel is wrong, the ratio meaningless."""
 
 
-def _timed(fn: Callable[[], object]) -> tuple[float, object]:
-    reps, total, result = 0, 0.0, None
-    while total < MIN_TIMED_S or reps == 0:
+def _timed(fn: Callable[..., object], fresh: Callable[[], tuple] = tuple
+           ) -> tuple[float, object, tuple]:
+    """Mean seconds per pass of fn(*fresh()), the last result and the arguments it got;
+    `fresh` (untimed) makes each pass's arguments."""
+    passes, total, result, args = 0, 0.0, None, ()
+    while total < MIN_TIMED_S or passes < MIN_PASSES:
+        args = fresh()
         t0 = time.perf_counter()
-        result = fn()
+        result = fn(*args)
         total += time.perf_counter() - t0
-        reps += 1
-    return total / reps, result
+        passes += 1
+    return total / passes, result, args
 
 
-def _once(fn: Callable[[], object]) -> tuple[float, object]:
-    t0 = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - t0, result
+def _lists(args: tuple) -> tuple:
+    """The reference's inputs: arrays as lists of Python ints and floats, scalars as such."""
+    return tuple(a.tolist() if isinstance(a, np.ndarray) else
+                 a.item() if isinstance(a, np.generic) else a for a in args)
+
+
+def _pair(name: str, kernel: Callable, reference: Callable, args: tuple) -> tuple[float, float]:
+    """Time a stateless kernel and its reference on the same input; compare the results."""
+    ref_args = _lists(args)
+    kernel(*args)  # the kernel loaded from its on-disk cache, the reference's first pass
+    reference(*ref_args)
+    tn, a, _ = _timed(kernel, lambda: args)
+    tr, b, _ = _timed(reference, lambda: ref_args)
+    _same(name, a, b)
+    return tn, tr
 
 
 def _same(name: str, a, b) -> None:
@@ -72,10 +94,7 @@ def bench_kernels(plant: Plant, n_events: int, n_orders: int, seed: int = 3) -> 
     # -- standard-cost roll-up over the whole plant ---------------------------------
     args = (pl.order, pl.manufactured, pl.given, pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff,
             pl.rt_ptr, pl.rt_wc, pl.rt_per_unit, pl.wc_labor, pl.wc_overhead)
-    K.rollup_kernel(*args)  # loaded from the on-disk cache, not timed
-    tn, a = _timed(lambda: K.rollup_kernel(*args))
-    tr, b = _once(lambda: R.rollup_reference(*args))
-    _same("rollup", a, b)
+    tn, tr = _pair("rollup", K.rollup_kernel, R.rollup_reference, args)
     rows.append(_row("rollup", len(pl.skus), tn, tr))
 
     # -- completions and scraps of the stream: parent, qty, last operation ------------
@@ -87,20 +106,15 @@ def bench_kernels(plant: Plant, n_events: int, n_orders: int, seed: int = 3) -> 
                       last_op[parents] - 10)
     args = (parents, qtys, limits, pl.bom_ptr, pl.bom_qty_eff, pl.bom_op, pl.bom_backflush,
             pl.rt_ptr, pl.rt_op, pl.rt_wc, pl.rt_per_unit, pl.wc_backflush)
-    K.explode_kernel(*args)
-    tn, a = _timed(lambda: K.explode_kernel(*args))
-    tr, b = _once(lambda: R.explode_reference(*args))
-    _same("explode", a, b)
+    tn, tr = _pair("explode", K.explode_kernel, R.explode_reference, args)
     rows.append(_row("explode", n_events, tn, tr))
 
     # std_through: the roll-up fills it for every routing step of every manufactured
     # item in one call (Rollup.through_array), and a scrap event looks its value up.
     args = (std, pl.bom_ptr, pl.bom_comp, pl.bom_qty_eff, pl.bom_op, pl.rt_ptr, pl.rt_op,
             pl.rt_wc, pl.rt_per_unit, pl.wc_labor, pl.wc_overhead)
-    K.std_through_table_kernel(*args)
-    tn, a = _timed(lambda: K.std_through_table_kernel(*args))
-    tr, b = _once(lambda: R.std_through_table_reference(*args))
-    _same("std_through", a, b)
+    tn, tr = _pair("std_through", K.std_through_table_kernel, R.std_through_table_reference,
+                   args)
     rows.append(_row("std_through", len(pl.rt_op), tn, tr))
 
     # -- valuation of consumptions: FIFO layers, moving averages, standard -------------
@@ -113,20 +127,17 @@ def bench_kernels(plant: Plant, n_events: int, n_orders: int, seed: int = 3) -> 
     n_lines = 6 * n_events
     acc = rng.integers(0, 24, n_lines).astype(np.int64)
     amount = rng.integers(-500_000, 500_000, n_lines).astype(np.int64)
-    K.post_kernel(acc[:2], amount[:2], 23, np.zeros(24, np.int64))
-    bal_n = np.zeros(24, np.int64)
-    bal_r = [0] * 24
-    tn, a = _once(lambda: K.post_kernel(acc, amount, 23, bal_n))
-    tr, b = _once(lambda: R.post_reference(acc.tolist(), amount.tolist(), 23, bal_r))
+    acc_l, amount_l = acc.tolist(), amount.tolist()
+    K.post_kernel(acc, amount, 23, np.zeros(24, np.int64))
+    R.post_reference(acc_l, amount_l, 23, [0] * 24)
+    tn, a, (*_, bal_n) = _timed(K.post_kernel, lambda: (acc, amount, 23, np.zeros(24, np.int64)))
+    tr, b, (*_, bal_r) = _timed(R.post_reference, lambda: (acc_l, amount_l, 23, [0] * 24))
     _same("post", (a, bal_n), (b, bal_r))
     rows.append(_row("post", n_lines, tn, tr))
 
     # -- rounding of amounts to minor units -----------------------------------------------
     amounts = rng.uniform(0, 5000, n_events) * rng.uniform(0.5, 3, n_events)
-    K.minor_kernel(amounts[:2], pl.scale)
-    tn, a = _timed(lambda: K.minor_kernel(amounts, pl.scale))
-    tr, b = _once(lambda: R.minor_reference(amounts, pl.scale))
-    _same("minor", a, b)
+    tn, tr = _pair("minor", K.minor_kernel, R.minor_reference, (amounts, pl.scale))
     rows.append(_row("minor", n_events, tn, tr))
     return rows
 
@@ -168,12 +179,16 @@ def _bench_value(pl: Plant, std: np.ndarray, n: int, rng) -> dict:
     def fresh():
         return tuple(x.copy() for x in state)
 
-    warm = fresh()
-    K.value_kernel(items[:2], qtys[:2], pl.method, std, pl.scale, *warm)
-    s_n, s_r = fresh(), fresh()
-    tn, a = _once(lambda: K.value_kernel(items, qtys, pl.method, std, pl.scale, *s_n))
-    tr, b = _once(lambda: R.value_reference(items, qtys, pl.method, std, pl.scale, *s_r))
-    _same("value", a + s_n, b + s_r)
+    args = (items, qtys, pl.method, std, pl.scale)
+    ref_args, ref_state = _lists(args), _lists(state)
+
+    def fresh_lists():
+        return (*ref_args, *(list(x) for x in ref_state))
+    K.value_kernel(*args, *fresh())  # loaded from the on-disk cache; a first pass of each
+    R.value_reference(*fresh_lists())
+    tn, a, s_n = _timed(K.value_kernel, lambda: (*args, *fresh()))
+    tr, b, s_r = _timed(R.value_reference, fresh_lists)
+    _same("value", a + s_n[len(args):], b + s_r[len(args):])
     return _row("value", n, tn, tr)
 
 
@@ -209,8 +224,5 @@ def _bench_variance(pl: Plant, std: np.ndarray, n_orders: int, rng) -> dict:
             np.array(step_lab), np.array(step_ovh),
             np.round(rng.uniform(0.5, 40, n_steps), 2),
             rng.integers(0, 4, n_steps).astype(np.float64), std, pl.scale)
-    K.variance_kernel(*args)
-    tn, a = _timed(lambda: K.variance_kernel(*args))
-    tr, b = _once(lambda: R.variance_reference(*args))
-    _same("variance", a, b)
+    tn, tr = _pair("variance", K.variance_kernel, R.variance_reference, args)
     return _row("variance", n_orders, tn, tr)

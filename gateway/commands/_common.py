@@ -32,14 +32,27 @@ class Exit(SystemExit):
     pass
 
 
+def load_config_or_exit(path: str, load=None):
+    """The config at `path` (gateway.toml; `load` reads another kind, say plant.toml),
+    or print every problem it has and exit 1."""
+    from gateway.config import ConfigError, load_config
+
+    try:
+        return (load or load_config)(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise Exit(1) from None
+
+
 def load_plant(args: argparse.Namespace) -> Plant:
     """Config + master data, or print every problem and exit 1."""
-    from gateway.config import ConfigError, load_config
+    from gateway.config import ConfigError
     from gateway.masterdata import load_master, missing_files
     from gateway.startup import StartupError
 
+    cfg = load_config_or_exit(args.config)
     try:
-        cfg = load_config(args.config)
         missing = missing_files(cfg.gateway.master_data)
         if missing:
             names = ", ".join(p.name for p in missing)
@@ -75,7 +88,9 @@ def open_journal(plant: Plant, lazy: bool = False):
                        synchronous=getattr(plant.config.gateway, "synchronous", "FULL"),
                        lazy=lazy, limits=plant.config.limits,
                        unknown_po=plant.config.costing.unknown_po,
-                       alerts=AlertBook(plant.config.alerts, plant.master))
+                       alerts=AlertBook(plant.config.alerts, plant.master),
+                       snapshot=plant.config.gateway.snapshots,
+                       snapshot_every=plant.config.gateway.snapshot_every)
     except (JournalBusy, SchemaError) as exc:
         print(exc, file=sys.stderr)
         raise Exit(1) from None

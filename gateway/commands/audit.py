@@ -10,7 +10,7 @@ import argparse
 import json
 
 from gateway.audit import FIELDS, read
-from gateway.commands._common import Exit, add_config, emit
+from gateway.commands._common import add_config, emit, load_config_or_exit
 from gateway.formats import table, to_csv
 
 
@@ -27,15 +27,9 @@ def run(args: argparse.Namespace) -> int:
     import os
     import sys
 
-    from gateway.config import ConfigError, load_config
     from gateway.journal import connect
 
-    try:
-        db = str(load_config(args.config).gateway.db)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        raise Exit(1) from None
+    db = str(load_config_or_exit(args.config).gateway.db)
     if not os.path.exists(db):
         print(f"no journal at {db}: nothing has been recorded yet", file=sys.stderr)
         return 1

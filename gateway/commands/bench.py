@@ -4,8 +4,10 @@ Stages, in order: kernels (numba vs reference), replay (engine only: 1M events f
 SQLite journal; 100k with --quick), history (`gateway ingest`, re-ingest and `gateway
 replay` of 1M events through the command line, each in its own process; 20k with
 --quick), fifo_peer (a FIFO receipt/shipment stream valued by a plain-Python FIFO, by
-the engine and by `gateway ingest`: 200k movements, 20k with --quick), ingest (MQTT through a real Mosquitto into committed entries), cold start, and
-peak RSS of the replay process. A progress line per stage
+the engine and by `gateway ingest`: 200k movements, 20k with --quick), ingest (MQTT
+through a real Mosquitto into committed entries), cold start,
+peak RSS of the replay process, and consolidate (N gateways' GL batches through a real
+nats-server into PostgreSQL by `gateway consolidate` processes). A progress line per stage
 goes to stderr; the result goes to stdout as a table or as the §10 JSON object.
 """
 
@@ -18,11 +20,13 @@ import sys
 import tempfile
 import time
 
-STAGES = ("kernels", "replay", "history", "fifo_peer", "ingest", "coldstart")
+STAGES = ("kernels", "replay", "history", "fifo_peer", "ingest", "coldstart", "consolidate")
 
 # Full sizes; --quick divides the event counts (and the plant) by ten.
 FULL = {"items": 2000, "depth": 5, "events": 1_000_000, "orders": 20_000,
         "offered": 5000, "fixed": 50_000, "flood": 100_000, "history": 1_000_000,
+        "burst": 75_000, "plant_gateways": 8, "plant_batches": 100, "plant_lines": 500,
+        "plant_consolidators": 2, "plant_steady_s": 10.0,
         "fifo_peer": 200_000}
 
 
@@ -55,7 +59,8 @@ def sizes_for(args) -> dict:
     s = dict(FULL)
     if args.quick:
         s = {**s, "items": 200, "events": 100_000, "orders": 2_000, "fixed": 5_000,
-             "flood": 10_000, "history": 20_000, "fifo_peer": 20_000}
+             "flood": 10_000, "history": 20_000, "burst": 7_500, "plant_gateways": 4,
+             "plant_batches": 25, "plant_steady_s": 3.0, "fifo_peer": 20_000}
     if args.events is not None:
         s["events"] = args.events
     if args.history_events is not None:
@@ -90,8 +95,8 @@ def run(args) -> int:
               f"levels deep (need at least {4 * (max(sz['depth'], 1) + 1)})", file=sys.stderr)
         return 2
     result: dict = {"kernels": None, "replay": None, "history": None, "fifo_peer": None,
-                    "ingest": None, "cold_start_s": None,
-                    "peak_rss_mb": None, "sizes": sz}
+                    "ingest": None, "ingest_stock": None, "burst": None, "cold_start_s": None,
+                    "peak_rss_mb": None, "consolidate": None, "sizes": sz}
     t_all = time.perf_counter()
     try:
         _run_stages(stages, sz, result)
@@ -125,24 +130,50 @@ def _run_stages(stages: list[str], sz: dict, result: dict) -> None:
             result["fifo_peer"] = _stage("fifo_peer", lambda: fifo_peer.run_stage(
                 folder, sz["fifo_peer"], 200, _progress))
         if "ingest" in stages or "coldstart" in stages:
-            from gateway.bench.broker import Broker, BrokerError
+            _broker_stages(stages, sz, result, folder)
+        if "consolidate" in stages:
+            from gateway.bench import consolidation
+            result["consolidate"] = _stage("consolidate", lambda: consolidation.run_stage(
+                folder / "plant", sz["plant_gateways"], sz["plant_batches"], sz["plant_lines"],
+                sz["plant_consolidators"], sz["plant_steady_s"], _progress))
 
-            broker = Broker(folder / "broker")
+
+def _broker_stages(stages: list[str], sz: dict, result: dict, folder: pathlib.Path) -> None:
+    """Live ingest on two real brokers side by side: one with the delivery settings of
+    config/mosquitto.conf ("site") and one as the Debian package ships it ("stock": 20
+    in flight, 1000 queued), then a burst at full speed on the stock one, counted in
+    the journal. Cold start runs on the site broker."""
+    from gateway.bench import ingest
+    from simulators.mosquitto import Mosquitto, MosquittoMissing
+
+    brokers = {}
+    try:
+        # the burst gets a broker of its own: the sessions the ingest runs leave behind
+        # would queue (and a stock broker drop) the burst's messages for gateways gone
+        for name, limits in (("site", "site"), ("stock", "stock"), ("burst", "stock")):
             try:
-                broker.start()
-            except BrokerError as exc:
+                brokers[name] = Mosquitto(folder / f"broker-{name}", limits=limits,
+                                          username="bench")
+                brokers[name].start()
+            except (MosquittoMissing, RuntimeError) as exc:
                 raise StageFailed(f"broker: {exc}") from exc
-            with broker:  # stops it, whatever the stages do
-                if "ingest" in stages:
-                    from gateway.bench import ingest
-                    result["ingest"] = _stage("ingest", lambda: ingest.run_stage(
-                        folder / "site", broker, sz["items"], sz["depth"], sz["offered"],
-                        sz["fixed"], sz["flood"]))
-                if "coldstart" in stages:
-                    from gateway.bench import coldstart
-                    cs = _stage("cold start", lambda: coldstart.run_stage(
-                        folder / "site", broker, sz["items"], sz["depth"]))
-                    result["cold_start_s"] = cs["cold_start_s"]
+        if "ingest" in stages:
+            for limits, key in (("site", "ingest"), ("stock", "ingest_stock")):
+                result[key] = _stage(f"ingest ({limits} broker)", lambda: ingest.run_stage(
+                    folder / f"site-{limits}", brokers[limits], sz["items"], sz["depth"],
+                    sz["offered"], sz["fixed"], sz["flood"]))
+                result[key]["broker"] = limits
+            result["burst"] = _stage("burst (stock broker)", lambda: ingest.run_stage(
+                folder / "burst", brokers["burst"], sz["items"], sz["depth"], sz["offered"],
+                0, sz["burst"]))
+        if "coldstart" in stages:
+            from gateway.bench import coldstart
+            cs = _stage("cold start", lambda: coldstart.run_stage(
+                folder / "site", brokers["site"], sz["items"], sz["depth"]))
+            result["cold_start_s"] = cs["cold_start_s"]
+    finally:
+        for broker in brokers.values():
+            broker.stop()
 
 
 class StageFailed(RuntimeError):
@@ -182,4 +213,12 @@ def _replay(sz: dict) -> dict:
                           capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError(f"replay process failed: {proc.stderr[-3000:]}")
-    return json.loads(proc.stdout)
+    out = json.loads(proc.stdout)
+    # the same journal opened as the gateway opens it: full replay, then from a snapshot
+    proc = subprocess.run([sys.executable, "-m", "gateway.bench.startup", db,
+                           str(sz["items"]), str(sz["depth"])],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"start-up process failed: {proc.stderr[-3000:]}")
+    out["startup"] = json.loads(proc.stdout)
+    return out

@@ -35,13 +35,9 @@ def run(args: argparse.Namespace) -> int:
 
     uri, out = args.uri, pathlib.Path(args.out) if args.out else None
     if args.config:
-        from gateway.config import ConfigError, load_config
+        from gateway.commands._common import load_config_or_exit
 
-        try:
-            config = load_config(args.config)
-        except ConfigError as exc:
-            print("\n".join(exc.problems), file=sys.stderr)
-            return 1
+        config = load_config_or_exit(args.config)
         uri = uri or application_uri(config.gateway.id)
         out = out or config.base_dir / "pki"
     if uri is None or out is None:

@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 
-from gateway.commands._common import Exit
+from gateway.commands._common import load_config_or_exit
 
 __all__ = ["add_arguments", "load", "run"]
 
@@ -18,19 +18,15 @@ def add_arguments(p) -> None:
 
 def load(path: str):
     """plant.toml, or print every problem and exit 1."""
-    from gateway.plant.config import ConfigError, load_plant_config
+    from gateway.plant.config import load_plant_config
 
-    try:
-        return load_plant_config(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        raise Exit(1) from None
+    return load_config_or_exit(path, load_plant_config)
 
 
 def run(args) -> int:
     from gateway.plant.config import ConfigError
     from gateway.plant.consolidator import consolidate
+    from gateway.plant.metrics import PlantMetrics
 
     cfg = load(args.config)
     try:
@@ -45,7 +41,23 @@ def run(args) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await consolidate(cfg, stop)
+        metrics = PlantMetrics()
+        runner = None
+        if cfg.http is not None:
+            from aiohttp import web
+
+            from gateway.plant.page import create_app
+
+            runner = web.AppRunner(create_app(cfg, metrics), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, cfg.http.host, cfg.http.port).start()
+            logging.getLogger("gateway.plant").info(
+                "plant page and /metrics on http://%s:%d/ (loopback only)", cfg.http.host, cfg.http.port)
+        try:
+            await consolidate(cfg, stop, metrics=metrics)
+        finally:
+            if runner is not None:
+                await runner.cleanup()
 
     asyncio.run(main())
     return 0

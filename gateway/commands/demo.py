@@ -3,7 +3,9 @@
 Starts the simulators (OPC-UA PLC, MT-SICS scale and two GS1 scanners on pseudo-
 terminals, an ERP receiver, and a Mosquitto broker of its own when the program is
 installed), runs the gateway on config/demo with a scratch database, serves the
-dashboard, and plays a looping shift. Security is relaxed on purpose (see the [demo]
+dashboard, and plays a looping shift. `--upstream nats` sends the GL batches to a private
+NATS JetStream server (stream GL) instead of the simulated ERP, and writes a plant.toml
+for `gateway consolidate` beside the books. Security is relaxed on purpose (see the [demo]
 table of config/demo/gateway.toml): loopback only, demo logins printed below.
 Ctrl-C stops everything.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -30,16 +33,24 @@ def add_arguments(p) -> None:
     p.add_argument("--tick", type=float, default=1.0,
                    help="seconds per scenario step (smaller = faster shift)")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder at exit")
+    p.add_argument("--upstream", choices=("http", "nats"), default="http",
+                   help="where GL batches go: the simulated ERP over http (default) or a "
+                        "private NATS JetStream server (needs nats-server, ./setup.sh)")
 
 
 def run(args) -> int:
     from gateway.logs import quiet_expected
 
+    from simulators.nats_server import NatsServerMissing
+
     quiet_expected(demo=True)
     try:
-        return asyncio.run(demo(args.port, tick=args.tick, keep=args.keep))
+        return asyncio.run(demo(args.port, tick=args.tick, keep=args.keep, upstream=args.upstream))
     except KeyboardInterrupt:
         return 0
+    except NatsServerMissing as exc:
+        print(f"demo --upstream nats: {exc}", file=sys.stderr)
+        return 1
 
 
 def _say(*lines: str) -> None:
@@ -48,12 +59,13 @@ def _say(*lines: str) -> None:
 
 
 async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int | None = None,
-               workdir: pathlib.Path | None = None) -> int:
-    """Run the demo until Ctrl-C, or for `cycles` shifts (tests), in `workdir` if given."""
+               workdir: pathlib.Path | None = None, upstream: str = "http") -> int:
+    """Run the demo until Ctrl-C, or for `cycles` shifts (tests), in `workdir` if given;
+    `upstream`: "http" (the simulated ERP) or "nats" (a private JetStream server)."""
     tmp = workdir or pathlib.Path(tempfile.mkdtemp(prefix="gateway-demo-"))
     keep = keep or workdir is not None
     try:
-        await _demo(tmp, port, tick=tick, keep=keep, cycles=cycles)
+        await _demo(tmp, port, tick=tick, keep=keep, cycles=cycles, upstream=upstream)
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -62,7 +74,7 @@ async def demo(port: int, *, tick: float = 1.0, keep: bool = False, cycles: int 
 
 
 async def _demo(tmp: pathlib.Path, port: int, *, tick: float, keep: bool,
-                cycles: int | None) -> None:
+                cycles: int | None, upstream: str) -> None:
     from gateway.commands.run import serve
     from gateway.config import load_config
     from gateway.masterdata import load_master
@@ -85,8 +97,12 @@ async def _demo(tmp: pathlib.Path, port: int, *, tick: float, keep: bool,
         stack.push_async_callback(scale.stop)
         dock = stack.enter_context(ScannerSimulator(tmp / "ttyDock"))
         mix = stack.enter_context(ScannerSimulator(tmp / "ttyMix"))
-        erp = await ErpSimulator().start()
-        stack.push_async_callback(erp.stop)
+        if upstream == "nats":
+            sink = _start_nats(tmp)
+            stack.callback(sink.stop)
+        else:
+            sink = await ErpSimulator().start()
+            stack.push_async_callback(sink.stop)
         broker = _start_broker(tmp)
         if broker is not None:
             stack.callback(broker.stop)
@@ -101,13 +117,14 @@ async def _demo(tmp: pathlib.Path, port: int, *, tick: float, keep: bool,
         for name, role, password in LOGINS:
             users.add(name, role, password, replace=True)
         users.save()
-        config = _point_at_simulators(config, tmp, port, plc, erp, broker)
+        config = _point_at_simulators(config, tmp, port, plc, sink, broker)
         drivers = _drivers(config, tmp, feed, broker)
         stop = asyncio.Event()
         # cycles 1-3 (~3 minutes) are the demo's moment of trouble: alerts to see
         scenario = PlantScenario(plc, scale, dock, mix, publish, tick=tick, trouble=(1, 2, 3))
 
         books = write_config(tmp, port)
+        where = _upstream_lines(config, tmp) if upstream == "nats" else ()
 
         def ready(info: dict) -> None:
             _say("Shop-floor gateway demo: simulated PLC, scale, scanners and ERP on loopback.",
@@ -117,6 +134,7 @@ async def _demo(tmp: pathlib.Path, port: int, *, tick: float, keep: bool,
                  f"Metrics: {info['dashboard']}metrics", f"Scratch folder: {tmp}",
                  "Reports on these books, from another terminal:",
                  f"  gateway trial-balance -c {books}   (also: journal, stock, wip)",
+                 *where,
                  "Ctrl-C stops everything"
                  + (" (the folder is kept)." if keep else
                     "; --keep keeps the folder and its books."))
@@ -161,12 +179,55 @@ def write_config(tmp: pathlib.Path, port: int) -> pathlib.Path:
     return path
 
 
+def _start_nats(tmp: pathlib.Path):
+    """Our own JetStream server (no login: loopback, demo config); NatsServerMissing if
+    the program is not installed."""
+    from simulators.nats_server import NatsServer
+
+    return NatsServer(tmp / "nats").start()
+
+
+def _upstream_lines(config, tmp: pathlib.Path) -> tuple[str, ...]:
+    """Where the batches go, and a plant.toml to consolidate them (see docs/plant.md)."""
+    up = config.upstream
+    plant = tmp / "plant.toml"
+    plant.write_text(PLANT_TOML.format(plant=up.plant, gateway=config.gateway.id,
+                                       currency=config.gateway.currency,
+                                       decimals=config.gateway.currency_decimals,
+                                       server=up.url, stream=up.stream), encoding="utf-8")
+    return (f"Upstream: NATS JetStream {up.url}, stream {up.stream}, "
+            f"subject {up.nats_subject(config.gateway.id)}",
+            "Into a PostgreSQL plant ledger, from another terminal:",
+            f"  PLANT_DSN='host=... dbname=plant' gateway consolidate -c {plant}")
+
+
+PLANT_TOML = """\
+[plant]
+id = "{plant}"
+currency = "{currency}"
+currency_decimals = {decimals}
+gateways = ["{gateway}"]
+
+[nats]
+servers = ["{server}"]
+stream = "{stream}"
+subject = "gl.{plant}.*"
+durable = "{plant}-consolidator"
+
+[postgres]
+dsn_env = "PLANT_DSN"
+"""
+
+
 def _start_broker(tmp: pathlib.Path):
-    """Our own Mosquitto when the program is installed (./setup.sh installs it)."""
+    """Our own Mosquitto when the program is installed (./setup.sh installs it), with the
+    password in GATEWAY_DEMO_MQTT_PASSWORD if set (to connect a client of your own), else
+    a random one."""
     from simulators.mosquitto import Mosquitto, MosquittoMissing
 
     try:
-        broker = Mosquitto(tmp / "mqtt", username="demo")
+        broker = Mosquitto(tmp / "mqtt", username="demo",
+                           password=os.environ.get("GATEWAY_DEMO_MQTT_PASSWORD") or None)
         broker.start()
         return broker
     except (MosquittoMissing, RuntimeError) as exc:
@@ -188,8 +249,9 @@ async def _line_sensors(publisher, stop: asyncio.Event, tick: float) -> None:
         await asyncio.sleep(max(2 * tick, 0.5))
 
 
-def _point_at_simulators(config, tmp: pathlib.Path, port: int, plc, erp, broker):
-    """The demo config, with its endpoints moved onto this run's simulators."""
+def _point_at_simulators(config, tmp: pathlib.Path, port: int, plc, sink, broker):
+    """The demo config, with its endpoints moved onto this run's simulators; `sink` is
+    the ERP simulator, or a NatsServer for `--upstream nats`."""
     replace = msgspec.structs.replace
     devices = []
     for dev in config.devices:
@@ -203,11 +265,20 @@ def _point_at_simulators(config, tmp: pathlib.Path, port: int, plc, erp, broker)
         config,
         gateway=replace(config.gateway, db=str(tmp / "demo.db")),
         devices=devices,
-        upstream=replace(config.upstream, url=erp.url),
+        upstream=_upstream_at(config.upstream, sink),
         dashboard=replace(config.dashboard, listen=f"127.0.0.1:{port}",
                           users_file=str(tmp / "users.toml")),
         mqtt=replace(config.mqtt, url=broker.url) if broker is not None else None,
     )
+
+
+def _upstream_at(upstream, sink):
+    from simulators.nats_server import NatsServer
+
+    if isinstance(sink, NatsServer):  # the stream is the demo's own: created on first start
+        return msgspec.structs.replace(upstream, sink="nats", url=sink.url, stream="GL",
+                                       plant="demo", create_stream=True)
+    return msgspec.structs.replace(upstream, url=sink.url)
 
 
 def _drivers(config, tmp: pathlib.Path, feed, broker) -> list:

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import sys
 
+from gateway.commands._common import load_config_or_exit
 from gateway.formats import table
 from gateway.money import to_people, to_str
 
@@ -35,17 +36,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ex.add_argument("--state", choices=STATES, action="append", help="only these states (repeatable)")
     for q in (ls, rt, ex):
         q.add_argument("-c", "--config", required=True, metavar="FILE", help="gateway.toml of the plant")
-
-
-def _config(args):
-    from gateway.config import ConfigError, load_config
-
-    try:
-        return load_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return None
 
 
 def _open(db: str, readonly: bool) -> sqlite3.Connection | None:
@@ -79,9 +69,7 @@ def _age(seconds: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = _config(args)
-    if cfg is None:
-        return 1
+    cfg = load_config_or_exit(args.config)
     conn = _open(str(cfg.gateway.db), readonly=args.action != "retry")
     if conn is None:
         return 1

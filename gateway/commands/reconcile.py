@@ -19,28 +19,17 @@ def add_arguments(p) -> None:
     add_format(p)
 
 
-def categories_of(config) -> dict[str, list[str]]:
-    """[reconcile.categories], or: available = available, unavailable = every other status."""
-    rec = getattr(config, "reconcile", None)
-    cats = getattr(rec, "categories", None) if rec is not None else None
-    if cats:
-        return {k: list(v) for k, v in cats.items()}
-    statuses = list(getattr(config, "statuses", None) or ["available"])
-    return {"available": ["available"],
-            "unavailable": [s for s in statuses if s != "available"]}
-
-
 def run(args) -> int:
     plant = load_plant(args)
     try:
         with open(args.erp, encoding="utf-8-sig") as fh:
-            erp = read_erp_csv(fh.read(), source=args.erp)
+            erp = read_erp_csv(fh.read(), plant.config.categories, source=args.erp)
     except (OSError, ErpFileError) as exc:
         print(exc, file=sys.stderr)
         return 1
     conn = open_readonly(plant)
     d = plant.decimals
-    rows = reconcile(conn, categories_of(plant.config), erp, d)
+    rows = reconcile(conn, plant.config.categories, erp, d)
     if args.format == "table":
         if not rows:
             emit("in sync: no differences")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gateway import reports
 from gateway.commands._common import add_config, add_format, emit, load_plant, open_readonly
-from gateway.formats import dumps, jsonl, qty, table, to_csv
+from gateway.formats import FORMATS, dumps, jsonl, qty, table, to_csv
 from gateway.money import to_people, to_str
 
 
@@ -18,19 +18,19 @@ def _args(p, formats):
 
 
 def add_journal_arguments(p):
-    _args(p, ("table", "jsonl", "csv"))
+    _args(p, FORMATS)
 
 
 def add_trial_balance_arguments(p):
-    _args(p, ("table", "json"))
+    _args(p, FORMATS)
 
 
 def add_stock_arguments(p):
-    _args(p, ("table", "json", "jsonl", "csv"))
+    _args(p, FORMATS)
 
 
 def add_wip_arguments(p):
-    _args(p, ("table", "json", "jsonl", "csv"))
+    _args(p, FORMATS)
 
 
 def _open(args):
@@ -60,8 +60,11 @@ def run_journal(args) -> int:
             right=(0, 4, 5)))
         return 0
     out = [{**r, "debit": to_str(r["debit"], d), "credit": to_str(r["credit"], d)} for r in rows]
-    emit(jsonl(out) if args.format == "jsonl" else to_csv(JOURNAL_FIELDS, out))
+    _emit_machine(args.format, JOURNAL_FIELDS, out)
     return 0
+
+
+TRIAL_BALANCE_FIELDS = ("account", "debit", "credit", "balance")
 
 
 def run_trial_balance(args) -> int:
@@ -70,10 +73,13 @@ def run_trial_balance(args) -> int:
     rows = reports.trial_balance(conn)
     td = sum(r["debit"] for r in rows)
     tc = sum(r["credit"] for r in rows)
-    if args.format == "json":
-        emit(dumps({"accounts": [{k: (to_str(v, d) if k != "account" else v)
-                                  for k, v in r.items()} for r in rows],
-                    "debit": to_str(td, d), "credit": to_str(tc, d)}))
+    accounts = [{k: (to_str(v, d) if k != "account" else v) for k, v in r.items()}
+                for r in rows]
+    if args.format == "json":  # the totals beside the accounts
+        emit(dumps({"accounts": accounts, "debit": to_str(td, d), "credit": to_str(tc, d)}))
+        return 0
+    if args.format != "table":
+        _emit_machine(args.format, TRIAL_BALANCE_FIELDS, accounts)
         return 0
     emit(table(["account", "debit", "credit", "balance"],
                [(r["account"], to_people(r["debit"], d), to_people(r["credit"], d),

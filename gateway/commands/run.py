@@ -162,7 +162,6 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     from gateway.account_names import names_by_code
     from gateway.actions import make_act
     from gateway.audit import AuditLog
-    from gateway.commands.reconcile import categories_of
     from gateway.dashboard.app import create_app
     from gateway.dashboard.state import DashboardSettings, DashboardState
     from gateway.startup import StartupError, listen_failed
@@ -190,7 +189,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     settings = DashboardSettings(
         gateway_id=config.gateway.id, currency=config.gateway.currency,
         currency_decimals=config.gateway.currency_decimals, wip_account=config.accounts.wip,
-        categories=categories_of(config),
+        categories=config.categories,
         inventory_accounts=tuple(sorted({config.accounts.inventory.raw,
                                          config.accounts.inventory.semi,
                                          config.accounts.inventory.finished})),

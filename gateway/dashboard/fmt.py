@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 
 from markupsafe import Markup, escape
 
+from gateway.money import to_people, to_str
+
 __all__ = ["money", "money_plain", "qty", "age", "oldest", "short_ts", "visible"]
 
 MINUS = "\u2212"  # a real minus sign: reads better than a hyphen in a table
@@ -16,21 +18,12 @@ def money(minor: int | None, decimals: int = 2, *, sign: bool = False) -> str:
     """`123456, 2` → `1,234.56`; negative with a minus sign; `sign=True` adds `+`."""
     if minor is None:
         return ""
-    minor = int(minor)
-    neg = minor < 0
-    units, frac = divmod(abs(minor), 10**decimals) if decimals else (abs(minor), 0)
-    text = f"{units:,}" + (f".{frac:0{decimals}d}" if decimals else "")
-    if neg:
-        return MINUS + text
-    return ("+" + text) if sign and minor > 0 else text
+    return to_people(minor, decimals, minus=MINUS, plus="+" if sign else "")
 
 
 def money_plain(minor: int, decimals: int = 2) -> str:
     """Machine form for CSV: `-1234.56` (decimal string, currency decimals, see docs/operations.md)."""
-    minor = int(minor)
-    units, frac = divmod(abs(minor), 10**decimals) if decimals else (abs(minor), 0)
-    text = str(units) + (f".{frac:0{decimals}d}" if decimals else "")
-    return ("-" + text) if minor < 0 else text
+    return to_str(minor, decimals)
 
 
 def qty(value: float | int | None, places: int = 3) -> str:

@@ -29,7 +29,7 @@ class Identity:
     gateway: str
     batch_id: str
     seq: int
-    doc: dict
+    doc: dict | None   # None when read by the fast path (gateway.plant.wire)
 
 
 @dataclass(frozen=True, slots=True)

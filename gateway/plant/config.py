@@ -9,12 +9,16 @@
     [nats]
     servers = ["nats://127.0.0.1:4222"]      # nats:// or tls://
     stream = "GL"                            # must exist (the gateways' sink creates or checks it)
-    subject = "gl.plant1.>"                  # the consumer's filter
+    subject = "gl.plant1.*"                  # the consumer's filter (within the stream's subjects)
     durable = "plant1-consolidator"          # shared by every consolidator of this plant
     # user_env / password_env, or creds_file; ca_file for a private CA on tls://
 
     [postgres]
     dsn_env = "PLANT_DSN"                    # the DSN itself never sits in the file
+
+    [http]                                   # optional: the plant page and /metrics
+    host = "127.0.0.1"                       # loopback only (they have no login)
+    port = 9300
 
 Secrets come from environment variables only; a key that looks like one is refused.
 """
@@ -27,10 +31,11 @@ from typing import Annotated
 
 import msgspec
 
+from gateway.addresses import is_loopback_host
 from gateway.config import (ConfigError, Name, Positive, PositiveInt, read_toml,
                             structural_problems)
 
-__all__ = ["ConfigError", "NatsSection", "PlantConfig", "PlantSection", "PostgresSection",
+__all__ = ["ConfigError", "HttpSection", "NatsSection", "PlantConfig", "PlantSection", "PostgresSection",
            "load_plant_config"]
 
 EnvName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -59,6 +64,9 @@ class NatsSection(_Section):
     ca_file: str | None = None
     ack_wait_s: Positive = 30.0
     fetch_batch: PositiveInt = 100
+    # A fetch returns when fetch_batch messages are in or this long after the first one
+    # came: under a light load it is the floor of the lag, under a heavy one fetches fill.
+    fetch_wait_s: Positive = 0.1
     # A batch ahead of its gateway's sequence waits (redelivered every gap_retry_s) this
     # long for the missing one, which may be in another consolidator's hands or on its
     # way back after that one died (ack_wait_s); then it is quarantined as a gap.
@@ -71,10 +79,17 @@ class PostgresSection(_Section):
     dsn_env: EnvName
 
 
+class HttpSection(_Section):
+    # The plant page and /metrics have no login: loopback only (checked below).
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)]
+    host: str = "127.0.0.1"
+
+
 class PlantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     plant: PlantSection
     nats: NatsSection
     postgres: PostgresSection
+    http: HttpSection | None = None
     file: str = ""
 
     def dsn(self) -> str:
@@ -147,4 +162,8 @@ def _semantic_problems(doc: dict, base: pathlib.Path) -> list[tuple[str, str]]:
     if n.get("gap_wait_s", 90.0) <= n.get("ack_wait_s", 30.0):
         out.append(("nats.gap_wait_s", f"must be longer than ack_wait_s ({n.get('ack_wait_s', 30.0)}): "
                     "a batch in a dead consolidator's hands comes back only after ack_wait_s"))
+    host = (doc.get("http") or {}).get("host", "127.0.0.1")
+    if doc.get("http") is not None and not is_loopback_host(host):
+        out.append(("http.host", f"{host!r} is not a loopback address: the plant page and "
+                    "/metrics have no login, reach them through an SSH tunnel or a proxy"))
     return out

@@ -1,9 +1,9 @@
 """`consolidate()`: a durable JetStream pull consumer that applies every batch exactly once.
 
 Several consolidator processes may share the durable consumer: JetStream hands each
-message to one of them, and `apply_message` serialises a gateway's batches in
-PostgreSQL. A message is acked only after its transaction committed; a process killed
-anywhere leaves its unacked messages to come back after `ack_wait_s`, and their
+message to one of them, and `apply_fetch` serialises a gateway's batches in
+PostgreSQL. Each fetch is applied in one transaction and its messages are acked only
+after it committed; a process killed anywhere leaves its unacked messages to come back after `ack_wait_s`, and their
 redelivery is a no-op by key. A batch ahead of its gateway's sequence is put back
 (`nak` with a delay) until the missing one arrives or `gap_wait_s` has passed.
 """
@@ -22,8 +22,8 @@ import psycopg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from gateway import failpoints
-from gateway.plant.apply import (Ahead, Applied, Duplicate, Outcome, Rules, apply_message,
-                                 quarantine_message)
+from gateway.plant.apply import (Ahead, Applied, Delivery, Duplicate, Outcome, Rules,
+                                 apply_fetch, quarantine_message)
 from gateway.plant.batch import Problem
 from gateway.plant.config import PlantConfig
 from gateway.plant.metrics import PlantMetrics
@@ -33,6 +33,8 @@ from gateway.startup import StartupError
 __all__ = ["consolidate", "rules_of"]
 
 log = logging.getLogger("gateway.plant")
+
+_FILTER_NOT_IN_STREAM = 10093  # JetStream: consumer filter subject is not a valid subset
 
 
 def rules_of(cfg: PlantConfig) -> Rules:
@@ -70,7 +72,7 @@ async def _connect_nats(cfg: PlantConfig):
 async def _subscribe(js, cfg: PlantConfig):
     n = cfg.nats
     try:
-        await js.stream_info(n.stream)
+        info = await js.stream_info(n.stream)
     except nats.js.errors.NotFoundError:
         raise StartupError(
             f"NATS stream {n.stream!r} does not exist on {', '.join(n.servers)}: create it "
@@ -79,7 +81,15 @@ async def _subscribe(js, cfg: PlantConfig):
                             deliver_policy=DeliverPolicy.ALL, ack_wait=n.ack_wait_s,
                             max_deliver=-1, filter_subject=n.subject,
                             max_ack_pending=max(1000, 20 * n.fetch_batch))
-    return await js.pull_subscribe(n.subject, durable=n.durable, stream=n.stream, config=config)
+    try:
+        return await js.pull_subscribe(n.subject, durable=n.durable, stream=n.stream, config=config)
+    except nats.js.errors.BadRequestError as exc:
+        if exc.err_code != _FILTER_NOT_IN_STREAM:
+            raise
+        raise StartupError(
+            f"nats.subject {n.subject!r} is not within stream {n.stream!r}'s subjects "
+            f"{info.config.subjects}: JetStream refuses it as the consumer's filter (a stream "
+            "made by the gateways takes gl.*.*: use gl.<plant>.*)") from None
 
 
 def _report(outcome: Outcome, metrics: PlantMetrics, msg) -> None:
@@ -116,17 +126,31 @@ async def consolidate(cfg: PlantConfig, stop: asyncio.Event, *,
         sub = await _subscribe(nc.jetstream(), cfg)
         log.info("plant %s: consolidating %s (durable %s) into PostgreSQL for %d gateways",
                  cfg.plant.id, n.subject, n.durable, len(cfg.plant.gateways))
+        # Batches ahead of their gateway's sequence, kept in hand (unacked) for up to
+        # gap_retry_s and tried again with every fetch: the missing one is usually in the
+        # other consolidator's transaction and committed a moment later. Then nak'd.
+        waiting: list[tuple[object, float]] = []   # (message, since); messages are unhashable
         while not stop.is_set():
             try:
-                msgs = await sub.fetch(n.fetch_batch, timeout=1.0)
-            except nats.errors.TimeoutError:
-                continue
+                msgs = await sub.fetch(n.fetch_batch, timeout=0.02 if waiting else n.fetch_wait_s)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):  # nats-py raises either
+                msgs = []
             except (nats.errors.ConnectionClosedError, nats.errors.Error) as exc:
                 log.warning("NATS fetch: %s: %s; retrying", type(exc).__name__, exc)
                 await asyncio.sleep(0.5)
                 continue
-            for msg in msgs:
-                await _handle(ledger, msg, rules, cfg, metrics)
+            if not msgs and not waiting:
+                continue
+            since = {id(m): t for m, t in waiting}
+            ahead = await _handle(ledger, [m for m, _ in waiting] + msgs, rules, cfg, metrics)
+            now = time.monotonic()
+            waiting = []
+            for m in ahead:
+                t = since.get(id(m), now)
+                if now - t < n.gap_retry_s:
+                    waiting.append((m, t))
+                else:
+                    await m.nak(delay=n.gap_retry_s)
     finally:
         # Every message handled was acked (or nak'd) already; one in hand comes back after
         # ack_wait_s. A drain would wait for the pull subscription's own timeouts.
@@ -155,28 +179,56 @@ class _Ledger:
             self.conn.close()
 
 
-async def _handle(ledger: _Ledger, msg, rules: Rules, cfg: PlantConfig,
-                  metrics: PlantMetrics) -> None:
+async def _handle(ledger: _Ledger, msgs: list, rules: Rules, cfg: PlantConfig,
+                  metrics: PlantMetrics) -> list:
+    """Apply a fetch in one transaction, then ack each of its messages but those ahead of
+    their sequence, which it returns (still unacked)."""
     n = cfg.nats
-    final = msg.metadata.num_delivered * n.gap_retry_s >= n.gap_wait_s
-    seq = msg.metadata.sequence.stream
+    deliveries = [Delivery(m.data, m.metadata.sequence.stream,
+                           final=m.metadata.num_delivered * n.gap_retry_s >= n.gap_wait_s)
+                  for m in msgs]
     conn = await ledger.get()
     started = time.perf_counter()
     try:
-        outcome = await asyncio.to_thread(apply_message, conn, msg.data, rules,
-                                          stream_seq=seq, final=final)
+        outcomes = await asyncio.to_thread(_apply, conn, deliveries, rules)
     except psycopg.OperationalError as exc:  # the server went away: nothing committed
-        log.warning("PostgreSQL: %s; batch at stream seq %d put back", str(exc).strip(), seq)
+        log.warning("PostgreSQL: %s; %d batches from stream seq %d put back", str(exc).strip(),
+                    len(msgs), deliveries[0].stream_seq)
         conn.close()
-        await msg.nak(delay=1.0)
-        return
-    except psycopg.DatabaseError as exc:  # this batch's values, not the server
-        outcome = await asyncio.to_thread(quarantine_message, conn, msg.data, Problem(
-            "refused_by_database", "", f"{type(exc).__name__}: {str(exc).strip()}"), stream_seq=seq)
+        await asyncio.gather(*(m.nak(delay=1.0) for m in msgs))
+        return []
     metrics.apply_seconds.observe(time.perf_counter() - started)
-    _report(outcome, metrics, msg)
-    failpoints.hit("plant.after_commit")
-    if isinstance(outcome, Ahead):
-        await msg.nak(delay=n.gap_retry_s)
-    else:
+    for msg, outcome in zip(msgs, outcomes):
+        _report(outcome, metrics, msg)
+    ahead = []
+    for msg, outcome in zip(msgs, outcomes):
+        if isinstance(outcome, Ahead):
+            ahead.append(msg)
+            continue
+        failpoints.hit("plant.after_commit")  # per message: the fetch committed, this one not acked
         await msg.ack()
+    return ahead
+
+
+def _apply(conn, deliveries: list[Delivery], rules: Rules) -> list[Outcome]:
+    """The fetch in one transaction; if the database refuses it, message by message, so
+    only the batch it refuses (a value out of range, say) goes to quarantine."""
+    try:
+        return apply_fetch(conn, deliveries, rules)
+    except psycopg.OperationalError:
+        raise
+    except psycopg.DatabaseError:
+        if len(deliveries) == 1:
+            raise
+    return [_apply_one(conn, d, rules) for d in deliveries]
+
+
+def _apply_one(conn, d: Delivery, rules: Rules) -> Outcome:
+    try:
+        return apply_fetch(conn, [d], rules)[0]
+    except psycopg.OperationalError:
+        raise
+    except psycopg.DatabaseError as exc:  # this batch's values, not the server
+        return quarantine_message(conn, d.body, Problem(
+            "refused_by_database", "", f"{type(exc).__name__}: {str(exc).strip()}"),
+            stream_seq=d.stream_seq)

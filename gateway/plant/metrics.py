@@ -24,5 +24,5 @@ class PlantMetrics:
                                    ["kind"], registry=r)
         self.deferred = Counter("plant_deferred", "Deliveries of a batch ahead of its gateway's "
                                 "sequence, put back to wait for the missing one", ["gateway"], registry=r)
-        self.apply_seconds = Histogram("plant_apply_seconds", "One batch's transaction",
+        self.apply_seconds = Histogram("plant_apply_seconds", "One fetch's transaction",
                                        buckets=_APPLY_BUCKETS, registry=r)

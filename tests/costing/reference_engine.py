@@ -50,7 +50,8 @@ class ReferenceEngine(Engine):
             "receipt": self._receipt, "issue": self._issue, "wo_release": self._release,
             "completion": self._completion, "scrap": self._scrap, "labor": self._labor,
             "shipment": self._shipment, "count": self._count, "transfer": self._transfer,
-            "wo_close": self._close,
+            "wo_close": self._close, "supplier_invoice": self._supplier_invoice,
+            "payment": self._payment, "customer_payment": self._customer_payment,
         }
 
     def apply(self, events) -> list[Outcome]:
@@ -176,6 +177,9 @@ class ReferenceEngine(Engine):
         tx.entry.one(self.acc.grni, -paid, memo, sku)
         tx.entry.one(self.acc.ppv, paid - booked, "purchase price variance", sku)
         self._stock_in(tx, i, q, booked, (sku, loc, status, _opt(ev, "lot")))
+        line = self.money.line_index.get((_opt(ev, "po"), sku))
+        if line is not None:  # received on a PO line, not invoiced yet: a receipt layer
+            self._owe(tx, ("rcv", self.money.layer(line, price), q, paid))
 
     def _release(self, ev, tx: _Tx) -> None:
         if ev.work_order in self.wos.index:
@@ -187,7 +191,8 @@ class ReferenceEngine(Engine):
         if line is None:
             raise Reject("line", f"unknown work center {ev.line!r}")
         q = self._qty(ev.qty)
-        w = self.wos.create(ev.work_order, p, line, q)
+        so = -1 if _opt(ev, "order") is None else self.money.order(ev.order)
+        w = self.wos.create(ev.work_order, p, line, q, so)
         tx.effects.append(("wo_new", w))
         tx.wo = w
 
@@ -311,8 +316,12 @@ class ReferenceEngine(Engine):
         (cost,) = self._value_out(tx, [i], [q])
         memo = f"shipment {ev.order}" if _opt(ev, "order") else "shipment"
         tx.entry.pair(self.acc.cogs, self.plant.inv_account[i], cost, memo, ev.item)
-        tx.entry.pair(self.acc.ar, self.acc.revenue, to_minor(q * price, self.plant.scale),
-                      memo, ev.item)
+        revenue = to_minor(q * price, self.plant.scale)
+        tx.entry.pair(self.acc.ar, self.acc.revenue, revenue, memo, ev.item)
+        if _opt(ev, "order") is not None:
+            so = self.money.order(ev.order)
+            self._owe(tx, ("ar_bill", so, q, revenue))
+            self._owe(tx, ("so_cogs", so, 0.0, cost))
 
     def _count(self, ev, tx: _Tx) -> None:
         i = self._item(ev.item)
@@ -380,6 +389,56 @@ class ReferenceEngine(Engine):
             col[w] = amount
         wos.status[w] = CLOSED
         tx.effects.append(("close", w, old))
+
+
+    # -- what is owed -----------------------------------------------------------------
+    def _owe(self, tx: _Tx, effect: tuple) -> None:
+        self.money.apply(effect)
+        tx.effects.append(effect)
+
+    def _supplier_invoice(self, ev, tx: _Tx) -> None:
+        """Three-way match: Dr GRNI with the received value of the invoiced units (the PO
+        line's uninvoiced receipts, oldest first, each at its own price), Cr AP at the
+        invoice price, the difference to invoice price variance."""
+        self._item(ev.item)
+        q = self._qty(ev.qty)
+        price = self._qty(ev.unit_price, "unit_price", zero_ok=True)
+        money, scale = self.money, self.plant.scale
+        line = money.match(ev.po, ev.item, q, price, _opt(ev, "approved_by") is not None,
+                           self.plant.decimals)
+        layers = money.open_layers(line)
+        inv = money.invoice(ev.invoice, _opt(ev, "supplier"))
+        left, received = q, 0
+        for r in layers:
+            if left <= EPS:
+                break
+            have = float(money.rl_qty[r])
+            if left >= have - EPS:
+                take, value = have, int(money.rl_value[r])
+            else:
+                take, value = left, to_minor(left * float(money.rl_price[r]), scale)
+            self._owe(tx, ("rcv", r, -take, -value))
+            received += value
+            left -= take
+        billed = to_minor(q * price, scale)
+        memo = f"invoice {ev.invoice} {ev.po}"
+        tx.entry.one(self.acc.grni, received, memo, ev.item)
+        tx.entry.one(self.acc.ap, -billed, memo, ev.item)
+        tx.entry.one(self.acc.invoice_price_variance, billed - received,
+                     "invoice price variance", ev.item)
+        self._owe(tx, ("ap_bill", inv, 0.0, billed))
+
+    def _payment(self, ev, tx: _Tx) -> None:
+        amount = to_minor(self._qty(ev.amount, "amount"), self.plant.scale)
+        inv = self.money.payable(ev.invoice, amount, self.plant.decimals)
+        tx.entry.pair(self.acc.ap, self.acc.bank, amount, f"payment {ev.invoice}")
+        self._owe(tx, ("ap_pay", inv, 0.0, amount))
+
+    def _customer_payment(self, ev, tx: _Tx) -> None:
+        amount = to_minor(self._qty(ev.amount, "amount"), self.plant.scale)
+        so = self.money.receivable(ev.order, amount, self.plant.decimals)
+        tx.entry.pair(self.acc.bank, self.acc.ar, amount, f"customer payment {ev.order}")
+        self._owe(tx, ("ar_pay", so, 0.0, amount))
 
 
 def _opt(event, name: str):

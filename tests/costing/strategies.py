@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from costing.master import (BomLine, Item, Location, MasterData, RoutingStep, WorkCenter)
-from gateway.events import (Completion, Count, Issue, Labor, Receipt, Reversal, Scrap,
-                            Shipment, Transfer, WoClose, WoRelease)
+from costing.master import (BomLine, Item, Location, MasterData, PurchaseOrderLine,
+                            RoutingStep, WorkCenter)
+from gateway.events import (Completion, Count, CustomerPayment, Issue, Labor, Payment,
+                            Receipt, Reversal, Scrap, Shipment, SupplierInvoice, Transfer,
+                            WoClose, WoRelease)
 from tests.costing.toy_plant import ACCOUNTS
 
 LOCATIONS = ("STORES", "LINE-A", "LINE-B", "FG")
@@ -45,8 +47,14 @@ def masters(draw) -> MasterData:
                           draw(st.sampled_from(METHODS)), given,
                           lot_size=float(draw(st.integers(1, 50)))))
     locations = tuple(Location(x, "stores") for x in LOCATIONS + ("QA",))
+    raw = [it.sku for it in items if it.kind == "raw"]
+    pos = tuple(PurchaseOrderLine(f"PO-{k}", sku, draw(amounts(0, 50000, 3)))
+                for k in range(draw(st.integers(0, 3)))
+                for sku in draw(st.lists(st.sampled_from(raw), min_size=1, max_size=2,
+                                         unique=True)))
     return MasterData(tuple(items), tuple(boms), tuple(routings), work_centers, locations,
-                      (), ACCOUNTS, currency_decimals=draw(st.sampled_from((2, 2, 0, 3))))
+                      pos, ACCOUNTS, currency_decimals=draw(st.sampled_from((2, 2, 0, 3))),
+                      price_tolerance_pct=draw(st.sampled_from((2.0, 0.0, 10.0))))
 
 
 def _qty() -> st.SearchStrategy[float]:
@@ -64,13 +72,21 @@ def event_streams(draw, master: MasterData, max_size: int = 40) -> list:
     loc = st.sampled_from(LOCATIONS)
     lot = st.sampled_from((None, None, "L1", "L2"))
     status = st.sampled_from((None, None, "available", "quality"))
+    po_lines = [(p.po, p.sku, p.unit_price) for p in master.purchase_orders]
+    po = st.sampled_from([None, "PO-9"] + [p for p, _, _ in po_lines])
+    sales_order = st.sampled_from((None, "SO-0", "SO-1"))
+    invoice = st.sampled_from(("INV-0", "INV-1", "INV-2"))
+    money_kinds = ("invoice", "invoice", "payment", "customer_payment") if po_lines else (
+        "customer_payment",)
     events = []
     for k in range(draw(st.integers(1, max_size))):
         eid, ts = f"e{k}", "2026-11-20T08:00:00Z"
         kind = draw(st.sampled_from((
             "receipt", "receipt", "receipt", "release", "completion", "completion", "scrap",
             "labor", "issue", "shipment", "count", "transfer", "close", "reversal",
-            "reversal")))
+            "reversal", "money", "money", "money")))
+        if kind == "money":
+            kind = draw(st.sampled_from(money_kinds))
         wo_kinds = ("completion", "scrap", "labor", "issue", "close")
         if not released and kind in wo_kinds and draw(st.integers(0, 4)) > 0:
             kind = "release"  # most streams should have an order to work on
@@ -80,14 +96,19 @@ def event_streams(draw, master: MasterData, max_size: int = 40) -> list:
             wo, wo_ops = f"WO-{draw(st.integers(0, 3))}", []
         op = draw(st.sampled_from(wo_ops + [10, 40] if wo_ops else [10, 40]))
         if kind == "receipt":
-            e = Receipt(id=eid, ts=ts, item=draw(st.sampled_from(raw)), qty=draw(_qty()),
+            sku = draw(st.sampled_from(raw))
+            ours = [p for p, s, _ in po_lines if s == sku]
+            e = Receipt(id=eid, ts=ts, item=sku, qty=draw(_qty()),
                         location=draw(loc), unit_price=draw(amounts(0, 50000, 3)),
-                        lot=draw(lot), status=draw(status))
+                        lot=draw(lot), status=draw(status),
+                        po=draw(st.sampled_from(ours) if ours and draw(st.booleans())
+                                else po))
         elif kind == "release":
             item = draw(st.sampled_from(made))
             wo = f"WO-{len(released)}" if draw(st.integers(0, 5)) else wo
             e = WoRelease(id=eid, ts=ts, work_order=wo, item=item,
-                          qty=draw(_qty()), line=draw(st.sampled_from(wcs)))
+                          qty=draw(_qty()), line=draw(st.sampled_from(wcs)),
+                          order=draw(sales_order))
             released.append((wo, routing_ops[item]))
         elif kind == "completion":
             e = Completion(id=eid, ts=ts, work_order=wo, qty=draw(_qty()), location=draw(loc))
@@ -102,7 +123,7 @@ def event_streams(draw, master: MasterData, max_size: int = 40) -> list:
         elif kind == "shipment":
             e = Shipment(id=eid, ts=ts, item=draw(st.sampled_from(raw)), qty=draw(_qty()),
                          location=draw(loc), unit_price=draw(amounts(0, 90000, 2)),
-                         lot=draw(lot))
+                         lot=draw(lot), order=draw(sales_order))
         elif kind == "count":
             e = Count(id=eid, ts=ts, item=draw(st.sampled_from(raw)), location=draw(loc),
                       counted_qty=draw(amounts(0, 3000, 2)), lot=draw(lot),
@@ -113,6 +134,21 @@ def event_streams(draw, master: MasterData, max_size: int = 40) -> list:
                          from_status=draw(status), to_status=draw(status), lot=draw(lot))
         elif kind == "close":
             e = WoClose(id=eid, ts=ts, work_order=wo)
+        elif kind == "invoice":
+            p, sku, base = draw(st.sampled_from(po_lines))
+            if draw(st.integers(0, 5)) == 0:  # the wrong item for that PO line
+                sku = draw(st.sampled_from(raw))
+            off = draw(st.sampled_from((0.0, 0.0, 0.01, -0.015, 0.05, -0.3)))
+            e = SupplierInvoice(id=eid, ts=ts, invoice=draw(invoice), po=p, item=sku,
+                                qty=draw(amounts(1, 600, 2)),
+                                unit_price=round(base * (1 + off), 3),
+                                supplier=draw(st.sampled_from((None, "ACME"))),
+                                approved_by=draw(st.sampled_from((None, None, "ctl"))))
+        elif kind == "payment":
+            e = Payment(id=eid, ts=ts, invoice=draw(invoice), amount=draw(amounts(1, 500, 2)))
+        elif kind == "customer_payment":
+            e = CustomerPayment(id=eid, ts=ts, order=draw(st.sampled_from(("SO-0", "SO-1"))),
+                                amount=draw(amounts(1, 20000, 2)))
         else:
             target = draw(st.integers(0, max(k - 1, 0)))
             e = Reversal(id=eid, ts=ts, reverses=f"e{target}")

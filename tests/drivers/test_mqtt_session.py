@@ -3,7 +3,9 @@ and a device's `seq` gaps and restarts are reported."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 import sqlite3
 
 from drivers.base import Reading
@@ -65,3 +67,69 @@ async def test_identical_id_less_readings_are_two_readings(mosquitto):
     assert a.attrs["event_id"] != b.attrs["event_id"]
     assert a.attrs["packet"][2] == b.attrs["packet"][2]  # same payload digest
     assert a.attrs["dup"] is False
+
+
+class _V311Front:
+    """A TCP front for a real broker that speaks only MQTT 3.1.1, as older brokers do: a
+    CONNECT at protocol level 5 gets CONNACK 0x01 (unacceptable protocol version) and
+    the connection closed; anything else is piped to the broker both ways."""
+
+    def __init__(self, broker):
+        self.broker = broker
+        self.refused = 0
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.url = f"mqtt://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _client(self, reader, writer):
+        first = await reader.read(65536)
+        # fixed header (1 byte + 1..4 byte length), then "\x00\x04MQTT" and the level
+        i = 1
+        while first[i] & 0x80:
+            i += 1
+        level = first[i + 1 + 6]
+        if level == 5:
+            self.refused += 1
+            writer.write(b"\x20\x02\x00\x01")
+            await writer.drain()
+            writer.close()
+            return
+        up_r, up_w = await asyncio.open_connection(self.broker.host, self.broker.port)
+        up_w.write(first)
+
+        async def pipe(src, dst):
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))
+
+
+async def test_a_broker_without_mqtt5_gets_311_and_a_warning_naming_its_limits(mosquitto,
+                                                                             caplog):
+    async with _V311Front(mosquitto) as front:
+        driver = driver_for(mosquitto, url=front.url)
+        with caplog.at_level(logging.WARNING, logger="drivers.mqtt"):
+            sink = await running(driver)
+        try:
+            assert front.refused == 1 and driver.protocol == 3
+            async with MqttDeviceSimulator(mosquitto.url, mosquitto.username,
+                                           mosquitto.password) as sim:
+                await sim.count("press-1", "good", 3, line="WC-ASSY", id="press-1:1")
+                await wait_until(lambda: len(sink.readings) == 1, what="the reading via 3.1.1")
+        finally:
+            await driver.stop()
+    warning = " ".join(r.getMessage() for r in caplog.records)
+    assert "refuses MQTT 5; using 3.1.1" in warning
+    assert "max_inflight_messages" in warning and "max_queued_messages" in warning

@@ -175,25 +175,34 @@ async def test_stop_closes_the_port_and_reports_down(rig, sink):
     await driver.stop()  # idempotent
 
 
-async def test_a_failing_sink_does_not_stop_the_driver(rig, sink):
-    sim, _ = await rig("generic")
-    calls = []
+async def test_a_failing_sink_holds_the_reading_until_it_takes_it(rig, sink):
+    """A scale cannot weigh again for us: a sink that fails gets the same reading again
+    until it takes it, and the weighings behind it wait in the port, in order."""
+    sim, driver = await rig("generic")
+    taken, refused = [], []
+    recording = sink.reading
 
-    async def broken(reading):
-        calls.append(reading)
-        raise RuntimeError("gateway bug")
+    async def failing_then_fine(reading):
+        if len(refused) < 4:  # a commit path that is down for a while
+            refused.append(reading)
+            raise RuntimeError("journal unavailable")
+        taken.append(reading)
+        await recording(reading)
 
-    sink.reading = broken
+    sink.reading = failing_then_fine
     sim.place(1.0)
     await frames_pass(sim, 6)
     sim.remove()
     await frames_pass(sim, 6)
     sim.place(2.0)
+    await frames_pass(sim, 6)
     deadline = time.monotonic() + 5
-    while len(calls) < 2:
-        assert time.monotonic() < deadline
+    while len(taken) < 2:
+        assert time.monotonic() < deadline, (refused, taken)
         await asyncio.sleep(0.01)
-    assert [r.value for r in calls] == [1.0, 2.0]
+    assert [r.value for r in refused] == [1.0] * 4  # the same reading, offered again
+    assert [r.value for r in taken] == [1.0, 2.0]   # none lost, none reordered
+    assert refused[0] is taken[0] and driver.held == 1
 
 
 @pytest.mark.parametrize("kw, message", [

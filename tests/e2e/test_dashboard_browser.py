@@ -111,14 +111,23 @@ class Seam:
         return f"Exception #{kw['exception_id']} {status}."
 
 
-@pytest.fixture
-async def site(tmp_path):
+def plant_state(tmp_path: Path, devices: list[dict], **settings) -> tuple:
+    """The mid-shift plant, its two users and the act seam behind a dashboard state:
+    (state, database path, seam)."""
     db = tmp_path / "gateway.db"
     build_plant(db)
     users = UserStore(tmp_path / "users.toml")
     users.add("sam", "supervisor", PASSWORDS["sam"])
     users.add("vic", "viewer", PASSWORDS["vic"])
     seam = Seam(db)
+    state = DashboardState(db_path=db, users=users, metrics=Metrics(), devices=lambda: devices,
+                           act=seam, settings=DashboardSettings(
+                               gateway_id="plant1-line1", sse_interval_s=0.2, **settings))
+    return state, db, seam
+
+
+@pytest.fixture
+async def site(tmp_path):
     devices = [
         {"id": "plc-assy", "driver": "opcua", "state": "connected",
          "last_reading_ts": ago(0.05), "readings_per_s": 3.2, "alarms": []},
@@ -128,10 +137,7 @@ async def site(tmp_path):
          "last_reading_ts": ago(32), "readings_per_s": 0.0,
          "alarms": ["/dev/ttyUSB1 unplugged"]},
     ]
-    state = DashboardState(db_path=db, users=users, metrics=Metrics(), devices=lambda: devices,
-                           act=seam, settings=DashboardSettings(
-                               gateway_id="plant1-line1", secure_cookies=False,
-                               sse_interval_s=0.2))
+    state, db, seam = plant_state(tmp_path, devices, secure_cookies=False)
     server = TestServer(create_app(state), host="127.0.0.1")
     await server.start_server()
     yield f"http://127.0.0.1:{server.port}", db, seam

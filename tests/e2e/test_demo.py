@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
@@ -11,6 +13,10 @@ import time
 import urllib.error
 import urllib.request
 
+import nats
+import nats.js.errors
+
+from gateway.plant.config import load_plant_config
 from simulators.plc import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -84,3 +90,54 @@ def _drive(proc: subprocess.Popen, port: int) -> int:
             raise AssertionError("demo did not stop on Ctrl-C within 30 s")
     assert code == 0, proc.stderr.read()
     return code
+
+
+def test_demo_with_nats_upstream_publishes_batches_to_its_own_jetstream():
+    port = free_port()
+    with subprocess.Popen([sys.executable, "-m", "gateway", "demo", "--port", str(port),
+                           "--tick", "0.2", "--upstream", "nats"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            said = _lines_until(proc, r"Ctrl-C stops everything.*\n")
+            url, stream, subject = re.search(
+                r"^Upstream: NATS JetStream (nats://\S+), stream (\S+), subject (\S+)$",
+                said, flags=re.M).groups()
+            plant = re.search(r"gateway consolidate -c (\S+)$", said, flags=re.M).group(1)
+            assert (stream, subject) == ("GL", "gl.demo.demo-line")
+            cfg = load_plant_config(plant)     # the plant.toml it wrote is one the
+            assert cfg.nats.servers == [url]   # consolidator takes, for this stream
+            assert (cfg.nats.stream, cfg.plant.gateways) == ("GL", ["demo-line"])
+            first = asyncio.run(_first_batch(url, stream, timeout=45))
+            assert first.subject == subject
+            assert json.loads(first.data)["batch_id"] == "demo-line-1"
+        finally:
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout=30)
+    assert code == 0, proc.stderr.read()
+
+
+def _lines_until(proc: subprocess.Popen, pattern: str, timeout: float = 60) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        assert line, f"demo exited early: {proc.stderr.read()}"
+        seen += line
+        if re.fullmatch(pattern, line):
+            return seen
+    raise AssertionError(f"demo did not say {pattern!r} within {timeout} s:\n{seen}")
+
+
+async def _first_batch(url: str, stream: str, timeout: float):
+    deadline = time.monotonic() + timeout
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        while True:
+            try:
+                return await js.get_msg(stream, 1)
+            except nats.js.errors.NotFoundError:   # no stream yet, or no batch in it yet
+                assert time.monotonic() < deadline, f"no batch in stream {stream} in {timeout} s"
+                await asyncio.sleep(0.5)
+    finally:
+        await nc.close()

@@ -14,14 +14,17 @@ import asyncio
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
 
 import nats
+import nats.js.errors
 import psycopg
 
 from gateway.money import to_str
+from tests.e2e.plant_state import applied, consumer_idle
 from tests.e2e.procs import reaped
 from tests.gateway.consolidation.batches import batch, body
 from tests.gateway.consolidation.plant_toml import write_plant_toml
@@ -51,11 +54,14 @@ async def _publish(url: str, docs: list[dict], *, create: bool = False, msg_id: 
     await nc.close()
 
 
-async def _consumer_idle(url: str) -> bool:
+async def _consumers_waiting(url: str) -> int:
+    """Pull requests waiting on the durable consumer: one per idle consolidator."""
     nc = await nats.connect(url)
     try:
-        info = await nc.jetstream().consumer_info("GL", "plant1-consolidator")
-        return info.num_pending == 0 and info.num_ack_pending == 0
+        try:
+            return (await nc.jetstream().consumer_info("GL", "plant1-consolidator")).num_waiting
+        except nats.js.errors.NotFoundError:
+            return 0
     finally:
         await nc.close()
 
@@ -65,14 +71,6 @@ def _consolidator(toml, dsn: str, failpoint: str = "") -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "gateway", "consolidate", "-c", str(toml)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
-
-
-def _applied(dsn: str) -> dict[str, int]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        try:
-            return dict(conn.execute("SELECT gateway, last_seq FROM plant_gateways").fetchall())
-        except psycopg.errors.UndefinedTable:
-            return {}
 
 
 def test_two_consolidators_survive_kills_and_book_every_batch_once(tmp_path, nats_server, postgres_dsn):
@@ -85,16 +83,28 @@ def test_two_consolidators_survive_kills_and_book_every_batch_once(tmp_path, nat
 
     with reaped(_consolidator(toml, postgres_dsn)) as steady, \
             reaped(_consolidator(toml, postgres_dsn, "plant.before_commit=kill@8")) as doomed:
-        asyncio.run(_publish(nats_server.url, rest))
-        asyncio.run(_publish(nats_server.url, [docs[4]], msg_id=False))  # a resend JetStream cannot know
-        assert doomed.wait(timeout=30) == -9, doomed.stderr.read()
-        with reaped(_consolidator(toml, postgres_dsn, "plant.after_commit=kill@5")) as again:
-            assert again.wait(timeout=30) == -9, again.stderr.read()
+        # Both are up on the consumer; the steady one is paused while the doomed ones work,
+        # or it would take every message (a whole fetch per transaction is quick) and
+        # leave them nothing to die on.
+        deadline = time.monotonic() + 30
+        while asyncio.run(_consumers_waiting(nats_server.url)) < 2:
+            assert time.monotonic() < deadline, "the consolidators did not both subscribe"
+            time.sleep(0.1)
+        os.kill(steady.pid, signal.SIGSTOP)
+        try:
+            asyncio.run(_publish(nats_server.url, rest))
+            asyncio.run(_publish(nats_server.url, [docs[4]], msg_id=False))  # a resend JetStream cannot know
+            assert doomed.wait(timeout=30) == -9, doomed.stderr.read()
+            with reaped(_consolidator(toml, postgres_dsn, "plant.after_commit=kill@5")) as again:
+                assert again.wait(timeout=30) == -9, again.stderr.read()
+        finally:
+            os.kill(steady.pid, signal.SIGCONT)
         with reaped(_consolidator(toml, postgres_dsn)) as third:
             deadline = time.monotonic() + 40
-            while not (_applied(postgres_dsn) == {g: PER_GATEWAY for g in GATEWAYS}
-                       and asyncio.run(_consumer_idle(nats_server.url))):
-                assert time.monotonic() < deadline, f"applied so far: {_applied(postgres_dsn)}"
+            while not (applied(postgres_dsn) == {g: PER_GATEWAY for g in GATEWAYS}
+                       and asyncio.run(consumer_idle(nats_server.url))
+                       and asyncio.run(_consumers_waiting(nats_server.url)) >= 2):  # third is up
+                assert time.monotonic() < deadline, f"applied so far: {applied(postgres_dsn)}"
                 assert steady.poll() is None, steady.stderr.read()
                 time.sleep(0.3)
             third.terminate()

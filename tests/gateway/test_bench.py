@@ -57,9 +57,12 @@ def test_replay_applies_every_stored_event_and_balances(quick_run):
                                                    rel=0.01)
 
 
-def test_ingest_committed_every_published_reading(quick_run):
-    ingest = quick_run[0]["ingest"]
+@pytest.mark.parametrize("key", ["ingest", "ingest_stock"])
+def test_ingest_committed_every_published_reading(quick_run, key):
+    ingest = quick_run[0][key]
+    assert ingest["broker"] == {"ingest": "site", "ingest_stock": "stock"}[key]
     assert ingest["applied"] == 3000 and ingest["rejected"] == 0 and ingest["duplicate"] == 0
+    assert (ingest["published"], ingest["journaled"], ingest["lost"]) == (3000, 3000, 0)
     assert ingest["offered_per_s"] == 5000
     assert _finite_positive(ingest["readings_per_s"])
     assert 0 < ingest["p50_ms"] <= ingest["p99_ms"] <= ingest["max_ms"]
@@ -67,6 +70,13 @@ def test_ingest_committed_every_published_reading(quick_run):
     # the publisher's own flood rate is reported, to tell a slow publisher from the gateway
     assert _finite_positive(ingest["flood_offered_per_s"])
     assert _finite_positive(ingest["gateway_cpu_us_per_reading"])
+
+
+def test_the_burst_on_the_stock_broker_is_counted_in_the_journal(quick_run):
+    burst = quick_run[0]["burst"]
+    assert burst["published"] == 7500 and burst["fixed_rate_readings"] == 0
+    assert burst["journaled"] + burst["lost"] == 7500
+    assert burst["lost"] == 0  # MQTT 5: the gateway's own Receive Maximum, not the broker's 20
 
 
 def test_history_runs_each_journal_command_over_the_whole_file(quick_run):
@@ -113,7 +123,8 @@ def test_cold_start_and_memory_are_plausible(quick_run):
     result, stderr = quick_run
     assert 0.05 < result["cold_start_s"] < 30
     assert 30 < result["peak_rss_mb"] < 4000
-    for stage in ("kernels", "replay (engine only)", "history", "fifo_peer", "ingest",
+    for stage in ("kernels", "replay (engine only)", "history", "fifo_peer",
+                  "ingest (site broker)", "ingest (stock broker)", "burst (stock broker)",
                   "cold start"):
         assert f"bench: {stage} done in" in stderr  # one progress line per stage
 
@@ -144,7 +155,7 @@ def test_a_commit_that_fails_in_the_gateway_stops_the_run_naming_it():
     proc = gateway("bench", "--quick", "--stages", "ingest", "--ingest-readings", "200",
                    env={"GATEWAY_FAILPOINTS": "journal.before_commit=raise"}, timeout=60)
     assert proc.returncode == 1
-    assert ("gateway bench: ingest: gateway child exited 1: RuntimeError: a commit failed: "
+    assert ("gateway bench: ingest (site broker): gateway child exited 1: RuntimeError: a commit failed: "
             "commit failed: journal cannot commit (FailpointError: journal.before_commit)"
             ) in proc.stderr
 
@@ -194,15 +205,22 @@ def test_bulk_replay_of_a_bad_stored_payload_names_the_field(tmp_path):
         list(replay_stored(conn, _Recorder(), chunk=100))
 
 
-def test_the_bench_broker_starts_once_and_is_gone_after_its_block(tmp_path):
-    import os
+def test_site_brokers_run_the_shipped_delivery_settings_and_stock_ones_none(tmp_path):
+    from simulators.mosquitto import DELIVERY_SETTINGS, SITE_CONF, Mosquitto, site_settings
 
-    from gateway.bench.broker import Broker
+    shipped = site_settings(SITE_CONF)
+    assert {line.split()[0] for line in shipped} == set(DELIVERY_SETTINGS)
+    site = Mosquitto(tmp_path / "site").config.read_text().splitlines()
+    stock = Mosquitto(tmp_path / "stock", limits="stock").config.read_text().splitlines()
+    assert all(line in site for line in shipped)
+    assert [ln for ln in stock if ln.split(" ", 1)[0] in DELIVERY_SETTINGS] == ["persistence true"]
 
-    broker = Broker(tmp_path / "broker")
-    broker.start()
-    first = broker.proc.pid
-    with broker:  # entering a started broker must not start a second one
-        assert broker.proc.pid == first
-    with pytest.raises(ProcessLookupError):
-        os.kill(first, 0)
+
+def test_consolidate_stage_reports_throughput_lag_and_the_goal(quick_run):
+    result, _ = quick_run
+    c = result["consolidate"]
+    assert c["lines"] == c["batches"] * c["lines_per_batch"]   # every batch in the ledger
+    assert c["quarantined"] == 0
+    assert _finite_positive(c["lines_per_s"]) and _finite_positive(c["batches_per_s"])
+    assert 0 < c["lag_p50_ms"] <= c["lag_p99_ms"]
+    assert c["goal_lines_per_s"] == 200_000 and c["goal_met"] == (c["lines_per_s"] >= 200_000)

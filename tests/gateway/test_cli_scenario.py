@@ -3,6 +3,8 @@ every figure computed by hand from the posting rules in docs/accounting.md and w
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -124,6 +126,22 @@ def test_trial_balance_matches_hand_computation(plant):
     assert tb["debit"] == tb["credit"] == "1554.00"
     for a in tb["accounts"]:
         assert a["balance"] == f"{float(a['debit']) - float(a['credit']):.2f}"
+
+
+def test_journal_and_trial_balance_speak_every_report_format(plant):
+    """Every report takes table, json, jsonl and csv; the machine forms carry the same rows."""
+    cfg, _, _ = plant
+
+    def out(report, fmt):
+        return gateway(report, "-c", str(cfg), "--format", fmt, check=True).stdout
+
+    lines = [json.loads(l) for l in out("journal", "jsonl").splitlines()]
+    assert json.loads(out("journal", "json")) == lines
+    assert list(csv.DictReader(io.StringIO(out("journal", "csv")))) == [
+        {k: "" if v is None else str(v) for k, v in line.items()} for line in lines]
+    accounts = json.loads(out("trial-balance", "json"))["accounts"]
+    assert [json.loads(l) for l in out("trial-balance", "jsonl").splitlines()] == accounts
+    assert list(csv.DictReader(io.StringIO(out("trial-balance", "csv")))) == accounts
 
 
 def test_stock_matches_and_equals_inventory_accounts(plant):

@@ -46,7 +46,7 @@ def test_every_field_of_every_section_is_listed():
 
     missing = set(fields(mi.type_info(cfg.Config))) - keys - {"file"}
     # section names are headings, not rows ("devices" is also a key of an MQTT device)
-    assert missing == {"gateway", "accounts", "inventory", "costing", "reconcile", "mqtt",
+    assert missing == {"gateway", "accounts", "inventory", "costing", "matching", "reconcile", "mqtt",
                        "counters", "stations", "upstream", "dashboard", "demo", "limits",
                        "alerts", "scrap_rate", "consumption", "stalled", "stock_out", "margin",
                        "route"}

@@ -339,3 +339,15 @@ async def test_the_same_hostile_lines_over_mqtt(tmp_path, mosquitto):
     assert reading_actor == "press-1"
     debit, credit = q("SELECT SUM(debit), SUM(credit) FROM journal_lines")[0]
     assert debit == credit
+
+
+def test_an_invoice_line_that_does_not_match_is_held_with_its_draft(tmp_path):
+    inv = {"id": "i1", "type": "supplier_invoice", "ts": receipt("x")["ts"], "invoice": "INV-1",
+           "po": "PO-1", "item": "A", "qty": 1.0, "unit_price": 3.0}
+    proc, conn = _ingest(tmp_path, [receipt("r1", po="PO-1", unit_price=2.1), inv])
+    assert {i for (i,) in conn.execute("SELECT id FROM events")} == {"r1"}
+    ((kind, field, raw),) = conn.execute("SELECT kind, field, raw FROM exceptions")
+    kept = json.loads(raw)
+    assert (kind, field) == ("invoice_mismatch", "unit_price")
+    assert kept["draft"]["unit_price"] == 3.0
+    assert "% over PO-1's 2.10 (tolerance 2 %)" in kept["reason"]

@@ -94,6 +94,35 @@ async def test_counts_follow_the_active_order_and_orphans_become_exceptions(plan
     assert (journal["id"], journal["state"], device["state"]) == ("journal", "connected", "down")
 
 
+async def test_a_close_in_the_same_batch_ends_the_lines_order_for_the_counts_after_it(plant):
+    """Release, count, close, count in one batch: the journal's rule (release sets, close
+    clears) is the one the mapper sees, so the last count has no order to go to."""
+    cfg, master = plant
+    gw, dev, stop, task = await _running(cfg, master)
+    counter = dict(node="n1", line="WC2", counter_kind="good", epoch=0)
+
+    acked = []
+
+    def reading(kind, value, **attrs):
+        async def ack() -> None:
+            acked.append(kind)
+        return Reading(dev.id, kind, value, "2026-11-20T08:00:00Z", attrs=attrs, ack=ack)
+    await dev.sink.reading_batch([
+        reading("event", ev("rel", "wo_release", work_order="WO", item="F", qty=9, line="WC2")),
+        reading("counter", 2, delta=2, event_id="dev:n1:0:2", **counter),
+        reading("event", ev("cls", "wo_close", work_order="WO")),
+        reading("counter", 5, delta=3, event_id="dev:n1:0:5", **counter)])
+    await _until(lambda: len(acked) == 4)
+    stop.set()
+    await task
+    db = cfg.gateway.db
+    assert _rows(db, "SELECT good, status FROM work_orders") == [(2.0, "closed")]
+    assert _rows(db, "SELECT kind, reason FROM exceptions WHERE kind != 'negative_stock'") == [
+        ("unassigned_count", "3 good count(s) on WC2 with no active work order")]
+    assert _rows(db, "SELECT * FROM active_orders") == []
+    assert gw.active_orders.get("WC2") is None
+
+
 async def test_disk_full_holds_acks_raises_an_alarm_and_recovers(plant):
     cfg, master = plant
     gw, dev, stop, task = await _running(cfg, master)

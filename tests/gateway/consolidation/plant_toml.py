@@ -8,6 +8,7 @@ import textwrap
 
 def write_plant_toml(folder: pathlib.Path, *, servers: list[str] | None = None,
                      gateways=("line1", "line2"), stream: str = "GL", extra_nats: str = "",
+                     subject: str = "gl.plant1.>",
                      dsn_env: str = "PLANT_TEST_DSN") -> pathlib.Path:
     path = pathlib.Path(folder) / "plant.toml"
     servers = servers or ["nats://127.0.0.1:4222"]
@@ -21,7 +22,7 @@ def write_plant_toml(folder: pathlib.Path, *, servers: list[str] | None = None,
         [nats]
         servers = {servers!r}
         stream = "{stream}"
-        subject = "gl.plant1.>"
+        subject = "{subject}"
         durable = "plant1-consolidator"
         """) + textwrap.dedent(extra_nats) + textwrap.dedent(f"""
         [postgres]

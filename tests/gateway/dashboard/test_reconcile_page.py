@@ -9,7 +9,6 @@ import io
 import aiohttp
 import pytest
 
-from gateway.dashboard.views.reconcile import ErpCsvError, parse_erp_csv
 
 ERP = ("sku,category,qty\n"
        "RAW-STEEL,available,900\n"      # gateway 904.5 → +4.5 × 10.00 = +45.00
@@ -71,17 +70,3 @@ async def test_no_file_and_no_report_yet(sam):
     assert (await d.client.get("/reconcile/report.csv")).status == 404
     resp = await d.post("/reconcile", {}, token=token)
     assert resp.status == 400 and "erp: no file uploaded" in await resp.text()
-
-
-def test_parser_names_line_field_and_value():
-    cats = {"available": ["available"], "unavailable": ["quality"]}
-    assert parse_erp_csv("\ufeffSKU,Category,Qty\r\nA,available,1.5\r\n\r\nA,available,2\r\n",
-                         cats) == [("A", "available", 1.5), ("A", "available", 2.0)]
-    with pytest.raises(ErpCsvError) as e:
-        parse_erp_csv("item,qty\n", cats)
-    assert e.value.errors == ["line 1: header must be sku,category,qty, got 'item,qty'"]
-    with pytest.raises(ErpCsvError) as e:
-        parse_erp_csv("sku,category,qty\nA,available\n,available,1\nB,available,nan\n", cats)
-    assert e.value.errors == ["line 2: expected 3 fields, got 2: 'A,available'",
-                              "line 3: sku: empty: ',available,1'",
-                              "line 4: qty: 'nan' is not a number: 'B,available,nan'"]

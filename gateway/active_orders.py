@@ -1,0 +1,74 @@
+"""Which work order runs on which line: one rule, one place it is stored, one view of it.
+
+The truth is the journal's `active_orders` table. It changes in the same transaction as
+what changes it: an applied `wo_release` sets its line's order (the line the engine keeps
+for that order), an applied `wo_close` clears the order wherever it runs, a work-order
+scan at a line starts the order there. `change_of` is that rule for events; the journal
+writes it, and nothing else writes the table.
+
+The gateway maps a whole batch of readings before the batch commits, and a count right
+after a release in the same batch must go to the released order. `ActiveOrders` is that
+view: the table as of the last commit plus what the batch being prepared would change by
+the same rule, replaced by the table again once the batch committed. An event the journal
+then rejects (a release of an unknown item) changed only the view, for the rest of its
+batch: what was mapped by it is judged by the journal like anything else, and kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+# what an event does to the active orders: set (line, order), or clear the order
+SET, CLEAR = "set", "clear"
+
+
+def change_of(event: Any) -> tuple[str, str | None, str] | None:
+    """(SET, line, order) for a release, (CLEAR, None, order) for a close, else None.
+
+    Takes the decoded event or its dict (the gateway maps dicts)."""
+    get = event.get if isinstance(event, dict) else (lambda name: getattr(event, name, None))
+    kind = get("type")
+    if kind == "wo_release":
+        return SET, str(get("line")), str(get("work_order"))
+    if kind == "wo_close":
+        return CLEAR, None, str(get("work_order"))
+    return None
+
+
+class ActiveOrders:
+    """The active order per line as committed, plus the changes of the batch in hand."""
+
+    def __init__(self, committed: Iterable[tuple[str, str]] = ()):
+        self._committed: dict[str, str] = dict(committed)
+        self._pending: dict[str, str | None] = {}
+
+    def get(self, line: str | None) -> str | None:
+        if line in self._pending:
+            return self._pending[line]
+        return self._committed.get(line)  # type: ignore[arg-type]
+
+    def note(self, event: Any) -> None:
+        """An event of the batch being prepared (not yet committed)."""
+        change = change_of(event)
+        if change is None:
+            return
+        op, line, order = change
+        if op == SET:
+            self._pending[line] = order  # type: ignore[index]
+            return
+        for running in {**self._committed, **self._pending}.items():
+            if running[1] == order:
+                self._pending[running[0]] = None
+
+    def start(self, line: str, order: str) -> None:
+        """A work-order scan at `line` in the batch being prepared."""
+        self._pending[line] = order
+
+    def committed(self, rows: Iterable[tuple[str, str]]) -> None:
+        """The table as the batch's commit left it: the batch's own view is done."""
+        self._committed = dict(rows)
+        self._pending.clear()
+
+    def as_dict(self) -> dict[str, str]:
+        merged = {**self._committed, **self._pending}
+        return {line: order for line, order in merged.items() if order is not None}

@@ -1,0 +1,211 @@
+"""Snapshots of the cost engine beside the journal: a restart replays only what follows.
+
+`<journal>.snapshot` holds the engine's state after the event at `seq` (costing.snapshot:
+plain arrays, and the bytes of its spilled rows), written to a temporary file, synced
+and renamed over the old one, so a crash leaves the old snapshot or the new one, never
+half of one. Its header records what it is only valid with:
+
+- the journal it covers: the number of events up to `seq` and the id and the sha256 of
+  the payload of the event at `seq` (a journal cut back, rebuilt or replaced refuses it);
+- the master data and the engine's code (their sha256: either changed, the events are
+  valued again from the start);
+- a sha256 of every byte after the header (a damaged file is refused).
+
+A refused snapshot is never used: `load` raises `SnapshotRefused` with the reason and the
+journal replays every event. The start-up checks read the event at `seq`, not the
+events before it: `gateway replay --from-snapshot` compares the snapshot with a full replay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import pathlib
+import sqlite3
+import struct
+from typing import Any, Callable
+
+import numpy as np
+
+import costing
+from costing.engine import Engine
+from costing.master import MasterData
+from costing.snapshot import engine_from_state, engine_state
+
+MAGIC = b"GWSNAP01"
+ALIGN = 64
+_HEAD = struct.Struct("<8sQ")
+
+
+class SnapshotRefused(Exception):
+    """A snapshot that must not be used; the message says why."""
+
+
+def snapshot_path(journal_path: str) -> str:
+    return f"{journal_path}.snapshot"
+
+
+def master_digest(master: MasterData) -> str:
+    return hashlib.sha256(repr(master).encode()).hexdigest()
+
+
+def code_digest() -> str:
+    """The engine's source: a snapshot taken by other code is not this engine's state."""
+    h = hashlib.sha256()
+    for path in sorted(pathlib.Path(costing.__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def journal_mark(conn: sqlite3.Connection, seq: int) -> dict[str, Any]:
+    """What a snapshot after the event at `seq` is valid with: the events up to it."""
+    count = conn.execute("SELECT count(*) FROM events WHERE seq <= ?", (seq,)).fetchone()[0]
+    row = conn.execute("SELECT id, CAST(payload AS BLOB) FROM events WHERE seq = ?",
+                       (seq,)).fetchone()
+    if row is None:
+        return {"seq": seq, "events": count, "event_id": None, "event_sha256": None}
+    return {"seq": seq, "events": count, "event_id": row[0],
+            "event_sha256": hashlib.sha256(row[1]).hexdigest()}
+
+
+def _pad(n: int) -> int:
+    return -n % ALIGN
+
+
+def write(path: str, engine: Engine, mark: dict[str, Any], master: MasterData,
+          spill_block: int) -> int:
+    """Write the engine's state as the snapshot at `path`, atomically; returns its size."""
+    state = engine_state(engine)
+    sections, offset = [], 0
+    pieces: list[tuple[str, Any]] = []
+    for name, arr in state.arrays.items():
+        arr = np.ascontiguousarray(arr)
+        sections.append([name, arr.dtype.str, list(arr.shape), offset, arr.nbytes])
+        pieces.append(("array", arr))
+        offset += arr.nbytes + _pad(arr.nbytes)
+    for name, store in state.stores.items():
+        sections.append([name, "|u1", [store.nbytes], offset, store.nbytes])
+        pieces.append(("store", store))
+        offset += store.nbytes + _pad(store.nbytes)
+    tmp = f"{path}.tmp"
+    digest = hashlib.sha256()
+    with open(tmp, "wb") as fh:
+        header = {"mark": mark, "master": master_digest(master), "code": code_digest(),
+                  "spill_block": spill_block, "sections": sections, "sha256": "0" * 64}
+        head_len = len(json.dumps(header).encode()) + 256  # room for the real digest
+        body_at = _HEAD.size + head_len + _pad(_HEAD.size + head_len)
+        fh.seek(body_at)
+
+        def put(data) -> None:
+            digest.update(data)
+            fh.write(data)
+        for kind, piece in pieces:
+            if kind == "array":
+                put(memoryview(piece).cast("B") if piece.nbytes else b"")
+                size = piece.nbytes
+            else:
+                for chunk in piece.chunks():
+                    put(chunk)
+                size = piece.nbytes
+            put(b"\0" * _pad(size))
+        header["sha256"] = digest.hexdigest()
+        raw = json.dumps(header).encode().ljust(head_len)
+        fh.seek(0)
+        fh.write(_HEAD.pack(MAGIC, len(raw)) + raw)
+        fh.flush()
+        os.fsync(fh.fileno())
+        size = fh.seek(0, os.SEEK_END)
+    os.replace(tmp, path)
+    folder = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+    return size
+
+
+def read_header(path: str) -> tuple[dict[str, Any], int]:
+    """The header of the snapshot at `path` and where its body starts."""
+    with open(path, "rb") as fh:
+        head = fh.read(_HEAD.size)
+        if len(head) < _HEAD.size:
+            raise SnapshotRefused(f"snapshot {path}: shorter than its header")
+        magic, n = _HEAD.unpack(head)
+        if magic != MAGIC:
+            raise SnapshotRefused(f"snapshot {path}: not a snapshot of this format ({magic!r})")
+        try:
+            header = json.loads(fh.read(n))
+        except ValueError as exc:
+            raise SnapshotRefused(f"snapshot {path}: header unreadable ({exc})") from None
+    return header, _HEAD.size + n + _pad(_HEAD.size + n)
+
+
+def load(path: str, conn: sqlite3.Connection, master: MasterData, spill_block: int,
+         blocks: Callable[[], Any]) -> tuple[Engine, int]:
+    """The engine the snapshot at `path` holds and the seq it covers, or SnapshotRefused
+    saying why it cannot be used with this journal, master data and code."""
+    if not os.path.exists(path):
+        raise SnapshotRefused(f"no snapshot at {path}")
+    header, body = read_header(path)
+    mark = header["mark"]
+    if header.get("code") != code_digest():
+        raise SnapshotRefused(f"snapshot {path}: taken by another version of the engine")
+    if header.get("master") != master_digest(master):
+        raise SnapshotRefused(f"snapshot {path}: taken with other master data")
+    if header.get("spill_block") != spill_block:
+        raise SnapshotRefused(f"snapshot {path}: spill block {header.get('spill_block')},"
+                              f" the journal uses {spill_block}")
+    now = journal_mark(conn, mark["seq"])
+    if now != mark:
+        raise SnapshotRefused(
+            f"snapshot {path} does not match the journal at seq {mark['seq']}: it covers"
+            f" {mark['events']} events ending with {mark['event_id']!r} (payload sha256"
+            f" {str(mark['event_sha256'])[:12]}), the journal has {now['events']} ending with"
+            f" {now['event_id']!r} ({str(now['event_sha256'])[:12]})")
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size <= body:
+            raise SnapshotRefused(f"snapshot {path}: no body")
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    view = memoryview(mm)[body:]
+    if hashlib.sha256(view).hexdigest() != header["sha256"]:
+        raise SnapshotRefused(f"snapshot {path}: damaged (its checksum does not match)")
+    parts = {}
+    for name, dtype, shape, offset, nbytes in header["sections"]:
+        arr = np.frombuffer(view, np.dtype(dtype), int(np.prod(shape, dtype=np.int64)),
+                            offset)
+        parts[name] = arr.reshape(shape)
+    try:
+        engine = engine_from_state(master, parts, spill_block, blocks)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SnapshotRefused(f"snapshot {path}: does not fit this engine ({exc})") from None
+    return engine, int(mark["seq"])
+
+
+def verify(path: str, conn: sqlite3.Connection, master: MasterData, spill_block: int,
+           blocks: Callable[[], Any]) -> tuple[bool, str]:
+    """Whether the snapshot at `path`, with the events after it, gives the engine a full
+    replay of the journal gives (True), and a sentence saying so or why not."""
+    from costing.snapshot import state_differences
+    from gateway.replay import replay_stored
+
+    try:
+        restored, seq = load(path, conn, master, spill_block, blocks)
+    except SnapshotRefused as exc:
+        return False, f"refused: {exc}"
+    full = Engine(master, spill_block, blocks)
+    for _ in replay_stored(conn, full, outcomes=False):
+        pass
+    rest = sum(len(seqs) for seqs, _ in replay_stored(conn, restored, outcomes=False,
+                                                       after=seq))
+    total = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    diff = state_differences(engine_state(restored), engine_state(full))
+    if diff:
+        shown = ", ".join(diff[:8]) + (f" and {len(diff) - 8} more" if len(diff) > 8 else "")
+        return False, (f"snapshot at seq {seq:,} differs from a full replay of {total:,}"
+                       f" events: {shown}")
+    return True, (f"snapshot at seq {seq:,} verified: it and the {rest:,} events after it"
+                  f" give the engine state a full replay of all {total:,} events gives")
