@@ -188,6 +188,11 @@ def encode_event(event: Event) -> bytes:
     return _encoder.encode(event)
 
 
+def encode_events(events: list[Event]) -> list[bytes]:
+    """encode_event of each, in one encoder call (canonical JSON holds no raw newline)."""
+    return _encoder.encode_lines(events).split(b"\n")[:-1] if events else []
+
+
 def payload_of(event: Event) -> dict:
     return msgspec.to_builtins(event)
 

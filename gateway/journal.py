@@ -201,8 +201,6 @@ def _raw_text(raw: Any, keep: int = DEFAULT_LIMITS.exception_raw_bytes) -> str:
 
 _TAG = {cls: tag for tag, cls in EVENT_TYPES.items()}
 _TRACKED = (EVENT_TYPES["wo_release"], EVENT_TYPES["wo_close"])
-_line_fields = attrgetter("account", "debit", "credit", "work_order", "item", "work_center",
-                          "memo")
 _move_item = attrgetter("item")
 # Amounts are int minor units; a numpy integer from a kernel binds as the int it is.
 for _np_int in (np.int64, np.int32):
@@ -586,15 +584,6 @@ class Journal:
                 rejected.append((i, eid, out.field, out.reason or "rejected",
                                  out.hold or "rejected"))
                 continue
-            for line in out.lines:
-                debit, credit = int(line.debit), int(line.credit)
-                if not (0 <= debit < MONEY_CEILING and 0 <= credit < MONEY_CEILING):
-                    raise MoneyOverflow(f"event {eid!r}: a line of {debit} / {credit} minor"
-                                        " units is beyond what the books can hold")
-                debits += debit
-            if debits >= MONEY_CEILING:
-                raise MoneyOverflow(f"event {eid!r}: the batch's debits reach {debits} minor"
-                                    f" units (limit 2^62)")
             seq += 1
             ts, cls = event.ts, type(event)
             event_rows.append(
@@ -607,11 +596,19 @@ class Journal:
                 entry_rows.append((entry, seq, eid, ts, period))
                 head = (entry, eid, period)
                 for line in lines:
-                    # (account, debit, credit, work_order, item, work_center, memo)
-                    fields = _line_fields(line)
-                    add_line(head + fields)
-                    add_order(fields[3])
-                    add_item(fields[4])
+                    # a Line is the row: (account, debit, credit, item, work_order,
+                    # work_center, memo)
+                    debit, credit = int(line[1]), int(line[2])
+                    if not (0 <= debit < MONEY_CEILING and 0 <= credit < MONEY_CEILING):
+                        raise MoneyOverflow(f"event {eid!r}: a line of {debit} / {credit}"
+                                            " minor units is beyond what the books can hold")
+                    debits += debit
+                    add_line(head + line)
+                    add_item(line[3])
+                    add_order(line[4])
+                if debits >= MONEY_CEILING:
+                    raise MoneyOverflow(f"event {eid!r}: the batch's debits reach {debits}"
+                                        " minor units (limit 2^62)")
             for alert in out.alerts:
                 alert_rows.append((stamp, alert.kind.replace(" ", "_"), sub.source, eid,
                                    None, alert.message, None))
@@ -636,7 +633,7 @@ class Journal:
             entry_rows)
         conn.executemany(
             "INSERT INTO journal_lines(entry, event_id, period, account, debit, credit,"
-            " work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
+            " item, work_order, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
         conn.executemany(
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", alert_rows)

@@ -9,6 +9,7 @@ and never becomes the actor, so no producer can write "supervisor:alice" into th
 
 from __future__ import annotations
 
+import functools
 import getpass
 
 import msgspec
@@ -27,6 +28,7 @@ def bind(event: Event, channel: str) -> Event:
     return msgspec.structs.replace(event, source=None, claimed_source=claim)
 
 
+@functools.cache  # asked once a process: getuser() reads the environment and passwd
 def _os_user() -> str:
     try:
         return getpass.getuser()

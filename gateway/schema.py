@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # What changed at each version, and how a journal written by the one before is brought up:
 #   2: journal_lines no longer repeat their entry's ts (the entry keeps it; a line traces
 #      to its entry and its event as before), ~28 bytes a line
 #   3: exceptions count occurrences (see _to_3)
 #   4: batches.ack_detail: what upstream said when it took the batch (a JetStream stream
 #      and sequence); batches acked before have none
+#   5: journal_lines_unbatched indexes batch_seq alone: an index entry carries the line
+#      (the rowid) already, and (batch_seq, line) stored it twice (~4 bytes a line); the
+#      batcher's and the trace's queries use it the same way, in line order
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -58,7 +61,7 @@ CREATE TABLE IF NOT EXISTS journal_lines (
     memo TEXT NOT NULL DEFAULT '',
     batch_seq INTEGER                   -- NULL until the batcher has put it in a batch
 );
-CREATE INDEX IF NOT EXISTS journal_lines_unbatched ON journal_lines(batch_seq, line);
+CREATE INDEX IF NOT EXISTS journal_lines_unbatched ON journal_lines(batch_seq);
 CREATE INDEX IF NOT EXISTS journal_lines_entry ON journal_lines(entry);
 
 -- Projections (rebuilt identically by `gateway replay`).
@@ -313,4 +316,11 @@ def _to_4(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE batches ADD COLUMN ack_detail TEXT")
 
 
-_STEPS = {2: _to_2, 3: _to_3, 4: _to_4}
+def _to_5(conn: sqlite3.Connection) -> None:
+    cols = [r[2] for r in conn.execute("PRAGMA index_info(journal_lines_unbatched)")]
+    if cols != ["batch_seq"]:
+        conn.execute("DROP INDEX IF EXISTS journal_lines_unbatched")
+        conn.execute("CREATE INDEX journal_lines_unbatched ON journal_lines(batch_seq)")
+
+
+_STEPS = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5}

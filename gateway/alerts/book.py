@@ -61,6 +61,7 @@ class Transition:
 @dataclass
 class _Cache:
     orders: dict[str, _Order] = field(default_factory=dict)
+    by_item: dict[str, dict[str, _Order]] = field(default_factory=dict)  # item -> its orders
     counts: dict[tuple[str, str, str], float] = field(default_factory=dict)
     dirty_counts: set[tuple[str, str, str]] = field(default_factory=set)
     closed: set[str] = field(default_factory=set)
@@ -71,6 +72,16 @@ class _Cache:
     dirty: dict[int, dict] = field(default_factory=dict)   # id(row) -> row to write
     batch: dict[str, object] = field(default_factory=dict)  # this batch's events by id
     transitions: list[Transition] = field(default_factory=list)
+
+
+def _put_order(c: _Cache, wo: str, order: _Order | None) -> None:
+    """c.orders[wo] = order, and the index of orders by item kept with it."""
+    old = c.orders.get(wo)
+    if old is not None:
+        c.by_item[old.item].pop(wo, None)
+    c.orders[wo] = order
+    if order is not None:
+        c.by_item.setdefault(order.item, {})[wo] = order
 
 
 def epoch(ts: str) -> float:
@@ -88,6 +99,7 @@ class AlertBook:
             eff = b.qty_per * (1 + b.scrap_pct / 100)
             self._bom.setdefault(b.parent, []).append((b.component, eff, b.consumption))
             self._uses.setdefault(b.component, []).append((b.parent, eff, b.consumption))
+        self._parents = {c: {p for p, _, _ in uses} for c, uses in self._uses.items()}
         self._ops: dict[str, list[tuple[int, str]]] = {}  # parent -> (operation, wc)
         for r in master.routings:
             self._ops.setdefault(r.parent, []).append((r.operation, r.work_center))
@@ -108,7 +120,7 @@ class AlertBook:
             for wo, item, line, planned, status, good, scrap in self.conn.execute(
                     "SELECT work_order, item, line, planned, status, good, scrap"
                     " FROM work_orders WHERE status='open'"):
-                c.orders[wo] = _Order(wo, item, line, planned, status, good, scrap)
+                _put_order(c, wo, _Order(wo, item, line, planned, status, good, scrap))
             for wo, kind, key, qty in self.conn.execute(
                     "SELECT work_order, kind, key, qty FROM alert_counts"):
                 c.counts[(wo, kind, key)] = qty
@@ -122,14 +134,16 @@ class AlertBook:
     def observe(self, event, outcome) -> None:
         """Judge one applied event (outcome.ok) against what it touched."""
         t = event.type
-        moved = {m.item for m in outcome.moves}
+        moved: dict[str, float] = {}  # item -> available qty moved, summed in move order
+        for m in outcome.moves:
+            moved[m.item] = moved.get(m.item, 0) + (m.qty if m.status == "available" else 0)
         if t not in _COUNTED and t not in ("wo_release", "wo_close", "reversal") and not moved:
             return
         c = self._cache()
         c.batch[event.id] = event
         if t == "wo_release":
-            c.orders[event.work_order] = _Order(event.work_order, event.item, event.line,
-                                                event.qty, "open")
+            _put_order(c, event.work_order, _Order(event.work_order, event.item, event.line,
+                                                   event.qty, "open"))
             self._count(event.work_order, "last_count", "", epoch(event.ts))
         elif t in _COUNTED:
             self._counted(event, 1.0)
@@ -140,8 +154,7 @@ class AlertBook:
             if gone is not None and gone.type in _COUNTED:
                 self._counted(gone, -1.0, event.ts)
         for item in sorted(moved):
-            self._stock_move(item, sum(m.qty for m in outcome.moves
-                                       if m.item == item and m.status == "available"))
+            self._stock_move(item, moved[item])
             self._judge_stock(item, event.ts)
 
     def flush(self) -> list[Transition]:
@@ -192,7 +205,7 @@ class AlertBook:
             row = self.conn.execute("SELECT work_order, item, line, planned, status, good,"
                                     " scrap FROM work_orders WHERE work_order=?",
                                     (wo,)).fetchone()
-            c.orders[wo] = _Order(*row) if row else None
+            _put_order(c, wo, _Order(*row) if row else None)
         return c.orders[wo]
 
     def _reversed(self, event_id: str):
@@ -307,8 +320,9 @@ class AlertBook:
         if item not in c.stock:
             self._stock_move(item, 0.0)
         need, orders = 0.0, 0
-        for wo in sorted((o for o in c.orders.values() if o is not None and o.status == "open"),
-                         key=lambda o: o.work_order):
+        # only the orders of the item's parents need it
+        for wo in sorted((o for p in self._parents[item] for o in c.by_item.get(p, {}).values()
+                          if o.status == "open"), key=lambda o: o.work_order):
             for parent, eff, how in uses:
                 if parent != wo.item:
                     continue

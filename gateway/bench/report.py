@@ -70,6 +70,7 @@ def render(result: dict) -> str:
         out += ["replay, engine only (decode + cost + post from the journal, nothing written)",
                 table(("", "value", "target"), rows, right=(1,)), ""]
     out += _history(result.get("history"))
+    out += _fifo_peer(result.get("fifo_peer"))
     out += _ingest(result.get("ingest"), result.get("ingest_stock"), result.get("burst"))
     out += _consolidate(result.get("consolidate"))
     rows = []
@@ -103,6 +104,21 @@ def _history(h: dict | None) -> list[str]:
         rows.append((f"  {name}", _num(per), ""))
     return [f"journal commands over {h['events']:,} events (each its own process, wall time"
             " from start to exit)", table(("", "value", "target"), rows, right=(1,)), ""]
+
+
+def _fifo_peer(f: dict | None) -> list[str]:
+    if not f:
+        return []
+    rows = [("plain-Python FIFO movements/s", _num(f["plain_per_s"]), ""),
+            ("engine (apply_many) movements/s", _num(f["engine_per_s"]), ""),
+            ("  × the plain FIFO", _num(f["engine_ratio"], 1),
+             f"≥ {f['engine_target']:,.0f}  {_mark(f['engine_ratio'] >= f['engine_target'])}"),
+            ("gateway ingest movements/s", _num(f["ingest_per_s"]), ""),
+            ("  × the plain FIFO", _num(f["ingest_ratio"], 2),
+             f"≥ {f['ingest_target']:,.0f}  {_mark(f['ingest_ratio'] >= f['ingest_target'])}"),
+            ("ending values agree to the cent", "yes" if f["values_agree"] else "NO", "")]
+    return [f"FIFO peer: {f['movements']:,} receipts and shipments over {f['items']} FIFO"
+            " items", table(("", "value", "target"), rows, right=(1,)), ""]
 
 
 def _ingest(site: dict | None, stock: dict | None, burst: dict | None) -> list[str]:

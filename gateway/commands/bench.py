@@ -3,7 +3,9 @@
 Stages, in order: kernels (numba vs reference), replay (engine only: 1M events from an
 SQLite journal; 100k with --quick), history (`gateway ingest`, re-ingest and `gateway
 replay` of 1M events through the command line, each in its own process; 20k with
---quick), ingest (MQTT through a real Mosquitto into committed entries), cold start,
+--quick), fifo_peer (a FIFO receipt/shipment stream valued by a plain-Python FIFO, by
+the engine and by `gateway ingest`: 200k movements, 20k with --quick), ingest (MQTT
+through a real Mosquitto into committed entries), cold start,
 peak RSS of the replay process, and consolidate (N gateways' GL batches through a real
 nats-server into PostgreSQL by `gateway consolidate` processes). A progress line per stage
 goes to stderr; the result goes to stdout as a table or as the §10 JSON object.
@@ -18,13 +20,14 @@ import sys
 import tempfile
 import time
 
-STAGES = ("kernels", "replay", "history", "ingest", "coldstart", "consolidate")
+STAGES = ("kernels", "replay", "history", "fifo_peer", "ingest", "coldstart", "consolidate")
 
 # Full sizes; --quick divides the event counts (and the plant) by ten.
 FULL = {"items": 2000, "depth": 5, "events": 1_000_000, "orders": 20_000,
         "offered": 5000, "fixed": 50_000, "flood": 100_000, "history": 1_000_000,
         "burst": 75_000, "plant_gateways": 8, "plant_batches": 100, "plant_lines": 500,
-        "plant_consolidators": 2, "plant_steady_s": 10.0}
+        "plant_consolidators": 2, "plant_steady_s": 10.0,
+        "fifo_peer": 200_000}
 
 
 def add_arguments(p) -> None:
@@ -38,6 +41,9 @@ def add_arguments(p) -> None:
     p.add_argument("--history-events", type=int, default=None,
                    help="events ingested and replayed through the command line (default"
                         " 1,000,000; 20,000 with --quick)")
+    p.add_argument("--fifo-movements", type=int, default=None,
+                   help="receipts and shipments of the fifo_peer stage (default 200,000;"
+                        " 20,000 with --quick)")
     p.add_argument("--items", type=int, default=None,
                    help="items in the synthetic plant (default 2,000; 200 with --quick)")
     p.add_argument("--depth", type=int, default=None,
@@ -54,11 +60,13 @@ def sizes_for(args) -> dict:
     if args.quick:
         s = {**s, "items": 200, "events": 100_000, "orders": 2_000, "fixed": 5_000,
              "flood": 10_000, "history": 20_000, "burst": 7_500, "plant_gateways": 4,
-             "plant_batches": 25, "plant_steady_s": 3.0}
+             "plant_batches": 25, "plant_steady_s": 3.0, "fifo_peer": 20_000}
     if args.events is not None:
         s["events"] = args.events
     if args.history_events is not None:
         s["history"] = args.history_events
+    if args.fifo_movements is not None:
+        s["fifo_peer"] = args.fifo_movements
     for key in ("items", "depth"):
         if getattr(args, key) is not None:
             s[key] = getattr(args, key)
@@ -86,8 +94,8 @@ def run(args) -> int:
         print(f"gateway bench: --items: {sz['items']} is too few for a BOM {sz['depth']} "
               f"levels deep (need at least {4 * (max(sz['depth'], 1) + 1)})", file=sys.stderr)
         return 2
-    result: dict = {"kernels": None, "replay": None, "history": None, "ingest": None,
-                    "ingest_stock": None, "burst": None, "cold_start_s": None,
+    result: dict = {"kernels": None, "replay": None, "history": None, "fifo_peer": None,
+                    "ingest": None, "ingest_stock": None, "burst": None, "cold_start_s": None,
                     "peak_rss_mb": None, "consolidate": None, "sizes": sz}
     t_all = time.perf_counter()
     try:
@@ -117,6 +125,10 @@ def _run_stages(stages: list[str], sz: dict, result: dict) -> None:
             from gateway.bench import history
             result["history"] = _stage("history", lambda: history.run_stage(
                 folder, sz["history"], sz["items"], sz["depth"], _progress))
+        if "fifo_peer" in stages:
+            from gateway.bench import fifo_peer
+            result["fifo_peer"] = _stage("fifo_peer", lambda: fifo_peer.run_stage(
+                folder, sz["fifo_peer"], 200, _progress))
         if "ingest" in stages or "coldstart" in stages:
             _broker_stages(stages, sz, result, folder)
         if "consolidate" in stages:

@@ -16,8 +16,9 @@ import msgspec
 from gateway import failpoints
 from gateway.commands._common import add_config, load_plant, open_journal
 from gateway.commands.progress import Progress
+from gateway.events import Event, EventError, decode_event, encode_events
 from gateway.journal import Submission
-from gateway.provenance import file_source
+from gateway.provenance import bind, file_source
 
 BLOCK = 1 << 22  # bytes read at a time
 
@@ -28,29 +29,54 @@ def add_arguments(p) -> None:
     p.add_argument("--batch", type=int, default=5000, help="events per transaction")
 
 
-class _Id(msgspec.Struct):
-    id: str = ""  # all a line is asked before the journal sees it
+_event_list = msgspec.json.Decoder(list[Event])
 
 
-_id_list = msgspec.json.Decoder(list[_Id])
-_id_one = msgspec.json.Decoder(_Id).decode
-
-
-def ids_of(lines: list[bytes]) -> list[str | None]:
-    """The id each line claims, None where it claims none readable (the journal then
-    rejects the line with its own reason). One decoder call for the lot, unless a line
-    is not a JSON object with a string id: then line by line."""
+def events_of(lines: list[bytes]) -> list[Event | None]:
+    """Each line decoded as an event, None where it is not one (the journal then
+    rejects it with its own reason): one decoder call for the lot, line by line only
+    when some line fails."""
     try:
-        return [r.id or None for r in _id_list.decode(b"[" + b",".join(lines) + b"]")]
-    except (msgspec.DecodeError, RecursionError):  # a line too deeply nested, say
+        return _event_list.decode(b"[" + b",".join(lines) + b"]")
+    except (msgspec.DecodeError, RecursionError):  # a bad line, or one nested too deep
         pass
-    out: list[str | None] = []
+    out: list[Event | None] = []
     for raw in lines:
         try:
-            out.append(_id_one(raw).id or None)
-        except (msgspec.DecodeError, RecursionError):
+            out.append(decode_event(raw))
+        except EventError:
             out.append(None)
     return out
+
+
+def split_known(chunk: list[tuple[int, bytes]], events: list[Event | None],
+                stored: dict[str, bytes], name: str, limit: int
+                ) -> list[tuple[int, bytes, Event | None]]:
+    """The lines of `chunk` the journal must see, with the event each holds: all but
+    the duplicates of stored events. A line is a duplicate when its bytes are the stored
+    payload, or when its event, bound to its channel as the journal binds it, encodes
+    to those bytes. A line whose id is stored under another payload goes on, and the
+    journal rejects it as a conflict; so does one over `limit` bytes (max_payload_bytes),
+    which the journal rejects without decoding it."""
+    todo: list[tuple[int, bytes, Event | None]] = []
+    differ: list[tuple[int, bytes, Event, bytes]] = []
+    for (lineno, raw), event in zip(chunk, events):
+        if event is None or len(raw) > limit:
+            todo.append((lineno, raw, None))
+            continue
+        before = stored.get(event.id)
+        if before is None:
+            todo.append((lineno, raw, event))
+        elif before != raw:
+            differ.append((lineno, raw, event, before))
+    if not differ:
+        return todo
+    bound = [bind(event, file_source(name, lineno)) for lineno, _, event, _ in differ]
+    for (lineno, raw, event, before), canon in zip(differ, encode_events(bound)):
+        if canon != before:
+            todo.append((lineno, raw, event))
+    todo.sort(key=lambda t: t[0])  # in file order, as the journal must apply them
+    return todo
 
 
 def read_lines(fh, batch: int, block_size: int = BLOCK
@@ -86,15 +112,15 @@ def run(args) -> int:
 
     with open(args.file, "rb") as fh:
         for chunk, done in read_lines(fh, max(1, args.batch)):
-            ids = ids_of([raw for _, raw in chunk])
-            stored = journal.stored_payloads([i for i in ids if i is not None])
-            todo = [(lineno, raw) for (lineno, raw), eid in zip(chunk, ids)
-                    if eid is None or stored.get(eid) != raw]
+            events = events_of([raw for _, raw in chunk])
+            stored = journal.stored_payloads([e.id for e in events if e is not None])
+            todo = split_known(chunk, events, stored, name, journal.limits.max_payload_bytes)
             counts["duplicate"] += len(chunk) - len(todo)
-            if todo:
-                results = journal.submit([Submission(raw, source=file_source(name, lineno))
-                                          for lineno, raw in todo])
-                for (lineno, _), res in zip(todo, results):
+            if todo:  # decoded once here: the journal binds, vets and values them
+                results = journal.submit([
+                    Submission(raw, source=file_source(name, lineno), event=event)
+                    for lineno, raw, event in todo])
+                for (lineno, _, _), res in zip(todo, results):
                     counts[res.status] += 1
                     if res.status == "rejected":
                         progress.note(f"{name}:{lineno}: rejected: {res.reason}")

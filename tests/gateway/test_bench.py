@@ -23,7 +23,9 @@ KERNELS = {"rollup", "explode", "std_through", "value", "variance", "post", "min
 @pytest.fixture(scope="module")
 def quick_run():
     proc = gateway("bench", "--quick", "--format", "json", "--events", "20000",
-                   "--ingest-readings", "1500", "--history-events", "4000", timeout=150)
+                   "--ingest-readings", "1500", "--history-events", "4000",
+                   "--fifo-movements", "3000",
+                   timeout=180)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout), proc.stderr
 
@@ -93,12 +95,37 @@ def test_history_runs_each_journal_command_over_the_whole_file(quick_run):
     assert sum(by_table.values()) <= history["bytes_per_event"] + 0.1
 
 
+def test_fifo_peer_values_one_stream_three_ways_to_the_same_cent(quick_run):
+    peer = quick_run[0]["fifo_peer"]
+    assert peer["movements"] == 3000 and peer["items"] == 200
+    assert peer["values_agree"] and peer["ending_value_cents"] > 0
+    for key in ("plain_per_s", "engine_per_s", "ingest_per_s"):
+        assert _finite_positive(peer[key]), key
+    assert peer["engine_ratio"] == pytest.approx(peer["engine_per_s"] / peer["plain_per_s"],
+                                                 rel=0.02, abs=0.06)  # one decimal
+
+
+def test_the_plain_fifo_takes_the_oldest_layers_first():
+    from gateway.bench.fifo_peer import PlainFifo
+    from gateway.events import Receipt, Shipment
+
+    ts = "2026-01-05T06:00:00Z"
+    fifo = PlainFifo()
+    fifo.apply([Receipt(id="a", ts=ts, item="X", qty=10.0, location="RM", unit_price=2.0),
+                Receipt(id="b", ts=ts, item="X", qty=5.0, location="RM", unit_price=3.0),
+                Shipment(id="c", ts=ts, item="X", qty=12.0, location="RM", unit_price=9.0)])
+    assert fifo.layers["X"] == [[3.0, 3.0]]
+    assert fifo.outgoing == 10 * 2.0 + 2 * 3.0
+    assert fifo.values() == {"X": 900}
+
+
 def test_cold_start_and_memory_are_plausible(quick_run):
     result, stderr = quick_run
     assert 0.05 < result["cold_start_s"] < 30
     assert 30 < result["peak_rss_mb"] < 4000
-    for stage in ("kernels", "replay (engine only)", "history", "ingest (site broker)",
-                  "ingest (stock broker)", "burst (stock broker)", "cold start"):
+    for stage in ("kernels", "replay (engine only)", "history", "fifo_peer",
+                  "ingest (site broker)", "ingest (stock broker)", "burst (stock broker)",
+                  "cold start"):
         assert f"bench: {stage} done in" in stderr  # one progress line per stage
 
 

@@ -8,11 +8,15 @@ import sqlite3
 
 import pytest
 
-from gateway.commands.ingest import ids_of, read_lines
+from gateway.commands.ingest import events_of, read_lines, split_known
 from tests.gateway.plant import ev, gateway, gateway_on_tty, write_events, write_plant
 
 DAY = [ev(f"r{i}", "receipt", item="A", qty=1 + i % 4, location="L1", unit_price=2.0)
        for i in range(30)]
+
+
+def _r(id_: str, qty: float = 2.0, **extra) -> dict:
+    return ev(id_, "receipt", item="A", qty=qty, location="L1", unit_price=2.0, **extra)
 
 
 @pytest.mark.parametrize("block", [1, 3, 7, 64, 1 << 22])
@@ -30,12 +34,14 @@ def test_lines_come_out_whole_numbered_and_batched_whatever_the_block_size(block
     assert sizes == sorted(sizes) and sizes[-1] == len(text) + 1  # as if newline-ended
 
 
-def test_ids_are_read_in_one_call_or_line_by_line_when_a_line_is_not_an_event():
-    good = [b'{"id":"a","type":"receipt"}', b'{"type":"x","id":"b"}']
-    assert ids_of(good) == ["a", "b"]
+def test_events_are_decoded_in_one_call_or_line_by_line_when_a_line_is_not_one():
+    good = [json.dumps(_r("a")).encode(), json.dumps(_r("b", source="erp")).encode()]
+    assert [e.id for e in events_of(good)] == ["a", "b"]
     mixed = [*good, b'{"id": 5}', b'{"id":"c", ', b'[1]', b'{"type":"receipt"}',
-             b'{"id":"d"}']
-    assert ids_of(mixed) == ["a", "b", None, None, None, None, "d"]
+             json.dumps(_r("d")).encode()]
+    got = events_of(mixed)
+    assert [e.id if e is not None else None for e in got] == \
+        ["a", "b", None, None, None, None, "d"]
 
 
 @pytest.fixture
@@ -79,3 +85,42 @@ def test_ingest_shows_its_progress_on_a_terminal(tmp_path):
     assert status == 0
     assert "ingest: 10 of 30 events (33 %)" in tty, tty
     assert "30 applied, 0 duplicate, 0 rejected" in tty
+
+
+def test_duplicates_and_conflicts_are_found_across_chunk_boundaries(tmp_path):
+    cfg = write_plant(tmp_path)
+    echo = json.dumps(_r("r4"), indent=1).replace("\n", "")  # same event, other bytes
+    lines = [_r("r0"), _r("r1"), _r("r2"), _r("r3"),                 # chunk 1 (batch 4)
+             _r("r3"), _r("r3", qty=9.0), _r("r4"), echo,              # chunk 2
+             _r("r4", qty=9.0), _r("r6"), _r("r7"), _r("r5", source="erp"),  # chunk 3
+             _r("r5", source="erp")]                                  # chunk 4
+    events = write_events(tmp_path / "edges.jsonl", lines)
+    first = gateway("ingest", "-c", str(cfg), str(events), "--batch", "4")
+    assert first.returncode == 1
+    assert "8 applied, 3 duplicate, 2 rejected" in first.stderr, first.stderr
+    assert "edges.jsonl:6: rejected: id: event 'r3' was already journaled" in first.stderr
+    assert "edges.jsonl:9: rejected: id: event 'r4' was already journaled" in first.stderr
+    db = tmp_path / "var" / "gateway.db"
+    assert _table(db, "SELECT id FROM events ORDER BY seq") == \
+        [(i,) for i in ("r0", "r1", "r2", "r3", "r4", "r6", "r7", "r5")]
+    again = gateway("ingest", "-c", str(cfg), str(events), "--batch", "4")
+    assert "0 applied, 11 duplicate, 2 rejected" in again.stderr, again.stderr
+    assert _table(db, "SELECT kind, event_id FROM exceptions ORDER BY id") == \
+        [("conflict", "r3"), ("conflict", "r4")]  # a conflict sent again is one problem
+
+
+def test_a_line_bound_to_its_channel_as_the_journal_would_is_a_duplicate_before_it():
+    from gateway.events import decode_event, encode_event
+    from gateway.provenance import bind, file_source
+
+    raw = [json.dumps(_r(f"r{i}", source="erp")).encode() for i in range(3)]
+    stored = {f"r{i}": encode_event(bind(decode_event(raw[i]), file_source("f", i + 1)))
+              for i in (0, 1)}
+    stored["r1"] = stored["r1"].replace(b'"qty":2.0', b'"qty":3.0')  # journaled otherwise
+    chunk = [(n, line) for n, line in enumerate(raw, start=1)]
+    events = events_of(raw)
+    assert [(n, line) for n, line, _ in split_known(chunk, events, stored, "f", 1 << 20)] \
+        == [(2, raw[1]), (3, raw[2])]
+    over = split_known(chunk, events, stored, "f", 10)  # over the limit: the journal's
+    assert [(n, line) for n, line, _ in over] == chunk
+    assert [e for _, _, e in over] == [None] * 3  # to be decoded, and refused, there

@@ -49,6 +49,9 @@ def test_a_v1_journal_reads_the_same_before_and_after_its_migration(old_site):
     try:
         version, columns = _version_and_columns(db)
         assert version == str(SCHEMA_VERSION) and "ts" not in columns and "period" in columns
+        with sqlite3.connect(db) as conn:  # schema 5: the line is the rowid, kept once
+            assert [r[2] for r in conn.execute(
+                "PRAGMA index_info(journal_lines_unbatched)")] == ["batch_seq"]
         res = j.submit([Submission(ev("n1", "receipt", item="A", qty=5, location="L1",
                                       unit_price=2.0))])
         assert res[0].status == "applied"
