@@ -164,6 +164,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     from gateway.audit import AuditLog
     from gateway.dashboard.app import create_app
     from gateway.dashboard.state import DashboardSettings, DashboardState
+    from gateway.dashboard.lines import line_rates
     from gateway.dashboard.wip import charged_later
     from gateway.startup import StartupError, listen_failed
     from gateway.upstream.outbox import requeue
@@ -192,7 +193,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
         currency_decimals=config.gateway.currency_decimals, wip_account=config.accounts.wip,
         labor_account=config.accounts.applied_labor,
         overhead_account=config.accounts.applied_overhead,
-        charged_later=charged_later(gw.master),
+        charged_later=charged_later(gw.master), line_rates=line_rates(gw.master),
         categories=config.categories,
         inventory_accounts=tuple(sorted({config.accounts.inventory.raw,
                                          config.accounts.inventory.semi,

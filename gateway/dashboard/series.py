@@ -25,15 +25,19 @@ def _bucket(minutes: int) -> str:
             "printf('%02d', (CAST(strftime('%M', ts) AS INTEGER) / 15) * 15)")
 
 
-def output(conn: sqlite3.Connection, minutes: int = 60,
-           work_order: str | None = None) -> list[dict[str, Any]]:
+def output(conn: sqlite3.Connection, minutes: int = 60, work_order: str | None = None,
+           line: str | None = None) -> list[dict[str, Any]]:
     """Per bucket: good (completions) and scrap quantities and scrap % of the two, for
-    the plant or one work order, oldest first."""
+    the plant, one work order or the orders of one line, oldest first."""
     where = "type IN ('completion', 'scrap')"
     params: tuple = ()
     if work_order is not None:
         where += " AND json_extract(payload, '$.work_order') = ?"
         params = (work_order,)
+    elif line is not None:
+        where += (" AND json_extract(payload, '$.work_order') IN"
+                  " (SELECT work_order FROM work_orders WHERE line = ?)")
+        params = (line,)
     rows = conn.execute(
         f"""SELECT {_bucket(minutes)} AS b,
                    sum(CASE WHEN type = 'completion' THEN json_extract(payload, '$.qty') END),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.dashboard import queries, wip
+from gateway.dashboard import lines, queries, wip
 from gateway.dashboard.keys import STATE
 from gateway.dashboard.render import render
 
@@ -31,8 +31,11 @@ async def overview(request: web.Request) -> web.Response:
     live = await state.db.run(queries.live_counts)
     data = await state.db.run(queries.overview)
     orders = await state.db.run(lambda c: queries.work_orders(c, state.settings))
+    line_charts = await state.db.run(lambda c: lines.line_charts(c, state.settings.line_rates))
     return render(request, "overview.html", page="overview", devices=device_rows(state),
-                  live=live, wip=open_wip(orders, state.settings.charged_later), **data)
+                  live=live, wip=open_wip(orders, state.settings.charged_later),
+                  recent_rows=lines.recent_rows(data["recent"]), line_charts=line_charts,
+                  **data)
 
 
 def open_wip(orders: list[dict], later: dict) -> dict:
