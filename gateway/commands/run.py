@@ -194,6 +194,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
         labor_account=config.accounts.applied_labor,
         overhead_account=config.accounts.applied_overhead,
         charged_later=charged_later(gw.master), line_rates=line_rates(gw.master),
+        item_uoms={i.sku: i.uom for i in gw.master.items},
         categories=config.categories,
         inventory_accounts=tuple(sorted({config.accounts.inventory.raw,
                                          config.accounts.inventory.semi,
