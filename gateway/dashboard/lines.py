@@ -23,12 +23,14 @@ SHIFT_BUCKETS = 32  # 8 hours on the overview
 
 
 def line_rates(master: MasterData) -> dict[str, dict[str, float]]:
-    """Work center -> item -> standard units per hour, from the routing's run hours."""
-    out: dict[str, dict[str, float]] = {}
+    """Work center -> item -> standard units per hour, from the routing's run hours (the
+    steps of one item at one work center add up: a unit takes all of them there)."""
+    hours: dict[str, dict[str, float]] = {}
     for r in master.routings:
-        if r.run_hours > 0:
-            out.setdefault(r.work_center, {})[r.parent] = 1.0 / r.run_hours
-    return out
+        at = hours.setdefault(r.work_center, {})
+        at[r.parent] = at.get(r.parent, 0.0) + r.run_hours
+    return {wc: {item: 1.0 / h for item, h in items.items() if h > 0}
+            for wc, items in hours.items()}
 
 
 def recent_rows(rows: list[dict[str, Any]]) -> Markup:

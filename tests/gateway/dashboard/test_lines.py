@@ -7,6 +7,9 @@ import json
 import re
 import sqlite3
 
+from costing.master import RoutingStep
+from gateway.dashboard.lines import line_rates
+
 from . import sample_plant
 from .test_live_and_metrics import next_event
 from .test_pages import page
@@ -61,3 +64,10 @@ async def test_latest_events_and_the_line_chart_come_over_the_stream(dashboard, 
     resp.close()
     html = await page(d, "/")
     assert 'data-live-html="html:recent"' in html and 'data-live-html="html:line:WC-ASSY"' in html
+
+
+def test_line_rate_adds_the_steps_an_item_takes_at_one_work_center():
+    class Master:
+        routings = (RoutingStep("SA", 10, "WELD", 0.5, 0.05), RoutingStep("SA", 20, "WELD", 0.25, 0.05),
+                    RoutingStep("FG", 10, "ASSY", 1.0, 0.08))
+    assert line_rates(Master) == {"WELD": {"SA": 10.0}, "ASSY": {"FG": 12.5}}
