@@ -161,6 +161,8 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     from gateway.audit import AuditLog
     from gateway.dashboard.app import create_app
     from gateway.dashboard.state import DashboardSettings, DashboardState
+    from gateway.dashboard.lines import line_rates
+    from gateway.dashboard.wip import charged_later
     from gateway.startup import StartupError, listen_failed
     from gateway.upstream.outbox import requeue
     from gateway.users import UserError, UserStore
@@ -186,6 +188,10 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     settings = DashboardSettings(
         gateway_id=config.gateway.id, currency=config.gateway.currency,
         currency_decimals=config.gateway.currency_decimals, wip_account=config.accounts.wip,
+        labor_account=config.accounts.applied_labor,
+        overhead_account=config.accounts.applied_overhead,
+        charged_later=charged_later(gw.master), line_rates=line_rates(gw.master),
+        item_uoms={i.sku: i.uom for i in gw.master.items},
         categories=config.categories,
         inventory_accounts=tuple(sorted({config.accounts.inventory.raw,
                                          config.accounts.inventory.semi,

@@ -81,12 +81,13 @@ def line_chart(labels: Sequence[str], series: dict[str, Sequence[float]], fmt: F
 
 
 def bar_chart(labels: Sequence[str], stacks: dict[str, Sequence[float]], fmt: Fmt,
-              label: str) -> Markup:
-    """Stacked bars, one column per label, series bottom to top in the order given."""
+              label: str, plan: float | None = None) -> Markup:
+    """Stacked bars, one column per label, series bottom to top in the order given;
+    `plan`: a level drawn across as `line.plan-line` (what each column should reach)."""
     if not labels:
         return Markup('<p class="muted chart-empty">Nothing to draw yet.</p>')
     tops = [sum(s[i] for s in stacks.values()) for i in range(len(labels))]
-    lo, hi = _scale(0.0, max(tops))
+    lo, hi = _scale(0.0, max(tops + ([plan] if plan is not None else [])))
     xs = _xs(len(labels), band=True)
     width = max(2.0, (W - LEFT - RIGHT) / len(labels) * 0.7)
     out = _frame(lo, hi, fmt, labels, xs, label)
@@ -100,6 +101,10 @@ def bar_chart(labels: Sequence[str], stacks: dict[str, Sequence[float]], fmt: Fm
                        f'<title>{escape(labels[i])}: {escape(name)} {escape(fmt(v))}</title>'
                        '</rect>')
             base += v
+    if plan is not None:
+        y = _y(plan, lo, hi)
+        out.append(f'<line class="plan-line" x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" '
+                   f'y2="{y:.1f}"><title>plan {escape(fmt(plan))}</title></line>')
     out.append("</svg>")
     return Markup("".join(out))
 

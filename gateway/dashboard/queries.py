@@ -61,20 +61,31 @@ def overview(conn: sqlite3.Connection) -> dict[str, Any]:
     }
 
 
-def work_orders(conn: sqlite3.Connection, wip_account: str,
+def work_orders(conn: sqlite3.Connection, settings: Any,
                 work_order: str | None = None) -> list[dict[str, Any]]:
-    """Orders with what they have been charged (debits to WIP) and the standard cost of
-    their good output; open orders first, newest first. `work_order`: that one only."""
+    """Orders with what they have been charged (debits to WIP), split into labor and
+    overhead (the credits to applied labor / overhead) and material (the rest), and what
+    has been relieved (credits to WIP); open orders first, newest first. `work_order`:
+    that one only. `settings`: a DashboardSettings (its account codes)."""
     where = "WHERE w.work_order = ?" if work_order is not None else ""
-    params = (wip_account, work_order) if work_order is not None else (wip_account,)
+    wip, lab, ovh = settings.wip_account, settings.labor_account, settings.overhead_account
+    params = (wip, wip, lab, ovh, wip, lab, ovh) + ((work_order,) if work_order is not None else ())
     return _rows(conn, f"""
         SELECT w.*, c.unit_cost AS std_unit_cost, c.method AS cost_method,
-               coalesce(j.charged, 0) AS charged,
+               coalesce(j.charged, 0) AS charged, coalesce(j.relieved, 0) AS relieved,
+               coalesce(j.labor, 0) AS charged_labor,
+               coalesce(j.overhead, 0) AS charged_overhead,
                (SELECT 1 FROM active_orders a WHERE a.work_order = w.work_order) AS running
         FROM work_orders w
         LEFT JOIN item_costs c ON c.item = w.item
-        LEFT JOIN (SELECT work_order, sum(debit) AS charged FROM journal_lines
-                   WHERE account = ? AND work_order IS NOT NULL GROUP BY work_order) j
+        LEFT JOIN (SELECT work_order,
+                          sum(CASE WHEN account = ? THEN debit ELSE 0 END) AS charged,
+                          sum(CASE WHEN account = ? THEN credit ELSE 0 END) AS relieved,
+                          sum(CASE WHEN account = ? THEN credit ELSE 0 END) AS labor,
+                          sum(CASE WHEN account = ? THEN credit ELSE 0 END) AS overhead
+                   FROM journal_lines
+                   WHERE account IN (?, ?, ?) AND work_order IS NOT NULL
+                   GROUP BY work_order) j
                ON j.work_order = w.work_order
         {where}
         ORDER BY w.status = 'closed', coalesce(w.released_seq, 0) DESC, w.work_order""",

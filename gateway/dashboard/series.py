@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-__all__ = ["output", "cost_build_up", "balances", "BUCKET_MINUTES"]
+__all__ = ["output", "cost_build_up", "balances", "side_by_side", "BUCKET_MINUTES"]
 
 BUCKET_MINUTES = (15, 60)
 MAX_POINTS = 96  # a day in 15-minute buckets; older buckets fall off the left
@@ -25,15 +25,19 @@ def _bucket(minutes: int) -> str:
             "printf('%02d', (CAST(strftime('%M', ts) AS INTEGER) / 15) * 15)")
 
 
-def output(conn: sqlite3.Connection, minutes: int = 60,
-           work_order: str | None = None) -> list[dict[str, Any]]:
+def output(conn: sqlite3.Connection, minutes: int = 60, work_order: str | None = None,
+           line: str | None = None) -> list[dict[str, Any]]:
     """Per bucket: good (completions) and scrap quantities and scrap % of the two, for
-    the plant or one work order, oldest first."""
+    the plant, one work order or the orders of one line, oldest first."""
     where = "type IN ('completion', 'scrap')"
     params: tuple = ()
     if work_order is not None:
         where += " AND json_extract(payload, '$.work_order') = ?"
         params = (work_order,)
+    elif line is not None:
+        where += (" AND json_extract(payload, '$.work_order') IN"
+                  " (SELECT work_order FROM work_orders WHERE line = ?)")
+        params = (line,)
     rows = conn.execute(
         f"""SELECT {_bucket(minutes)} AS b,
                    sum(CASE WHEN type = 'completion' THEN json_extract(payload, '$.qty') END),
@@ -86,6 +90,24 @@ def balances(conn: sqlite3.Connection, accounts: tuple[str, ...],
         total += change
         out.append({"bucket": bucket, "value": total})
     return out[-MAX_POINTS:]
+
+
+def side_by_side(conn: sqlite3.Connection, groups: dict[str, tuple[str, ...]],
+                 minutes: int = 15) -> tuple[list[str], dict[str, list[int]]]:
+    """The balances of several account groups on one time axis: every bucket any of them
+    posted in, each group's balance carried forward where it did not move."""
+    each = {name: {p["bucket"]: p["value"] for p in balances(conn, accts, minutes)}
+            for name, accts in groups.items()}
+    buckets = sorted({b for points in each.values() for b in points})[-MAX_POINTS:]
+    out: dict[str, list[int]] = {}
+    for name, points in each.items():
+        before = [v for b, v in sorted(points.items()) if buckets and b < buckets[0]]
+        last, vals = (before[-1] if before else 0), []
+        for b in buckets:
+            last = points.get(b, last)
+            vals.append(last)
+        out[name] = vals
+    return buckets, out
 
 
 def _thin(points: list[dict], keep: int = MAX_POINTS * 2) -> list[dict]:

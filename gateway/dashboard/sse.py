@@ -2,8 +2,10 @@
 
 Each message is `event: snapshot` with `data: {"values": {key: text}}`; the page's
 script puts each text into the elements marked `data-live="key"`. Values are formatted
-here (money with separators and decimals), so the browser never does arithmetic. The
-stream ends when the session expires or logs out.
+here (money with separators and decimals), so the browser never does arithmetic. Keys
+starting `html:` carry markup rendered here (the latest events' rows, a line's chart)
+for elements marked `data-live-html`; charts are redrawn at most every
+`chart_interval_s`. The stream ends when the session expires or logs out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.dashboard import fmt, queries
+from gateway.dashboard import fmt, lines, queries
 from gateway.dashboard.auth import follow_users_file
 from gateway.dashboard.keys import LIVE, SESSIONS, STATE, STREAMS
 from gateway.dashboard.render import session_of
@@ -28,12 +30,18 @@ def _pct(x: float) -> str:
     return f"{x:.1f}"
 
 
-async def snapshot(state: DashboardState) -> dict[str, str]:
-    """Every live value as display text, keyed as the templates' data-live attributes."""
+async def snapshot(state: DashboardState, with_charts: bool = True) -> dict[str, str]:
+    """Every live value as display text, keyed as the templates' data-live attributes
+    (and data-live-html: `html:recent`, `html:line:<line>` when `with_charts`)."""
     d = state.settings.currency_decimals
     v: dict[str, str] = {}
     try:
         live = await state.db.run(queries.live_counts)
+        v["html:recent"] = str(lines.recent_rows(
+            (await state.db.run(queries.overview))["recent"]))
+        if with_charts:
+            drawn = await state.db.run(lambda c: lines.line_charts(c, state.settings.line_rates))
+            v |= {f"html:line:{k}": str(m) for k, m in drawn.items()}
     except DatabaseUnavailable:
         live = None
     if live is not None:
@@ -75,13 +83,21 @@ class SharedSnapshot:
         self._lock = asyncio.Lock()
         self._value: dict[str, str] | None = None
         self._at = 0.0
+        self._charts_at = float("-inf")
 
     async def get(self) -> dict[str, str]:
         async with self._lock:
             now = asyncio.get_running_loop().time()
             if self._value is None or now - self._at >= self.max_age_s:
-                self._value = await snapshot(self.state)
-                self._at = now
+                # charts read many events: redrawn only every chart_interval_s
+                redraw = now - self._charts_at >= self.state.settings.chart_interval_s
+                value = await snapshot(self.state, with_charts=redraw)
+                if redraw:
+                    self._charts_at = now
+                elif self._value is not None:
+                    value = {k: t for k, t in self._value.items()
+                             if k.startswith("html:line:")} | value
+                self._value, self._at = value, now
             return self._value
 
 

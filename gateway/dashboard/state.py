@@ -76,6 +76,17 @@ class DashboardSettings:
     currency: str = "EUR"
     currency_decimals: int = 2
     wip_account: str = "1400"  # [accounts].wip: what an order has been charged
+    # [accounts].applied_labor / applied_overhead: their credits split an order's charges
+    labor_account: str = "5310"
+    overhead_account: str = "5320"
+    # parent item -> what reaches WIP after its completions ("RM-RESIN issues", "WC3
+    # labor"), gateway.dashboard.wip.charged_later: says why an open order's WIP is negative
+    charged_later: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # work center -> item -> standard units an hour (gateway.dashboard.lines.line_rates):
+    # the plan on the overview's per-line output charts
+    line_rates: dict[str, dict[str, float]] = field(default_factory=dict)
+    item_uoms: dict[str, str] = field(default_factory=dict)  # sku -> unit: stock totals per unit
+    chart_interval_s: float = 10.0  # the live stream redraws charts at most this often
     # account code -> its name in the chart of accounts ("1400" -> "Work in process")
     account_names: dict[str, str] = field(default_factory=dict)
     categories: dict[str, list[str]] = field(default_factory=_default_categories)

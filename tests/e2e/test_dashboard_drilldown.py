@@ -31,7 +31,8 @@ async def site(tmp_path):
             work_center_locations={w.id: w.location for w in
                                    __import__("gateway.masterdata", fromlist=["x"])
                                    .load_master(cfg).work_centers},
-            account_names={"1320": "Semi-finished inventory"}))
+            account_names={"1320": "Semi-finished inventory"},
+            line_rates={"WC1": {"S": 10.0}}, charged_later={"F": ("B issues", "WC3 labor")}))
     server = TestServer(create_app(state), host="127.0.0.1")
     await server.start_server()
     yield f"http://127.0.0.1:{server.port}"
@@ -117,6 +118,25 @@ async def test_lot_trace_tree_shows_exactly_the_expected_nodes(site, browser):  
     await shot(page, "trace-lot")
     await page.goto(site + "/trace/shipment/SO-1")
     await expect(page.locator("#lot-tree li[data-type=receipt]")).to_have_count(3)
+    await ctx.close()
+
+
+async def test_charts_on_the_overview_and_ledger_have_a_point_per_quarter(
+        site, browser):  # noqa: F811
+    from playwright.async_api import expect
+
+    ctx, page = await _login(browser, site)
+    # WO-S runs on WC1: its 10 good at 08:40, one column, the plan 10/h = 2.5 a quarter
+    await expect(page.locator("#line-WC1 rect.bar-good title")).to_have_text(["08:30: good 10"])
+    await expect(page.locator("#line-WC1 line.plan-line title")).to_have_text("plan 2.5")
+    await expect(page.locator("#latest-events tbody tr").first).to_contain_text("wo_close")
+    await page.goto(site + "/ledger")
+    # postings in six quarters: 08:00 08:15 08:30 09:00 09:15 09:30
+    await expect(page.locator("#chart-values circle.pt-wip")).to_have_count(6)
+    await expect(page.locator("#chart-values circle.pt-stock")).to_have_count(6)
+    await shot(page, "ledger-chart")
+    await page.goto(site + "/orders/WO-S")
+    await expect(page.locator("#wip-split td").nth(4)).to_have_text("0.00")
     await ctx.close()
 
 

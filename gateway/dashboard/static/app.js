@@ -17,6 +17,11 @@
       if (el.hasAttribute("data-live-state")) el.dataset.state = t;
       el.classList.remove("changed"); void el.offsetWidth; el.classList.add("changed");
     });
+    // markup rendered by the server (rows, charts); never built from strings here
+    document.querySelectorAll("[data-live-html]").forEach(function (el) {
+      var h = v[el.dataset.liveHtml];
+      if (h !== undefined) el.innerHTML = h;
+    });
     document.querySelectorAll("[data-live-width]").forEach(function (el) {
       var w = v[el.dataset.liveWidth];
       if (w !== undefined) el.setAttribute("width", w);

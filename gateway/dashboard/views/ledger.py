@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.dashboard import queries
+from gateway.dashboard import charts, fmt, queries, series
 from gateway.dashboard.keys import STATE
 from gateway.dashboard.render import render
 from gateway.dashboard.views.actions import perform, refuse
@@ -15,9 +15,16 @@ routes = web.RouteTableDef()
 
 @routes.get("/ledger", name="ledger")
 async def ledger(request: web.Request) -> web.Response:
-    data = await request.app[STATE].db.run(queries.ledger)
-    lines = await request.app[STATE].db.run(queries.recent_lines)
-    return render(request, "ledger.html", page="ledger", lines=lines, **data)
+    state = request.app[STATE]
+    data = await state.db.run(queries.ledger)
+    lines = await state.db.run(queries.recent_lines)
+    groups = {"wip": (state.settings.wip_account,), "stock": state.settings.inventory_accounts}
+    buckets, values = await state.db.run(lambda c: series.side_by_side(c, groups, 15))
+    d = state.settings.currency_decimals
+    chart = charts.line_chart([b[5:].replace("-", "/", 1) for b in buckets], values,
+                              lambda v: fmt.money(round(v), d),
+                              "WIP and inventory value per 15 minutes")
+    return render(request, "ledger.html", page="ledger", lines=lines, value_chart=chart, **data)
 
 
 @routes.post(r"/ledger/batches/{seq:\d+}/retry")

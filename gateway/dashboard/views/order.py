@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.dashboard import charts, fmt, queries, series
+from gateway.dashboard import charts, fmt, queries, series, wip
 from gateway.dashboard.keys import STATE
 from gateway.dashboard.render import render
 from gateway.dashboard.views.orders import VARIANCES, with_figures
@@ -18,10 +18,11 @@ VARIANCE_LABELS = {"material_usage": "Material usage", "material_price": "Materi
 
 
 def _read(conn, work_order: str, settings) -> dict | None:
-    found = queries.work_orders(conn, settings.wip_account, work_order)
+    found = queries.work_orders(conn, settings, work_order)
     if not found:
         return None
     order = with_figures(found[0], settings.currency_decimals)
+    order |= {"split": wip.split(order), "wip_note": wip.note(order, settings.charged_later)}
     return {"order": order,
             "events": queries.order_events(conn, work_order),
             "lines": queries.order_lines(conn, work_order),

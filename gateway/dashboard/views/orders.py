@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.dashboard import queries
+from gateway.dashboard import queries, wip
 from gateway.dashboard.keys import STATE
 from gateway.dashboard.render import render
 
@@ -47,8 +47,10 @@ def with_figures(order: dict, decimals: int) -> dict:
 
 
 async def load(state) -> list[dict]:
-    rows = await state.db.run(lambda c: queries.work_orders(c, state.settings.wip_account))
-    return [with_figures(r, state.settings.currency_decimals) for r in rows]
+    rows = await state.db.run(lambda c: queries.work_orders(c, state.settings))
+    return [with_figures(r, state.settings.currency_decimals)
+            | {"split": wip.split(r), "wip_note": wip.note(r, state.settings.charged_later)}
+            for r in rows]
 
 
 @routes.get("/orders", name="orders")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.dashboard import queries
+from gateway.dashboard import lines, queries, wip
 from gateway.dashboard.keys import STATE
 from gateway.dashboard.render import render
 
@@ -30,5 +30,21 @@ async def overview(request: web.Request) -> web.Response:
     state = request.app[STATE]
     live = await state.db.run(queries.live_counts)
     data = await state.db.run(queries.overview)
+    orders = await state.db.run(lambda c: queries.work_orders(c, state.settings))
+    line_charts = await state.db.run(lambda c: lines.line_charts(c, state.settings.line_rates))
     return render(request, "overview.html", page="overview", devices=device_rows(state),
-                  live=live, **data)
+                  live=live, wip=open_wip(orders, state.settings.charged_later),
+                  recent_rows=lines.recent_rows(data["recent"]), line_charts=line_charts,
+                  **data)
+
+
+def open_wip(orders: list[dict], later: dict) -> dict:
+    """The open orders' WIP split (charged by kind, relieved) and, when some are
+    negative, why: for the WIP card."""
+    open_ = [o for o in orders if o["status"] == "open"]
+    total = {k: 0 for k in ("material", "labor", "overhead", "relieved")}
+    for o in open_:
+        for k, v in wip.split(o).items():
+            total[k] += v
+    notes = [f"{o['work_order']}: {n}" for o in open_ if (n := wip.note(o, later))]
+    return total | {"notes": notes}

@@ -56,9 +56,17 @@ async def test_overproduction_is_flagged(viewer, db_path):
     assert "overproduction" not in html[html.index('id="wo-WO-0"'):]  # 100 of 100 is not
 
 
-async def test_stock_totals_no_mixed_units_and_can_say_stale(viewer):
-    html = await page(viewer, "/stock")
+async def test_stock_totals_per_unit_of_measure_and_can_say_stale(dashboard):
+    d = await dashboard(item_uoms={"RAW-STEEL": "kg", "FG-BRACKET": "ea"})
+    assert (await d.login("vic")).status == 303
+    html = await page(d, "/stock")
     by_status = html[html.index("<h2>By status</h2>"):html.index("</table>")]
-    assert "Qty" not in by_status  # one status holds kilograms and pieces
     assert re.search(r'data-stale-key="stock_value" data-stale-value="12,238\.22"', html)
-    assert cells(by_status)[:3] == ["Status", "Lines", "Value"]
+    c = cells(by_status)
+    assert c[:4] == ["Status", "Lines", "Quantity by unit", "Value"]
+    # available holds kilograms and pieces: two totals, never one sum of 1,024.5
+    assert c[4:8] == ["available", "2", "120 ea · 904.5 kg", "12,043.22"]
+    assert c[-4:] == ["Total", "", "123 ea · 916.5 kg", "12,238.22"]
+    assert "1,024.5" not in html
+    rm = html[html.index("<h2>RM"):]
+    assert re.search(r'class="muted loc-qty"><span class="uom-total">916\.5 kg</span></p>', rm)
