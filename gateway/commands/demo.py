@@ -25,6 +25,8 @@ import tempfile
 import msgspec
 
 DEMO_DIR = pathlib.Path(__file__).resolve().parents[2] / "config" / "demo"
+# The demo broker's login, handed to the gateway the way a site hands it: by environment.
+DEMO_MQTT_USER_ENV, DEMO_MQTT_PASSWORD_ENV = "GATEWAY_DEMO_MQTT_USER", "GATEWAY_DEMO_MQTT_PASSWORD"
 LOGINS = (("supervisor", "supervisor", "demo-supervisor"), ("viewer", "viewer", "demo-viewer"))
 
 
@@ -246,7 +248,7 @@ def _start_broker(tmp: pathlib.Path):
 
     try:
         broker = Mosquitto(tmp / "mqtt", username="demo",
-                           password=os.environ.get("GATEWAY_DEMO_MQTT_PASSWORD") or None)
+                           password=os.environ.get(DEMO_MQTT_PASSWORD_ENV) or None)
         broker.start()
         return broker
     except (MosquittoMissing, RuntimeError) as exc:
@@ -287,8 +289,19 @@ def _point_at_simulators(config, tmp: pathlib.Path, port: int, plc, sink, broker
         upstream=_upstream_at(config.upstream, sink),
         dashboard=replace(config.dashboard, listen=f"127.0.0.1:{port}",
                           users_file=str(tmp / "users.toml")),
-        mqtt=replace(config.mqtt, url=broker.url) if broker is not None else None,
+        mqtt=_mqtt_at(config.mqtt, broker),
     )
+
+
+def _mqtt_at(mqtt, broker):
+    """[mqtt] on this run's broker, its login from the environment as in production: the
+    alert routes' sink reads username_env/password_env (anonymous would be refused)."""
+    if broker is None:
+        return None
+    os.environ[DEMO_MQTT_USER_ENV] = broker.username
+    os.environ[DEMO_MQTT_PASSWORD_ENV] = broker.password
+    return msgspec.structs.replace(mqtt, url=broker.url, username_env=DEMO_MQTT_USER_ENV,
+                                   password_env=DEMO_MQTT_PASSWORD_ENV)
 
 
 def _upstream_at(upstream, sink):

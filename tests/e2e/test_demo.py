@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,6 +27,17 @@ def _readings_total(url: str) -> float:
     text = urllib.request.urlopen(url + "metrics", timeout=5).read().decode()
     return sum(float(v) for v in re.findall(r'^gateway_readings_total\{[^}]*\} (\S+)$', text,
                                             flags=re.M))
+
+
+def _alert_deliveries(db: str) -> dict:
+    """The MQTT alert route's rows by state, and the errors it met (read-only)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        rows = conn.execute("SELECT state, last_error FROM alert_deliveries"
+                            " WHERE route = '0:mqtt'").fetchall()
+    out: dict = {"errors": sorted({e for _, e in rows if e})}
+    for state, _ in rows:
+        out[state] = out.get(state, 0) + 1
+    return out
 
 
 def test_demo_prints_url_serves_login_and_counts_rise():
@@ -76,6 +88,15 @@ def _drive(proc: subprocess.Popen, port: int) -> int:
         time.sleep(3)
         second = _readings_total(url)
         assert second > first > 0, (first, second)
+
+        # The trouble moment's alerts leave on the demo broker's plant/alerts (the broker
+        # took them: a row is 'sent' only on its PUBACK), none refused or failing.
+        db = os.path.join(os.path.dirname(books), "demo.db")
+        deadline = time.monotonic() + 60
+        while not (routed := _alert_deliveries(db)).get("sent") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert routed.get("sent") and not routed.get("rejected"), routed
+        assert not routed.get("errors"), routed
 
         # The command the demo printed reads the books the dashboard shows.
         tb = subprocess.run([sys.executable, "-m", "gateway", "journal", "-c", books,
