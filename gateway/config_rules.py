@@ -67,6 +67,7 @@ def check_semantics(parts: dict[str, Any], doc: dict,
         _check_dashboard(parts["dashboard"], demo, out)
     if parts.get("alerts"):
         _check_alert_routes(parts["alerts"].route, parts.get("mqtt"), demo, out)
+        _check_scrap_window(parts["alerts"].scrap_rate, out)
     d: DemoSection | None = parts.get("demo")
     if d is not None and d.events and not pathlib.Path(d.events).is_file():
         out.append(("demo.events", f"file not found: {d.events}"))
@@ -420,6 +421,13 @@ def _check_alert_routes(routes: list, mqtt: MqttSection | None, demo: bool,
             _check_topic(r.mqtt_topic, f"{where}.mqtt_topic", out, wildcards=False)
             if mqtt is None:
                 out.append((f"{where}.mqtt_topic", "needs an [mqtt] section for the connection"))
+
+
+def _check_scrap_window(rule, out: list) -> None:
+    if rule.window_units < rule.min_units:
+        out.append(("alerts.scrap_rate.window_units",
+                    f"{rule.window_units} is below min_units {rule.min_units}: the window"
+                    " would never hold enough units to judge"))
 
 
 def _check_dashboard(d: DashboardSection, demo: bool, out: list) -> None:

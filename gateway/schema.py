@@ -205,6 +205,14 @@ CREATE TABLE IF NOT EXISTS alert_counts (
     PRIMARY KEY (work_order, kind, key)
 ) WITHOUT ROWID;
 
+-- Each open order's latest counts, as many as cover [alerts.scrap_rate] window_units:
+-- a JSON list, oldest first, of [operation, qty] (operation 0: good units), a run of
+-- counts of the same kind in one entry.
+CREATE TABLE IF NOT EXISTS alert_window (
+    work_order TEXT PRIMARY KEY,
+    counts TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- Closed orders' scrap % per work center and operation, kept incrementally (Welford).
 CREATE TABLE IF NOT EXISTS alert_history (
     work_center TEXT NOT NULL,

@@ -5,8 +5,9 @@ For each applied event the book updates the figures of what the event touched (i
 order, its operation, the items its stock moves touch), asks the rule (gateway.alerts.rules)
 and opens, updates or resolves the alert of that key. Figures are read from the journal's
 projections as they stood before the batch (work_orders, stock) plus the book's own small
-projections (alert_counts: scrap per operation, issued per component; alert_history:
-closed orders' scrap % per work center and operation), and the batch's events on top. All
+projections (alert_counts: scrap per operation, issued per component; alert_window: an
+order's latest counts, for the scrap rate's rolling window; alert_history: closed orders'
+scrap % per work center and operation), and the batch's events on top. All
 of it is a cache of one transaction: a batch that rolls back leaves nothing behind.
 Times are the events' own ts, so judging the same events again gives the same rows.
 """
@@ -24,7 +25,7 @@ from gateway.alerts.delivery import enqueue
 from gateway.alerts.rules import (
     Norm, Verdict, judge_consumption, judge_scrap, judge_stalled, judge_stock_out,
 )
-from gateway.alerts.stats import rate_pct, welford_add
+from gateway.alerts.stats import rate_pct, tail_share, welford_add
 from gateway.events import decode_event
 from gateway.timestamps import parse_rfc3339
 
@@ -65,6 +66,8 @@ class _Cache:
     counts: dict[tuple[str, str, str], float] = field(default_factory=dict)
     dirty_counts: set[tuple[str, str, str]] = field(default_factory=set)
     closed: set[str] = field(default_factory=set)
+    windows: dict[str, list[list[float]]] = field(default_factory=dict)  # wo -> [op, qty]
+    dirty_windows: set[str] = field(default_factory=set)
     stock: dict[str, float] = field(default_factory=dict)
     norms: dict[tuple[str, int], Norm] = field(default_factory=dict)
     dirty_norms: set[tuple[str, int]] = field(default_factory=set)
@@ -171,6 +174,13 @@ class AlertBook:
         conn.executemany("DELETE FROM alert_counts WHERE work_order=?",
                          [(wo,) for wo in sorted(c.closed)])
         conn.executemany(
+            "INSERT INTO alert_window(work_order, counts) VALUES (?,?)"
+            " ON CONFLICT(work_order) DO UPDATE SET counts=excluded.counts",
+            [(wo, json.dumps(c.windows[wo])) for wo in sorted(c.dirty_windows)
+             if wo not in c.closed])
+        conn.executemany("DELETE FROM alert_window WHERE work_order=?",
+                         [(wo,) for wo in sorted(c.closed)])
+        conn.executemany(
             "INSERT INTO alert_history(work_center, operation, n, mean, m2) VALUES (?,?,?,?,?)"
             " ON CONFLICT(work_center, operation) DO UPDATE SET n=excluded.n,"
             " mean=excluded.mean, m2=excluded.m2",
@@ -231,6 +241,7 @@ class AlertBook:
         else:
             wo.scrap += qty
             self._count(wo.work_order, "scrap", str(event.operation), qty, add=True)
+        self._window_add(wo.work_order, event.operation if event.type == "scrap" else 0, qty)
         if sign > 0:
             self._count(wo.work_order, "last_count", "", epoch(ts))
             self._clear(f"stalled:{wo.work_order}", ts, "counts again")
@@ -239,6 +250,43 @@ class AlertBook:
         for component, _, how in self._bom.get(wo.item, ()):
             if how == "issue":
                 self._judge_consumption(wo, component, ts)
+
+    def _window(self, wo: str) -> list[list[float]]:
+        c = self._c
+        if wo not in c.windows:
+            row = self.conn.execute("SELECT counts FROM alert_window WHERE work_order=?",
+                                    (wo,)).fetchone()
+            c.windows[wo] = json.loads(row[0]) if row else []
+        return c.windows[wo]
+
+    def _window_add(self, wo: str, op: int, qty: float) -> None:
+        """A count into the order's window (a reversal, qty < 0, takes it back from the
+        newest counts of its kind); counts that left the window are dropped."""
+        counts = self._window(wo)
+        if qty >= 0:
+            if counts and counts[-1][0] == op:
+                counts[-1][1] += qty
+            else:
+                counts.append([op, qty])
+        else:
+            left = -qty
+            for entry in reversed(counts):
+                if entry[0] == op and left > 0:
+                    took = min(entry[1], left)
+                    entry[1] -= took
+                    left -= took
+            counts[:] = [e for e in counts if e[1] > 0]
+        share = tail_share([q for _, q in counts], self.cfg.scrap_rate.window_units)
+        first = next((i for i, s in enumerate(share) if s > 0), len(counts))
+        del counts[:first]
+        self._c.dirty_windows.add(wo)
+
+    def _windowed(self, wo: str, op: int) -> tuple[float, float]:
+        """Scrap at `op` and all units among the order's last window_units units."""
+        counts = self._window(wo)
+        share = tail_share([q for _, q in counts], self.cfg.scrap_rate.window_units)
+        scrap = sum(s for (o, _), s in zip(counts, share) if o == op)
+        return float(scrap), float(share.sum())
 
     def _scrap_ops(self, wo: _Order) -> list[int]:
         c = self._c
@@ -287,11 +335,11 @@ class AlertBook:
         rule = self.cfg.scrap_rate
         if not rule.enabled:
             return
-        scrap = self._c.counts.get((wo.work_order, "scrap", str(op)), 0.0)
+        scrap, units = self._windowed(wo.work_order, op)
         wc = self._wc.get((wo.item, op), wo.line)
         key = f"scrap_rate:{wo.work_order}:op{op}"
-        verdict = judge_scrap(rule, wo.work_order, op, scrap, wo.units, self._norm(wc, op),
-                              key in self._c.alerts)
+        verdict = judge_scrap(rule, wo.work_order, op, scrap, units, self._norm(wc, op),
+                              key in self._c.alerts, windowed=wo.units > units)
         self._settle(key, "scrap_rate", verdict, ts,
                      line=wo.line, work_order=wo.work_order, item=wo.item,
                      why="scrap back within its limit")

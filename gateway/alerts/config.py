@@ -23,6 +23,8 @@ class ScrapRateRule(_Rule):
     sigma: Positive = 3.0       # with history: limit = norm mean + sigma x norm std
     sigma_floor_pct: Pct = 1.0  # the std used is at least this (a steady line has std ~0)
     min_units: Annotated[int, msgspec.Meta(ge=1)] = 20  # judge only after this many units
+    # the rate is over the order's last this many units (good + scrap), not the whole order
+    window_units: Annotated[int, msgspec.Meta(ge=1)] = 200
     min_history: Annotated[int, msgspec.Meta(ge=2)] = 5  # closed orders before the norm counts
 
 

@@ -44,8 +44,10 @@ def _num(x: float) -> str:
 
 
 def judge_scrap(rule: ScrapRateRule, work_order: str, operation: int, scrap: float,
-                units: float, norm: Norm, is_open: bool = False) -> Verdict | None:
-    """Scrap at `operation` over all units of the order (good + scrap), once there are
+                units: float, norm: Norm, is_open: bool = False,
+                windowed: bool = False) -> Verdict | None:
+    """Scrap at `operation` over the order's last window_units units (good + scrap; all
+    of them while the order has fewer, `windowed` once it has more), once there are
     min_units; the limit is the norm (mean + sigma x std) with min_history closed orders,
     max_pct before. An open alert holds until the rate is below CLEAR_FRACTION x limit."""
     if units < rule.min_units:
@@ -63,7 +65,8 @@ def judge_scrap(rule: ScrapRateRule, work_order: str, operation: int, scrap: flo
         return None
     return Verdict("critical" if pct > 2 * limit else "warning", pct, expected, limit,
                    f"scrap {pct:.1f} % on {work_order} op {operation}"
-                   f" ({_num(scrap)} of {_num(units)}); {basis}")
+                   f" ({_num(scrap)} of {'the last ' if windowed else ''}{_num(units)}"
+                   f"{' units' if windowed else ''}); {basis}")
 
 
 def judge_consumption(rule: ConsumptionRule, work_order: str, component: str,

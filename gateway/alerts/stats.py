@@ -48,3 +48,11 @@ def sigma_limit(mean: float, std: float, k: float, floor: float) -> float:
     """mean + k x std, the std taken as at least `floor` (a steady line has std ~0 and
     would otherwise alarm on its first unit of noise)."""
     return mean + k * max(std, floor)
+
+
+def tail_share(qty: np.ndarray, n: float) -> np.ndarray:
+    """How much of each count (oldest first) lies within the last `n` units: the newest
+    counts whole, the one that crosses the window's edge in part, the older ones 0."""
+    qty = np.asarray(qty, dtype=np.float64)
+    newer = np.cumsum(qty[::-1])[::-1] - qty  # units counted after each one
+    return np.minimum(np.maximum(n - newer, 0.0), qty)

@@ -80,3 +80,20 @@ mqtt_topic = "plant/alerts/#"
     assert "alerts.route[0].webhook" in problems and "https" in problems
     assert "alerts.route[0].mqtt_topic: a publish topic cannot contain + or #" in problems
     assert "alerts.route[0].mqtt_topic: needs an [mqtt] section" in problems
+
+
+def test_a_scrap_window_smaller_than_min_units_is_refused(tmp_path):
+    from gateway.config import ConfigError
+    import pytest
+    from tests.gateway.plant import GATEWAY_TOML
+
+    cfg = write_plant(tmp_path, GATEWAY_TOML + """
+[alerts.scrap_rate]
+min_units = 20
+window_units = 10
+""")
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    [problem] = exc.value.problems
+    assert problem.endswith("gateway.toml: alerts.scrap_rate.window_units: 10 is below"
+                            " min_units 20: the window would never hold enough units to judge")

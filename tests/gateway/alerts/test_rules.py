@@ -3,6 +3,7 @@ while the condition persists and resolves it when the condition clears."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 from tests.gateway.alerts.conftest import section
@@ -46,6 +47,41 @@ def test_scrap_rate_fires_above_max_pct_once_and_resolves(plant_for):
     [a] = p.alerts()
     assert (a["state"], a["resolved_by"], a["resolved_at"]) == ("resolved", "gateway", p.ts(7))
     assert a["resolution"] == "scrap back within its limit"
+
+
+def test_scrap_rate_over_the_last_window_units_not_the_whole_order(plant_for):
+    p = plant_for(section(scrap_rate={"window_units": 40}))  # max_pct 5.0, min_units 20
+    p.send(STOCK, release())
+    p.send(good(100))
+    p.send(scrap(2, minute=3))           # last 40: 2 scrap + 38 good = 5.0 %, at the limit
+    assert p.alerts() == []              # (the whole order: 2 of 102 = 2.0 %)
+    p.send(scrap(1, minute=4))           # last 40: 3 + 37 good = 7.5 % > 5.0
+    [a] = p.alerts()                     # (the whole order, 3 of 103 = 2.9 %, would not)
+    assert (a["state"], a["observed"], a["threshold"]) == ("open", 7.5, 5.0)
+    assert a["message"] == ("scrap 7.5 % on WO-1 op 10 (3 of the last 40 units);"
+                            " limit 5.0 % (work center history: 0 closed orders)")
+    p.send(good(37, minute=5))           # last 40: 37 good + the 3 scrap: still 7.5 %
+    [a] = p.alerts()
+    assert (a["state"], a["observed"], a["last_seen"]) == ("open", 7.5, p.ts(5))
+    p.send(good(1, minute=6))            # 38 good + 2 of the 3 scrap = 5.0 %: an open
+    [a] = p.alerts()                     # alert clears only below 4.5 %
+    assert (a["state"], a["observed"]) == ("open", 5.0)
+    p.send(good(1, minute=7))            # 39 good + 1 scrap = 2.5 %: cleared
+    [a] = p.alerts()
+    assert (a["state"], a["resolved_at"]) == ("resolved", p.ts(7))
+    [(counts,)] = p.journal.conn.execute("SELECT counts FROM alert_window").fetchall()
+    assert json.loads(counts) == [[10, 3], [0, 39]]  # only what the window still holds
+    p.send(("wo_close", 8, {"work_order": "WO-1"}))
+    assert p.journal.conn.execute("SELECT count(*) FROM alert_window").fetchone() == (0,)
+
+
+def test_a_reversed_scrap_leaves_the_window(plant_for):
+    p = plant_for(section(scrap_rate={"window_units": 40}))
+    p.send(STOCK, release(), good(30), scrap(4))  # 4 of 34 = 11.8 %: open
+    assert [a["state"] for a in p.alerts()] == ["open"]
+    p.send(("reversal", 3, {"reverses": "e4"}))   # the scrap of 4 taken back: 0 of 30
+    [a] = p.alerts()
+    assert (a["state"], a["resolution"]) == ("resolved", "scrap back within its limit")
 
 
 def test_scrap_rate_against_the_work_center_norm(plant_for):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gateway.alerts.stats import (
-    deviation_pct, mean_std, rate_pct, sigma_limit, welford_add, welford_std,
+    deviation_pct, mean_std, rate_pct, sigma_limit, tail_share, welford_add, welford_std,
 )
 
 
@@ -42,3 +42,11 @@ def test_welford_matches_the_array_form():
 def test_sigma_limit_floors_the_std():
     assert sigma_limit(2.3, 1.1, 3.0, 1.0) == pytest.approx(5.6)
     assert sigma_limit(4.0, 0.0, 3.0, 1.0) == pytest.approx(7.0)  # a steady line
+
+
+def test_tail_share_of_the_last_n_units():
+    counts = [18, 3, 19, 10]                              # oldest first
+    assert tail_share(counts, 40).tolist() == [8, 3, 19, 10]   # 10 + 19 + 3 + 8 of the 18
+    assert tail_share(counts, 100).tolist() == counts           # fewer than n: all of them
+    assert tail_share(counts, 5).tolist() == [0, 0, 0, 5]
+    assert tail_share([], 40).tolist() == []
