@@ -24,6 +24,7 @@ from gateway.alerts.config import AlertsSection
 from gateway.alerts.delivery import enqueue
 from gateway.alerts.rules import (
     Norm, Verdict, judge_consumption, judge_scrap, judge_stalled, judge_stock_out,
+    per_unit_standard,
 )
 from gateway.alerts.stats import rate_pct, tail_share, welford_add
 from gateway.events import decode_event
@@ -99,7 +100,7 @@ class AlertBook:
         self._bom: dict[str, list[tuple[str, float, str]]] = {}   # parent -> components
         self._uses: dict[str, list[tuple[str, float, str]]] = {}  # component -> parents
         for b in master.boms:
-            eff = b.qty_per * (1 + b.scrap_pct / 100)
+            eff = per_unit_standard(b)
             self._bom.setdefault(b.parent, []).append((b.component, eff, b.consumption))
             self._uses.setdefault(b.component, []).append((b.parent, eff, b.consumption))
         self._parents = {c: {p for p, _, _ in uses} for c, uses in self._uses.items()}

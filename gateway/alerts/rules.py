@@ -39,6 +39,22 @@ class Norm:
         return welford_std(self.n, self.m2)
 
 
+def per_unit_standard(bom_line) -> float:
+    """What one unit of the parent should take of a BOM line's component, its planned
+    scrap included: qty_per x (1 + scrap_pct / 100)."""
+    return bom_line.qty_per * (1 + bom_line.scrap_pct / 100)
+
+
+def issue_standards(master) -> dict[str, dict[str, float]]:
+    """Per parent item, its hand-issued components' per-unit standard: what the
+    consumption rule judges (backflushed ones consume the standard by definition)."""
+    out: dict[str, dict[str, float]] = {}
+    for b in master.boms:
+        if b.consumption == "issue":
+            out.setdefault(b.parent, {})[b.component] = per_unit_standard(b)
+    return out
+
+
 def _num(x: float) -> str:
     return f"{x:g}" if x == int(x) else f"{x:.3f}".rstrip("0").rstrip(".")
 

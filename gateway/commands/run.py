@@ -158,6 +158,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
 
     from gateway.account_names import names_by_code
     from gateway.actions import make_act
+    from gateway.alerts.rules import issue_standards
     from gateway.audit import AuditLog
     from gateway.dashboard.app import create_app
     from gateway.dashboard.state import DashboardSettings, DashboardState
@@ -191,6 +192,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
         labor_account=config.accounts.applied_labor,
         overhead_account=config.accounts.applied_overhead,
         charged_later=charged_later(gw.master), line_rates=line_rates(gw.master),
+        issue_standards=issue_standards(gw.master),
         item_uoms={i.sku: i.uom for i in gw.master.items},
         categories=config.categories,
         inventory_accounts=tuple(sorted({config.accounts.inventory.raw,

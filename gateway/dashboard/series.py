@@ -10,7 +10,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-__all__ = ["output", "cost_build_up", "balances", "side_by_side", "BUCKET_MINUTES"]
+__all__ = ["output", "cost_build_up", "balances", "side_by_side", "consumption",
+           "BUCKET_MINUTES"]
 
 BUCKET_MINUTES = (15, 60)
 MAX_POINTS = 96  # a day in 15-minute buckets; older buckets fall off the left
@@ -26,10 +27,13 @@ def _bucket(minutes: int) -> str:
 
 
 def output(conn: sqlite3.Connection, minutes: int = 60, work_order: str | None = None,
-           line: str | None = None) -> list[dict[str, Any]]:
+           line: str | None = None, operation: int | None = None) -> list[dict[str, Any]]:
     """Per bucket: good (completions) and scrap quantities and scrap % of the two, for
-    the plant, one work order or the orders of one line, oldest first."""
+    the plant, one work order or the orders of one line, oldest first; `operation`:
+    the scrap of that routing step only (the units made are all the good and scrap)."""
     where = "type IN ('completion', 'scrap')"
+    at_op = ("" if operation is None
+             else f" AND json_extract(payload, '$.operation') = {int(operation)}")
     params: tuple = ()
     if work_order is not None:
         where += " AND json_extract(payload, '$.work_order') = ?"
@@ -41,15 +45,16 @@ def output(conn: sqlite3.Connection, minutes: int = 60, work_order: str | None =
     rows = conn.execute(
         f"""SELECT {_bucket(minutes)} AS b,
                    sum(CASE WHEN type = 'completion' THEN json_extract(payload, '$.qty') END),
-                   sum(CASE WHEN type = 'scrap' THEN json_extract(payload, '$.qty') END)
+                   sum(CASE WHEN type = 'scrap' THEN json_extract(payload, '$.qty') END),
+                   sum(CASE WHEN type = 'scrap'{at_op} THEN json_extract(payload, '$.qty') END)
             FROM events WHERE {where} AND b IS NOT NULL
             GROUP BY b ORDER BY b DESC LIMIT {MAX_POINTS}""", params).fetchall()
     out = []
-    for bucket, good, scrap in reversed(rows):
-        good, scrap = good or 0.0, scrap or 0.0
+    for bucket, good, scrap, scrap_at in reversed(rows):
+        good, scrap, scrap_at = good or 0.0, scrap or 0.0, scrap_at or 0.0
         made = good + scrap
-        out.append({"bucket": bucket, "good": good, "scrap": scrap,
-                    "scrap_pct": 100.0 * scrap / made if made else 0.0})
+        out.append({"bucket": bucket, "good": good, "scrap": scrap_at,
+                    "scrap_pct": 100.0 * scrap_at / made if made else 0.0})
     return out
 
 
@@ -71,6 +76,27 @@ def cost_build_up(conn: sqlite3.Connection, work_order: str, wip_account: str,
         good += qty or 0.0
         std = round(good * std_unit_cost * 10**decimals) if std_unit_cost is not None else None
         out.append({"seq": seq, "ts": ts, "type": typ, "charged": charged, "standard": std})
+    return _thin(out)
+
+
+def consumption(conn: sqlite3.Connection, work_order: str, component: str,
+                per_unit: float, planned: float) -> list[dict[str, Any]]:
+    """After each count or issue of `component` on the order: issued so far against its
+    standard so far, per_unit x max(good + scrap, planned) (the consumption rule's)."""
+    rows = conn.execute(
+        """SELECT ts, type, json_extract(payload, '$.qty') FROM events
+           WHERE json_extract(payload, '$.work_order') = ?
+             AND (type IN ('completion', 'scrap')
+                  OR (type = 'issue' AND json_extract(payload, '$.item') = ?))
+           ORDER BY seq""", (work_order, component)).fetchall()
+    issued = units = 0.0
+    out = []
+    for ts, typ, qty in rows:
+        if typ == "issue":
+            issued += qty or 0.0
+        else:
+            units += qty or 0.0
+        out.append({"ts": ts, "issued": issued, "standard": per_unit * max(units, planned)})
     return _thin(out)
 
 

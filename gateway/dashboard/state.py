@@ -85,6 +85,9 @@ class DashboardSettings:
     # work center -> item -> standard units an hour (gateway.dashboard.lines.line_rates):
     # the plan on the overview's per-line output charts
     line_rates: dict[str, dict[str, float]] = field(default_factory=dict)
+    # parent item -> hand-issued component -> standard a unit (gateway.alerts.rules.
+    # issue_standards): the standard on a consumption alert's chart
+    issue_standards: dict[str, dict[str, float]] = field(default_factory=dict)
     item_uoms: dict[str, str] = field(default_factory=dict)  # sku -> unit: stock totals per unit
     chart_interval_s: float = 10.0  # the live stream redraws charts at most this often
     # account code -> its name in the chart of accounts ("1400" -> "Work in process")
