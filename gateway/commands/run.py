@@ -210,7 +210,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
                            metrics=metrics, devices=gw.devices,
                            act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch,
                                         config.alerts.route),
-                           audit=audit)
+                           audit=audit, master=gw.master)
     app = create_app(state)
     app.on_cleanup.append(lambda _app: asyncio.to_thread(audit.close))
     _reread_users_on_sighup(loop, app)

@@ -23,6 +23,7 @@ def make_environment(decimals: int) -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = lambda v, sign=False: fmt.money(v, decimals, sign=sign)
     env.filters["qty"] = fmt.qty
+    env.filters["unit_cost"] = lambda v: fmt.unit_cost(v, decimals)
     env.filters["age"] = fmt.age
     env.filters["ts"] = fmt.short_ts
     env.filters["oldest"] = fmt.oldest
