@@ -190,6 +190,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
         currency_decimals=config.gateway.currency_decimals, wip_account=config.accounts.wip,
         labor_account=config.accounts.applied_labor,
         overhead_account=config.accounts.applied_overhead,
+        revenue_account=config.accounts.revenue, cogs_account=config.accounts.cogs,
         charged_later=charged_later(gw.master), line_rates=line_rates(gw.master),
         item_uoms={i.sku: i.uom for i in gw.master.items},
         categories=config.categories,

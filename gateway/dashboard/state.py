@@ -80,6 +80,8 @@ class DashboardSettings:
     # [accounts].applied_labor / applied_overhead: their credits split an order's charges
     labor_account: str = "5310"
     overhead_account: str = "5320"
+    revenue_account: str = "4000"  # [accounts].revenue / cogs: the margin on /money
+    cogs_account: str = "5000"
     # parent item -> what reaches WIP after its completions ("RM-RESIN issues", "WC3
     # labor"), gateway.dashboard.wip.charged_later: says why an open order's WIP is negative
     charged_later: dict[str, tuple[str, ...]] = field(default_factory=dict)
