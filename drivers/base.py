@@ -2,8 +2,9 @@
 
 A driver is registered by name in `drivers.REGISTRY` and has two methods,
 `start(sink)` and `stop()`. It never raises out of its read loop: vendor errors are
-translated at the edge into the tree below, reported through the sink, and the driver
-reconnects with capped backoff.
+translated at the edge into the tree below, reported through the sink (an outage once,
+however many retries it takes; each retry shows as a "reconnecting" state), and the driver
+reconnects with capped backoff. tests/drivers/test_contract.py holds every driver to this.
 
     DriverError
      ├── TransportError   port unplugged, connection refused, session lost

@@ -1,10 +1,12 @@
 """`Reconnecting`: a driver that keeps one session up, whatever the network does.
 
-The loop runs `_session()` until it fails, reports the failure (translated into the
-driver error tree) through the sink, marks the device down, and tries again after a
-capped exponential backoff. A session that had come up resets the backoff; bad
-credentials do not fix themselves in a second, so an AuthError waits longer. Nothing
-ever escapes the loop but cancellation.
+The loop runs `_session()` until it fails, marks the device down, reports the failure
+(translated into the driver error tree) through the sink once per outage, and tries again
+after a capped exponential backoff. A retry that fails with the same kind of error is not
+reported again (the sink sees one more "reconnecting"); one that fails with another kind
+(the broker is back but refuses the credentials) is news, and is. A session that had come
+up resets the backoff and ends the outage; bad credentials do not fix themselves in a
+second, so an AuthError waits longer. Nothing ever escapes the loop but cancellation.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Reconnecting:
 
     async def _run(self) -> None:
         delay = self.backoff_initial
+        reported = None  # the error type this outage was reported with
         while True:
             connects_before = self.connects
             try:
@@ -66,7 +69,11 @@ class Reconnecting:
                 log.info("%s: %s", self.id, error)
                 await self._lost()
                 self._sink.connection(self.id, "down")
-                await self._report(error)
+                if self.connects > connects_before:
+                    reported = None  # the session was up: this is a new outage
+                if type(error) is not reported:
+                    await self._report(error)
+                    reported = type(error)
                 if self.connects > connects_before:
                     delay = self.backoff_initial  # the session was up: start over
                 elif isinstance(error, AuthError):

@@ -59,6 +59,20 @@ def confirm_po(journal: Journal, exception_id: int, po: str, user: str) -> str:
     return _book(journal, exception_id, event, None, user, f"received on {po} by {user}")
 
 
+def approve_invoice(journal: Journal, exception_id: int, user: str) -> str:
+    """Post a held invoice line whose price is off the PO's: the draft again, with
+    `approved_by`, so the price check is skipped (the quantity check never is)."""
+    row = journal.conn.execute("SELECT field FROM exceptions WHERE id=?",
+                               (int(exception_id),)).fetchone()
+    held = _open_exception(journal, exception_id, "invoice_mismatch")
+    if row[0] != "unit_price":
+        raise ActionRefused(f"exception {exception_id} is a {row[0]} mismatch: only a price"
+                            " mismatch can be approved; it matches when receipts cover it,"
+                            " or dismiss it with a reason")
+    event = {**held["draft"], "approved_by": user}
+    return _book(journal, exception_id, event, None, user, f"price approved by {user}")
+
+
 def dismiss(journal: Journal, exception_id: int, reason: str, user: str) -> str:
     dismiss_many(journal, [exception_id], reason, user)
     return f"exception {exception_id} dismissed"
@@ -118,6 +132,8 @@ def make_act(journal: Journal, mapper: Mapper, run: Callable[[Callable[[], str]]
                                                   kw["work_order"], user))
         if action == "confirm_po":
             return await run(lambda: confirm_po(journal, int(kw["exception_id"]), kw["po"], user))
+        if action == "approve_invoice":
+            return await run(lambda: approve_invoice(journal, int(kw["exception_id"]), user))
         if action == "dismiss":
             return await run(lambda: dismiss(journal, int(kw["exception_id"]), kw["reason"], user))
         if action == "dismiss_many":

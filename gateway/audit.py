@@ -4,9 +4,9 @@ journal database and never changed (the schema's triggers refuse UPDATE and DELE
 Actions recorded:
 
     login, logout, login_failed, login_refused (throttled), session_ended (the users
-    file removed or changed the user), assign_count, confirm_po, dismiss, dismiss_many,
-    retry_batch (dashboard; detail says done or why refused), user_add, user_replace,
-    user_remove (`gateway user`).
+    file removed or changed the user), assign_count, confirm_po, approve_invoice, dismiss,
+    dismiss_many, retry_batch (dashboard; detail says done or why refused), user_add,
+    user_replace, user_remove (`gateway user`).
 
 A failed login's actor is the name only when it is a user's; otherwise it is its
 length and a keyed digest, since people type passwords into the name field.

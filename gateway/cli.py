@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trial-balance": ("gateway.commands.reports", "debit, credit, balance per account"),
     "stock": ("gateway.commands.reports", "on hand by item, location, status, lot"),
     "wip": ("gateway.commands.reports", "work orders: counts, WIP, variances"),
+    "ap": ("gateway.commands.subledgers", "open supplier invoices; GRNI not invoiced by PO"),
+    "ar": ("gateway.commands.subledgers", "open receivables by sales order"),
+    "margin": ("gateway.commands.subledgers", "margin per sales order, after its work orders'"
+               " variances"),
     "trace": ("gateway.commands.trace", "GL line, event or batch to its reading; lot or shipment"),
     "reconcile": ("gateway.commands.reconcile", "discrepancies against an ERP snapshot"),
     "replay": ("gateway.commands.replay", "rebuild journal and projections from the events"),

@@ -41,7 +41,8 @@ class Outcome:
 # (pattern in the error text, the sentence); the first match wins, so the specific
 # ones (a plain port under TLS also says "SSL") come before the general ones
 _CAUSES = (
-    (r"WRONG_VERSION_NUMBER|record layer failure|packet length too long|http request",
+    (r"WRONG_VERSION_NUMBER|record layer failure|packet length too long|http request|"
+     r"TLS handshake failed: not a TLS port",
      "not a TLS port: the server answered in plain text (use the plain scheme, or the "
      "TLS listener's port)"),
     (r"CERTIFICATE_VERIFY_FAILED|certificate verify failed",

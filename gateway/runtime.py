@@ -59,6 +59,10 @@ class DeviceStatus:
     cause: str | None = None   # that problem's short name (`not_authorised`, ...), a label
     _told: str | None = None   # the reason last put on the console (once per outage)
     faulted: bool = False      # a device_error episode may be open since the last connect
+    # A driver reports a problem once per outage; each retry after it that fails again
+    # shows only as one more "reconnecting", and is counted against this error.
+    last_error: DriverError | None = None
+    _told_since_retry: bool = False
     was_connected: bool = False
     # readings per whole second of time.monotonic(), the last 10 s of them
     _window: collections.deque = field(default_factory=collections.deque)
@@ -236,6 +240,7 @@ class Gateway:
             st.problems += 1
             if not isinstance(error, DecodeError):
                 st.faulted = True  # an episode is open: the next connect closes it
+                st.last_error, st._told_since_retry = error, True
             if not isinstance(error, DecodeError) and st.state != "connected":
                 st.reason = str(error) or type(error).__name__
                 st.cause = error.cause
@@ -251,17 +256,27 @@ class Gateway:
 
     def connection(self, device: str, state: str) -> None:
         st = self.status.get(device)
+        if st is not None and state == "reconnecting":
+            if st.faulted and st.last_error is not None and not st._told_since_retry:
+                self._retry_failed(device, st.last_error)  # the attempt before this one
+            st._told_since_retry = False
         if st is not None:
             if state == "connected" and st.state != "connected" and not self._stopping:
                 log.info("device %s: connected", device)
                 if st.faulted:  # nothing to close otherwise: no commit for nothing
                     self.queue.put_marker(_Reconnected(device))
                     st.faulted = False
-                st.reason = st._told = st.cause = None
+                st.reason = st._told = st.cause = st.last_error = None
                 st.was_connected = True
             st.state = state
         if self.metrics is not None:
             self.metrics.device_connected.labels(device=device).set(1 if state == "connected" else 0)
+
+    def _retry_failed(self, device: str, error: DriverError) -> None:
+        """One more failed attempt of an outage already reported: counted, not told again."""
+        if self.metrics is not None:
+            self.metrics.device_faults.labels(device=device, cause=error.cause).inc()
+        self.queue.put_marker(_Problem(device, error))  # the episode's occurrences
 
     def devices(self) -> list[dict]:
         """Device rows for the dashboard, led by the journal itself (disk alarms)."""

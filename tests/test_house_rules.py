@@ -75,3 +75,37 @@ def test_the_link_check_finds_a_missing_page(tmp_path):
     bad = tmp_path / "a.py"
     bad.write_text("see " + "docs/" + "here.md and " + "docs/" + "gone.md\n")
     assert docs_links_missing([bad], root=tmp_path) == ["a.py: " + "docs/" + "gone.md"]
+
+
+def commits_cited(paths, root=ROOT, repo=ROOT) -> list[str]:
+    """`path: hash` for every word of a docs page that names a commit of this repository.
+
+    A figure is described by what it is and the command that makes it; the history of
+    how it was reached is in git log, not in the page.
+    """
+    import re
+
+    words = {}
+    for path in paths:
+        for word in re.findall(r"\b[0-9a-f]{7,40}\b", path.read_text(encoding="utf-8")):
+            if re.search(r"[a-f]", word) and re.search(r"\d", word):
+                words.setdefault(word, set()).add(str(path.relative_to(root)))
+    if not words:
+        return []
+    out = subprocess.run(["git", "cat-file", "--batch-check"], cwd=repo, check=True,
+                         input="".join(f"{w}^{{commit}}\n" for w in words).encode(),
+                         capture_output=True).stdout.decode().splitlines()
+    return sorted(f"{p}: {w}" for w, line in zip(words, out) if not line.endswith("missing")
+                  for p in words[w])
+
+
+def test_no_docs_page_cites_a_commit():
+    pages = sorted((ROOT / "docs").glob("**/*.md")) + [ROOT / "README.md"]
+    assert commits_cited(pages) == []
+
+
+def test_the_commit_check_finds_a_commit(tmp_path):
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    (tmp_path / "page.md").write_text(f"faster since {head}; sha256 deadbeef00 is no commit\n")
+    assert commits_cited([tmp_path / "page.md"], root=tmp_path) == [f"page.md: {head}"]

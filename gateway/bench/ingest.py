@@ -1,8 +1,10 @@
 """Ingest stage: MQTT publisher → Mosquitto → MQTT driver → Gateway → committed journal.
 
 Three processes, as on a site: a real broker (simulators.mosquitto), the gateway
-(`python -m gateway.bench.ingest serve CONFIG N OUT`: the real MqttDevices driver and
-Gateway runtime over a plant written out as gateway.toml + CSVs), and a publisher
+(`python -m gateway.bench.ingest serve CONFIG N OUT`: what `gateway run` serves — the
+MqttDevices driver, the Gateway runtime, the batcher and forwarder (to a file sink) and
+the dashboard, all sharing the journal's write lock — over a plant written out as
+gateway.toml + CSVs), and a publisher
 (`... publish ...`) sending canonical events with QoS 1 on the events topic. Each
 payload's `ts` is its publish time; the gateway process records when the transaction
 holding it committed, so latency is publish → commit, on the same host clock.
@@ -19,6 +21,7 @@ import asyncio
 import json
 import os
 import pathlib
+import secrets
 import subprocess
 import sys
 import time
@@ -73,6 +76,17 @@ finished = "1330"
 available = ["available"]
 unavailable = ["quality", "damaged", "pending_putaway"]
 
+# As in production: the batcher and forwarder (to a file, the cheapest sink) and the
+# dashboard run beside the journal and share its write lock.
+[upstream]
+sink = "file"
+path = "var/upstream.jsonl"
+
+[dashboard]
+listen = "127.0.0.1:0"
+users_file = "users.toml"
+secure_cookies = false
+
 [mqtt]
 url = "{url}"
 username_env = "{user_env}"
@@ -90,6 +104,13 @@ def write_site(folder: pathlib.Path, items: int, depth: int, url: str,
         write_master_csv(make_master(items, depth), folder / "master")
     (folder / "var").mkdir(exist_ok=True)
     cfg = folder / f"gateway-{pathlib.Path(db).stem}.toml"
+    users = folder / "users.toml"
+    if not users.exists():  # the dashboard refuses to start without users
+        from gateway.users import UserStore
+
+        store = UserStore(users)
+        store.add("bench", "viewer", secrets.token_urlsafe(16))
+        store.save()
     cfg.write_text(SITE_TOML.format(gateway_id=gateway_id, db=db, synchronous=synchronous,
                                     url=url, user_env=USER_ENV, password_env=PASSWORD_ENV,
                                     topic=TOPIC))
@@ -104,19 +125,20 @@ def site_env(user: str, password: str) -> dict:
 
 async def serve(config_path: str, expected: int, out: str, timeout: float) -> None:
     """Run the real Gateway until `expected` submissions committed; write the record."""
+    from gateway.commands.run import serve as run_serve
     from gateway.config import load_config
     from gateway.masterdata import load_master
-    from gateway.runtime import Gateway
 
     cfg = load_config(config_path)
-    gw = Gateway(cfg, load_master(cfg))
+    master = load_master(cfg)
+    made: list = []
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     # (commit time, publish ts of each submission, results) per transaction; expanded
     # after the run, so the bookkeeping does not take the GIL from the gateway's threads.
     records: list[tuple[float, list, list]] = []
     seen = 0
-    submit = gw.journal.submit
+    submit = None
 
     def recording_submit(subs, side=None):
         nonlocal seen
@@ -129,7 +151,11 @@ async def serve(config_path: str, expected: int, out: str, timeout: float) -> No
             loop.call_soon_threadsafe(stop.set)
         return results
 
-    gw.journal.submit = recording_submit
+    def record_commits(gateway) -> None:
+        nonlocal submit
+        made.append(gateway)
+        submit = gateway.journal.submit
+        gateway.journal.submit = recording_submit
     # A commit that fails raises the gateway's alarm and holds its inputs (it retries
     # until the cause goes away); the bench stops at once and says why instead of
     # waiting out the timeout for readings that will never commit.
@@ -147,9 +173,17 @@ async def serve(config_path: str, expected: int, out: str, timeout: float) -> No
                 return
             await asyncio.sleep(0.05)
 
-    watcher = asyncio.create_task(watch_alarms())
-    runner = asyncio.create_task(gw.run(stop))
+    # `gateway run`'s own serve: journal, drivers, batcher + forwarder, dashboard
+    runner = asyncio.create_task(run_serve(cfg, master, stop=stop, on_gateway=record_commits))
     deadline = loop.time() + 30
+    while not made:
+        if runner.done() or loop.time() > deadline:
+            stop.set()
+            await runner
+            raise RuntimeError("gateway did not start")
+        await asyncio.sleep(0.01)
+    gw = made[0]
+    watcher = asyncio.create_task(watch_alarms())
     while not stop.is_set() and not any(s.state == "connected" for s in gw.status.values()):
         if runner.done() or loop.time() > deadline:
             stop.set()

@@ -48,9 +48,11 @@ def run(args) -> int:
 async def serve(config: Any, master: Any, *, drivers: list | None = None,
                 stop: asyncio.Event | None = None, users: Any = None,
                 secure_cookies: bool | None = None,
-                on_ready: Callable[[dict], None] | None = None) -> int:
+                on_ready: Callable[[dict], None] | None = None,
+                on_gateway: Callable[[Any], None] | None = None) -> int:
     """Run until stopped. `drivers`/`users` let the demo pass its simulators' drivers and
-    its demo accounts; production builds them from the config."""
+    its demo accounts; production builds them from the config. `on_gateway` sees the
+    Gateway before anything runs (the benchmark records its commits through it)."""
     from gateway.journal import JournalBusy
     from gateway.metrics import Metrics
     from gateway.runtime import Gateway
@@ -68,6 +70,8 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
         gw = Gateway(config, master, metrics=metrics, drivers=drivers)
     except JournalBusy as exc:
         raise StartupError(str(exc)) from None
+    if on_gateway is not None:
+        on_gateway(gw)
     info: dict = {"db": str(config.gateway.db), "events": gw.journal.conn.execute(
         "SELECT count(*) FROM events").fetchone()[0]}
     sink = None

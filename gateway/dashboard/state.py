@@ -16,6 +16,7 @@ nothing. Any other exception is a bug: logged, and answered with 500.
 |-----------------|--------------------------------------------|---------------------------------------------|
 | `assign_count`  | exception_id: int, work_order: str         | book an unassigned counter delta to an order |
 | `confirm_po`    | exception_id: int, po: str                 | price a receipt that had no PO from this PO  |
+| `approve_invoice` | exception_id: int                        | post a held invoice line despite its price   |
 | `dismiss`       | exception_id: int, reason: str             | close an exception without a booking         |
 | `retry_batch`   | batch_seq: int                             | put a quarantined batch back in the outbox   |
 | `ack_alert`     | key: str, note: str                        | acknowledge the open alert of this key       |
@@ -43,6 +44,7 @@ __all__ = ["ACTIONS", "Act", "ActionRefused", "DashboardSettings", "DashboardSta
 ACTIONS: dict[str, tuple[str, ...]] = {
     "assign_count": ("exception_id", "work_order"),
     "confirm_po": ("exception_id", "po"),
+    "approve_invoice": ("exception_id",),
     "dismiss": ("exception_id", "reason"),
     "dismiss_many": ("exception_ids", "reason"),
     "retry_batch": ("batch_seq",),

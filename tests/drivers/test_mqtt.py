@@ -321,28 +321,6 @@ def test_missing_broker_program_is_named_with_the_setup_script(tmp_path, monkeyp
     assert f"{tmp_path / 'no-mosquitto'} not found" in str(err.value) and "./setup.sh" in str(err.value)
 
 
-class BrokenProblemSink(RecordingSink):
-    """A sink whose problem() itself fails: the driver must keep trying regardless."""
-
-    async def problem(self, device, error):
-        await super().problem(device, error)
-        raise RuntimeError("exceptions table locked")
-
-
-async def test_driver_survives_a_failing_sink_and_stops_twice_harmlessly(mosquitto):
-    driver = driver_for(mosquitto, password="wrong", backoff_initial=0.05, backoff_max=0.2)
-    await driver.stop()  # before start: nothing to do
-    sink = BrokenProblemSink()
-    await driver.start(sink)
-    try:
-        await wait_until(lambda: len(sink.problems) >= 3, what="three refused attempts, still retrying")
-    finally:
-        await driver.stop()
-        await driver.stop()
-    assert {type(p).__name__ for p in sink.problems} == {"AuthError"}
-    assert sink.states[-1] == "down" and "reconnecting" in sink.states
-
-
 class BatchSink(RecordingSink):
     """A sink that takes a driver's burst in one call, as the gateway does."""
 

@@ -12,7 +12,7 @@ from drivers.base import AuthError
 from drivers.opcua import OpcUaCounters
 from gateway import schema
 from simulators.certs import make_opcua_cert
-from simulators.plc import APPLICATION_URI, PlcSimulator, free_port
+from simulators.plc import APPLICATION_URI, PlcSimulator
 from tests.support.net import RecordingSink as _AnyReadingSink
 from tests.support.net import wait_until
 
@@ -273,36 +273,6 @@ async def test_counter_state_survives_a_crash_through_the_counters_table(plc, tm
     db.close()
 
 
-class FailingOnceSink(RecordingSink):
-    """The gateway's stage refusing one reading (e.g. its queue was closing)."""
-
-    def __init__(self):
-        super().__init__()
-        self.failed = False
-
-    async def reading(self, reading):
-        if not self.failed:
-            self.failed = True
-            raise RuntimeError("mapping stage unavailable")
-        await super().reading(reading)
-
-
-@on_shared_loop
-async def test_reading_the_sink_refused_is_delivered_again_after_reconnect(plc):
-    driver = insecure(plc, line_counters("Flaky"))
-    sink = FailingOnceSink()
-    await driver.start(sink)
-    try:
-        await wait_until(lambda: sink.state == "connected", what="driver connected")
-        await plc.count("Flaky", good=4)
-        await wait_until(lambda: booked(sink) == 4, what="the refused 4, resent")
-    finally:
-        await driver.stop()
-    assert sink.failed and driver.connects == 2
-    assert [r.attrs["event_id"] for r in sink.readings] == ["plc1:ns=2;s=Flaky.Good:0:4"]
-    assert "mapping stage unavailable" in str(sink.problems[0])
-
-
 @on_shared_loop
 async def test_signed_and_encrypted_session_with_pinned_certificate_and_password(certs):
     async with PlcSimulator(["Assy"], security="Basic256Sha256", users={"gw": "s3cret"},
@@ -413,30 +383,6 @@ def test_bad_configuration_names_the_field(kwargs, message):
     with pytest.raises(ValueError) as err:
         OpcUaCounters(**args)
     assert message in str(err.value)
-
-
-class BrokenProblemSink(RecordingSink):
-    """A sink whose problem() itself fails: the driver must keep trying regardless."""
-
-    async def problem(self, device, error):
-        await super().problem(device, error)
-        raise RuntimeError("exceptions table locked")
-
-
-@on_shared_loop
-async def test_driver_survives_a_failing_sink_and_stops_twice_harmlessly():
-    driver = OpcUaCounters("plc1", f"opc.tcp://127.0.0.1:{free_port()}", ASSY, security="None",
-                           allow_insecure=True, backoff_initial=0.05, backoff_max=0.1)
-    await driver.stop()  # before start: nothing to do
-    sink = BrokenProblemSink()
-    await driver.start(sink)
-    try:
-        await wait_until(lambda: len(sink.problems) >= 3, what="three failed attempts, still retrying")
-    finally:
-        await driver.stop()
-        await driver.stop()
-    assert {type(p).__name__ for p in sink.problems} == {"TransportError"}
-    assert sink.states[-1] == "down" and "reconnecting" in sink.states
 
 
 @on_shared_loop

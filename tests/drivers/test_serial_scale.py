@@ -164,47 +164,6 @@ async def test_mt_sics_driver_polls_with_si(rig, sink):
     assert set(sim.commands) == {b"SI"}
 
 
-async def test_stop_closes_the_port_and_reports_down(rig, sink):
-    sim, driver = await rig("toledo")
-    await driver.stop()
-    assert sink.states[-1] == ("scale-mix", "down")
-    sent = len(sink.readings)
-    sim.place(9.0)
-    await frames_pass(sim, 10)
-    assert len(sink.readings) == sent
-    await driver.stop()  # idempotent
-
-
-async def test_a_failing_sink_holds_the_reading_until_it_takes_it(rig, sink):
-    """A scale cannot weigh again for us: a sink that fails gets the same reading again
-    until it takes it, and the weighings behind it wait in the port, in order."""
-    sim, driver = await rig("generic")
-    taken, refused = [], []
-    recording = sink.reading
-
-    async def failing_then_fine(reading):
-        if len(refused) < 4:  # a commit path that is down for a while
-            refused.append(reading)
-            raise RuntimeError("journal unavailable")
-        taken.append(reading)
-        await recording(reading)
-
-    sink.reading = failing_then_fine
-    sim.place(1.0)
-    await frames_pass(sim, 6)
-    sim.remove()
-    await frames_pass(sim, 6)
-    sim.place(2.0)
-    await frames_pass(sim, 6)
-    deadline = time.monotonic() + 5
-    while len(taken) < 2:
-        assert time.monotonic() < deadline, (refused, taken)
-        await asyncio.sleep(0.01)
-    assert [r.value for r in refused] == [1.0] * 4  # the same reading, offered again
-    assert [r.value for r in taken] == [1.0, 2.0]   # none lost, none reordered
-    assert refused[0] is taken[0] and driver.held == 1
-
-
 @pytest.mark.parametrize("kw, message", [
     ({"protocol": "modbus"}, "protocol: 'modbus' is not one of"),
     ({"poll_interval": 0}, "poll_interval: 0 must be > 0"),
@@ -215,7 +174,6 @@ async def test_a_failing_sink_holds_the_reading_until_it_takes_it(rig, sink):
 def test_bad_configuration_names_the_field_and_value(kw, message):
     with pytest.raises(ValueError, match=message):
         SerialScale("s", "/dev/null", **kw)
-
 
 
 @pytest.mark.parametrize("protocol", ["mt-sics", "toledo"])

@@ -107,21 +107,6 @@ async def test_garbage_is_a_decode_error_and_scanning_goes_on(rig, sink):
     assert sink.readings[0].attrs["work_order"] == "9"
 
 
-async def test_unplug_and_replug_reconnects_and_goes_on(rig, sink):
-    sim, driver = await rig()
-    sim.scan("WO:1")
-    await sink.wait_for(lambda: len(sink.readings) == 1, what="first scan")
-    sim.unplug()
-    await sink.wait_for(lambda: sink.transport_errors, what="unplug noticed")
-    await sink.wait_for(lambda: sink.count_state("reconnecting") >= 2, what="retries")
-    sim.replug()
-    await sink.wait_for(lambda: sink.count_state("connected") == 2, what="reconnected")
-    sim.scan("WO:2")
-    await sink.wait_for(lambda: len(sink.readings) == 2, what="scan after replug")
-    assert [r.attrs["work_order"] for r in sink.readings] == ["1", "2"]
-    assert driver.connects == 2 and len(sink.transport_errors) == 1
-
-
 async def test_many_codes_in_one_read_each_become_a_reading(rig, sink):
     sim, _ = await rig()
     codes = [f"WO:{i}" for i in range(50)]

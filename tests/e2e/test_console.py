@@ -123,8 +123,8 @@ def test_run_with_everything_down_says_what_and_why_within_10_s(tmp_path):
 
 
 def test_retries_of_a_device_that_stays_down_are_one_exception_per_device(tmp_path):
-    """Backoff 0.5, 1, 2, 4 s: ~5 tries of each network device in 9 s, the serial port's
-    outage reported once; every device ends with one open episode counting its tries."""
+    """Backoff 0.5, 1, 2, 4 s: ~5 tries of each network device in 9 s. Each driver reports
+    its outage once; every device ends with one open episode counting its tries."""
     cfg, *_ = down_plant(tmp_path)
     with reaped(start(cfg)) as proc:
         read_until(proc, lambda _: False, 9.0)
@@ -138,7 +138,7 @@ def test_retries_of_a_device_that_stays_down_are_one_exception_per_device(tmp_pa
     assert [(r[0], r[1], r[3]) for r in rows] == [
         ("plc", "open", 1), ("press", "open", 1), ("scale", "open", 1)], rows
     tries = {r[0]: r[2] for r in rows}
-    assert tries["plc"] >= 4 and tries["press"] >= 4 and tries["scale"] == 1, tries
+    assert tries["plc"] >= 4 and tries["press"] >= 4 and tries["scale"] >= 2, tries
 
 
 def test_a_device_that_comes_back_says_so_and_closes_its_fault(tmp_path):

@@ -142,3 +142,56 @@ async def test_dismiss_many_dismisses_all_or_none(setup):
         "SELECT id, status, resolution, resolved_by FROM exceptions WHERE id IN (?, ?)"
         " ORDER BY id", (a, c)).fetchall() == [(a, "dismissed", "cable fixed", "sam"),
                                               (c, "dismissed", "cable fixed", "sam")]
+
+
+def _lines(journal, event_id, codes) -> set[tuple]:
+    role = {code: key for key, code in codes.items()}
+    return {(role[a], d, c) for a, d, c in journal.conn.execute(
+        "SELECT account, debit, credit FROM journal_lines WHERE event_id=?", (event_id,))}
+
+
+async def test_a_price_mismatch_approved_posts_the_draft_with_who_approved_it(setup, tmp_path):
+    journal, act = setup
+    codes = load_config(str(tmp_path / "gateway.toml")).accounts.by_key()
+    journal.submit([Submission(ev("r1", "receipt", item="A", qty=10, location="L1",
+                                  unit_price=2.10, po="PO-1"), source="erp")])
+    # 2.20 is 4.76 % over PO-1's 2.10: held
+    [res] = journal.submit([Submission(ev("i1", "supplier_invoice", invoice="INV-7", po="PO-1",
+                                          item="A", qty=10, unit_price=2.20), source="erp")])
+    assert res.status == "rejected"
+    (exc,) = journal.conn.execute("SELECT id FROM exceptions WHERE kind='invoice_mismatch'"
+                                  " AND event_id='i1'").fetchone()
+    with pytest.raises(ActionRefused, match="is a invoice_mismatch, not a no_po"):
+        await act("confirm_po", user="cora", exception_id=exc, po="PO-1")
+    assert await act("approve_invoice", user="cora", exception_id=exc) == \
+        f"supplier_invoice i1 booked; exception {exc} resolved"
+    src, by = journal.conn.execute("SELECT source, json_extract(payload, '$.approved_by')"
+                                   " FROM events WHERE id='i1'").fetchone()
+    assert (src, by) == ("supervisor:cora", "cora")
+    # GRNI 10 x 2.10 = 21.00 cleared; AP 10 x 2.20 = 22.00; the 1.00 between is the variance
+    assert _lines(journal, "i1", codes) == {("grni", 2100, 0), ("ap", 0, 2200),
+                                            ("invoice_price_variance", 100, 0)}
+    assert journal.conn.execute("SELECT status, resolved_by, resolution FROM exceptions"
+                                " WHERE id=?", (exc,)).fetchone() == \
+        ("resolved", "cora", "price approved by cora")
+    with pytest.raises(ActionRefused, match="already resolved"):
+        await act("approve_invoice", user="cora", exception_id=exc)
+
+
+async def test_a_quantity_mismatch_cannot_be_approved_only_dismissed(setup):
+    journal, act = setup
+    journal.submit([Submission(ev("r1", "receipt", item="A", qty=4, location="L1",
+                                  unit_price=2.10, po="PO-1"), source="erp")])
+    journal.submit([Submission(ev("i2", "supplier_invoice", invoice="INV-8", po="PO-1",
+                                  item="A", qty=6, unit_price=2.10), source="erp")])
+    (exc, reason) = journal.conn.execute("SELECT id, reason FROM exceptions"
+                                         " WHERE kind='invoice_mismatch'").fetchone()
+    assert "qty 6 > 4 received and not invoiced on PO-1 A" in reason
+    with pytest.raises(ActionRefused, match="is a qty mismatch: only a price mismatch"):
+        await act("approve_invoice", user="cora", exception_id=exc)
+    assert journal.conn.execute("SELECT status FROM exceptions WHERE id=?",
+                                (exc,)).fetchone() == ("open",)
+    assert journal.conn.execute("SELECT COUNT(*) FROM events WHERE id='i2'").fetchone() == (0,)
+    await act("dismiss", user="cora", exception_id=exc, reason="supplier sends a credit note")
+    assert journal.conn.execute("SELECT status FROM exceptions WHERE id=?",
+                                (exc,)).fetchone() == ("dismissed",)

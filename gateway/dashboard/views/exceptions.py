@@ -1,5 +1,6 @@
 """Exceptions to resolve, with the raw input verbatim; supervisors assign an unassigned
-count to a work order, confirm a PO for a receipt without one, or dismiss with a reason."""
+count to a work order, confirm a PO for a receipt without one, approve an invoice line held
+for its price, or dismiss with a reason."""
 
 from __future__ import annotations
 
@@ -61,6 +62,12 @@ async def confirm_po(request: web.Request) -> web.StreamResponse:
     if not po or len(po) > 64:
         refuse(request, back, f"po: {po!r} must be 1 to 64 characters")
     return await perform(request, "confirm_po", back, exception_id=exc_id, po=po)
+
+
+@routes.post(r"/exceptions/{id:\d+}/approve")
+async def approve_invoice(request: web.Request) -> web.StreamResponse:
+    exc_id, back = await _open_exception(request, "invoice_mismatch")
+    return await perform(request, "approve_invoice", back, exception_id=exc_id)
 
 
 @routes.post("/exceptions/dismiss")

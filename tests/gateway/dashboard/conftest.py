@@ -51,8 +51,8 @@ class ActRecorder:
         if action == "dismiss_many":
             for exc_id in kw["exception_ids"]:
                 sample_plant.resolve_in_db(self.db_path, exc_id, "dismissed", kw["reason"], user)
-        elif action in ("assign_count", "confirm_po"):
-            what = kw.get("work_order") or kw.get("po")
+        elif action in ("assign_count", "confirm_po", "approve_invoice"):
+            what = kw.get("work_order") or kw.get("po") or "approved"
             sample_plant.resolve_in_db(self.db_path, kw["exception_id"], "resolved", f"-> {what}", user)
         return f"{action} done"
 

@@ -164,3 +164,58 @@ async def test_supervisor_dismisses_the_selected_exceptions_at_once(dashboard, a
     none = await d.client.post("/exceptions/dismiss", data=[("csrf", token), ("reason", "x")],
                                headers={"Origin": d.origin}, allow_redirects=False)
     assert none.status == 303 and len(act.calls) == 1  # nothing selected: refused
+
+
+def _held_invoices(db_path) -> tuple[int, int]:
+    """A price mismatch and a quantity mismatch, as the journal holds them."""
+    conn = sqlite3.connect(db_path)
+    with conn:
+        ids = []
+        for field, reason in (("unit_price", "price 2.20 is 4.76 % over PO-1's 2.10"
+                                             " (tolerance 2 %)"),
+                              ("qty", "qty 6 > 4 received and not invoiced on PO-1 A")):
+            draft = {"id": f"i-{field}", "type": "supplier_invoice", "invoice": "INV-7"}
+            ids.append(conn.execute(
+                "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
+                " VALUES ('2026-11-22T03:12:00Z', 'invoice_mismatch', 'erp', ?, ?, ?, ?)",
+                (draft["id"], field, reason,
+                 f'{{"reason": "{reason}", "draft": {{"id": "{draft["id"]}"}}}}')).lastrowid)
+    conn.close()
+    return ids[0], ids[1]
+
+
+async def test_a_held_invoice_price_is_approved_on_the_page_and_audited(dashboard, act,
+                                                                        db_path):
+    price, qty = _held_invoices(db_path)
+    d, token = await supervisor(dashboard)
+    page = await (await d.client.get("/exceptions")).text()
+    assert f'action="/exceptions/{price}/approve"' in page
+    assert f'action="/exceptions/{qty}/approve"' not in page  # a quantity is never approved
+    assert f'action="/exceptions/{qty}/dismiss"' in page
+    resp = await d.post(f"/exceptions/{price}/approve", {}, token=token)
+    assert resp.status == 303
+    assert act.calls == [("approve_invoice", {"user": "sam", "exception_id": price})]
+    assert exception_status(db_path, price) == ("resolved", "-> approved", "sam")
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT actor, action, target FROM audit WHERE action="
+                            "'approve_invoice'").fetchall() == \
+            [("sam", "approve_invoice", f"exception {price}")]
+    finally:
+        conn.close()
+    # not an invoice line: named, never reaching the seam
+    resp = await d.post("/exceptions/3/approve", {}, token=token)
+    page = await (await d.client.get(resp.headers["Location"])).text()
+    assert "is a &#39;decode_error&#39;, not a &#39;invoice_mismatch&#39;" in page
+    assert len(act.calls) == 1
+
+
+async def test_a_viewer_cannot_approve_a_held_invoice(dashboard, act, db_path):
+    price, _ = _held_invoices(db_path)
+    d = await dashboard()
+    assert (await d.login("vic")).status == 303
+    token = await d.csrf("/exceptions")
+    assert "/approve" not in await (await d.client.get("/exceptions")).text()
+    resp = await d.post(f"/exceptions/{price}/approve", {}, token=token)
+    assert resp.status == 403 and "vic is a viewer" in await resp.text()
+    assert act.calls == [] and exception_status(db_path, price)[0] == "open"

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
+from markupsafe import escape
 
 LIVE = re.compile(r"<script>alert|<img src=x", re.I)
 HREF_RE = re.compile(r'(?:href|action)="(/[^"#]*)"')
@@ -182,11 +183,21 @@ async def test_live_updates_carry_markup_as_text_for_textcontent(marked):
     values = json.dumps(data)
     assert M["dev_reason"] in data.values() and M["dev_alarm"] in data.values(), values
     assert any(M["dev_id"] in key for key in data), values
-    # The page writes live values with textContent only: markup stays text.
+    # Rows and charts come rendered by the server (autoescaped templates): planted markup
+    # is in them, as text only.
+    html = {k: v for k, v in data.items() if k.startswith("html:")}
+    assert html, values
+    for key, fragment in html.items():
+        assert not LIVE.search(fragment), (key, _around(fragment))
+    assert any(str(escape(m)) in f for m in M.values() for f in html.values()), html
+    # The page writes live values with textContent; markup only from those html: keys.
     app_js = Path(__file__).resolve().parents[3] / "gateway/dashboard/static/app.js"
     script = app_js.read_text()
     assert "textContent" in script
-    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", script)
+    sinks = re.findall(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", script)
+    assert sinks == ["innerHTML"] and "el.innerHTML = v[el.dataset.liveHtml]" not in script
+    assert re.search(r"var h = v\[el\.dataset\.liveHtml\];\s*if \(h !== undefined\) "
+                     r"el\.innerHTML = h;", script)
 
 
 async def _upload(d, text: str, name: str):

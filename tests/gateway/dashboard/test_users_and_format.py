@@ -160,7 +160,8 @@ def test_public_surface_is_what_it_claims():
 
     for mod in (dashboard, metrics, users):
         assert all(hasattr(mod, name) for name in mod.__all__), mod.__name__
-    assert set(dashboard.ACTIONS) == {"assign_count", "confirm_po", "dismiss", "dismiss_many",
+    assert set(dashboard.ACTIONS) == {"assign_count", "confirm_po", "approve_invoice", "dismiss",
+                                      "dismiss_many",
                                       "retry_batch", "ack_alert", "resolve_alert"}
 
 
