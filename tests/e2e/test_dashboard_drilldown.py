@@ -167,7 +167,8 @@ async def test_item_page_from_the_stock_page_with_its_moves_and_cost_tree(
 
 @pytest.mark.parametrize("path", ["/", "/orders", "/orders/WO-F", "/trace/event/5",
                                   "/trace/lot/LOT-A1", "/trace/shipment/SO-1", "/ledger",
-                                  "/stock", "/exceptions", "/alerts", "/items/F", "/items/A"])
+                                  "/stock", "/exceptions", "/alerts", "/items/F", "/items/A",
+                                  "/money", "/audit", "/reconcile", "/trace"])
 async def test_pages_fit_a_tablet_without_horizontal_scroll(site, browser, path):  # noqa: F811
     ctx, page = await _login(browser, site, width=800)
     await page.goto(site + path)
@@ -175,5 +176,7 @@ async def test_pages_fit_a_tablet_without_horizontal_scroll(site, browser, path)
     culprits = await page.evaluate("""() => [...document.querySelectorAll('main *')]
         .filter(e => e.getBoundingClientRect().right > 800).slice(0, 3)
         .map(e => e.tagName + '.' + e.className + ' ' + (e.id || ''))""")
+    # every page as the tests saw it at a tablet's width (test-artifacts/, see README)
+    await shot(page, "tablet-" + (path.strip("/").replace("/", "-") or "overview"))
     assert wide <= 800, f"{path}: {wide} px wide at an 800 px viewport: {culprits}"
     await ctx.close()
