@@ -55,6 +55,8 @@ async def test_controller_lands_on_ledger_variances_and_margin_and_may_act(as_ro
     assert "Nothing shipped yet." in html
     assert (await d.client.get("/audit")).status == 200
     assert "/ledger/batches/2/retry" in await (await d.client.get("/ledger")).text()
+    exceptions = await (await d.client.get("/exceptions")).text()
+    assert "/exceptions/3/dismiss" in exceptions and "You are logged in as a viewer" not in exceptions
     resp = await d.post("/exceptions/3/dismiss", {"reason": "noise"},
                         token=await d.csrf("/exceptions"))
     assert resp.status == 303
