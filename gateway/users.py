@@ -4,7 +4,7 @@ The file holds one `[[users]]` table per person:
 
     [[users]]
     name = "maria"
-    role = "supervisor"                 # viewer | supervisor
+    role = "supervisor"                 # viewer | supervisor | controller
     hash = "scrypt$65536$8$2$<salt b64>$<key b64>"
 
 Each user has their own random salt and the hash names its own cost (n, r, p), so a
@@ -32,12 +32,15 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["ROLES", "User", "UserError", "UserStore", "hash_password", "needs_rehash",
+__all__ = ["ACTING_ROLES", "ROLES", "User", "UserError", "UserStore", "hash_password", "needs_rehash",
            "verify_password"]
 
 log = logging.getLogger("gateway.users")
 
-ROLES = ("viewer", "supervisor")
+ROLES = ("viewer", "supervisor", "controller")
+# who may change anything through the dashboard (resolve, dismiss, retry, acknowledge):
+# a controller acts on the same metrics as a supervisor; a viewer only looks
+ACTING_ROLES = frozenset({"supervisor", "controller"})
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 # scrypt cost: one of the equivalent settings current guidance lists (N=2^17 r=8 p=1,
 # N=2^16 r=8 p=2, ...). 2^16/8/2 takes 64 MiB and ~0.26 s on the gateway's 2 cores
@@ -59,8 +62,8 @@ class User:
     hash: str
 
     @property
-    def is_supervisor(self) -> bool:
-        return self.role == "supervisor"
+    def may_act(self) -> bool:
+        return self.role in ACTING_ROLES
 
 
 def _b64(data: bytes) -> str:

@@ -195,6 +195,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
         currency_decimals=config.gateway.currency_decimals, wip_account=config.accounts.wip,
         labor_account=config.accounts.applied_labor,
         overhead_account=config.accounts.applied_overhead,
+        revenue_account=config.accounts.revenue, cogs_account=config.accounts.cogs,
         charged_later=charged_later(gw.master), line_rates=line_rates(gw.master),
         issue_standards=issue_standards(gw.master),
         item_uoms={i.sku: i.uom for i in gw.master.items},
@@ -216,7 +217,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
                            metrics=metrics, devices=gw.devices,
                            act=make_act(gw.journal, gw.mapper, on_journal_thread, retry_batch,
                                         config.alerts.route),
-                           audit=audit)
+                           audit=audit, master=gw.master)
     app = create_app(state)
     app.on_cleanup.append(lambda _app: asyncio.to_thread(audit.close))
     _reread_users_on_sighup(loop, app)

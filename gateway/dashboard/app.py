@@ -17,8 +17,9 @@ from gateway.dashboard.middleware import gate, security_headers
 from gateway.dashboard.render import make_environment
 from gateway.dashboard.throttle import LoginThrottle
 from gateway.dashboard.state import DashboardState
-from gateway.dashboard.views import (alert, alerts, audit, exceptions, ledger, login, metrics, order, orders,
-                                     overview, reconcile, stock, trace)
+from gateway.dashboard.views import (alert, alerts, audit, exceptions, item, ledger, login,
+                                     metrics, money, order, orders, overview, reconcile, stock,
+                                     trace)
 
 __all__ = ["create_app", "STATIC"]
 
@@ -53,7 +54,7 @@ def create_app(state: DashboardState) -> web.Application:
     app[STREAMS] = set()
     app[LIVE] = sse.SharedSnapshot(state, max_age_s=s.sse_interval_s * 0.9)
     for mod in (login, overview, orders, stock, alerts, exceptions, ledger, reconcile, metrics,
-                sse, order, alert, trace, audit):  # drill-down pages: one order, event / lot traces
+                sse, order, alert, trace, audit, item, money):  # drill-down: order, item, traces
         app.router.add_routes(mod.routes)
     app.router.add_get("/favicon.ico", _favicon)
     app.router.add_static("/static/", STATIC, name="static", append_version=True)

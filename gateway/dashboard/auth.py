@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.users import User, UserStore
+from gateway.users import ACTING_ROLES, User, UserStore
 
 log = logging.getLogger("gateway.dashboard.auth")
 
@@ -39,8 +39,9 @@ class Session:
     data: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def is_supervisor(self) -> bool:
-        return self.role == "supervisor"
+    def may_act(self) -> bool:
+        """The role may change things (gateway.users.ACTING_ROLES); a viewer only looks."""
+        return self.role in ACTING_ROLES
 
     def matches(self, user: User | None) -> bool:
         """True while the users file still has this session's user, role and password."""

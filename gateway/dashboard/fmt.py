@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 
 from gateway.money import to_people, to_str
 
-__all__ = ["money", "money_plain", "qty", "age", "oldest", "short_ts", "visible"]
+__all__ = ["money", "money_plain", "unit_cost", "qty", "age", "oldest", "short_ts", "visible"]
 
 MINUS = "\u2212"  # a real minus sign: reads better than a hyphen in a table
 
@@ -24,6 +24,14 @@ def money(minor: int | None, decimals: int = 2, *, sign: bool = False) -> str:
 def money_plain(minor: int, decimals: int = 2) -> str:
     """Machine form for CSV: `-1234.56` (decimal string, currency decimals, see docs/operations.md)."""
     return to_str(minor, decimals)
+
+
+def unit_cost(value: float | None, decimals: int = 2) -> str:
+    """A unit cost to two more places than the currency has: sub-cent costs stay visible."""
+    if value is None:
+        return ""
+    text = f"{abs(value):,.{decimals + 2}f}"
+    return (MINUS + text) if value < 0 and float(text.replace(",", "")) else text
 
 
 def qty(value: float | int | None, places: int = 3) -> str:

@@ -17,6 +17,7 @@ from gateway.dashboard.csrf import check_origin, check_token
 from gateway.dashboard.keys import SESSION, SESSIONS, STATE
 from gateway.dashboard.peers import _ip, client_address, request_scheme
 from gateway.dashboard.render import render
+from gateway.dashboard.roles import PAGE_ROLES, may_see
 from gateway.dashboard.state import DatabaseUnavailable
 from gateway.dashboard.views.audit import note
 from gateway.dashboard.views.login import set_session_cookie
@@ -94,6 +95,9 @@ async def gate(request: web.Request, handler):
         if request.method in ("GET", "HEAD") and path != STREAM:
             raise web.HTTPSeeOther(f"{LOGIN}?next={quote(request.path_qs, safe='/')}")
         raise web.HTTPUnauthorized(text="login required")
+    if not may_see(s.role, path):
+        raise web.HTTPForbidden(text=f"refused: {s.user} is a {s.role}; this page is for "
+                                     f"{' and '.join(sorted(PAGE_ROLES[path]))}s")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         check_origin(request, request.app[STATE].settings.allowed_origins,
                      scheme=request_scheme(request))
@@ -109,10 +113,10 @@ async def gate(request: web.Request, handler):
                           error="The login form had expired. Please log in again.")
             set_session_cookie(request, resp, fresh.sid)
             return resp
-        if path not in (LOGIN, LOGOUT) and not s.is_supervisor:
+        if path not in (LOGIN, LOGOUT) and not s.may_act:
             log.warning("refused %s %s: %r is a %s", request.method, path, s.user, s.role)
             raise web.HTTPForbidden(text=f"refused: {s.user} is a {s.role}; "
-                                         "only supervisors may change anything")
+                                         "only supervisors and controllers may change anything")
     try:
         resp = await handler(request)
     except web.HTTPNotFound as exc:

@@ -8,7 +8,7 @@ from typing import Any
 
 __all__ = ["overview", "work_orders", "stock", "exceptions", "open_work_orders", "ledger",
            "outbox", "live_counts", "exception", "batch", "order_events", "order_lines",
-           "recent_lines"]
+           "recent_lines", "item"]
 
 
 def _rows(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
@@ -125,6 +125,18 @@ def stock(conn: sqlite3.Connection) -> dict[str, Any]:
                                FROM stock WHERE qty != 0 OR value != 0
                                GROUP BY status ORDER BY status != 'available', status""")
     return {"rows": rows, "by_status": by_status}
+
+
+def item(conn: sqlite3.Connection, sku: str) -> dict[str, Any] | None:
+    """One item's book (qty, value, unit cost) and its stock rows by location, status and
+    lot; None when the journal has never seen it."""
+    book = conn.execute("SELECT * FROM item_costs WHERE item = ?", (sku,)).fetchone()
+    rows = _rows(conn, """SELECT location, status, lot, qty, value FROM stock
+                          WHERE item = ? AND (qty != 0 OR value != 0)
+                          ORDER BY location, status != 'available', status, lot""", (sku,))
+    if book is None and not rows:
+        return None
+    return {"book": dict(book) if book else None, "rows": rows}
 
 
 def exceptions(conn: sqlite3.Connection, status: str | None) -> list[dict[str, Any]]:

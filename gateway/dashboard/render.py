@@ -9,7 +9,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from gateway.dashboard import fmt
+from gateway.dashboard import fmt, roles
 from gateway.dashboard.keys import JINJA, SESSION, STATE
 
 __all__ = ["make_environment", "render", "flash", "session_of"]
@@ -23,6 +23,7 @@ def make_environment(decimals: int) -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = lambda v, sign=False: fmt.money(v, decimals, sign=sign)
     env.filters["qty"] = fmt.qty
+    env.filters["unit_cost"] = lambda v: fmt.unit_cost(v, decimals)
     env.filters["age"] = fmt.age
     env.filters["ts"] = fmt.short_ts
     env.filters["oldest"] = fmt.oldest
@@ -48,6 +49,7 @@ def render(request: web.Request, template: str, *, status: int = 200, page: str 
     html = request.app[JINJA].get_template(template).render(
         page=page, session=s, user=s.user if s else None, role=s.role if s else None,
         csrf=s.csrf if s else "", settings=state.settings,
+        may_act=bool(s and s.may_act), nav=roles.nav(s.role if s else None),
         flashes=s.data.pop("flash", []) if s else [],
         static=lambda f: str(request.app.router["static"].url_for(filename=f)), **ctx)
     return web.Response(text=html, status=status, content_type="text/html")

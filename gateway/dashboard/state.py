@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from costing.master import MasterData
 from gateway.metrics import Metrics
 from gateway.users import UserStore
 
@@ -81,6 +82,8 @@ class DashboardSettings:
     # [accounts].applied_labor / applied_overhead: their credits split an order's charges
     labor_account: str = "5310"
     overhead_account: str = "5320"
+    revenue_account: str = "4000"  # [accounts].revenue / cogs: the margin on /money
+    cogs_account: str = "5000"
     # parent item -> what reaches WIP after its completions ("RM-RESIN issues", "WC3
     # labor"), gateway.dashboard.wip.charged_later: says why an open order's WIP is negative
     charged_later: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -131,9 +134,22 @@ class DashboardState:
     # audit(gateway.audit.AuditEntry) -> awaitable: appends to the audit log (an AuditLog);
     # None: entries are only logged
     audit: Callable[[Any], Awaitable[None]] | None = None
+    # the plant's items, BOMs and routings: the item page's cost roll-up tree and the
+    # quantities backflush drew; None: the page says the master data was not given
+    master: MasterData | None = None
 
     def __post_init__(self) -> None:
         self.db = ReadOnlyDb(Path(self.db_path))
+        self._std: dict[str, float] | None = None
+
+    def standard_costs(self) -> dict[str, float]:
+        """The rolled standard cost per sku (costing.rollup), computed once; {} without
+        master data."""
+        if self._std is None:
+            from costing.rollup import roll_up
+
+            self._std = roll_up(self.master).std if self.master is not None else {}
+        return self._std
 
 
 class DatabaseUnavailable(RuntimeError):

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway.config import load_config
 from gateway.dashboard import DashboardSettings, DashboardState, create_app
+from gateway.masterdata import load_master
 from gateway.metrics import Metrics
 from gateway.users import UserStore
 from tests.e2e.test_dashboard_browser import PASSWORDS, browser, shot  # noqa: F401 - fixture
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 async def site(tmp_path):
     cfg = load_config(trace_plant.build(tmp_path))
+    master = load_master(cfg)
     users = UserStore(tmp_path / "users.toml")
     users.add("sam", "supervisor", PASSWORDS["sam"])
     state = DashboardState(
@@ -28,11 +30,10 @@ async def site(tmp_path):
         settings=DashboardSettings(
             gateway_id="trace-plant", secure_cookies=False, sse_interval_s=0.2,
             wip_account="1400", inventory_accounts=("1310", "1320", "1330"),
-            work_center_locations={w.id: w.location for w in
-                                   __import__("gateway.masterdata", fromlist=["x"])
-                                   .load_master(cfg).work_centers},
+            work_center_locations={w.id: w.location for w in master.work_centers},
             account_names={"1320": "Semi-finished inventory"},
-            line_rates={"WC1": {"S": 10.0}}, charged_later={"F": ("B issues", "WC3 labor")}))
+            line_rates={"WC1": {"S": 10.0}}, charged_later={"F": ("B issues", "WC3 labor")}),
+        master=master)
     server = TestServer(create_app(state), host="127.0.0.1")
     await server.start_server()
     yield f"http://127.0.0.1:{server.port}"
@@ -140,9 +141,34 @@ async def test_charts_on_the_overview_and_ledger_have_a_point_per_quarter(
     await ctx.close()
 
 
+async def test_item_page_from_the_stock_page_with_its_moves_and_cost_tree(
+        site, browser):  # noqa: F811
+    from playwright.async_api import expect
+
+    ctx, page = await _login(browser, site)
+    await page.goto(site + "/stock")
+    await page.locator("a.item-link", has_text="F").first.click()
+    await page.wait_for_url(site + "/items/F")
+    # made 5 on WO-F at 61.50 (307.50), shipped 3 at standard (184.50): 2 left, 123.00
+    await expect(page.locator("#item-moves tbody tr td:nth-child(8)")).to_have_text(["5", "2"])
+    await expect(page.locator("#item-moves tbody tr td:nth-child(9)")).to_have_text(
+        ["307.50", "123.00"])
+    await expect(page.locator("#cost-tree li.node")).to_have_count(8)
+    # a component one level down is indented further than its parent line
+    s_box = await page.locator('#cost-tree li[data-depth="1"]').first.bounding_box()
+    a_box = await page.locator('#cost-tree li[data-depth="2"] .strong').first.bounding_box()
+    s_text = await page.locator('#cost-tree li[data-depth="1"] .strong').first.bounding_box()
+    assert a_box["x"] > s_text["x"] >= s_box["x"]
+    await shot(page, "item")
+    await page.click('#cost-tree a:text-is("S · op 10 · backflush")')
+    await page.wait_for_url(site + "/items/S")
+    await ctx.close()
+
+
 @pytest.mark.parametrize("path", ["/", "/orders", "/orders/WO-F", "/trace/event/5",
                                   "/trace/lot/LOT-A1", "/trace/shipment/SO-1", "/ledger",
-                                  "/stock", "/exceptions", "/alerts"])
+                                  "/stock", "/exceptions", "/alerts", "/items/F", "/items/A",
+                                  "/money", "/audit", "/reconcile", "/trace"])
 async def test_pages_fit_a_tablet_without_horizontal_scroll(site, browser, path):  # noqa: F811
     ctx, page = await _login(browser, site, width=800)
     await page.goto(site + path)
@@ -150,5 +176,7 @@ async def test_pages_fit_a_tablet_without_horizontal_scroll(site, browser, path)
     culprits = await page.evaluate("""() => [...document.querySelectorAll('main *')]
         .filter(e => e.getBoundingClientRect().right > 800).slice(0, 3)
         .map(e => e.tagName + '.' + e.className + ' ' + (e.id || ''))""")
+    # every page as the tests saw it at a tablet's width (test-artifacts/, see README)
+    await shot(page, "tablet-" + (path.strip("/").replace("/", "-") or "overview"))
     assert wide <= 800, f"{path}: {wide} px wide at an 800 px viewport: {culprits}"
     await ctx.close()

@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway.dashboard.auth import COOKIE
 from gateway.dashboard.keys import SESSIONS, STATE, THROTTLE
 from gateway.dashboard.peers import client_address
+from gateway.dashboard import roles
 from gateway.dashboard.render import render, session_of
 from gateway.dashboard.views.audit import note
 
@@ -108,7 +109,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     s = sessions.new(user)
     log.info("login: name=%r role=%s addr=%s", user.name, user.role, addr)
     await note(request, "login", detail=user.role, actor=user.name)
-    resp = web.HTTPSeeOther(nxt)
+    # no page asked for: the role's own landing page (gateway.dashboard.roles)
+    resp = web.HTTPSeeOther(roles.home(user.role) if nxt == "/" else nxt)
     set_session_cookie(request, resp, s.sid)
     raise resp
 

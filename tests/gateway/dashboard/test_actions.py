@@ -72,7 +72,7 @@ async def test_viewer_is_refused_every_action(dashboard, act, db_path):
     assert (await d.login("vic")).status == 303
     token = await d.csrf("/exceptions")
     page = await (await d.client.get("/exceptions")).text()
-    assert "only supervisors can resolve" in page and "/dismiss" not in page
+    assert "only supervisors and controllers can resolve" in page and "/dismiss" not in page
     for path, form in [("/exceptions/3/dismiss", {"reason": "noise"}),
                        ("/exceptions/1/assign", {"work_order": "WO-1"}),
                        ("/exceptions/2/confirm-po", {"po": "PO-7"}),

@@ -65,7 +65,7 @@ async def test_stock(viewer):
     c = cells(html)
     i = c.index("L1")
     assert c[i - 1:i + 4] == ["RAW-STEEL", "L1", "available", "904.5", "9,043.22"]
-    assert re.search(r'<tr class="held">\s*<td class="strong">RAW-STEEL</td><td>L2</td>', html)
+    assert re.search(r'<tr class="held">\s*<td class="strong"><a class="item-link" href="/items/RAW-STEEL">RAW-STEEL</a></td><td>L2</td>', html)
     assert html.count('<tr class="held">') == 2 + 2  # two held lines + two held statuses
     assert ">195.00<" in html  # on hold: 120.00 quality + 75.00 damaged
     assert "12,238.22" in html

@@ -1,0 +1,52 @@
+"""The controller's page: the trial balance in one line, variances by kind over the
+closed orders (and the orders that carry most of them), and the margin per item from
+revenue and cost of sales in the journal."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from aiohttp import web
+
+from gateway.dashboard import queries
+from gateway.dashboard.keys import STATE
+from gateway.dashboard.render import render
+from gateway.dashboard.views.order import VARIANCE_LABELS
+from gateway.dashboard.views.orders import VARIANCES
+
+routes = web.RouteTableDef()
+
+TOP_ORDERS = 10
+
+
+def read(conn: sqlite3.Connection, revenue: str, cogs: str) -> dict:
+    cols = ", ".join(f"coalesce(sum({k}), 0) AS {k}" for k in VARIANCES)
+    totals = dict(conn.execute(
+        f"SELECT count(*) AS orders, {cols} FROM work_orders WHERE status = 'closed'").fetchone())
+    total = " + ".join(VARIANCES)
+    orders = [dict(r) for r in conn.execute(
+        f"""SELECT work_order, item, {", ".join(VARIANCES)}, {total} AS total
+            FROM work_orders WHERE status = 'closed'
+            ORDER BY abs({total}) DESC, work_order LIMIT ?""", (TOP_ORDERS,))]
+    margin = [dict(r) for r in conn.execute(
+        """SELECT item, sum(CASE WHEN account = ? THEN credit - debit ELSE 0 END) AS revenue,
+                  sum(CASE WHEN account = ? THEN debit - credit ELSE 0 END) AS cogs
+           FROM journal_lines WHERE account IN (?, ?) GROUP BY item ORDER BY item""",
+        (revenue, cogs, revenue, cogs))]
+    for m in margin:
+        m["margin"] = m["revenue"] - m["cogs"]
+        m["pct"] = 100.0 * m["margin"] / m["revenue"] if m["revenue"] else None
+    ledger = queries.ledger(conn)
+    return {"totals": totals, "orders": orders, "margin": margin,
+            "debit": ledger["debit"], "credit": ledger["credit"]}
+
+
+@routes.get("/money", name="money")
+async def money(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    s = state.settings
+    data = await state.db.run(lambda c: read(c, s.revenue_account, s.cogs_account))
+    revenue = sum(m["revenue"] for m in data["margin"])
+    cogs = sum(m["cogs"] for m in data["margin"])
+    return render(request, "money.html", page="money", labels=VARIANCE_LABELS,
+                  kinds=VARIANCES, revenue=revenue, cogs=cogs, **data)
