@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.commands.replay import replay
+from costing.master import Accounts
 from gateway.alerts import AlertsSection
+from gateway.commands.replay import replay
+from gateway.subledgers import margins
 from tests.gateway.alerts.conftest import section
 
 F_STOCK = ("receipt", 0, {"item": "F", "qty": 20, "location": "FG", "unit_price": 61.5})
@@ -36,6 +38,9 @@ def test_margin_fires_below_the_limit_not_at_it_keeps_one_alert_and_clears(plant
     [a] = p.alerts()
     assert (a["state"], round(a["observed"], 2), a["last_seen"]) == ("open", 20.47, p.ts(3))
     assert a["message"] == "margin 20.5 % on SO-1 (revenue 232.00, cost 184.50); limit 25 %"
+    codes = {role: getattr(p.journal.master.accounts, role) for role in Accounts.ROLES}
+    [so1] = margins(p.journal.conn, codes)  # `gateway margin` tells the same figure
+    assert (so1["revenue"], so1["cogs"], so1["margin_pct"]) == (23200, 18450, 20.5)
     p.send(("reversal", 5, {"reverses": "e4"}))  # the 70.00 taken back: 24.07 % again
     [a] = p.alerts()
     assert (a["state"], round(a["observed"], 2), a["last_seen"]) == ("open", 24.07, p.ts(5))
