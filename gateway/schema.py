@@ -205,6 +205,14 @@ CREATE TABLE IF NOT EXISTS alert_counts (
     PRIMARY KEY (work_order, kind, key)
 ) WITHOUT ROWID;
 
+-- Per sales order, revenue and cost of sales of its shipments so far (reversals taken
+-- off), in minor units: what [alerts.margin] judges, kept as the shipments are booked.
+CREATE TABLE IF NOT EXISTS alert_sales (
+    sales_order TEXT PRIMARY KEY,
+    revenue INTEGER NOT NULL,
+    cogs INTEGER NOT NULL
+) WITHOUT ROWID;
+
 -- Each open order's latest counts, as many as cover [alerts.scrap_rate] window_units:
 -- a JSON list, oldest first, of [operation, qty] (operation 0: good units), a run of
 -- counts of the same kind in one entry.

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
+from itertools import groupby
 
 from costing.money import scale_of, to_minor
 
@@ -92,12 +94,13 @@ def margins(conn: sqlite3.Connection, codes: dict[str, str]) -> list[dict]:
     shipped = _by_order(conn, "SELECT json_extract(payload, '$.order'),"
                         " SUM(sign * json_extract(payload, '$.qty')) FROM ev"
                         " WHERE type = 'shipment' GROUP BY 1", ())
-    money = _by_order(
-        conn, "SELECT json_extract(ev.payload, '$.order'),"
-        " SUM(CASE WHEN l.account = ? THEN l.credit - l.debit ELSE 0 END),"
-        " SUM(CASE WHEN l.account = ? THEN l.debit - l.credit ELSE 0 END)"
+    money: dict[str, tuple[int, int]] = {}
+    cur = conn.execute(
+        _EVENTS + "SELECT json_extract(ev.payload, '$.order'), l.account, l.debit, l.credit"
         " FROM journal_lines l JOIN ev ON ev.id = l.event_id WHERE ev.type = 'shipment'"
-        " GROUP BY 1", (codes["revenue"], codes["cogs"]))
+        " AND l.account IN (?, ?) ORDER BY 1", (codes["revenue"], codes["cogs"]))
+    for order, lines in groupby(cur, key=lambda r: r[0]):
+        money[order] = sale_money([r[1:] for r in lines], codes["revenue"], codes["cogs"])
     orders: dict[str, list[str]] = {}
     for order, wo in conn.execute(
             "SELECT json_extract(payload, '$.order'), json_extract(payload, '$.work_order')"
@@ -123,12 +126,35 @@ def margins(conn: sqlite3.Connection, codes: dict[str, str]) -> list[dict]:
                 else:
                     variances[roles[account]] += v
         margin = revenue - cogs
+        pct = margin_pct(revenue, cogs)
         actual = margin - sum(variances.values()) - scrap
         out.append({"order": order, "shipped_qty": qty or 0.0, "revenue": revenue,
-                    "cogs": cogs, "margin": margin, "margin_pct": percent(margin, revenue),
+                    "cogs": cogs, "margin": margin, "margin_pct": None if pct is None else round(pct, 1),
                     "work_orders": wos, "variances": variances, "scrap": scrap,
                     "actual_margin": actual, "actual_margin_pct": percent(actual, revenue)})
     return out
+
+
+def sale_money(lines: Iterable[tuple], revenue_account: str, cogs_account: str
+               ) -> tuple[int, int]:
+    """Revenue and cost of sales of a shipment's journal lines, (account, debit, credit,
+    ...) each: revenue is what the lines credit less debit on the revenue account, cost of
+    sales what they debit less credit on the cost of sales account. A reversal's lines
+    give the same figures negated. The one definition `gateway margin` and the margin
+    alert (gateway.alerts) both use."""
+    revenue = cogs = 0
+    for account, debit, credit, *_ in lines:
+        if account == revenue_account:
+            revenue += credit - debit
+        elif account == cogs_account:
+            cogs += debit - credit
+    return revenue, cogs
+
+
+def margin_pct(revenue: int, cogs: int) -> float | None:
+    """The shipped margin %: (revenue - cost of sales) x 100 / revenue, unrounded; None
+    when there is no revenue to judge against."""
+    return (revenue - cogs) * 100.0 / revenue if revenue > 0 else None
 
 
 def percent(part: int, whole: int) -> float | None:

@@ -2,12 +2,13 @@
 the journal's own transaction, so `gateway replay` rebuilds the alerts seen live.
 
 For each applied event the book updates the figures of what the event touched (its work
-order, its operation, the items its stock moves touch), asks the rule (gateway.alerts.rules)
+order, its operation, the items its stock moves touch, a shipment's sales order), asks the rule (gateway.alerts.rules)
 and opens, updates or resolves the alert of that key. Figures are read from the journal's
 projections as they stood before the batch (work_orders, stock) plus the book's own small
 projections (alert_counts: scrap per operation, issued per component; alert_window: an
 order's latest counts, for the scrap rate's rolling window; alert_history: closed orders'
-scrap % per work center and operation), and the batch's events on top. All
+scrap % per work center and operation; alert_sales: each sales order's revenue and cost
+of sales so far), and the batch's events on top. All
 of it is a cache of one transaction: a batch that rolls back leaves nothing behind.
 Times are the events' own ts, so judging the same events again gives the same rows.
 """
@@ -23,11 +24,12 @@ from costing.master import MasterData
 from gateway.alerts.config import AlertsSection
 from gateway.alerts.delivery import enqueue
 from gateway.alerts.rules import (
-    Norm, Verdict, judge_consumption, judge_scrap, judge_stalled, judge_stock_out,
-    per_unit_standard,
+    Norm, Verdict, judge_consumption, judge_margin, judge_scrap, judge_stalled,
+    judge_stock_out, per_unit_standard,
 )
 from gateway.alerts.stats import rate_pct, tail_share, welford_add
 from gateway.events import decode_event
+from gateway.subledgers import sale_money
 from gateway.timestamps import parse_rfc3339
 
 _COUNTED = ("completion", "scrap", "issue")
@@ -72,6 +74,7 @@ class _Cache:
     stock: dict[str, float] = field(default_factory=dict)
     norms: dict[tuple[str, int], Norm] = field(default_factory=dict)
     dirty_norms: set[tuple[str, int]] = field(default_factory=set)
+    sales: dict[str, list[int]] = field(default_factory=dict)  # order -> [revenue, cogs]
     alerts: dict[str, dict] = field(default_factory=dict)  # key -> row, open ones
     dirty: dict[int, dict] = field(default_factory=dict)   # id(row) -> row to write
     batch: dict[str, object] = field(default_factory=dict)  # this batch's events by id
@@ -108,6 +111,8 @@ class AlertBook:
         for r in master.routings:
             self._ops.setdefault(r.parent, []).append((r.operation, r.work_center))
         self._wc = {(r.parent, r.operation): r.work_center for r in master.routings}
+        self._revenue, self._cogs = master.accounts.revenue, master.accounts.cogs
+        self._decimals = master.currency_decimals
         self.conn = None
         self._c: _Cache | None = None
 
@@ -141,7 +146,8 @@ class AlertBook:
         moved: dict[str, float] = {}  # item -> available qty moved, summed in move order
         for m in outcome.moves:
             moved[m.item] = moved.get(m.item, 0) + (m.qty if m.status == "available" else 0)
-        if t not in _COUNTED and t not in ("wo_release", "wo_close", "reversal") and not moved:
+        if (t not in _COUNTED and t not in ("wo_release", "wo_close", "reversal", "shipment")
+                and not moved):
             return
         c = self._cache()
         c.batch[event.id] = event
@@ -153,10 +159,14 @@ class AlertBook:
             self._counted(event, 1.0)
         elif t == "wo_close":
             self._close(event)
+        elif t == "shipment":
+            self._shipped(event.order, outcome.lines, event.ts)
         elif t == "reversal":
             gone = self._reversed(event.reverses)
             if gone is not None and gone.type in _COUNTED:
                 self._counted(gone, -1.0, event.ts)
+            elif gone is not None and gone.type == "shipment":
+                self._shipped(gone.order, outcome.lines, event.ts)
         for item in sorted(moved):
             self._stock_move(item, moved[item])
             self._judge_stock(item, event.ts)
@@ -187,6 +197,10 @@ class AlertBook:
             " mean=excluded.mean, m2=excluded.m2",
             [(wc, op, c.norms[(wc, op)].n, c.norms[(wc, op)].mean, c.norms[(wc, op)].m2)
              for wc, op in sorted(c.dirty_norms)])
+        conn.executemany(
+            "INSERT INTO alert_sales(sales_order, revenue, cogs) VALUES (?,?,?)"
+            " ON CONFLICT(sales_order) DO UPDATE SET revenue=excluded.revenue,"
+            " cogs=excluded.cogs", [(so, *c.sales[so]) for so in sorted(c.sales)])
         for row in c.dirty.values():
             values = [row[k] for k in ALERT_COLUMNS]
             if row.get("id") is None:
@@ -322,6 +336,22 @@ class AlertBook:
         for component, _, _ in self._bom.get(wo.item, ()):
             self._judge_stock(component, event.ts)
 
+    def _shipped(self, order: str | None, lines, ts: str) -> None:
+        """A shipment of `order` (or its reversal, whose lines come out negative) booked:
+        the order's running revenue and cost of sales moved by its lines, then judged."""
+        if order is None:
+            return
+        c = self._c
+        if order not in c.sales:
+            row = self.conn.execute("SELECT revenue, cogs FROM alert_sales WHERE"
+                                    " sales_order=?", (order,)).fetchone()
+            c.sales[order] = list(row) if row else [0, 0]
+        revenue, cogs = sale_money(lines, self._revenue, self._cogs)
+        figures = c.sales[order]
+        figures[0] += revenue
+        figures[1] += cogs
+        self._judge_margin(order, ts)
+
     def _stock_move(self, item: str, qty: float) -> None:
         c = self._c
         if item not in c.stock:
@@ -386,6 +416,15 @@ class AlertBook:
         verdict = judge_stock_out(rule, item, c.stock[item], need, orders)
         self._settle(f"stock_out:{item}", "stock_out", verdict, ts, item=item,
                      why="stock covers the released orders")
+
+    def _judge_margin(self, order: str, ts: str) -> None:
+        rule = self.cfg.margin
+        if not rule.enabled:
+            return
+        revenue, cogs = self._c.sales[order]
+        self._settle(f"margin:{order}", "margin",
+                     judge_margin(rule, order, revenue, cogs, self._decimals), ts,
+                     why="margin back within its limit")
 
     def check_stalled(self, now: datetime) -> None:
         """The time-based rule: active orders whose line has not counted for too long."""

@@ -48,10 +48,9 @@ class StockOutRule(_Rule):
 
 
 class MarginRule(_Rule):
-    """Declared for the config's shape; not evaluated: the journal has no margin figure yet."""
+    """Shipped margin % of a sales order, (revenue - cost of sales) / revenue, below min_pct."""
 
-    enabled: Literal[False] = False  # cannot be turned on yet
-    min_pct: float = 15.0  # shipped margin % of an order below this (once margins exist)
+    min_pct: Annotated[float, msgspec.Meta(lt=100)] = 15.0  # fires below this margin %
 
 
 class AlertRoute(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.alerts.config import ConsumptionRule, ScrapRateRule, StalledRule, StockOutRule
+from gateway.alerts.config import (
+    ConsumptionRule, MarginRule, ScrapRateRule, StalledRule, StockOutRule,
+)
 from gateway.alerts.stats import deviation_pct, rate_pct, sigma_limit, welford_std
+from gateway.money import to_people
+from gateway.subledgers import margin_pct
 
 
 # An open alert clears only once its figure is back below this share of the limit: a rate
@@ -117,3 +121,16 @@ def judge_stalled(rule: StalledRule, work_order: str, line: str, idle_minutes: f
                    idle_minutes, 0.0, rule.after_minutes,
                    f"{work_order} on {line}: no count for {idle_minutes:.0f} min"
                    f" (limit {rule.after_minutes:g} min)")
+
+
+def judge_margin(rule: MarginRule, order: str, revenue: int, cogs: int, decimals: int
+                 ) -> Verdict | None:
+    """The order's shipped margin % (gateway.subledgers.margin_pct) below min_pct; money
+    in minor units. No revenue (none shipped yet, or all reversed): nothing to judge."""
+    pct = margin_pct(revenue, cogs)
+    if pct is None or pct >= rule.min_pct:
+        return None
+    return Verdict("critical" if revenue < cogs else "warning", pct, rule.min_pct,
+                   rule.min_pct,
+                   f"margin {pct:.1f} % on {order} (revenue {to_people(revenue, decimals)},"
+                   f" cost {to_people(cogs, decimals)}); limit {rule.min_pct:g} %")
