@@ -13,7 +13,7 @@ import numpy as np
 
 # event type codes of the encoded stream (those of costing.effects.EVENT_TYPES)
 RECEIPT, ISSUE, RELEASE, COMPLETION, SCRAP, LABOR, SHIPMENT, COUNT, TRANSFER, CLOSE_WO, \
-    REVERSAL, SUPPLIER_INVOICE, PAYMENT, CUSTOMER_PAYMENT = range(14)
+    REVERSAL, SUPPLIER_INVOICE, PAYMENT, CUSTOMER_PAYMENT, WO_START = range(15)
 # alert kinds: valued beyond stock, drawn short, transfer short, close remainder
 A_VALUE, A_DRAW, A_TRANSFER, A_ROUNDING = range(4)
 # account roles (order of costing.master.Accounts.ROLES) and fixed memos
@@ -39,7 +39,7 @@ F64 = np.ndarray  # float64
 class Events(NamedTuple):
     """The encoded run, one row per event; what a field means depends on the type."""
 
-    type: I64  # RECEIPT .. CUSTOMER_PAYMENT (costing.effects.EVENT_TYPES codes)
+    type: I64  # RECEIPT .. WO_START (costing.effects.EVENT_TYPES codes)
     item: I64  # item index, or -1
     wo: I64  # order index, or -1
     q: F64  # qty, hours or counted qty; a payment's amount (major units)

@@ -24,7 +24,7 @@ _TYPE = {"receipt": bc.RECEIPT, "issue": bc.ISSUE, "wo_release": bc.RELEASE,
          "completion": bc.COMPLETION, "scrap": bc.SCRAP, "labor": bc.LABOR,
          "shipment": bc.SHIPMENT, "count": bc.COUNT, "transfer": bc.TRANSFER,
          "wo_close": bc.CLOSE_WO, "supplier_invoice": bc.SUPPLIER_INVOICE,
-         "payment": bc.PAYMENT, "customer_payment": bc.CUSTOMER_PAYMENT}
+         "payment": bc.PAYMENT, "customer_payment": bc.CUSTOMER_PAYMENT, "wo_start": bc.WO_START}
 # targets a reversal in a run cannot have: they change the orders' tables (or are one)
 _NOT_IN_RUN = (bc.RELEASE, bc.CLOSE_WO, bc.REVERSAL)
 _STRUCTURAL_CODES = frozenset((MAT_NEW, WO_NEW, CLOSE))
@@ -32,7 +32,8 @@ _ENC_NAME = {bc.RECEIPT: "receipt", bc.ISSUE: "issue", bc.RELEASE: "release",
              bc.COMPLETION: "completion", bc.SCRAP: "scrap", bc.LABOR: "labor",
              bc.SHIPMENT: "shipment", bc.COUNT: "count", bc.TRANSFER: "transfer",
              bc.CLOSE_WO: "close", bc.SUPPLIER_INVOICE: "supplier_invoice",
-             bc.PAYMENT: "payment", bc.CUSTOMER_PAYMENT: "customer_payment"}
+             bc.PAYMENT: "payment", bc.CUSTOMER_PAYMENT: "customer_payment",
+             bc.WO_START: "start"}
 
 
 class NotInRun(Exception):
@@ -256,6 +257,13 @@ class RunEncoder:
         self.xrows.extend(extra)
         self.closing.add(wo)
         self.ints.append((bc.CLOSE_WO, -1, wo, -1, -1, -1, -1, -1, op, flag))
+        self.floats.append((0.0, 0.0, 0.0))
+
+    def _enc_start(self, ev) -> None:
+        # Which line runs the order is the gateway's to keep; the books only check that
+        # the order is open. The kernel has no branch for it: no effect, no line.
+        self._wo(ev.work_order)
+        self.ints.append((bc.WO_START, -1, -1, -1, -1, -1, -1, -1, -1, -1))
         self.floats.append((0.0, 0.0, 0.0))
 
     def _money(self) -> None:

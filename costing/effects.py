@@ -29,7 +29,7 @@ KIND_CODE = {name: k for k, name in enumerate(KIND_NAMES)}
 
 EVENT_TYPES = ("receipt", "issue", "wo_release", "completion", "scrap", "labor",
                "shipment", "count", "transfer", "wo_close", "reversal", "supplier_invoice",
-               "payment", "customer_payment")
+               "payment", "customer_payment", "wo_start")
 TYPE_CODE = {name: k for k, name in enumerate(EVENT_TYPES)}
 
 

@@ -2,9 +2,10 @@
 
 The truth is the journal's `active_orders` table. It changes in the same transaction as
 what changes it: an applied `wo_release` sets its line's order (the line the engine keeps
-for that order), an applied `wo_close` clears the order wherever it runs, a work-order
-scan at a line starts the order there. `change_of` is that rule for events; the journal
-writes it, and nothing else writes the table.
+for that order), an applied `wo_start` (what a work-order barcode scanned at a line
+becomes) sets its line's order too, an applied `wo_close` clears the order wherever it
+runs. `change_of` is that rule for events; the journal writes it, and nothing else writes
+the table, so `gateway replay` rebuilds it from the events alone.
 
 The gateway maps a whole batch of readings before the batch commits, and a count right
 after a release in the same batch must go to the released order. `ActiveOrders` is that
@@ -23,12 +24,13 @@ SET, CLEAR = "set", "clear"
 
 
 def change_of(event: Any) -> tuple[str, str | None, str] | None:
-    """(SET, line, order) for a release, (CLEAR, None, order) for a close, else None.
+    """(SET, line, order) for a release or a start, (CLEAR, None, order) for a close,
+    else None.
 
     Takes the decoded event or its dict (the gateway maps dicts)."""
     get = event.get if isinstance(event, dict) else (lambda name: getattr(event, name, None))
     kind = get("type")
-    if kind == "wo_release":
+    if kind == "wo_release" or kind == "wo_start":
         return SET, str(get("line")), str(get("work_order"))
     if kind == "wo_close":
         return CLEAR, None, str(get("work_order"))
@@ -59,10 +61,6 @@ class ActiveOrders:
         for running in {**self._committed, **self._pending}.items():
             if running[1] == order:
                 self._pending[running[0]] = None
-
-    def start(self, line: str, order: str) -> None:
-        """A work-order scan at `line` in the batch being prepared."""
-        self._pending[line] = order
 
     def committed(self, rows: Iterable[tuple[str, str]]) -> None:
         """The table as the batch's commit left it: the batch's own view is done."""

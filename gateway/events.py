@@ -56,6 +56,13 @@ class WoRelease(_Event, tag="wo_release"):
     order: str | None = None  # the sales order a make-to-order work order is made for
 
 
+class WoStart(_Event, tag="wo_start"):
+    """A work-order barcode scanned at a line: that order runs there from now on."""
+
+    work_order: Id
+    line: Id
+
+
 class Completion(_Event, tag="completion"):
     work_order: Id
     qty: Qty
@@ -138,12 +145,13 @@ class CustomerPayment(_Event, tag="customer_payment"):
 
 Event = Union[
     Receipt, Issue, WoRelease, Completion, Scrap, Labor, Shipment, Count, Transfer,
-    WoClose, Reversal, SupplierInvoice, Payment, CustomerPayment,
+    WoClose, Reversal, SupplierInvoice, Payment, CustomerPayment, WoStart,
 ]
 EVENT_TYPES: dict[str, type] = {
     cls.__struct_config__.tag: cls
     for cls in (Receipt, Issue, WoRelease, Completion, Scrap, Labor, Shipment, Count,
-                Transfer, WoClose, Reversal, SupplierInvoice, Payment, CustomerPayment)
+                Transfer, WoClose, Reversal, SupplierInvoice, Payment, CustomerPayment,
+                WoStart)
 }
 
 class EventError(ValueError):

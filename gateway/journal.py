@@ -73,7 +73,6 @@ class SideEffects:
     #            (kind, source, reason, raw)
     counters: list[tuple[str, str, int, int]] = field(default_factory=list)
     #            (device, node, epoch, value)
-    start_orders: list[tuple[str, str]] = field(default_factory=list)  # (line, work order)
     resolutions: list[tuple[int, str, str, str]] = field(default_factory=list)
     #            (exception id, status resolved|dismissed, resolution, user)
     reconnected: list[str] = field(default_factory=list)  # devices whose faults are over
@@ -200,7 +199,7 @@ def _raw_text(raw: Any, keep: int = DEFAULT_LIMITS.exception_raw_bytes) -> str:
 
 
 _TAG = {cls: tag for tag, cls in EVENT_TYPES.items()}
-_TRACKED = (EVENT_TYPES["wo_release"], EVENT_TYPES["wo_close"])
+_TRACKED = (EVENT_TYPES["wo_release"], EVENT_TYPES["wo_start"], EVENT_TYPES["wo_close"])
 _move_item = attrgetter("item")
 # Amounts are int minor units; a numpy integer from a kernel binds as the int it is.
 for _np_int in (np.int64, np.int32):
@@ -681,8 +680,6 @@ class Journal:
                 "UPDATE exceptions SET status='resolved', resolution='device reconnected',"
                 " resolved_by='gateway', resolved_at=? WHERE status='open'"
                 " AND kind='device_error' AND source=?", (stamp, device))
-        for line, work_order in side.start_orders:
-            self._start_order(line, work_order)
         for exc_id, status, resolution, user in side.resolutions:
             self.conn.execute(
                 "UPDATE exceptions SET status=?, resolution=?, resolved_by=?,"
@@ -711,7 +708,9 @@ class Journal:
             self._set_active(line, order, seq)
         else:
             self.conn.execute("DELETE FROM active_orders WHERE work_order=?", (order,))
-        self._seq_marks.setdefault(order, {})["released_seq" if op == SET else "closed_seq"] = seq
+        if event.type != "wo_start":  # a start is not the order's release
+            self._seq_marks.setdefault(order, {})[
+                "released_seq" if op == SET else "closed_seq"] = seq
 
     def _open_exception_exists(self, kind: str, event_id: str | None, raw: str) -> bool:
         return self.conn.execute(
@@ -732,11 +731,6 @@ class Journal:
             self.conn.execute(
                 "INSERT INTO exceptions(created_at, kind, source, reason, raw, last_seen)"
                 " VALUES (?,?,?,?,?,?)", (stamp, "device_error", source, reason, raw, stamp))
-
-    def _start_order(self, line: str, work_order: str) -> None:
-        """A work-order barcode scanned at a line starts that order there."""
-        seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-        self._set_active(line, work_order, seq)
 
     def _set_active(self, line: str, work_order: str, seq: int) -> None:
         self.conn.execute(

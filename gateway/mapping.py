@@ -4,8 +4,8 @@ it becomes an exception a supervisor resolves, carrying the reading verbatim.
 
 `Mapper.map(reading)` is pure apart from its small memory of the last scan per station;
 the active work order per line is read through the `active` callable (the journal's table
-as the batch in hand would leave it, gateway/active_orders.py), and a work-order scan is
-reported back as `start_order`.
+as the batch in hand would leave it, gateway/active_orders.py), and a work-order scan
+becomes a `wo_start` event.
 """
 
 from __future__ import annotations
@@ -28,11 +28,10 @@ _KG = {"kg": 1.0, "g": 0.001, "mg": 1e-6, "t": 1000.0, "lb": 0.45359237, "oz": 0
 
 @dataclass(frozen=True, slots=True)
 class Mapped:
-    """What a reading means: an event to journal, an exception, or a state change."""
+    """What a reading means: an event to journal, an exception, or a note."""
 
     event: dict | None = None
     exception: tuple[str, str] | None = None  # (kind, reason)
-    start_order: tuple[str, str] | None = None  # (line, work order) from a WO scan
     note: str | None = None
 
 
@@ -47,6 +46,11 @@ def convert_mass(value: float, unit: str, to: str) -> float | None:
     if a is None or b is None:
         return None
     return round(value * a / b, 9)
+
+
+def _scan_id(r: Reading) -> str:
+    """An event id from the scan reading itself: the same reading redelivered is the same id."""
+    return f"{r.device}:{r.ts}:{r.value}"
 
 
 def gtin14(code: str) -> str:
@@ -212,7 +216,11 @@ class Mapper:
             if station.kind != "line":
                 return Mapped(exception=("unmapped", f"work order {a['work_order']} scanned at "
                                          f"{station.kind} station {station.id}"))
-            return Mapped(start_order=(station.work_center, a["work_order"]))
+            # the scan's id: a redelivered reading is the same event, a duplicate
+            return Mapped(event={"id": a.get("event_id") or _scan_id(r), "type": "wo_start",
+                                 "ts": r.ts, "source": r.device,
+                                 "work_order": a["work_order"],
+                                 "line": station.work_center})
         gtin = a.get("gtin")
         item = self.by_gtin.get(gtin14(gtin)) if gtin else None
         if item is None:
@@ -222,7 +230,7 @@ class Mapper:
             self.last_scan[station.id] = item.sku
             return Mapped(note=f"{item.sku} is next at {station.id}")
         qty = self._scan_qty(a, item)
-        eid = f"{r.device}:{a['sscc']}" if a.get("sscc") else f"{r.device}:{r.ts}:{r.value}"
+        eid = f"{r.device}:{a['sscc']}" if a.get("sscc") else _scan_id(r)
         base = {"id": eid, "ts": r.ts, "source": r.device, "item": item.sku, "qty": qty,
                 "location": station.location}
         if a.get("lot"):

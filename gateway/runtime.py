@@ -422,9 +422,6 @@ class Gateway:
                 kind, reason = m.exception
                 side.exceptions.append((kind, r.device, reason,
                                         json.dumps(reading_json(r), default=str)))
-            if m.start_order is not None:
-                side.start_orders.append(m.start_order)
-                self.active_orders.start(*m.start_order)
         return subs, side, readings
 
     async def _commit(self, batch: list) -> None:

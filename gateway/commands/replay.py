@@ -227,7 +227,7 @@ def run(args) -> int:
     if diff:
         print("\n".join(["replay differs from the live journal:", *diff]))
         return 1
-    print("replay identical: journal, stock, item costs, work orders, alerts")
+    print("replay identical: journal, stock, item costs, work orders, active orders, alerts")
     return 0
 
 

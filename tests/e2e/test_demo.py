@@ -40,6 +40,11 @@ def _alert_deliveries(db: str) -> dict:
     return out
 
 
+def _count(db: str, query: str) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        return conn.execute(query).fetchone()[0]
+
+
 def test_demo_prints_url_serves_login_and_counts_rise():
     port = free_port()
     with subprocess.Popen([sys.executable, "-m", "gateway", "demo", "--port", str(port),
@@ -97,6 +102,17 @@ def _drive(proc: subprocess.Popen, port: int) -> int:
             time.sleep(0.5)
         assert routed.get("sent") and not routed.get("rejected"), routed
         assert not routed.get("errors"), routed
+
+        # A work-order scan at the mixing station is an event like the others: replay of
+        # the live journal, scans included, rebuilds the same books and active orders.
+        deadline = time.monotonic() + 60
+        while not _count(db, "SELECT count(*) FROM events WHERE type = 'wo_start'") and \
+                time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _count(db, "SELECT count(*) FROM events WHERE type = 'wo_start'")
+        rp = subprocess.run([sys.executable, "-m", "gateway", "replay", "-c", books], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+        assert rp.returncode == 0 and "replay identical" in rp.stdout, rp.stdout + rp.stderr
 
         # The command the demo printed reads the books the dashboard shows.
         tb = subprocess.run([sys.executable, "-m", "gateway", "journal", "-c", books,

@@ -182,6 +182,26 @@ def test_replay_equals_live(journal, plant, tmp_path):
         assert out.summary()["journal_lines"] > 4
 
 
+def test_a_scanned_start_is_an_event_that_replay_rebuilds(journal, plant, tmp_path):
+    _, master = plant
+    start = ev("scan-1", "wo_start", work_order="WO", line="WC2")
+    results = journal.submit([Submission(e) for e in (
+        RECEIPT, ev("w", "wo_release", work_order="WO", item="S", qty=5, line="WC1"),
+        start, ev("ghost", "wo_start", work_order="WO-NONE", line="WC1"))])
+    assert [r.status for r in results] == ["applied", "applied", "applied", "rejected"]
+    assert results[3].field == "work_order" and "WO-NONE" in results[3].reason
+    # the scan starts it on WC2 as well; a line runs one order, an order may run on two
+    assert sorted(journal.active_orders()) == [("WC1", "WO"), ("WC2", "WO")]
+    assert journal.engine.lines_of("scan-1") == ()  # it books nothing
+    assert journal.submit([Submission(start)])[0].status == "duplicate"
+    out = replay(journal.path, master, str(tmp_path / "re.db"), chunk=2)
+    assert (out.events, out.not_applied, out.differences()) == (3, 0, [])
+    journal.conn.execute("DELETE FROM active_orders")  # what a start outside the events left
+    out = replay(journal.path, master, str(tmp_path / "re2.db"))
+    assert out.differences()[0] == "active_orders: 0 live rows, 2 rebuilt; 0 only live," \
+        " 2 only rebuilt"
+
+
 def test_replay_names_each_line_that_differs_from_the_live_journal(journal, plant, tmp_path):
     _, master = plant
     journal.submit([Submission(e) for e in (

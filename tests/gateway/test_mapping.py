@@ -105,7 +105,10 @@ def test_weight_before_any_scan_is_an_exception(mapper):
 
 
 def test_work_order_barcode_starts_the_order_on_the_stations_line(mapper):
-    assert mapper.map(scan("mix", "WO:WO-77")).start_order == ("WC-MOLD", "WO-77")
+    start = mapper.map(scan("mix", "WO:WO-77")).event
+    assert (start["type"], start["work_order"], start["line"]) == ("wo_start", "WO-77", "WC-MOLD")
+    # the id is the reading's: the same scan redelivered is the same event
+    assert mapper.map(scan("mix", "WO:WO-77")).event["id"] == start["id"]
     assert mapper.map(scan("dock-in", "WO:WO-77")).exception[0] == "unmapped"
 
 
@@ -127,7 +130,8 @@ def test_mqtt_units_and_scans(mapper):
     lost = Reading("line2-counter", "good", 2, TS, attrs={"event_id": "m-3"})
     assert mapper.map(lost).exception[0] == "unmapped"
     raw = Reading("tablet", "scan", "WO:WO-5", TS, attrs={"station": "mix", "event_id": "m-4"})
-    assert mapper.map(raw).start_order == ("WC-MOLD", "WO-5")
+    start = mapper.map(raw).event
+    assert (start["id"], start["type"], start["line"]) == ("m-4", "wo_start", "WC-MOLD")
 
 
 @pytest.mark.parametrize("value, unit, to, want", [
