@@ -68,6 +68,7 @@ class _Cache:
     by_item: dict[str, dict[str, _Order]] = field(default_factory=dict)  # item -> its orders
     counts: dict[tuple[str, str, str], float] = field(default_factory=dict)
     dirty_counts: set[tuple[str, str, str]] = field(default_factory=set)
+    scrap_ops: dict[str, set[int]] = field(default_factory=dict)  # wo -> ops in `counts`
     closed: set[str] = field(default_factory=set)
     windows: dict[str, list[list[float]]] = field(default_factory=dict)  # wo -> [op, qty]
     dirty_windows: set[str] = field(default_factory=set)
@@ -133,6 +134,8 @@ class AlertBook:
             for wo, kind, key, qty in self.conn.execute(
                     "SELECT work_order, kind, key, qty FROM alert_counts"):
                 c.counts[(wo, kind, key)] = qty
+                if kind == "scrap":
+                    c.scrap_ops.setdefault(wo, set()).add(int(key))
             cols = ", ".join(("id",) + ALERT_COLUMNS)
             for row in self.conn.execute(
                     f"SELECT {cols} FROM alerts WHERE state != 'resolved'"):
@@ -223,6 +226,8 @@ class AlertBook:
         k = (wo, kind, key)
         c.counts[k] = c.counts.get(k, 0.0) + value if add else value
         c.dirty_counts.add(k)
+        if kind == "scrap":
+            c.scrap_ops.setdefault(wo, set()).add(int(key))
 
     def _order(self, wo: str) -> _Order | None:
         c = self._c
@@ -304,8 +309,7 @@ class AlertBook:
         return float(scrap), float(share.sum())
 
     def _scrap_ops(self, wo: _Order) -> list[int]:
-        c = self._c
-        return sorted({int(k[2]) for k in c.counts if k[0] == wo.work_order and k[1] == "scrap"})
+        return sorted(self._c.scrap_ops.get(wo.work_order, ()))
 
     def _norm(self, wc: str, op: int) -> Norm:
         c = self._c
