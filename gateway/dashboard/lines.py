@@ -48,7 +48,7 @@ def line_charts(conn: sqlite3.Connection, rates: dict[str, dict[str, float]]) ->
     """Per line with a running order: its good / scrap bars per quarter hour over the
     shift and the plan (standard rate of the running item) as a line."""
     out = {}
-    for a in queries.overview(conn)["active"]:
+    for a in queries.active_lines(conn):
         points = series.output(conn, BUCKET, line=a["line"])[-SHIFT_BUCKETS:]
         per_hour = rates.get(a["line"], {}).get(a["item"] or "")
         plan = per_hour * BUCKET / 60 if per_hour else None

@@ -52,13 +52,20 @@ def live_counts(conn: sqlite3.Connection) -> dict[str, Any]:
 
 
 def overview(conn: sqlite3.Connection) -> dict[str, Any]:
-    return {
-        "recent": _rows(conn, """SELECT seq, id, type, ts, source, received_at
-                                 FROM events ORDER BY seq DESC LIMIT 12"""),
-        "active": _rows(conn, """SELECT a.line, a.work_order, w.item, w.planned, w.good, w.scrap
-                                 FROM active_orders a LEFT JOIN work_orders w USING (work_order)
-                                 ORDER BY a.line"""),
-    }
+    return {"recent": recent_events(conn), "active": active_lines(conn)}
+
+
+def recent_events(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The latest events, newest first."""
+    return _rows(conn, """SELECT seq, id, type, ts, source, received_at
+                          FROM events ORDER BY seq DESC LIMIT 12""")
+
+
+def active_lines(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Each line running an order, with that order's figures."""
+    return _rows(conn, """SELECT a.line, a.work_order, w.item, w.planned, w.good, w.scrap
+                          FROM active_orders a LEFT JOIN work_orders w USING (work_order)
+                          ORDER BY a.line""")
 
 
 def work_orders(conn: sqlite3.Connection, settings: Any,

@@ -37,8 +37,7 @@ async def snapshot(state: DashboardState, with_charts: bool = True) -> dict[str,
     v: dict[str, str] = {}
     try:
         live = await state.db.run(queries.live_counts)
-        v["html:recent"] = str(lines.recent_rows(
-            (await state.db.run(queries.overview))["recent"]))
+        v["html:recent"] = str(lines.recent_rows(await state.db.run(queries.recent_events)))
         if with_charts:
             drawn = await state.db.run(lambda c: lines.line_charts(c, state.settings.line_rates))
             v |= {f"html:line:{k}": str(m) for k, m in drawn.items()}
