@@ -103,10 +103,13 @@ class AlertBook:
         self.cfg = config
         self._bom: dict[str, list[tuple[str, float, str]]] = {}   # parent -> components
         self._uses: dict[str, list[tuple[str, float, str]]] = {}  # component -> parents
+        self._issued_eff: dict[tuple[str, str], float] = {}  # (parent, issued component)
         for b in master.boms:
             eff = per_unit_standard(b)
             self._bom.setdefault(b.parent, []).append((b.component, eff, b.consumption))
             self._uses.setdefault(b.component, []).append((b.parent, eff, b.consumption))
+            if b.consumption == "issue":
+                self._issued_eff.setdefault((b.parent, b.component), eff)
         self._parents = {c: {p for p, _, _ in uses} for c, uses in self._uses.items()}
         self._ops: dict[str, list[tuple[int, str]]] = {}  # parent -> (operation, wc)
         for r in master.routings:
@@ -381,8 +384,7 @@ class AlertBook:
 
     def _judge_consumption(self, wo: _Order, component: str, ts: str) -> None:
         rule = self.cfg.consumption
-        eff = next((e for comp, e, how in self._bom.get(wo.item, ())
-                    if comp == component and how == "issue"), None)
+        eff = self._issued_eff.get((wo.item, component))
         if not rule.enabled or eff is None:
             return
         issued = self._c.counts.get((wo.work_order, "issued", component), 0.0)
