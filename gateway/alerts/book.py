@@ -72,6 +72,7 @@ class _Cache:
     closed: set[str] = field(default_factory=set)
     windows: dict[str, list[list[float]]] = field(default_factory=dict)  # wo -> [op, qty]
     dirty_windows: set[str] = field(default_factory=set)
+    shares: dict[str, object] = field(default_factory=dict)  # wo -> tail_share of its window
     stock: dict[str, float] = field(default_factory=dict)
     norms: dict[tuple[str, int], Norm] = field(default_factory=dict)
     dirty_norms: set[tuple[str, int]] = field(default_factory=set)
@@ -302,12 +303,15 @@ class AlertBook:
         share = tail_share([q for _, q in counts], self.cfg.scrap_rate.window_units)
         first = next((i for i, s in enumerate(share) if s > 0), len(counts))
         del counts[:first]
+        self._c.shares[wo] = share[first:]  # a tail's share does not depend on what is older
         self._c.dirty_windows.add(wo)
 
     def _windowed(self, wo: str, op: int) -> tuple[float, float]:
         """Scrap at `op` and all units among the order's last window_units units."""
         counts = self._window(wo)
-        share = tail_share([q for _, q in counts], self.cfg.scrap_rate.window_units)
+        share = self._c.shares.get(wo)
+        if share is None:
+            share = tail_share([q for _, q in counts], self.cfg.scrap_rate.window_units)
         scrap = sum(s for (o, _), s in zip(counts, share) if o == op)
         return float(scrap), float(share.sum())
 
