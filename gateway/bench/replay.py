@@ -73,7 +73,7 @@ def replay(db: str, items: int, depth: int) -> dict:
     # file, as the gateway's own rebuild does
     engine = Engine(master, blocks=spill_files(os.path.dirname(os.path.abspath(db))))
     conn = connect(db, readonly=True)
-    _warm_up(master)
+    warm_up(master)
     n = 0
     t0 = time.perf_counter()
     # outcomes=False and the default chunk: the journal's rebuild path, the engine's
@@ -95,9 +95,10 @@ def replay(db: str, items: int, depth: int) -> dict:
             "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
-def _warm_up(master) -> None:
-    """Load every batch-path kernel from the numba cache on a throwaway engine, so the
-    timed pass measures replay, not loading machine code."""
+def warm_up(master) -> None:
+    """Load every batch-path kernel from the numba cache on a throwaway engine (compiling
+    and caching it first if the cache is cold), so the timed pass measures replay, not
+    loading machine code."""
     from costing.engine import Engine
 
     Engine(master).apply_many(EventStream(master, seed=5).take(300), outcomes=False)

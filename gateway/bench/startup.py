@@ -18,12 +18,12 @@ import time
 
 
 def startup(db: str, items: int, depth: int) -> dict:
-    from gateway.bench.replay import _warm_up
+    from gateway.bench.replay import warm_up
     from gateway.bench.synth import make_master
     from gateway.journal import Journal
 
     master = make_master(items, depth)
-    _warm_up(master)
+    warm_up(master)
     with tempfile.TemporaryDirectory(prefix="gateway-startup-",
                                      dir=os.path.dirname(os.path.abspath(db))) as tmp:
         path = os.path.join(tmp, "journal.db")
