@@ -129,8 +129,8 @@ class Settlement:
                                                                   else float("inf"))
         if pct > self.tolerance_pct + 1e-9 and not approved:
             side = "over" if price > base else "under"
-            raise Reject("unit_price", f"price {price:.{decimals}f} is {pct:.2f} % {side} "
-                         f"{po}'s {base:.{decimals}f} (tolerance {self.tolerance_pct:g} %)",
+            raise Reject("unit_price", f"price {_price(price, decimals)} is {pct:.2f} % {side} "
+                         f"{po}'s {_price(base, decimals)} (tolerance {self.tolerance_pct:g} %)",
                          MISMATCH)
         return k
 
@@ -214,3 +214,9 @@ def _within(amount: int, open_: int, what: str, decimals: int) -> None:
         d = 10 ** decimals
         raise Reject("amount", f"{amount / d:.{decimals}f} is more than {what} "
                      f"{open_ / d:.{decimals}f}")
+
+
+def _price(value: float, decimals: int) -> str:
+    """A unit price to the currency's decimals, or to its own last digit when finer (a
+    0.048 PO price shown as 0.05 would hide the very difference being reported)."""
+    return f"{value:.{decimals}f}" if round(value, decimals) == value else f"{value:g}"

@@ -7,6 +7,12 @@ the order and the resin, and the scale weighs each charge; at the end the ERP re
 moulding labor, closes the orders and ships widgets. Everything reaches the gateway the
 way it would in a plant: over OPC-UA, serial ptys and canonical events.
 
+The money loop closes each cycle too (docs/accounting.md): once the pallets are booked the
+suppliers invoice them — the steel and cartons at the PO price, the resin a little dearer
+but within the 2 % tolerance, the screws 4 % dearer, held as an `invoice_mismatch` for a
+controller to approve; at the end the two matched invoices are paid and the customer pays
+the sales order that was shipped.
+
 A moment of trouble (`trouble`: the cycles it lasts, a few minutes at the demo's pace):
 from the tenth count on, the welding line scraps one frame in two instead of one in
 seventeen, and in its first cycle one resin charge weighs 2.9 kg instead of ~1.7 kg —
@@ -105,6 +111,7 @@ class PlantScenario:
         weighings: list[asyncio.Task] = []
         if await self._sleep(stop, 2):  # let the replenishment reach the lines first
             return
+        await self._invoice_receipts()
         bad = self.cycle in self.trouble
         for t in range(2, 50):
             weld_scrap = t % 17 == 0 or (bad and t >= 10 and t % 2 == 0)
@@ -126,4 +133,27 @@ class PlantScenario:
         await self._event("wo_close", "close-w", work_order=widgets)
         await self._event("shipment", "ship", item="FG-WIDGET", qty=15, location="FG",
                           unit_price=45.00, order=f"SO-{self.run_id}-{self.cycle}")
+        await self._pay()
         await self._sleep(stop, 2)
+
+    def _invoice_no(self, supplier: str) -> str:
+        return f"{supplier}-{self.run_id}-{self.cycle}"
+
+    async def _invoice_receipts(self) -> None:
+        """The suppliers' invoices for this cycle's pallets (PO lines in
+        config/demo/master/purchase_orders.csv)."""
+        for supplier, po, sku, qty, price in (
+                ("ACME", "PO-1001", "RM-STEEL", 70, 2.45),   # at the PO price
+                ("ACME", "PO-1001", "RM-RESIN", 12, 3.40),   # 1.5 % over 3.35: matches
+                ("PACK", "PO-1002", "RM-BOX", 30, 0.42),     # at the PO price
+                ("FIX", "PO-1002", "RM-SCREW", 600, 0.050)):  # 4.2 % over 0.048: held
+            await self._event("supplier_invoice", f"inv-{sku}", invoice=self._invoice_no(supplier),
+                              supplier=supplier, po=po, item=sku, qty=qty, unit_price=price)
+
+    async def _pay(self) -> None:
+        """Pay the matched invoices in full, and take the customer's payment for the order."""
+        for supplier, amount in (("ACME", 70 * 2.45 + 12 * 3.40), ("PACK", 30 * 0.42)):
+            await self._event("payment", f"pay-{supplier}", invoice=self._invoice_no(supplier),
+                              amount=round(amount, 2))
+        await self._event("customer_payment", "receipt-so", order=f"SO-{self.run_id}-{self.cycle}",
+                          amount=15 * 45.00)

@@ -84,6 +84,8 @@ class DashboardSettings:
     overhead_account: str = "5320"
     revenue_account: str = "4000"  # [accounts].revenue / cogs: the margin on /money
     cogs_account: str = "5000"
+    ap_account: str = "2000"  # [accounts].ap / ar: the open invoices and orders on /money
+    ar_account: str = "1200"
     # parent item -> what reaches WIP after its completions ("RM-RESIN issues", "WC3
     # labor"), gateway.dashboard.wip.charged_later: says why an open order's WIP is negative
     charged_later: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -64,6 +64,15 @@ def test_a_price_outside_the_tolerance_is_held_then_posts_once_approved():
     assert _table(done) == [("2100", 2000, 0), ("2000", 0, 2100), ("5215", 100, 0)]
 
 
+def test_a_held_price_finer_than_a_cent_is_shown_to_its_own_last_digit():
+    master = dataclasses.replace(toy_master(),
+                                 purchase_orders=(PurchaseOrderLine("PO-1", "R-STD", 0.048),))
+    eng = Engine(master)
+    eng.apply([_rcv("r1", 100.0, 0.048)])
+    (held,) = eng.apply([_inv("i1", 100.0, 0.050)])
+    assert held.reason == "unit_price: price 0.05 is 4.17 % over PO-1's 0.048 (tolerance 2 %)"
+
+
 def test_a_quantity_beyond_what_was_received_is_held_until_a_receipt_covers_it():
     eng = _plant()
     eng.apply([_rcv("r1", 10.0, 2.00)])

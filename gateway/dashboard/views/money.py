@@ -1,6 +1,7 @@
 """The controller's page: the trial balance in one line, variances by kind over the
-closed orders (and the orders that carry most of them), and the margin per item from
-revenue and cost of sales in the journal."""
+closed orders (and the orders that carry most of them), the margin per item from
+revenue and cost of sales in the journal, and what is open on AP (supplier invoices) and
+AR (sales orders), from gateway.subledgers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sqlite3
 
 from aiohttp import web
 
+from gateway import subledgers
 from gateway.dashboard import queries
 from gateway.dashboard.keys import STATE
 from gateway.dashboard.render import render
@@ -19,7 +21,8 @@ routes = web.RouteTableDef()
 TOP_ORDERS = 10
 
 
-def read(conn: sqlite3.Connection, revenue: str, cogs: str) -> dict:
+def read(conn: sqlite3.Connection, revenue: str, cogs: str, ap: str, ar: str,
+         decimals: int) -> dict:
     cols = ", ".join(f"coalesce(sum({k}), 0) AS {k}" for k in VARIANCES)
     totals = dict(conn.execute(
         f"SELECT count(*) AS orders, {cols} FROM work_orders WHERE status = 'closed'").fetchone())
@@ -37,15 +40,20 @@ def read(conn: sqlite3.Connection, revenue: str, cogs: str) -> dict:
         m["margin"] = m["revenue"] - m["cogs"]
         m["pct"] = 100.0 * m["margin"] / m["revenue"] if m["revenue"] else None
     ledger = queries.ledger(conn)
+    payables = [r for r in subledgers.payables(conn, {"ap": ap}, decimals)
+                if r["open"] or r["held_lines"]]
+    receivables = [r for r in subledgers.receivables(conn, {"ar": ar}) if r["open"]]
     return {"totals": totals, "orders": orders, "margin": margin,
-            "debit": ledger["debit"], "credit": ledger["credit"]}
+            "debit": ledger["debit"], "credit": ledger["credit"],
+            "payables": payables, "receivables": receivables}
 
 
 @routes.get("/money", name="money")
 async def money(request: web.Request) -> web.Response:
     state = request.app[STATE]
     s = state.settings
-    data = await state.db.run(lambda c: read(c, s.revenue_account, s.cogs_account))
+    data = await state.db.run(lambda c: read(c, s.revenue_account, s.cogs_account, s.ap_account,
+                                              s.ar_account, s.currency_decimals))
     revenue = sum(m["revenue"] for m in data["margin"])
     cogs = sum(m["cogs"] for m in data["margin"])
     return render(request, "money.html", page="money", labels=VARIANCE_LABELS,
