@@ -68,7 +68,7 @@ def run_ap(args) -> int:
                      to_people(r["paid"], d), to_people(r["open"], d),
                      f"{to_people(r['held'], d)} ({r['held_lines']})" if r["held_lines"]
                      else "") for r in rows],
-                   totals=("total", f"{len(rows)} invoices",
+                   totals=("total", f"{len(rows)} invoice{'s' * (len(rows) != 1)}",
                            *(to_people(_total(rows, k), d) for k in AP_MONEY)),
                    right=(2, 3, 4, 5)))
         emit("\nGRNI not invoiced yet")
