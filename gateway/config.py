@@ -69,6 +69,10 @@ class CostingSection(_Section):
     # a receipt naming a PO line master data does not know: held as a `no_po` exception
     # for a supervisor to confirm, or booked at the event's price
     unknown_po: Literal["hold", "accept"] = "hold"
+    # a wo_release whose direct components are not available for its planned quantity
+    # (stock at the consuming locations minus other open orders' remaining needs): booked
+    # and flagged as a `short_components` exception, held as one instead, or not checked
+    release_check: Literal["warn", "refuse", "off"] = "warn"
 
 
 class InventoryAccounts(_Section):

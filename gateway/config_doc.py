@@ -42,6 +42,13 @@ DESCRIPTIONS = {
     "gateway.currency_decimals": "minor units per major unit as a power of ten (2: cents)",
     "gateway.synchronous": "SQLite `synchronous` of the journal: FULL survives a power cut "
                            "with every acknowledged event, NORMAL may lose the last ones",
+    "costing.unknown_po": "a receipt naming a PO line master data does not know: held as a "
+                          "`no_po` exception for a supervisor to confirm, or booked at the "
+                          "event's price",
+    "costing.release_check": "a `wo_release` whose direct components are not available for "
+                             "its planned quantity: booked and flagged as a "
+                             "`short_components` exception (warn), held as one (refuse), or "
+                             "not checked (off)",
     "accounts.inventory.raw": "inventory account of raw materials",
     "accounts.inventory.semi": "inventory account of semi-finished items",
     "accounts.inventory.finished": "inventory account of finished goods",

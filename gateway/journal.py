@@ -45,6 +45,7 @@ from gateway.events import (
 from gateway import snapshots
 from gateway.replay import replay_stored
 from gateway.provenance import bind
+from gateway.release_check import ReleaseCheck, reason_of
 from gateway.spill import spill_files
 from gateway.timestamps import TimestampError, check_window, parse_rfc3339
 
@@ -261,6 +262,7 @@ class Journal:
     def __init__(self, path: str, master: MasterData, *, synchronous: str = "FULL",
                  rebuild: bool = True, lazy: bool = False, spill_block: int = 1 << 16,
                  limits: Limits = DEFAULT_LIMITS, unknown_po: str = "hold",
+                 release_check: str = "off",
                  alerts: Any = None, snapshot: bool = False, snapshot_every: int = 0):
         """`alerts`: an AlertBook (gateway.alerts) judging each applied event in the
         batch's transaction, or None. `rebuild`: bring the engine to the state of the stored events (False: start
@@ -276,6 +278,9 @@ class Journal:
         self._po_lines = ({(p.po, p.sku) for p in master.purchase_orders}
                           if unknown_po == "hold" else None)
         self._held: dict[int, str] = {}  # submission -> the draft kept for a supervisor
+        self.release_check = release_check  # gateway.release_check: warn | refuse | off
+        self._release_check: ReleaseCheck | None = None
+        self._short: dict[int, str] = {}  # submission -> why its release is short (warn)
         self._floor: datetime | None = None  # earliest ts, once the journal has events
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self._lock = _writer_lock(self.path)
@@ -443,6 +448,9 @@ class Journal:
         decoded: list[tuple[int, Event, bytes]] = []
         now, floor = datetime.now(timezone.utc), self._not_before()
         self._held.clear()
+        self._short.clear()
+        if self._release_check is not None:
+            self._release_check.batch_need.clear()
         opening = self._floor is None  # an empty journal: its first event opens the period
         for i, sub in enumerate(subs):
             event = None
@@ -473,10 +481,26 @@ class Journal:
         in_batch: dict[str, int] = {}  # id -> index in `fresh` of its first copy here
         echoes: list[tuple[int, int]] = []  # (submission, first copy) within this batch
         fresh: list[tuple[int, Event, bytes]] = []
+        refused: dict[str, str] = {}  # release id -> why it was held, this batch
         for i, event, canon in decoded:
+            if event.id in refused:  # a copy of a held release shares its fate
+                results[i] = Result("rejected", event.id, None, "work_order",
+                                    refused[event.id])
+                continue
             first = in_batch.get(event.id)
             before = known.get(event.id) if first is None else fresh[first][2]
             if before is None:
+                if event.type == "wo_release" and self.release_check != "off":
+                    reason = self._check_release(event)
+                    if reason is not None and self.release_check == "refuse":
+                        self._held[i] = json.dumps({"reason": reason,
+                                                    "draft": payload_of(event)})
+                        rejected.append((i, event.id, "work_order", reason,
+                                         "short_components"))
+                        refused[event.id] = reason
+                        continue
+                    if reason is not None:
+                        self._short[i] = reason
                 in_batch[event.id] = len(fresh)
                 fresh.append((i, event, canon))
             elif before != canon:
@@ -518,12 +542,23 @@ class Journal:
                 self.write_snapshot()
         return results  # type: ignore[return-value]
 
+    def _check_release(self, event: Event) -> str | None:
+        """Why this release is short of components (gateway.release_check), or None."""
+        if self._release_check is None:
+            self._release_check = ReleaseCheck(self.engine.plant)
+        check, qty = self._release_check, float(event.qty)
+        short = check.shortages(self.conn, event.work_order, event.item, event.line, qty)
+        if not short or self.release_check != "refuse":
+            check.reserve(event.item, event.line, qty)
+        return reason_of(event.work_order, short) if short else None
+
     def _abort(self) -> None:
         """Undo a failed batch: roll back, then rebuild the engine, which advanced in
         memory while the disk did not. Should the rebuild fail too, the engine is marked
         stale and rebuilt before the next batch; the batch's own error is what is raised."""
         self._seq_marks.clear()
         self._held.clear()
+        self._short.clear()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         self._stale = True
@@ -611,6 +646,9 @@ class Journal:
             for alert in out.alerts:
                 alert_rows.append((stamp, alert.kind.replace(" ", "_"), sub.source, eid,
                                    None, alert.message, None))
+            if i in self._short:
+                alert_rows.append((stamp, "short_components", sub.source, eid,
+                                   "work_order", self._short[i], None))
             if cls in _TRACKED:
                 self._track(seq, event)
             touched_items.update(map(_move_item, out.moves))

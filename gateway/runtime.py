@@ -177,6 +177,7 @@ class Gateway:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
         self.journal = Journal(config.gateway.db, master, synchronous=config.gateway.synchronous,
                                limits=config.limits, unknown_po=config.costing.unknown_po,
+                               release_check=config.costing.release_check,
                                alerts=AlertBook(config.alerts, master),
                                snapshot=config.gateway.snapshots,
                                snapshot_every=config.gateway.snapshot_every)

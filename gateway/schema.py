@@ -99,6 +99,8 @@ CREATE TABLE IF NOT EXISTS work_orders (
     released_seq INTEGER,
     closed_seq INTEGER
 );
+-- the release check reads the open orders that make a given item
+CREATE INDEX IF NOT EXISTS work_orders_open ON work_orders(status, item);
 
 -- Which work order runs on which line now (set by wo_release or a work-order scan).
 CREATE TABLE IF NOT EXISTS active_orders (
@@ -112,7 +114,7 @@ CREATE TABLE IF NOT EXISTS exceptions (
     id INTEGER PRIMARY KEY,
     created_at TEXT NOT NULL,
     kind TEXT NOT NULL,      -- rejected | conflict | negative_stock | unassigned_count |
-                             -- no_po | decode_error | dead_letter | disk | ...
+                             -- no_po | short_components | decode_error | dead_letter | disk | ...
     source TEXT NOT NULL,    -- device id, 'manual', 'erp', file:line
     event_id TEXT,
     field TEXT,

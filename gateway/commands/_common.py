@@ -88,6 +88,7 @@ def open_journal(plant: Plant, lazy: bool = False):
                        synchronous=getattr(plant.config.gateway, "synchronous", "FULL"),
                        lazy=lazy, limits=plant.config.limits,
                        unknown_po=plant.config.costing.unknown_po,
+                       release_check=plant.config.costing.release_check,
                        alerts=AlertBook(plant.config.alerts, plant.master),
                        snapshot=plant.config.gateway.snapshots,
                        snapshot_every=plant.config.gateway.snapshot_every)
