@@ -42,8 +42,11 @@ async def test_shift_through_all_drivers_equals_the_same_events_from_a_file(tmp_
     # Every reading mapped to an event. (Stock alerts may come and go with arrival order
     # across independent devices: production happened and posts; they are not mapping.)
     assert [k for k, _ in exceptions if k not in ("rounding", "negative_stock",
-                                                       "short_components")] == [], \
+                                                       "short_components",
+                                                       "invoice_mismatch")] == [], \
         exceptions
+    # the scenario's screw invoice is priced beyond tolerance on purpose: held, once a cycle
+    assert [k for k, _ in exceptions if k == "invoice_mismatch"] == ["invoice_mismatch"]
 
     offline = tmp_path / "offline"
     shutil.copytree(DEMO_DIR, offline, ignore=shutil.ignore_patterns("var"))
