@@ -6,8 +6,11 @@ gateways' own payload builder and NATS sink, and `gateway consolidate` processes
 sharing one durable consumer. Two phases:
 
   drain   every gateway's backlog is in the stream before the consolidators start; GL
-          lines/s and batches/s are timed by polling the ledger every 50 ms, from the
-          first commit seen to the last (the first commit's lines are not counted)
+          lines/s and batches/s are every line over the time from the start of the
+          first consolidating transaction (its `applied_at`, PostgreSQL's clock) to the
+          poll, every 20 ms, that found the last batch committed (the same machine's
+          wall clock). A small backlog may drain between two polls, so the first
+          commit a poll sees is no usable start.
   steady  the gateways publish at half the drained rate for a few seconds, each batch
           stamped `created_at` when it is published; the end-to-end lag of a batch is
           its `applied_at - created_at` (one clock: the same machine)
@@ -94,13 +97,13 @@ async def _publish(sinks, docs_per_gateway: list[list[dict]], rate_batches_per_s
 
 
 def _wait_applied(conn, total: int, procs: list[subprocess.Popen], timeout: float) -> list[tuple]:
-    """Poll the ledger until `total` batches are in; the (time, batches, lines) seen."""
+    """Poll the ledger until `total` batches are in; the (wall time, batches, lines) seen."""
     deadline = time.monotonic() + timeout
     seen = []
     while True:
         batches, lines = conn.execute(
             "SELECT coalesce(sum(batches), 0)::bigint, coalesce(sum(lines), 0)::bigint FROM plant_gateways").fetchone()
-        seen.append((time.perf_counter(), batches, lines))
+        seen.append((time.time(), batches, lines))
         if batches >= total:
             return seen
         for p in procs:
@@ -109,7 +112,7 @@ def _wait_applied(conn, total: int, procs: list[subprocess.Popen], timeout: floa
                                    f"{p.stderr.read()[-2000:] if p.stderr else ''}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"not every batch was consolidated within {timeout:.0f} s")
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def run_stage(folder: pathlib.Path, n_gateways: int, batches: int, lines: int,
@@ -141,7 +144,10 @@ def run_stage(folder: pathlib.Path, n_gateways: int, batches: int, lines: int,
                  for _ in range(consolidators)]
         with psycopg.connect(pg.dsn, autocommit=True, connect_timeout=10) as conn:
             _wait_for_schema(conn, procs)
-            drain = _drain_rate(_wait_applied(conn, n_gateways * batches, procs, timeout=300))
+            seen = _wait_applied(conn, n_gateways * batches, procs, timeout=300)
+            first = conn.execute("SELECT extract(epoch FROM min(applied_at))::float8 "
+                                 "FROM plant_batches").fetchone()[0]
+            drain = _drain_rate(first, seen)
             rate = max(drain["lines_per_s"] / 2, float(lines)) / lines   # batches/s, half the drain
             n = max(2, int(rate * steady_s / n_gateways))
             steady = [[_payload(g, s, lines) for s in range(batches + 1, batches + n + 1)]
@@ -196,11 +202,10 @@ def _wait_for_schema(conn, procs, timeout: float = 30) -> None:
             time.sleep(0.1)
 
 
-def _drain_rate(seen: list[tuple]) -> dict:
-    """Committed lines and batches per second, as a reader of the ledger saw them: from the
-    first poll that found batches committed to the one that found them all."""
-    start = next(i for i, (_, b, _) in enumerate(seen) if b > 0)
-    (t0, b0, l0), (t1, b1, l1) = seen[start], seen[-1]
-    seconds = max(t1 - t0, 1e-3)
-    return {"drain_s": round(seconds, 2), "lines": int(l1),
-            "lines_per_s": round((l1 - l0) / seconds), "batches_per_s": round((b1 - b0) / seconds, 1)}
+def _drain_rate(first_started: float, seen: list[tuple]) -> dict:
+    """Committed lines and batches per second: every line, from the start of the first
+    consolidating transaction to the poll that found them all (both wall clock)."""
+    t1, b1, l1 = seen[-1]
+    seconds = max(t1 - first_started, 1e-3)
+    return {"drain_s": round(seconds, 3), "lines": int(l1),
+            "lines_per_s": round(l1 / seconds), "batches_per_s": round(b1 / seconds, 1)}
