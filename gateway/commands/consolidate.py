@@ -16,11 +16,13 @@ def add_arguments(p) -> None:
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="plant.toml")
 
 
-def load(path: str):
+def load(path: str, *, reach_nats: bool = True):
     """plant.toml, or print every problem and exit 1."""
+    from functools import partial
+
     from gateway.plant.config import load_plant_config
 
-    return load_config_or_exit(path, load_plant_config)
+    return load_config_or_exit(path, partial(load_plant_config, reach_nats=reach_nats))
 
 
 def run(args) -> int:

@@ -37,7 +37,7 @@ def _connect(cfg):
 def run(args) -> int:
     from gateway.commands.consolidate import load
 
-    cfg = load(args.config)
+    cfg = load(args.config, reach_nats=False)  # reads PostgreSQL only
     with _connect(cfg) as conn:
         from gateway.plant.schema import ensure_schema
 

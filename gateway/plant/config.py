@@ -112,8 +112,11 @@ class PlantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         return out
 
 
-def load_plant_config(path: str | pathlib.Path) -> PlantConfig:
-    """Read and validate plant.toml; raise ConfigError listing every problem."""
+def load_plant_config(path: str | pathlib.Path, *, reach_nats: bool = True) -> PlantConfig:
+    """Read and validate plant.toml; raise ConfigError listing every problem.
+
+    `reach_nats=False` is for the commands that only read the plant ledger: the NATS
+    credentials they never use (environment variables, files) are not asked for."""
     path = pathlib.Path(path)
     label = str(path)
     doc, problems = read_toml(path)
@@ -124,7 +127,7 @@ def load_plant_config(path: str | pathlib.Path) -> PlantConfig:
         found.append(("file", "not a key of plant.toml"))
     base = path.resolve().parent
     if not found:
-        found.extend(_semantic_problems(doc, base))
+        found.extend(_semantic_problems(doc, base, reach_nats))
     if found:
         raise ConfigError([f"{label}: {p}: {reason}" if p else f"{label}: {reason}"
                            for p, reason in found])
@@ -138,7 +141,7 @@ def load_plant_config(path: str | pathlib.Path) -> PlantConfig:
     return msgspec.structs.replace(cfg, nats=msgspec.structs.replace(n, **paths)) if paths else cfg
 
 
-def _semantic_problems(doc: dict, base: pathlib.Path) -> list[tuple[str, str]]:
+def _semantic_problems(doc: dict, base: pathlib.Path, reach_nats: bool) -> list[tuple[str, str]]:
     """The rules that span keys or look outside the file."""
     out: list[tuple[str, str]] = []
     gateways = doc["plant"]["gateways"]
@@ -152,10 +155,10 @@ def _semantic_problems(doc: dict, base: pathlib.Path) -> list[tuple[str, str]]:
         out.append(("nats.creds_file", "either creds_file or user_env/password_env, not both"))
     for key in ("user_env", "password_env"):
         var = n.get(key)
-        if var and var not in os.environ:
+        if var and var not in os.environ and reach_nats:
             out.append((f"nats.{key}", f"environment variable {var} is not set"))
     for key in ("creds_file", "ca_file"):
-        if n.get(key) and not (base / n[key]).is_file():
+        if n.get(key) and not (base / n[key]).is_file() and reach_nats:
             out.append((f"nats.{key}", f"file not found: {n[key]}"))
     if n.get("ca_file") and not all(s.startswith("tls://") for s in n["servers"]):
         out.append(("nats.ca_file", "set, but not every server is tls://"))

@@ -58,3 +58,19 @@ def test_missing_sections_are_named(tmp_path):
     text = "\n".join(err.value.problems)
     assert "plant.gateways: must hold at least 1 item(s)" in text
     assert "nats: missing (required)" in text and "postgres: missing (required)" in text
+
+
+def test_ledger_readers_do_not_need_the_nats_credentials(tmp_path, monkeypatch):
+    """`gateway plant trial-balance | lag` read PostgreSQL only: a controller's shell
+    without the consolidator's NATS password still gets the reports."""
+    monkeypatch.delenv("NATS_PW_UNSET", raising=False)
+    monkeypatch.delenv("NATS_USER_UNSET", raising=False)
+    path = write_plant_toml(tmp_path, servers=["tls://127.0.0.1:4222"], extra_nats=(
+        "user_env = 'NATS_USER_UNSET'\npassword_env = 'NATS_PW_UNSET'\nca_file = 'no-such-ca.pem'\n"))
+    with pytest.raises(ConfigError) as err:
+        load_plant_config(path)
+    text = "\n".join(err.value.problems)
+    assert "environment variable NATS_PW_UNSET is not set" in text
+    assert "nats.ca_file: file not found: no-such-ca.pem" in text
+    cfg = load_plant_config(path, reach_nats=False)
+    assert cfg.nats.user_env == "NATS_USER_UNSET"
