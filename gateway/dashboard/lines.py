@@ -48,8 +48,12 @@ def line_charts(conn: sqlite3.Connection, rates: dict[str, dict[str, float]]) ->
     """Per line with a running order: its good / scrap bars per quarter hour over the
     shift and the plan (standard rate of the running item) as a line."""
     out = {}
+    now = series.latest_bucket(conn, BUCKET)
     for a in queries.active_lines(conn):
-        points = series.output(conn, BUCKET, line=a["line"])[-SHIFT_BUCKETS:]
+        # the whole shift on the axis, ending at the journal's latest event: a quarter hour
+        # is 1/32 of the width however few of them had output
+        points = series.on_axis(series.output(conn, BUCKET, line=a["line"]), BUCKET, end=now,
+                                at_least=SHIFT_BUCKETS, at_most=SHIFT_BUCKETS)
         per_hour = rates.get(a["line"], {}).get(a["item"] or "")
         plan = per_hour * BUCKET / 60 if per_hour else None
         out[a["line"]] = charts.bar_chart(

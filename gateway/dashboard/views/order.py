@@ -12,6 +12,8 @@ from gateway.dashboard.views.orders import VARIANCES, with_figures
 
 routes = web.RouteTableDef()
 
+OUTPUT_AT_LEAST = 8  # quarter hours on the output chart: a short order is not one wide bar
+
 VARIANCE_LABELS = {"material_usage": "Material usage", "material_price": "Material price",
                    "labor_efficiency": "Labor efficiency",
                    "overhead_efficiency": "Overhead efficiency"}
@@ -26,7 +28,8 @@ def _read(conn, work_order: str, settings) -> dict | None:
     return {"order": order,
             "events": queries.order_events(conn, work_order),
             "lines": queries.order_lines(conn, work_order),
-            "output": series.output(conn, 15, work_order),
+            "output": series.on_axis(series.output(conn, 15, work_order), 15,
+                                     at_least=OUTPUT_AT_LEAST),
             "build_up": series.cost_build_up(conn, work_order, settings.wip_account,
                                              order["std_unit_cost"],
                                              settings.currency_decimals)}
