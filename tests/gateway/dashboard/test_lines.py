@@ -132,3 +132,25 @@ def test_line_rate_adds_the_steps_an_item_takes_at_one_work_center():
         routings = (RoutingStep("SA", 10, "WELD", 0.5, 0.05), RoutingStep("SA", 20, "WELD", 0.25, 0.05),
                     RoutingStep("FG", 10, "ASSY", 1.0, 0.08))
     assert line_rates(Master) == {"WELD": {"SA": 10.0}, "ASSY": {"FG": 12.5}}
+
+
+async def test_a_running_orders_output_chart_comes_over_the_stream_to_its_page(
+        dashboard, db_path):
+    d = await dashboard(line_rates=RATES, chart_interval_s=0.0)
+    await d.login("vic")
+    html = await page(d, "/orders/WO-1")  # WO-1 runs on WC-ASSY
+    assert 'data-live-html="html:order:WO-1:output"' in html
+    resp = await d.client.get("/events")
+    _, first = await next_event(resp)
+    assert "Nothing to draw yet" in first["values"]["html:order:WO-1:output"]
+    _counts(db_path, [(120, "completion", "2026-11-22T07:05:00Z", 7),
+                      (121, "scrap", "2026-11-22T07:20:00Z", 2)])
+    for _ in range(20):
+        _, msg = await next_event(resp)
+        if "scrap 2" in msg["values"].get("html:order:WO-1:output", ""):
+            break
+    bars = _bars(msg["values"]["html:order:WO-1:output"])
+    assert [t for *_, t in bars] == ["07:00: good 7", "07:15: scrap 2"]
+    # two quarters of output on the order's axis of at least eight: an eighth wide at most
+    assert all(w <= (charts.W - charts.LEFT - charts.RIGHT) / 8 for *_, w, _, _ in bars)
+    resp.close()
