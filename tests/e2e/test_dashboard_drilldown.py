@@ -48,6 +48,21 @@ async def site(tmp_path):
     await server.close()
 
 
+DRAWN_AS_WRITTEN = """() => [...document.querySelectorAll('svg.chart rect.bar')].map(r => {
+    // where the browser drew each bar against where its attributes put it (a style sheet
+    // rule on .bar once stretched every chart bar to the chart's right edge, 28 px high)
+    const m = r.ownerSVGElement.getScreenCTM(), b = r.getBoundingClientRect();
+    const at = (x, y) => new DOMPoint(x, y).matrixTransform(m);
+    const [x, y, w, h] = ['x', 'y', 'width', 'height'].map(k => r[k].baseVal.value);
+    const p0 = at(x, y), p1 = at(x + w, y + h);
+    const off = Math.max(Math.abs(b.left - p0.x), Math.abs(b.top - p0.y),
+                         Math.abs(b.right - p1.x), Math.abs(b.bottom - p1.y));
+    return off < 1 ? null : r.querySelector('title').textContent + ': drawn ' +
+        [b.left, b.top, b.width, b.height].map(Math.round) + ', written ' +
+        [p0.x, p0.y, p1.x - p0.x, p1.y - p0.y].map(Math.round);
+  }).filter(Boolean)"""
+
+
 async def _login(browser, base: str, width: int = 1280):  # noqa: F811 - the fixture
     ctx = await browser.new_context(viewport={"width": width, "height": 900})
     page = await ctx.new_page()
@@ -83,6 +98,7 @@ async def test_work_order_page_from_the_overview_with_its_events_lines_and_chart
     # output: all 5 good in the 09:00 quarter (c2 at 09:10)
     await expect(page.locator("#chart-output rect.bar-good title")).to_have_text(
         ["09:00: good 5"])
+    assert await page.evaluate(DRAWN_AS_WRITTEN) == []  # output and variance bars
     await shot(page, "order")
     await page.goto(site + "/orders/NOPE")
     await expect(page.locator("h1")).to_have_text("Not found")
@@ -142,6 +158,11 @@ async def test_charts_on_the_overview_and_ledger_have_a_point_per_quarter(
     # WO-S runs on WC1: its 10 good at 08:40, one column, the plan 10/h = 2.5 a quarter
     await expect(page.locator("#line-WC1 rect.bar-good title")).to_have_text(["08:30: good 10"])
     await expect(page.locator("#line-WC1 line.plan-line title")).to_have_text("plan 2.5")
+    assert await page.evaluate(DRAWN_AS_WRITTEN) == []
+    # one quarter of 32 on the shift's axis: the bar is narrower than a 32nd of the chart
+    bar = await page.locator("#line-WC1 rect.bar-good").bounding_box()
+    chart = await page.locator("#line-WC1 svg.chart").bounding_box()
+    assert 0 < bar["width"] < chart["width"] / 32
     await expect(page.locator("#latest-events tbody tr").first).to_contain_text("wo_close")
     await page.goto(site + "/ledger")
     # postings in six quarters: 08:00 08:15 08:30 09:00 09:15 09:30
