@@ -102,6 +102,16 @@ class ReleaseCheck:
         return out
 
 
+MARK = " released short of components: "
+
+
 def reason_of(work_order: str, short: list[Short]) -> str:
-    return (f"work_order: {work_order!r} released short of components: "
-            + "; ".join(s.text() for s in short))
+    """The `short_components` exception's reason: the one record of an order's shortage
+    (the dashboard flags the order from it, see components_in)."""
+    return f"work_order: {work_order!r}{MARK}" + "; ".join(s.text() for s in short)
+
+
+def components_in(reason: str) -> list[str]:
+    """The shortages a reason_of text names, one `Short.text()` each."""
+    _, found, rest = reason.partition(MARK)
+    return rest.split("; ") if found and rest else []

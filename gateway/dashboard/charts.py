@@ -2,7 +2,8 @@
 
 Each function returns markup for one `<svg class="chart">` that scales to its box
 (viewBox), with a `<title>` on every point or bar so a tap or hover reads the number.
-Points are `circle.pt`, bars `rect.bar` — one per value, so tests can count them.
+Points are `circle.pt`, bars `rect.bar` — one per value (per non-zero value for
+stacked bars), so tests can count them.
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ def line_chart(labels: Sequence[str], series: dict[str, Sequence[float]], fmt: F
 
 def bar_chart(labels: Sequence[str], stacks: dict[str, Sequence[float]], fmt: Fmt,
               label: str, plan: float | None = None) -> Markup:
-    """Stacked bars, one column per label, series bottom to top in the order given;
-    `plan`: a level drawn across as `line.plan-line` (what each column should reach)."""
+    """Stacked bars, one column per label (equal widths: give every bucket of the axis,
+    a lone label would fill the chart), series bottom to top in the order given; a zero
+    draws no bar; `plan`: a level drawn across as `line.plan-line` (what each column should reach)."""
     if not labels:
         return Markup('<p class="muted chart-empty">Nothing to draw yet.</p>')
     tops = [sum(s[i] for s in stacks.values()) for i in range(len(labels))]
@@ -95,6 +97,8 @@ def bar_chart(labels: Sequence[str], stacks: dict[str, Sequence[float]], fmt: Fm
         base = 0.0
         for name, vals in stacks.items():
             v = vals[i]
+            if not v:  # nothing in this column of this series: no bar to count or hover
+                continue
             y1, y0 = _y(base + v, lo, hi), _y(base, lo, hi)
             out.append(f'<rect class="bar bar-{escape(name)}" x="{x - width / 2:.1f}" '
                        f'y="{y1:.1f}" width="{width:.1f}" height="{max(0.0, y0 - y1):.1f}">'

@@ -71,8 +71,9 @@ def active_lines(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 def work_orders(conn: sqlite3.Connection, settings: Any,
                 work_order: str | None = None) -> list[dict[str, Any]]:
     """Orders with what they have been charged (debits to WIP), split into labor and
-    overhead (the credits to applied labor / overhead) and material (the rest), and what
-    has been relieved (credits to WIP); open orders first, newest first. `work_order`:
+    overhead (the credits to applied labor / overhead) and material (the rest), what
+    has been relieved (credits to WIP) and the open `short_components` exception of
+    their release, if any (id and reason); open orders first, newest first. `work_order`:
     that one only. `settings`: a DashboardSettings (its account codes)."""
     where = "WHERE w.work_order = ?" if work_order is not None else ""
     wip, lab, ovh = settings.wip_account, settings.labor_account, settings.overhead_account
@@ -82,9 +83,15 @@ def work_orders(conn: sqlite3.Connection, settings: Any,
                coalesce(j.charged, 0) AS charged, coalesce(j.relieved, 0) AS relieved,
                coalesce(j.labor, 0) AS charged_labor,
                coalesce(j.overhead, 0) AS charged_overhead,
-               (SELECT 1 FROM active_orders a WHERE a.work_order = w.work_order) AS running
+               (SELECT 1 FROM active_orders a WHERE a.work_order = w.work_order) AS running,
+               s.short_exception, s.short_reason
         FROM work_orders w
         LEFT JOIN item_costs c ON c.item = w.item
+        LEFT JOIN (SELECT json_extract(v.payload, '$.work_order') AS work_order,
+                          min(x.id) AS short_exception, x.reason AS short_reason
+                   FROM exceptions x JOIN events v ON v.id = x.event_id
+                   WHERE x.status = 'open' AND x.kind = 'short_components'
+                   GROUP BY 1) s ON s.work_order = w.work_order
         LEFT JOIN (SELECT work_order,
                           sum(CASE WHEN account = ? THEN debit ELSE 0 END) AS charged,
                           sum(CASE WHEN account = ? THEN credit ELSE 0 END) AS relieved,

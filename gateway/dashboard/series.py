@@ -8,13 +8,15 @@ offset). Money stays in minor units; quantities are floats as the journal keeps 
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["output", "cost_build_up", "balances", "side_by_side", "consumption",
-           "BUCKET_MINUTES"]
+__all__ = ["output", "on_axis", "latest_bucket", "cost_build_up", "balances",
+           "side_by_side", "consumption", "BUCKET_MINUTES"]
 
 BUCKET_MINUTES = (15, 60)
 MAX_POINTS = 96  # a day in 15-minute buckets; older buckets fall off the left
+BUCKET_FORMAT = "%Y-%m-%d %H:%M"  # as _bucket writes them
 
 
 def _bucket(minutes: int) -> str:
@@ -55,6 +57,34 @@ def output(conn: sqlite3.Connection, minutes: int = 60, work_order: str | None =
         made = good + scrap
         out.append({"bucket": bucket, "good": good, "scrap": scrap_at,
                     "scrap_pct": 100.0 * scrap_at / made if made else 0.0})
+    return out
+
+
+def latest_bucket(conn: sqlite3.Connection, minutes: int) -> str | None:
+    """The bucket of the newest event in the journal: where the stream's "now" is."""
+    row = conn.execute(f"SELECT {_bucket(minutes)} AS b FROM events WHERE b IS NOT NULL"
+                       " ORDER BY seq DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def on_axis(points: list[dict[str, Any]], minutes: int, end: str | None = None,
+            at_least: int = 1, at_most: int = MAX_POINTS) -> list[dict[str, Any]]:
+    """`points` of `output` on a time axis with every bucket in it, so a chart's columns
+    are equal stretches of time: from the first point's bucket to `end` (or the last
+    point's, whichever is later), widened to the left to `at_least` buckets and cut from
+    the left to `at_most`. A bucket without a point reads zero. No points: none."""
+    if not points:
+        return []
+    step = timedelta(minutes=minutes)
+    at = {p["bucket"]: p for p in points}
+    first, last = (datetime.strptime(points[i]["bucket"], BUCKET_FORMAT) for i in (0, -1))
+    if end is not None:
+        last = max(last, datetime.strptime(end, BUCKET_FORMAT))
+    n = min(max(at_least, int((last - first) / step) + 1), at_most)
+    out = []
+    for i in range(n - 1, -1, -1):
+        b = (last - i * step).strftime(BUCKET_FORMAT)
+        out.append(at.get(b, {"bucket": b, "good": 0.0, "scrap": 0.0, "scrap_pct": 0.0}))
     return out
 
 

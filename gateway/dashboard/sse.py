@@ -4,7 +4,8 @@ Each message is `event: snapshot` with `data: {"values": {key: text}}`; the page
 script puts each text into the elements marked `data-live="key"`. Values are formatted
 here (money with separators and decimals), so the browser never does arithmetic. Keys
 starting `html:` carry markup rendered here (the latest events' rows, a line's chart)
-for elements marked `data-live-html`; charts are redrawn at most every
+for elements marked `data-live-html` (`html:order:<order>:output`: a running order's
+output chart on its page); charts are redrawn at most every
 `chart_interval_s`. The stream ends when the session expires or logs out.
 """
 
@@ -25,6 +26,8 @@ from gateway.dashboard.views.overview import device_rows
 
 routes = web.RouteTableDef()
 
+CHART_KEYS = ("html:line:", "html:order:")  # redrawn every chart_interval_s, kept between
+
 
 def _pct(x: float) -> str:
     return f"{x:.1f}"
@@ -32,7 +35,8 @@ def _pct(x: float) -> str:
 
 async def snapshot(state: DashboardState, with_charts: bool = True) -> dict[str, str]:
     """Every live value as display text, keyed as the templates' data-live attributes
-    (and data-live-html: `html:recent`, `html:line:<line>` when `with_charts`)."""
+    (and data-live-html: `html:recent`; `html:line:<line>` and
+    `html:order:<order>:output` when `with_charts`)."""
     d = state.settings.currency_decimals
     v: dict[str, str] = {}
     try:
@@ -41,6 +45,8 @@ async def snapshot(state: DashboardState, with_charts: bool = True) -> dict[str,
         if with_charts:
             drawn = await state.db.run(lambda c: lines.line_charts(c, state.settings.line_rates))
             v |= {f"html:line:{k}": str(m) for k, m in drawn.items()}
+            outputs = await state.db.run(lines.running_outputs)
+            v |= {f"html:order:{k}:output": str(m) for k, m in outputs.items()}
     except DatabaseUnavailable:
         live = None
     if live is not None:
@@ -95,7 +101,7 @@ class SharedSnapshot:
                     self._charts_at = now
                 elif self._value is not None:
                     value = {k: t for k, t in self._value.items()
-                             if k.startswith("html:line:")} | value
+                             if k.startswith(CHART_KEYS)} | value
                 self._value, self._at = value, now
             return self._value
 

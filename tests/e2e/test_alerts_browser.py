@@ -16,7 +16,8 @@ from gateway.dashboard import DashboardSettings, DashboardState, create_app
 from gateway.masterdata import load_master
 from gateway.metrics import Metrics
 from gateway.users import UserStore
-from tests.e2e.test_dashboard_browser import PASSWORDS, browser, shot  # noqa: F401 - fixture
+from tests.e2e.test_dashboard_browser import (PASSWORDS, assert_fits, browser,  # noqa: F401
+                                              shot)
 from tests.gateway.alerts.conftest import Plant
 from tests.gateway.alerts.test_rules import STOCK, good, release, scrap
 from tests.gateway.plant import write_plant
@@ -90,4 +91,21 @@ async def test_a_supervisor_acknowledges_an_alert_and_a_viewer_cannot(site, brow
         "acknowledged by sam")
     assert _state(plant) == ("acknowledged", "sam", "die changed")
     await shot(page, "alerts")
+    await ctx.close()
+
+
+async def test_the_alert_pages_fit_a_tablet(site, browser):  # noqa: F811
+    from playwright.async_api import expect
+
+    base, _ = site
+    ctx, page = await _login(browser, base, "sam")
+    await page.set_viewport_size({"width": 800, "height": 1280})
+    await page.reload()
+    await assert_fits(page)
+    await shot(page, "tablet-alerts-open")
+    await page.locator(".card", has_text=KEY).locator("a[href^='/alerts/']").first.click()
+    await page.wait_for_url(base + "/alerts/*")
+    await expect(page.locator("svg.chart").first).to_be_visible()
+    await assert_fits(page)
+    await shot(page, "tablet-alert")
     await ctx.close()

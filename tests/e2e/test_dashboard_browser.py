@@ -173,6 +173,16 @@ async def shot(page, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
 
 
+async def assert_fits(page, width: int = 800) -> None:
+    """No horizontal scroll at `width`: the page is no wider than the viewport, naming the
+    first elements of main that stick out."""
+    wide = await page.evaluate("document.documentElement.scrollWidth")
+    culprits = await page.evaluate("""(w) => [...document.querySelectorAll('main *')]
+        .filter(e => e.getBoundingClientRect().right > w).slice(0, 3)
+        .map(e => e.tagName + '.' + e.className + ' ' + (e.id || ''))""", width)
+    assert wide <= width, f"{page.url}: {wide} px wide at a {width} px viewport: {culprits}"
+
+
 async def test_supervisor_watches_live_counts_resolves_and_reconciles(site, browser):
     from playwright.async_api import expect
 

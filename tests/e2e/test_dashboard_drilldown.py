@@ -13,7 +13,11 @@ from gateway.dashboard import DashboardSettings, DashboardState, create_app
 from gateway.masterdata import load_master
 from gateway.metrics import Metrics
 from gateway.users import UserStore
-from tests.e2e.test_dashboard_browser import PASSWORDS, browser, shot  # noqa: F401 - fixture
+import sqlite3
+
+from gateway.upstream.batcher import Batcher
+from tests.e2e.test_dashboard_browser import (PASSWORDS, assert_fits, browser,  # noqa: F401
+                                              shot)
 from tests.gateway import trace_plant
 
 pytestmark = pytest.mark.browser
@@ -23,6 +27,10 @@ pytestmark = pytest.mark.browser
 async def site(tmp_path):
     cfg = load_config(trace_plant.build(tmp_path))
     master = load_master(cfg)
+    conn = sqlite3.connect(tmp_path / cfg.gateway.db)  # the lines go upstream in a batch
+    with conn:
+        assert Batcher(conn, "trace-plant", "EUR", 2).run_once(force=True) == [1]
+    conn.close()
     users = UserStore(tmp_path / "users.toml")
     users.add("sam", "supervisor", PASSWORDS["sam"])
     state = DashboardState(
@@ -38,6 +46,21 @@ async def site(tmp_path):
     await server.start_server()
     yield f"http://127.0.0.1:{server.port}"
     await server.close()
+
+
+DRAWN_AS_WRITTEN = """() => [...document.querySelectorAll('svg.chart rect.bar')].map(r => {
+    // where the browser drew each bar against where its attributes put it (a style sheet
+    // rule on .bar once stretched every chart bar to the chart's right edge, 28 px high)
+    const m = r.ownerSVGElement.getScreenCTM(), b = r.getBoundingClientRect();
+    const at = (x, y) => new DOMPoint(x, y).matrixTransform(m);
+    const [x, y, w, h] = ['x', 'y', 'width', 'height'].map(k => r[k].baseVal.value);
+    const p0 = at(x, y), p1 = at(x + w, y + h);
+    const off = Math.max(Math.abs(b.left - p0.x), Math.abs(b.top - p0.y),
+                         Math.abs(b.right - p1.x), Math.abs(b.bottom - p1.y));
+    return off < 1 ? null : r.querySelector('title').textContent + ': drawn ' +
+        [b.left, b.top, b.width, b.height].map(Math.round) + ', written ' +
+        [p0.x, p0.y, p1.x - p0.x, p1.y - p0.y].map(Math.round);
+  }).filter(Boolean)"""
 
 
 async def _login(browser, base: str, width: int = 1280):  # noqa: F811 - the fixture
@@ -75,6 +98,7 @@ async def test_work_order_page_from_the_overview_with_its_events_lines_and_chart
     # output: all 5 good in the 09:00 quarter (c2 at 09:10)
     await expect(page.locator("#chart-output rect.bar-good title")).to_have_text(
         ["09:00: good 5"])
+    assert await page.evaluate(DRAWN_AS_WRITTEN) == []  # output and variance bars
     await shot(page, "order")
     await page.goto(site + "/orders/NOPE")
     await expect(page.locator("h1")).to_have_text("Not found")
@@ -86,8 +110,8 @@ async def test_a_gl_line_drills_down_to_its_event_and_the_raw_reading(site, brow
     from playwright.async_api import expect
 
     ctx, page = await _login(browser, site)
-    await page.goto(site + "/orders/WO-S")
-    await page.locator("#order-lines a", has_text="14").first.click()
+    await page.goto(site + "/ledger")  # line 14: c1's credit to WIP, from plc-assy's count
+    await page.locator("#recent-lines a", has_text="14").first.click()
     await expect(page.locator("h1")).to_contain_text("Event #5")
     await expect(page.locator("tr.marked td").first).to_have_text("14")
     await expect(page.locator("#event")).to_contain_text("plc-assy")
@@ -95,6 +119,10 @@ async def test_a_gl_line_drills_down_to_its_event_and_the_raw_reading(site, brow
     await expect(reading.locator("tr", has_text="attrs.node")).to_contain_text("ns=2;s=Assy.Good")
     await expect(reading.locator("tr", has_text="value")).to_contain_text("4512")
     await shot(page, "trace-event")
+    # the order page's lines go to the same place
+    await page.goto(site + "/orders/WO-S")
+    assert await page.locator("#order-lines a", has_text="14").first.get_attribute(
+        "href") == "/trace/event/5?line=14#line-14"
     # and an event no device caused says so
     await page.goto(site + "/trace/event/7")
     await expect(page.locator("#reading")).to_contain_text("did not come from a device reading")
@@ -130,6 +158,11 @@ async def test_charts_on_the_overview_and_ledger_have_a_point_per_quarter(
     # WO-S runs on WC1: its 10 good at 08:40, one column, the plan 10/h = 2.5 a quarter
     await expect(page.locator("#line-WC1 rect.bar-good title")).to_have_text(["08:30: good 10"])
     await expect(page.locator("#line-WC1 line.plan-line title")).to_have_text("plan 2.5")
+    assert await page.evaluate(DRAWN_AS_WRITTEN) == []
+    # one quarter of 32 on the shift's axis: the bar is narrower than a 32nd of the chart
+    bar = await page.locator("#line-WC1 rect.bar-good").bounding_box()
+    chart = await page.locator("#line-WC1 svg.chart").bounding_box()
+    assert 0 < bar["width"] < chart["width"] / 32
     await expect(page.locator("#latest-events tbody tr").first).to_contain_text("wo_close")
     await page.goto(site + "/ledger")
     # postings in six quarters: 08:00 08:15 08:30 09:00 09:15 09:30
@@ -168,15 +201,13 @@ async def test_item_page_from_the_stock_page_with_its_moves_and_cost_tree(
 @pytest.mark.parametrize("path", ["/", "/orders", "/orders/WO-F", "/trace/event/5",
                                   "/trace/lot/LOT-A1", "/trace/shipment/SO-1", "/ledger",
                                   "/stock", "/exceptions", "/alerts", "/items/F", "/items/A",
-                                  "/money", "/audit", "/reconcile", "/trace"])
+                                  "/money", "/audit", "/reconcile", "/trace",
+                                  "/orders/WO-S", "/trace/batch/trace-plant-1"])
 async def test_pages_fit_a_tablet_without_horizontal_scroll(site, browser, path):  # noqa: F811
     ctx, page = await _login(browser, site, width=800)
-    await page.goto(site + path)
-    wide = await page.evaluate("document.documentElement.scrollWidth")
-    culprits = await page.evaluate("""() => [...document.querySelectorAll('main *')]
-        .filter(e => e.getBoundingClientRect().right > 800).slice(0, 3)
-        .map(e => e.tagName + '.' + e.className + ' ' + (e.id || ''))""")
+    resp = await page.goto(site + path)
+    assert resp.status == 200, path
     # every page as the tests saw it at a tablet's width (test-artifacts/, see README)
     await shot(page, "tablet-" + (path.strip("/").replace("/", "-") or "overview"))
-    assert wide <= 800, f"{path}: {wide} px wide at an 800 px viewport: {culprits}"
+    await assert_fits(page)
     await ctx.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.dashboard import charts, fmt, queries, series, wip
+from gateway.dashboard import charts, fmt, lines, queries, series, wip
 from gateway.dashboard.keys import STATE
 from gateway.dashboard.render import render
 from gateway.dashboard.views.orders import VARIANCES, with_figures
@@ -26,7 +26,7 @@ def _read(conn, work_order: str, settings) -> dict | None:
     return {"order": order,
             "events": queries.order_events(conn, work_order),
             "lines": queries.order_lines(conn, work_order),
-            "output": series.output(conn, 15, work_order),
+            "output": lines.order_output(conn, work_order),
             "build_up": series.cost_build_up(conn, work_order, settings.wip_account,
                                              order["std_unit_cost"],
                                              settings.currency_decimals)}
@@ -40,13 +40,10 @@ async def order(request: web.Request) -> web.Response:
     if data is None:
         raise web.HTTPNotFound(text=f"No work order {wo} in the journal.")
     d = state.settings.currency_decimals
-    o, out, build = data["order"], data["output"], data["build_up"]
+    o, build = data["order"], data["build_up"]
     money = lambda v: fmt.money(round(v), d)  # noqa: E731 - axis labels
     figures = {
-        "output": charts.bar_chart([p["bucket"][11:] for p in out],
-                                   {"good": [p["good"] for p in out],
-                                    "scrap": [p["scrap"] for p in out]},
-                                   fmt.qty, f"good and scrap of {wo} per 15 minutes"),
+        "output": data["output"],
         "build_up": charts.line_chart(
             [f"#{p['seq']}" for p in build],
             {"charged": [p["charged"] for p in build]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.dashboard import queries, wip
+from gateway.release_check import components_in
 from gateway.dashboard.keys import STATE
 from gateway.dashboard.render import render
 
@@ -38,6 +39,8 @@ def with_figures(order: dict, decimals: int) -> dict:
         "pct_planned": min(100.0, 100.0 * planned / scale),
         "progress": (100.0 * order["good"] / planned) if planned else 0.0,
         "overproduced": overproduced(order),
+        # released short of components: from the open exception, gone when it is resolved
+        "short": components_in(order["short_reason"]) if order.get("short_reason") else [],
         "standard_output": standard_output,
         "variance_so_far": (order["charged"] - standard_output)
         if standard_output is not None and not closed else None,
