@@ -118,11 +118,14 @@ def _action(journal, plant, args, actions, Mapper):
     """(act-seam action name, a call doing it) for `args`, or ActionRefused."""
     from gateway.dashboard.state import ActionRefused
 
-    row = journal.conn.execute("SELECT kind, field, reason FROM exceptions WHERE id=?",
-                               (args.id,)).fetchone()
+    row = journal.conn.execute("SELECT kind, field, reason, status FROM exceptions"
+                               " WHERE id=?", (args.id,)).fetchone()
     if row is None:
         raise ActionRefused(f"exception {args.id} does not exist")
-    kind, field, reason = row
+    kind, field, reason, status = row
+    if status != "open":
+        raise ActionRefused(f"exception {args.id} is already {status}")
+    reason = reason.removeprefix(f"{field}: ")
     if args.action == "dismiss":
         if not (args.reason or "").strip():
             raise ActionRefused("dismiss needs --reason TEXT: why no booking is needed")
