@@ -52,13 +52,17 @@ def _db(cfg):
     return sqlite3.connect(cfg.parent / "var" / "gateway.db")
 
 
-def _lines(cfg, event_id):
+def _query(cfg, sql, *args):
     conn = _db(cfg)
     try:
-        return sorted(conn.execute("SELECT account, debit, credit FROM journal_lines"
-                                   " WHERE event_id=?", (event_id,)).fetchall())
+        return conn.execute(sql, args).fetchall()
     finally:
         conn.close()
+
+
+def _lines(cfg, event_id):
+    return sorted(_query(cfg, "SELECT account, debit, credit FROM journal_lines"
+                              " WHERE event_id=?", event_id))
 
 
 def _exceptions(cfg, *args):
@@ -88,15 +92,12 @@ def test_a_quantity_mismatch_is_released_by_a_later_receipt_in_the_file(plant):
     [iv2] = [x for x in _exceptions(cfg, "--status", "all") if x["event_id"] == "iv2"]
     assert (iv2["status"], iv2["resolved_by"], iv2["resolution"]) == \
         ("resolved", "gateway", "matched once receipt r3 was received")
-    conn = _db(cfg)
-    try:  # journaled after the receipt that released it: a replay books it the same way
-        assert [r[0] for r in conn.execute("SELECT id FROM events ORDER BY seq")] == \
-            ["r1", "r2", "r3", "iv2"]
-        # GRNI: 210.00 + 24.00 + 18.75 received, 36.50 invoiced
-        assert conn.execute("SELECT sum(credit) - sum(debit) FROM journal_lines"
-                            " WHERE account='2100'").fetchone() == (21625,)
-    finally:
-        conn.close()
+    # journaled after the receipt that released it: a replay books it the same way
+    assert [r[0] for r in _query(cfg, "SELECT id FROM events ORDER BY seq")] == \
+        ["r1", "r2", "r3", "iv2"]
+    # GRNI: 210.00 + 24.00 + 18.75 received, 36.50 invoiced
+    assert _query(cfg, "SELECT sum(credit) - sum(debit) FROM journal_lines"
+                       " WHERE account='2100'") == [(21625,)]
 
 
 def test_the_list_shows_the_open_ones_by_kind(plant):
@@ -133,12 +134,8 @@ def test_approve_is_refused_with_reasons_and_audited(plant):
     assert "vic is a viewer" in refused("dismiss", str(ids["nopo"]), "--user", "vic",
                                         "--reason", "x")
     assert "dismiss needs --reason" in refused("dismiss", str(ids["nopo"]), "--user", "sam")
-    conn = _db(cfg)
-    try:
-        audit = conn.execute("SELECT actor, address, action, target, detail FROM audit"
-                             " ORDER BY seq").fetchall()
-    finally:
-        conn.close()
+    audit = _query(cfg, "SELECT actor, address, action, target, detail FROM audit"
+                        " ORDER BY seq")
     assert audit[1] == ("sam", "cli", "approve_invoice", f"exception {ids['iv1']}",
                         "refused: sam is a supervisor; only controllers may approve invoice;"
                         " via the command line")
@@ -188,12 +185,8 @@ def test_a_controller_approves_a_price_and_a_supervisor_confirms_a_po(plant):
     gateway("exceptions", "-c", str(cfg), "dismiss", str(ids["nopo"]), "--user", "sam",
             "--reason", "sample, not stock", check=True)
     assert _exceptions(cfg) == []
-    conn = _db(cfg)
-    try:
-        done = conn.execute("SELECT actor, action, detail FROM audit WHERE detail NOT LIKE"
-                            " 'refused:%' ORDER BY seq").fetchall()
-    finally:
-        conn.close()
+    done = _query(cfg, "SELECT actor, action, detail FROM audit WHERE detail NOT LIKE"
+                       " 'refused:%' ORDER BY seq")
     assert done == [
         ("carla", "approve_invoice",
          f"supplier_invoice iv1 booked; exception {ids['iv1']} resolved; via the command line"),

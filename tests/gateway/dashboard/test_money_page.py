@@ -27,21 +27,23 @@ HELD = {"reason": "price", "draft": {"invoice": "INV-10", "supplier": "FIX", "po
                                      "item": "RM-SCREW", "qty": 5000, "unit_price": 0.05}}
 
 
-def _add_books(path) -> None:
+def _add_books(path, books=BOOKS, ts="2026-11-22T04:00:00Z") -> None:
+    """Events with their entries; an entry line is (account, debit, credit[, work order])."""
     conn = sqlite3.connect(path)
     with conn:
-        for seq, eid, typ, payload, lines in BOOKS:
+        for seq, eid, typ, payload, lines in books:
             conn.execute("INSERT INTO events VALUES (?,?,?,?,?,?,?,NULL)",
-                         (seq, eid, typ, "2026-11-22T04:00:00Z", "erp",
-                          json.dumps({"id": eid, "type": typ, **payload}), "2026-11-22T04:00:00Z"))
-            conn.execute("INSERT INTO entries VALUES (?,?,?,?,?)",
-                         (seq, seq, eid, "2026-11-22T04:00:00Z", "2026-11"))
-            for acct, dr, cr in lines:
+                         (seq, eid, typ, ts, "erp",
+                          json.dumps({"id": eid, "type": typ, **payload}), ts))
+            conn.execute("INSERT INTO entries VALUES (?,?,?,?,?)", (seq, seq, eid, ts, "2026-11"))
+            for acct, dr, cr, *wo in lines:
                 conn.execute("INSERT INTO journal_lines(entry, event_id, period, account, debit,"
-                             " credit) VALUES (?,?,?,?,?,?)", (seq, eid, "2026-11", acct, dr, cr))
-        conn.execute("INSERT INTO exceptions(id, created_at, kind, source, event_id, field, reason,"
-                     " raw) VALUES (9, '2026-11-22T04:00:00Z', 'invoice_mismatch', 'erp',"
-                     " 'inv-3', 'unit_price', 'price', ?)", (json.dumps(HELD),))
+                             " credit, work_order) VALUES (?,?,?,?,?,?,?)",
+                             (seq, eid, "2026-11", acct, dr, cr, *(wo or [None])))
+        if books is BOOKS:
+            conn.execute("INSERT INTO exceptions(id, created_at, kind, source, event_id, field,"
+                         " reason, raw) VALUES (9, '2026-11-22T04:00:00Z', 'invoice_mismatch',"
+                         " 'erp', 'inv-3', 'unit_price', 'price', ?)", (json.dumps(HELD),))
     conn.close()
 
 
@@ -92,29 +94,13 @@ SALES = [
 ]
 
 
-def _add_sales(path) -> None:
-    conn = sqlite3.connect(path)
-    with conn:
-        for seq, eid, typ, payload, lines in SALES:
-            conn.execute("INSERT INTO events VALUES (?,?,?,?,?,?,?,NULL)",
-                         (seq, eid, typ, "2026-11-22T05:00:00Z", "erp",
-                          json.dumps({"id": eid, "type": typ, **payload}), "2026-11-22T05:00:00Z"))
-            conn.execute("INSERT INTO entries VALUES (?,?,?,?,?)",
-                         (seq, seq, eid, "2026-11-22T05:00:00Z", "2026-11"))
-            for acct, dr, cr, wo in lines:
-                conn.execute("INSERT INTO journal_lines(entry, event_id, period, account, debit,"
-                             " credit, work_order) VALUES (?,?,?,?,?,?,?)",
-                             (seq, eid, "2026-11", acct, dr, cr, wo))
-    conn.close()
-
-
 ACCOUNTS = {"revenue": "4000", "cogs": "5000", "scrap": "5400",
             "material_usage_variance": "5220", "material_price_variance": "5230",
             "labor_efficiency_variance": "5240", "overhead_efficiency_variance": "5250"}
 
 
 async def test_money_charts_margin_by_sales_order_worst_first(dashboard, db_path):
-    _add_sales(db_path)
+    _add_books(db_path, SALES, ts="2026-11-22T05:00:00Z")
     d = await dashboard(accounts=ACCOUNTS)
     d.state.users.add("cleo", "controller", CONTROLLER_PASSWORD)
     await d.login("cleo", CONTROLLER_PASSWORD)
