@@ -44,6 +44,7 @@ ACTING_ROLES = frozenset({"supervisor", "controller"})
 # actions narrower than that: approving an invoice price off its PO's is the controller's
 # (a supervisor keeps the shop-floor actions); every other action is ACTING_ROLES'
 ACTION_ROLES = {"approve_invoice": frozenset({"controller"})}
+_ACTION_WORDS = {"approve_invoice": "approve an invoice price"}  # for a refusal
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 # scrypt cost: one of the equivalent settings current guidance lists (N=2^17 r=8 p=1,
 # N=2^16 r=8 p=2, ...). 2^16/8/2 takes 64 MiB and ~0.26 s on the gateway's 2 cores
@@ -156,7 +157,7 @@ def refusal(name: str, role: str | None, action: str) -> str | None:
         return None
     allowed = sorted(ACTION_ROLES.get(action, ACTING_ROLES))
     return (f"{name} is a {role}; only {' and '.join(r + 's' for r in allowed)} may "
-            f"{action.replace('_', ' ')}")
+            f"{_ACTION_WORDS.get(action, action.replace('_', ' '))}")
 
 
 class UserStore:

@@ -124,7 +124,7 @@ def test_approve_is_refused_with_reasons_and_audited(plant):
         return proc.stderr
 
     assert "exception 999 does not exist" in refused("approve", "999", "--user", "carla")
-    assert "sam is a supervisor; only controllers may approve invoice" in \
+    assert "sam is a supervisor; only controllers may approve an invoice price" in \
         refused("approve", str(ids["iv1"]), "--user", "sam")
     assert "'nobody' is not a user in" in refused("approve", str(ids["iv1"]), "--user", "nobody")
     assert "is a no_po: approve needs --po" in refused("approve", str(ids["nopo"]),
@@ -137,7 +137,7 @@ def test_approve_is_refused_with_reasons_and_audited(plant):
     audit = _query(cfg, "SELECT actor, address, action, target, detail FROM audit"
                         " ORDER BY seq")
     assert audit[1] == ("sam", "cli", "approve_invoice", f"exception {ids['iv1']}",
-                        "refused: sam is a supervisor; only controllers may approve invoice;"
+                        "refused: sam is a supervisor; only controllers may approve an invoice price;"
                         " via the command line")
     assert all(a[4].startswith("refused: ") for a in audit)
     assert [x["status"] for x in _exceptions(cfg)] == ["open", "open"]  # nothing changed

@@ -222,7 +222,7 @@ async def test_a_supervisor_keeps_the_shop_floor_actions_but_cannot_approve_a_pr
     assert f'action="/exceptions/{price}/dismiss"' in page  # dismissing stays theirs
     resp = await d.post(f"/exceptions/{price}/approve", {}, token=token)
     assert resp.status == 403
-    assert "sam is a supervisor; only controllers may approve invoice" in await resp.text()
+    assert "sam is a supervisor; only controllers may approve an invoice price" in await resp.text()
     assert act.calls == [] and exception_status(db_path, price)[0] == "open"
     conn = sqlite3.connect(db_path)
     try:
