@@ -236,6 +236,19 @@ def predecode(raw: bytes | str | dict | Event) -> tuple[Event | None, bytes | No
     return event, encode_event(event)
 
 
+def _approved_from(stored: bytes, canon: bytes) -> bool:
+    """Is `canon` the line a stored invoice line was approved from: the same payload, and
+    no `approved_by` of its own? Sent again (a file ingested twice), it is a duplicate."""
+    if b'"approved_by"' not in stored:
+        return False
+    try:
+        approved, line = json.loads(stored), json.loads(canon)
+    except ValueError:
+        return False
+    return (approved.pop("approved_by", None) is not None
+            and line.pop("approved_by", None) is None and approved == line)
+
+
 class _Held(EventError):
     """Not booked yet: kept as an exception of `kind` that a supervisor resolves."""
 
@@ -543,7 +556,7 @@ class Journal:
                         self._short[i] = reason
                 in_batch[event.id] = len(fresh)
                 fresh.append((i, event, canon))
-            elif before != canon:
+            elif before != canon and not _approved_from(before, canon):
                 rejected.append((i, event.id, "id", f"id: event {event.id!r} was already "
                                  "journaled with a different payload", "conflict"))
             elif first is None:

@@ -191,3 +191,8 @@ def test_a_controller_approves_a_price_and_a_supervisor_confirms_a_po(plant):
         ("carla", "approve_invoice",
          f"supplier_invoice iv1 booked; exception {ids['iv1']} resolved; via the command line"),
         ("sam", "dismiss", f"exception {ids['nopo']} dismissed; reason=sample, not stock")]
+    # the file again: the approved and the released lines are duplicates of what posted
+    # (the dismissed receipt is held anew: a dismissal is of that exception, not the line)
+    again = gateway("ingest", "-c", str(cfg), str(cfg.parent / "day.jsonl"))
+    assert (again.returncode, again.stderr.splitlines()[-1]) == \
+        (0, "0 applied, 5 duplicate, 1 held for review, 0 rejected"), again.stderr
