@@ -5,8 +5,9 @@ Actions recorded:
 
     login, logout, login_failed, login_refused (throttled), session_ended (the users
     file removed or changed the user), assign_count, confirm_po, approve_invoice, dismiss,
-    dismiss_many, retry_batch (dashboard; detail says done or why refused), user_add,
-    user_replace, user_remove (`gateway user`).
+    dismiss_many, retry_batch (dashboard; detail says done or why refused; the first
+    four also from `gateway exceptions`, address `cli`), user_add, user_replace,
+    user_remove (`gateway user`).
 
 A failed login's actor is the name only when it is a user's; otherwise it is its
 length and a keyed digest, since people type passwords into the name field.

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trace": ("gateway.commands.trace", "GL line, event or batch to its reading; lot or shipment"),
     "reconcile": ("gateway.commands.reconcile", "discrepancies against an ERP snapshot"),
     "replay": ("gateway.commands.replay", "rebuild journal and projections from the events"),
+    "exceptions": ("gateway.commands.exceptions", "exceptions: list, approve ID, dismiss ID"),
     "alerts": ("gateway.commands.alerts", "alerts: list, ack KEY, resolve KEY"),
     "outbox": ("gateway.commands.outbox", "upstream batches: list, retry, export"),
     "user": ("gateway.commands.user", "dashboard users"),

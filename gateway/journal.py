@@ -28,6 +28,7 @@ import numpy as np
 
 from costing.engine import Engine
 from costing.master import MasterData
+from costing.settlement import MISMATCH
 
 from gateway import failpoints, schema
 from gateway.active_orders import SET, change_of
@@ -64,6 +65,9 @@ class Submission:
     # thread commits the previous batch: the event and its canonical bytes.
     event: Event | None = None
     canon: bytes | None = None
+    # the open exception this submission re-tries (exception id, resolution if it posts):
+    # posted, it resolves that exception; held again, it updates that one's reason
+    retries: tuple[int, str] | None = None
 
 
 @dataclass(slots=True)
@@ -89,6 +93,13 @@ class Result:
     seq: int | None = None
     field: str | None = None
     reason: str | None = None
+    held: str | None = None  # rejected but kept to act on: the exception's kind (no_po,
+    #                          invoice_mismatch, ...), None for a plain rejection
+
+    @property
+    def status_word(self) -> str:
+        """applied | duplicate | held | rejected: what a person reading a summary needs."""
+        return "held" if self.held else self.status
 
     @property
     def accepted(self) -> bool:
@@ -200,6 +211,7 @@ def _raw_text(raw: Any, keep: int = DEFAULT_LIMITS.exception_raw_bytes) -> str:
 
 
 _TAG = {cls: tag for tag, cls in EVENT_TYPES.items()}
+_RECEIPT = EVENT_TYPES["receipt"]
 _TRACKED = (EVENT_TYPES["wo_release"], EVENT_TYPES["wo_start"], EVENT_TYPES["wo_close"])
 _move_item = attrgetter("item")
 # Amounts are int minor units; a numpy integer from a kernel binds as the int it is.
@@ -222,6 +234,19 @@ def predecode(raw: bytes | str | dict | Event) -> tuple[Event | None, bytes | No
     except EventError:
         return None, None
     return event, encode_event(event)
+
+
+def _approved_from(stored: bytes, canon: bytes) -> bool:
+    """Is `canon` the line a stored invoice line was approved from: the same payload, and
+    no `approved_by` of its own? Sent again (a file ingested twice), it is a duplicate."""
+    if b'"approved_by"' not in stored:
+        return False
+    try:
+        approved, line = json.loads(stored), json.loads(canon)
+    except ValueError:
+        return False
+    return (approved.pop("approved_by", None) is not None
+            and line.pop("approved_by", None) is None and approved == line)
 
 
 class _Held(EventError):
@@ -278,6 +303,7 @@ class Journal:
         self._po_lines = ({(p.po, p.sku) for p in master.purchase_orders}
                           if unknown_po == "hold" else None)
         self._held: dict[int, str] = {}  # submission -> the draft kept for a supervisor
+        self._received: dict[tuple[str, str], str] = {}  # (po, item) -> receipt id, committed
         self.release_check = release_check  # gateway.release_check: warn | refuse | off
         self._release_check: ReleaseCheck | None = None
         self._short: dict[int, str] = {}  # submission -> why its release is short (warn)
@@ -382,16 +408,43 @@ class Journal:
         if self._stale:  # the last batch failed and left the engine ahead of the disk
             self._recover()
         try:
-            return self._submit(subs, side)
+            results = self._submit(subs, side)
         except _DATA_ERRORS as exc:
             self._abort()
             if len(subs) == 1:
                 return [self._reject_alone(subs[0], exc, side)]
+        else:
+            self._retry_held_invoices()
+            return results
         # One event's data broke the batch: apply the others, reject only that one.
         results = []
         for n, sub in enumerate(subs):
             results.extend(self.submit([sub], side=side if n == len(subs) - 1 else None))
         return results
+
+    def _retry_held_invoices(self) -> None:
+        """Invoice lines held for their quantity, tried again once a receipt on their PO
+        and item has committed (in a transaction of its own, right after the receipt's):
+        one that matches now posts as the event it is, journaled after the receipt so a
+        replay books it the same way, and its exception is resolved naming the receipt;
+        one that still does not stays held, its reason brought up to date."""
+        received, self._received = self._received, {}
+        if not received:
+            return
+        retries = []
+        for exc_id, source, raw in self.conn.execute(
+                "SELECT id, source, raw FROM exceptions WHERE status='open' AND kind=?"
+                " AND field='qty' ORDER BY id", (MISMATCH,)).fetchall():
+            try:
+                draft = json.loads(raw)["draft"]
+            except (ValueError, TypeError, KeyError):
+                continue
+            receipt = received.get((draft.get("po"), draft.get("item")))
+            if receipt is not None:
+                retries.append(Submission(draft, source=source, retries=(
+                    exc_id, f"matched once receipt {receipt} was received")))
+        if retries:
+            self.submit(retries)
 
     def _reject_alone(self, sub: Submission, exc: BaseException, side) -> Result:
         event = sub.event
@@ -503,7 +556,7 @@ class Journal:
                         self._short[i] = reason
                 in_batch[event.id] = len(fresh)
                 fresh.append((i, event, canon))
-            elif before != canon:
+            elif before != canon and not _approved_from(before, canon):
                 rejected.append((i, event.id, "id", f"id: event {event.id!r} was already "
                                  "journaled with a different payload", "conflict"))
             elif first is None:
@@ -608,6 +661,8 @@ class Journal:
         alert_rows: list[tuple] = []
         add_item, add_order, add_line = touched_items.add, touched_orders.add, line_rows.append
         debits = 0
+        received: dict[tuple[str, str], str] = {}
+        resolved: list[tuple[int, str, str, str]] = []
         for (i, event, canon), out in zip(fresh, outcomes):
             sub = subs[i]
             eid = event.id
@@ -651,6 +706,10 @@ class Journal:
                                    "work_order", self._short[i], None))
             if cls in _TRACKED:
                 self._track(seq, event)
+            if cls is _RECEIPT and event.po is not None:
+                received[(event.po, event.item)] = eid
+            if sub.retries is not None:
+                resolved.append((sub.retries[0], "resolved", sub.retries[1], "gateway"))
             touched_items.update(map(_move_item, out.moves))
             order = getattr(event, "work_order", None)
             if order:
@@ -675,11 +734,20 @@ class Journal:
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", alert_rows)
         for i, eid, field, reason, kind in rejected:
-            raw = self._held.pop(i, None) or self._kept(subs[i].raw)
+            draft = self._held.pop(i, None)
+            raw = draft or self._kept(subs[i].raw)
+            if subs[i].retries is not None and draft:  # still held: the same exception
+                conn.execute("UPDATE exceptions SET field=?, reason=?, raw=? WHERE id=?",
+                             (field, reason, raw, subs[i].retries[0]))
+                results[i] = Result("rejected", eid, None, field, reason, kind)
+                continue
             # A redelivered bad message is one problem for the supervisor, not two.
             if not self._open_exception_exists(kind, eid, raw):
                 self._exception(stamp, kind, subs[i].source, eid, field, reason, raw)
-            results[i] = Result("rejected", eid, None, field, reason)
+            results[i] = Result("rejected", eid, None, field, reason,
+                                kind if draft else None)
+        if resolved:
+            self._write_side(stamp, SideEffects(resolutions=resolved))
         if side is not None:
             self._write_side(stamp, side)
         if book is not None:  # before the projections: it reads them as they stood
@@ -691,6 +759,8 @@ class Journal:
         failpoints.hit("journal.before_commit")
         failpoints.hit("journal.commit")
         conn.execute("COMMIT")
+        for key, receipt in received.items():  # re-tried once this is on disk
+            self._received[key] = receipt
 
     def check_alert_timers(self, now: datetime | None = None) -> None:
         """The time-based alert rules (stalled orders), in a transaction of their own."""

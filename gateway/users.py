@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["ACTING_ROLES", "ROLES", "User", "UserError", "UserStore", "hash_password", "needs_rehash",
+__all__ = ["ACTING_ROLES", "ACTION_ROLES", "ROLES", "may_do", "refusal", "User", "UserError", "UserStore", "hash_password", "needs_rehash",
            "verify_password"]
 
 log = logging.getLogger("gateway.users")
@@ -41,6 +41,10 @@ ROLES = ("viewer", "supervisor", "controller")
 # who may change anything through the dashboard (resolve, dismiss, retry, acknowledge):
 # a controller acts on the same metrics as a supervisor; a viewer only looks
 ACTING_ROLES = frozenset({"supervisor", "controller"})
+# actions narrower than that: approving an invoice price off its PO's is the controller's
+# (a supervisor keeps the shop-floor actions); every other action is ACTING_ROLES'
+ACTION_ROLES = {"approve_invoice": frozenset({"controller"})}
+_ACTION_WORDS = {"approve_invoice": "approve an invoice price"}  # for a refusal
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 # scrypt cost: one of the equivalent settings current guidance lists (N=2^17 r=8 p=1,
 # N=2^16 r=8 p=2, ...). 2^16/8/2 takes 64 MiB and ~0.26 s on the gateway's 2 cores
@@ -140,6 +144,20 @@ def _toml_str(value: str) -> str:
     # Names and hashes are validated to a safe alphabet; escape anyway so the file can
     # never be broken by what we write.
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def may_do(role: str | None, action: str) -> bool:
+    """May a user of `role` take `action` (an act-seam name, e.g. approve_invoice)?"""
+    return role in ACTION_ROLES.get(action, ACTING_ROLES)
+
+
+def refusal(name: str, role: str | None, action: str) -> str | None:
+    """Why `name` (of `role`) may not take `action`, or None when they may."""
+    if may_do(role, action):
+        return None
+    allowed = sorted(ACTION_ROLES.get(action, ACTING_ROLES))
+    return (f"{name} is a {role}; only {' and '.join(r + 's' for r in allowed)} may "
+            f"{_ACTION_WORDS.get(action, action.replace('_', ' '))}")
 
 
 class UserStore:

@@ -2,7 +2,13 @@
 
 Each line is one canonical event (see docs/architecture.md). Rejected lines are reported with their
 line number and reason, kept in the exceptions table, and the exit status is 1; every
-other line is applied (or acknowledged as a duplicate) regardless.
+other line is applied (or acknowledged as a duplicate) regardless. A line held for review
+(an invoice line that does not match its PO, a receipt on no known PO line) is kept as an
+exception to act on, not refused: it is counted apart ("N held for review", said only when
+there are some) and does not change the exit status. A held invoice line that a receipt
+later in the file releases is counted as applied.
+
+Exit status: 0 when no line was rejected (held lines included), 1 when some was.
 """
 
 from __future__ import annotations
@@ -106,7 +112,8 @@ def run(args) -> int:
     plant = load_plant(args)
     journal = open_journal(plant, lazy=True)  # the engine is built when a line needs it
     name = os.path.basename(args.file)
-    counts = {"applied": 0, "duplicate": 0, "rejected": 0}
+    counts = {"applied": 0, "duplicate": 0, "held": 0, "rejected": 0}
+    held: list[str] = []  # ids of the lines held for review
     progress = Progress("ingest", None)
     size = os.path.getsize(args.file)
 
@@ -121,14 +128,29 @@ def run(args) -> int:
                     Submission(raw, source=file_source(name, lineno), event=event)
                     for lineno, raw, event in todo])
                 for (lineno, _, _), res in zip(todo, results):
-                    counts[res.status] += 1
-                    if res.status == "rejected":
+                    counts[res.status_word] += 1
+                    if res.held:
+                        held.append(res.event_id)
+                        progress.note(f"{name}:{lineno}: held for review ({res.held}):"
+                                      f" {res.reason}")
+                    elif res.status == "rejected":
                         progress.note(f"{name}:{lineno}: rejected: {res.reason}")
             failpoints.hit("ingest.after_line")
             seen = progress.count + len(chunk)
             progress.advance(len(chunk), total=round(seen * size / done) if done else None)
     progress.done()
+    released = len(journal.stored_payloads(held))  # posted since: a later receipt matched
     journal.close()
-    print(f"{counts['applied']} applied, {counts['duplicate']} duplicate, "
-          f"{counts['rejected']} rejected", file=sys.stderr)
+    counts["applied"] += released
+    counts["held"] -= released
+    print(summary(counts, released), file=sys.stderr)
     return 1 if counts["rejected"] else 0
+
+
+def summary(counts: dict[str, int], released: int = 0) -> str:
+    """'N applied, D duplicate[, H held for review], R rejected'."""
+    held = f"{counts['held']} held for review, " if counts["held"] else ""
+    note = (f" ({released} held line{'s' * (released != 1)} released by a later receipt)"
+            if released else "")
+    return (f"{counts['applied']} applied, {counts['duplicate']} duplicate, {held}"
+            f"{counts['rejected']} rejected{note}")

@@ -197,6 +197,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
         overhead_account=config.accounts.applied_overhead,
         revenue_account=config.accounts.revenue, cogs_account=config.accounts.cogs,
         ap_account=config.accounts.ap, ar_account=config.accounts.ar,
+        accounts=config.accounts.by_key(),
         charged_later=charged_later(gw.master), line_rates=line_rates(gw.master),
         issue_standards=issue_standards(gw.master),
         item_uoms={i.sku: i.uom for i in gw.master.items},

@@ -113,8 +113,10 @@ def bar_chart(labels: Sequence[str], stacks: dict[str, Sequence[float]], fmt: Fm
     return Markup("".join(out))
 
 
-def signed_bars(items: Sequence[tuple[str, float]], fmt: Fmt, label: str) -> Markup:
-    """One bar per item from zero, up for positive (unfavourable) and down for negative."""
+def signed_bars(items: Sequence[tuple[str, float]], fmt: Fmt, label: str,
+                bad: Callable[[float], bool] = lambda v: v > 0) -> Markup:
+    """One bar per item from zero, in the order given, up for positive and down for
+    negative; `bar-bad` where `bad(v)` (by default a positive variance), else `bar-good`."""
     if not items:
         return Markup('<p class="muted chart-empty">Nothing to draw yet.</p>')
     vals = [v for _, v in items]
@@ -128,7 +130,7 @@ def signed_bars(items: Sequence[tuple[str, float]], fmt: Fmt, label: str) -> Mar
     y0 = _y(0.0, lo, hi)
     for x, (name, v) in zip(xs, items):
         y = _y(v, lo, hi)
-        kind = "bad" if v > 0 else "good"
+        kind = "bad" if bad(v) else "good"
         out.append(f'<rect class="bar bar-{kind}" x="{x - width / 2:.1f}" y="{min(y, y0):.1f}" '
                    f'width="{width:.1f}" height="{abs(y0 - y):.1f}"><title>{escape(name)}: '
                    f'{escape(fmt(v))}</title></rect><text class="axis" x="{x:.1f}" '

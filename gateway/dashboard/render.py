@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway.dashboard import fmt, roles
 from gateway.dashboard.keys import JINJA, SESSION, STATE
+from gateway.users import may_do
 
 __all__ = ["make_environment", "render", "flash", "session_of"]
 
@@ -49,7 +50,8 @@ def render(request: web.Request, template: str, *, status: int = 200, page: str 
     html = request.app[JINJA].get_template(template).render(
         page=page, session=s, user=s.user if s else None, role=s.role if s else None,
         csrf=s.csrf if s else "", settings=state.settings,
-        may_act=bool(s and s.may_act), nav=roles.nav(s.role if s else None),
+        may_act=bool(s and s.may_act),
+        may_do=lambda action: may_do(s.role if s else None, action), nav=roles.nav(s.role if s else None),
         flashes=s.data.pop("flash", []) if s else [],
         static=lambda f: str(request.app.router["static"].url_for(filename=f)), **ctx)
     return web.Response(text=html, status=status, content_type="text/html")

@@ -86,6 +86,9 @@ class DashboardSettings:
     cogs_account: str = "5000"
     ap_account: str = "2000"  # [accounts].ap / ar: the open invoices and orders on /money
     ar_account: str = "1200"
+    # [accounts] by key (Accounts.by_key): the variance and scrap accounts the margin per
+    # sales order on /money takes off; without them it shows the margin before those
+    accounts: dict[str, str] = field(default_factory=dict)
     # parent item -> what reaches WIP after its completions ("RM-RESIN issues", "WC3
     # labor"), gateway.dashboard.wip.charged_later: says why an open order's WIP is negative
     charged_later: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -36,7 +36,7 @@ def plant(tmp_path_factory):
     cfg = write_plant(where)
     day = [{**e, "order": "SO-9"} if e["id"] == "w2" else e for e in GOOD] + MONEY
     proc = gateway("ingest", "-c", str(cfg), str(write_events(where / "day.jsonl", day)))
-    assert "23 applied, 0 duplicate, 1 rejected" in proc.stderr, proc.stderr
+    assert "23 applied, 0 duplicate, 1 held for review, 0 rejected" in proc.stderr, proc.stderr
     assert "19.05 % over PO-1" in proc.stderr
     return str(cfg)
 

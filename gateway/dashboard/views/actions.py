@@ -12,6 +12,7 @@ from gateway.dashboard.keys import STATE
 from gateway.dashboard.render import flash, session_of
 from gateway.dashboard.state import ACTIONS, ActionRefused
 from gateway.dashboard.views.audit import note
+from gateway.users import refusal
 
 log = logging.getLogger("gateway.dashboard.actions")
 
@@ -22,7 +23,13 @@ async def perform(request: web.Request, action: str, back: str, **kw) -> web.Str
     state = request.app[STATE]
     if state.act is None:
         raise web.HTTPServiceUnavailable(text="supervisor actions are not wired to the gateway")
-    user = session_of(request).user
+    s = session_of(request)
+    user = s.user
+    why = refusal(user, s.role, action)  # e.g. an invoice price is the controller's
+    if why is not None:
+        log.warning("action %s by %s refused: %s", action, user, why)
+        await note(request, action, _target(kw), f"refused: {why}; {_detail(kw)}")
+        raise web.HTTPForbidden(text=f"refused: {why}")
     try:
         result = state.act(action, user=user, **kw)
         if inspect.isawaitable(result):

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway import subledgers
 from gateway.dashboard import queries
+from gateway.dashboard.charts import signed_bars
 from gateway.dashboard.keys import STATE
 from gateway.dashboard.render import render
 from gateway.dashboard.views.order import VARIANCE_LABELS
@@ -22,7 +23,7 @@ TOP_ORDERS = 10
 
 
 def read(conn: sqlite3.Connection, revenue: str, cogs: str, ap: str, ar: str,
-         decimals: int) -> dict:
+         decimals: int, accounts: dict[str, str] | None = None) -> dict:
     cols = ", ".join(f"coalesce(sum({k}), 0) AS {k}" for k in VARIANCES)
     totals = dict(conn.execute(
         f"SELECT count(*) AS orders, {cols} FROM work_orders WHERE status = 'closed'").fetchone())
@@ -43,7 +44,11 @@ def read(conn: sqlite3.Connection, revenue: str, cogs: str, ap: str, ar: str,
     payables = [r for r in subledgers.payables(conn, {"ap": ap}, decimals)
                 if r["open"] or r["held_lines"]]
     receivables = [r for r in subledgers.receivables(conn, {"ar": ar}) if r["open"]]
-    return {"totals": totals, "orders": orders, "margin": margin,
+    # an account the settings do not name matches no line: the margin before it
+    codes = {**{r: f"-{r}" for r in (*subledgers.VARIANCE_ROLES, "scrap")},
+             "revenue": revenue, "cogs": cogs, **(accounts or {})}
+    by_order = subledgers.margins(conn, codes)
+    return {"totals": totals, "orders": orders, "margin": margin, "by_order": by_order,
             "debit": ledger["debit"], "credit": ledger["credit"],
             "payables": payables, "receivables": receivables}
 
@@ -53,8 +58,18 @@ async def money(request: web.Request) -> web.Response:
     state = request.app[STATE]
     s = state.settings
     data = await state.db.run(lambda c: read(c, s.revenue_account, s.cogs_account, s.ap_account,
-                                              s.ar_account, s.currency_decimals))
+                                              s.ar_account, s.currency_decimals, s.accounts))
     revenue = sum(m["revenue"] for m in data["margin"])
     cogs = sum(m["cogs"] for m in data["margin"])
     return render(request, "money.html", page="money", labels=VARIANCE_LABELS,
-                  kinds=VARIANCES, revenue=revenue, cogs=cogs, **data)
+                  kinds=VARIANCES, revenue=revenue, cogs=cogs,
+                  margin_chart=margin_chart(data["by_order"]), **data)
+
+
+def margin_chart(by_order: list[dict]):
+    """Actual margin % per sales order (after its work orders' variances and scrap), worst
+    first; an order with no revenue has no percent and no bar."""
+    bars = sorted(((r["order"] or "(no order)", r["actual_margin_pct"]) for r in by_order
+                   if r["actual_margin_pct"] is not None), key=lambda b: (b[1], b[0]))
+    return signed_bars(bars, lambda v: f"{v:.1f} %", "margin % by sales order, worst first",
+                       bad=lambda v: v < 0)

@@ -21,11 +21,12 @@ from . import sample_plant
 
 @pytest.fixture(scope="session")
 def users_template(tmp_path_factory) -> Path:
-    # scrypt is deliberately slow: hash the two test users once per session.
+    # scrypt is deliberately slow: hash the test users once per session.
     path = tmp_path_factory.mktemp("users") / "users.toml"
     store = UserStore(path)
     store.add("sam", "supervisor", sample_plant.PASSWORD["sam"])
     store.add("vic", "viewer", sample_plant.PASSWORD["vic"])
+    store.add("carla", "controller", sample_plant.PASSWORD["carla"])
     return path
 
 

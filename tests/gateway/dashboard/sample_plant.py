@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gateway import schema
 
-PASSWORD = {"sam": "supervisor-pass-1", "vic": "viewer-pass-1"}
+PASSWORD = {"sam": "supervisor-pass-1", "vic": "viewer-pass-1", "carla": "controller-pass-1"}
 
 EVENTS = [  # seq, id, type, source
     (1, "rcpt-1", "receipt", "scanner-dock"),

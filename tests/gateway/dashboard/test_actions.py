@@ -184,23 +184,25 @@ def _held_invoices(db_path) -> tuple[int, int]:
     return ids[0], ids[1]
 
 
-async def test_a_held_invoice_price_is_approved_on_the_page_and_audited(dashboard, act,
-                                                                        db_path):
+async def test_a_held_invoice_price_is_approved_on_the_page_by_a_controller_and_audited(
+        dashboard, act, db_path):
     price, qty = _held_invoices(db_path)
-    d, token = await supervisor(dashboard)
+    d = await dashboard()
+    assert (await d.login("carla")).status == 303
+    token = await d.csrf("/exceptions")
     page = await (await d.client.get("/exceptions")).text()
     assert f'action="/exceptions/{price}/approve"' in page
     assert f'action="/exceptions/{qty}/approve"' not in page  # a quantity is never approved
     assert f'action="/exceptions/{qty}/dismiss"' in page
     resp = await d.post(f"/exceptions/{price}/approve", {}, token=token)
     assert resp.status == 303
-    assert act.calls == [("approve_invoice", {"user": "sam", "exception_id": price})]
-    assert exception_status(db_path, price) == ("resolved", "-> approved", "sam")
+    assert act.calls == [("approve_invoice", {"user": "carla", "exception_id": price})]
+    assert exception_status(db_path, price) == ("resolved", "-> approved", "carla")
     conn = sqlite3.connect(db_path)
     try:
         assert conn.execute("SELECT actor, action, target FROM audit WHERE action="
                             "'approve_invoice'").fetchall() == \
-            [("sam", "approve_invoice", f"exception {price}")]
+            [("carla", "approve_invoice", f"exception {price}")]
     finally:
         conn.close()
     # not an invoice line: named, never reaching the seam
@@ -208,6 +210,26 @@ async def test_a_held_invoice_price_is_approved_on_the_page_and_audited(dashboar
     page = await (await d.client.get(resp.headers["Location"])).text()
     assert "is a &#39;decode_error&#39;, not a &#39;invoice_mismatch&#39;" in page
     assert len(act.calls) == 1
+
+
+async def test_a_supervisor_keeps_the_shop_floor_actions_but_cannot_approve_a_price(
+        dashboard, act, db_path):
+    price, _ = _held_invoices(db_path)
+    d, token = await supervisor(dashboard)
+    page = await (await d.client.get("/exceptions")).text()
+    assert f'action="/exceptions/{price}/approve"' not in page
+    assert "A controller approves an invoice price." in page
+    assert f'action="/exceptions/{price}/dismiss"' in page  # dismissing stays theirs
+    resp = await d.post(f"/exceptions/{price}/approve", {}, token=token)
+    assert resp.status == 403
+    assert "sam is a supervisor; only controllers may approve an invoice price" in await resp.text()
+    assert act.calls == [] and exception_status(db_path, price)[0] == "open"
+    conn = sqlite3.connect(db_path)
+    try:
+        [(detail,)] = conn.execute("SELECT detail FROM audit WHERE action='approve_invoice'")
+        assert detail.startswith("refused: sam is a supervisor")
+    finally:
+        conn.close()
 
 
 async def test_a_viewer_cannot_approve_a_held_invoice(dashboard, act, db_path):
