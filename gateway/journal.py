@@ -659,6 +659,7 @@ class Journal:
         entry_rows: list[tuple] = []
         line_rows: list[tuple] = []
         alert_rows: list[tuple] = []
+        episode_rows: list[tuple] = []   # the engine's stock and rounding notices
         add_item, add_order, add_line = touched_items.add, touched_orders.add, line_rows.append
         debits = 0
         received: dict[tuple[str, str], str] = {}
@@ -699,8 +700,8 @@ class Journal:
                     raise MoneyOverflow(f"event {eid!r}: the batch's debits reach {debits}"
                                         " minor units (limit 2^62)")
             for alert in out.alerts:
-                alert_rows.append((stamp, alert.kind.replace(" ", "_"), sub.source, eid,
-                                   None, alert.message, None))
+                episode_rows.append((stamp, alert.kind.replace(" ", "_"), sub.source, eid,
+                                     alert.message))
             if i in self._short:
                 alert_rows.append((stamp, "short_components", sub.source, eid,
                                    "work_order", self._short[i], None))
@@ -730,6 +731,7 @@ class Journal:
         conn.executemany(
             "INSERT INTO journal_lines(entry, event_id, period, account, debit, credit,"
             " item, work_order, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
+        self._stock_episodes(episode_rows)
         conn.executemany(
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", alert_rows)
@@ -829,6 +831,24 @@ class Journal:
         self.conn.execute(
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", (stamp, kind, source, event_id, field, reason, raw))
+
+    def _stock_episodes(self, rows: list[tuple]) -> None:
+        """The engine's notices (negative stock, rounding) as episodes: one open exception
+        per kind and subject (`RM-STEEL at LINE1 (lot -)`, the text before the first
+        ': '), counting its occurrences with the latest figure and time, so a line that
+        keeps backflushing a short component is one problem on the exceptions page,
+        not one per completion. The event that opened it stays its event_id; each
+        occurrence's event carries its own lines in the journal."""
+        for stamp, kind, source, eid, message in rows:
+            subject = message.split(": ", 1)[0]
+            cur = self.conn.execute(
+                "UPDATE exceptions SET occurrences=occurrences+1, last_seen=?, reason=?"
+                " WHERE status='open' AND kind=? AND substr(reason, 1, ?)=?",
+                (stamp, message, kind, len(subject) + 2, subject + ": "))
+            if cur.rowcount == 0:
+                self.conn.execute(
+                    "INSERT INTO exceptions(created_at, kind, source, event_id, reason,"
+                    " last_seen) VALUES (?,?,?,?,?,?)", (stamp, kind, source, eid, message, stamp))
 
     def _device_fault(self, stamp, source, reason, raw) -> None:
         """One more try of an open fault episode (same device, same cause), or a new one."""

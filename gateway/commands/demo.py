@@ -27,7 +27,8 @@ import msgspec
 DEMO_DIR = pathlib.Path(__file__).resolve().parents[2] / "config" / "demo"
 # The demo broker's login, handed to the gateway the way a site hands it: by environment.
 DEMO_MQTT_USER_ENV, DEMO_MQTT_PASSWORD_ENV = "GATEWAY_DEMO_MQTT_USER", "GATEWAY_DEMO_MQTT_PASSWORD"
-LOGINS = (("supervisor", "supervisor", "demo-supervisor"), ("viewer", "viewer", "demo-viewer"))
+LOGINS = (("supervisor", "supervisor", "demo-supervisor"), ("controller", "controller", "demo-controller"),
+          ("viewer", "viewer", "demo-viewer"))
 
 
 def add_arguments(p) -> None:
@@ -151,7 +152,8 @@ async def _demo(tmp: pathlib.Path, port: int, *, tick: float, keep: bool,
             _say("Shop-floor gateway demo: simulated PLC, scale, scanners and ERP on loopback.",
                  "Security is relaxed on purpose ([demo] config): never point this at a plant.",
                  "Dashboard:", info["dashboard"],
-                 "Login: supervisor / demo-supervisor   (read-only: viewer / demo-viewer)",
+                 "Login: supervisor / demo-supervisor   (approves invoices: controller / "
+                 "demo-controller; read-only: viewer / demo-viewer)",
                  f"Metrics: {info['dashboard']}metrics", f"Scratch folder: {tmp}",
                  "Reports on these books, from another terminal:",
                  f"  gateway trial-balance -c {books}   (also: journal, stock, wip)",
