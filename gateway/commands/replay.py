@@ -175,10 +175,12 @@ def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
     t0 = time.perf_counter()
     last_seq = last_line = 0
     try:
+        current = masters.at(1)
         while True:
             version = masters.at(last_seq + 1)
-            if version is not None:
+            if version is not None and version != current:
                 scratch.use_master(masters.get(version))
+                current = version
             limit = min([chunk] + [f - last_seq - 1 for f in starts if f > last_seq + 1])
             rows = live.execute("SELECT seq, id, payload, source, reading FROM events"
                                 " WHERE seq > ? ORDER BY seq LIMIT ?",

@@ -40,6 +40,7 @@ def _ingest(cfg, events) -> None:
     path = write_events(cfg.parent / f"{events[0]['id']}.jsonl", events)
     out = gateway("ingest", "-c", str(cfg), str(path), check=True)
     assert f"{len(events)} applied" in out.stdout + out.stderr, out.stdout + out.stderr
+    assert "replaying the whole journal" not in out.stderr  # its snapshot was good
 
 
 def _edit(cfg, name, old, new) -> None:
@@ -102,6 +103,9 @@ def test_a_rebuild_reproduces_the_stored_lines_and_replay_is_identical(site):
     replay = gateway("replay", "-c", str(cfg))
     assert replay.returncode == 0 and "replay identical" in replay.stdout, (
         replay.stdout + replay.stderr)
+    # the snapshot (taken over version 2) and the events after it: a full replay's state
+    verified = gateway("replay", "-c", str(cfg), "--from-snapshot")
+    assert verified.returncode == 0 and "verified" in verified.stdout, verified.stdout
 
 
 def test_without_versions_the_old_events_would_be_valued_against_the_new_csv(site):
