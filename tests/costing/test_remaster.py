@@ -6,25 +6,15 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from costing.engine import Engine
 from costing.master import Item
 from costing.remaster import MasterSwitchError, switch_master
 from costing.snapshot import engine_state, state_differences
-from tests.costing.strategies import event_streams, masters
+from tests.costing.test_snapshot import SETTINGS, split_streams
 from tests.costing.toy_plant import toy_master
-
-SETTINGS = settings(max_examples=15, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@st.composite
-def split_streams(draw):
-    master = draw(masters())
-    events = draw(event_streams(master, max_size=60))
-    return master, events, draw(st.integers(0, len(events)))
 
 
 @SETTINGS
