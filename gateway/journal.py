@@ -392,10 +392,12 @@ class Journal:
         self._masters.refresh()
         try:
             engine, after = self._from_snapshot()
+            lines, mark = engine.ledger.n_lines, engine.mark()
+            before = engine.ledger.balance.copy()
             engine, replayed = replay_versions(self.conn, engine, self._masters, after=after)
         except master_versions.VersionError as exc:
             raise self._diverged(exc.seq, str(exc)) from None
-        self._check_rebuilt(engine, after)
+        self._check_rebuilt(engine, after, lines, mark, before)
         self._in_force(engine)
         self.snapshot_seq, self._unsnapped = after, replayed
         if self._loaded is not None:
@@ -410,10 +412,13 @@ class Journal:
             f" as stored: {why}; restore the journal from a backup, or run `gateway replay`"
             " for every difference")
 
-    def _check_rebuilt(self, engine: Engine, after: int) -> None:
-        """Every stored event past `after` applied, and the engine's GL lines sum per
-        account and count as the stored ones (the lines themselves compared only when
-        they do not, to name the event)."""
+    def _check_rebuilt(self, engine: Engine, after: int, lines: int, mark: int,
+                       before: np.ndarray) -> None:
+        """Every stored event past `after` applied, and the GL lines they posted again
+        (from line `lines`, record `mark`, the balances `before`) sum per account and
+        count as their stored ones (the lines themselves compared only when they do not,
+        to name the event). Lines before a snapshot are not read: `gateway replay`
+        compares every line."""
         stored = self.conn.execute("SELECT seq, id FROM events WHERE seq > ? ORDER BY seq",
                                    (after,))
         while rows := stored.fetchmany(10000):  # ids checked a chunk at a time
@@ -421,30 +426,35 @@ class Journal:
             for (seq, event_id), ok in zip(rows, applied):
                 if not ok:
                     raise self._diverged(seq, f"it no longer applies ({self._why_not(seq)})")
-        # one pass of SQLite over the stored lines (those before a snapshot as well:
-        # a line changed under it is found too); the lines compared only on a mismatch
+        # the lines of the events valued again (after the snapshot, if one was used):
+        # one pass of SQLite over them, compared line by line only on a mismatch
         ledger = engine.ledger
-        kept = {account: (total, n) for account, total, n in self.conn.execute(
-            "SELECT account, sum(debit) - sum(credit), count(*) FROM journal_lines"
-            " GROUP BY account")}
-        rebuilt = {code: int(ledger.balance[k]) for k, code in enumerate(ledger.codes)
-                   if ledger.balance[k]}
+        first = self.conn.execute(
+            "SELECT min(line) FROM journal_lines WHERE entry = (SELECT min(entry)"
+            " FROM entries WHERE event_seq > ?)", (after,)).fetchone()[0]
+        kept = {} if first is None else {
+            account: (total, n) for account, total, n in self.conn.execute(
+                "SELECT account, sum(debit) - sum(credit), count(*) FROM journal_lines"
+                " WHERE line >= ? GROUP BY account", (first,))}
+        moved = ledger.balance - before
+        rebuilt = {code: int(moved[k]) for k, code in enumerate(ledger.codes) if moved[k]}
         if ({a: t for a, (t, _) in kept.items() if t} == rebuilt
-                and sum(n for _, n in kept.values()) == ledger.n_lines):
+                and sum(n for _, n in kept.values()) == ledger.n_lines - lines):
             return
-        seq, why = self._first_difference(engine)
+        seq, why = self._first_difference(engine, mark, first or 0)
         raise self._diverged(seq, why)
 
-    def _first_difference(self, engine: Engine) -> tuple[int, str]:
+    def _first_difference(self, engine: Engine, mark: int, first_line: int
+                          ) -> tuple[int, str]:
         """The seq of the first event whose rebuilt lines are not its stored ones, and how."""
         cur = self.conn.execute(
             "SELECT e.event_seq, e.event_id, l.account, l.debit, l.credit, l.item,"
             " l.work_order, l.work_center, l.memo FROM journal_lines l JOIN entries e"
-            " ON e.entry = l.entry ORDER BY l.line")
+            " ON e.entry = l.entry WHERE l.line >= ? ORDER BY l.line", (first_line,))
         stored: dict[str, tuple[int, list[tuple]]] = {}
         for seq, event_id, *line in cur:
             stored.setdefault(event_id, (seq, []))[1].append(tuple(line))
-        for event_id, rebuilt in engine.entries_since(0):
+        for event_id, rebuilt in engine.entries_since(mark):
             seq, lines = stored.pop(event_id, (None, []))
             rebuilt = [tuple(line) for line in rebuilt]
             if lines != rebuilt:

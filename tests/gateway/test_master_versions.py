@@ -11,7 +11,7 @@ import zlib
 import pytest
 
 from gateway.config import load_config
-from gateway.journal import Journal, JournalDiverged
+from gateway.journal import Journal, JournalDiverged, Submission
 from gateway.masterdata import load_master
 from gateway.startup import StartupError
 from tests.gateway.plant import ev, gateway, write_events, write_plant
@@ -127,13 +127,34 @@ def test_a_tampered_line_refuses_to_start_naming_the_event(site):
     with pytest.raises(JournalDiverged, match=r"stored event 'r3' \(seq 5\) does not"
                                               r" rebuild as stored: its stored lines are not"
                                               r" the rebuilt ones \(stored \[\('1310', 2501"):
-        _open(cfg)
+        _open(cfg)  # no snapshot: every event valued again, every line compared
+    replay = gateway("replay", "-c", str(cfg))  # compares every line, snapshot or not
+    assert replay.returncode == 1 and "2501" in replay.stdout, replay.stdout
     more = write_events(cfg.parent / "more.jsonl",
                         [ev("r9", "receipt", item="B", qty=1, location="L1", unit_price=1.0)])
+    (db.parent / "gateway.db.snapshot").unlink()  # its start values every event again
     run = gateway("ingest", "-c", str(cfg), str(more))
     assert run.returncode == 2, run.stdout + run.stderr
     assert run.stderr.startswith("gateway ingest: journal ") and "'r3' (seq 5)" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_tampered_line_after_the_snapshot_refuses_a_start_from_it(site):
+    cfg, db = site
+    j = Journal(str(db), load_master(load_config(cfg)), snapshot=False)  # writes none
+    try:
+        j.submit([Submission(ev("r8", "receipt", item="A", qty=1, location="L1",
+                                unit_price=2.0))])
+    finally:
+        j.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE journal_lines SET credit = credit - 1 WHERE event_id = 'r8'"
+                     " AND credit > 0")
+    more = write_events(cfg.parent / "more.jsonl",
+                        [ev("r9", "receipt", item="B", qty=1, location="L1", unit_price=1.0)])
+    run = gateway("ingest", "-c", str(cfg), str(more))
+    assert run.returncode == 2 and "'r8' (seq 10)" in run.stderr, run.stdout + run.stderr
+    assert "replaying the whole journal" not in run.stderr  # from the snapshot at seq 9
 
 
 @pytest.mark.parametrize("content, why", [
