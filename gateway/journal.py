@@ -43,7 +43,7 @@ from gateway.events import (
     encode_event,
 )
 from gateway import snapshots
-from gateway.replay import replay_stored, replay_versions
+from gateway.replay import replay_versions
 from gateway.startup import StartupError
 from gateway.provenance import bind
 from gateway.release_check import ReleaseCheck, reason_of
@@ -352,7 +352,7 @@ class Journal:
                 raise StartupError(
                     f"master data: {exc}; the journal's events up to seq"
                     f" {self._last_seq()} were valued with it: put the row back") from None
-            master_versions.record(self.conn, aligned, engine.master, now_utc())
+            master_versions.record(self.conn, aligned, engine.master, now_utc(), loaded)
             self._masters.refresh()
             engine = switch_master(engine, aligned)
         self._in_force(engine)

@@ -150,10 +150,12 @@ def master_of(conn: sqlite3.Connection, version: Version) -> MasterData:
 
 
 def record(conn: sqlite3.Connection, master: MasterData, previous: MasterData | None,
-           loaded_at: str) -> Version:
+           loaded_at: str, as_loaded: MasterData | None = None) -> Version:
     """Record `master` (aligned already) as the next version, in force from the next
     event; the first version of a journal values every event (a journal made before
-    versions were kept is valued against the master data it was first opened with)."""
+    versions were kept is valued against the master data it was first opened with).
+    Its changes are those of `as_loaded` (the CSVs as read: a PO line they dropped is
+    said removed, though the version keeps it)."""
     raw = encode(master)
     sha = hashlib.sha256(raw).hexdigest()
     conn.execute("BEGIN IMMEDIATE")
@@ -166,7 +168,7 @@ def record(conn: sqlite3.Connection, master: MasterData, previous: MasterData | 
             "INSERT INTO master_versions(version, from_seq, loaded_at, sha256, content,"
             " changes) VALUES (?,?,?,?,?,?)",
             (number, from_seq, loaded_at, sha, zlib.compress(raw, 6),
-             json.dumps(changes(previous, master), sort_keys=True)))
+             json.dumps(changes(previous, as_loaded or master), sort_keys=True)))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -68,6 +68,7 @@ def site(tmp_path):
     # the ERP exports a new standard for A (2.00 -> 2.50) and a new BOM (S takes 3 A)
     _edit(cfg, "items.csv", "A,Steel,kg,raw,standard,2.00", "A,Steel,kg,raw,standard,2.50")
     _edit(cfg, "boms.csv", "S,A,2,0,backflush,10", "S,A,3,0,backflush,10")
+    _edit(cfg, "purchase_orders.csv", "PO-2,B,1.20\n", "PO-3,C,0.55\n")  # closed, opened
     _ingest(cfg, AFTER)  # a restart: the new version is recorded, then more events
     return cfg, tmp_path / "var" / "gateway.db"
 
@@ -81,7 +82,13 @@ def test_a_changed_csv_is_a_new_version_in_force_from_the_next_event(site):
     changes = json.loads(rows[1][2])
     assert changes["items"] == {"changed": {"A": {"standard_cost": [2.0, 2.5]}}}
     assert changes["boms"] == {"changed": {"S/A/op 10": {"qty_per": [2.0, 3.0]}}}
-    assert set(changes) == {"items", "boms"}
+    assert changes["purchase_orders"] == {"added": ["PO-3/C"], "removed": ["PO-2/B"]}
+    assert set(changes) == {"items", "boms", "purchase_orders"}
+    with sqlite3.connect(db) as conn:  # the dropped PO line is kept, at its position
+        content = json.loads(zlib.decompress(conn.execute(
+            "SELECT content FROM master_versions WHERE version = 2").fetchone()[0]))
+    assert [(p["po"], p["sku"]) for p in content["purchase_orders"]] == [
+        ("PO-1", "A"), ("PO-2", "B"), ("PO-3", "C")]
     lines = _stored_lines(db)
     assert ("1310", 2000, 0, "A", None, None, "receipt") in lines["r1"]  # 10 at 2.00
     assert ("1310", 2500, 0, "A", None, None, "receipt") in lines["r3"]  # 10 at 2.50
@@ -185,6 +192,7 @@ def test_an_item_dropped_from_the_csv_is_refused_and_nothing_is_recorded(site):
     cfg, db = site
     _edit(cfg, "items.csv", "C,Screw,ea,raw,fifo,0.50,1,,\n", "")
     _edit(cfg, "boms.csv", "F,C,3,0,backflush,10\n", "")
+    _edit(cfg, "purchase_orders.csv", "PO-3,C,0.55\n", "")
     with pytest.raises(StartupError, match="master data: item 'C' .position 2. is gone"):
         _open(cfg)
     with sqlite3.connect(db) as conn:
