@@ -30,7 +30,7 @@ from costing.engine import Engine
 from costing.master import MasterData
 from costing.settlement import MISMATCH
 
-from gateway import failpoints, schema
+from gateway import failpoints, master_versions, schema
 from gateway.active_orders import SET, change_of
 from gateway.bounds import DEFAULT as DEFAULT_LIMITS
 from gateway.bounds import MONEY_CEILING, Limits, check_event
@@ -44,7 +44,8 @@ from gateway.events import (
     encode_event,
 )
 from gateway import snapshots
-from gateway.replay import replay_stored
+from gateway.replay import replay_versions
+from gateway.startup import StartupError
 from gateway.provenance import bind
 from gateway.release_check import ReleaseCheck, reason_of
 from gateway.spill import spill_files
@@ -261,6 +262,11 @@ class JournalBusy(RuntimeError):
     """Another process is writing this journal."""
 
 
+class JournalDiverged(StartupError):
+    """The stored events, valued again against the master data they were committed
+    with, do not give what is stored: the journal is not started on it."""
+
+
 def _writer_lock(path: str):
     """One writer per journal: the engine's in-memory state is only right if every event
     passes through it, so a second writing process (say `gateway ingest` beside a running
@@ -311,12 +317,16 @@ class Journal:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self._lock = _writer_lock(self.path)
         self.conn = connect(self.path, synchronous)
-        schema.create(self.conn)
+        try:
+            self._open_versions(master)
+        except BaseException:
+            self.conn.close()
+            self._lock.close()
+            raise
         # the engine's old rows (kept for reversals) go to a spill file beside the journal
         self._blocks = spill_files(os.path.dirname(os.path.abspath(self.path)))
         self._spill_block = spill_block
-        self._engine: Engine | None = None if rebuild else Engine(master, spill_block,
-                                                                  self._blocks)
+        self._engine: Engine | None = None
         # True while the engine in memory may be ahead of the disk (a batch failed and
         # its rebuild could not finish, say on a full disk): rebuilt before the next batch
         self._stale = False
@@ -326,8 +336,68 @@ class Journal:
         self.snapshot_path = snapshots.snapshot_path(self.path)
         self.snapshot_seq = 0  # the seq the engine was restored from (0: a full replay)
         self._unsnapped = 0  # events applied since the last snapshot (or the replay's)
-        if rebuild and not lazy:
-            self._rebuild()
+        try:
+            if not rebuild:  # a scratch journal: an empty engine over the last version
+                self._in_force(Engine(self._masters.get(self._masters.versions[-1]),
+                                      spill_block, self._blocks))
+                self._adopt()
+            elif not lazy:
+                self._rebuild()
+        except BaseException:
+            self.conn.close()
+            self._lock.close()
+            raise
+
+    def _open_versions(self, master: MasterData) -> None:
+        """The schema, and the versions of master data: the first open records the
+        master data it was given as version 1; a later one keeps what it was given in
+        `_loaded`, recorded as a version once the engine is rebuilt (`_adopt`)."""
+        schema.create(self.conn)
+        self._masters = master_versions.Masters(self.conn)
+        self._loaded: MasterData | None = master
+        if not self._masters.versions:
+            master_versions.record(self.conn, master, None, now_utc())
+            self._masters.refresh()
+            self._loaded = None
+
+    def _adopt(self) -> None:
+        """Record the master data this journal was opened with as the version in force
+        from the next event, if its content is new, and switch the engine to it."""
+        from costing.remaster import MasterSwitchError, check_switch, switch_master
+
+        loaded, self._loaded = self._loaded, None
+        engine = self._engine
+        if loaded is None or engine is None:
+            return
+        aligned = master_versions.align(loaded, engine.master)
+        last = self._masters.versions[-1]
+        if master_versions.digest(aligned) != last.sha256:
+            try:
+                check_switch(engine, aligned)
+            except MasterSwitchError as exc:
+                raise StartupError(
+                    f"master data: {exc}; the journal's events up to seq"
+                    f" {self._last_seq()} were valued with it: put the row back") from None
+            master_versions.record(self.conn, aligned, engine.master, now_utc(), loaded)
+            self._masters.refresh()
+            engine = switch_master(engine, aligned)
+        self._in_force(engine)
+
+    def _in_force(self, engine: Engine) -> None:
+        """`engine` values what comes next; its master data is the version in force."""
+        self._engine = engine
+        if self.master is not engine.master and self.alerts is not None:
+            self.alerts.use_master(engine.master)
+        self.master = engine.master
+
+    def use_master(self, master: MasterData) -> None:
+        """Value the events submitted from now on against `master` (recorded as a
+        version if new): how a replay follows the versions of the journal it replays."""
+        self._loaded = master
+        self._adopt()
+
+    def _last_seq(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
 
     @property
     def engine(self) -> Engine:
@@ -340,36 +410,130 @@ class Journal:
 
     def _rebuild(self) -> None:
         """Bring the in-memory engine to the state the stored events imply (the engine's
-        batch path: no per-event objects on the way). A new engine is built and swapped
-        in only when whole: if the replay fails (its spill file on a full disk), the
-        error is raised and the engine in use is not a half-built one."""
-        engine, after = self._from_snapshot()
-        replayed = 0
-        for seqs, _ in replay_stored(self.conn, engine, outcomes=False, after=after):
-            replayed += len(seqs)
-        self._engine = engine
+        batch path: no per-event objects on the way), each event valued against the
+        version of the master data it was committed with. A new engine is built and
+        swapped in only when whole: if the replay fails (its spill file on a full disk),
+        the error is raised and the engine in use is not a half-built one. A rebuild that
+        does not give what is stored raises JournalDiverged naming the event."""
+        self._masters.refresh()
+        try:
+            engine, after = self._from_snapshot()
+            lines, mark = engine.ledger.n_lines, engine.mark()
+            before = engine.ledger.balance.copy()
+            engine, replayed = replay_versions(self.conn, engine, self._masters, after=after)
+        except master_versions.VersionError as exc:
+            raise self._diverged(exc.seq, str(exc)) from None
+        self._check_rebuilt(engine, after, lines, mark, before)
+        self._in_force(engine)
         self.snapshot_seq, self._unsnapped = after, replayed
-        # Master data changed under stored events? The journal stays the truth; say so.
-        # (Up to a snapshot it was said when the snapshot's own replay was checked.)
+        if self._loaded is not None:
+            self._adopt()
+
+    def _diverged(self, seq: int, why: str) -> JournalDiverged:
+        row = self.conn.execute("SELECT seq, id FROM events WHERE seq >= ? ORDER BY seq"
+                                " LIMIT 1", (seq,)).fetchone()
+        seq, event_id = row if row is not None else (seq, None)
+        return JournalDiverged(
+            f"journal {self.path}: stored event {event_id!r} (seq {seq}) does not rebuild"
+            f" as stored: {why}; restore the journal from a backup, or run `gateway replay`"
+            " for every difference")
+
+    def _check_rebuilt(self, engine: Engine, after: int, lines: int, mark: int,
+                       before: np.ndarray) -> None:
+        """Every stored event past `after` applied, and the GL lines they posted again
+        (from line `lines`, record `mark`, the balances `before`) sum per account and
+        count as their stored ones (the lines themselves compared only when they do not,
+        to name the event). Lines before a snapshot are not read: `gateway replay`
+        compares every line."""
         stored = self.conn.execute("SELECT seq, id FROM events WHERE seq > ? ORDER BY seq",
                                    (after,))
         while rows := stored.fetchmany(10000):  # ids checked a chunk at a time
-            applied = self.engine.records.contains_many([event_id for _, event_id in rows])
+            applied = engine.records.contains_many([event_id for _, event_id in rows])
             for (seq, event_id), ok in zip(rows, applied):
                 if not ok:
-                    print(f"journal: stored event seq {seq} ({event_id}) no longer applies;"
-                          " run `gateway replay` for the reason", file=sys.stderr)
+                    raise self._diverged(seq, f"it no longer applies ({self._why_not(seq)})")
+        # the lines of the events valued again (after the snapshot, if one was used):
+        # one pass of SQLite over them, compared line by line only on a mismatch
+        ledger = engine.ledger
+        first = self.conn.execute(
+            "SELECT min(line) FROM journal_lines WHERE entry = (SELECT min(entry)"
+            " FROM entries WHERE event_seq > ?)", (after,)).fetchone()[0]
+        kept = {} if first is None else {
+            account: (total, n) for account, total, n in self.conn.execute(
+                "SELECT account, sum(debit) - sum(credit), count(*) FROM journal_lines"
+                " WHERE line >= ? GROUP BY account", (first,))}
+        moved = ledger.balance - before
+        rebuilt = {code: int(moved[k]) for k, code in enumerate(ledger.codes) if moved[k]}
+        if ({a: t for a, (t, _) in kept.items() if t} == rebuilt
+                and sum(n for _, n in kept.values()) == ledger.n_lines - lines):
+            return
+        seq, why = self._first_difference(engine, mark, first or 0)
+        raise self._diverged(seq, why)
+
+    def _first_difference(self, engine: Engine, mark: int, first_line: int
+                          ) -> tuple[int, str]:
+        """The seq of the first event whose rebuilt lines are not its stored ones, and how."""
+        cur = self.conn.execute(
+            "SELECT e.event_seq, e.event_id, l.account, l.debit, l.credit, l.item,"
+            " l.work_order, l.work_center, l.memo FROM journal_lines l JOIN entries e"
+            " ON e.entry = l.entry WHERE l.line >= ? ORDER BY l.line", (first_line,))
+        stored: dict[str, tuple[int, list[tuple]]] = {}
+        for seq, event_id, *line in cur:
+            stored.setdefault(event_id, (seq, []))[1].append(tuple(line))
+        for event_id, rebuilt in engine.entries_since(mark):
+            seq, lines = stored.pop(event_id, (None, []))
+            rebuilt = [tuple(line) for line in rebuilt]
+            if lines != rebuilt:
+                if seq is None:
+                    seq = self.conn.execute("SELECT seq FROM events WHERE id=?",
+                                            (event_id,)).fetchone()[0]
+                gone = [x for x in lines if x not in rebuilt][:1]
+                new = [x for x in rebuilt if x not in lines][:1]
+                return seq, (f"its stored lines are not the rebuilt ones (stored"
+                             f" {gone or 'none'}, rebuilt {new or 'none'})")
+        if stored:
+            event_id, (seq, lines) = next(iter(stored.items()))
+            return seq, f"it has stored lines the rebuild does not post ({lines[0]})"
+        return 0, "the stored lines do not sum to the rebuilt ones"
+
+    def _why_not(self, seq: int) -> str:
+        """Why the stored event at `seq` is refused by the engine the events before it
+        give (a rebuild of them, apart from the journal's own engine)."""
+        from costing.arrays import MemoryBlocks
+
+        masters = self._masters
+        engine = Engine(masters.first(), self._spill_block, MemoryBlocks)
+        engine, _ = replay_versions(self.conn, engine, masters, until=seq - 1)
+        version = masters.at(seq)
+        if version is not None:
+            engine = masters.switch(engine, version)
+        payload = self.conn.execute("SELECT payload FROM events WHERE seq=?",
+                                    (seq,)).fetchone()[0]
+        out = engine.apply_one(decode_event(payload))
+        return out.reason or "refused"
 
     def _from_snapshot(self) -> tuple[Engine, int]:
-        """The engine of the last good snapshot and its seq, else an empty one and 0."""
+        """The engine of the last good snapshot and its seq, else an empty one over the
+        first version of the master data and 0."""
         if self.snapshot:
             try:
-                return snapshots.load(self.snapshot_path, self.conn, self.master,
+                return snapshots.load(self.snapshot_path, self.conn, self._masters_after,
                                       self._spill_block, self._blocks)
             except snapshots.SnapshotRefused as exc:
                 if os.path.exists(self.snapshot_path):
                     print(f"journal: {exc}; replaying the whole journal", file=sys.stderr)
-        return Engine(self.master, self._spill_block, self._blocks), 0
+        return Engine(self._masters.first(), self._spill_block, self._blocks), 0
+
+    def _masters_after(self, seq: int) -> dict[str, MasterData]:
+        """The master data an engine may be over right after the event at `seq`, by
+        digest (what a snapshot there may have been taken with)."""
+        out = {}
+        for version in master_versions.current_after(self._masters.versions, seq):
+            try:
+                out[version.sha256] = self._masters.get(version)
+            except master_versions.VersionError:
+                pass  # the full replay names it
+        return out
 
     def write_snapshot(self) -> int | None:
         """Snapshot the engine after the last stored event; its seq (None: not written,
@@ -380,7 +544,7 @@ class Journal:
         try:
             failpoints.hit("snapshot.write")
             snapshots.write(self.snapshot_path, self._engine,
-                            snapshots.journal_mark(self.conn, seq), self.master,
+                            snapshots.journal_mark(self.conn, seq), self._engine.master,
                             self._spill_block)
         except OSError as exc:
             print(f"journal: snapshot not written ({exc}); the last one stays",

@@ -78,3 +78,33 @@ def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 1000
                 gc.enable()
         del events, array
         yield seqs, result
+
+
+def replay_versions(conn: sqlite3.Connection, engine: Engine, masters, *, after: int = 0,
+                    until: int | None = None, chunk: int = 10000) -> tuple[Engine, int]:
+    """Every stored event past `after` through `engine` (its batch path), each against
+    the version of the master data in force when it was committed: the engine switches
+    master data (costing.remaster) where a version starts. Returns the engine, over the
+    last version (`until`: none past that seq, the engine over the version of the last
+    one read), and the number of events read. `masters`: a
+    gateway.master_versions.Masters of the journal (no versions: `engine`'s master
+    data values every event)."""
+    from gateway.master_versions import segments
+
+    replayed = 0
+    for version, last in segments(masters.versions, after):
+        if until is not None:
+            if version.from_seq > until:
+                break
+            last = until if last is None else min(last, until)
+        engine = masters.switch(engine, version)
+        for seqs, _ in replay_stored(conn, engine, outcomes=False, chunk=chunk,
+                                     after=max(after, version.from_seq - 1), until=last):
+            replayed += len(seqs)
+    if not masters.versions:
+        for seqs, _ in replay_stored(conn, engine, outcomes=False, chunk=chunk, after=after,
+                                     until=until):
+            replayed += len(seqs)
+    elif until is None:
+        engine = masters.switch(engine, masters.versions[-1])
+    return engine, replayed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # What changed at each version, and how a journal written by the one before is brought up:
 #   2: journal_lines no longer repeat their entry's ts (the entry keeps it; a line traces
 #      to its entry and its event as before), ~28 bytes a line
@@ -19,6 +19,10 @@ SCHEMA_VERSION = 5
 #   5: journal_lines_unbatched indexes batch_seq alone: an index entry carries the line
 #      (the rowid) already, and (batch_seq, line) stored it twice (~4 bytes a line); the
 #      batcher's and the trace's queries use it the same way, in line order
+#   6: master_versions: each content of the master data a writer opened the journal
+#      with, and the seq from which it values events (gateway/master_versions.py); the
+#      events of a journal migrated from 5 are valued against the master data of the
+#      first open after the migration, which records version 1 from seq 1
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -36,6 +40,17 @@ CREATE TABLE IF NOT EXISTS events (
     payload TEXT NOT NULL,              -- canonical JSON (gateway.events.encode_event)
     received_at TEXT NOT NULL,          -- gateway wall clock at commit (recorded only)
     reading TEXT                        -- JSON of the device reading that caused it, if any
+);
+
+-- The master data each stored event was valued against (gateway/master_versions.py):
+-- a version values the events from its from_seq up to the next version's.
+CREATE TABLE IF NOT EXISTS master_versions (
+    version INTEGER PRIMARY KEY,        -- 1, 2, ...
+    from_seq INTEGER NOT NULL,          -- the first event it values (seq)
+    loaded_at TEXT NOT NULL,            -- UTC wall clock when a writer recorded it
+    sha256 TEXT NOT NULL,               -- of the content, uncompressed
+    content BLOB NOT NULL,              -- the master data as JSON, zlib-compressed
+    changes TEXT NOT NULL               -- JSON: rows added, removed, changed vs the one before
 );
 
 -- One entry per event that posts; its lines below.
@@ -341,4 +356,11 @@ def _to_5(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE INDEX journal_lines_unbatched ON journal_lines(batch_seq)")
 
 
-_STEPS = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5}
+def _to_6(conn: sqlite3.Connection) -> None:
+    """Schema 6: the table of master data versions (made by DDL at open; the first
+    writer's open records version 1, valuing every stored event)."""
+    conn.execute(DDL[DDL.index("CREATE TABLE IF NOT EXISTS master_versions"):
+                     DDL.index("-- One entry per event")])
+
+
+_STEPS = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6}

@@ -7,8 +7,9 @@ half of one. Its header records what it is only valid with:
 
 - the journal it covers: the number of events up to `seq` and the id and the sha256 of
   the payload of the event at `seq` (a journal cut back, rebuilt or replaced refuses it);
-- the master data and the engine's code (their sha256: either changed, the events are
-  valued again from the start);
+- the master data the engine was over (the sha256 of its version's content,
+  gateway.master_versions: it must be a version in force right after `seq`) and the
+  engine's code (its sha256: changed, the events are valued again from the start);
 - a sha256 of every byte after the header (a damaged file is refused).
 
 A refused snapshot is never used: `load` raises `SnapshotRefused` with the reason and the
@@ -33,6 +34,7 @@ import costing
 from costing.engine import Engine
 from costing.master import MasterData
 from costing.snapshot import engine_from_state, engine_state
+from gateway import master_versions
 
 MAGIC = b"GWSNAP01"
 ALIGN = 64
@@ -45,10 +47,6 @@ class SnapshotRefused(Exception):
 
 def snapshot_path(journal_path: str) -> str:
     return f"{journal_path}.snapshot"
-
-
-def master_digest(master: MasterData) -> str:
-    return hashlib.sha256(repr(master).encode()).hexdigest()
 
 
 def code_digest() -> str:
@@ -93,7 +91,7 @@ def write(path: str, engine: Engine, mark: dict[str, Any], master: MasterData,
     tmp = f"{path}.tmp"
     digest = hashlib.sha256()
     with open(tmp, "wb") as fh:
-        header = {"mark": mark, "master": master_digest(master), "code": code_digest(),
+        header = {"mark": mark, "master": master_versions.digest(master), "code": code_digest(),
                   "spill_block": spill_block, "sections": sections, "sha256": "0" * 64}
         head_len = len(json.dumps(header).encode()) + 256  # room for the real digest
         body_at = _HEAD.size + head_len + _pad(_HEAD.size + head_len)
@@ -143,18 +141,23 @@ def read_header(path: str) -> tuple[dict[str, Any], int]:
     return header, _HEAD.size + n + _pad(_HEAD.size + n)
 
 
-def load(path: str, conn: sqlite3.Connection, master: MasterData, spill_block: int,
+def load(path: str, conn: sqlite3.Connection,
+         masters_after: Callable[[int], dict[str, MasterData]], spill_block: int,
          blocks: Callable[[], Any]) -> tuple[Engine, int]:
     """The engine the snapshot at `path` holds and the seq it covers, or SnapshotRefused
-    saying why it cannot be used with this journal, master data and code."""
+    saying why it cannot be used with this journal, master data and code.
+    `masters_after(seq)`: the master data an engine right after the event at seq may be
+    over, by digest."""
     if not os.path.exists(path):
         raise SnapshotRefused(f"no snapshot at {path}")
     header, body = read_header(path)
     mark = header["mark"]
     if header.get("code") != code_digest():
         raise SnapshotRefused(f"snapshot {path}: taken by another version of the engine")
-    if header.get("master") != master_digest(master):
-        raise SnapshotRefused(f"snapshot {path}: taken with other master data")
+    master = masters_after(int(mark["seq"])).get(header.get("master"))
+    if master is None:
+        raise SnapshotRefused(f"snapshot {path}: taken with master data that is not the"
+                              f" journal's at seq {mark['seq']}")
     if header.get("spill_block") != spill_block:
         raise SnapshotRefused(f"snapshot {path}: spill block {header.get('spill_block')},"
                               f" the journal uses {spill_block}")
@@ -188,19 +191,26 @@ def load(path: str, conn: sqlite3.Connection, master: MasterData, spill_block: i
 def verify(path: str, conn: sqlite3.Connection, master: MasterData, spill_block: int,
            blocks: Callable[[], Any]) -> tuple[bool, str]:
     """Whether the snapshot at `path`, with the events after it, gives the engine a full
-    replay of the journal gives (True), and a sentence saying so or why not."""
+    replay of the journal gives (True), and a sentence saying so or why not; each event
+    valued against its version of the master data (`master`: a journal that has none)."""
     from costing.snapshot import state_differences
-    from gateway.replay import replay_stored
+    from gateway.master_versions import Masters, current_after
+    from gateway.replay import replay_versions
+
+    masters = Masters(conn)
+
+    def after(seq: int) -> dict[str, MasterData]:
+        if not masters.versions:
+            return {master_versions.digest(master): master}
+        return {v.sha256: masters.get(v) for v in current_after(masters.versions, seq)}
 
     try:
-        restored, seq = load(path, conn, master, spill_block, blocks)
+        restored, seq = load(path, conn, after, spill_block, blocks)
     except SnapshotRefused as exc:
         return False, f"refused: {exc}"
-    full = Engine(master, spill_block, blocks)
-    for _ in replay_stored(conn, full, outcomes=False):
-        pass
-    rest = sum(len(seqs) for seqs, _ in replay_stored(conn, restored, outcomes=False,
-                                                       after=seq))
+    start = masters.first() if masters.versions else master
+    full, _ = replay_versions(conn, Engine(start, spill_block, blocks), masters)
+    restored, rest = replay_versions(conn, restored, masters, after=seq)
     total = conn.execute("SELECT count(*) FROM events").fetchone()[0]
     diff = state_differences(engine_state(restored), engine_state(full))
     if diff:

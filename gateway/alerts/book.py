@@ -102,6 +102,13 @@ class AlertBook:
 
     def __init__(self, config: AlertsSection, master: MasterData):
         self.cfg = config
+        self.use_master(master)
+        self.conn = None
+        self._c: _Cache | None = None
+
+    def use_master(self, master: MasterData) -> None:
+        """Judge from now on with `master`'s BOMs, routings and accounts (the version of
+        the master data in force, gateway.master_versions)."""
         self._bom: dict[str, list[tuple[str, float, str]]] = {}   # parent -> components
         self._uses: dict[str, list[tuple[str, float, str]]] = {}  # component -> parents
         self._issued_eff: dict[tuple[str, str], float] = {}  # (parent, issued component)
@@ -118,8 +125,6 @@ class AlertBook:
         self._wc = {(r.parent, r.operation): r.work_center for r in master.routings}
         self._revenue, self._cogs = master.accounts.revenue, master.accounts.cogs
         self._decimals = master.currency_decimals
-        self.conn = None
-        self._c: _Cache | None = None
 
     # -- one transaction --------------------------------------------------------------
 

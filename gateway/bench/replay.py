@@ -1,7 +1,8 @@
 """Replay stage: N generated events stored in an SQLite journal, valued and posted again.
 
-`stored_journal(n, items, depth)` writes a journal of `n` applied-to-be events over a
-synthetic plant (cached under the temp dir, keyed by size, so repeated runs reuse it).
+`stored_journal(n, items, depth)` writes a journal of `n` events over a synthetic plant
+with the entries and lines they post, as the gateway stores them (cached under the temp
+dir, keyed by size, so repeated runs reuse it).
 `main()` — run as `python -m gateway.bench.replay DB ITEMS DEPTH` so its peak RSS is its
 own — reads every payload back from the `events` table, decodes, costs and posts them
 through the journal's bulk replay path, checks that nothing was rejected and that the
@@ -22,7 +23,7 @@ from gateway import schema
 from gateway.bench.synth import EventStream, make_master
 from gateway.events import encode_event
 
-VERSION = 4  # bump when the generator changes: cached journals are keyed by it
+VERSION = 5  # bump when the generator changes: cached journals are keyed by it
 CHUNK = 50_000
 
 
@@ -33,7 +34,9 @@ def cache_dir() -> str:
 
 
 def stored_journal(n: int, items: int, depth: int, folder: str | None = None) -> str:
-    """Path of an SQLite journal holding `n` generated events (built once, then reused)."""
+    """Path of an SQLite journal holding `n` generated events and the lines they post
+    (built once, then reused): a journal the gateway starts on as it would on its own."""
+    from costing.engine import Engine
     path = os.path.join(folder or cache_dir(), f"journal-v{VERSION}-{n}-{items}-{depth}.db")
     if os.path.exists(path):
         return path
@@ -44,17 +47,34 @@ def stored_journal(n: int, items: int, depth: int, folder: str | None = None) ->
     conn.execute("PRAGMA journal_mode=OFF")  # a scratch file: renamed only when complete
     conn.execute("PRAGMA synchronous=OFF")
     schema.create(conn)
-    stream = EventStream(make_master(items, depth))
-    seq = 0
+    master = make_master(items, depth)
+    stream, engine = EventStream(master), Engine(master)
+    seq = entry = 0
     while seq < n:
-        rows = []
-        for ev in stream.take(min(CHUNK, n - seq)):
+        rows, at = [], {}
+        events = stream.take(min(CHUNK, n - seq))
+        for ev in events:
             seq += 1
             rows.append((seq, ev.id, ev.type, ev.ts, ev.source, encode_event(ev).decode(),
                          ev.ts, None))
+            at[ev.id] = (seq, ev.ts)
+        mark = engine.mark()
+        engine.apply_many(events, outcomes=False)
+        entries, lines = [], []
+        for event_id, posted in engine.entries_since(mark):
+            if posted:
+                entry += 1
+                s, ts = at[event_id]
+                entries.append((entry, s, event_id, ts, ts[:7]))
+                lines += [(entry, event_id, ts[:7], *line) for line in posted]
         conn.execute("BEGIN")
         conn.executemany("INSERT INTO events(seq, id, type, ts, source, payload, received_at,"
                          " reading) VALUES (?,?,?,?,?,?,?,?)", rows)
+        conn.executemany("INSERT INTO entries(entry, event_seq, event_id, ts, period)"
+                         " VALUES (?,?,?,?,?)", entries)
+        conn.executemany("INSERT INTO journal_lines(entry, event_id, period, account, debit,"
+                         " credit, item, work_order, work_center, memo)"
+                         " VALUES (?,?,?,?,?,?,?,?,?,?)", lines)
         conn.execute("COMMIT")
     conn.close()
     os.replace(partial, path)

@@ -159,19 +159,34 @@ def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
     """Replay every stored event, in sequence order, into a fresh journal at target,
     comparing as it goes; `alerts` (an AlertsSection) judges them as the live gateway did."""
     from gateway.alerts import AlertBook
+    from gateway.master_versions import Masters
     live = connect(live_db, readonly=True)
     live.execute("BEGIN")  # one snapshot of the live journal for the whole comparison
+    # each event valued against the master data it was committed with (none recorded:
+    # a journal of an older schema, valued against `master`)
+    masters = Masters(live)
+    starts = [v.from_seq for v in masters.versions[1:]]
     # stored events were judged when they came in: a held PO line was confirmed by then
-    scratch = Journal(target, master, synchronous="NORMAL", rebuild=False, unknown_po="accept",
+    scratch = Journal(target, masters.first() if masters.versions else master,
+                      synchronous="NORMAL", rebuild=False, unknown_po="accept",
                       alerts=None if alerts is None else AlertBook(alerts, master))
     out = Replayed(tables=[TableDiff("journal_lines")])
     lines, live_lines = out.tables[0], _Lines(live)
     t0 = time.perf_counter()
     last_seq = last_line = 0
     try:
-        while rows := live.execute("SELECT seq, id, payload, source, reading FROM events"
-                                   " WHERE seq > ? ORDER BY seq LIMIT ?",
-                                   (last_seq, chunk)).fetchall():
+        current = masters.at(1)
+        while True:
+            version = masters.at(last_seq + 1)
+            if version is not None and version != current:
+                scratch.use_master(masters.get(version))
+                current = version
+            limit = min([chunk] + [f - last_seq - 1 for f in starts if f > last_seq + 1])
+            rows = live.execute("SELECT seq, id, payload, source, reading FROM events"
+                                " WHERE seq > ? ORDER BY seq LIMIT ?",
+                                (last_seq, limit)).fetchall()
+            if not rows:
+                break
             last_seq = rows[-1][0]
             results = scratch.submit([Submission(p, source=s, reading=r)
                                       for _, _, p, s, r in rows])
@@ -208,13 +223,19 @@ def run(args) -> int:
     total = live.execute("SELECT count(*) FROM events").fetchone()[0]
     live.close()
     progress = Progress("replay", total)
+    from gateway.master_versions import VersionError
     with tempfile.TemporaryDirectory(prefix="gateway-replay-") as tmp:
         target = args.keep or os.path.join(tmp, "replay.db")
         for path in (target, target + "-wal", target + "-shm"):
             if os.path.exists(path):
                 os.remove(path)
-        result = replay(plant.db, plant.master, target, chunk=max(1, args.chunk),
-                        progress=progress, alerts=plant.config.alerts)
+        try:
+            result = replay(plant.db, plant.master, target, chunk=max(1, args.chunk),
+                            progress=progress, alerts=plant.config.alerts)
+        except VersionError as exc:
+            progress.done()
+            print(f"replay cannot value the events from seq {exc.seq}: {exc}")
+            return 1
     progress.done()
     summary = result.summary()
     diff = summary["differences"]

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 
-from gateway.journal import Journal
+from gateway.journal import Journal, Submission
 from gateway.masterdata import load_master
 from gateway.config import load_config
 from gateway.users import UserStore
 from simulators.ports import free_port
-from tests.gateway.plant import GATEWAY_TOML, ROOT, gateway, write_plant
+from tests.gateway.plant import GATEWAY_TOML, ROOT, ev, gateway, write_plant
 
 
 def _listening() -> socket.socket:
@@ -88,6 +89,23 @@ def test_run_with_a_master_data_file_missing_exits_2(tmp_path):
     _one_sentence(proc, "master data not found: routings.csv in " + str(tmp_path / "master"),
                   "gateway check")
     assert not (tmp_path / "var" / "gateway.db").exists()
+
+
+def test_run_on_a_journal_that_does_not_rebuild_as_stored_exits_2(tmp_path):
+    cfg = _plant(tmp_path, free_port())
+    db = tmp_path / "var" / "gateway.db"
+    j = Journal(str(db), load_master(load_config(cfg)))
+    try:
+        assert j.submit([Submission(ev("r1", "receipt", item="A", qty=10, location="L1",
+                                       unit_price=2.0))])[0].status == "applied"
+    finally:
+        j.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE journal_lines SET credit = credit + 5 WHERE credit > 0")
+    proc = gateway("run", "-c", str(cfg), timeout=60)
+    line = _one_sentence(proc, "stored event 'r1' (seq 1) does not rebuild as stored",
+                         "restore the journal from a backup")
+    assert proc.stderr.strip().splitlines() == [line]
 
 
 def test_demo_on_a_port_in_use_exits_2_and_leaves_no_scratch_folder(tmp_path):

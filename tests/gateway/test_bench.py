@@ -211,6 +211,19 @@ def test_bulk_replay_of_a_bad_stored_payload_names_the_field(tmp_path):
         list(replay_stored(conn, _Recorder(), chunk=100))
 
 
+def test_the_stored_journal_holds_its_lines_and_the_gateway_starts_on_it(tmp_path):
+    import sqlite3
+
+    from gateway.bench.replay import stored_journal
+    from gateway.bench.synth import make_master
+    from gateway.journal import Journal
+
+    db = stored_journal(300, 40, 3, folder=str(tmp_path))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM journal_lines").fetchone()[0] > 300
+    Journal(db, make_master(40, 3)).close()  # rebuilt, and the lines are what it posts
+
+
 def test_site_brokers_run_the_shipped_delivery_settings_and_stock_ones_none(tmp_path):
     from simulators.mosquitto import DELIVERY_SETTINGS, SITE_CONF, Mosquitto, site_settings
 

@@ -76,3 +76,58 @@ def test_opening_twice_migrates_once_and_a_newer_journal_is_refused(old_site, tm
                                                  f" 99, this gateway reads up to {SCHEMA_VERSION}"):
         schema.create(conn)
     conn.close()
+
+
+# A small journal written by the schema-5 gateway, the last before master data was
+# journaled (tests/gateway/data/make_journal_v5.py wrote it; run at that schema).
+V5 = ROOT / "tests" / "gateway" / "data" / "journal-v5.db"
+
+
+def _tables(db) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_the_v5_file_is_what_it_claims():
+    version, _ = _version_and_columns(V5)
+    assert version == "5" and "master_versions" not in _tables(V5)
+    assert V5.stat().st_size < 64 * 1024
+
+
+def test_a_v5_journal_is_migrated_keeps_its_data_and_replays_identical(tmp_path):
+    cfg = write_plant(tmp_path)
+    (tmp_path / "var").mkdir()
+    db = tmp_path / "var" / "gateway.db"
+    shutil.copy(V5, db)
+    before = [gateway(cmd[0], "-c", str(cfg), *cmd[1:], check=True).stdout for cmd in READS]
+    assert "v5-c2" in before[0]
+    j = Journal(str(db), load_master(load_config(cfg)))  # a writer opens it: migrated here
+    j.close()
+    with sqlite3.connect(db) as conn:
+        assert schema.version(conn) == SCHEMA_VERSION == 6
+        # the master data of the first open values every event stored before
+        assert conn.execute("SELECT version, from_seq FROM master_versions").fetchall() == [
+            (1, 1)]
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 9
+        assert conn.execute("SELECT count(*) FROM journal_lines").fetchone()[0] == 27
+    after = [gateway(cmd[0], "-c", str(cfg), *cmd[1:], check=True).stdout for cmd in READS]
+    assert after == before
+    replay = gateway("replay", "-c", str(cfg))
+    assert replay.returncode == 0 and "replay identical" in replay.stdout, replay.stdout
+    # and it goes on: a new standard for A is version 2, the old events keep theirs
+    items = tmp_path / "master" / "items.csv"
+    items.write_text(items.read_text().replace("A,Steel,kg,raw,standard,2.00",
+                                               "A,Steel,kg,raw,standard,2.40"))
+    j = Journal(str(db), load_master(load_config(cfg)))
+    try:
+        res = j.submit([Submission(ev("n1", "receipt", item="A", qty=5, location="L1",
+                                      unit_price=2.0))])
+        assert res[0].status == "applied"
+        assert ("1310", 1200, 0, "A", None, None, "receipt") in j.engine.lines_of("n1")
+    finally:
+        j.close()
+    replay = gateway("replay", "-c", str(cfg))
+    assert replay.returncode == 0 and "replay identical" in replay.stdout, replay.stdout
+    old_lines = before[0].splitlines()
+    now = gateway("journal", "-c", str(cfg), "--format", "csv", check=True).stdout.splitlines()
+    assert now[:len(old_lines)] == old_lines and len(now) > len(old_lines)
