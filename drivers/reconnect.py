@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 
+from drivers.backoff import Backoff
 from drivers.base import AuthError, DriverError
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,11 @@ class Reconnecting:
             self._sink.connection(self.id, "down")
 
     async def _run(self) -> None:
-        delay = self.backoff_initial
+        backoff = Backoff(self.backoff_initial, self.backoff_max)
         reported = None  # the error type this outage was reported with
         while True:
             connects_before = self.connects
+            error = None
             try:
                 await self._session()
             except asyncio.CancelledError:
@@ -74,13 +76,13 @@ class Reconnecting:
                 if type(error) is not reported:
                     await self._report(error)
                     reported = type(error)
-                if self.connects > connects_before:
-                    delay = self.backoff_initial  # the session was up: start over
-                elif isinstance(error, AuthError):
-                    delay = max(delay, self.backoff_max * self.auth_backoff)
+            if self.connects > connects_before:
+                backoff.reset()  # the session was up: start over
+            delay = backoff.next()
+            if isinstance(error, AuthError):
+                delay = max(delay, self.backoff_max * self.auth_backoff)
             self._sink.connection(self.id, "reconnecting")
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff_max)
 
     async def _report(self, error: DriverError) -> None:
         try:

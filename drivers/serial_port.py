@@ -23,9 +23,10 @@ from typing import Awaitable, Callable, Protocol
 
 import serial
 
+from drivers.backoff import Backoff
 from drivers.base import DecodeError, DriverError, TransportError
 
-__all__ = ["Framer", "LineFramer", "StxFramer", "SerialPort", "SerialDriver", "Backoff",
+__all__ = ["Framer", "LineFramer", "StxFramer", "SerialPort", "SerialDriver",
            "LineSettings"]
 
 log = logging.getLogger(__name__)
@@ -149,22 +150,6 @@ class LineSettings:
             raise ValueError(f"parity: {self.parity!r} must be one of N, E, O, M, S")
         if self.stopbits not in (1, 1.5, 2):
             raise ValueError(f"stopbits: {self.stopbits!r} must be 1, 1.5 or 2")
-
-
-class Backoff:
-    """Capped exponential delays: first, 2*first, ... up to cap; reset on success."""
-
-    def __init__(self, first: float = 0.2, cap: float = 5.0):
-        self.first, self.cap = first, cap
-        self._next = first
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.cap)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.first
 
 
 StateCallback = Callable[[str], None]

@@ -3,7 +3,7 @@ took it (webhook 2xx, MQTT PUBACK) — at least once, in order per channel, neve
 up the journal, which only ever inserts into the queue.
 
 Each channel (a route's webhook, a route's MQTT topic) sends its oldest pending row; a
-failure waits the upstream outbox's backoff (gateway.upstream.outbox.backoff_delay) before
+failure waits the upstream outbox's backoff (drivers.backoff) before
 that channel tries the same row again, while other channels go on. The webhook gets the
 alert as JSON with `Idempotency-Key: <key>:<state>:<first seen>`; MQTT gets it retained
 at QoS 1 on `<mqtt_topic>/<alert key>`, so a new subscriber sees each alert's last state.
@@ -21,7 +21,7 @@ import time
 from typing import Callable
 
 from gateway.alerts.delivery import channels
-from gateway.upstream.outbox import backoff_delay
+from drivers.backoff import backoff_delay
 from gateway.upstream.sink import Ack, Reject, UpstreamSink
 
 log = logging.getLogger("gateway.alerts")

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from drivers.backoff import backoff_delay
 from gateway import failpoints
 from gateway.upstream.batcher import transaction
 from gateway.upstream.sink import Ack, Reject, Retry, UpstreamSink, Verdict
@@ -99,15 +100,6 @@ def requeue(conn: sqlite3.Connection, seq: int, by: str | None = None) -> None:
             "UPDATE exceptions SET status = 'resolved', resolution = 'batch sent again (retry)', "
             "resolved_by = ?, resolved_at = ? WHERE kind = 'dead_letter' AND event_id = ? AND status = 'open'",
             (by, _utc_now(), row[1]))
-
-
-def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
-    """Delay before the next attempt after `failures` in a row: base·2^(failures−1),
-    capped, with equal jitter (half fixed, half random); 0 before any failure."""
-    if failures <= 0:
-        return 0.0
-    ceiling = min(cap, base * 2 ** min(failures - 1, 62))
-    return ceiling / 2 + rng.random() * ceiling / 2
 
 
 class DurableOutbox:

@@ -11,7 +11,8 @@ from drivers.scale_protocols import (
     PARSERS, FrameError, ScaleFrame, parse_generic, parse_mt_sics, parse_sbi, parse_toledo,
     toledo_checksum,
 )
-from drivers.serial_port import Backoff, LineFramer, StxFramer
+from drivers.backoff import Backoff
+from drivers.serial_port import LineFramer, StxFramer
 from drivers.serial_scale import Weighings
 from simulators.scale import generic_frame, mt_sics_frame, sbi_frame, toledo_frame
 

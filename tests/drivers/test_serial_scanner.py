@@ -10,7 +10,8 @@ import termios
 import pytest
 
 from drivers.base import DriverError, TransportError
-from drivers.serial_port import Backoff, LineFramer, SerialPort
+from drivers.backoff import Backoff
+from drivers.serial_port import LineFramer, SerialPort
 from drivers.serial_scanner import SerialScanner
 from simulators.pty import VirtualSerialPort
 from simulators.scanner import GS, ScannerSimulator
