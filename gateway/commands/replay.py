@@ -21,9 +21,12 @@ import time
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+import msgspec
+
 from gateway.commands._common import add_config, load_plant, open_readonly
 from gateway.commands.progress import Progress
 from gateway.journal import Journal, Submission, connect
+from gateway.replay import stored_list as _stored_list
 
 LINE_COLUMNS = ("event_id, period, account, debit, credit, work_order, item, work_center,"
                 " memo")
@@ -154,6 +157,20 @@ class _Lines:
                 return out
 
 
+def _submissions(rows: list[tuple], max_bytes: int) -> list[Submission]:
+    """The stored events of a chunk as submissions, decoded in one msgspec call (a stored
+    payload is canonical: it is its own canonical bytes); a chunk that does not decode
+    as a whole, or a payload over the size limit, goes as text, so the journal names
+    what is wrong with it."""
+    try:
+        events = _stored_list.decode("[" + ",".join([r[2] for r in rows]) + "]")
+    except msgspec.DecodeError:
+        return [Submission(p, source=s, reading=r) for _, _, p, s, r in rows]
+    return [Submission(p, source=s, reading=r, event=e, canon=p.encode())
+            if len(p) <= max_bytes else Submission(p, source=s, reading=r)
+            for (_, _, p, s, r), e in zip(rows, events)]
+
+
 def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
            progress: Progress | None = None, alerts=None) -> Replayed:
     """Replay every stored event, in sequence order, into a fresh journal at target,
@@ -173,8 +190,7 @@ def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
                                    " WHERE seq > ? ORDER BY seq LIMIT ?",
                                    (last_seq, chunk)).fetchall():
             last_seq = rows[-1][0]
-            results = scratch.submit([Submission(p, source=s, reading=r)
-                                      for _, _, p, s, r in rows])
+            results = scratch.submit(_submissions(rows, scratch.limits.max_payload_bytes))
             for (seq, eid, *_), res in zip(rows, results):
                 if res.status != "applied":
                     out.not_applied += 1
