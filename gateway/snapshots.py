@@ -66,7 +66,10 @@ def code_digest() -> str:
 
 def journal_mark(conn: sqlite3.Connection, seq: int) -> dict[str, Any]:
     """What a snapshot after the event at `seq` is valid with: the events up to it."""
-    count = conn.execute("SELECT count(*) FROM events WHERE seq <= ?", (seq,)).fetchone()[0]
+    # all events less those after `seq`: a count of all of them reads the smallest index
+    # (the ids'), one up to `seq` would read the whole table (its payloads) by seq
+    count = (conn.execute("SELECT count(*) FROM events").fetchone()[0]
+             - conn.execute("SELECT count(*) FROM events WHERE seq > ?", (seq,)).fetchone()[0])
     row = conn.execute("SELECT id, CAST(payload AS BLOB) FROM events WHERE seq = ?",
                        (seq,)).fetchone()
     if row is None:
