@@ -321,6 +321,7 @@ class Journal:
         self.snapshot_seq = 0  # the seq the engine was restored from (0: a full replay)
         self._unsnapped = 0  # events applied since the last snapshot (or the replay's)
         self._name_arr = np.empty(0, object)  # the engine's names, for rows by column
+        self._forget_names()  # the journal's `names` ids of the engine's names (_name_ids)
         if rebuild and not lazy:
             self._rebuild()
 
@@ -582,6 +583,7 @@ class Journal:
         self._seq_marks.clear()
         self._held.clear()
         self._short.clear()
+        self._forget_names()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         self._stale = True
@@ -696,8 +698,8 @@ class Journal:
             "INSERT INTO entries(entry, event_seq, event_id, ts, period) VALUES (?,?,?,?,?)",
             entry_rows)
         conn.executemany(
-            "INSERT INTO journal_lines(entry, event_id, period, account, debit, credit,"
-            " item, work_order, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
+            "INSERT INTO journal_line_ids(entry, event_id, period, account, debit, credit,"
+            " work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
         conn.executemany(
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", alert_rows)
@@ -726,11 +728,43 @@ class Journal:
             names = self._name_arr = np.array(ledger.names, object)
         return names
 
+    def _name_ids(self, ledger, used: np.ndarray) -> np.ndarray:
+        """For each of the engine's name ids, its id in the journal's `names` table (an
+        object array: None for the engine's id 0, no name), for at least those `used`."""
+        if self._db_of is not ledger:  # another engine numbers its names otherwise
+            self._db_of, self._db_ids = ledger, np.full(1, None, object)
+        ids = self._db_ids
+        if len(ids) < len(ledger.names):
+            ids = self._db_ids = np.concatenate(
+                [ids, np.full(len(ledger.names) - len(ids), -1, object)])
+        todo = [k for k in np.unique(used).tolist() if ids[k] == -1]
+        if todo:
+            ids[todo] = self._db_names([ledger.names[k] for k in todo])
+        return ids
+
+    def _db_names(self, texts: list[str]) -> list[int]:
+        """The `names` id of each text; those not stored yet are inserted (in the batch's
+        transaction: `_abort` forgets them again)."""
+        stored = self._stored_names
+        if stored is None:
+            stored = self._stored_names = dict(self.conn.execute("SELECT name, id FROM names"))
+            self._top_name = max(stored.values(), default=0)
+        out, new = [], []
+        for text in texts:
+            n = stored.get(text)
+            if n is None:
+                self._top_name += 1
+                n = stored[text] = self._top_name
+                new.append((n, text))
+            out.append(n)
+        self.conn.executemany("INSERT INTO names(id, name) VALUES (?, ?)", new)
+        return out
+
     def _line_rows(self, block: np.ndarray, counts: np.ndarray,
                    heads: list[tuple[int, str, str]], fresh) -> list[tuple]:
-        """journal_lines rows of a batch from the engine's line block, built by column:
-        (entry, event id, period, account, debit, credit, item, work order, work center,
-        memo), as many per event as it posted."""
+        """journal_line_ids rows of a batch from the engine's line block, built by column:
+        (entry, event id, period, account, debit, credit, work order, item, work center,
+        memo), the named ones as ids into `names`, as many per event as it posted."""
         if not heads:
             return []
         amount = block[1]
@@ -738,14 +772,29 @@ class Journal:
         self._check_money(debit, credit, counts, fresh)
         per = counts[counts > 0]
         entry_no, eids, periods = zip(*heads)
-        names = self._names(self.engine.ledger)
-        codes = np.array(self.engine.ledger.codes, object)
+        ledger = self.engine.ledger
+        accounts = self._account_ids(ledger)
+        names = self._name_ids(ledger, block[2:6])
         cols = (np.repeat(np.array(entry_no, np.int64), per).tolist(),
                 np.repeat(np.array(eids, object), per).tolist(),
                 np.repeat(np.array(periods, object), per).tolist(),
-                codes[block[0]].tolist(), debit.tolist(), credit.tolist(),
-                *(names[block[r]].tolist() for r in (2, 3, 4, 5)))
+                accounts[block[0]].tolist(), debit.tolist(), credit.tolist(),
+                *(names[block[r]].tolist() for r in (3, 2, 4, 5)))
         return list(zip(*cols))
+
+    def _account_ids(self, ledger) -> np.ndarray:
+        """The `names` id of each of the ledger's account codes."""
+        of, ids = self._account_of
+        if of is not ledger or len(ids) != len(ledger.codes):
+            ids = np.array(self._db_names(ledger.codes), np.int64)
+            self._account_of = (ledger, ids)
+        return ids
+
+    def _forget_names(self) -> None:
+        """After a rollback: what `names` holds is read again when next needed."""
+        self._db_of, self._stored_names = None, None
+        self._account_of: tuple[Any, np.ndarray] = (None, np.zeros(0, np.int64))
+        self._top_name = 0
 
     @staticmethod
     def _check_money(debit: np.ndarray, credit: np.ndarray, counts: np.ndarray,
