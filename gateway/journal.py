@@ -748,17 +748,15 @@ class Journal:
         stored = self._stored_names
         if stored is None:
             stored = self._stored_names = dict(self.conn.execute("SELECT name, id FROM names"))
-            self._top_name = max(stored.values(), default=0)
-        out, new = [], []
-        for text in texts:
-            n = stored.get(text)
-            if n is None:
-                self._top_name += 1
-                n = stored[text] = self._top_name
-                new.append((n, text))
-            out.append(n)
-        self.conn.executemany("INSERT INTO names(id, name) VALUES (?, ?)", new)
-        return out
+        new = [t for t in dict.fromkeys(texts) if t not in stored]
+        for start in range(0, len(new), 5000):  # well under SQLite's limit of parameters
+            part = new[start:start + 5000]
+            self.conn.executemany("INSERT OR IGNORE INTO names(name) VALUES (?)",
+                                  [(t,) for t in part])
+            stored.update(self.conn.execute(
+                f"SELECT name, id FROM names WHERE name IN ({','.join('?' * len(part))})",
+                part))
+        return [stored[t] for t in texts]
 
     def _line_rows(self, block: np.ndarray, counts: np.ndarray,
                    heads: list[tuple[int, str, str]], fresh) -> list[tuple]:
@@ -794,7 +792,6 @@ class Journal:
         """After a rollback: what `names` holds is read again when next needed."""
         self._db_of, self._stored_names = None, None
         self._account_of: tuple[Any, np.ndarray] = (None, np.zeros(0, np.int64))
-        self._top_name = 0
 
     @staticmethod
     def _check_money(debit: np.ndarray, credit: np.ndarray, counts: np.ndarray,
