@@ -320,7 +320,6 @@ class Journal:
         self.snapshot_path = snapshots.snapshot_path(self.path)
         self.snapshot_seq = 0  # the seq the engine was restored from (0: a full replay)
         self._unsnapped = 0  # events applied since the last snapshot (or the replay's)
-        self._name_arr = np.empty(0, object)  # the engine's names, for rows by column
         self._forget_names()  # the journal's `names` ids of the engine's names (_name_ids)
         if rebuild and not lazy:
             self._rebuild()
@@ -683,9 +682,9 @@ class Journal:
             results[i] = Result("applied", eid, seq)
         line_rows = self._line_rows(block, counts, heads, fresh)
         if block.shape[1]:
-            names = self._names(ledger)
-            touched_items.update(names[np.unique(block[2])].tolist())
-            touched_orders.update(names[np.unique(block[3])].tolist())
+            names = ledger.names
+            touched_items.update(names[k] for k in np.unique(block[2]).tolist())
+            touched_orders.update(names[k] for k in np.unique(block[3]).tolist())
         touched_items.update(keys[r][0] for r in set(moves[1]))
         touched_items.discard(None)
         touched_items.discard("")
@@ -720,13 +719,6 @@ class Journal:
         failpoints.hit("journal.before_commit")
         failpoints.hit("journal.commit")
         conn.execute("COMMIT")
-
-    def _names(self, ledger) -> np.ndarray:
-        """The engine's interned names as an object array (extended as names are added)."""
-        names = self._name_arr
-        if len(names) != len(ledger.names):
-            names = self._name_arr = np.array(ledger.names, object)
-        return names
 
     def _name_ids(self, ledger, used: np.ndarray) -> np.ndarray:
         """For each of the engine's name ids, its id in the journal's `names` table (an
