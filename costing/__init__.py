@@ -2,7 +2,8 @@
 
 Public surface: `costing.engine.Engine` (apply events → balanced Outcomes; views of
 stock, item costs, work orders, balances; `apply_many` for runs of events, `mark` /
-`entries_since` for the lines a run posted), `costing.rollup.roll_up` (standard costs),
+`entries_since` for the lines a run posted, `post_many` for what a run posted as
+ranges over the engine's columns, `costing.posted`), `costing.rollup.roll_up` (standard costs),
 `costing.master` (input rows), `costing.outcome` (output rows), `costing.money` (the
 one rounding rule). `costing.kernels` are the numba kernels, `costing.reference` their
 plain-Python twins; every posting rule is

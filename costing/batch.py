@@ -32,6 +32,7 @@ from costing.effects import ROW
 from costing.ledger import EntryUnbalanced
 from costing.master import Accounts
 from costing.outcome import Alert, Outcome, Reject, StockMove
+from costing.posted import Posted
 
 
 class BatchPath(RunEncoder):
@@ -114,8 +115,9 @@ class BatchPath(RunEncoder):
         self.past_eff = self.past_line = 0
         self.money_in_run = False  # a money event opens the run (see RunEncoder._money)
 
-    def apply(self, events, outcomes: bool) -> list[Outcome] | None:
-        out: list[Outcome] | None = [] if outcomes else None
+    def apply(self, events, outcomes: bool | Posted) -> list[Outcome] | Posted | None:
+        """`outcomes`: True, one Outcome per event; False, nothing; a `Posted`, filled."""
+        out = outcomes if isinstance(outcomes, Posted) else [] if outcomes else None
         eng = self.engine
         index = eng.records.index
         events = events if isinstance(events, list) else list(events)
@@ -294,7 +296,10 @@ class BatchPath(RunEncoder):
                     events.wo)
         recs.reversed.update(self.reversed_here)
         recs.reversed.update(first + j for j in self.reversed_pending)
-        if out is not None:
+        if isinstance(out, Posted):
+            out.add_run(ends.line + line0, ends.eff + eff0,
+                        *self._specials(ends, alert_buf, past, eff0))
+        elif out is not None:
             out.extend(self._outcomes(ends, alert_buf, past, eff0, line0))
         self._reset()
 
@@ -304,31 +309,50 @@ class BatchPath(RunEncoder):
         log, keys, ledger = eng.effects, eng.inv.row_keys, eng.ledger
         lines = ledger.lines(line0, ledger.n_lines)
         kinds, a_col, x_col = (c.read(eff0, c.n).tolist() for c in (log.kind, log.a, log.x))
+        reversed_moves, alerts = self._specials(ends, alert_buf, past, eff0)
         out = []
-        e_prev, l_prev, a_prev = 0, 0, 0
-        eff_ends = ends.eff.tolist()
-        for pos, (ev, e_end, l_end, a_end) in enumerate(zip(
-                self.pending, eff_ends, ends.line.tolist(), ends.alert.tolist())):
-            if pos in self.reversals:  # its target's stock moves, negated, in their order
-                _, _, j = self.reversals[pos]
-                if j != -1:
-                    e0 = eff_ends[j - 1] if j else 0
-                    moves = tuple(StockMove(*keys[a_col[e]], -x_col[e])
-                                  for e in range(e0, eff_ends[j]) if kinds[e] == ROW)
-                else:
-                    _, _, _, r0, r1 = self.ints[pos][:5]
-                    moves = tuple(StockMove(*keys[a], -x) for k, a, x in zip(
-                        past.ints[0, r0:r1].tolist(), past.ints[1, r0:r1].tolist(),
-                        past.floats[0, r0:r1].tolist()) if k == ROW)
-            else:
+        e_prev, l_prev = 0, 0
+        for pos, (ev, e_end, l_end) in enumerate(zip(
+                self.pending, ends.eff.tolist(), ends.line.tolist())):
+            moves = reversed_moves.get(pos)
+            if moves is None:
                 moves = tuple(StockMove(*keys[a_col[e]], x_col[e])
                               for e in range(e_prev, e_end) if kinds[e] == ROW)
-            alerts = tuple(dict.fromkeys(
-                self._alert(alert_buf, m) for m in range(a_prev, a_end))) \
-                if a_end > a_prev else ()
-            out.append(Outcome(str(ev.id), True, lines[l_prev:l_end], moves, alerts))
-            e_prev, l_prev, a_prev = e_end, l_end, a_end
+            out.append(Outcome(str(ev.id), True, lines[l_prev:l_end], moves,
+                               alerts.get(pos, ())))
+            e_prev, l_prev = e_end, l_end
         return out
+
+    def _specials(self, ends: bc.Ends, alert_buf: bc.Alerts, past: bc.Past, eff0: int
+                  ) -> tuple[dict[int, tuple[StockMove, ...]], dict[int, tuple[Alert, ...]]]:
+        """By position in the run: the stock moves of each reversal (its target's,
+        negated, in their order) and the alerts of each event that raised any."""
+        eng = self.engine
+        log, keys = eng.effects, eng.inv.row_keys
+        moves: dict[int, tuple[StockMove, ...]] = {}
+        if self.reversals:
+            kinds, a_col, x_col = (c.read(eff0, c.n).tolist()
+                                   for c in (log.kind, log.a, log.x))
+            eff_ends = ends.eff.tolist()
+            for pos, (_, _, j) in self.reversals.items():
+                if j != -1:
+                    e0 = eff_ends[j - 1] if j else 0
+                    moves[pos] = tuple(StockMove(*keys[a_col[e]], -x_col[e])
+                                       for e in range(e0, eff_ends[j]) if kinds[e] == ROW)
+                else:
+                    _, _, _, r0, r1 = self.ints[pos][:5]
+                    moves[pos] = tuple(StockMove(*keys[a], -x) for k, a, x in zip(
+                        past.ints[0, r0:r1].tolist(), past.ints[1, r0:r1].tolist(),
+                        past.floats[0, r0:r1].tolist()) if k == ROW)
+        alerts: dict[int, tuple[Alert, ...]] = {}
+        a_end = ends.alert
+        if len(a_end) and a_end[-1]:
+            starts = np.concatenate(([0], a_end[:-1]))
+            for pos in np.flatnonzero(a_end > starts).tolist():
+                alerts[pos] = tuple(dict.fromkeys(
+                    self._alert(alert_buf, m) for m in range(int(starts[pos]),
+                                                             int(a_end[pos]))))
+        return moves, alerts
 
     def _unbalanced(self, line_buf: bc.Lines, e: int, l0: int, l1: int) -> EntryUnbalanced:
         """The figures of the entry the kernel refused: its event and its lines."""

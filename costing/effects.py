@@ -16,6 +16,7 @@ from itertools import pairwise
 import numpy as np
 
 from costing.arrays import Column, MemoryBlocks, SpillColumn
+from costing.kernels import id_hash_kernel
 
 # effect kinds: column codes shared with costing.batch's kernel
 ROW, ITEM, TAKE, LAYER, WIP, GOOD, MAT, STEP, MAT_NEW, WO_NEW, CLOSE = range(11)
@@ -104,11 +105,34 @@ class EffectLog:
         return (name, a)
 
 
+def _bounds(sizes) -> np.ndarray:
+    ends = np.zeros(len(sizes) + 1, np.int64)
+    np.cumsum(sizes, dtype=np.int64, out=ends[1:])
+    return ends
+
+
+def _utf8(ids: list[str]) -> tuple[bytes, list[int]]:
+    """The ids' UTF-8 bytes, joined, and each one's length in bytes."""
+    text = "".join(ids)
+    if text.isascii():  # then a character is a byte: one encode for all
+        return text.encode(), list(map(len, ids))
+    encoded = [s.encode() for s in ids]
+    return b"".join(encoded), list(map(len, encoded))
+
+
+def id_hashes(ids: list[str]) -> np.ndarray:
+    """The index's hash of each id (costing.kernels.id_hash_kernel: the same in every
+    process), as int64."""
+    raw, sizes = _utf8(ids)
+    return id_hash_kernel(np.frombuffer(raw, np.uint8), _bounds(sizes))
+
+
 class IdIndex:
     """Event id -> record index, compact: ~16 bytes an id in memory instead of ~170.
 
     The newest ids are in a dict; the rest are (hash, record) pairs sorted by hash in two
-    numpy arrays, and the ids' text is spilled by record (a hash match is checked
+    numpy arrays (`id_hashes`: not Python's per-process str hash, so the arrays of a
+    snapshot are valid as they are in any process), and the ids' text is spilled by record (a hash match is checked
     against it, so a collision never confuses two ids). The dict moves into the arrays
     when it reaches an eighth of them (at least `spill_block` ids): merging costs O(n) amortized.
     `hold` defers that move while a batch relies on `known_many` taken at its start.
@@ -116,7 +140,7 @@ class IdIndex:
 
     def __init__(self, store, spill_block: int):
         self.recent: dict[str, int] = {}
-        self.keys = np.empty(0, np.int64)  # hash(id), sorted
+        self.keys = np.empty(0, np.int64)  # id_hashes of the ids, sorted
         self.vals = np.empty(0, np.int64)  # record index of each key
         self.text = SpillColumn(np.uint8, store, spill_block * 8)  # ids' UTF-8, by record
         self.text_end = SpillColumn(np.int64, store, spill_block)  # end of record k's id
@@ -139,8 +163,8 @@ class IdIndex:
 
     def _sorted_get(self, event_id: str, h: int | None = None) -> int:
         keys = self.keys
-        i = int(keys.searchsorted(hash(event_id) if h is None else h))
-        h = hash(event_id) if h is None else h
+        h = int(id_hashes([event_id])[0]) if h is None else h
+        i = int(keys.searchsorted(h))
         while i < len(keys) and keys[i] == h:
             k = int(self.vals[i])
             if self.id_of(k) == event_id:
@@ -165,7 +189,7 @@ class IdIndex:
         keys = self.keys
         if not len(keys) or not ids:
             return [False] * len(ids)
-        hashes = np.fromiter(map(hash, ids), np.int64, len(ids))
+        hashes = id_hashes(ids)
         pos = np.minimum(keys.searchsorted(hashes), len(keys) - 1)
         out = [False] * len(ids)
         hits = np.flatnonzero(keys[pos] == hashes)
@@ -197,36 +221,18 @@ class IdIndex:
 
     def add_many(self, ids: list[str], first: int) -> None:
         """Ids of records first, first + 1, ... (in order, none known yet)."""
-        text = "".join(ids)
-        if text.isascii():  # then a character is a byte: one encode for all
-            raw, sizes = text.encode(), list(map(len, ids))
-        else:
-            encoded = [s.encode() for s in ids]
-            raw, sizes = b"".join(encoded), list(map(len, encoded))
+        raw, sizes = _utf8(ids)
         start = self.text.n
         self.text.extend(np.frombuffer(raw, np.uint8))
         self.text_end.extend(np.cumsum(sizes, dtype=np.int64) + start)
         self.recent.update(zip(ids, range(first, first + len(ids))))
         self.settle()
 
-    def rehash(self, chunk: int = 1 << 17) -> None:
-        """Sort the arrays by this process's `hash()` of each id again (a str's hash
-        differs between processes: an index restored from a snapshot needs this)."""
-        n = len(self)
-        hashes = np.empty(n, np.int64)
-        for k0 in range(0, n, chunk):
-            k1 = min(n, k0 + chunk)
-            hashes[k0:k1] = np.fromiter(map(hash, self.ids_between(k0, k1)), np.int64,
-                                        k1 - k0)
-        keys = hashes[self.vals]
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.vals = keys[order], self.vals[order]
-
     def settle(self) -> None:
         """Move the dict into the sorted arrays once it is large enough (unless held)."""
         if self.hold or len(self.recent) < max(self.least, len(self.keys) >> 3):
             return
-        ks = np.fromiter(map(hash, self.recent), np.int64, len(self.recent))
+        ks = id_hashes(list(self.recent))
         vs = np.fromiter(self.recent.values(), np.int64, len(self.recent))
         order = np.argsort(ks, kind="stable")
         ks, vs = ks[order], vs[order]

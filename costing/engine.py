@@ -26,6 +26,7 @@ from costing.inventory import Inventory
 from costing.ledger import Ledger
 from costing.master import MasterData
 from costing.outcome import Line, Outcome, Reject, StockMove
+from costing.posted import Posted
 from costing.rollup import roll_up
 from costing.settlement import EFFECT_NAMES as MONEY_EFFECTS
 from costing.settlement import Settlement
@@ -74,6 +75,13 @@ class Engine(EngineViews):
         is returned; `mark()` before and `entries_since(mark)` after give the lines posted.
         """
         return self._batch.apply(events, outcomes)
+
+    def post_many(self, events) -> Posted:
+        """`apply_many` that returns what was posted as ranges over the engine's columns
+        (costing.posted): objects only for rejected events, reversals and alerts."""
+        posted = Posted(self)
+        self._batch.apply(events, posted)
+        return posted
 
     def mark(self) -> int:
         """A position in the sequence of accepted events, for `entries_since`."""

@@ -405,3 +405,18 @@ def minor_kernel(amounts, scale):
     for k in range(amounts.shape[0]):
         out[k] = _minor(amounts[k] * scale)
     return out
+
+
+@njit(cache=True, nogil=True)
+def id_hash_kernel(text, ends):
+    """FNV-1a (64 bit, as int64) of each id: id k is text[ends[k]:ends[k+1]] (UTF-8).
+    The same in every process, unlike Python's str hash: an id index hashed once stays
+    valid in a snapshot."""
+    n = len(ends) - 1
+    out = np.empty(n, np.int64)
+    for k in range(n):
+        h = np.uint64(0xCBF29CE484222325)
+        for j in range(ends[k], ends[k + 1]):
+            h = (h ^ np.uint64(text[j])) * np.uint64(0x100000001B3)
+        out[k] = np.int64(h)
+    return out

@@ -205,3 +205,14 @@ def post_reference(acc, amount, rounding_acc, balance):
 
 def minor_reference(amounts, scale):
     return [_minor(x * scale) for x in amounts]
+
+
+def id_hash_reference(ids):
+    """FNV-1a 64 of each id's UTF-8 bytes, as a signed 64-bit int."""
+    out = []
+    for s in ids:
+        h = 0xCBF29CE484222325
+        for byte in s.encode():
+            h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+        out.append(h - (1 << 64) if h >= 1 << 63 else h)
+    return out

@@ -11,8 +11,8 @@ from it, never copied, and new rows go to the fresh engine's own store).
 
 The walk is generic over the engine's state holders (ledger, inventory, orders, effect
 log, records, id index, batch path): an attribute of a type it does not know raises
-TypeError naming it, so new state cannot be left out of a snapshot unnoticed. Python's
-`hash()` of a str differs between processes: the id index is hashed again on restore.
+TypeError naming it, so new state cannot be left out of a snapshot unnoticed. The id
+index's hash is the same in every process (costing.effects.id_hashes): restored as is.
 No I/O here: the gateway writes and reads the files (gateway.snapshots).
 """
 
@@ -28,7 +28,7 @@ from costing.arrays import Column, MemoryBlocks, SpillColumn
 from costing.engine import Engine
 from costing.master import MasterData
 
-FORMAT = 2  # bump when the layout of the state changes
+FORMAT = 3  # bump when the layout of the state changes
 _HOLDERS: tuple[tuple[str, Callable[[Engine], Any]], ...] = (
     ("ledger", lambda e: e.ledger), ("inv", lambda e: e.inv), ("wos", lambda e: e.wos),
     ("effects", lambda e: e.effects), ("records", lambda e: e.records),
@@ -234,7 +234,6 @@ def engine_from_state(master: MasterData, parts: Mapping[str, np.ndarray],
             value.cold_n, value.blocks = cold_n, list(offsets)
         else:
             _put_plain(owner, key, value, meta[path])
-    engine.records.index.rehash()
     return engine
 
 
@@ -243,7 +242,7 @@ def engine_from_state(master: MasterData, parts: Mapping[str, np.ndarray],
 _NAME_IDS = frozenset({"ledger.cols[2]", "ledger.cols[3]", "ledger.cols[4]",
                        "ledger.cols[5]", "batch.wo_name"})
 # kept in a form that depends on when rows were spilled or ids moved to the sorted
-# arrays (or on this process's hash()): compared by what they hold, below
+# arrays: compared by what they hold, below
 _LAYOUT = frozenset({"ids.keys", "ids.vals", "ids.recent", "ledger.names",
                      "ledger._name_id", "batch._memo_ids"})
 

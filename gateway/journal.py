@@ -20,7 +20,6 @@ import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from operator import attrgetter
 from typing import Any, Iterable, Sequence
 
 import msgspec
@@ -29,6 +28,7 @@ import numpy as np
 from costing.engine import Engine
 from costing.master import MasterData
 from costing.settlement import MISMATCH
+from costing.posted import Posted
 
 from gateway import failpoints, master_versions, schema
 from gateway.active_orders import SET, change_of
@@ -214,10 +214,30 @@ def _raw_text(raw: Any, keep: int = DEFAULT_LIMITS.exception_raw_bytes) -> str:
 _TAG = {cls: tag for tag, cls in EVENT_TYPES.items()}
 _RECEIPT = EVENT_TYPES["receipt"]
 _TRACKED = (EVENT_TYPES["wo_release"], EVENT_TYPES["wo_start"], EVENT_TYPES["wo_close"])
-_move_item = attrgetter("item")
 # Amounts are int minor units; a numpy integer from a kernel binds as the int it is.
 for _np_int in (np.int64, np.int32):
     sqlite3.register_adapter(_np_int, int)
+
+
+class _NoPosts:
+    """What a batch without a new event posted: nothing (stands in for a `Posted`)."""
+
+    line0, line_end = 0, ()
+
+    @staticmethod
+    def line_counts() -> np.ndarray:
+        return np.zeros(0, np.int64)
+
+    @staticmethod
+    def line_block() -> np.ndarray:
+        return np.zeros((6, 0), np.int64)
+
+    @staticmethod
+    def moves() -> tuple[list, list, list]:
+        return [], [], []
+
+
+_NOTHING = _NoPosts()
 
 
 def reading_text(reading: dict | str | None) -> str | None:
@@ -336,6 +356,7 @@ class Journal:
         self.snapshot_path = snapshots.snapshot_path(self.path)
         self.snapshot_seq = 0  # the seq the engine was restored from (0: a full replay)
         self._unsnapped = 0  # events applied since the last snapshot (or the replay's)
+        self._forget_names()  # the journal's `names` ids of the engine's names (_name_ids)
         try:
             if not rebuild:  # a scratch journal: an empty engine over the last version
                 self._in_force(Engine(self._masters.get(self._masters.versions[-1]),
@@ -729,7 +750,8 @@ class Journal:
                 echoes.append((i, first))
 
         try:
-            outcomes = self.engine.apply_many([e for _, e, _ in fresh]) if fresh else []
+            posted = (self.engine.post_many([e for _, e, _ in fresh]) if fresh
+                      else None)
         except OSError as exc:  # the engine's spill file could not be written
             self._abort()
             if exc.errno == errno.ENOSPC:
@@ -737,11 +759,12 @@ class Journal:
             raise
         # A copy within the batch shares its first copy's fate: applied or rejected.
         for i, first in echoes:
-            out = outcomes[first]
-            results[i] = (Result("duplicate", out.event_id) if out.ok else
-                          Result("rejected", out.event_id, None, out.field, out.reason))
+            out = posted.refusal(first)
+            eid = fresh[first][1].id
+            results[i] = (Result("duplicate", eid) if out is None else
+                          Result("rejected", eid, None, out.field, out.reason))
         try:
-            self._write(subs, fresh, outcomes, rejected, results, side)
+            self._write(subs, fresh, posted, rejected, results, side)
         except sqlite3.OperationalError as exc:
             self._abort()
             if "full" in str(exc).lower():
@@ -776,6 +799,7 @@ class Journal:
         self._seq_marks.clear()
         self._held.clear()
         self._short.clear()
+        self._forget_names()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         self._stale = True
@@ -806,64 +830,61 @@ class Journal:
             found.update(self.conn.execute(q, part))
         return found
 
-    def _write(self, subs, fresh, outcomes, rejected, results, side) -> None:
+    def _write(self, subs, fresh, posted: Posted, rejected, results, side) -> None:
         conn = self.conn
         stamp = now_utc()
         conn.execute("BEGIN IMMEDIATE")
         book = self.alerts
         if book is not None:
             book.begin(conn)
-        touched_items: set[str] = set()
-        touched_orders: set[str] = set()
         seq = (conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
         entry = conn.execute("SELECT COALESCE(MAX(entry), 0) FROM entries").fetchone()[0]
         # Rows are collected in event order and written with one prepared statement per
         # table: the same rows and the same ids as one INSERT per row, fewer round trips.
+        # The lines come from the engine's columns as one block (no object per line).
         event_rows: list[tuple] = []
         entry_rows: list[tuple] = []
-        line_rows: list[tuple] = []
         alert_rows: list[tuple] = []
         episode_rows: list[tuple] = []   # the engine's stock and rounding notices
-        add_item, add_order, add_line = touched_items.add, touched_orders.add, line_rows.append
-        debits = 0
         received: dict[tuple[str, str], str] = {}
         resolved: list[tuple[int, str, str, str]] = []
-        for (i, event, canon), out in zip(fresh, outcomes):
+        heads: list[tuple[int, str, str]] = []  # (entry, event id, period) of each event
+        #                                         that posts, in line order
+        touched_orders: set[str] = set()
+        touched_items: set[str] = set()
+        if posted is None:  # nothing new: no engine needed (a file ingested again)
+            fresh, posted = [], _NOTHING
+        engine = self._engine if posted is _NOTHING else self.engine
+        keys = engine.inv.row_keys if engine is not None else []
+        counts = posted.line_counts()
+        block = posted.line_block()
+        n_lines = counts.tolist()
+        moves = posted.moves()
+        moved = self._moved(moves, keys) if book is not None else {}
+        line_end, line0 = posted.line_end, posted.line0
+        ledger = engine.ledger if engine is not None else None
+        for k, ((i, event, canon), n) in enumerate(zip(fresh, n_lines)):
             sub = subs[i]
             eid = event.id
-            if not out.ok:
-                if out.hold is not None:  # e.g. invoice_mismatch: kept to act on later
-                    self._held[i] = json.dumps({"reason": out.reason,
+            refusal = posted.refusal(k)
+            if refusal is not None:
+                if refusal.hold is not None:  # e.g. invoice_mismatch: kept to act on later
+                    self._held[i] = json.dumps({"reason": refusal.reason,
                                                 "draft": payload_of(event)})
-                rejected.append((i, eid, out.field, out.reason or "rejected",
-                                 out.hold or "rejected"))
+                rejected.append((i, eid, refusal.field, refusal.reason or "rejected",
+                                 refusal.hold or "rejected"))
                 continue
             seq += 1
             ts, cls = event.ts, type(event)
             event_rows.append(
                 (seq, eid, _TAG[cls], ts, sub.source, canon.decode(), stamp,
                  reading_text(sub.reading)))
-            lines = out.lines
-            if lines:
+            if n:
                 entry += 1  # what the INTEGER PRIMARY KEY would assign: max + 1
                 period = ts[:7]
                 entry_rows.append((entry, seq, eid, ts, period))
-                head = (entry, eid, period)
-                for line in lines:
-                    # a Line is the row: (account, debit, credit, item, work_order,
-                    # work_center, memo)
-                    debit, credit = int(line[1]), int(line[2])
-                    if not (0 <= debit < MONEY_CEILING and 0 <= credit < MONEY_CEILING):
-                        raise MoneyOverflow(f"event {eid!r}: a line of {debit} / {credit}"
-                                            " minor units is beyond what the books can hold")
-                    debits += debit
-                    add_line(head + line)
-                    add_item(line[3])
-                    add_order(line[4])
-                if debits >= MONEY_CEILING:
-                    raise MoneyOverflow(f"event {eid!r}: the batch's debits reach {debits}"
-                                        " minor units (limit 2^62)")
-            for alert in out.alerts:
+                heads.append((entry, eid, period))
+            for alert in posted.alerts(k):
                 episode_rows.append((stamp, alert.kind.replace(" ", "_"), sub.source, eid,
                                      alert.message))
             if i in self._short:
@@ -875,13 +896,20 @@ class Journal:
                 received[(event.po, event.item)] = eid
             if sub.retries is not None:
                 resolved.append((sub.retries[0], "resolved", sub.retries[1], "gateway"))
-            touched_items.update(map(_move_item, out.moves))
             order = getattr(event, "work_order", None)
             if order:
-                add_order(order)
+                touched_orders.add(order)
             if book is not None:
-                book.observe(event, out)
+                l0, l1 = line_end[k - 1] if k else line0, line_end[k]
+                book.judge(event, moved.get(k, {}),
+                           lambda l0=l0, l1=l1: ledger.lines(l0, l1))
             results[i] = Result("applied", eid, seq)
+        line_rows = self._line_rows(block, counts, heads, fresh)
+        if block.shape[1]:
+            names = ledger.names
+            touched_items.update(names[k] for k in np.unique(block[2]).tolist())
+            touched_orders.update(names[k] for k in np.unique(block[3]).tolist())
+        touched_items.update(keys[r][0] for r in set(moves[1]))
         touched_items.discard(None)
         touched_items.discard("")
         touched_orders.discard(None)
@@ -893,8 +921,8 @@ class Journal:
             "INSERT INTO entries(entry, event_seq, event_id, ts, period) VALUES (?,?,?,?,?)",
             entry_rows)
         conn.executemany(
-            "INSERT INTO journal_lines(entry, event_id, period, account, debit, credit,"
-            " item, work_order, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
+            "INSERT INTO journal_line_ids(entry, event_id, period, account, debit, credit,"
+            " work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
         self._stock_episodes(episode_rows)
         conn.executemany(
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
@@ -927,6 +955,105 @@ class Journal:
         conn.execute("COMMIT")
         for key, receipt in received.items():  # re-tried once this is on disk
             self._received[key] = receipt
+
+    def _name_ids(self, ledger, used: np.ndarray) -> np.ndarray:
+        """For each of the engine's name ids, its id in the journal's `names` table (an
+        object array: None for the engine's id 0, no name), for at least those `used`."""
+        if self._db_of is not ledger:  # another engine numbers its names otherwise
+            self._db_of, self._db_ids = ledger, np.full(1, None, object)
+        ids = self._db_ids
+        if len(ids) < len(ledger.names):
+            ids = self._db_ids = np.concatenate(
+                [ids, np.full(len(ledger.names) - len(ids), -1, object)])
+        todo = [k for k in np.unique(used).tolist() if ids[k] == -1]
+        if todo:
+            ids[todo] = self._db_names([ledger.names[k] for k in todo])
+        return ids
+
+    def _db_names(self, texts: list[str]) -> list[int]:
+        """The `names` id of each text; those not stored yet are inserted (in the batch's
+        transaction: `_abort` forgets them again)."""
+        stored = self._stored_names
+        if stored is None:
+            stored = self._stored_names = dict(self.conn.execute("SELECT name, id FROM names"))
+        new = [t for t in dict.fromkeys(texts) if t not in stored]
+        for start in range(0, len(new), 5000):  # well under SQLite's limit of parameters
+            part = new[start:start + 5000]
+            self.conn.executemany("INSERT OR IGNORE INTO names(name) VALUES (?)",
+                                  [(t,) for t in part])
+            stored.update(self.conn.execute(
+                f"SELECT name, id FROM names WHERE name IN ({','.join('?' * len(part))})",
+                part))
+        return [stored[t] for t in texts]
+
+    def _line_rows(self, block: np.ndarray, counts: np.ndarray,
+                   heads: list[tuple[int, str, str]], fresh) -> list[tuple]:
+        """journal_line_ids rows of a batch from the engine's line block, built by column:
+        (entry, event id, period, account, debit, credit, work order, item, work center,
+        memo), the named ones as ids into `names`, as many per event as it posted."""
+        if not heads:
+            return []
+        amount = block[1]
+        debit, credit = np.maximum(amount, 0), np.maximum(-amount, 0)
+        self._check_money(debit, credit, counts, fresh)
+        per = counts[counts > 0]
+        entry_no, eids, periods = zip(*heads)
+        ledger = self.engine.ledger
+        accounts = self._account_ids(ledger)
+        names = self._name_ids(ledger, block[2:6])
+        cols = (np.repeat(np.array(entry_no, np.int64), per).tolist(),
+                np.repeat(np.array(eids, object), per).tolist(),
+                np.repeat(np.array(periods, object), per).tolist(),
+                accounts[block[0]].tolist(), debit.tolist(), credit.tolist(),
+                *(names[block[r]].tolist() for r in (3, 2, 4, 5)))
+        return list(zip(*cols))
+
+    def _account_ids(self, ledger) -> np.ndarray:
+        """The `names` id of each of the ledger's account codes."""
+        of, ids = self._account_of
+        if of is not ledger or len(ids) != len(ledger.codes):
+            ids = np.array(self._db_names(ledger.codes), np.int64)
+            self._account_of = (ledger, ids)
+        return ids
+
+    def _forget_names(self) -> None:
+        """After a rollback: what `names` holds is read again when next needed."""
+        self._db_of, self._stored_names = None, None
+        self._account_of: tuple[Any, np.ndarray] = (None, np.zeros(0, np.int64))
+
+    @staticmethod
+    def _check_money(debit: np.ndarray, credit: np.ndarray, counts: np.ndarray,
+                     fresh) -> None:
+        """MoneyOverflow naming the first event with a line beyond what the books hold,
+        or at which the batch's debits reach 2^62 (checked exactly only when near)."""
+        far = not ((debit >= MONEY_CEILING) | (credit >= MONEY_CEILING)).any()
+        if far and float(debit.sum(dtype=np.float64)) < MONEY_CEILING / 2:
+            return
+        d, c, total, l0 = debit.tolist(), credit.tolist(), 0, 0
+        posting = (k for k, n in enumerate(counts.tolist()) if n)
+        for k, n in zip(posting, counts[counts > 0].tolist()):
+            eid = fresh[k][1].id
+            for debit_, credit_ in zip(d[l0:l0 + n], c[l0:l0 + n]):
+                if not (0 <= debit_ < MONEY_CEILING and 0 <= credit_ < MONEY_CEILING):
+                    raise MoneyOverflow(f"event {eid!r}: a line of {debit_} / {credit_}"
+                                        " minor units is beyond what the books can hold")
+                total += debit_
+            if total >= MONEY_CEILING:
+                raise MoneyOverflow(f"event {eid!r}: the batch's debits reach {total}"
+                                    " minor units (limit 2^62)")
+            l0 += n
+
+    @staticmethod
+    def _moved(moves, keys) -> dict[int, dict[str, float]]:
+        """Per event: the available qty its stock moves moved, per item, in move order."""
+        out: dict[int, dict[str, float]] = {}
+        for k, r, q in zip(*moves):
+            item, _, status, _ = keys[r]
+            m = out.get(k)
+            if m is None:
+                m = out[k] = {}
+            m[item] = m.get(item, 0) + (q if status == "available" else 0)
+        return out
 
     def check_alert_timers(self, now: datetime | None = None) -> None:
         """The time-based alert rules (stalled orders), in a transaction of their own."""

@@ -16,7 +16,7 @@ from costing.engine import Engine
 from costing.outcome import Outcome
 from gateway.events import Event, decode_event
 
-_stored_list = msgspec.json.Decoder(list[Event])
+stored_list = msgspec.json.Decoder(list[Event])  # a JSON array of stored payloads
 _CHUNK_SQL = ("SELECT group_concat(seq), '[' || group_concat(payload, ',') || ']'"
               " FROM (SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)")
 
@@ -63,7 +63,7 @@ def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 1000
         gc.disable()
         try:
             try:
-                events = _stored_list.decode(array)
+                events = stored_list.decode(array)
             except msgspec.ValidationError:
                 rows = conn.execute("SELECT payload FROM events WHERE seq > ? ORDER BY seq"
                                     " LIMIT ?", (last, chunk)).fetchall()

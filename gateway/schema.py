@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # What changed at each version, and how a journal written by the one before is brought up:
 #   2: journal_lines no longer repeat their entry's ts (the entry keeps it; a line traces
 #      to its entry and its event as before), ~28 bytes a line
@@ -23,6 +23,9 @@ SCHEMA_VERSION = 6
 #      with, and the seq from which it values events (gateway/master_versions.py); the
 #      events of a journal migrated from 5 are valued against the master data of the
 #      first open after the migration, which records version 1 from seq 1
+#   7: journal lines keep account, work order, item, work center and memo as ids into
+#      `names` (journal_line_ids); the view journal_lines shows the same rows as before,
+#      with their text (see _to_compact_lines)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -62,22 +65,31 @@ CREATE TABLE IF NOT EXISTS entries (
     period TEXT NOT NULL                -- YYYY-MM of the event ts
 );
 
-CREATE TABLE IF NOT EXISTS journal_lines (
+-- Journal lines name their account, order, item, work center and memo by an id into
+-- `names` (each text stored once); the view `journal_lines` shows them as text, and is
+-- what readers query (inserts, updates and deletes through it are rewritten by its
+-- triggers, below). The journal itself writes the ids.
+CREATE TABLE IF NOT EXISTS names (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE IF NOT EXISTS journal_line_ids (
     line INTEGER PRIMARY KEY,
     entry INTEGER NOT NULL REFERENCES entries(entry),
     event_id TEXT NOT NULL,
     period TEXT NOT NULL,
-    account TEXT NOT NULL,
+    account INTEGER NOT NULL,           -- names(id)
     debit INTEGER NOT NULL,
     credit INTEGER NOT NULL,
-    work_order TEXT,
-    item TEXT,
-    work_center TEXT,
-    memo TEXT NOT NULL DEFAULT '',
+    work_order INTEGER,                 -- names(id), NULL when none
+    item INTEGER,
+    work_center INTEGER,
+    memo INTEGER NOT NULL,              -- names(id) ('' is a name like any other)
     batch_seq INTEGER                   -- NULL until the batcher has put it in a batch
 );
-CREATE INDEX IF NOT EXISTS journal_lines_unbatched ON journal_lines(batch_seq);
-CREATE INDEX IF NOT EXISTS journal_lines_entry ON journal_lines(entry);
+CREATE INDEX IF NOT EXISTS journal_line_ids_unbatched ON journal_line_ids(batch_seq);
+CREATE INDEX IF NOT EXISTS journal_line_ids_entry ON journal_line_ids(entry);
 
 -- Projections (rebuilt identically by `gateway replay`).
 CREATE TABLE IF NOT EXISTS stock (
@@ -284,6 +296,56 @@ CREATE INDEX IF NOT EXISTS batches_state ON batches(state, seq);
 """
 
 
+_NAME = "(SELECT name FROM names WHERE id = l.{0})"
+_ID = "(SELECT id FROM names WHERE name = {0})"
+_NAMED = ("account", "work_order", "item", "work_center", "memo")
+LINE_VIEW = (
+    "CREATE VIEW journal_lines AS SELECT l.line AS line, l.entry AS entry,"
+    " l.event_id AS event_id, l.period AS period, "
+    + _NAME.format("account") + " AS account, l.debit AS debit, l.credit AS credit, "
+    + ", ".join(_NAME.format(c) + f" AS {c}" for c in ("work_order", "item", "work_center",
+                                                       "memo"))
+    + ", l.batch_seq AS batch_seq FROM journal_line_ids l")
+
+
+def _new_names(row: str) -> str:
+    return ("INSERT OR IGNORE INTO names(name) SELECT v FROM ("
+            + " UNION ALL ".join(f"SELECT {row}.{c} AS v" if c != "memo" else
+                                 f"SELECT coalesce({row}.memo, '') AS v" for c in _NAMED)
+            + ") WHERE v IS NOT NULL;")
+
+
+def _ids(row: str) -> list[str]:
+    return [_ID.format(f"{row}.{c}" if c != "memo" else f"coalesce({row}.memo, '')")
+            for c in _NAMED]
+
+
+LINE_TRIGGERS = (
+    "CREATE TRIGGER journal_lines_insert INSTEAD OF INSERT ON journal_lines BEGIN "
+    + _new_names("NEW")
+    + " INSERT INTO journal_line_ids(line, entry, event_id, period, account, debit, credit,"
+    " work_order, item, work_center, memo, batch_seq) VALUES (NEW.line, NEW.entry,"
+    " NEW.event_id, NEW.period, {0}, NEW.debit, NEW.credit, {1}, {2}, {3}, {4},"
+    " NEW.batch_seq); END".format(*_ids("NEW")),
+    "CREATE TRIGGER journal_lines_update INSTEAD OF UPDATE ON journal_lines BEGIN "
+    + _new_names("NEW")
+    + " UPDATE journal_line_ids SET line = NEW.line, entry = NEW.entry,"
+    " event_id = NEW.event_id, period = NEW.period, account = {0}, debit = NEW.debit,"
+    " credit = NEW.credit, work_order = {1}, item = {2}, work_center = {3}, memo = {4},"
+    " batch_seq = NEW.batch_seq WHERE line = OLD.line; END".format(*_ids("NEW")),
+    "CREATE TRIGGER journal_lines_delete INSTEAD OF DELETE ON journal_lines BEGIN"
+    " DELETE FROM journal_line_ids WHERE line = OLD.line; END")
+
+
+def _line_view(conn: sqlite3.Connection) -> None:
+    """The view `journal_lines` and its triggers, unless there is one (or, in a journal
+    not migrated yet, the table of that name)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'journal_lines'").fetchone():
+        return
+    for sql in (LINE_VIEW, *LINE_TRIGGERS):
+        conn.execute(sql)
+
+
 class SchemaError(RuntimeError):
     """The journal was written by a newer gateway than this one."""
 
@@ -291,10 +353,13 @@ class SchemaError(RuntimeError):
 def create(conn: sqlite3.Connection) -> None:
     """Create what is missing; bring a journal of an older schema version up to date."""
     conn.executescript(DDL)
+    fresh = not conn.execute("SELECT 1 FROM meta WHERE key='schema_version'").fetchone()
     conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
         (str(SCHEMA_VERSION),),
     )
+    if fresh:
+        _line_view(conn)
     migrate(conn)
 
 
@@ -363,4 +428,21 @@ def _to_6(conn: sqlite3.Connection) -> None:
                      DDL.index("-- One entry per event")])
 
 
-_STEPS = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6}
+def _to_compact_lines(conn: sqlite3.Connection) -> None:
+    """Journal lines by id: every text of the old table's named columns into `names`,
+    each row copied with its ids (same line numbers, same batch), the old table dropped
+    and the view of the same name put in its place."""
+    if conn.execute("SELECT type FROM sqlite_master WHERE name = 'journal_lines'"
+                    ).fetchone() == ("table",):
+        conn.execute("INSERT OR IGNORE INTO names(name) " + " UNION ".join(
+            f"SELECT {c} FROM journal_lines WHERE {c} IS NOT NULL" for c in _NAMED))
+        conn.execute(
+            "INSERT INTO journal_line_ids(line, entry, event_id, period, account, debit,"
+            " credit, work_order, item, work_center, memo, batch_seq)"
+            " SELECT o.line, o.entry, o.event_id, o.period, {0}, o.debit, o.credit, {1}, {2},"
+            " {3}, {4}, o.batch_seq FROM journal_lines o".format(*_ids("o")))
+        conn.execute("DROP TABLE journal_lines")
+    _line_view(conn)
+
+
+_STEPS = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_compact_lines}

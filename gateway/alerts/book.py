@@ -154,10 +154,16 @@ class AlertBook:
 
     def observe(self, event, outcome) -> None:
         """Judge one applied event (outcome.ok) against what it touched."""
-        t = event.type
         moved: dict[str, float] = {}  # item -> available qty moved, summed in move order
         for m in outcome.moves:
             moved[m.item] = moved.get(m.item, 0) + (m.qty if m.status == "available" else 0)
+        self.judge(event, moved, lambda: outcome.lines)
+
+    def judge(self, event, moved: dict[str, float], lines) -> None:
+        """Judge one applied event: `moved`, the available qty its stock moves moved per
+        item (summed in move order); `lines()`, its journal lines (read only for a
+        shipment or a reversal)."""
+        t = event.type
         if (t not in _COUNTED and t not in ("wo_release", "wo_close", "reversal", "shipment")
                 and not moved):
             return
@@ -172,13 +178,13 @@ class AlertBook:
         elif t == "wo_close":
             self._close(event)
         elif t == "shipment":
-            self._shipped(event.order, outcome.lines, event.ts)
+            self._shipped(event.order, lines(), event.ts)
         elif t == "reversal":
             gone = self._reversed(event.reverses)
             if gone is not None and gone.type in _COUNTED:
                 self._counted(gone, -1.0, event.ts)
             elif gone is not None and gone.type == "shipment":
-                self._shipped(gone.order, outcome.lines, event.ts)
+                self._shipped(gone.order, lines(), event.ts)
         for item in sorted(moved):
             self._stock_move(item, moved[item])
             self._judge_stock(item, event.ts)

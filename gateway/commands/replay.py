@@ -21,9 +21,12 @@ import time
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+import msgspec
+
 from gateway.commands._common import add_config, load_plant, open_readonly
 from gateway.commands.progress import Progress
 from gateway.journal import Journal, Submission, connect
+from gateway.replay import stored_list as _stored_list
 
 LINE_COLUMNS = ("event_id, period, account, debit, credit, work_order, item, work_center,"
                 " memo")
@@ -130,12 +133,13 @@ class Replayed:
 
 
 class _Lines:
-    """Live journal lines in line order, handed out by the seq of their event."""
+    """Live journal lines in line order, handed out by the seq of their event; named
+    columns as their ids into `names` (gateway.schema), as stored."""
 
     def __init__(self, conn):
         self.cur = conn.execute(
             f"SELECT e.event_seq, {', '.join('l.' + c for c in LINE_COLUMNS.split(', '))}"
-            " FROM journal_lines l JOIN entries e ON e.entry = l.entry ORDER BY l.line")
+            " FROM journal_line_ids l JOIN entries e ON e.entry = l.entry ORDER BY l.line")
         self.buf: list[tuple] = []
         self.pos = 0
 
@@ -152,6 +156,53 @@ class _Lines:
             self.pos = end
             if end < len(self.buf):
                 return out
+
+
+_NAMED = (2, 5, 6, 7, 8)  # account, work order, item, work center, memo in a line row
+
+
+class _Names:
+    """Lines of the two journals compared by their ids while the rebuilt journal numbers
+    each name as the live one does (the same events in the same order name things in
+    the same order); from the first name numbered otherwise on, by their text."""
+
+    def __init__(self, live, scratch):
+        self.live = dict(live.execute("SELECT id, name FROM names"))
+        self.scratch, self.conn, self.by_id = {}, scratch, True
+
+    def compared(self, a: list[tuple], b: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+        """The live rows `a` and rebuilt rows `b` in a form that is equal when they are."""
+        top = max(self.scratch, default=0)
+        new = self.conn.execute("SELECT id, name FROM names WHERE id > ?", (top,)).fetchall()
+        self.scratch.update(new)
+        if self.by_id and all(self.live.get(i) == name for i, name in new) and a == b:
+            return a, b
+        self.by_id = False
+        return _text(a, self.live), _text(b, self.scratch)
+
+
+def _text(rows: list[tuple], names: dict[int, str]) -> list[tuple]:
+    out = []
+    for r in rows:
+        r = list(r)
+        for k in _NAMED:
+            r[k] = names.get(r[k])
+        out.append(tuple(r))
+    return out
+
+
+def _submissions(rows: list[tuple], max_bytes: int) -> list[Submission]:
+    """The stored events of a chunk as submissions, decoded in one msgspec call (a stored
+    payload is canonical: it is its own canonical bytes); a chunk that does not decode
+    as a whole, or a payload over the size limit, goes as text, so the journal names
+    what is wrong with it."""
+    try:
+        events = _stored_list.decode("[" + ",".join([r[2] for r in rows]) + "]")
+    except msgspec.DecodeError:
+        return [Submission(p, source=s, reading=r) for _, _, p, s, r in rows]
+    return [Submission(p, source=s, reading=r, event=e, canon=p.encode())
+            if len(p) <= max_bytes else Submission(p, source=s, reading=r)
+            for (_, _, p, s, r), e in zip(rows, events)]
 
 
 def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
@@ -172,6 +223,7 @@ def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
                       alerts=None if alerts is None else AlertBook(alerts, master))
     out = Replayed(tables=[TableDiff("journal_lines")])
     lines, live_lines = out.tables[0], _Lines(live)
+    names = _Names(live, scratch.conn)
     t0 = time.perf_counter()
     last_seq = last_line = 0
     try:
@@ -188,22 +240,21 @@ def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
             if not rows:
                 break
             last_seq = rows[-1][0]
-            results = scratch.submit([Submission(p, source=s, reading=r)
-                                      for _, _, p, s, r in rows])
+            results = scratch.submit(_submissions(rows, scratch.limits.max_payload_bytes))
             for (seq, eid, *_), res in zip(rows, results):
                 if res.status != "applied":
                     out.not_applied += 1
                     if len(out.unapplied) < EXAMPLES:
                         out.unapplied.append(f"seq {seq} ({eid}): {res.status}: {res.reason}")
-            new = scratch.conn.execute(f"SELECT line, {LINE_COLUMNS} FROM journal_lines"
+            new = scratch.conn.execute(f"SELECT line, {LINE_COLUMNS} FROM journal_line_ids"
                                        " WHERE line > ? ORDER BY line", (last_line,)).fetchall()
             if new:
                 last_line = new[-1][0]
-            lines.add(live_lines.through(last_seq), [r[1:] for r in new])
+            lines.add(*names.compared(live_lines.through(last_seq), [r[1:] for r in new]))
             out.events += len(rows)
             if progress is not None:
                 progress.advance(len(rows))
-        lines.add(live_lines.through(2 ** 62), [])  # lines of no stored event
+        lines.add(*names.compared(live_lines.through(2 ** 62), []))  # of no stored event
         out.seconds = time.perf_counter() - t0
         for name, query in PROJECTIONS.items():
             t = TableDiff(name)

@@ -89,6 +89,37 @@ def test_an_event_applied_by_the_batch_path_reverses_like_one_applied_alone(case
     assert _journal(fast) == _journal(slow)
 
 
+@SETTINGS
+@given(plants_with_events())
+def test_post_many_describes_the_outcomes_of_apply_by_column(case):
+    """What `post_many` returns (ranges over the engine's columns) rebuilds the outcomes
+    `apply` gives, and its line block and move columns are those outcomes' lines and
+    moves in order."""
+    master, events, cuts = case
+    slow, fast = ReferenceEngine(master), Engine(master)
+    expected = slow.apply(events)
+    at = 0
+    for chunk in _chunks(events, cuts):
+        posted = fast.post_many(chunk)
+        assert len(posted) == len(chunk)
+        want = expected[at:at + len(chunk)]
+        got = [posted.outcome(k, str(ev.id)) if posted.ok(k) else posted.refusal(k)
+               for k, ev in enumerate(chunk)]
+        assert got == want
+        assert [posted.alerts(k) for k in range(len(chunk))] == [o.alerts for o in want]
+        block = posted.line_block()
+        codes, names = fast.ledger.codes, fast.ledger.names
+        lines = [line for o in want for line in o.lines]
+        assert [(codes[a], max(x, 0), max(-x, 0), names[i], names[w], names[c], names[m])
+                for a, x, i, w, c, m in block.T.tolist()] == [tuple(li) for li in lines]
+        assert posted.line_counts().tolist() == [len(o.lines) for o in want]
+        keys = fast.inv.row_keys
+        assert [(k, *keys[r], q) for k, r, q in zip(*posted.moves())] == [
+            (k, *m) for k, o in enumerate(want) for m in o.moves]
+        at += len(chunk)
+    _same_books(fast, slow)
+
+
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(plants_with_events())

@@ -215,3 +215,11 @@ def test_posting_and_rounding_kernels_equal_reference(lines, floats):
     assert fast_bal.tolist() == slow_bal and int(fast_bal.sum()) == 0
     assert (kernels.minor_kernel(np.array(floats, np.float64), 100.0).tolist()
             == reference.minor_reference(floats, 100.0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=30))
+def test_id_hash_kernel_equals_reference(ids):
+    from costing.effects import id_hashes
+
+    assert id_hashes(ids).tolist() == reference.id_hash_reference(ids)

@@ -110,6 +110,36 @@ def test_disk_full_at_commit_applies_nothing_and_the_journal_recovers(journal):
     assert (qty, value) == (15.0, 3000)  # 15 kg at the 2.00 standard, not 20 kg
 
 
+def test_lines_name_their_texts_by_id_and_a_failed_batch_leaves_no_stale_name(journal):
+    """Account, item, order and memo are stored once each in `names`; the view shows the
+    rows as text. A batch rolled back takes the names it added with it, and the journal
+    does not keep handing out their ids."""
+    assert _one(journal, RECEIPT).status == "applied"
+    failpoints.arm("journal.commit", "disk_full")
+    try:
+        with pytest.raises(JournalFull):
+            journal.submit([Submission(ev("s1", "shipment",
+                                          item="A", qty=1, location="L1", unit_price=9.0,
+                                          order="SO-GONE"))])
+    finally:
+        failpoints.disarm()
+    # retried as a caller retries after JournalFull: the same memo text as before
+    res = journal.submit([Submission(ev("s1", "shipment", item="A", qty=1, location="L1",
+                                        unit_price=9.0, order="SO-GONE"))])
+    assert res[0].status == "applied"
+    conn = journal.conn
+    texts = [r[0] for r in conn.execute("SELECT name FROM names")]
+    assert len(texts) == len(set(texts))
+    assert conn.execute("SELECT count(*) FROM journal_line_ids l LEFT JOIN names a"
+                        " ON a.id = l.account WHERE a.id IS NULL").fetchone() == (0,)
+    lines = conn.execute("SELECT event_id, account, item, memo FROM journal_lines"
+                         " ORDER BY line").fetchall()
+    assert {e for e, *_ in lines} == {RECEIPT["id"], "s1"}
+    assert "shipment SO-GONE" in {m for *_, m in lines}
+    assert all(isinstance(a, str) and a for _, a, _, _ in lines)
+    assert ("A",) in {(i,) for _, _, i, _ in lines}
+
+
 def _spill_day() -> list[list[Submission]]:
     """Batches of receipts and completions, then reversals of the first receipts: with
     a spill block of 8 rows the engine writes its spill file from the first batch on,

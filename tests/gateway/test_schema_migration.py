@@ -51,7 +51,12 @@ def test_a_v1_journal_reads_the_same_before_and_after_its_migration(old_site):
         assert version == str(SCHEMA_VERSION) and "ts" not in columns and "period" in columns
         with sqlite3.connect(db) as conn:  # schema 5: the line is the rowid, kept once
             assert [r[2] for r in conn.execute(
-                "PRAGMA index_info(journal_lines_unbatched)")] == ["batch_seq"]
+                "PRAGMA index_info(journal_line_ids_unbatched)")] == ["batch_seq"]
+            # schema 6: the lines name their account (...) by an id; a view shows the text
+            assert conn.execute("SELECT type FROM sqlite_master WHERE"
+                                " name = 'journal_lines'").fetchone() == ("view",)
+            assert conn.execute("SELECT count(*) FROM journal_line_ids WHERE"
+                                " typeof(account) != 'integer'").fetchone() == (0,)
         res = j.submit([Submission(ev("n1", "receipt", item="A", qty=5, location="L1",
                                       unit_price=2.0))])
         assert res[0].status == "applied"
@@ -104,7 +109,7 @@ def test_a_v5_journal_is_migrated_keeps_its_data_and_replays_identical(tmp_path)
     j = Journal(str(db), load_master(load_config(cfg)))  # a writer opens it: migrated here
     j.close()
     with sqlite3.connect(db) as conn:
-        assert schema.version(conn) == SCHEMA_VERSION == 6
+        assert schema.version(conn) == SCHEMA_VERSION == 7
         # the master data of the first open values every event stored before
         assert conn.execute("SELECT version, from_seq FROM master_versions").fetchall() == [
             (1, 1)]
