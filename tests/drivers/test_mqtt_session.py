@@ -40,7 +40,7 @@ def test_a_redelivered_packet_takes_the_id_and_ts_it_was_committed_with(tmp_path
     schema.create(conn)
     keys = PacketKeys(conn)
     first = _reading("p:m1.0", "2026-12-06T10:00:00Z", 7, "abc", False)
-    keys.committed([PacketKeys.row(first)])
+    keys.note([PacketKeys.row(first)])
     again = keys.resolve(_reading("p:m2.0", "2026-12-06T10:05:00Z", 7, "abc", True))
     assert (again.attrs["event_id"], again.ts) == ("p:m1.0", "2026-12-06T10:00:00Z")
     # a new message on a reused packet id, or another payload, is a reading of its own
