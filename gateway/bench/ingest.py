@@ -100,9 +100,11 @@ url = "{url}"
 username_env = "{user_env}"
 password_env = "{password_env}"
 events_topic = "{topic}"
+"""
 
 # The lines' devices: the device is a level of its topic, its reading names its line, the
 # line's active order is what it books to (gateway/binding.py).
+DEVICES_TOML = """
 [[devices]]
 id = "bench-lines"
 driver = "mqtt"
@@ -112,8 +114,10 @@ topic = "{device_topics}"
 
 def write_site(folder: pathlib.Path, items: int, depth: int, url: str,
                db: str = "var/gateway.db", synchronous: str = "FULL",
-               gateway_id: str = GATEWAY_ID) -> pathlib.Path:
-    """gateway.toml + master CSVs of the synthetic plant; returns the config path."""
+               gateway_id: str = GATEWAY_ID, devices: bool = False) -> pathlib.Path:
+    """gateway.toml + master CSVs of the synthetic plant; returns the config path.
+
+    `devices`: with the `[[devices]]` entry of the lines' device topics."""
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "master" / "items.csv").exists():
         write_master_csv(make_master(items, depth), folder / "master")
@@ -128,7 +132,8 @@ def write_site(folder: pathlib.Path, items: int, depth: int, url: str,
         store.save()
     cfg.write_text(SITE_TOML.format(gateway_id=gateway_id, db=db, synchronous=synchronous,
                                     url=url, user_env=USER_ENV, password_env=PASSWORD_ENV,
-                                    topic=TOPIC, device_topics=DEVICE_TOPICS))
+                                    topic=TOPIC) +
+                   (DEVICES_TOML.format(device_topics=DEVICE_TOPICS) if devices else ""))
     return cfg
 
 
@@ -470,7 +475,10 @@ def wait_line(proc: subprocess.Popen, want: str, timeout: float) -> None:
 def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: float,
               n_fixed: int, n_flood: int, timeout: float = 600, kind: str = "events") -> dict:
     """One run of `kind` ("events" or "devices") messages; counted in the journal."""
-    config = write_site(folder, items, depth, broker.url)
+    # A gateway id (so MQTT client ids) of its own per kind: runs on one broker must not
+    # resume each other's persistent sessions (and the messages those still hold).
+    config = write_site(folder, items, depth, broker.url, gateway_id=f"{GATEWAY_ID}-{kind}",
+                        devices=kind == "devices")
     env = site_env(broker.username, broker.password)
     record = folder / "ingest-record.npz"
     db = folder / "var" / "gateway.db"
