@@ -90,6 +90,11 @@ KINDS = ("good", "scrap", "weight", "scan", "measure")
 _REFUSED_AUTH = {4, 5, 134, 135}  # MQTT 3.1.1 CONNACK 4/5, MQTT 5 reason codes 0x86/0x87
 _UNSUPPORTED_PROTOCOL = 132       # MQTT 5 0x84 (paho maps a 3.1.1 broker's CONNACK 1 to it)
 MOSQUITTO_DROPPED = "$SYS/broker/publish/messages/dropped"
+# What the 3.1.1 fallback costs, said the same way in the log, on the dashboard's device
+# row and by `gateway check --online`.
+MQTT_311_LIMITS = ("the broker refuses MQTT 5, so 3.1.1 it is: its max_inflight_messages "
+                   "(Mosquitto default 20) and max_queued_messages (default 1000) bound what "
+                   "it holds for the gateway; set both as docs/broker.md says")
 SESSION_EXPIRY_S = 7 * 24 * 3600
 RECEIVE_MAXIMUM = 65535
 
@@ -537,6 +542,8 @@ class MqttDevices(Reconnecting):
         self._generation = 0  # one per broker connection; acks never cross connections
         self._is_event: dict[str, bool] = {}
         self.connects = 0
+        # a standing condition worth showing beside the device (the 3.1.1 fallback)
+        self.notice: str | None = None
 
     auth_backoff = 0.25
     timeout = 10.0
@@ -585,12 +592,8 @@ class MqttDevices(Reconnecting):
                 raise
             await self._lost()
             self.protocol = 3
-            log.warning(
-                "mqtt %s: the broker refuses MQTT 5; using 3.1.1. The broker's own limits now "
-                "bound what it holds for the gateway: it keeps max_inflight_messages "
-                "(Mosquitto default 20) unacknowledged messages in flight and drops beyond "
-                "max_queued_messages (default 1000); set both as docs/broker.md says",
-                self.url)
+            self.notice = MQTT_311_LIMITS
+            log.warning("mqtt %s: %s", self.url, MQTT_311_LIMITS)
             conn = await self._connect()
         if self.connects == 0:
             if self.protocol == 5:

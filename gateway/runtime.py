@@ -317,8 +317,12 @@ class Gateway:
         journal = {"id": "journal", "driver": "sqlite",
                    "state": "alarm" if self.alarms else "connected",
                    "last_reading_ts": None, "readings": self.committed,
-                   "readings_per_s": 0.0, "problems": 0, "alarms": list(self.alarms)}
-        return [journal, *(s.as_dict() for s in self.status.values())]
+                   "readings_per_s": 0.0, "problems": 0, "alarms": list(self.alarms),
+                   "notice": None}
+        # a driver's standing notice (an MQTT broker that refused 5: what bounds its rate)
+        notices = {d.id: getattr(d, "notice", None) for d in self.drivers or ()}
+        return [journal, *({**s.as_dict(), "notice": notices.get(s.id)}
+                           for s in self.status.values())]
 
     def check_disk(self) -> None:
         """Raise (or clear) the alarm before the disk is full, not after."""

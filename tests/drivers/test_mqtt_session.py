@@ -9,7 +9,7 @@ import logging
 import sqlite3
 
 from drivers.base import Reading
-from drivers.mqtt import Sequences
+from drivers.mqtt import MQTT_311_LIMITS, Sequences
 from gateway import schema
 from gateway.mqtt_keys import PacketKeys
 from simulators.mqtt_devices import MqttDeviceSimulator
@@ -131,5 +131,5 @@ async def test_a_broker_without_mqtt5_gets_311_and_a_warning_naming_its_limits(m
         finally:
             await driver.stop()
     warning = " ".join(r.getMessage() for r in caplog.records)
-    assert "refuses MQTT 5; using 3.1.1" in warning
+    assert MQTT_311_LIMITS in warning and driver.notice == MQTT_311_LIMITS
     assert "max_inflight_messages" in warning and "max_queued_messages" in warning
