@@ -10,8 +10,8 @@ kinds of message, as `gateway run` receives them:
 - "devices": device readings (`{"device", "line", "kind": "good"|"scrap", "value", "id",
   "seq", "ts"}`) on device topics `bench/lines/<device>/readings`, which the site's
   `[[devices]]` entry binds and the mapping turns into completions and scraps of the
-  order running on the reading's line (one order per line, released on the events topic
-  and committed before the clock starts).
+  order running on the reading's line (one order per line, released with its material
+  received on the events topic and committed before the clock starts: `setup_events`).
 Each payload's `ts` is its publish time; the gateway process records when the transaction
 holding it committed, so latency is publish → commit, on the same host clock.
 
@@ -251,15 +251,34 @@ def device_line(k: int) -> str:
     return f"dev-{k:02d}"
 
 
-def releases(master, id_prefix: str) -> list:
-    """One open work order per work center: what the device readings book to."""
-    from gateway.events import WoRelease
+def setup_events(master, id_prefix: str) -> list:
+    """What the device readings book to: one open work order per work center, of an item
+    one level above raw material, and its components received where the line takes them
+    (plenty for the run: a line with no material books every completion into
+    negative stock, an exception storm no plant runs in)."""
+    from gateway.events import Receipt, WoRelease
 
-    made = [it.sku for it in master.items if it.kind == "finished"]
     ts = datetime.now(timezone.utc).isoformat()
-    return [WoRelease(id=f"{id_prefix}rel-{wc.id}", ts=ts, work_order=f"WO-BENCH-{wc.id}",
-                      item=made[k % len(made)], qty=100_000.0, line=wc.id, source="erp")
-            for k, wc in enumerate(master.work_centers)]
+    kind = "semi" if any(it.kind == "semi" for it in master.items) else "finished"
+    level_one = sorted(it.sku for it in master.items if it.kind == kind)
+    op_wc = {(r.parent, r.operation): r.work_center for r in master.routings}
+    wc_loc = {wc.id: wc.location for wc in master.work_centers}
+    po = {line.sku: line for line in master.purchase_orders}
+    receipts, orders = {}, []
+    for k, wc in enumerate(master.work_centers):
+        item = level_one[k % len(level_one)]
+        orders.append(WoRelease(id=f"{id_prefix}rel-{wc.id}", ts=ts,
+                                work_order=f"WO-BENCH-{wc.id}", item=item, qty=100_000.0,
+                                line=wc.id, source="erp"))
+        for b in master.boms:
+            if b.parent == item and b.component in po:
+                at = wc_loc[op_wc[(item, b.operation)]]
+                line = po[b.component]
+                receipts[(b.component, at)] = Receipt(
+                    id=f"{id_prefix}rcv-{b.component}-{at}", ts=ts, item=b.component,
+                    qty=1_000_000.0, location=at, unit_price=line.unit_price, po=line.po,
+                    source="erp")
+    return [*receipts.values(), *orders]
 
 
 def _messages(kind: str, master, total: int, id_prefix: str):
@@ -268,9 +287,9 @@ def _messages(kind: str, master, total: int, id_prefix: str):
 
     from gateway.events import encode_event
 
-    if kind in ("events", "releases"):
-        if kind == "releases":
-            events = releases(master, id_prefix)
+    if kind in ("events", "setup"):
+        if kind == "setup":
+            events = setup_events(master, id_prefix)
         else:
             stream = EventStream(master, seed=23)
             events = [msgspec.structs.replace(ev, id=id_prefix + ev.id) if ev.type != "reversal"
@@ -280,7 +299,7 @@ def _messages(kind: str, master, total: int, id_prefix: str):
         topic = _mqtt_str(TOPIC)
         return lambda k, ts: (topic, encode_event(msgspec.structs.replace(events[k], ts=ts)))
     if kind != "devices":
-        raise ValueError(f"kind: {kind!r}, not one of events, devices, releases")
+        raise ValueError(f"kind: {kind!r}, not one of events, devices, setup")
     # A counter device per line: mostly good units, a scrap now and then; its own `id`
     # and `seq` (what docs/devices.md asks of a device that wants exactly-once).
     lines = [wc.id for wc in master.work_centers]
@@ -307,8 +326,8 @@ def publish(url: str, user: str, password: str, items: int, depth: int,
     """Publish each phase (rate/s, count; rate 0 = flat out) with QoS 1; wait for PUBACKs.
 
     `kind`: "events" (canonical events on the events topic), "devices" (device readings
-    on device topics) or "releases" (one work order per line, on the events topic; the
-    phases' count is ignored).
+    on device topics) or "setup" (`setup_events`, on the events topic; the phases' count
+    is ignored).
 
     MQTT 3.1.1 on a plain socket (its own few packets, no code shared with the gateway's
     driver, so a wire bug cannot cancel out), not paho: paho
@@ -323,8 +342,8 @@ def publish(url: str, user: str, password: str, items: int, depth: int,
 
     host, port = url.split("://", 1)[1].rsplit(":", 1)
     master = make_master(items, depth)
-    if kind == "releases":
-        phases = [(0.0, len(master.work_centers))]
+    if kind == "setup":
+        phases = [(0.0, len(setup_events(master, id_prefix)))]
     total = sum(n for _, n in phases)
     make = _messages(kind, master, total, id_prefix)
     sock = socket.create_connection((host, int(port)), timeout=60)
@@ -483,8 +502,10 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
     record = folder / "ingest-record.npz"
     db = folder / "var" / "gateway.db"
     total = n_fixed + n_flood
-    lines = len(make_master(items, depth).work_centers) if kind == "devices" else 0
-    gw = start_gateway(config, env, total + lines, record, timeout)
+    master = make_master(items, depth)
+    lines = len(master.work_centers) if kind == "devices" else 0
+    setup = len(setup_events(master, "ing-")) if kind == "devices" else 0
+    gw = start_gateway(config, env, total + setup, record, timeout)
 
     def publisher(phases: str, what: str) -> subprocess.CompletedProcess:
         pub = subprocess.run([sys.executable, "-m", "gateway.bench.ingest", "publish",
@@ -496,8 +517,8 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
 
     try:
         wait_line(gw, "ready", 60)
-        if lines:  # the orders the readings book to, committed before the clock starts
-            publisher("0:0", "releases")
+        if setup:  # what the readings book to, committed before the clock starts
+            publisher("0:0", "setup")
             _wait_active(db, lines, gw, 60)
         pub = publisher(f"{offered}:{n_fixed},0:{n_flood}", kind)
         out, err = gw.communicate(timeout=timeout)
@@ -509,7 +530,7 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
         raise RuntimeError(f"gateway child exited {gw.returncode}: {_last_line(err)}\n"
                            f"{err[-3000:]}")
     counts = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
-    journaled = _journaled(db, "ing-") - lines
+    journaled = _journaled(db, "ing-") - setup
     marks = json.loads(pub.stdout)["marks"]
     data = np.load(record)
     published, committed = data["published"], data["committed"]
@@ -538,11 +559,21 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
         # else the machine was running
         "gateway_cpu_us_per_reading": round(counts["cpu_s"] * 1e6 / max(counts["committed"], 1),
                                             1),
-        "applied": counts["applied"] - lines, "duplicate": counts["duplicate"],
+        "applied": counts["applied"] - setup, "duplicate": counts["duplicate"],
         "rejected": counts["rejected"],
         # counted in the journal: every published id is an event or an exceptions row
         "published": total, "journaled": journaled, "lost": total - journaled,
+        # what else the run wrote to the exceptions table (negative stock, alerts...), by kind
+        "exceptions": _exception_kinds(db),
     }
+
+
+def _exception_kinds(db: pathlib.Path) -> dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return dict(conn.execute("SELECT kind, count(*) FROM exceptions GROUP BY kind"
+                                 " ORDER BY kind"))
 
 
 def _wait_active(db: pathlib.Path, lines: int, gw: subprocess.Popen, timeout: float) -> None:
