@@ -309,6 +309,32 @@ class _Paho(mqtt.Client):
         super().__init__(*args, **kwargs)
         self._rbuf = b""
         self._rpos = 0
+        # (topic, payload, qos, mid, dup) of each QoS 0/1 PUBLISH without properties
+        self.message_handler = None
+
+    def _handle_publish(self) -> mqtt.MQTTErrorCode:
+        """A QoS 0/1 PUBLISH that carries no properties (what devices send) goes straight
+        to `message_handler`: no message object, no property parsing, no callback
+        dispatch, a good part of paho's time per message. Anything else (QoS 2, MQTT 5
+        properties, an empty or invalid topic) is paho's own `_handle_publish`."""
+        handler = self.message_handler
+        command = self._in_packet["command"]
+        packet = self._in_packet["packet"]
+        qos = (command & 0x06) >> 1
+        v5 = self._protocol == mqtt.MQTTv5
+        if handler is None or qos > 1 or len(packet) < 2:
+            return super()._handle_publish()
+        end = 2 + int.from_bytes(packet[0:2], "big")
+        pos = end + (2 if qos else 0)
+        if end == 2 or len(packet) < pos + v5 or (v5 and packet[pos] != 0):
+            return super()._handle_publish()
+        try:
+            topic = packet[2:end].decode("utf-8")
+        except UnicodeDecodeError:
+            return super()._handle_publish()
+        mid = int.from_bytes(packet[end:pos], "big") if qos else 0
+        handler(topic, bytes(packet[pos + v5:]), qos, mid, bool(command & 0x08))
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._rpos >= len(self._rbuf):
@@ -373,6 +399,7 @@ class _Connection:
         c.connect_timeout = driver.timeout
         c.on_connect, c.on_subscribe = self._on_connect, self._on_subscribe
         c.on_message, c.on_disconnect = self._on_message, self._on_disconnect
+        c.message_handler = self._message
         c.on_socket_open, c.on_socket_close = self._on_socket_open, self._on_socket_close
         c.on_socket_register_write = self._want_write
         c.on_socket_unregister_write = self._wrote
@@ -389,11 +416,13 @@ class _Connection:
             self.suback.set_result(reasons)
 
     def _on_message(self, client, userdata, message) -> None:
-        topic = message.topic
+        self._message(message.topic, message.payload, message.qos, message.mid, message.dup)
+
+    def _message(self, topic: str, payload: bytes, qos: int, mid: int, dup: bool) -> None:
         if topic == self.driver.drop_counter_topic:
-            self.driver._broker_counter(message.payload)
+            self.driver._broker_counter(payload)
             return
-        self.inbox.append((topic, message.payload, message.qos, message.mid, message.dup))
+        self.inbox.append((topic, payload, qos, mid, dup))
         self.wakeup.set()
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
