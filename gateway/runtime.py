@@ -8,9 +8,9 @@ batch N commits, batch N+1 is taken, mapped and decoded; it is handed over once 
 and it is full (BATCH_MAX readings) or its oldest reading has waited `[gateway]
 commit_wait_ms`. Batches commit one after the other, in order. A reading is acknowledged
 (MQTT PUBACK) only after the transaction that stored its event — or its exception —
-committed. When the
-disk is full nothing is acknowledged: the batch is retried with backoff, the queue fills,
-drivers block (back-pressure), and the gateway resumes by itself when space returns.
+committed. When the disk is full nothing is acknowledged: the batch is retried with
+backoff, the queue fills, drivers block (back-pressure), and the gateway resumes by
+itself when space returns.
 """
 
 from __future__ import annotations
