@@ -90,6 +90,11 @@ KINDS = ("good", "scrap", "weight", "scan", "measure")
 _REFUSED_AUTH = {4, 5, 134, 135}  # MQTT 3.1.1 CONNACK 4/5, MQTT 5 reason codes 0x86/0x87
 _UNSUPPORTED_PROTOCOL = 132       # MQTT 5 0x84 (paho maps a 3.1.1 broker's CONNACK 1 to it)
 MOSQUITTO_DROPPED = "$SYS/broker/publish/messages/dropped"
+# What the 3.1.1 fallback costs, said the same way in the log, on the dashboard's device
+# row and by `gateway check --online`.
+MQTT_311_LIMITS = ("the broker refuses MQTT 5, so 3.1.1 it is: its max_inflight_messages "
+                   "(Mosquitto default 20) and max_queued_messages (default 1000) bound what "
+                   "it holds for the gateway; set both as docs/broker.md says")
 SESSION_EXPIRY_S = 7 * 24 * 3600
 RECEIVE_MAXIMUM = 65535
 
@@ -304,6 +309,32 @@ class _Paho(mqtt.Client):
         super().__init__(*args, **kwargs)
         self._rbuf = b""
         self._rpos = 0
+        # (topic, payload, qos, mid, dup) of each QoS 0/1 PUBLISH without properties
+        self.message_handler = None
+
+    def _handle_publish(self) -> mqtt.MQTTErrorCode:
+        """A QoS 0/1 PUBLISH that carries no properties (what devices send) goes straight
+        to `message_handler`: no message object, no property parsing, no callback
+        dispatch, a good part of paho's time per message. Anything else (QoS 2, MQTT 5
+        properties, an empty or invalid topic) is paho's own `_handle_publish`."""
+        handler = self.message_handler
+        command = self._in_packet["command"]
+        packet = self._in_packet["packet"]
+        qos = (command & 0x06) >> 1
+        v5 = self._protocol == mqtt.MQTTv5
+        if handler is None or qos > 1 or len(packet) < 2:
+            return super()._handle_publish()
+        end = 2 + int.from_bytes(packet[0:2], "big")
+        pos = end + (2 if qos else 0)
+        if end == 2 or len(packet) < pos + v5 or (v5 and packet[pos] != 0):
+            return super()._handle_publish()
+        try:
+            topic = packet[2:end].decode("utf-8")
+        except UnicodeDecodeError:
+            return super()._handle_publish()
+        mid = int.from_bytes(packet[end:pos], "big") if qos else 0
+        handler(topic, bytes(packet[pos + v5:]), qos, mid, bool(command & 0x08))
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._rpos >= len(self._rbuf):
@@ -368,6 +399,7 @@ class _Connection:
         c.connect_timeout = driver.timeout
         c.on_connect, c.on_subscribe = self._on_connect, self._on_subscribe
         c.on_message, c.on_disconnect = self._on_message, self._on_disconnect
+        c.message_handler = self._message
         c.on_socket_open, c.on_socket_close = self._on_socket_open, self._on_socket_close
         c.on_socket_register_write = self._want_write
         c.on_socket_unregister_write = self._wrote
@@ -384,11 +416,13 @@ class _Connection:
             self.suback.set_result(reasons)
 
     def _on_message(self, client, userdata, message) -> None:
-        topic = message.topic
+        self._message(message.topic, message.payload, message.qos, message.mid, message.dup)
+
+    def _message(self, topic: str, payload: bytes, qos: int, mid: int, dup: bool) -> None:
         if topic == self.driver.drop_counter_topic:
-            self.driver._broker_counter(message.payload)
+            self.driver._broker_counter(payload)
             return
-        self.inbox.append((topic, message.payload, message.qos, message.mid, message.dup))
+        self.inbox.append((topic, payload, qos, mid, dup))
         self.wakeup.set()
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
@@ -537,6 +571,8 @@ class MqttDevices(Reconnecting):
         self._generation = 0  # one per broker connection; acks never cross connections
         self._is_event: dict[str, bool] = {}
         self.connects = 0
+        # a standing condition worth showing beside the device (the 3.1.1 fallback)
+        self.notice: str | None = None
 
     auth_backoff = 0.25
     timeout = 10.0
@@ -585,12 +621,8 @@ class MqttDevices(Reconnecting):
                 raise
             await self._lost()
             self.protocol = 3
-            log.warning(
-                "mqtt %s: the broker refuses MQTT 5; using 3.1.1. The broker's own limits now "
-                "bound what it holds for the gateway: it keeps max_inflight_messages "
-                "(Mosquitto default 20) unacknowledged messages in flight and drops beyond "
-                "max_queued_messages (default 1000); set both as docs/broker.md says",
-                self.url)
+            self.notice = MQTT_311_LIMITS
+            log.warning("mqtt %s: %s", self.url, MQTT_311_LIMITS)
             conn = await self._connect()
         if self.connects == 0:
             if self.protocol == 5:

@@ -8,11 +8,13 @@ runs. `change_of` is that rule for events; the journal writes it, and nothing el
 the table, so `gateway replay` rebuilds it from the events alone.
 
 The gateway maps a whole batch of readings before the batch commits, and a count right
-after a release in the same batch must go to the released order. `ActiveOrders` is that
-view: the table as of the last commit plus what the batch being prepared would change by
-the same rule, replaced by the table again once the batch committed. An event the journal
-then rejects (a release of an unknown item) changed only the view, for the rest of its
-batch: what was mapped by it is judged by the journal like anything else, and kept.
+after a release in the same batch must go to the released order; the next batch is
+mapped while the one before it commits. `ActiveOrders` is that view: the table as of the
+last commit plus what the batches not committed yet would change by the same rule, in
+order. When a batch committed, the table replaces the committed part and the changes of
+the batches after it still apply on top. An event the journal then rejects (a release of
+an unknown item) changed only the view, for the readings mapped before that batch
+committed: what was mapped by it is judged by the journal like anything else, and kept.
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ def change_of(event: Any) -> tuple[str, str | None, str] | None:
 
 
 class ActiveOrders:
-    """The active order per line as committed, plus the changes of the batch in hand."""
+    """The active order per line as committed, plus the changes of the batches in hand."""
 
     def __init__(self, committed: Iterable[tuple[str, str]] = ()):
         self._committed: dict[str, str] = dict(committed)
         self._pending: dict[str, str | None] = {}
+        self._open: list[tuple] = []           # changes of the batch being prepared
+        self._sealed: list[list[tuple]] = []   # those of batches handed over, oldest first
 
     def get(self, line: str | None) -> str | None:
         if line in self._pending:
@@ -54,6 +58,10 @@ class ActiveOrders:
         change = change_of(event)
         if change is None:
             return
+        self._open.append(change)
+        self._apply(change)
+
+    def _apply(self, change: tuple) -> None:
         op, line, order = change
         if op == SET:
             self._pending[line] = order  # type: ignore[index]
@@ -62,10 +70,22 @@ class ActiveOrders:
             if running[1] == order:
                 self._pending[running[0]] = None
 
+    def seal(self) -> None:
+        """The batch being prepared goes to commit; the next one starts."""
+        self._sealed.append(self._open)
+        self._open = []
+
     def committed(self, rows: Iterable[tuple[str, str]]) -> None:
-        """The table as the batch's commit left it: the batch's own view is done."""
+        """The table as the oldest batch's commit left it (with nothing sealed: the batch
+        in hand's); the changes of the batches after it apply again on top."""
         self._committed = dict(rows)
         self._pending.clear()
+        if not self._sealed:
+            self._open = []
+            return
+        self._sealed.pop(0)
+        for change in [c for batch in self._sealed for c in batch] + self._open:
+            self._apply(change)
 
     def as_dict(self) -> dict[str, str]:
         merged = {**self._committed, **self._pending}

@@ -62,6 +62,8 @@ class GatewaySection(_Section):
     # also a snapshot after this many new events while running (0: only at a clean stop);
     # writing one pauses commits for a time that grows with the history (docs/performance.md)
     snapshot_every: Annotated[int, msgspec.Meta(ge=0)] = 0
+    # group commit: readings commit together once the oldest of them waited this long (or 1,000 are waiting)
+    commit_wait_ms: Annotated[float, msgspec.Meta(ge=0, le=1000)] = 5.0
 
 
 class CostingSection(_Section):

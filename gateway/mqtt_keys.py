@@ -60,7 +60,10 @@ class PacketKeys:
         client, mid, dg = packet
         return client, mid, dg, r.attrs["event_id"], r.ts
 
-    def committed(self, rows: list[tuple[str, int, str, str, str]]) -> None:
+    def note(self, rows: list[tuple[str, int, str, str, str]]) -> None:
+        """Rows of a batch handed to the journal: they commit in order (a failed commit
+        is retried until it succeeds), so a redelivery prepared after them, in the same
+        batch or the next one while this one commits, finds them."""
         for client, mid, dg, eid, ts in rows:
             self._last[(client, mid)] = (dg, eid, ts)
 

@@ -21,9 +21,6 @@ from typing import Any
 from drivers.urls import redact_url
 
 TIMEOUT_S = 4.0
-_MQTT_311 = ("the broker refuses MQTT 5, so 3.1.1 it is: its max_inflight_messages "
-             "(Mosquitto default 20) and max_queued_messages (default 1000) bound what it "
-             "holds for the gateway; set both as docs/broker.md says")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +148,9 @@ async def _mqtt(driver: Any, timeout: float) -> tuple[bool, str]:
     finally:
         await driver._lost()
     if driver.protocol == 3:
-        return True, f"MQTT 3.1.1 ({_MQTT_311})" if fallback else "MQTT 3.1.1 (protocol = 3)"
+        from drivers.mqtt import MQTT_311_LIMITS
+
+        return True, f"MQTT 3.1.1 ({MQTT_311_LIMITS})" if fallback else "MQTT 3.1.1 (protocol = 3)"
     return True, (f"MQTT 5: up to {driver.receive_maximum} messages in flight to the gateway, "
                   "the rest queued by the broker")
 

@@ -1,12 +1,16 @@
 """`Gateway`: one asyncio process from device readings to committed, forwarded entries.
 
 Drivers deliver readings into a bounded inbox (one at a time, or a burst per call through
-`reading_batch`); one committer takes up to BATCH_MAX of them at once, maps them to
-events and commits them through the journal in micro-batches on a dedicated thread
-(SQLite and the numba engine stay off the event loop). A reading is acknowledged (MQTT PUBACK) only
-after the transaction that stored its event — or its exception — committed. When the
-disk is full nothing is acknowledged: the batch is retried with backoff, the queue fills,
-drivers block (back-pressure), and the gateway resumes by itself when space returns.
+`reading_batch`); one committer takes them as they come, maps and decodes them into a
+batch on the event loop and commits each batch through the journal on a dedicated thread
+(SQLite and the numba engine stay off the event loop). Group commit, pipelined: while
+batch N commits, batch N+1 is taken, mapped and decoded; it is handed over once N is done
+and it is full (BATCH_MAX readings) or its oldest reading has waited `[gateway]
+commit_wait_ms`. Batches commit one after the other, in order. A reading is acknowledged
+(MQTT PUBACK) only after the transaction that stored its event — or its exception —
+committed. When the disk is full nothing is acknowledged: the batch is retried with
+backoff, the queue fills, drivers block (back-pressure), and the gateway resumes by
+itself when space returns.
 """
 
 from __future__ import annotations
@@ -43,7 +47,6 @@ log = logging.getLogger("gateway")
 DISK_CHECK_S = 10.0      # how often the free space under the journal is checked
 DISK_ALARM_FREE = 256 * 1024 * 1024  # alarm below this many free bytes, or below 2 %
 BATCH_MAX = 1000         # readings per transaction
-BATCH_LINGER_S = 0.002   # wait this long for more readings before committing a batch
 
 
 @dataclass
@@ -92,11 +95,14 @@ class DeviceStatus:
 class _Inbox:
     """Readings waiting for the committer: put one or a burst, take up to n at once.
 
-    Bounded for back-pressure: a put waits while `maxsize` items are waiting (a burst is
-    let in whole once there is room, so a driver never splits what it read)."""
+    Bounded for back-pressure: a put waits while `maxsize` items are waiting or taken
+    into the batch being prepared (a burst is let in whole once there is room, so a driver
+    never splits what it read); the batch being committed is not counted, as before
+    pipelining its batch had left the inbox too."""
 
     def __init__(self, maxsize: int):
         self.maxsize = maxsize
+        self.taken = 0  # taken, not yet handed to the journal (`handed`)
         self.items: collections.deque = collections.deque()
         self._ready = asyncio.Event()   # something to take
         self._room = asyncio.Event()    # below maxsize
@@ -106,7 +112,7 @@ class _Inbox:
         return len(self.items)
 
     async def put_many(self, items) -> None:
-        while len(self.items) >= self.maxsize:
+        while len(self.items) + self.taken >= self.maxsize:
             self._room.clear()
             await self._room.wait()
         self.items.extend(items)
@@ -120,8 +126,12 @@ class _Inbox:
         self.items.append(item)
         self._ready.set()
 
+    def wake(self) -> None:
+        """End a `wait` early (the committer has something else to look at)."""
+        self._ready.set()
+
     async def wait(self, timeout: float | None = None) -> bool:
-        """Until something is waiting (True) or the timeout passed (False)."""
+        """Until something is waiting (True), `wake` was called or the timeout passed."""
         if self.items:
             return True
         self._ready.clear()
@@ -141,9 +151,18 @@ class _Inbox:
             items.clear()
         else:
             out = [items.popleft() for _ in range(n)]
-        if len(items) < self.maxsize:
-            self._room.set()
+        self.taken += len(out)
+        self._room_left()
         return out
+
+    def handed(self, n: int) -> None:
+        """`n` items taken went to the journal: room for as many more."""
+        self.taken -= n
+        self._room_left()
+
+    def _room_left(self) -> None:
+        if len(self.items) + self.taken < self.maxsize:
+            self._room.set()
 
 
 class _Reconnected:
@@ -159,6 +178,19 @@ class _Problem:
 
     def __init__(self, device: str, error: DriverError):
         self.device, self.error = device, error
+
+
+class _Batch:
+    """Readings taken from the inbox, mapped and decoded, waiting for their commit."""
+
+    __slots__ = ("subs", "side", "readings", "size", "since")
+
+    def __init__(self) -> None:
+        self.subs: list[Submission] = []
+        self.side = SideEffects()
+        self.readings: list = []  # anything with an `ack` to send after the commit
+        self.size = 0             # inbox items taken (readings, problems, markers)
+        self.since: float | None = None  # loop time the first of them was taken
 
 
 class Gateway:
@@ -191,6 +223,7 @@ class Gateway:
         for wo, item in self.journal.conn.execute("SELECT work_order, item FROM work_orders"):
             self.mapper.note_release(wo, item)
         self.disk_alarm_free = disk_alarm_free
+        self.commit_wait = config.gateway.commit_wait_ms / 1000.0
         self._stopping = False
         self.committed = 0
         self.first_commit_at: float | None = None
@@ -284,8 +317,12 @@ class Gateway:
         journal = {"id": "journal", "driver": "sqlite",
                    "state": "alarm" if self.alarms else "connected",
                    "last_reading_ts": None, "readings": self.committed,
-                   "readings_per_s": 0.0, "problems": 0, "alarms": list(self.alarms)}
-        return [journal, *(s.as_dict() for s in self.status.values())]
+                   "readings_per_s": 0.0, "problems": 0, "alarms": list(self.alarms),
+                   "notice": None}
+        # a driver's standing notice (an MQTT broker that refused 5: what bounds its rate)
+        notices = {d.id: getattr(d, "notice", None) for d in self.drivers or ()}
+        return [journal, *({**s.as_dict(), "notice": notices.get(s.id)}
+                           for s in self.status.values())]
 
     def check_disk(self) -> None:
         """Raise (or clear) the alarm before the disk is full, not after."""
@@ -360,31 +397,51 @@ class Gateway:
     async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()
         inbox = self.queue
+        wait = self.commit_wait
+        committing: asyncio.Task | None = None  # the batch on the journal thread
+        batch = _Batch()  # the next one, being prepared
+        done = False      # the flush marker was taken: commit what came before it, stop
         while True:
-            await inbox.wait()
-            batch = inbox.take(BATCH_MAX)
-            deadline = loop.time() + BATCH_LINGER_S
-            # Linger for more only while the batch is small and nothing says stop: a
-            # sleep, not a busy wait, which would hold the GIL the journal commits with.
-            while len(batch) < BATCH_MAX and batch[-1] is not None:
-                left = deadline - loop.time()
-                if left <= 0 or not await inbox.wait(left):
-                    break
-                batch.extend(inbox.take(BATCH_MAX - len(batch)))
-            done = False
-            if None in batch:  # flush marker: commit everything before it, then stop
-                batch = batch[:batch.index(None)]
-                done = True
-            if batch:
-                await self._commit(batch)
-            if done:
-                return
+            if not done and batch.size < BATCH_MAX:
+                items = inbox.take(BATCH_MAX - batch.size)
+                if None in items:
+                    items, done = items[:items.index(None)], True
+                if items:
+                    if batch.since is None:
+                        batch.since = loop.time()
+                    self._prepare(items, batch)
+            busy = committing is not None and not committing.done()
+            ripe = done or batch.size >= BATCH_MAX or (
+                batch.since is not None and loop.time() - batch.since >= wait)
+            if ripe and not busy:
+                if committing is not None:
+                    await committing  # done: its result, or what it raised
+                    committing = None
+                if batch.size:
+                    inbox.handed(batch.size)
+                    self.active_orders.seal()
+                    committing = loop.create_task(self._commit(batch), name="commit")
+                    committing.add_done_callback(lambda _: inbox.wake())
+                    batch = _Batch()
+                if done:
+                    if committing is not None:
+                        await committing
+                    return
+                continue
+            if busy and (done or batch.size >= BATCH_MAX):
+                await asyncio.wait((committing,))  # nothing more fits: wait for the journal
+                continue
+            # a reading, the end of the commit in flight (it wakes the inbox), or the
+            # batch's time, whichever comes first
+            left = None if ripe or batch.since is None else batch.since + wait - loop.time()
+            await inbox.wait(max(left, 0.0) if left is not None else None)
 
-    def _prepare(self, batch: list) -> tuple[list[Submission], SideEffects, list]:
-        subs: list[Submission] = []
-        side = SideEffects()
-        readings: list = []  # anything with an `ack` to send after the commit
-        for item in batch:
+    def _prepare(self, items: list, batch: _Batch) -> None:
+        """Map and decode inbox items into `batch` (on the event loop, so the journal
+        thread, the one the whole pipeline waits for, only values and writes)."""
+        subs, side, readings = batch.subs, batch.side, batch.readings
+        batch.size += len(items)
+        for item in items:
             if isinstance(item, _Reconnected):
                 side.reconnected.append(item.device)
                 continue
@@ -403,6 +460,7 @@ class Gateway:
             packet = PacketKeys.row(r)
             if packet is not None:
                 side.packets.append(packet)
+                self.packets.note([packet])
             if r.kind == "counter":
                 a = r.attrs
                 side.counters.append((r.device, a["node"], int(a.get("epoch", 0)), int(r.value)))
@@ -411,8 +469,6 @@ class Gateway:
                 ev = m.event
                 if isinstance(ev, dict):
                     self.active_orders.note(ev)
-                # Decoded and encoded here, on the event loop, so the journal thread (the
-                # one the whole pipeline waits for) only values and writes.
                 event, canon = predecode(ev)
                 # the actor is the channel: the events topic it came on, or the device
                 source = (mqtt_source(r.attrs.get("topic", "?"), r.device)
@@ -423,11 +479,10 @@ class Gateway:
                 kind, reason = m.exception
                 side.exceptions.append((kind, r.device, reason,
                                         json.dumps(reading_json(r), default=str)))
-        return subs, side, readings
 
-    async def _commit(self, batch: list) -> None:
+    async def _commit(self, batch: _Batch) -> None:
         loop = asyncio.get_running_loop()
-        subs, side, readings = self._prepare(batch)
+        subs, side, readings = batch.subs, batch.side, batch.readings
         side.packets_freed = self.packets.take_acked()
         backoff = 0.1
         journal = self.journal
@@ -462,7 +517,6 @@ class Gateway:
         self.alarms = [a for a in self.alarms
                        if not a.startswith(("disk full:", "commit failed:"))]
         took = time.perf_counter() - t0
-        self.packets.committed(side.packets)
         self.active_orders.committed(active)
         self.committed += sum(r.status == "applied" for r in results)
         if self.first_commit_at is None and results:

@@ -7,6 +7,7 @@ ever taken from a timestamp that passed this parser.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -20,6 +21,18 @@ class TimestampError(ValueError):
 
 def parse_rfc3339(text: str) -> datetime:
     """An aware datetime, or TimestampError saying what is wrong with `text`."""
+    return _parsed(text) if type(text) is str else _parse(text)
+
+
+# An event's ts is parsed three times on its way into the journal (checked when decoded,
+# against the window, by the alert rules): the same string, so the last few are kept
+# (a datetime is immutable; an error is raised again each time, never kept).
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> datetime:
+    return _parse(text)
+
+
+def _parse(text) -> datetime:
     m = _RFC3339.match(text) if isinstance(text, str) and len(text) <= 40 else None
     if m is None:
         raise TimestampError(f"ts: not an RFC 3339 timestamp YYYY-MM-DDTHH:MM:SS[.frac]"

@@ -4,9 +4,15 @@ Three processes, as on a site: a real broker (simulators.mosquitto), the gateway
 (`python -m gateway.bench.ingest serve CONFIG N OUT`: what `gateway run` serves — the
 MqttDevices driver, the Gateway runtime, the batcher and forwarder (to a file sink) and
 the dashboard, all sharing the journal's write lock — over a plant written out as
-gateway.toml + CSVs), and a publisher
-(`... publish ...`) sending canonical events with QoS 1 on the events topic. Each
-payload's `ts` is its publish time; the gateway process records when the transaction
+gateway.toml + CSVs), and a publisher (`... publish ...`) sending with QoS 1 one of two
+kinds of message, as `gateway run` receives them:
+- "events": canonical events (the synthetic plant's mix) on the events topic;
+- "devices": device readings (`{"device", "line", "kind": "good"|"scrap", "value", "id",
+  "seq", "ts"}`) on device topics `bench/lines/<device>/readings`, which the site's
+  `[[devices]]` entry binds and the mapping turns into completions and scraps of the
+  order running on the reading's line (one order per line, released with its material
+  received on the events topic and committed before the clock starts: `setup_events`).
+Each payload's `ts` is its publish time; the gateway process records when the transaction
 holding it committed, so latency is publish → commit, on the same host clock.
 
 The publisher runs two phases back to back: `n_fixed` readings at a fixed offered rate
@@ -32,6 +38,8 @@ import numpy as np
 from gateway.bench.synth import EventStream, make_master, write_master_csv
 
 TOPIC = "bench/events"
+DEVICE_TOPICS = "bench/lines/+/readings"
+KINDS = ("events", "devices")
 WINDOW = 20_000  # publishes awaiting their PUBACK
 IDLE_S = 10.0  # the gateway process stops when nothing committed for this long: what the
                # broker dropped never arrives, and the journal then says what is missing
@@ -94,11 +102,22 @@ password_env = "{password_env}"
 events_topic = "{topic}"
 """
 
+# The lines' devices: the device is a level of its topic, its reading names its line, the
+# line's active order is what it books to (gateway/binding.py).
+DEVICES_TOML = """
+[[devices]]
+id = "bench-lines"
+driver = "mqtt"
+topic = "{device_topics}"
+"""
+
 
 def write_site(folder: pathlib.Path, items: int, depth: int, url: str,
                db: str = "var/gateway.db", synchronous: str = "FULL",
-               gateway_id: str = GATEWAY_ID) -> pathlib.Path:
-    """gateway.toml + master CSVs of the synthetic plant; returns the config path."""
+               gateway_id: str = GATEWAY_ID, devices: bool = False) -> pathlib.Path:
+    """gateway.toml + master CSVs of the synthetic plant; returns the config path.
+
+    `devices`: with the `[[devices]]` entry of the lines' device topics."""
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "master" / "items.csv").exists():
         write_master_csv(make_master(items, depth), folder / "master")
@@ -113,7 +132,8 @@ def write_site(folder: pathlib.Path, items: int, depth: int, url: str,
         store.save()
     cfg.write_text(SITE_TOML.format(gateway_id=gateway_id, db=db, synchronous=synchronous,
                                     url=url, user_env=USER_ENV, password_env=PASSWORD_ENV,
-                                    topic=TOPIC))
+                                    topic=TOPIC) +
+                   (DEVICES_TOML.format(device_topics=DEVICE_TOPICS) if devices else ""))
     return cfg
 
 
@@ -184,7 +204,7 @@ async def serve(config_path: str, expected: int, out: str, timeout: float) -> No
         await asyncio.sleep(0.01)
     gw = made[0]
     watcher = asyncio.create_task(watch_alarms())
-    while not stop.is_set() and not any(s.state == "connected" for s in gw.status.values()):
+    while not stop.is_set() and not all(s.state == "connected" for s in gw.status.values()):
         if runner.done() or loop.time() > deadline:
             stop.set()
             await runner
@@ -226,9 +246,88 @@ def _epoch(ts: str) -> float:
 
 # -- the publisher process ----------------------------------------------------------------
 
+def device_line(k: int) -> str:
+    """The device of line `k` (one per work center)."""
+    return f"dev-{k:02d}"
+
+
+def setup_events(master, id_prefix: str) -> list:
+    """What the device readings book to: one open work order per work center, of an item
+    one level above raw material, and its components received where the line takes them
+    (plenty for the run: a line with no material books every completion into
+    negative stock, an exception storm no plant runs in)."""
+    from gateway.events import Receipt, WoRelease
+
+    ts = datetime.now(timezone.utc).isoformat()
+    kind = "semi" if any(it.kind == "semi" for it in master.items) else "finished"
+    level_one = sorted(it.sku for it in master.items if it.kind == kind)
+    op_wc = {(r.parent, r.operation): r.work_center for r in master.routings}
+    wc_loc = {wc.id: wc.location for wc in master.work_centers}
+    po = {line.sku: line for line in master.purchase_orders}
+    receipts, orders = {}, []
+    for k, wc in enumerate(master.work_centers):
+        item = level_one[k % len(level_one)]
+        orders.append(WoRelease(id=f"{id_prefix}rel-{wc.id}", ts=ts,
+                                work_order=f"WO-BENCH-{wc.id}", item=item, qty=100_000.0,
+                                line=wc.id, source="erp"))
+        for b in master.boms:
+            if b.parent == item and b.component in po:
+                at = wc_loc[op_wc[(item, b.operation)]]
+                line = po[b.component]
+                receipts[(b.component, at)] = Receipt(
+                    id=f"{id_prefix}rcv-{b.component}-{at}", ts=ts, item=b.component,
+                    qty=1_000_000.0, location=at, unit_price=line.unit_price, po=line.po,
+                    source="erp")
+    return [*receipts.values(), *orders]
+
+
+def _messages(kind: str, master, total: int, id_prefix: str):
+    """make(k, ts) -> (MQTT topic field, payload) of the k-th message of this kind."""
+    import msgspec
+
+    from gateway.events import encode_event
+
+    if kind in ("events", "setup"):
+        if kind == "setup":
+            events = setup_events(master, id_prefix)
+        else:
+            stream = EventStream(master, seed=23)
+            events = [msgspec.structs.replace(ev, id=id_prefix + ev.id) if ev.type != "reversal"
+                      else msgspec.structs.replace(ev, id=id_prefix + ev.id,
+                                                   reverses=id_prefix + ev.reverses)
+                      for ev in stream.take(total)]
+        topic = _mqtt_str(TOPIC)
+        return lambda k, ts: (topic, encode_event(msgspec.structs.replace(events[k], ts=ts)))
+    if kind != "devices":
+        raise ValueError(f"kind: {kind!r}, not one of events, devices, setup")
+    # A counter device per line: mostly good units, a scrap now and then; its own `id`
+    # and `seq` (what docs/devices.md asks of a device that wants exactly-once).
+    lines = [wc.id for wc in master.work_centers]
+    topics = [_mqtt_str(DEVICE_TOPICS.replace("+", device_line(j))) for j in range(len(lines))]
+    encode = msgspec.json.Encoder().encode
+
+    def make(k: int, ts: str) -> tuple[bytes, bytes]:
+        j, n = k % len(lines), k // len(lines)
+        scrap = k % 10 == 9
+        return topics[j], encode({"device": device_line(j), "line": lines[j],
+                                  "kind": "scrap" if scrap else "good",
+                                  "value": 1 if scrap else 1 + k % 5,
+                                  "id": f"{id_prefix}d-{k:08d}", "seq": n, "ts": ts})
+    return make
+
+
+def _mqtt_str(text: str) -> bytes:
+    raw = text.encode()
+    return len(raw).to_bytes(2, "big") + raw
+
+
 def publish(url: str, user: str, password: str, items: int, depth: int,
-            phases: list[tuple[float, int]], id_prefix: str) -> dict:
+            phases: list[tuple[float, int]], id_prefix: str, kind: str = "events") -> dict:
     """Publish each phase (rate/s, count; rate 0 = flat out) with QoS 1; wait for PUBACKs.
+
+    `kind`: "events" (canonical events on the events topic), "devices" (device readings
+    on device topics) or "setup" (`setup_events`, on the events topic; the phases' count
+    is ignored).
 
     MQTT 3.1.1 on a plain socket (its own few packets, no code shared with the gateway's
     driver, so a wire bug cannot cancel out), not paho: paho
@@ -236,28 +335,20 @@ def publish(url: str, user: str, password: str, items: int, depth: int,
     PUBACK), so on this 2-core machine the publisher took as much CPU as the gateway it
     measures and, at full size, offered hardly more than the gateway committed. This
     one writes each packet as it is stamped (a flood writes up to 64 per send) and
-    reads PUBACKs as they come: same broker, same QoS 1, same events, ~10 µs each.
+    reads PUBACKs as they come: same broker, same QoS 1, same messages, ~10 µs each.
     """
     import select
     import socket
 
-    import msgspec
-
-    from gateway.events import encode_event
-
     host, port = url.split("://", 1)[1].rsplit(":", 1)
+    master = make_master(items, depth)
+    if kind == "setup":
+        phases = [(0.0, len(setup_events(master, id_prefix)))]
     total = sum(n for _, n in phases)
-    stream = EventStream(make_master(items, depth), seed=23)
-    events = [msgspec.structs.replace(ev, id=id_prefix + ev.id) if ev.type != "reversal"
-              else msgspec.structs.replace(ev, id=id_prefix + ev.id,
-                                           reverses=id_prefix + ev.reverses)
-              for ev in stream.take(total)]
+    make = _messages(kind, master, total, id_prefix)
     sock = socket.create_connection((host, int(port)), timeout=60)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    def mqtt_str(text: str) -> bytes:
-        raw = text.encode()
-        return len(raw).to_bytes(2, "big") + raw
-
+    mqtt_str = _mqtt_str
     # CONNECT: protocol "MQTT" level 4, clean session + user + password, no keepalive
     connect = mqtt_str("MQTT") + bytes([4, 0x02 | 0x80 | 0x40, 0, 0]) + \
         mqtt_str(f"bench-pub-{os.getpid()}") + mqtt_str(user) + mqtt_str(password)
@@ -270,7 +361,6 @@ def publish(url: str, user: str, password: str, items: int, depth: int,
         connack += chunk
     if connack[0] != 0x20 or connack[3] != 0:
         raise RuntimeError(f"broker refused the publisher: CONNACK {connack!r}")
-    topic = mqtt_str(TOPIC)
     acked = 0
     inbuf = bytearray()
 
@@ -319,7 +409,7 @@ def publish(url: str, user: str, password: str, items: int, depth: int,
                     raise RuntimeError(f"broker stopped acknowledging publishes ({k} sent)")
             now = time.time()
             ts = datetime.fromtimestamp(now, timezone.utc).isoformat()
-            payload = encode_event(msgspec.structs.replace(events[k], ts=ts))
+            topic, payload = make(k, ts)
             mid = k % 65535 + 1
             body = topic + mid.to_bytes(2, "big") + payload
             pending.append(b"\x32" + _varint(len(body)) + body)
@@ -359,10 +449,11 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(config_path, int(expected), out, float(timeout)))
     elif what == "publish":
         # the login comes in the environment: a command line is visible to all in `ps`
-        url, items, depth, phases, prefix = argv
+        url, items, depth, phases, prefix, *kind = argv
         user, password = os.environ[USER_ENV], os.environ[PASSWORD_ENV]
         plan = [(float(r), int(n)) for r, n in (p.split(":") for p in phases.split(","))]
-        print(json.dumps(publish(url, user, password, int(items), int(depth), plan, prefix)))
+        print(json.dumps(publish(url, user, password, int(items), int(depth), plan, prefix,
+                                 *kind)))
     else:
         raise SystemExit(f"unknown mode {what!r}: serve | publish")
     return 0
@@ -401,20 +492,35 @@ def wait_line(proc: subprocess.Popen, want: str, timeout: float) -> None:
 
 
 def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: float,
-              n_fixed: int, n_flood: int, timeout: float = 600) -> dict:
-    config = write_site(folder, items, depth, broker.url)
+              n_fixed: int, n_flood: int, timeout: float = 600, kind: str = "events") -> dict:
+    """One run of `kind` ("events" or "devices") messages; counted in the journal."""
+    # A gateway id (so MQTT client ids) of its own per kind: runs on one broker must not
+    # resume each other's persistent sessions (and the messages those still hold).
+    config = write_site(folder, items, depth, broker.url, gateway_id=f"{GATEWAY_ID}-{kind}",
+                        devices=kind == "devices")
     env = site_env(broker.username, broker.password)
     record = folder / "ingest-record.npz"
+    db = folder / "var" / "gateway.db"
     total = n_fixed + n_flood
-    gw = start_gateway(config, env, total, record, timeout)
-    try:
-        wait_line(gw, "ready", 60)
+    master = make_master(items, depth)
+    lines = len(master.work_centers) if kind == "devices" else 0
+    setup = len(setup_events(master, "ing-")) if kind == "devices" else 0
+    gw = start_gateway(config, env, total + setup, record, timeout)
+
+    def publisher(phases: str, what: str) -> subprocess.CompletedProcess:
         pub = subprocess.run([sys.executable, "-m", "gateway.bench.ingest", "publish",
-                              broker.url, str(items),
-                              str(depth), f"{offered}:{n_fixed},0:{n_flood}", "ing-"],
+                              broker.url, str(items), str(depth), phases, "ing-", what],
                              env=env, capture_output=True, text=True, timeout=timeout)
         if pub.returncode:
             raise RuntimeError(f"publisher failed: {pub.stderr[-3000:]}")
+        return pub
+
+    try:
+        wait_line(gw, "ready", 60)
+        if setup:  # what the readings book to, committed before the clock starts
+            publisher("0:0", "setup")
+            _wait_active(db, lines, gw, 60)
+        pub = publisher(f"{offered}:{n_fixed},0:{n_flood}", kind)
         out, err = gw.communicate(timeout=timeout)
     finally:
         if gw.poll() is None:
@@ -424,7 +530,7 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
         raise RuntimeError(f"gateway child exited {gw.returncode}: {_last_line(err)}\n"
                            f"{err[-3000:]}")
     counts = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
-    journaled = _journaled(folder / "var" / "gateway.db", "ing-")
+    journaled = _journaled(db, "ing-") - setup
     marks = json.loads(pub.stdout)["marks"]
     data = np.load(record)
     published, committed = data["published"], data["committed"]
@@ -436,6 +542,7 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
     fixed_span = marks[1] - marks[0]
     flood_span = marks[3] - marks[2]
     return {
+        "kind": kind,
         "offered_per_s": offered,
         "readings_per_s": round(int(in_flood.sum()) / span, 1) if span > 0 else 0.0,
         "p50_ms": round(float(np.percentile(latency_ms, 50)), 2) if fixed.any() else None,
@@ -452,11 +559,35 @@ def run_stage(folder: pathlib.Path, broker, items: int, depth: int, offered: flo
         # else the machine was running
         "gateway_cpu_us_per_reading": round(counts["cpu_s"] * 1e6 / max(counts["committed"], 1),
                                             1),
-        "applied": counts["applied"], "duplicate": counts["duplicate"],
+        "applied": counts["applied"] - setup, "duplicate": counts["duplicate"],
         "rejected": counts["rejected"],
         # counted in the journal: every published id is an event or an exceptions row
         "published": total, "journaled": journaled, "lost": total - journaled,
+        # what else the run wrote to the exceptions table (negative stock, alerts...), by kind
+        "exceptions": _exception_kinds(db),
     }
+
+
+def _exception_kinds(db: pathlib.Path) -> dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return dict(conn.execute("SELECT kind, count(*) FROM exceptions GROUP BY kind"
+                                 " ORDER BY kind"))
+
+
+def _wait_active(db: pathlib.Path, lines: int, gw: subprocess.Popen, timeout: float) -> None:
+    """Until the journal has an active order on each of `lines` lines."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and gw.poll() is None:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            if conn.execute("SELECT count(*) FROM active_orders").fetchone()[0] >= lines:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"the {lines} work orders the device readings book to did not "
+                       "become active in the journal")
 
 
 def _journaled(db: pathlib.Path, prefix: str) -> int:

@@ -71,7 +71,8 @@ def render(result: dict) -> str:
                 table(("", "value", "target"), rows, right=(1,)), ""]
     out += _history(result.get("history"))
     out += _fifo_peer(result.get("fifo_peer"))
-    out += _ingest(result.get("ingest"), result.get("ingest_stock"), result.get("burst"))
+    out += _ingest([result.get(k) for k in ("ingest", "ingest_devices", "ingest_stock",
+                                            "ingest_devices_stock")], result.get("burst"))
     out += _consolidate(result.get("consolidate"))
     rows = []
     if result.get("cold_start_s") is not None:
@@ -121,9 +122,10 @@ def _fifo_peer(f: dict | None) -> list[str]:
             " items", table(("", "value", "target"), rows, right=(1,)), ""]
 
 
-def _ingest(site: dict | None, stock: dict | None, burst: dict | None) -> list[str]:
-    """Live ingest on the site broker and on the stock one, side by side, then the burst."""
-    runs = [r for r in (site, stock) if r]
+def _ingest(runs: list[dict | None], burst: dict | None) -> list[str]:
+    """Live ingest of each kind of message on the site broker and on the stock one, side
+    by side, then the burst."""
+    runs = [r for r in runs if r]
     if not runs:
         return []
     goal_rate, goal_p99 = TARGETS["ingest_readings_per_s"], TARGETS["ingest_p99_ms"]
@@ -145,9 +147,11 @@ def _ingest(site: dict | None, stock: dict | None, burst: dict | None) -> list[s
                                        and r["p99_ms"] is not None and r["p99_ms"] <= goal_p99)),
          ""),
     ]
-    heads = [f"{r['broker']} broker" if r.get("broker") else "broker" for r in runs]
+    heads = [f"{r.get('broker', '?')}: {r.get('kind', 'events')}" for r in runs]
     out = ["live ingest (MQTT publisher → Mosquitto → gateway → committed journal); site = the"
-           " settings of config/mosquitto.conf, stock = Mosquitto's defaults",
+           " settings of config/mosquitto.conf, stock = Mosquitto's defaults; events ="
+           " canonical events on the events topic, devices = device readings on device"
+           " topics through the mapping",
            table(("", *heads, "target"), rows, right=tuple(range(1, len(runs) + 1))), ""]
     if burst:
         rows = [("published at full speed", _num(burst["published"]), ""),

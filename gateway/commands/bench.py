@@ -95,7 +95,8 @@ def run(args) -> int:
               f"levels deep (need at least {4 * (max(sz['depth'], 1) + 1)})", file=sys.stderr)
         return 2
     result: dict = {"kernels": None, "replay": None, "history": None, "fifo_peer": None,
-                    "ingest": None, "ingest_stock": None, "burst": None, "cold_start_s": None,
+                    "ingest": None, "ingest_stock": None, "ingest_devices": None,
+                    "ingest_devices_stock": None, "burst": None, "cold_start_s": None,
                     "peak_rss_mb": None, "consolidate": None, "sizes": sz}
     t_all = time.perf_counter()
     try:
@@ -158,10 +159,11 @@ def _broker_stages(stages: list[str], sz: dict, result: dict, folder: pathlib.Pa
             except (MosquittoMissing, RuntimeError) as exc:
                 raise StageFailed(f"broker: {exc}") from exc
         if "ingest" in stages:
-            for limits, key in (("site", "ingest"), ("stock", "ingest_stock")):
-                result[key] = _stage(f"ingest ({limits} broker)", lambda: ingest.run_stage(
-                    folder / f"site-{limits}", brokers[limits], sz["items"], sz["depth"],
-                    sz["offered"], sz["fixed"], sz["flood"]))
+            for limits, kind, key in INGEST_RUNS:
+                result[key] = _stage(f"ingest ({kind}, {limits} broker)",
+                                     lambda: ingest.run_stage(
+                    folder / f"site-{limits}-{kind}", brokers[limits], sz["items"],
+                    sz["depth"], sz["offered"], sz["fixed"], sz["flood"], kind=kind))
                 result[key]["broker"] = limits
             result["burst"] = _stage("burst (stock broker)", lambda: ingest.run_stage(
                 folder / "burst", brokers["burst"], sz["items"], sz["depth"], sz["offered"],
@@ -174,6 +176,13 @@ def _broker_stages(stages: list[str], sz: dict, result: dict, folder: pathlib.Pa
     finally:
         for broker in brokers.values():
             broker.stop()
+
+
+# (broker, kind of message, result key): canonical events on the events topic and device
+# readings on device topics, each on the site broker and on the stock one
+INGEST_RUNS = (("site", "events", "ingest"), ("stock", "events", "ingest_stock"),
+               ("site", "devices", "ingest_devices"),
+               ("stock", "devices", "ingest_devices_stock"))
 
 
 class StageFailed(RuntimeError):

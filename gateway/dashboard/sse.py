@@ -73,7 +73,7 @@ async def snapshot(state: DashboardState, with_charts: bool = True) -> dict[str,
         k = f"dev:{dev['id']}"
         v |= {f"{k}:state": dev["state"], f"{k}:last": fmt.age(dev["last_reading_ts"]) or "never",
               f"{k}:rate": f"{dev['readings_per_s']:.1f}",
-              f"{k}:reason": dev["reason"],
+              f"{k}:reason": dev["problem"],
               f"{k}:alarms": ", ".join(dev["alarms"]) or "none"}
     return v
 

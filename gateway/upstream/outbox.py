@@ -128,6 +128,7 @@ class DurableOutbox:
         self._latency_sum = 0.0
         self._sends = 0
         self.errors = 0
+        self._writes: set[asyncio.Future] = set()  # state writes on their threads
 
     # -- supervisor / visibility ---------------------------------------------------------
 
@@ -148,6 +149,20 @@ class DurableOutbox:
 
     # -- sending -------------------------------------------------------------------------
 
+    async def _state(self, write: Callable, *args) -> None:
+        """A write of batch state, off the event loop: it waits for the journal's write
+        lock and an fsync, and on the loop that wait would stall every reading the
+        gateway handles meanwhile. Shielded: a cancelled caller leaves it to finish
+        (`settled`), so the connection is never closed under it."""
+        fut = asyncio.ensure_future(asyncio.to_thread(write, *args))
+        self._writes.add(fut)
+        fut.add_done_callback(self._writes.discard)
+        await asyncio.shield(fut)
+
+    async def settled(self) -> None:
+        """Until every state write started has finished (before the connection closes)."""
+        await asyncio.gather(*self._writes, return_exceptions=True)
+
     def _head(self) -> tuple[int, str] | None:
         return self.conn.execute(
             "SELECT seq, payload FROM batches WHERE state = 'pending' ORDER BY seq LIMIT 1").fetchone()
@@ -160,7 +175,7 @@ class DurableOutbox:
         the ack is kept and recorded first on the next call.
         """
         if self._unrecorded_ack is not None:
-            self._record_ack(*self._unrecorded_ack)
+            await self._state(self._record_ack, *self._unrecorded_ack)
             return Ack("recorded a held-back ack")
         head = self._head()
         if head is None:
@@ -186,16 +201,16 @@ class DurableOutbox:
         if isinstance(verdict, Ack):
             self._failures = 0
             self._unrecorded_ack = (seq, self.wall(), verdict.detail)
-            self._record_ack(*self._unrecorded_ack)
+            await self._state(self._record_ack, *self._unrecorded_ack)
             failpoints.hit("outbox.after_ack")
         elif isinstance(verdict, Reject):
             self.errors += 1
             self._failures = 0
-            self._quarantine(seq, payload, verdict.reason)
+            await self._state(self._quarantine, seq, payload, verdict.reason)
         else:
             self.errors += 1
             self._failures += 1
-            self._note_attempt(seq, verdict.reason)
+            await self._state(self._note_attempt, seq, verdict.reason)
         return verdict
 
     def _record_ack(self, seq: int, acked_at: str, detail: str) -> None:

@@ -396,3 +396,37 @@ async def test_messages_of_every_size_arrive_whole_and_in_order_when_queued(
     await driver.stop()
     got = [(r.value["id"], len(r.value["pad"])) for r in sink.readings]
     assert got == [(f"s-{k}", size) for k, size in enumerate(sizes)]
+
+
+async def test_a_publish_with_mqtt5_properties_arrives_as_one_without(mosquitto):
+    """The driver reads a plain QoS 0/1 PUBLISH itself and leaves any other to paho: the
+    same reading either way, a UTF-8 topic included."""
+    import aiomqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    driver = driver_for(mosquitto)
+    sink = await running(driver)
+    props = Properties(PacketTypes.PUBLISH)
+    props.UserProperty = ("line", "WC-ASSY")
+    props.ContentType = "application/json"
+    topic = "plant/devices/presse-ü/readings"
+    body = json.dumps({"device": "presse-ü", "kind": "good", "value": 2}).encode()
+    try:
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, username=mosquitto.username,
+                                  password=mosquitto.password,
+                                  protocol=aiomqtt.ProtocolVersion.V5) as pub:
+            await pub.publish(topic, body, qos=1)
+            await pub.publish(topic, body, qos=1, properties=props)
+            await pub.publish(topic, body, qos=0)
+            await wait_until(lambda: len(sink.readings) == 3, what="3 readings")
+    finally:
+        await driver.stop()
+    plain, with_props, qos0 = sink.readings
+    for r in sink.readings:
+        assert (r.device, r.kind, r.value, r.attrs["topic"]) == ("presse-ü", "good", 2, topic)
+    assert plain.attrs["packet"][1] != 0 and with_props.attrs["packet"][1] != 0
+    assert plain.attrs["packet"][2] == with_props.attrs["packet"][2]  # the same payload
+    assert plain.attrs["dup"] is False and with_props.attrs["dup"] is False
+    assert "packet" not in qos0.attrs and qos0.ack.mid == 0
+    assert sink.problems == []

@@ -9,7 +9,7 @@ import logging
 import sqlite3
 
 from drivers.base import Reading
-from drivers.mqtt import Sequences
+from drivers.mqtt import MQTT_311_LIMITS, Sequences
 from gateway import schema
 from gateway.mqtt_keys import PacketKeys
 from simulators.mqtt_devices import MqttDeviceSimulator
@@ -40,7 +40,7 @@ def test_a_redelivered_packet_takes_the_id_and_ts_it_was_committed_with(tmp_path
     schema.create(conn)
     keys = PacketKeys(conn)
     first = _reading("p:m1.0", "2026-12-06T10:00:00Z", 7, "abc", False)
-    keys.committed([PacketKeys.row(first)])
+    keys.note([PacketKeys.row(first)])
     again = keys.resolve(_reading("p:m2.0", "2026-12-06T10:05:00Z", 7, "abc", True))
     assert (again.attrs["event_id"], again.ts) == ("p:m1.0", "2026-12-06T10:00:00Z")
     # a new message on a reused packet id, or another payload, is a reading of its own
@@ -131,5 +131,5 @@ async def test_a_broker_without_mqtt5_gets_311_and_a_warning_naming_its_limits(m
         finally:
             await driver.stop()
     warning = " ".join(r.getMessage() for r in caplog.records)
-    assert "refuses MQTT 5; using 3.1.1" in warning
+    assert MQTT_311_LIMITS in warning and driver.notice == MQTT_311_LIMITS
     assert "max_inflight_messages" in warning and "max_queued_messages" in warning

@@ -63,10 +63,14 @@ def test_replay_applies_every_stored_event_and_balances(quick_run):
                                                    rel=0.01)
 
 
-@pytest.mark.parametrize("key", ["ingest", "ingest_stock"])
+RUNS = {"ingest": ("site", "events"), "ingest_stock": ("stock", "events"),
+        "ingest_devices": ("site", "devices"), "ingest_devices_stock": ("stock", "devices")}
+
+
+@pytest.mark.parametrize("key", RUNS)
 def test_ingest_committed_every_published_reading(quick_run, key):
     ingest = quick_run[0][key]
-    assert ingest["broker"] == {"ingest": "site", "ingest_stock": "stock"}[key]
+    assert (ingest["broker"], ingest["kind"]) == RUNS[key]
     assert ingest["applied"] == 3000 and ingest["rejected"] == 0 and ingest["duplicate"] == 0
     assert (ingest["published"], ingest["journaled"], ingest["lost"]) == (3000, 3000, 0)
     assert ingest["offered_per_s"] == 5000
@@ -76,6 +80,8 @@ def test_ingest_committed_every_published_reading(quick_run, key):
     # the publisher's own flood rate is reported, to tell a slow publisher from the gateway
     assert _finite_positive(ingest["flood_offered_per_s"])
     assert _finite_positive(ingest["gateway_cpu_us_per_reading"])
+    if ingest["kind"] == "devices":  # readings booked against orders with their material
+        assert "negative_stock" not in ingest["exceptions"], ingest["exceptions"]
 
 
 def test_the_burst_on_the_stock_broker_is_counted_in_the_journal(quick_run):
@@ -130,7 +136,9 @@ def test_cold_start_and_memory_are_plausible(quick_run):
     assert 0.05 < result["cold_start_s"] < 30
     assert 30 < result["peak_rss_mb"] < 4000
     for stage in ("kernels", "replay (engine only)", "history", "fifo_peer",
-                  "ingest (site broker)", "ingest (stock broker)", "burst (stock broker)",
+                  "ingest (events, site broker)", "ingest (events, stock broker)",
+                  "ingest (devices, site broker)", "ingest (devices, stock broker)",
+                  "burst (stock broker)",
                   "cold start"):
         assert f"bench: {stage} done in" in stderr  # one progress line per stage
 
@@ -161,7 +169,7 @@ def test_a_commit_that_fails_in_the_gateway_stops_the_run_naming_it():
     proc = gateway("bench", "--quick", "--stages", "ingest", "--ingest-readings", "200",
                    env={"GATEWAY_FAILPOINTS": "journal.before_commit=raise"}, timeout=60)
     assert proc.returncode == 1
-    assert ("gateway bench: ingest (site broker): gateway child exited 1: RuntimeError: a commit failed: "
+    assert ("gateway bench: ingest (events, site broker): gateway child exited 1: RuntimeError: a commit failed: "
             "commit failed: journal cannot commit (FailpointError: journal.before_commit)"
             ) in proc.stderr
 

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from drivers.mqtt import MqttDevices
+from drivers.mqtt import MQTT_311_LIMITS, MqttDevices
 from gateway.config import load_config
 from gateway.dashboard import DashboardSettings, DashboardState, create_app
 from gateway.masterdata import load_master
@@ -24,6 +24,7 @@ from gateway.metrics import Metrics
 from gateway.runtime import Gateway
 from gateway.users import UserStore
 from simulators.certs import make_tls
+from tests.drivers.test_mqtt_session import _V311Front
 from tests.gateway.plant import write_plant
 from tests.support.mosquitto import mosquitto, mosquitto_tls_files  # noqa: F401 (fixtures)
 
@@ -80,16 +81,11 @@ async def test_a_connection_that_cannot_work_is_an_alarm_at_once_naming_its_caus
     driver.timeout = 3.0
     metrics = Metrics()
     gw = Gateway(cfg, load_master(cfg), metrics=metrics, drivers=[driver])
-    state = DashboardState(db_path=tmp_path / "g.db", users=UserStore(users_file),
-                           settings=DashboardSettings(gateway_id="t", secure_cookies=False,
-                                                      metrics_token="scrape-me"),
-                           metrics=metrics, devices=gw.devices)
     stop = asyncio.Event()
     caplog.set_level(logging.INFO, logger="gateway")
     started = asyncio.get_running_loop().time()
     task = asyncio.create_task(gw.run(stop))
-    client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
-    await client.start_server()
+    client = await _dashboard(tmp_path, users_file, gw, metrics)
     try:
         # The log: once, at once, at the level the cause deserves.
         told = await _until(lambda: [r for r in caplog.records if words in r.getMessage()],
@@ -105,13 +101,6 @@ async def test_a_connection_that_cannot_work_is_an_alarm_at_once_naming_its_caus
         assert 'gateway_device_connected{device="line2"} 0.0' in text
 
         # The dashboard: the device row carries the cause, escaped as text.
-        page = await client.get("/login")
-        token = CSRF_RE.search(await page.text()).group(1)
-        origin = str(client.make_url("/")).rstrip("/")
-        resp = await client.post("/login", data={"csrf": token, "name": "maria", "next": "/",
-                                                 "password": PASSWORD},
-                                 headers={"Origin": origin}, allow_redirects=False)
-        assert resp.status in (302, 303), await resp.text()
         overview = html.unescape(await (await client.get("/")).text())
         assert words in overview and "line2" in overview
 
@@ -129,6 +118,54 @@ async def test_a_connection_that_cannot_work_is_an_alarm_at_once_naming_its_caus
         stop.set()
         await asyncio.wait_for(task, 10)
         await client.close()
+
+
+async def _dashboard(tmp_path, users_file, gw, metrics):
+    """The dashboard app over this gateway, started, with maria logged in."""
+    state = DashboardState(db_path=tmp_path / "g.db", users=UserStore(users_file),
+                           settings=DashboardSettings(gateway_id="t", secure_cookies=False,
+                                                      metrics_token="scrape-me"),
+                           metrics=metrics, devices=gw.devices)
+    client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
+    await client.start_server()
+    page = await client.get("/login")
+    token = CSRF_RE.search(await page.text()).group(1)
+    origin = str(client.make_url("/")).rstrip("/")
+    resp = await client.post("/login", data={"csrf": token, "name": "maria", "next": "/",
+                                             "password": PASSWORD},
+                             headers={"Origin": origin}, allow_redirects=False)
+    assert resp.status in (302, 303), await resp.text()
+    return client
+
+
+async def test_a_broker_that_refuses_mqtt5_shows_on_the_device_row_with_its_limits(
+        tmp_path, mosquitto, users_file):
+    """Connected over 3.1.1 because the broker refused 5: the device row says, in the
+    log's words, which broker settings now bound what the broker holds for the gateway."""
+    cfg = load_config(write_plant(tmp_path))
+    cfg = msgspec.structs.replace(cfg, gateway=msgspec.structs.replace(
+        cfg.gateway, db=str(tmp_path / "g.db")))
+    async with _V311Front(mosquitto) as front:
+        driver = MqttDevices("line2", url=front.url, topics="plant/line2/+/readings",
+                             username=mosquitto.username, password=mosquitto.password)
+        metrics = Metrics()
+        gw = Gateway(cfg, load_master(cfg), metrics=metrics, drivers=[driver])
+        stop = asyncio.Event()
+        task = asyncio.create_task(gw.run(stop))
+        client = await _dashboard(tmp_path, users_file, gw, metrics)
+        try:
+            await _until(lambda: gw.status.get("line2") and
+                         gw.status["line2"].state == "connected", 8.0, "connected")
+            assert front.refused == 1
+            row = next(d for d in gw.devices() if d["id"] == "line2")
+            assert row["state"] == "connected" and row["notice"] == MQTT_311_LIMITS
+            overview = html.unescape(await (await client.get("/")).text())
+            assert MQTT_311_LIMITS in overview
+            assert "max_inflight_messages" in overview and "max_queued_messages" in overview
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+            await client.close()
 
 
 def _rows(db) -> list[tuple]:

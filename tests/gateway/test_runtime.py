@@ -124,6 +124,34 @@ async def test_a_close_in_the_same_batch_ends_the_lines_order_for_the_counts_aft
     assert gw.active_orders.get("WC2") is None
 
 
+async def test_a_batch_mapped_while_the_one_before_commits_sees_the_orders_of_both(plant):
+    """Pipelined group commit: A commits (held 0.6 s in the journal thread) while B, a
+    release, is mapped; B commits while C, a count, is mapped. C goes to B's order:
+    A's commit does not wipe what the uncommitted B changed in the mapper's view."""
+    cfg, master = plant
+    gw, dev, stop, task = await _running(cfg, master)
+    failpoints.arm("journal.before_commit", "sleep:0.6", 1, 2)  # A and B: slow commits
+    try:
+        await dev.say("event", ev("a", "receipt", item="A", qty=1, location="L1",
+                                  unit_price=2))
+        await asyncio.sleep(0.1)  # A is on the journal thread now
+        await dev.say("event", ev("rel", "wo_release", work_order="WO", item="F", qty=9,
+                                  line="WC2"))
+        await _until(lambda: dev.acked == ["event:a"])  # A committed, B is committing
+        assert gw.active_orders.get("WC2") == "WO"
+        await dev.say("counter", 2, delta=2, event_id="dev:n1:0:2", node="n1", line="WC2",
+                      counter_kind="good", epoch=0)
+        await _until(lambda: len(dev.acked) == 3)
+    finally:
+        failpoints.disarm()
+    stop.set()
+    await task
+    db = cfg.gateway.db
+    assert dev.acked == ["event:a", "event:rel", "counter:dev:n1:0:2"]
+    assert _rows(db, "SELECT work_order, good FROM work_orders") == [("WO", 2.0)]
+    assert _rows(db, "SELECT kind FROM exceptions WHERE kind = 'unassigned_count'") == []
+
+
 async def test_disk_full_holds_acks_raises_an_alarm_and_recovers(plant):
     cfg, master = plant
     gw, dev, stop, task = await _running(cfg, master)

@@ -21,6 +21,9 @@ def device_rows(state) -> list[dict]:
                     "last_reading_ts": d.get("last_reading_ts"),
                     "readings_per_s": float(d.get("readings_per_s") or 0.0),
                     "reason": str(d.get("reason") or ""),
+                    # what the Problem column shows: why it is not connected, else a
+                    # standing notice of a connected one (MQTT 3.1.1 and its limits)
+                    "problem": str(d.get("reason") or d.get("notice") or ""),
                     "alarms": [str(a) for a in (alarms if isinstance(alarms, (list, tuple)) else [alarms])]})
     return sorted(out, key=lambda d: d["id"])
 
