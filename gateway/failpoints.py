@@ -25,6 +25,7 @@ POINTS = {
     "journal.before_commit",   # events decoded and valued, transaction not committed
     "journal.after_commit",    # committed, inputs not yet acknowledged
     "journal.commit",          # the COMMIT itself (disk_full here = SQLITE_FULL)
+    "journal.before_retry",    # a receipt committed; the invoice lines it may release not retried
     "batcher.before_commit",
     "outbox.before_send",
     "outbox.after_send",       # upstream has the batch, we have not recorded the ack

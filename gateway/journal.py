@@ -364,10 +364,37 @@ class Journal:
                 self._adopt()
             elif not lazy:
                 self._rebuild()
+            if rebuild:
+                self._received = self._receipts_of_held()
+                if not lazy:
+                    self._retry_held_invoices()
         except BaseException:
             self.conn.close()
             self._lock.close()
             raise
+
+    def _receipts_of_held(self) -> dict[tuple[str, str], str]:
+        """(po, item) -> latest receipt, for the invoice lines still held for their
+        quantity: a gateway stopped between a receipt's commit and the retry it owed
+        tries them again when it opens the journal (lazily: with its first batch); a
+        retry that still does not match only brings the reason up to date."""
+        out: dict[tuple[str, str], str] = {}
+        for (raw,) in self.conn.execute(
+                "SELECT raw FROM exceptions WHERE status='open' AND kind=? AND field='qty'",
+                (MISMATCH,)).fetchall():
+            try:
+                draft = json.loads(raw)["draft"]
+                key = (draft["po"], draft["item"])
+            except (ValueError, TypeError, KeyError):
+                continue
+            if key in out:
+                continue
+            row = self.conn.execute(
+                "SELECT id FROM events WHERE type='receipt' AND json_extract(payload, '$.po')=?"
+                " AND json_extract(payload, '$.item')=? ORDER BY seq DESC LIMIT 1", key).fetchone()
+            if row is not None:
+                out[key] = row[0]
+        return out
 
     def _open_versions(self, master: MasterData) -> None:
         """The schema, and the versions of master data: the first open records the
@@ -616,6 +643,7 @@ class Journal:
         received, self._received = self._received, {}
         if not received:
             return
+        failpoints.hit("journal.before_retry")
         retries = []
         for exc_id, source, raw in self.conn.execute(
                 "SELECT id, source, raw FROM exceptions WHERE status='open' AND kind=?"

@@ -196,3 +196,22 @@ def test_a_controller_approves_a_price_and_a_supervisor_confirms_a_po(plant):
     again = gateway("ingest", "-c", str(cfg), str(cfg.parent / "day.jsonl"))
     assert (again.returncode, again.stderr.splitlines()[-1]) == \
         (0, "0 applied, 5 duplicate, 1 held for review, 0 rejected"), again.stderr
+
+
+def test_a_retry_owed_when_the_gateway_died_is_made_when_it_opens_again(tmp_path):
+    """Killed right after r3's commit, before the retry it owed (failpoint
+    journal.before_retry): the next start finds iv2 still held, tries it, and books it."""
+    cfg = write_plant(tmp_path)
+    first = write_events(tmp_path / "a.jsonl", [FILE[2], FILE[3], FILE[4]])
+    proc = gateway("ingest", "-c", str(cfg), str(first),
+                   env={"GATEWAY_FAILPOINTS": "journal.before_retry=kill"})
+    assert proc.returncode == -9, proc.stderr            # died after r3 committed
+    assert [r[0] for r in _query(cfg, "SELECT id FROM events ORDER BY seq")] == ["r2", "r3"]
+    assert _query(cfg, "SELECT status FROM exceptions WHERE event_id='iv2'") == [("open",)]
+    gateway("trial-balance", "-c", str(cfg), check=True)  # a reader: changes nothing
+    assert _query(cfg, "SELECT status FROM exceptions WHERE event_id='iv2'") == [("open",)]
+    gateway("ingest", "-c", str(cfg), str(write_events(tmp_path / "b.jsonl", [FILE[0]])),
+            check=True)
+    assert _lines(cfg, "iv2") == [("2000", 0, 3600), ("2100", 3650, 0), ("5215", 0, 50)]
+    assert _query(cfg, "SELECT status, resolution FROM exceptions WHERE event_id='iv2'") == \
+        [("resolved", "matched once receipt r3 was received")]
