@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers.backoff import Backoff
 from drivers.base import AuthError, DecodeError, DriverError, LossReported, Reading
 
 from gateway.active_orders import ActiveOrders
@@ -35,6 +36,7 @@ from gateway.journal import (
     JournalFull,
     SideEffects,
     Submission,
+    now_utc,
     predecode,
     reading_text,
 )
@@ -227,6 +229,8 @@ class Gateway:
         self._stopping = False
         self.committed = 0
         self.first_commit_at: float | None = None
+        # the journal's own row on the device table: what it committed, and when
+        self.journal_status = DeviceStatus("journal", "journal (SQLite)", state="connected")
 
     # -- the driver-facing sink --------------------------------------------------------
 
@@ -314,11 +318,9 @@ class Gateway:
 
     def devices(self) -> list[dict]:
         """Device rows for the dashboard, led by the journal itself (disk alarms)."""
-        journal = {"id": "journal", "driver": "sqlite",
+        journal = {**self.journal_status.as_dict(), "readings": self.committed,
                    "state": "alarm" if self.alarms else "connected",
-                   "last_reading_ts": None, "readings": self.committed,
-                   "readings_per_s": 0.0, "problems": 0, "alarms": list(self.alarms),
-                   "notice": None}
+                   "alarms": list(self.alarms), "notice": None}
         # a driver's standing notice (an MQTT broker that refused 5: what bounds its rate)
         notices = {d.id: getattr(d, "notice", None) for d in self.drivers or ()}
         return [journal, *({**s.as_dict(), "notice": notices.get(s.id)}
@@ -484,7 +486,7 @@ class Gateway:
         loop = asyncio.get_running_loop()
         subs, side, readings = batch.subs, batch.side, batch.readings
         side.packets_freed = self.packets.take_acked()
-        backoff = 0.1
+        backoff = Backoff(0.1, 5.0)
         journal = self.journal
 
         def commit() -> tuple[list, dict]:
@@ -512,13 +514,15 @@ class Gateway:
                     log.error("stopping with %d readings not committed and not acknowledged",
                               len(readings))
                     return
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await asyncio.sleep(backoff.next())
         self.alarms = [a for a in self.alarms
                        if not a.startswith(("disk full:", "commit failed:"))]
         took = time.perf_counter() - t0
         self.active_orders.committed(active)
-        self.committed += sum(r.status == "applied" for r in results)
+        applied = sum(r.status == "applied" for r in results)
+        self.committed += applied
+        if applied:
+            self.journal_status.note(applied, now_utc())
         if self.first_commit_at is None and results:
             self.first_commit_at = time.monotonic()
         if self.metrics is not None:

@@ -92,6 +92,9 @@ async def test_counts_follow_the_active_order_and_orphans_become_exceptions(plan
     assert _rows(db, "SELECT device, node, epoch, value FROM counters") == [("dev", "n1", 0, 5)]
     journal, device = gw.devices()
     assert (journal["id"], journal["state"], device["state"]) == ("journal", "connected", "down")
+    # the journal's row says what it committed and when, not "never"
+    applied = _rows(db, "SELECT count(*) FROM events")[0][0]
+    assert journal["readings"] == applied > 0 and journal["last_reading_ts"] is not None
 
 
 async def test_a_close_in_the_same_batch_ends_the_lines_order_for_the_counts_after_it(plant):
