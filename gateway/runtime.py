@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers.backoff import Backoff
 from drivers.base import AuthError, DecodeError, DriverError, LossReported, Reading
 
 from gateway.active_orders import ActiveOrders
@@ -484,7 +485,7 @@ class Gateway:
         loop = asyncio.get_running_loop()
         subs, side, readings = batch.subs, batch.side, batch.readings
         side.packets_freed = self.packets.take_acked()
-        backoff = 0.1
+        backoff = Backoff(0.1, 5.0)
         journal = self.journal
 
         def commit() -> tuple[list, dict]:
@@ -512,8 +513,7 @@ class Gateway:
                     log.error("stopping with %d readings not committed and not acknowledged",
                               len(readings))
                     return
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await asyncio.sleep(backoff.next())
         self.alarms = [a for a in self.alarms
                        if not a.startswith(("disk full:", "commit failed:"))]
         took = time.perf_counter() - t0
