@@ -71,21 +71,19 @@ def mqtt_connection(config: Any, where: str, problems: list[str], *, client: str
 
 
 def _opcua_shared(config: Any, dev: Any, where: str, problems: list[str], state: dict,
-                  watch: bool) -> dict | None:
+                  watch: bool) -> dict:
     return dict(state=state.get(dev.id, {}))
 
 
 def _mqtt_shared(config: Any, dev: Any, where: str, problems: list[str], state: dict,
-                 watch: bool) -> dict | None:
-    if config.mqtt is None:
-        problems.append(f"{where}: an mqtt device needs the [mqtt] section")
-        return None
+                 watch: bool) -> dict:
+    # a loaded config has the [mqtt] section an mqtt device needs (gateway.config_rules)
     return mqtt_connection(config, where, problems, client=dev.id, watch=watch)
 
 
 # what a device takes from outside its own entry: OPC-UA the journalled counter state it
 # resumes from, MQTT the [mqtt] connection
-SHARED: dict[str, Callable[..., dict | None]] = {"opcua": _opcua_shared, "mqtt": _mqtt_shared}
+SHARED: dict[str, Callable[..., dict]] = {"opcua": _opcua_shared, "mqtt": _mqtt_shared}
 
 
 def build_drivers(config: Any, counter_state: dict[str, dict], overrides: dict | None = None
@@ -107,10 +105,7 @@ def build_drivers(config: Any, counter_state: dict[str, dict], overrides: dict |
         shared = SHARED.get(kind)
         if shared is not None:
             watch = not any(k == "mqtt" for k, _, _ in planned)
-            extra = shared(config, dev, where, problems, counter_state, watch)
-            if extra is None:
-                continue
-            args.update(extra)
+            args.update(shared(config, dev, where, problems, counter_state, watch))
         args.update(overrides.get(dev.id, {}))
         planned.append((kind, where, args))
     if config.mqtt is not None and config.mqtt.events_topic:
