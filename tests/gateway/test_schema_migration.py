@@ -99,15 +99,28 @@ def test_the_v5_file_is_what_it_claims():
     assert V5.stat().st_size < 64 * 1024
 
 
-def test_a_v5_journal_is_migrated_keeps_its_data_and_replays_identical(tmp_path):
+def _opened_by_a_writer(tmp_path, old_file) -> tuple:
+    """`old_file` as this plant's journal: the reports read from it as it was, then a
+    writer opens it (migrated here). Returns (config file, db, the reports before)."""
     cfg = write_plant(tmp_path)
     (tmp_path / "var").mkdir()
     db = tmp_path / "var" / "gateway.db"
-    shutil.copy(V5, db)
+    shutil.copy(old_file, db)
     before = [gateway(cmd[0], "-c", str(cfg), *cmd[1:], check=True).stdout for cmd in READS]
+    Journal(str(db), load_master(load_config(cfg))).close()
+    return cfg, db, before
+
+
+def _reads_and_replays_the_same(cfg, before: list[str]) -> None:
+    after = [gateway(cmd[0], "-c", str(cfg), *cmd[1:], check=True).stdout for cmd in READS]
+    assert after == before
+    replay = gateway("replay", "-c", str(cfg))
+    assert replay.returncode == 0 and "replay identical" in replay.stdout, replay.stdout
+
+
+def test_a_v5_journal_is_migrated_keeps_its_data_and_replays_identical(tmp_path):
+    cfg, db, before = _opened_by_a_writer(tmp_path, V5)
     assert "v5-c2" in before[0]
-    j = Journal(str(db), load_master(load_config(cfg)))  # a writer opens it: migrated here
-    j.close()
     with sqlite3.connect(db) as conn:
         assert schema.version(conn) == SCHEMA_VERSION == 7
         # the master data of the first open values every event stored before
@@ -115,10 +128,7 @@ def test_a_v5_journal_is_migrated_keeps_its_data_and_replays_identical(tmp_path)
             (1, 1)]
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 9
         assert conn.execute("SELECT count(*) FROM journal_lines").fetchone()[0] == 27
-    after = [gateway(cmd[0], "-c", str(cfg), *cmd[1:], check=True).stdout for cmd in READS]
-    assert after == before
-    replay = gateway("replay", "-c", str(cfg))
-    assert replay.returncode == 0 and "replay identical" in replay.stdout, replay.stdout
+    _reads_and_replays_the_same(cfg, before)
     # and it goes on: a new standard for A is version 2, the old events keep theirs
     items = tmp_path / "master" / "items.csv"
     items.write_text(items.read_text().replace("A,Steel,kg,raw,standard,2.00",
@@ -155,14 +165,8 @@ def test_the_v6_file_is_what_it_claims():
 
 
 def test_a_v6_journal_is_migrated_keeps_its_versions_and_replays_identical(tmp_path):
-    cfg = write_plant(tmp_path)
-    (tmp_path / "var").mkdir()
-    db = tmp_path / "var" / "gateway.db"
-    shutil.copy(V6, db)
-    before = [gateway(cmd[0], "-c", str(cfg), *cmd[1:], check=True).stdout for cmd in READS]
+    cfg, db, before = _opened_by_a_writer(tmp_path, V6)
     assert "v6-r4" in before[0]
-    j = Journal(str(db), load_master(load_config(cfg)))  # a writer opens it: migrated here
-    j.close()
     with sqlite3.connect(db) as conn:
         assert schema.version(conn) == SCHEMA_VERSION == 7
         # the versions it recorded stay in force for its events; this plant's master data
@@ -171,7 +175,4 @@ def test_a_v6_journal_is_migrated_keeps_its_versions_and_replays_identical(tmp_p
         assert versions[:2] == [(1, 1), (2, 10)] and len(versions) == 3
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 10
         assert conn.execute("SELECT count(*) FROM journal_lines").fetchone()[0] == 30
-    after = [gateway(cmd[0], "-c", str(cfg), *cmd[1:], check=True).stdout for cmd in READS]
-    assert after == before
-    replay = gateway("replay", "-c", str(cfg))
-    assert replay.returncode == 0 and "replay identical" in replay.stdout, replay.stdout
+    _reads_and_replays_the_same(cfg, before)
