@@ -17,6 +17,12 @@ typed below. Why the state comes in small groups: numba passes a tuple argument 
 value, field by field, so a helper handed one 50-array tuple costs a microsecond a
 call. `run_batch` takes the four groups once; each helper takes only the parts it
 touches.
+
+Why its helpers (lines, stock moves, work orders, reversals, money) stay in this one
+file although they have seams: numba's `cache=True` checks only the source file of the
+function it caches, so editing a helper that lives in another module leaves the cached
+`run_batch` (which inlines it) stale until this file changes too. After editing
+`costing.kernels` (value_one), remove `costing/__pycache__/*.nbi` and `*.nbc`.
 """
 
 from __future__ import annotations

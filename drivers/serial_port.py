@@ -393,7 +393,7 @@ class SerialDriver:
         later bytes wait in the OS and device buffers, in order. `held` counts the
         readings that had to wait; a reading still held when the driver stops is logged
         in full (value and attributes) as an error, the one place it can still be found."""
-        delay = HOLD_FIRST_S
+        hold = Backoff(HOLD_FIRST_S, HOLD_CAP_S)
         told = False
         while True:
             try:
@@ -414,5 +414,4 @@ class SerialDriver:
                               "reading the port until the sink takes it", self.id,
                               type(exc).__name__, exc)
                     told = True
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, HOLD_CAP_S)
+            await asyncio.sleep(hold.next())

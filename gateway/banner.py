@@ -7,6 +7,7 @@ from importlib import metadata
 from typing import Any
 
 from drivers.urls import redact_url
+from gateway.config_rules import insecure_warnings
 
 
 def version() -> str:
@@ -46,6 +47,4 @@ def banner(config: Any, events: int, dashboard: str | None) -> list[str]:
         lines.append(f"events: {redact_url(config.mqtt.url)} topic {config.mqtt.events_topic}")
     lines.append(f"upstream: {upstream(config)}")
     lines.append(f"dashboard: {dashboard or 'off (no [dashboard] table)'}")
-    from gateway.config_rules import insecure_warnings  # imports the config structs
-
     return lines + insecure_warnings(config)  # what allow_insecure = true let through

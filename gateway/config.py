@@ -20,6 +20,7 @@ import msgspec.inspect as mi
 
 from costing.master import DEFAULT_STATUSES, Accounts
 
+from gateway import config_rules
 from gateway.alerts.config import AlertsSection
 from gateway.bounds import Limits
 from gateway.near_miss import did_you_mean
@@ -256,9 +257,14 @@ class UpstreamSection(_Section):
     def nats_servers(self) -> list[str]:
         return [part.strip() for part in (self.url or "").split(",") if part.strip()]
 
+    @property
+    def subject_template(self) -> str:
+        """nats: the subject as configured, placeholders unfilled (NATS_SUBJECT when unset)."""
+        return self.subject or NATS_SUBJECT
+
     def nats_subject(self, gateway_id: str) -> str:
         """The subject with {plant} and {gateway} filled in."""
-        return fill_subject(self.subject or NATS_SUBJECT, plant=self.plant, gateway=gateway_id)
+        return fill_subject(self.subject_template, plant=self.plant, gateway=gateway_id)
 
 
 class DashboardSection(_Section):
@@ -379,8 +385,6 @@ def inspect_document(doc: dict, path: str | pathlib.Path) -> tuple[Config | None
     parts = {name: _resolve_paths(value, base) for name, value in parts.items()}
     parts.setdefault("statuses", list(DEFAULT_STATUSES))
     parts["reconcile"] = _default_categories(parts.get("reconcile"), parts["statuses"])
-    from gateway import config_rules  # imports this module's structs: import here, not at top
-
     found.extend(config_rules.check_semantics(parts, doc, base))
     found = _by_device_id(found, doc)
     if "gateway" not in parts or "accounts" not in parts:

@@ -12,18 +12,17 @@ import ipaddress
 import pathlib
 import re
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from drivers.urls import has_credentials, redact_url
 from gateway.addresses import host_problem, is_loopback_host, node_id_problem, url_problem
-from gateway.config import (
-    DashboardSection, DemoSection, MqttDevice, MqttSection, OpcuaDevice, ReconcileSection,
-    NATS_SUBJECT, SerialScaleDevice, SerialScannerDevice, Station, UpstreamSection,
-    split_listen,
-)
 from gateway.near_miss import unknown
 from gateway.tls import server_context
+
+if TYPE_CHECKING:  # gateway.config calls these rules: its structs are only named here
+    from gateway.config import (DashboardSection, DemoSection, MqttDevice, MqttSection,
+                                OpcuaDevice, ReconcileSection, Station, UpstreamSection)
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECURE_POLICIES = {"Basic256Sha256,Sign", "Basic256Sha256,SignAndEncrypt"}
@@ -209,20 +208,20 @@ def _check_devices(parts: dict[str, Any], stations: dict[str, Station],
         elif d.id in _RESERVED_SOURCES:
             out.append((f"{where}.id", f"{d.id!r} is reserved for events that come from no device"))
         seen.add(d.id)
-        if isinstance(d, OpcuaDevice):
+        if d.driver == "opcua":
             _check_opcua(d, where, wcs, out)
-        elif isinstance(d, (SerialScaleDevice, SerialScannerDevice)):
+        elif d.driver in ("serial_scale", "serial_scanner"):
             station = stations.get(d.station)
             if station is None:
                 out.append((f"{where}.station",
                             unknown("station", d.station, stations, "[[stations]]")))
-            elif isinstance(d, SerialScaleDevice) and station.kind != "line":
+            elif d.driver == "serial_scale" and station.kind != "line":
                 out.append((f"{where}.station", f"a scale weighs issues at a line station; "
                                                 f"{d.station!r} is a {station.kind} station"))
-            if isinstance(d, SerialScannerDevice) and d.separator is not None \
+            if d.driver == "serial_scanner" and d.separator is not None \
                     and len(d.separator) != 1:
                 out.append((f"{where}.separator", f"expected one character, got {d.separator!r}"))
-        elif isinstance(d, MqttDevice):
+        elif d.driver == "mqtt":
             _check_topic(d.topic, f"{where}.topic", out, wildcards=True)
             _check_binding(d, where, locations, wcs, out)
             if parts.get("mqtt") is None:
@@ -376,7 +375,7 @@ def _check_nats(u: UpstreamSection, gateway_id: str | None, demo: bool, out: lis
 
 
 def _check_subject(u: UpstreamSection, gateway_id: str | None, out: list) -> None:
-    template = u.subject or NATS_SUBJECT
+    template = u.subject_template
     unknown = sorted(set(re.findall(r"\{(\w*)\}", template)) - {"plant", "gateway"})
     if unknown:
         out.append(("upstream.subject", f"unknown placeholder {{{unknown[0]}}} in {template!r}; "
@@ -433,7 +432,7 @@ def _check_scrap_window(rule, out: list) -> None:
 def _check_dashboard(d: DashboardSection, demo: bool, out: list) -> None:
     host = None
     try:
-        host, _ = split_listen(d.listen)
+        host = d.host
     except ValueError as exc:
         out.append(("dashboard.listen", str(exc)))
     else:
@@ -508,7 +507,7 @@ def insecure_warnings(config) -> list[str]:
         found.append(("mqtt.allow_insecure", f"the broker login goes over plain mqtt:// to "
                       f"{urlsplit(m.url).hostname}"))
     for dev in config.devices:
-        if isinstance(dev, OpcuaDevice) and dev.security == "None":
+        if dev.driver == "opcua" and dev.security == "None":
             what = ("username and password in clear" if dev.username_env
                     else "counts unsigned and unencrypted")
             found.append((f"devices.{dev.id}.allow_insecure", f"OPC-UA security None: {what}"))

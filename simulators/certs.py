@@ -26,14 +26,16 @@ __all__ = ["CertFiles", "TlsFiles", "make_opcua_cert", "make_tls"]
 
 @dataclass(frozen=True, slots=True)
 class TlsFiles:
-    """A CA and a server certificate signed by it."""
+    """A CA, a server certificate and a client certificate signed by it."""
 
     ca: CertFiles
     server: CertFiles
+    client: CertFiles  # for a broker that requires client certificates
 
 
 def make_tls(folder: pathlib.Path | str, hosts: tuple[str, ...] = HOSTS, days: int = 365) -> TlsFiles:
-    """A CA plus a TLS server certificate for `hosts`, as Mosquitto's `cafile/certfile/keyfile`."""
+    """A CA plus a TLS server certificate for `hosts`, as Mosquitto's `cafile/certfile/keyfile`,
+    and a client certificate the CA signed."""
     folder = pathlib.Path(folder)
     ca_key = new_key()
     ca_cert = (
@@ -67,4 +69,16 @@ def make_tls(folder: pathlib.Path | str, hosts: tuple[str, ...] = HOSTS, days: i
         )
         .sign(ca_key, hashes.SHA256())
     )
-    return TlsFiles(write_pem(folder, "ca", ca_cert, ca_key), write_pem(folder, "server", server_cert, server_key))
+    client_key = new_key()
+    client_cert = (
+        cert_builder("gateway test client", ca_cert.subject, client_key.public_key(), days)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return TlsFiles(write_pem(folder, "ca", ca_cert, ca_key),
+                    write_pem(folder, "server", server_cert, server_key),
+                    write_pem(folder, "client", client_cert, client_key))

@@ -79,11 +79,13 @@ class Mosquitto:
         users: dict[str, str] | None = None,
         limits: str = "site",
         sys_interval: int | None = None,
+        require_certificate: bool = False,
     ):
         """`limits="site"`: the delivery settings of config/mosquitto.conf; `"stock"`: the
         Debian package's defaults (persistence on, 20 in flight, 1000 queued) plus a
         password file, as most plants run it. `sys_interval`: seconds between $SYS
-        updates (Mosquitto's default 10)."""
+        updates (Mosquitto's default 10). `require_certificate`: the TLS listener accepts only
+        clients with a certificate signed by `tls.ca` (the password is still asked)."""
         if limits not in ("site", "stock"):
             raise ValueError(f"limits: expected 'site' or 'stock', got {limits!r}")
         self._passwd_program = _require_programs()
@@ -100,6 +102,7 @@ class Mosquitto:
         self.acl = acl
         self.limits = limits
         self.sys_interval = sys_interval
+        self.require_certificate = require_certificate
         self.log_file = self.folder / "mosquitto.log"
         self._process: subprocess.Popen | None = None
         self._write_config()
@@ -142,6 +145,7 @@ class Mosquitto:
                 f"certfile {self.tls.server.cert}",
                 f"keyfile {self.tls.server.key}",
                 "tls_version tlsv1.2",
+                *(["require_certificate true"] if self.require_certificate else []),
             ]
         self.config = self.folder / "mosquitto.conf"
         self.config.write_text("\n".join(lines) + "\n")

@@ -160,14 +160,10 @@ def _reread_users_on_sighup(loop: asyncio.AbstractEventLoop, app) -> None:
 async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     from aiohttp import web
 
-    from gateway.account_names import names_by_code
     from gateway.actions import make_act
-    from gateway.alerts.rules import issue_standards
     from gateway.audit import AuditLog
     from gateway.dashboard.app import create_app
-    from gateway.dashboard.state import DashboardSettings, DashboardState
-    from gateway.dashboard.lines import line_rates
-    from gateway.dashboard.wip import charged_later
+    from gateway.dashboard.state import DashboardState
     from gateway.startup import StartupError, listen_failed
     from gateway.upstream.outbox import requeue
     from gateway.users import UserError, UserStore
@@ -190,29 +186,7 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
         requeue(gw.journal.conn, seq)
         return f"batch {seq} queued again"
 
-    settings = DashboardSettings(
-        gateway_id=config.gateway.id, currency=config.gateway.currency,
-        currency_decimals=config.gateway.currency_decimals, wip_account=config.accounts.wip,
-        labor_account=config.accounts.applied_labor,
-        overhead_account=config.accounts.applied_overhead,
-        revenue_account=config.accounts.revenue, cogs_account=config.accounts.cogs,
-        ap_account=config.accounts.ap, ar_account=config.accounts.ar,
-        accounts=config.accounts.by_key(),
-        charged_later=charged_later(gw.master), line_rates=line_rates(gw.master),
-        issue_standards=issue_standards(gw.master),
-        item_uoms={i.sku: i.uom for i in gw.master.items},
-        categories=config.categories,
-        inventory_accounts=tuple(sorted({config.accounts.inventory.raw,
-                                         config.accounts.inventory.semi,
-                                         config.accounts.inventory.finished})),
-        work_center_locations={w.id: w.location for w in gw.master.work_centers},
-        account_names=names_by_code(config.accounts.by_key(),
-                                                     config.accounts.names),
-        secure_cookies=d.secure_cookies if secure_cookies is None else secure_cookies,
-        session_max_s=d.session_max_hours * 3600,
-        allowed_origins=tuple(d.allowed_origins), trusted_proxies=tuple(d.trusted_proxies),
-        server_names=(*d.server_names, d.host), metrics_public=d.metrics_public,
-        metrics_token=_metrics_token(d))
+    settings = dashboard_settings(config, gw.master, secure_cookies)
     audit = AuditLog(config.gateway.db)
     ssl_context = _ssl_context(d)
     state = DashboardState(db_path=Path(config.gateway.db), users=users, settings=settings,
@@ -237,6 +211,40 @@ async def _start_dashboard(config, gw, metrics, users, secure_cookies):
     port = runner.addresses[0][1]  # the port bound, when the config said 0 (any)
     shown = f"[{host}]" if ":" in host else host
     return runner, f"{'https' if ssl_context else 'http'}://{shown}:{port}/"
+
+
+def dashboard_settings(config, master, secure_cookies: bool | None = None):
+    """What the dashboard shows and enforces, from the config's sections and master data
+    (`secure_cookies`: the demo's override of [dashboard] secure_cookies)."""
+    from gateway.account_names import names_by_code
+    from gateway.alerts.rules import issue_standards
+    from gateway.dashboard.lines import line_rates
+    from gateway.dashboard.state import DashboardSettings
+    from gateway.dashboard.wip import charged_later
+
+    d = config.dashboard
+    return DashboardSettings(
+        gateway_id=config.gateway.id, currency=config.gateway.currency,
+        currency_decimals=config.gateway.currency_decimals, wip_account=config.accounts.wip,
+        labor_account=config.accounts.applied_labor,
+        overhead_account=config.accounts.applied_overhead,
+        revenue_account=config.accounts.revenue, cogs_account=config.accounts.cogs,
+        ap_account=config.accounts.ap, ar_account=config.accounts.ar,
+        accounts=config.accounts.by_key(),
+        charged_later=charged_later(master), line_rates=line_rates(master),
+        issue_standards=issue_standards(master),
+        item_uoms={i.sku: i.uom for i in master.items},
+        categories=config.categories,
+        inventory_accounts=tuple(sorted({config.accounts.inventory.raw,
+                                         config.accounts.inventory.semi,
+                                         config.accounts.inventory.finished})),
+        work_center_locations={w.id: w.location for w in master.work_centers},
+        account_names=names_by_code(config.accounts.by_key(), config.accounts.names),
+        secure_cookies=d.secure_cookies if secure_cookies is None else secure_cookies,
+        session_max_s=d.session_max_hours * 3600,
+        allowed_origins=tuple(d.allowed_origins), trusted_proxies=tuple(d.trusted_proxies),
+        server_names=(*d.server_names, d.host), metrics_public=d.metrics_public,
+        metrics_token=_metrics_token(d))
 
 
 def _metrics_token(d) -> str | None:

@@ -222,7 +222,6 @@ def mqtt_sink_from_config(cfg, topic: str, environ=os.environ, timeout: float = 
 
 def nats_sink_from_config(cfg, environ=os.environ) -> UpstreamSink:
     """The JetStream sink of `[upstream] sink = "nats"` (the config rules checked its keys)."""
-    from gateway.config import NATS_SUBJECT
     from gateway.upstream.nats_sink import NatsSink, stream_subjects_for
 
     up = cfg.upstream
@@ -234,7 +233,7 @@ def nats_sink_from_config(cfg, environ=os.environ) -> UpstreamSink:
             tls.load_cert_chain(up.cert_file, up.key_file)
     return NatsSink(
         servers, up.nats_subject(cfg.gateway.id), up.stream,
-        stream_subjects=stream_subjects_for(up.subject or NATS_SUBJECT),
+        stream_subjects=stream_subjects_for(up.subject_template),
         create_stream=up.create_stream,
         user=environ.get(up.user_env) if up.user_env else None,
         password=environ.get(up.password_env) if up.password_env else None,

@@ -155,3 +155,22 @@ def test_gateway_check_prints_the_warnings(tmp_path):
     assert result.stderr.splitlines() == [
         f"warning: {tmp_path / 'gateway.toml'}: mqtt.allow_insecure: the broker login goes "
         "over plain mqtt:// to broker.plant"]
+
+
+def test_dashboard_transport_keys_reach_the_dashboards_settings(tmp_path):
+    """allowed_origins, trusted_proxies, server_names set in the file are what the
+    dashboard enforces (the settings `gateway run` gives it)."""
+    from gateway.commands.run import dashboard_settings
+    from gateway.masterdata import load_master
+
+    text = (MINIMAL + '\n[dashboard]\nlisten = "127.0.0.1:8080"\n' + USERS
+            + 'allowed_origins = ["https://gw.plant.example"]\n'
+              'trusted_proxies = ["127.0.0.2"]\nserver_names = ["gw.plant.example"]\n'
+              'session_max_hours = 2.5\n')
+    (tmp_path / "users.toml").write_text("")
+    config = load_config(write(tmp_path, text))
+    settings = dashboard_settings(config, load_master(config))
+    assert settings.allowed_origins == ("https://gw.plant.example",)
+    assert settings.trusted_proxies == ("127.0.0.2",)
+    assert settings.server_names == ("gw.plant.example", "127.0.0.1")
+    assert settings.session_max_s == 2.5 * 3600 and settings.secure_cookies is True

@@ -99,15 +99,28 @@ def test_the_v5_file_is_what_it_claims():
     assert V5.stat().st_size < 64 * 1024
 
 
-def test_a_v5_journal_is_migrated_keeps_its_data_and_replays_identical(tmp_path):
+def _opened_by_a_writer(tmp_path, old_file) -> tuple:
+    """`old_file` as this plant's journal: the reports read from it as it was, then a
+    writer opens it (migrated here). Returns (config file, db, the reports before)."""
     cfg = write_plant(tmp_path)
     (tmp_path / "var").mkdir()
     db = tmp_path / "var" / "gateway.db"
-    shutil.copy(V5, db)
+    shutil.copy(old_file, db)
     before = [gateway(cmd[0], "-c", str(cfg), *cmd[1:], check=True).stdout for cmd in READS]
+    Journal(str(db), load_master(load_config(cfg))).close()
+    return cfg, db, before
+
+
+def _reads_and_replays_the_same(cfg, before: list[str]) -> None:
+    after = [gateway(cmd[0], "-c", str(cfg), *cmd[1:], check=True).stdout for cmd in READS]
+    assert after == before
+    replay = gateway("replay", "-c", str(cfg))
+    assert replay.returncode == 0 and "replay identical" in replay.stdout, replay.stdout
+
+
+def test_a_v5_journal_is_migrated_keeps_its_data_and_replays_identical(tmp_path):
+    cfg, db, before = _opened_by_a_writer(tmp_path, V5)
     assert "v5-c2" in before[0]
-    j = Journal(str(db), load_master(load_config(cfg)))  # a writer opens it: migrated here
-    j.close()
     with sqlite3.connect(db) as conn:
         assert schema.version(conn) == SCHEMA_VERSION == 7
         # the master data of the first open values every event stored before
@@ -115,10 +128,7 @@ def test_a_v5_journal_is_migrated_keeps_its_data_and_replays_identical(tmp_path)
             (1, 1)]
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 9
         assert conn.execute("SELECT count(*) FROM journal_lines").fetchone()[0] == 27
-    after = [gateway(cmd[0], "-c", str(cfg), *cmd[1:], check=True).stdout for cmd in READS]
-    assert after == before
-    replay = gateway("replay", "-c", str(cfg))
-    assert replay.returncode == 0 and "replay identical" in replay.stdout, replay.stdout
+    _reads_and_replays_the_same(cfg, before)
     # and it goes on: a new standard for A is version 2, the old events keep theirs
     items = tmp_path / "master" / "items.csv"
     items.write_text(items.read_text().replace("A,Steel,kg,raw,standard,2.00",
@@ -136,3 +146,33 @@ def test_a_v5_journal_is_migrated_keeps_its_data_and_replays_identical(tmp_path)
     old_lines = before[0].splitlines()
     now = gateway("journal", "-c", str(cfg), "--format", "csv", check=True).stdout.splitlines()
     assert now[:len(old_lines)] == old_lines and len(now) > len(old_lines)
+
+
+# A small journal written by the schema-6 gateway (master data journaled as versions,
+# lines still stored as text); tests/gateway/data/make_journal_v6.py wrote it at that
+# schema, with a change of A's standard between its two halves.
+V6 = ROOT / "tests" / "gateway" / "data" / "journal-v6.db"
+
+
+def test_the_v6_file_is_what_it_claims():
+    version, _ = _version_and_columns(V6)
+    with sqlite3.connect(V6) as conn:
+        kind = conn.execute("SELECT type FROM sqlite_master WHERE name='journal_lines'"
+                            ).fetchone()[0]
+        versions = conn.execute("SELECT version, from_seq FROM master_versions").fetchall()
+    assert version == "6" and kind == "table" and versions == [(1, 1), (2, 10)]
+    assert "journal_line_ids" not in _tables(V6) and V6.stat().st_size < 64 * 1024
+
+
+def test_a_v6_journal_is_migrated_keeps_its_versions_and_replays_identical(tmp_path):
+    cfg, db, before = _opened_by_a_writer(tmp_path, V6)
+    assert "v6-r4" in before[0]
+    with sqlite3.connect(db) as conn:
+        assert schema.version(conn) == SCHEMA_VERSION == 7
+        # the versions it recorded stay in force for its events; this plant's master data
+        # (A back at 2.00) is a third
+        versions = conn.execute("SELECT version, from_seq FROM master_versions").fetchall()
+        assert versions[:2] == [(1, 1), (2, 10)] and len(versions) == 3
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 10
+        assert conn.execute("SELECT count(*) FROM journal_lines").fetchone()[0] == 30
+    _reads_and_replays_the_same(cfg, before)

@@ -35,29 +35,43 @@ EVENTS = [
 
 
 def main() -> int:
+    return make(OUT, [EVENTS])
+
+
+def make(out: pathlib.Path, halves: list[list], change=None) -> int:
+    """The plant's journal after each list of events in `halves`, a writer opening it for
+    each; `change(master_folder)` edits the master data between them. Kept as `out`."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = write_plant(pathlib.Path(tmp))
         (pathlib.Path(tmp) / "var").mkdir()
-        config = load_config(cfg)
-        db = str(pathlib.Path(tmp) / config.gateway.db)
-        j = Journal(db, load_master(config))
-        try:
-            results = j.submit([Submission(e) for e in EVENTS])
-        finally:
-            j.close()
+        db = str(pathlib.Path(tmp) / load_config(cfg).gateway.db)
+        results = []
+        for i, events in enumerate(halves):
+            if i and change is not None:
+                change(pathlib.Path(tmp) / "master")
+            j = Journal(db, load_master(load_config(cfg)))
+            try:
+                results += j.submit([Submission(e) for e in events])
+            finally:
+                j.close()
         bad = [r for r in results if r.status != "applied"]
         if bad:
             print(f"not applied: {bad}", file=sys.stderr)
             return 1
-        conn = sqlite3.connect(db, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=DELETE")
-        conn.execute("PRAGMA page_size=512")
-        conn.execute("VACUUM")
-        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        conn.close()
-        OUT.write_bytes(pathlib.Path(db).read_bytes())
-    print(f"{OUT}: schema {version[0]}, {OUT.stat().st_size} bytes")
+        keep(db, out)
     return 0
+
+
+def keep(db: str, out: pathlib.Path) -> None:
+    """`db` compacted (one file, small pages) and copied to `out`."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.execute("PRAGMA page_size=512")
+    conn.execute("VACUUM")
+    version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    conn.close()
+    out.write_bytes(pathlib.Path(db).read_bytes())
+    print(f"{out}: schema {version[0]}, {out.stat().st_size} bytes")
 
 
 if __name__ == "__main__":
