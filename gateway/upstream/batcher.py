@@ -53,7 +53,6 @@ _LINE_COLUMNS = "line, entry, event_id, debit, credit, account, work_center, wor
 # `names` (turned into text through the batcher's cache of names: a name's id never changes).
 _ID_COLUMNS = ("line, entry, event_id, debit, credit, account, work_center, work_order, item, memo,"
                " period FROM journal_line_ids")
-_NAMED = (5, 6, 7, 8, 9)   # positions of the named columns in a row
 
 
 def _utc_now() -> str:
@@ -155,7 +154,8 @@ class Batcher:
         # entry -> monotonic time the batcher first saw its lines (only entries still
         # unbatched; an entry's lines are committed together, so they are seen together)
         self._first_seen: dict[int, float] = {}
-        self._names: dict[int, str] = {}   # names(id) -> text, read as lines need them
+        self._names: dict[int | None, str | None] = {None: None}   # names(id) -> text
+        self._names_read = 0   # the highest id in _names
         self.backlog = False   # the last round read `read_limit` lines: more are waiting
         self._held: set[int] = self._load_held()
 
@@ -219,22 +219,22 @@ class Batcher:
         """Rows of _LINE_COLUMNS, their names as text: read by id from journal_line_ids
         (the view's five look-ups a line cost more than the rest of the batcher)."""
         rows = self.conn.execute(f"SELECT {_ID_COLUMNS} {where}", (arg,)).fetchall()
-        names = self._names
-        missing = {r[c] for r in rows for c in _NAMED} - names.keys()
-        missing.discard(None)
-        if missing:
-            self._read_names(missing)
-        get = names.get
-        return [(r[0], r[1], r[2], r[3], r[4], names[r[5]], get(r[6]), get(r[7]), get(r[8]),
-                 names[r[9]], r[10]) for r in rows]
+        for _ in range(2):
+            names = self._names
+            try:
+                return [(r[0], r[1], r[2], r[3], r[4], names[r[5]], names[r[6]], names[r[7]],
+                         names[r[8]], names[r[9]], r[10]) for r in rows]
+            except KeyError:
+                self._read_names()
+        raise RuntimeError("journal_line_ids: a line names an id that is not in `names`")
 
-    def _read_names(self, ids: set[int]) -> None:
-        """Names of committed lines are committed before them, and never change."""
-        todo = sorted(ids)
-        for i in range(0, len(todo), 500):   # stay under SQLite's variable limit
-            chunk = todo[i:i + 500]
-            self._names.update(self.conn.execute(
-                f"SELECT id, name FROM names WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+    def _read_names(self) -> None:
+        """The names added since the last read. A name is committed before the lines that
+        use it, its id is above every id before it, and it never changes."""
+        new = self.conn.execute("SELECT id, name FROM names WHERE id > ?",
+                                (self._names_read,)).fetchall()
+        self._names.update(new)
+        self._names_read = max((i for i, _ in new), default=self._names_read)
 
     def _hold(self, e: EntryLines) -> None:
         raw = json.dumps([dict(zip([c.strip() for c in _LINE_COLUMNS.split(",")], r)) for r in e.lines])
