@@ -224,9 +224,11 @@ class Batcher:
             try:
                 return [(r[0], r[1], r[2], r[3], r[4], names[r[5]], names[r[6]], names[r[7]],
                          names[r[8]], names[r[9]], r[10]) for r in rows]
-            except KeyError:
+            except KeyError as exc:
+                missing = exc.args[0]
                 self._read_names()
-        raise RuntimeError("journal_line_ids: a line names an id that is not in `names`")
+        raise RuntimeError(f"journal_line_ids: a line names id {missing!r}, which `names` "
+                           "does not hold")
 
     def _read_names(self) -> None:
         """The names added since the last read. A name is committed before the lines that
@@ -266,31 +268,43 @@ class Batcher:
 
     def _write(self, groups: list[list[EntryLines]]) -> list[int]:
         """Each group as a batch, all in one transaction (one wait for the write lock and
-        one sync for the round, not one a batch); returns their seqs."""
-        seqs: list[int] = []
+        one sync for the round, not one a batch); returns their seqs. The payloads are
+        built before the write lock is taken: the journal waits for none of that."""
+        first = self._next_seq()
+        rows = self._batch_rows(first, groups)
         with transaction(self.conn):
-            seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM batches").fetchone()[0]
-            for group in groups:
-                seq += 1
-                self._write_one(seq, group)
-                seqs.append(seq)
+            if self._next_seq() != first:   # batches written meanwhile by another process
+                first = self._next_seq()
+                rows = self._batch_rows(first, groups)
+            for row, group in zip(rows, groups):
+                self._write_one(row, group)
                 failpoints.hit("batcher.before_commit")
         for group in groups:
             for e in group:
                 self._first_seen.pop(e.entry, None)
-        return seqs
+        return [row[0] for row in rows]
 
-    def _write_one(self, seq: int, group: list[EntryLines]) -> None:
-        payload = build_payload(
-            gateway_id=self.gateway_id, seq=seq, period=group[0].period,
-            currency=self.currency, decimals=self.decimals, entries=group,
-            summarize=self.summarize, created_at=self.wall())
-        debit = sum(r[3] for e in group for r in e.lines)
+    def _next_seq(self) -> int:
+        return self.conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()[0]
+
+    def _batch_rows(self, first: int, groups: list[list[EntryLines]]) -> list[tuple]:
+        """The `batches` row of each group, numbered from `first`."""
+        rows = []
+        for seq, group in enumerate(groups, first):
+            payload = build_payload(
+                gateway_id=self.gateway_id, seq=seq, period=group[0].period,
+                currency=self.currency, decimals=self.decimals, entries=group,
+                summarize=self.summarize, created_at=self.wall())
+            debit = sum(r[3] for e in group for r in e.lines)
+            rows.append((seq, payload["batch_id"], payload["period"], payload["created_at"],
+                         json.dumps(payload, separators=(",", ":")), debit, debit))
+        return rows
+
+    def _write_one(self, row: tuple, group: list[EntryLines]) -> None:
+        seq = row[0]
         self.conn.execute(
             "INSERT INTO batches(seq, batch_id, period, created_at, payload, debit, credit) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (seq, payload["batch_id"], payload["period"], payload["created_at"],
-             json.dumps(payload, separators=(",", ":")), debit, debit))
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
         lines = [r[0] for e in group for r in e.lines]
         updated = 0
         # the table under the journal_lines view (an update through a view's trigger
