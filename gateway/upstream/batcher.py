@@ -4,8 +4,8 @@ Unbatched journal lines (`batch_seq IS NULL`) are grouped, in line order, into b
 (see docs/architecture.md): a batch holds whole entries only, never mixes accounting periods, and is
 closed by size (`max_lines` source lines) or by age (`max_seconds` since the batcher
 first saw its oldest line, on a monotonic clock — the host wall clock may step back and
-changes nothing here). The batch row and the `batch_seq` of its lines are written in one
-transaction, so a crash leaves either both or neither.
+changes nothing here). The batch rows a round writes and the `batch_seq` of their lines
+are written in one transaction, so a crash leaves either all or none.
 
 An entry whose lines do not balance (a bug upstream of us) is held out of every batch
 and reported once as an exception `unbalanced_entry`; the batches around it go on.
@@ -49,6 +49,10 @@ class EntryLines:
 
 
 _LINE_COLUMNS = "line, entry, event_id, debit, credit, account, work_center, work_order, item, memo, period"
+# The same columns from the table under the journal_lines view, the named ones as ids into
+# `names` (turned into text through the batcher's cache of names: a name's id never changes).
+_ID_COLUMNS = ("line, entry, event_id, debit, credit, account, work_center, work_order, item, memo,"
+               " period FROM journal_line_ids")
 
 
 def _utc_now() -> str:
@@ -147,8 +151,12 @@ class Batcher:
         self.clock = clock
         self.wall = wall
         self.read_limit = read_limit or max(20 * max_lines, 10_000)
-        # line number -> monotonic time the batcher first saw it (only lines still unbatched)
+        # entry -> monotonic time the batcher first saw its lines (only entries still
+        # unbatched; an entry's lines are committed together, so they are seen together)
         self._first_seen: dict[int, float] = {}
+        self._names: dict[int | None, str | None] = {None: None}   # names(id) -> text
+        self._names_read = 0   # the highest id in _names
+        self.backlog = False   # the last round read `read_limit` lines: more are waiting
         self._held: set[int] = self._load_held()
 
     @property
@@ -165,24 +173,23 @@ class Batcher:
         """Write every batch that is due now (or all pending lines if `force`); return their seqs."""
         entries = self._unbatched_entries()
         now = self.clock()
+        first_seen = self._first_seen
         for e in entries:
-            for r in e.lines:
-                self._first_seen.setdefault(r[0], now)
-        written: list[int] = []
+            first_seen.setdefault(e.entry, now)
+        due_groups: list[list[EntryLines]] = []
         for group, closed in self._groups(entries):
             n_lines = sum(len(e.lines) for e in group)
-            oldest = min(self._first_seen[r[0]] for e in group for r in e.lines)
+            oldest = min(first_seen[e.entry] for e in group)
             due = closed or force or n_lines >= self.max_lines or now - oldest >= self.max_seconds
             if not due:
                 break  # later groups are younger: nothing behind an open group is due either
-            written.append(self._write(group))
-        return written
+            due_groups.append(group)
+        return self._write(due_groups) if due_groups else []
 
     def _unbatched_entries(self) -> list[EntryLines]:
         """Whole unbatched entries in line order: the first `read_limit` lines' worth."""
-        rows = self.conn.execute(
-            f"SELECT {_LINE_COLUMNS} FROM journal_lines WHERE batch_seq IS NULL ORDER BY line LIMIT ?",
-            (self.read_limit,)).fetchall()
+        rows = self._rows("WHERE batch_seq IS NULL ORDER BY line LIMIT ?", self.read_limit)
+        self.backlog = len(rows) == self.read_limit
         entries: dict[int, EntryLines] = {}
         for row in rows:
             e = entries.get(row[1])
@@ -196,9 +203,8 @@ class Batcher:
             if len(entries) > 1:
                 del entries[last]
             else:
-                entries[last].lines = self.conn.execute(
-                    f"SELECT {_LINE_COLUMNS} FROM journal_lines WHERE batch_seq IS NULL AND entry = ? "
-                    "ORDER BY line", (last,)).fetchall()
+                entries[last].lines = self._rows(
+                    "WHERE batch_seq IS NULL AND entry = ? ORDER BY line", last)
         ready = []
         for e in entries.values():
             if e.entry in self._held:
@@ -208,6 +214,29 @@ class Batcher:
                 continue
             ready.append(e)
         return ready
+
+    def _rows(self, where: str, arg) -> list[tuple]:
+        """Rows of _LINE_COLUMNS, their names as text: read by id from journal_line_ids
+        (the view's five look-ups a line cost more than the rest of the batcher)."""
+        rows = self.conn.execute(f"SELECT {_ID_COLUMNS} {where}", (arg,)).fetchall()
+        for _ in range(2):
+            names = self._names
+            try:
+                return [(r[0], r[1], r[2], r[3], r[4], names[r[5]], names[r[6]], names[r[7]],
+                         names[r[8]], names[r[9]], r[10]) for r in rows]
+            except KeyError as exc:
+                missing = exc.args[0]
+                self._read_names()
+        raise RuntimeError(f"journal_line_ids: a line names id {missing!r}, which `names` "
+                           "does not hold")
+
+    def _read_names(self) -> None:
+        """The names added since the last read. A name is committed before the lines that
+        use it, its id is above every id before it, and it never changes."""
+        new = self.conn.execute("SELECT id, name FROM names WHERE id > ?",
+                                (self._names_read,)).fetchall()
+        self._names.update(new)
+        self._names_read = max((i for i, _ in new), default=self._names_read)
 
     def _hold(self, e: EntryLines) -> None:
         raw = json.dumps([dict(zip([c.strip() for c in _LINE_COLUMNS.split(",")], r)) for r in e.lines])
@@ -237,32 +266,67 @@ class Batcher:
         if group:
             yield group, False
 
-    def _write(self, group: list[EntryLines]) -> int:
-        line_ids = [r[0] for e in group for r in e.lines]
+    def _write(self, groups: list[list[EntryLines]]) -> list[int]:
+        """Each group as a batch, all in one transaction (one wait for the write lock and
+        one sync for the round, not one a batch); returns their seqs. The payloads are
+        built before the write lock is taken: the journal waits for none of that."""
+        first = self._next_seq()
+        rows = self._batch_rows(first, groups)
         with transaction(self.conn):
-            seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()[0]
+            if self._next_seq() != first:   # batches written meanwhile by another process
+                first = self._next_seq()
+                rows = self._batch_rows(first, groups)
+            for row, group in zip(rows, groups):
+                self._write_one(row, group)
+                failpoints.hit("batcher.before_commit")
+        for group in groups:
+            for e in group:
+                self._first_seen.pop(e.entry, None)
+        return [row[0] for row in rows]
+
+    def _next_seq(self) -> int:
+        return self.conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM batches").fetchone()[0]
+
+    def _batch_rows(self, first: int, groups: list[list[EntryLines]]) -> list[tuple]:
+        """The `batches` row of each group, numbered from `first`."""
+        rows = []
+        for seq, group in enumerate(groups, first):
             payload = build_payload(
                 gateway_id=self.gateway_id, seq=seq, period=group[0].period,
                 currency=self.currency, decimals=self.decimals, entries=group,
                 summarize=self.summarize, created_at=self.wall())
             debit = sum(r[3] for e in group for r in e.lines)
-            self.conn.execute(
-                "INSERT INTO batches(seq, batch_id, period, created_at, payload, debit, credit) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (seq, payload["batch_id"], payload["period"], payload["created_at"],
-                 json.dumps(payload, separators=(",", ":")), debit, debit))
-            updated = 0
-            # the table under the journal_lines view: an update through a view's
-            # trigger counts no rows
-            for i in range(0, len(line_ids), 500):   # stay under SQLite's variable limit
-                chunk = line_ids[i:i + 500]
-                updated += self.conn.execute(
-                    f"UPDATE journal_line_ids SET batch_seq = ? WHERE batch_seq IS NULL AND line IN "
-                    f"({','.join('?' * len(chunk))})", (seq, *chunk)).rowcount
-            if updated != len(line_ids):
-                # Someone else batched some of these lines meanwhile: write nothing.
-                raise RuntimeError(f"batch {seq}: {len(line_ids) - updated} lines were already batched")
-            failpoints.hit("batcher.before_commit")
-        for line in line_ids:
-            self._first_seen.pop(line, None)
-        return seq
+            rows.append((seq, payload["batch_id"], payload["period"], payload["created_at"],
+                         json.dumps(payload, separators=(",", ":")), debit, debit))
+        return rows
+
+    def _write_one(self, row: tuple, group: list[EntryLines]) -> None:
+        seq = row[0]
+        self.conn.execute(
+            "INSERT INTO batches(seq, batch_id, period, created_at, payload, debit, credit) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+        lines = [r[0] for e in group for r in e.lines]
+        updated = 0
+        # the table under the journal_lines view (an update through a view's trigger
+        # counts no rows), by runs of consecutive line numbers: the lines of a batch
+        # are one run unless a held entry or another period sits between them
+        for first, last in _runs(lines):
+            updated += self.conn.execute(
+                "UPDATE journal_line_ids SET batch_seq = ? WHERE line BETWEEN ? AND ? "
+                "AND batch_seq IS NULL", (seq, first, last)).rowcount
+        if updated != len(lines):
+            # Someone else batched some of these lines meanwhile: write nothing.
+            raise RuntimeError(f"batch {seq}: {len(lines) - updated} lines were already batched")
+
+
+def _runs(lines: list[int]) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive numbers in ascending `lines`."""
+    runs: list[tuple[int, int]] = []
+    first = prev = lines[0]
+    for line in lines[1:]:
+        if line != prev + 1:
+            runs.append((first, prev))
+            first = line
+        prev = line
+    runs.append((first, prev))
+    return runs

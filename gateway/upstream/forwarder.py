@@ -1,7 +1,8 @@
 """`forward()`: journal lines become batches and leave for upstream until told to stop.
 
 Runs two loops in the gateway's asyncio process: the batcher (its SQLite work in a
-worker thread, on its own connection) and the durable outbox (short transactions on
+worker thread, on its own connection; a round every `poll_s`, or at once while a backlog
+is read `read_limit` lines at a time) and the durable outbox (short transactions on
 the loop, its own connection). The batcher wakes the outbox as soon as it wrote a batch.
 Nothing here holds state that is not on disk: kill the process anywhere and the next
 start carries on — unbatched lines are batched, pending batches are (re)sent in order.
@@ -109,8 +110,11 @@ async def forward(db_path: str, sink: UpstreamSink, cfg: ForwarderConfig, stop_e
                 written = []
             if written:
                 wake.set()
-                await asyncio.sleep(0)   # a backlog: go on batching, but let the loop breathe
-                continue
+                if batcher.backlog:
+                    await asyncio.sleep(0)   # go on batching, but let the loop breathe
+                    continue
+                # Under load a round every poll_s, each writing all that closed meanwhile
+                # in one transaction, rather than one round (and sync) per batch.
             if exit_when_drained and await off_loop(_drained, batch_conn, batcher):
                 done.set()
                 return

@@ -251,3 +251,11 @@ def test_consolidate_stage_reports_throughput_lag_and_the_goal(quick_run):
     assert _finite_positive(c["lines_per_s"]) and _finite_positive(c["batches_per_s"])
     assert 0 < c["lag_p50_ms"] <= c["lag_p99_ms"]
     assert c["goal_lines_per_s"] == 200_000 and c["goal_met"] == (c["lines_per_s"] >= 200_000)
+
+
+def test_the_batcher_measure_batches_every_line_of_its_journal():
+    from gateway.bench.batcher import measure
+
+    out = measure(200)                        # 1,200 lines: 3 batches of at most 500
+    assert (out["lines"], out["batches"], out["unbatched"]) == (1200, 3, 0)
+    assert out["lines_per_s"] > 0 and out["cpu_us_per_line"] > 0

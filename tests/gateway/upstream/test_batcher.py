@@ -158,6 +158,30 @@ def test_batch_row_and_line_marks_commit_together(conn):
     assert make(conn).run_once(force=True) == [1]
 
 
+def test_the_batches_of_one_round_commit_together(conn):
+    for cents in (100, 200, 300):
+        labor(conn, cents)
+    failpoints.arm("batcher.before_commit", "raise", 2)     # after batch 2 of the round
+    with pytest.raises(failpoints.FailpointError):
+        make(conn, max_lines=2).run_once(force=True)
+    assert conn.execute("SELECT COUNT(*) FROM batches").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM journal_lines WHERE batch_seq IS NULL").fetchone()[0] == 6
+    failpoints.disarm()
+    assert make(conn, max_lines=2).run_once(force=True) == [1, 2, 3]
+
+
+def test_names_first_written_after_a_round_are_read_with_their_lines(conn):
+    b = make(conn, summarize=False)
+    labor(conn, 100)
+    assert b.run_once(force=True) == [1]
+    post(conn, [("1400", 50, 0, "WC-NEW", "WO-NEW", "FG-NEW", "new memo"), ("5100", 0, 50, "WC-ASSY")])
+    assert b.run_once(force=True) == [2]
+    first = batches(conn)[1]["lines"][0]
+    assert (first["work_center"], first["work_order"], first["item"], first["memo"]) == \
+        ("WC-NEW", "WO-NEW", "FG-NEW", "new memo")
+    assert batches(conn)[1]["lines"][1]["work_order"] is None
+
+
 def test_bad_limits_are_named(conn):
     with pytest.raises(ValueError, match="max_lines must be >= 1 \\(got 0\\)"):
         make(conn, max_lines=0)
