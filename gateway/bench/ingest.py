@@ -586,8 +586,11 @@ def _wait_active(db: pathlib.Path, lines: int, gw: subprocess.Popen, timeout: fl
             if conn.execute("SELECT count(*) FROM active_orders").fetchone()[0] >= lines:
                 return
         time.sleep(0.05)
+    if gw.poll() is not None:
+        raise RuntimeError(f"the bench's gateway exited ({gw.returncode}) before the {lines}"
+                           " work orders the device readings book to became active")
     raise RuntimeError(f"the {lines} work orders the device readings book to did not "
-                       "become active in the journal")
+                       f"become active in the journal within {timeout:.0f} s")
 
 
 def _journaled(db: pathlib.Path, prefix: str) -> int:
