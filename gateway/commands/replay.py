@@ -128,18 +128,27 @@ class Replayed:
                 "identical": not diff, "differences": diff}
 
 
-# A chunk of stored lines past a line, in line order: the integer columns joined into
-# one text (NULL dimensions as 0) and the two text columns as JSON arrays.
+# A chunk of stored lines past a line, in line order: each integer column joined into
+# one text (NULL dimensions as 0), the two text columns as JSON arrays; the seqs of
+# their entries apart (a join per line costs more than reading the entries' rows).
 _INTS = ("l.line", "e.event_seq", "l.account", "l.debit", "l.credit", "l.work_order", "l.item",
          "l.work_center", "l.memo")
 _STORED_SQL = (
-    "SELECT group_concat(" + " || ',' || ".join(f"c{k}" for k in range(len(_INTS)))
-    + "), json_group_array(event_id), json_group_array(period) FROM (SELECT "
-    + ", ".join(f"coalesce({c}, 0) AS c{k}" for k, c in enumerate(_INTS))
-    + ", l.event_id AS event_id, l.period AS period FROM journal_line_ids l JOIN entries e"
-    " ON e.entry = l.entry WHERE l.line > ? ORDER BY l.line LIMIT ?)")
+    "SELECT " + ", ".join(f"group_concat(c{k})" for k in range(len(_INTS)))
+    + ", json_group_array(event_id), json_group_array(period) FROM (SELECT "
+    + ", ".join(f"coalesce({c}, 0) AS c{k}" for k, c in enumerate(_INTS)).replace(
+        "e.event_seq", "l.entry")
+    + ", l.event_id AS event_id, l.period AS period FROM journal_line_ids l"
+    " WHERE l.line > ? ORDER BY l.line LIMIT ?)")
+_ENTRIES_SQL = ("SELECT group_concat(entry), group_concat(event_seq) FROM (SELECT entry,"
+                " event_seq FROM entries WHERE entry BETWEEN ? AND ? ORDER BY entry)")
 _ROWS_SQL = (f"SELECT {', '.join(_INTS)}, l.event_id, l.period FROM journal_line_ids l"
              " JOIN entries e ON e.entry = l.entry WHERE l.line > ? ORDER BY l.line LIMIT ?")
+
+
+def _ints(text: str | None) -> np.ndarray:
+    return (np.fromstring(text, np.int64, sep=",") if text is not None  # noqa: NPY201
+            else np.zeros(0, np.int64))
 
 
 class _Stored:
@@ -156,33 +165,50 @@ class _Stored:
         many there are)."""
         parts, limit = [], max(expect + 256, 4096)
         while True:
-            ints, eids, periods = self._read(limit)
+            ints, eids, periods, last, read = self._read(limit)
             cut = int(np.argmax(ints[:, 1] > seq)) if (ints[:, 1] > seq).any() else len(ints)
             parts.append((ints[:cut], eids[:cut], periods[:cut]))
-            if cut:
-                self.line = int(ints[cut - 1, 0])
-            if cut < len(ints) or len(ints) < limit:
+            if cut < len(ints):
+                self.line = int(ints[cut, 0]) - 1
+                break
+            self.line = last
+            if read < limit:
                 break
         if len(parts) == 1:
             return parts[0]
         return (np.concatenate([p[0] for p in parts]), [e for p in parts for e in p[1]],
                 [q for p in parts for q in p[2]])
 
-    def _read(self, limit: int) -> tuple[np.ndarray, list, list]:
-        text, eids, periods = self.conn.execute(_STORED_SQL, (self.line, limit)).fetchone()
+    def _read(self, limit: int) -> tuple[np.ndarray, list, list, int, int]:
+        """Up to `limit` lines past self.line: their columns, and the last line and the
+        number of lines read (lines of no entry are read and left out)."""
+        *texts, eids, periods = self.conn.execute(_STORED_SQL, (self.line, limit)).fetchone()
         eids, periods = msgspec.json.decode(eids), msgspec.json.decode(periods)
-        ints = (np.fromstring(text, np.int64, sep=",") if text is not None  # noqa: NPY201
-                else np.zeros(0, np.int64))
-        if len(ints) == len(_INTS) * len(eids):
-            ints = ints.reshape(-1, len(_INTS))
-            if (np.diff(ints[:, 0]) > 0).all():
-                return ints, eids, periods
+        cols = [_ints(t) for t in texts]
+        if all(len(c) == len(eids) for c in cols) and (np.diff(cols[0]) > 0).all():
+            ints = np.stack(cols, axis=1)
+            if not len(ints):
+                return ints, eids, periods, self.line, 0
+            last, read = int(ints[-1, 0]), len(ints)
+            entry, seq = (_ints(t) for t in self.conn.execute(
+                _ENTRIES_SQL, (int(ints[:, 1].min()), int(ints[:, 1].max()))).fetchone())
+            if len(entry) == len(seq) and (np.diff(entry) > 0).all():
+                at = np.minimum(np.searchsorted(entry, ints[:, 1]), max(len(entry) - 1, 0))
+                found = entry[at] == ints[:, 1] if len(entry) else np.zeros(len(ints), bool)
+                ints[:, 1] = seq[at] if len(seq) else 0
+                if not found.all():  # a line of no entry: not a line of any event
+                    keep = found.tolist()
+                    ints = ints[found]
+                    eids = [e for e, k in zip(eids, keep) if k]
+                    periods = [p for p, k in zip(periods, keep) if k]
+                return ints, eids, periods, last, read
         # not integers throughout (a value edited into text or a real), or group_concat
         # in another order: the same rows one by one, compared as they are
         rows = self.conn.execute(_ROWS_SQL, (self.line, limit)).fetchall()
         ints = np.empty((len(rows), len(_INTS)), object)
         ints[:] = [[0 if v is None else v for v in r[:len(_INTS)]] for r in rows] or ints
-        return ints, [r[-2] for r in rows], [r[-1] for r in rows]
+        last = rows[-1][0] if rows else self.line
+        return ints, [r[-2] for r in rows], [r[-1] for r in rows], last, len(rows)
 
 
 class _Ids:
