@@ -1,13 +1,17 @@
-"""`gateway replay -c FILE`: rebuild journal and projections from the events alone, into a
-scratch database, and report every difference from the live one (exit 1 if any).
+"""`gateway replay -c FILE`: value the stored events again, from the events alone, and report
+every difference from what the journal stores (exit 1 if any).
 
-The replay streams: stored events are read a chunk at a time, applied to the scratch
-journal in one transaction per chunk, and the journal lines that chunk produced are
-compared there and then with the live lines of the same events; the projections (stock,
-item costs, work orders, active orders: as large as the plant, not its history) are
-compared at the end. What stays in memory is the engine's state and one chunk, whatever
-the journal's length. Progress goes to a terminal; `--format json` gives the summary as
-one JSON object.
+The replay streams: stored events are read a chunk at a time and fed straight to a fresh
+engine (its batch path, each against the master data version in force at its seq); the
+journal lines the chunk posted, as the engine's id columns, are compared there and then
+with the stored lines of the same events read as integer columns of `names` ids
+(numpy: equal chunks build no row objects; a chunk that differs is compared row by row
+by text, to name each line). The projections (stock, item costs, work orders, active
+orders) and the alerts, which the alert book judges event by event as the live writer
+does, are written into a file of projections only (no events, no lines: `--keep` keeps
+it) and compared at the end: as large as the plant, not its history. What stays in
+memory is the engine's state and one chunk, whatever the journal's length. Progress
+goes to a terminal; `--format json` gives the summary as one JSON object.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ EXAMPLES = 5  # rows shown per side and table; the counts cover every row
 
 def add_arguments(p) -> None:
     add_config(p)
-    p.add_argument("--keep", metavar="PATH", help="keep the rebuilt database at PATH")
+    p.add_argument("--keep", metavar="PATH",
+                   help="keep the rebuilt projections and alerts at PATH")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--chunk", type=int, default=CHUNK,
                    help=f"events read, applied and compared at a time (default {CHUNK:,})")
