@@ -30,9 +30,9 @@ from costing.master import MasterData
 from costing.settlement import MISMATCH
 from costing.posted import Posted
 
-from gateway import failpoints, master_versions, schema
-from gateway.active_orders import SET, change_of
+from gateway import failpoints, master_versions, projections, schema
 from gateway.bounds import DEFAULT as DEFAULT_LIMITS
+from gateway.alerts.book import moved_per_event
 from gateway.bounds import MONEY_CEILING, Limits, check_event
 from gateway.events import (
     EVENT_TYPES,
@@ -46,6 +46,7 @@ from gateway.events import (
 from gateway import snapshots
 from gateway.replay import replay_versions
 from gateway.startup import StartupError
+from gateway.projections import MoneyOverflow
 from gateway.provenance import bind
 from gateway.release_check import ReleaseCheck, reason_of
 from gateway.spill import spill_files
@@ -134,10 +135,6 @@ def _check_ts(event: Event) -> None:
         parse_rfc3339(event.ts)
     except TimestampError as exc:
         raise EventError(str(exc), "ts") from None
-
-
-class MoneyOverflow(ValueError):
-    """A batch would carry an amount int64 money cannot hold safely."""
 
 
 # Failures an event's own data can cause while its batch is written: the batch is then
@@ -888,7 +885,7 @@ class Journal:
         block = posted.line_block()
         n_lines = counts.tolist()
         moves = posted.moves()
-        moved = self._moved(moves, keys) if book is not None else {}
+        moved = moved_per_event(moves, keys) if book is not None else {}
         line_end, line0 = posted.line_end, posted.line0
         ledger = engine.ledger if engine is not None else None
         for k, ((i, event, canon), n) in enumerate(zip(fresh, n_lines)):
@@ -919,7 +916,7 @@ class Journal:
                 alert_rows.append((stamp, "short_components", sub.source, eid,
                                    "work_order", self._short[i], None))
             if cls in _TRACKED:
-                self._track(seq, event)
+                projections.track(conn, seq, event, self._seq_marks)
             if cls is _RECEIPT and event.po is not None:
                 received[(event.po, event.item)] = eid
             if sub.retries is not None:
@@ -933,15 +930,9 @@ class Journal:
                            lambda l0=l0, l1=l1: ledger.lines(l0, l1))
             results[i] = Result("applied", eid, seq)
         line_rows = self._line_rows(block, counts, heads, fresh)
-        if block.shape[1]:
-            names = ledger.names
-            touched_items.update(names[k] for k in np.unique(block[2]).tolist())
-            touched_orders.update(names[k] for k in np.unique(block[3]).tolist())
-        touched_items.update(keys[r][0] for r in set(moves[1]))
-        touched_items.discard(None)
-        touched_items.discard("")
-        touched_orders.discard(None)
-        touched_orders.discard("")
+        if engine is not None:
+            touched_items, touched_orders = projections.touched(engine, touched_orders,
+                                                                block, moves[1])
         conn.executemany(
             "INSERT INTO events(seq, id, type, ts, source, payload, received_at, reading)"
             " VALUES (?,?,?,?,?,?,?,?)", event_rows)
@@ -975,9 +966,9 @@ class Journal:
         if book is not None:  # before the projections: it reads them as they stood
             book.flush()
         if touched_items:
-            self._project_items(touched_items)
+            projections.project_items(conn, engine, touched_items)
         if touched_orders:
-            self._project_orders(touched_orders)
+            projections.project_orders(conn, engine, touched_orders, self._seq_marks)
         failpoints.hit("journal.before_commit")
         failpoints.hit("journal.commit")
         conn.execute("COMMIT")
@@ -1071,18 +1062,6 @@ class Journal:
                                     " minor units (limit 2^62)")
             l0 += n
 
-    @staticmethod
-    def _moved(moves, keys) -> dict[int, dict[str, float]]:
-        """Per event: the available qty its stock moves moved, per item, in move order."""
-        out: dict[int, dict[str, float]] = {}
-        for k, r, q in zip(*moves):
-            item, _, status, _ = keys[r]
-            m = out.get(k)
-            if m is None:
-                m = out[k] = {}
-            m[item] = m.get(item, 0) + (q if status == "available" else 0)
-        return out
-
     def check_alert_timers(self, now: datetime | None = None) -> None:
         """The time-based alert rules (stalled orders), in a transaction of their own."""
         if self.alerts is None:
@@ -1127,20 +1106,6 @@ class Journal:
             " ON CONFLICT(device, node) DO UPDATE SET epoch=excluded.epoch,"
             " value=excluded.value", side.counters)
 
-    def _track(self, seq: int, event: Event) -> None:
-        """Which order runs on which line (gateway/active_orders.py has the rule)."""
-        change = change_of(event)
-        if change is None:
-            return
-        op, line, order = change
-        if op == SET:
-            self._set_active(line, order, seq)
-        else:
-            self.conn.execute("DELETE FROM active_orders WHERE work_order=?", (order,))
-        if event.type != "wo_start":  # a start is not the order's release
-            self._seq_marks.setdefault(order, {})[
-                "released_seq" if op == SET else "closed_seq"] = seq
-
     def _open_exception_exists(self, kind: str, event_id: str | None, raw: str) -> bool:
         return self.conn.execute(
             "SELECT 1 FROM exceptions WHERE status='open' AND kind=? AND event_id IS ?"
@@ -1179,12 +1144,6 @@ class Journal:
                 "INSERT INTO exceptions(created_at, kind, source, reason, raw, last_seen)"
                 " VALUES (?,?,?,?,?,?)", (stamp, "device_error", source, reason, raw, stamp))
 
-    def _set_active(self, line: str, work_order: str, seq: int) -> None:
-        self.conn.execute(
-            "INSERT INTO active_orders(line, work_order, since_seq) VALUES (?,?,?)"
-            " ON CONFLICT(line) DO UPDATE SET work_order=excluded.work_order,"
-            " since_seq=excluded.since_seq", (line, work_order, seq))
-
     def active_orders(self) -> list[tuple[str, str]]:
         """(line, work order) for every line running one, as committed."""
         return self.conn.execute("SELECT line, work_order FROM active_orders").fetchall()
@@ -1202,54 +1161,6 @@ class Journal:
             "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
             " VALUES (?,?,?,?,?,?,?)", (now_utc(), kind, source, event_id, field, reason, kept))
         return int(cur.lastrowid)
-
-    # -- projections -------------------------------------------------------------------
-
-    def _project_items(self, items: set[str]) -> None:
-        conn = self.conn
-        marks = ",".join("?" * len(items))
-        args = sorted(items)
-        conn.execute(f"DELETE FROM stock WHERE item IN ({marks})", args)
-        stock = [(r.item, r.location, r.status, r.lot or "", float(r.qty), int(r.value))
-                 for r in self.engine.stock_rows(items) if abs(r.qty) > 1e-9 or r.value != 0]
-        costs = [(c.item, c.method, float(c.qty), int(c.value), float(c.unit_cost))
-                 for c in self.engine.item_costs(items)]
-        for item, value in [(r[0], r[5]) for r in stock] + [(c[0], c[3]) for c in costs]:
-            if not -MONEY_CEILING < value < MONEY_CEILING:
-                raise MoneyOverflow(f"item {item!r}: a book value of {value} minor units is"
-                                    " beyond what the books can hold")
-        conn.executemany(
-            "INSERT INTO stock(item, location, status, lot, qty, value) VALUES (?,?,?,?,?,?)",
-            stock)
-        conn.executemany(
-            "INSERT INTO item_costs(item, method, qty, value, unit_cost) VALUES (?,?,?,?,?)"
-            " ON CONFLICT(item) DO UPDATE SET method=excluded.method, qty=excluded.qty,"
-            " value=excluded.value, unit_cost=excluded.unit_cost", costs)
-
-    def _project_orders(self, orders: set[str]) -> None:
-        marks = self._seq_marks
-        rows = []
-        for w in self.engine.work_orders(orders):
-            m = marks.pop(w.work_order, {})
-            rows.append((w.work_order, w.item, w.line, float(w.planned), w.status,
-                         float(w.good), float(w.scrap), int(w.wip), int(w.material_usage),
-                         int(w.material_price), int(w.labor_efficiency),
-                         int(w.overhead_efficiency), m.get("released_seq"),
-                         m.get("closed_seq")))
-        self.conn.executemany(
-            "INSERT INTO work_orders(work_order, item, line, planned, status, good, scrap, wip,"
-            " material_usage, material_price, labor_efficiency, overhead_efficiency,"
-            " released_seq, closed_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT(work_order) DO UPDATE SET item=excluded.item, line=excluded.line,"
-            " planned=excluded.planned, status=excluded.status, good=excluded.good,"
-            " scrap=excluded.scrap, wip=excluded.wip, material_usage=excluded.material_usage,"
-            " material_price=excluded.material_price,"
-            " labor_efficiency=excluded.labor_efficiency,"
-            " overhead_efficiency=excluded.overhead_efficiency,"
-            " released_seq=COALESCE(excluded.released_seq, work_orders.released_seq),"
-            " closed_seq=CASE WHEN excluded.status='closed'"
-            "   THEN COALESCE(excluded.closed_seq, work_orders.closed_seq) ELSE NULL END",
-            rows)
 
 
 def submit_all(journal: Journal, subs: Iterable[Submission], batch: int = 500) -> list[Result]:

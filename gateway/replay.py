@@ -5,38 +5,47 @@ Used by the journal's startup rebuild, `gateway replay` and the replay benchmark
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import msgspec
 import numpy as np
 
 from costing.engine import Engine
 from costing.outcome import Outcome
-from gateway.events import Event, decode_event
+from gateway.events import Event, EventError, decode_event
 
 stored_list = msgspec.json.Decoder(list[Event])  # a JSON array of stored payloads
 _CHUNK_SQL = ("SELECT group_concat(seq), '[' || group_concat(payload, ',') || ']'"
               " FROM (SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)")
 
 
-def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 10000,
-                  outcomes: bool = True, after: int = 0, until: int | None = None) -> Iterator[tuple[list[int], list[Outcome] | None]]:
-    """Feed every stored event to `engine` in seq order; yield (seqs, outcomes) per chunk.
+@contextlib.contextmanager
+def _no_gc():
+    """The cyclic GC off while a chunk is decoded and applied: its structs and what the
+    engine builds from them form no cycles, and the collections their allocations would
+    trigger (each scanning the young objects, now and then all of them) were ~4 % of a
+    1M-event replay; on again before control leaves here."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
-    Stored payloads are canonical JSON written by this module, so SQLite joins a chunk
-    of them into one JSON array and msgspec decodes it in one call: no row tuple and no
-    decoder call per event (this is most of what reading a journal back costs).
-    A chunk is one run of the engine's batch kernel; 10,000 events cost no more time
-    than 50,000 and hold a fifth of the memory (each chunk's text, structs and kernel
-    buffers live at once: ~130 MB more peak RSS at 50,000 on the benchmark's journal).
-    With `outcomes=False` the chunk goes through the engine's batch path
-    (`Engine.apply_many`), which builds no per-event objects, and None is yielded: the
-    state and the ledger are what `Engine.apply` would have left.
-    `after`: only events past that seq (an engine restored from a snapshot of it);
-    `until`: none past that seq.
-    """
+
+def stored_chunks(conn: sqlite3.Connection, *, chunk: int = 10000, after: int = 0,
+                  until: int | None = None, bad: Callable[[int, str, str], None] | None = None
+                  ) -> Iterator[tuple[int, list[int], list[Event]]]:
+    """The stored events past `after` (none past `until`), decoded a chunk at a time:
+    (the chunk's last seq, the seqs and the events). Stored payloads are canonical JSON
+    written by this module, so SQLite joins a chunk of them into one JSON array and
+    msgspec decodes it in one call: no row tuple and no decoder call per event (this is
+    most of what reading a journal back costs). A payload that does not decode raises
+    naming its row, or, given `bad`, is told to it (seq, event id, why) and left out."""
     last = after
     while True:
         if until is not None:
@@ -55,28 +64,57 @@ def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 1000
                                 " LIMIT ?", (last, chunk)).fetchall()
             seqs = [r[0] for r in rows]
             array = "[" + ",".join([r[1] for r in rows]) + "]"
-        # the cyclic GC is off while a chunk is decoded and applied: its structs and
-        # what the engine builds from them form no cycles, and the collections their
-        # allocations would trigger (each scanning the young objects, now and then all
-        # of them) were ~4 % of a 1M-event replay; on again before control leaves here
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        top = seqs[-1]
+        with _no_gc():
             try:
                 events = stored_list.decode(array)
             except msgspec.ValidationError:
-                rows = conn.execute("SELECT payload FROM events WHERE seq > ? ORDER BY seq"
-                                    " LIMIT ?", (last, chunk)).fetchall()
-                events = [decode_event(r[0]) for r in rows]  # raises naming the bad row
-            last = seqs[-1]
+                events = _one_by_one(conn, last, chunk, seqs, bad)
+        del array
+        yield top, seqs, events
+        last = top
+
+
+def _one_by_one(conn, last: int, chunk: int, seqs: list[int], bad) -> list[Event]:
+    """A chunk that does not decode as a whole, row by row; `seqs` left with the rows
+    that do."""
+    events: list[Event] = []
+    seqs.clear()
+    for seq, event_id, payload in conn.execute(
+            "SELECT seq, id, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (last, chunk)).fetchall():
+        if bad is None:
+            events.append(decode_event(payload))  # raises naming the bad row
+        else:
+            try:
+                events.append(decode_event(payload))
+            except EventError as exc:
+                bad(seq, event_id, str(exc))
+                continue
+        seqs.append(seq)
+    return events
+
+
+def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 10000,
+                  outcomes: bool = True, after: int = 0, until: int | None = None) -> Iterator[tuple[list[int], list[Outcome] | None]]:
+    """Feed every stored event to `engine` in seq order; yield (seqs, outcomes) per chunk.
+
+    A chunk (stored_chunks) is one run of the engine's batch kernel; 10,000 events cost
+    no more time than 50,000 and hold a fifth of the memory (each chunk's text, structs
+    and kernel buffers live at once: ~130 MB more peak RSS at 50,000 on the benchmark's
+    journal). With `outcomes=False` the chunk goes through the engine's batch path
+    (`Engine.apply_many`), which builds no per-event objects, and None is yielded: the
+    state and the ledger are what `Engine.apply` would have left.
+    `after`: only events past that seq (an engine restored from a snapshot of it);
+    `until`: none past that seq.
+    """
+    for _, seqs, events in stored_chunks(conn, chunk=chunk, after=after, until=until):
+        with _no_gc():
             if outcomes:
                 result = engine.apply(events)
             else:
                 result = engine.apply_many(events, outcomes=False)
-        finally:
-            if was_enabled:
-                gc.enable()
-        del events, array
+        del events
         yield seqs, result
 
 

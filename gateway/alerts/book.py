@@ -93,6 +93,20 @@ def _put_order(c: _Cache, wo: str, order: _Order | None) -> None:
         c.by_item.setdefault(order.item, {})[wo] = order
 
 
+def moved_per_event(moves, keys) -> dict[int, dict[str, float]]:
+    """What `AlertBook.judge` takes as `moved`, per event of a batch, from the batch's
+    stock moves as columns (event, stock row, qty; Posted.moves) and the engine's stock
+    row keys: the available qty moved, per item, in move order."""
+    out: dict[int, dict[str, float]] = {}
+    for k, r, q in zip(*moves):
+        item, _, status, _ = keys[r]
+        m = out.get(k)
+        if m is None:
+            m = out[k] = {}
+        m[item] = m.get(item, 0) + (q if status == "available" else 0)
+    return out
+
+
 def epoch(ts: str) -> float:
     return parse_rfc3339(ts).timestamp()
 

@@ -1,35 +1,35 @@
-"""`gateway replay -c FILE`: rebuild journal and projections from the events alone, into a
-scratch database, and report every difference from the live one (exit 1 if any).
+"""`gateway replay -c FILE`: value the stored events again, from the events alone, and report
+every difference from what the journal stores (exit 1 if any).
 
-The replay streams: stored events are read a chunk at a time, applied to the scratch
-journal in one transaction per chunk, and the journal lines that chunk produced are
-compared there and then with the live lines of the same events; the projections (stock,
-item costs, work orders, active orders: as large as the plant, not its history) are
-compared at the end. What stays in memory is the engine's state and one chunk, whatever
-the journal's length. Progress goes to a terminal; `--format json` gives the summary as
-one JSON object.
+The replay streams: stored events are read a chunk at a time and fed straight to a fresh
+engine (its batch path, each against the master data version in force at its seq); the
+journal lines the chunk posted, as the engine's id columns, are compared there and then
+with the stored lines of the same events read as integer columns of `names` ids
+(numpy: equal chunks build no row objects; a chunk that differs is compared row by row
+by text, to name each line). The projections (stock, item costs, work orders, active
+orders) and the alerts, which the alert book judges event by event as the live writer
+does, are written into a file of projections only (no events, no lines: `--keep` keeps
+it) and compared at the end: as large as the plant, not its history. What stays in
+memory is the engine's state and one chunk, whatever the journal's length. Progress
+goes to a terminal; `--format json` gives the summary as one JSON object.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from operator import itemgetter
 
 import msgspec
+import numpy as np
 
 from gateway.commands._common import add_config, load_plant, open_readonly
 from gateway.commands.progress import Progress
-from gateway.journal import Journal, Submission, connect
-from gateway.replay import stored_list as _stored_list
+from gateway.journal import connect
 
-LINE_COLUMNS = ("event_id, period, account, debit, credit, work_order, item, work_center,"
-                " memo")
 # What must come out identical beside the lines, and the order that makes rows comparable.
 PROJECTIONS = {
     "stock": "SELECT item, location, status, lot, round(qty, 9), value FROM stock"
@@ -54,7 +54,8 @@ EXAMPLES = 5  # rows shown per side and table; the counts cover every row
 
 def add_arguments(p) -> None:
     add_config(p)
-    p.add_argument("--keep", metavar="PATH", help="keep the rebuilt database at PATH")
+    p.add_argument("--keep", metavar="PATH",
+                   help="keep the rebuilt projections and alerts at PATH")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--chunk", type=int, default=CHUNK,
                    help=f"events read, applied and compared at a time (default {CHUNK:,})")
@@ -132,138 +133,277 @@ class Replayed:
                 "identical": not diff, "differences": diff}
 
 
-class _Lines:
-    """Live journal lines in line order, handed out by the seq of their event; named
-    columns as their ids into `names` (gateway.schema), as stored."""
+# A chunk of stored lines past a line, in line order: each integer column joined into
+# one text (NULL dimensions as 0), the two text columns as JSON arrays; the seqs of
+# their entries apart (a join per line costs more than reading the entries' rows).
+_INTS = ("l.line", "e.event_seq", "l.account", "l.debit", "l.credit", "l.work_order", "l.item",
+         "l.work_center", "l.memo")
+_STORED_SQL = (
+    "SELECT " + ", ".join(f"group_concat(c{k})" for k in range(len(_INTS)))
+    + ", json_group_array(event_id), json_group_array(period) FROM (SELECT "
+    + ", ".join(f"coalesce({c}, 0) AS c{k}" for k, c in enumerate(_INTS)).replace(
+        "e.event_seq", "l.entry")
+    + ", l.event_id AS event_id, l.period AS period FROM journal_line_ids l"
+    " WHERE l.line > ? ORDER BY l.line LIMIT ?)")
+_ENTRIES_SQL = ("SELECT group_concat(entry), group_concat(event_seq) FROM (SELECT entry,"
+                " event_seq FROM entries WHERE entry BETWEEN ? AND ? ORDER BY entry)")
+_ROWS_SQL = (f"SELECT {', '.join(_INTS)}, l.event_id, l.period FROM journal_line_ids l"
+             " JOIN entries e ON e.entry = l.entry WHERE l.line > ? ORDER BY l.line LIMIT ?")
+
+
+def _ints(text: str | None) -> np.ndarray:
+    return (np.fromstring(text, np.int64, sep=",") if text is not None  # noqa: NPY201
+            else np.zeros(0, np.int64))
+
+
+class _Stored:
+    """The live journal lines in line order, handed out by the seq of their event: the
+    integer columns as a (lines, 9) array (line, seq, account, debit, credit, work order,
+    item, work center, memo; the named ones as their ids into `names`), the event ids
+    and periods as lists."""
 
     def __init__(self, conn):
-        self.cur = conn.execute(
-            f"SELECT e.event_seq, {', '.join('l.' + c for c in LINE_COLUMNS.split(', '))}"
-            " FROM journal_line_ids l JOIN entries e ON e.entry = l.entry ORDER BY l.line")
-        self.buf: list[tuple] = []
-        self.pos = 0
+        self.conn, self.line = conn, 0
 
-    def through(self, seq: int) -> list[tuple]:
-        """The lines of every event up to `seq` not handed out yet (without the seq)."""
-        out: list[tuple] = []
+    def through(self, seq: int, expect: int) -> tuple[np.ndarray, list, list]:
+        """The lines of every event up to `seq` not handed out yet (`expect`: about how
+        many there are)."""
+        parts, limit = [], max(expect + 256, 4096)
         while True:
-            if self.pos == len(self.buf):
-                self.buf, self.pos = self.cur.fetchmany(20000), 0
-                if not self.buf:
-                    return out
-            end = bisect.bisect_right(self.buf, seq, lo=self.pos, key=itemgetter(0))
-            out += [r[1:] for r in self.buf[self.pos:end]]
-            self.pos = end
-            if end < len(self.buf):
-                return out
+            ints, eids, periods, last, read = self._read(limit)
+            cut = int(np.argmax(ints[:, 1] > seq)) if (ints[:, 1] > seq).any() else len(ints)
+            parts.append((ints[:cut], eids[:cut], periods[:cut]))
+            if cut < len(ints):
+                self.line = int(ints[cut, 0]) - 1
+                break
+            self.line = last
+            if read < limit:
+                break
+        if len(parts) == 1:
+            return parts[0]
+        return (np.concatenate([p[0] for p in parts]), [e for p in parts for e in p[1]],
+                [q for p in parts for q in p[2]])
+
+    def _read(self, limit: int) -> tuple[np.ndarray, list, list, int, int]:
+        """Up to `limit` lines past self.line: their columns, and the last line and the
+        number of lines read (lines of no entry are read and left out)."""
+        *texts, eids, periods = self.conn.execute(_STORED_SQL, (self.line, limit)).fetchone()
+        eids, periods = msgspec.json.decode(eids), msgspec.json.decode(periods)
+        cols = [_ints(t) for t in texts]
+        if all(len(c) == len(eids) for c in cols) and (np.diff(cols[0]) > 0).all():
+            ints = np.stack(cols, axis=1)
+            if not len(ints):
+                return ints, eids, periods, self.line, 0
+            last, read = int(ints[-1, 0]), len(ints)
+            entry, seq = (_ints(t) for t in self.conn.execute(
+                _ENTRIES_SQL, (int(ints[:, 1].min()), int(ints[:, 1].max()))).fetchone())
+            if len(entry) == len(seq) and (np.diff(entry) > 0).all():
+                at = np.minimum(np.searchsorted(entry, ints[:, 1]), max(len(entry) - 1, 0))
+                found = entry[at] == ints[:, 1] if len(entry) else np.zeros(len(ints), bool)
+                ints[:, 1] = seq[at] if len(seq) else 0
+                if not found.all():  # a line of no entry: not a line of any event
+                    keep = found.tolist()
+                    ints = ints[found]
+                    eids = [e for e, k in zip(eids, keep) if k]
+                    periods = [p for p, k in zip(periods, keep) if k]
+                return ints, eids, periods, last, read
+        # not integers throughout (a value edited into text or a real), or group_concat
+        # in another order: the same rows one by one, compared as they are
+        rows = self.conn.execute(_ROWS_SQL, (self.line, limit)).fetchall()
+        ints = np.empty((len(rows), len(_INTS)), object)
+        ints[:] = [[0 if v is None else v for v in r[:len(_INTS)]] for r in rows] or ints
+        last = rows[-1][0] if rows else self.line
+        return ints, [r[-2] for r in rows], [r[-1] for r in rows], last, len(rows)
 
 
-_NAMED = (2, 5, 6, 7, 8)  # account, work order, item, work center, memo in a line row
+class _Ids:
+    """The live journal's `names` ids of the engine's accounts and names (-1: a text
+    the live journal has no id for), and the texts of both sides' ids."""
+
+    def __init__(self, live):
+        self.text = dict(live.execute("SELECT id, name FROM names"))
+        self.text[0] = None  # no dimension
+        self.id = {name: i for i, name in self.text.items() if name is not None}
+        self.ledger, self.accounts, self.names = None, np.zeros(0, np.int64), np.zeros(1, np.int64)
+
+    def of(self, ledger) -> tuple[np.ndarray, np.ndarray]:
+        if ledger is not self.ledger or len(self.accounts) != len(ledger.codes):
+            self.ledger = ledger
+            self.accounts = np.array([self.id.get(c, -1) for c in ledger.codes], np.int64)
+            self.names = np.zeros(1, np.int64)
+        if len(self.names) < len(ledger.names):
+            new = [self.id.get(t, -1) for t in ledger.names[len(self.names):]]
+            self.names = np.concatenate([self.names, np.array(new, np.int64)])
+        return self.accounts, self.names
 
 
-class _Names:
-    """Lines of the two journals compared by their ids while the rebuilt journal numbers
-    each name as the live one does (the same events in the same order name things in
-    the same order); from the first name numbered otherwise on, by their text."""
-
-    def __init__(self, live, scratch):
-        self.live = dict(live.execute("SELECT id, name FROM names"))
-        self.scratch, self.conn, self.by_id = {}, scratch, True
-
-    def compared(self, a: list[tuple], b: list[tuple]) -> tuple[list[tuple], list[tuple]]:
-        """The live rows `a` and rebuilt rows `b` in a form that is equal when they are."""
-        top = max(self.scratch, default=0)
-        new = self.conn.execute("SELECT id, name FROM names WHERE id > ?", (top,)).fetchall()
-        self.scratch.update(new)
-        if self.by_id and all(self.live.get(i) == name for i, name in new) and a == b:
-            return a, b
-        self.by_id = False
-        return _text(a, self.live), _text(b, self.scratch)
+def _stored_rows(ints, eids, periods, text) -> list[tuple]:
+    """Stored lines as compared rows: (event id, period, account, debit, credit, work
+    order, item, work center, memo), names as their text."""
+    return [(e, p, text.get(a), d, c, text.get(w), text.get(i), text.get(wc), text.get(m))
+            for (_, _, a, d, c, w, i, wc, m), e, p in zip(ints.tolist(), eids, periods)]
 
 
-def _text(rows: list[tuple], names: dict[int, str]) -> list[tuple]:
-    out = []
-    for r in rows:
-        r = list(r)
-        for k in _NAMED:
-            r[k] = names.get(r[k])
-        out.append(tuple(r))
-    return out
+def _rebuilt_rows(block, eids, periods, ledger) -> list[tuple]:
+    codes, names = ledger.codes, ledger.names
+    return [(e, p, codes[a], max(x, 0), max(-x, 0), names[w], names[i], names[wc], names[m])
+            for (a, x, i, w, wc, m), e, p in zip(block.T.tolist(), eids, periods)]
 
 
-def _submissions(rows: list[tuple], max_bytes: int) -> list[Submission]:
-    """The stored events of a chunk as submissions, decoded in one msgspec call (a stored
-    payload is canonical: it is its own canonical bytes); a chunk that does not decode
-    as a whole, or a payload over the size limit, goes as text, so the journal names
-    what is wrong with it."""
-    try:
-        events = _stored_list.decode("[" + ",".join([r[2] for r in rows]) + "]")
-    except msgspec.DecodeError:
-        return [Submission(p, source=s, reading=r) for _, _, p, s, r in rows]
-    return [Submission(p, source=s, reading=r, event=e, canon=p.encode())
-            if len(p) <= max_bytes else Submission(p, source=s, reading=r)
-            for (_, _, p, s, r), e in zip(rows, events)]
+_TRACKED = ("wo_release", "wo_start", "wo_close")
 
 
 def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
            progress: Progress | None = None, alerts=None) -> Replayed:
-    """Replay every stored event, in sequence order, into a fresh journal at target,
-    comparing as it goes; `alerts` (an AlertsSection) judges them as the live gateway did."""
+    """Replay every stored event, in sequence order, through a fresh engine, comparing
+    as it goes: each chunk's journal lines with the stored ones, and at the end the
+    projections, which are written into a file of projections only at `target`
+    (no events, no lines). `alerts` (an AlertsSection) judges the events as the live
+    gateway did, into that file."""
+    from costing.engine import Engine
+    from gateway import projections, schema
     from gateway.alerts import AlertBook
     from gateway.master_versions import Masters
+    from gateway.replay import stored_chunks
+    from gateway.spill import spill_files
+
     live = connect(live_db, readonly=True)
     live.execute("BEGIN")  # one snapshot of the live journal for the whole comparison
     # each event valued against the master data it was committed with (none recorded:
     # a journal of an older schema, valued against `master`)
     masters = Masters(live)
     starts = [v.from_seq for v in masters.versions[1:]]
-    # stored events were judged when they came in: a held PO line was confirmed by then
-    scratch = Journal(target, masters.first() if masters.versions else master,
-                      synchronous="NORMAL", rebuild=False, unknown_po="accept",
-                      alerts=None if alerts is None else AlertBook(alerts, master))
+    rebuilt = connect(target, "NORMAL")
+    rebuilt.execute("PRAGMA synchronous=OFF")
+    schema.create(rebuilt)
+    spill = tempfile.TemporaryDirectory(prefix="gateway-replay-")
     out = Replayed(tables=[TableDiff("journal_lines")])
-    lines, live_lines = out.tables[0], _Lines(live)
-    names = _Names(live, scratch.conn)
+    lines, stored = out.tables[0], _Stored(live)
+    ids = _Ids(live)
+
+    def bad(seq: int, event_id: str, why: str) -> None:
+        out.events += 1
+        out.not_applied += 1
+        if len(out.unapplied) < EXAMPLES:
+            out.unapplied.append(f"seq {seq} ({event_id}): rejected: {why}")
+
     t0 = time.perf_counter()
-    last_seq = last_line = 0
+    last_seq = 0
     try:
+        engine = Engine(masters.first() if masters.versions else master, 1 << 16,
+                        spill_files(spill.name))
+        book = None if alerts is None else AlertBook(alerts, engine.master)
         current = masters.at(1)
         while True:
             version = masters.at(last_seq + 1)
             if version is not None and version != current:
-                scratch.use_master(masters.get(version))
+                engine = masters.switch(engine, version)
+                if book is not None:
+                    book.use_master(engine.master)
                 current = version
             limit = min([chunk] + [f - last_seq - 1 for f in starts if f > last_seq + 1])
-            rows = live.execute("SELECT seq, id, payload, source, reading FROM events"
-                                " WHERE seq > ? ORDER BY seq LIMIT ?",
-                                (last_seq, limit)).fetchall()
-            if not rows:
+            before = out.events
+            got = next(stored_chunks(live, chunk=limit, after=last_seq, bad=bad), None)
+            if got is None:
                 break
-            last_seq = rows[-1][0]
-            results = scratch.submit(_submissions(rows, scratch.limits.max_payload_bytes))
-            for (seq, eid, *_), res in zip(rows, results):
-                if res.status != "applied":
-                    out.not_applied += 1
-                    if len(out.unapplied) < EXAMPLES:
-                        out.unapplied.append(f"seq {seq} ({eid}): {res.status}: {res.reason}")
-            new = scratch.conn.execute(f"SELECT line, {LINE_COLUMNS} FROM journal_line_ids"
-                                       " WHERE line > ? ORDER BY line", (last_line,)).fetchall()
-            if new:
-                last_line = new[-1][0]
-            lines.add(*names.compared(live_lines.through(last_seq), [r[1:] for r in new]))
-            out.events += len(rows)
+            last_seq, seqs, events = got
+            _chunk(live, rebuilt, engine, book, seqs, events, out, lines, stored, ids,
+                   last_seq, projections)
             if progress is not None:
-                progress.advance(len(rows))
-        lines.add(*names.compared(live_lines.through(2 ** 62), []))  # of no stored event
+                progress.advance(out.events - before)
+        ints, eids, periods = stored.through(2 ** 62, 0)  # lines of no stored event
+        lines.add(_stored_rows(ints, eids, periods, ids.text), [])
         out.seconds = time.perf_counter() - t0
         for name, query in PROJECTIONS.items():
             t = TableDiff(name)
-            t.add(live.execute(query).fetchall(), scratch.conn.execute(query).fetchall())
+            t.add(live.execute(query).fetchall(), rebuilt.execute(query).fetchall())
             out.tables.append(t)
     finally:
-        scratch.close()
+        rebuilt.close()
         live.close()
+        spill.cleanup()
     return out
+
+
+def _chunk(live, rebuilt, engine, book, seqs, events, out, lines, stored, ids, last_seq,
+           projections) -> None:
+    """One chunk of stored events through the engine: not applied counted, their lines
+    compared with the stored ones, their projections (and alerts) written to `rebuilt`."""
+    from gateway.alerts.book import moved_per_event
+    from gateway.replay import _no_gc
+
+    out.events += len(events)
+    with _no_gc():
+        posted = engine.post_many(events)
+    ok = [k for k in range(len(events)) if posted.refusal(k) is None]
+    if len(ok) < len(events):
+        for k in range(len(events)):
+            refusal = posted.refusal(k)
+            if refusal is not None:
+                out.not_applied += 1
+                if len(out.unapplied) < EXAMPLES:
+                    out.unapplied.append(f"seq {seqs[k]} ({events[k].id}): rejected:"
+                                         f" {refusal.reason}")
+    counts, block = posted.line_counts(), posted.line_block()
+    # the lines, compared as integer columns of the live journal's ids
+    accounts, names = ids.of(engine.ledger)
+    amount = block[1]
+    mine = np.stack([np.repeat(np.array(seqs, np.int64), counts), accounts[block[0]],
+                     np.maximum(amount, 0), np.maximum(-amount, 0), names[block[3]],
+                     names[block[2]], names[block[4]], names[block[5]]], axis=1)
+    posting = np.flatnonzero(counts)
+    per = counts[posting]
+    heads = [events[k] for k in posting.tolist()]
+    eids = np.repeat(np.array([e.id for e in heads], object), per).tolist()
+    periods = np.repeat(np.array([e.ts[:7] for e in heads], object), per).tolist()
+    s_ints, s_eids, s_periods = stored.through(last_seq, len(mine))
+    if (len(s_ints) == len(mine) and (s_ints[:, 1:] == mine).all() and s_eids == eids
+            and s_periods == periods):
+        lines.live += len(mine)
+        lines.rebuilt += len(mine)
+    else:
+        lines.add(_stored_rows(s_ints, s_eids, s_periods, ids.text),
+                  _rebuilt_rows(block, eids, periods, engine.ledger))
+    # the projections, and the alerts judged as the live journal's writer judges them
+    moves = posted.moves()
+    marks: dict[str, dict[str, int]] = {}
+    orders: set[str] = set()
+    rebuilt.execute("BEGIN")
+    if book is not None:
+        book.begin(rebuilt)
+        _reversed_targets(live, rebuilt, [events[k] for k in ok])
+        moved = moved_per_event(moves, engine.inv.row_keys)
+        ledger, line_end, line0 = engine.ledger, posted.line_end, posted.line0
+    for k in ok:
+        event = events[k]
+        if event.type in _TRACKED:
+            projections.track(rebuilt, seqs[k], event, marks)
+        order = getattr(event, "work_order", None)
+        if order:
+            orders.add(order)
+        if book is not None:
+            l0, l1 = line_end[k - 1] if k else line0, line_end[k]
+            book.judge(event, moved.get(k, {}), lambda l0=l0, l1=l1: ledger.lines(l0, l1))
+    if book is not None:  # before the projections: it reads them as they stood
+        book.flush()
+    items, orders = projections.touched(engine, orders, block, moves[1])
+    if items:
+        projections.project_items(rebuilt, engine, items)
+    if orders:
+        projections.project_orders(rebuilt, engine, orders, marks)
+    rebuilt.execute("COMMIT")
+
+
+def _reversed_targets(live, rebuilt, events) -> None:
+    """The stored events reversed in this chunk, for the alert book to read back."""
+    targets = [e.reverses for e in events if e.type == "reversal"]
+    if targets:
+        rebuilt.executemany(
+            "INSERT OR IGNORE INTO events(seq, id, type, ts, source, payload, received_at,"
+            " reading) VALUES (?,?,?,?,?,?,?,?)",
+            [row for t in targets for row in live.execute(
+                "SELECT seq, id, type, ts, source, payload, received_at, reading FROM events"
+                " WHERE id = ?", (t,))])
 
 
 def run(args) -> int:

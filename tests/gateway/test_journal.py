@@ -251,6 +251,27 @@ def test_replay_names_each_line_that_differs_from_the_live_journal(journal, plan
     assert out.summary()["identical"] is False
 
 
+def test_replay_names_a_line_whose_names_or_period_were_edited(journal, plant, tmp_path):
+    _, master = plant
+    journal.submit([Submission(e) for e in (
+        RECEIPT, ev("r9", "receipt", item="A", qty=7, location="L1", unit_price=2.5))])
+    conn = journal.conn
+    first, last = conn.execute("SELECT min(line), max(line) FROM journal_lines").fetchone()
+    # the first line's memo now another name the journal holds; the last one's period
+    conn.execute("UPDATE journal_line_ids SET memo = (SELECT max(id) FROM names WHERE"
+                 " id != journal_line_ids.memo) WHERE line = ?", (first,))
+    conn.execute("UPDATE journal_line_ids SET period = '1999-01' WHERE line = ?", (last,))
+    out = replay(journal.path, master, str(tmp_path / "re.db"))
+    diff = out.differences()
+    assert diff[0].endswith("2 only live, 2 only rebuilt"), diff
+    assert any("1999-01" in d for d in diff if d.startswith("  live:")), diff
+    # what replay rebuilt holds the projections and alerts, never a journal of its own
+    rebuilt = sqlite3.connect(tmp_path / "re.db")
+    assert rebuilt.execute("SELECT count(*) FROM journal_line_ids").fetchone() == (0,)
+    assert rebuilt.execute("SELECT count(*) FROM stock").fetchone()[0] > 0
+    rebuilt.close()
+
+
 def _big_day(n_receipts: int) -> list[dict]:
     events = [ev("w", "wo_release", work_order="WO", item="S", qty=10**6, line="WC1")]
     for i in range(n_receipts):
