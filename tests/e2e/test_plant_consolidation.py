@@ -66,11 +66,12 @@ async def _consumers_waiting(url: str) -> int:
         await nc.close()
 
 
-def _consolidator(toml, dsn: str, failpoint: str = "") -> subprocess.Popen:
+def _consolidator(toml, dsn: str, failpoint: str = "", log=None) -> subprocess.Popen:
+    """`log`: a file for its stderr (to see it subscribed), else a pipe."""
     env = {**os.environ, "PLANT_TEST_DSN": dsn, "GATEWAY_FAILPOINTS": failpoint}
     return subprocess.Popen([sys.executable, "-m", "gateway", "consolidate", "-c", str(toml)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE if log is None else log, text=True)
 
 
 def test_two_consolidators_survive_kills_and_book_every_batch_once(tmp_path, nats_server, postgres_dsn):
@@ -99,16 +100,20 @@ def test_two_consolidators_survive_kills_and_book_every_batch_once(tmp_path, nat
                 assert again.wait(timeout=30) == -9, again.stderr.read()
         finally:
             os.kill(steady.pid, signal.SIGCONT)
-        with reaped(_consolidator(toml, postgres_dsn)) as third:
+        third_log = tmp_path / "third.log"
+        with open(third_log, "w") as log, \
+                reaped(_consolidator(toml, postgres_dsn, log=log)) as third:
             deadline = time.monotonic() + 40
+            # up = its own line that it consumes (a count of pull requests waiting on the
+            # consumer cannot tell: the steady one may hold two after its pause)
             while not (applied(postgres_dsn) == {g: PER_GATEWAY for g in GATEWAYS}
                        and asyncio.run(consumer_idle(nats_server.url))
-                       and asyncio.run(_consumers_waiting(nats_server.url)) >= 2):  # third is up
+                       and "consolidating" in third_log.read_text()):
                 assert time.monotonic() < deadline, f"applied so far: {applied(postgres_dsn)}"
                 assert steady.poll() is None, steady.stderr.read()
                 time.sleep(0.3)
             third.terminate()
-            assert third.wait(timeout=10) == 0, third.stderr.read()
+            assert third.wait(timeout=10) == 0, third_log.read_text()
         steady.terminate()
         assert steady.wait(timeout=10) == 0, steady.stderr.read()
 
