@@ -354,6 +354,7 @@ class Journal:
         self.snapshot_seq = 0  # the seq the engine was restored from (0: a full replay)
         self._unsnapped = 0  # events applied since the last snapshot (or the replay's)
         self._forget_names()  # the journal's `names` ids of the engine's names (_name_ids)
+        self._episodes: dict[tuple[str, str], int] | None = None  # open notice episodes
         try:
             if not rebuild:  # a scratch journal: an empty engine over the last version
                 self._in_force(Engine(self._masters.get(self._masters.versions[-1]),
@@ -822,6 +823,7 @@ class Journal:
         memory while the disk did not. Should the rebuild fail too, the engine is marked
         stale and rebuilt before the next batch; the batch's own error is what is raised."""
         self._seq_marks.clear()
+        self._episodes = None  # episodes it opened are rolled back: read them again
         self._held.clear()
         self._short.clear()
         self._forget_names()
@@ -1122,17 +1124,31 @@ class Journal:
         ': '), counting its occurrences with the latest figure and time, so a line that
         keeps backflushing a short component is one problem on the exceptions page,
         not one per completion. The event that opened it stays its event_id; each
-        occurrence's event carries its own lines in the journal."""
+        occurrence's event carries its own lines in the journal.
+
+        The open episodes are read once and then kept (`_episodes`): only this writer
+        opens them, and one closed meanwhile from the dashboard or the CLI is seen when
+        its update touches no open row, and a new episode starts."""
+        if not rows:
+            return
+        if self._episodes is None:
+            self._episodes = {}
+            for eid, kind, reason in self.conn.execute(
+                    "SELECT id, kind, reason FROM exceptions WHERE status='open'"
+                    " AND kind IN ('negative_stock', 'rounding') ORDER BY id"):
+                self._episodes.setdefault((kind, reason.split(": ", 1)[0]), eid)
+        open_ = self._episodes
         for stamp, kind, source, eid, message in rows:
-            subject = message.split(": ", 1)[0]
-            cur = self.conn.execute(
-                "UPDATE exceptions SET occurrences=occurrences+1, last_seen=?, reason=?"
-                " WHERE status='open' AND kind=? AND substr(reason, 1, ?)=?",
-                (stamp, message, kind, len(subject) + 2, subject + ": "))
-            if cur.rowcount == 0:
-                self.conn.execute(
-                    "INSERT INTO exceptions(created_at, kind, source, event_id, reason,"
-                    " last_seen) VALUES (?,?,?,?,?,?)", (stamp, kind, source, eid, message, stamp))
+            key = (kind, message.split(": ", 1)[0])
+            known = open_.get(key)
+            if known is not None and self.conn.execute(
+                    "UPDATE exceptions SET occurrences=occurrences+1, last_seen=?, reason=?"
+                    " WHERE id=? AND status='open'", (stamp, message, known)).rowcount:
+                continue
+            open_[key] = self.conn.execute(
+                "INSERT INTO exceptions(created_at, kind, source, event_id, reason,"
+                " last_seen) VALUES (?,?,?,?,?,?)",
+                (stamp, kind, source, eid, message, stamp)).lastrowid
 
     def _device_fault(self, stamp, source, reason, raw) -> None:
         """One more try of an open fault episode (same device, same cause), or a new one."""
