@@ -11,6 +11,12 @@ scrap % per work center and operation; alert_sales: each sales order's revenue a
 of sales so far), and the batch's events on top. All
 of it is a cache of one transaction: a batch that rolls back leaves nothing behind.
 Times are the events' own ts, so judging the same events again gives the same rows.
+
+The journal hands over a whole batch (`judge_batch`): events no rule looks at are passed
+over, and what the others will read (the orders they name and the open orders needing
+the items they move, with their figures and alerts; stock; sales orders; reversed
+events) is read in a few queries up front, only for what the batch touches. The events
+are then judged one after the other as before, so any batch size gives the same rows.
 """
 
 from __future__ import annotations
