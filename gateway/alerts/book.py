@@ -21,6 +21,7 @@ are then judged one after the other as before, so any batch size gives the same 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +32,7 @@ from gateway.alerts.config import AlertsSection
 from gateway.alerts.delivery import enqueue
 from gateway.alerts.rules import (
     Norm, Verdict, judge_consumption, judge_margin, judge_scrap, judge_stalled,
-    judge_stock_out, per_unit_standard,
+    judge_stock_out, per_unit_standard, stock_short,
 )
 from gateway.alerts.stats import rate_pct, tail_share, welford_add
 from gateway.events import decode_event
@@ -106,6 +107,12 @@ def _put_order(c: _Cache, wo: str, order: _Order | None) -> None:
     c.orders[wo] = order
     if order is not None:
         c.by_item.setdefault(order.item, {})[wo] = order
+
+
+@functools.cache
+def _judged(cls) -> bool:
+    """Whether events of class `cls` are judged even without stock moves."""
+    return cls.__struct_config__.tag in _JUDGED
 
 
 def epoch(ts: str) -> float:
@@ -283,7 +290,7 @@ class AlertBook:
         the stock moves of events[k] moved per item (summed in move order; no key for an
         event without stock moves); `lines(k)`, its journal lines (read only for a
         shipment or a reversal). Events no rule looks at cost one set lookup."""
-        judged = [(k, e) for k, e in enumerate(events) if e.type in _JUDGED or k in moved]
+        judged = [(k, e) for k, e in enumerate(events) if k in moved or _judged(type(e))]
         if not judged:
             return
         c = self._cache()
@@ -381,7 +388,8 @@ class AlertBook:
         self._c.dirty_counts.add((wo, "last_count", ""))
 
     def _order(self, wo: str) -> _Order | None:
-        self._load_orders((wo,))
+        if wo not in self._c.loaded:
+            self._load_orders((wo,))
         return self._c.orders[wo]
 
     def _reversed(self, event_id: str):
@@ -505,8 +513,10 @@ class AlertBook:
         self._judge_margin(order, ts)
 
     def _stock_move(self, item: str, qty: float) -> None:
-        self._load_items((item,))
-        self._c.stock[item] += qty
+        c = self._c
+        if item not in c.items_loaded:
+            self._load_items((item,))
+        c.stock[item] += qty
 
     # -- judging --------------------------------------------------------------------
 
@@ -543,10 +553,14 @@ class AlertBook:
         if not rule.enabled or not uses:
             return
         c = self._c
-        self._load_items((item,))
+        if item not in c.items_loaded:
+            self._load_items((item,))
         need, orders = c.need.get(item) or self._need(item, uses)
+        key = f"stock_out:{item}"
+        if key not in c.alerts and not stock_short(c.stock[item], need):
+            return  # nothing open, nothing to open
         verdict = judge_stock_out(rule, item, c.stock[item], need, orders)
-        self._settle(f"stock_out:{item}", "stock_out", verdict, ts, item=item,
+        self._settle(key, "stock_out", verdict, ts, item=item,
                      why="stock covers the released orders")
 
     def _need(self, item: str, uses) -> tuple[float, int]:
