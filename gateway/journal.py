@@ -879,6 +879,8 @@ class Journal:
         #                                         that posts, in line order
         touched_orders: set[str] = set()
         touched_items: set[str] = set()
+        judged: list[Event] = []  # applied events, for the alert book
+        judged_at: list[int] = []  # their positions in the batch
         if posted is None:  # nothing new: no engine needed (a file ingested again)
             fresh, posted = [], _NOTHING
         engine = self._engine if posted is _NOTHING else self.engine
@@ -927,10 +929,14 @@ class Journal:
             if order:
                 touched_orders.add(order)
             if book is not None:
-                l0, l1 = line_end[k - 1] if k else line0, line_end[k]
-                book.judge(event, moved.get(k, {}),
-                           lambda l0=l0, l1=l1: ledger.lines(l0, l1))
+                judged.append(event)
+                judged_at.append(k)
             results[i] = Result("applied", eid, seq)
+        if judged:  # the whole batch at once; lines and moves by position in `judged`
+            book.judge_batch(
+                judged, {j: moved[k] for j, k in enumerate(judged_at) if k in moved},
+                lambda j: ledger.lines(line_end[judged_at[j] - 1] if judged_at[j] else line0,
+                                       line_end[judged_at[j]]))
         line_rows = self._line_rows(block, counts, heads, fresh)
         if engine is not None:
             touched_items, touched_orders = projections.touched(engine, touched_orders,

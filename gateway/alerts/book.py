@@ -11,10 +11,17 @@ scrap % per work center and operation; alert_sales: each sales order's revenue a
 of sales so far), and the batch's events on top. All
 of it is a cache of one transaction: a batch that rolls back leaves nothing behind.
 Times are the events' own ts, so judging the same events again gives the same rows.
+
+The journal hands over a whole batch (`judge_batch`): events no rule looks at are passed
+over, and what the others will read (the orders they name and the open orders needing
+the items they move, with their figures and alerts; stock; sales orders; reversed
+events) is read in a few queries up front, only for what the batch touches. The events
+are then judged one after the other as before, so any batch size gives the same rows.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +32,7 @@ from gateway.alerts.config import AlertsSection
 from gateway.alerts.delivery import enqueue
 from gateway.alerts.rules import (
     Norm, Verdict, judge_consumption, judge_margin, judge_scrap, judge_stalled,
-    judge_stock_out, per_unit_standard,
+    judge_stock_out, per_unit_standard, stock_short,
 )
 from gateway.alerts.stats import rate_pct, tail_share, welford_add
 from gateway.events import decode_event
@@ -33,6 +40,8 @@ from gateway.subledgers import sale_money
 from gateway.timestamps import parse_rfc3339
 
 _COUNTED = ("completion", "scrap", "issue")
+_ORDERED = frozenset(_COUNTED + ("wo_release", "wo_close"))  # events naming a work order
+_JUDGED = _ORDERED | {"reversal", "shipment"}  # judged even without stock moves
 ALERT_COLUMNS = ("key", "rule", "subject", "line", "work_order", "item", "severity",
                  "observed", "expected", "threshold", "message", "first_seen", "last_seen",
                  "state", "resolved_at", "resolved_by", "resolution")
@@ -81,6 +90,12 @@ class _Cache:
     dirty: dict[int, dict] = field(default_factory=dict)   # id(row) -> row to write
     batch: dict[str, object] = field(default_factory=dict)  # this batch's events by id
     transitions: list[Transition] = field(default_factory=list)
+    loaded: set[str] = field(default_factory=set)        # orders read (with their figures)
+    parents_loaded: set[str] = field(default_factory=set)  # items whose open orders are read
+    items_loaded: set[str] = field(default_factory=set)  # items whose stock_out alert is read
+    last_ts: dict[str, str] = field(default_factory=dict)  # wo -> ts of its latest count
+    need: dict[str, tuple[float, int]] = field(default_factory=dict)  # item -> stock need
+    history: bool = False  # alert_history read
 
 
 def _put_order(c: _Cache, wo: str, order: _Order | None) -> None:
@@ -88,6 +103,7 @@ def _put_order(c: _Cache, wo: str, order: _Order | None) -> None:
     old = c.orders.get(wo)
     if old is not None:
         c.by_item[old.item].pop(wo, None)
+    c.need.clear()  # which orders need an item's stock may have changed
     c.orders[wo] = order
     if order is not None:
         c.by_item.setdefault(order.item, {})[wo] = order
@@ -105,6 +121,12 @@ def moved_per_event(moves, keys) -> dict[int, dict[str, float]]:
             m = out[k] = {}
         m[item] = m.get(item, 0) + (q if status == "available" else 0)
     return out
+
+
+@functools.cache
+def _judged(cls) -> bool:
+    """Whether events of class `cls` are judged even without stock moves."""
+    return cls.__struct_config__.tag in _JUDGED
 
 
 def epoch(ts: str) -> float:
@@ -149,22 +171,120 @@ class AlertBook:
 
     def _cache(self) -> _Cache:
         if self._c is None:
-            c = self._c = _Cache()
-            for wo, item, line, planned, status, good, scrap in self.conn.execute(
-                    "SELECT work_order, item, line, planned, status, good, scrap"
-                    " FROM work_orders WHERE status='open'"):
-                _put_order(c, wo, _Order(wo, item, line, planned, status, good, scrap))
-            for wo, kind, key, qty in self.conn.execute(
-                    "SELECT work_order, kind, key, qty FROM alert_counts"):
-                c.counts[(wo, kind, key)] = qty
+            self._c = _Cache()
+        return self._c
+
+    # -- what a batch reads, read for the whole batch at once -------------------------------
+    # Each reader is a no-op for what the batch already read, so judging stays correct
+    # whatever was read ahead: `_read_ahead` only saves the queries one at a time.
+
+    def _in(self, sql: str, keys: list, args: tuple = ()) -> list[tuple]:
+        """Rows of `sql` (with one `IN ({})`) for `keys`, in parts under SQLite's limit."""
+        rows: list[tuple] = []
+        for start in range(0, len(keys), 5000):
+            part = keys[start:start + 5000]
+            rows += self.conn.execute(sql.format(",".join("?" * len(part))), (*args, *part))
+        return rows
+
+    def _load_orders(self, wos) -> None:
+        """The orders `wos` (None for one the journal does not know), their figures
+        (alert_counts, alert_window) and their alerts not resolved."""
+        c = self._c
+        todo = sorted({wo for wo in wos if wo not in c.loaded})
+        if not todo:
+            return
+        c.loaded.update(todo)
+        found = {row[0]: row for row in self._in(
+            "SELECT work_order, item, line, planned, status, good, scrap FROM work_orders"
+            " WHERE work_order IN ({})", todo)}
+        for wo in todo:
+            if wo not in c.orders:
+                row = found.get(wo)
+                _put_order(c, wo, _Order(*row) if row else None)
+        for wo, kind, key, qty in self._in(
+                "SELECT work_order, kind, key, qty FROM alert_counts WHERE work_order IN ({})",
+                todo):
+            k = (wo, kind, key)
+            if k not in c.counts:
+                c.counts[k] = qty
                 if kind == "scrap":
                     c.scrap_ops.setdefault(wo, set()).add(int(key))
-            cols = ", ".join(("id",) + ALERT_COLUMNS)
-            for row in self.conn.execute(
-                    f"SELECT {cols} FROM alerts WHERE state != 'resolved'"):
-                alert = dict(zip(("id",) + ALERT_COLUMNS, row))
-                c.alerts[alert["key"]] = alert
-        return self._c
+        for wo, counts in self._in(
+                "SELECT work_order, counts FROM alert_window WHERE work_order IN ({})", todo):
+            c.windows.setdefault(wo, json.loads(counts))
+        self._load_alerts("work_order", todo)
+
+    def _load_alerts(self, column: str, values: list, rule: str | None = None) -> None:
+        cols = ("id",) + ALERT_COLUMNS
+        sql = (f"SELECT {', '.join(cols)} FROM alerts WHERE state != 'resolved'"
+               f"{' AND rule=?' if rule else ''} AND {column} IN ({{}})")
+        alerts = self._c.alerts
+        for row in self._in(sql, values, (rule,) if rule else ()):
+            alert = dict(zip(cols, row))
+            alerts.setdefault(alert["key"], alert)
+
+    def _load_items(self, items) -> None:
+        """For the stock rule on `items`: their available stock, the open orders of the
+        items they go into, and their stock_out alerts."""
+        c = self._c
+        todo = sorted({i for i in items if i not in c.items_loaded})
+        if not todo:
+            return
+        c.items_loaded.update(todo)
+        self._load_alerts("subject", todo, "stock_out")
+        stock = dict(self._in(
+            "SELECT item, COALESCE(SUM(qty), 0) FROM stock WHERE status='available'"
+            " AND item IN ({}) GROUP BY item", todo))
+        for item in todo:
+            c.stock.setdefault(item, stock.get(item, 0))
+        parents = sorted({p for i in todo for p in self._parents.get(i, ())}
+                         - c.parents_loaded)
+        if parents:
+            c.parents_loaded.update(parents)
+            self._load_orders(wo for wo, in self._in(
+                "SELECT work_order FROM work_orders WHERE status='open' AND item IN ({})",
+                parents))
+
+    def _load_sales(self, orders) -> None:
+        c = self._c
+        todo = sorted({o for o in orders if o is not None and o not in c.sales})
+        if not todo:
+            return
+        found = {so: [revenue, cogs] for so, revenue, cogs in self._in(
+            "SELECT sales_order, revenue, cogs FROM alert_sales WHERE sales_order IN ({})",
+            todo)}
+        for so in todo:
+            c.sales[so] = found.get(so, [0, 0])
+        self._load_alerts("subject", todo, "margin")
+
+    def _read_ahead(self, judged: list) -> None:
+        """What the batch's events will read, in a few queries: the events they reverse,
+        the orders they name, the items their stock moves touch, the sales orders."""
+        c = self._c
+        targets = sorted({e.reverses for e, _ in judged if e.type == "reversal"}
+                         - c.batch.keys())
+        for eid, payload in self._in("SELECT id, payload FROM events WHERE id IN ({})",
+                                     targets):
+            c.batch.setdefault(eid, decode_event(payload))
+        orders, closing, items, sales = set(), set(), set(), set()
+        for e, moved in judged:
+            t = e.type
+            if t == "wo_close":
+                closing.add(e.work_order)
+            elif t == "reversal":
+                e = c.batch.get(e.reverses)
+                t = e.type if e is not None else None
+            if t in _ORDERED:
+                orders.add(e.work_order)
+            elif t == "shipment":
+                sales.add(e.order)
+            items.update(moved)
+        self._load_orders(orders)
+        for wo in closing:  # a close judges the stock of the order's components
+            if c.orders.get(wo) is not None:
+                items.update(comp for comp, _, _ in self._bom.get(c.orders[wo].item, ()))
+        self._load_items(items)
+        self._load_sales(sales)
 
     def observe(self, event, outcome) -> None:
         """Judge one applied event (outcome.ok) against what it touched."""
@@ -177,28 +297,44 @@ class AlertBook:
         """Judge one applied event: `moved`, the available qty its stock moves moved per
         item (summed in move order); `lines()`, its journal lines (read only for a
         shipment or a reversal)."""
-        t = event.type
-        if (t not in _COUNTED and t not in ("wo_release", "wo_close", "reversal", "shipment")
-                and not moved):
+        self.judge_batch([event], {0: moved} if moved else {}, lambda k: lines())
+
+    def judge_batch(self, events, moved: dict[int, dict[str, float]], lines) -> None:
+        """Judge a batch's applied events in their order: `moved[k]`, the available qty
+        the stock moves of events[k] moved per item (summed in move order; no key for an
+        event without stock moves); `lines(k)`, its journal lines (read only for a
+        shipment or a reversal). Events no rule looks at cost one set lookup."""
+        judged = [(k, e) for k, e in enumerate(events) if k in moved or _judged(type(e))]
+        if not judged:
             return
         c = self._cache()
+        for _, e in judged:
+            c.batch[e.id] = e
+        self._read_ahead([(e, moved.get(k, ())) for k, e in judged])
+        for k, e in judged:
+            self._judge_one(e, moved.get(k, {}), k, lines)
+
+    def _judge_one(self, event, moved: dict[str, float], k: int, lines) -> None:
+        t = event.type
+        c = self._c
         c.batch[event.id] = event
         if t == "wo_release":
+            self._load_orders((event.work_order,))
             _put_order(c, event.work_order, _Order(event.work_order, event.item, event.line,
                                                    event.qty, "open"))
-            self._count(event.work_order, "last_count", "", epoch(event.ts))
+            self._last_count(event.work_order, event.ts)
         elif t in _COUNTED:
             self._counted(event, 1.0)
         elif t == "wo_close":
             self._close(event)
         elif t == "shipment":
-            self._shipped(event.order, lines(), event.ts)
+            self._shipped(event.order, lines(k), event.ts)
         elif t == "reversal":
             gone = self._reversed(event.reverses)
             if gone is not None and gone.type in _COUNTED:
                 self._counted(gone, -1.0, event.ts)
             elif gone is not None and gone.type == "shipment":
-                self._shipped(gone.order, lines(), event.ts)
+                self._shipped(gone.order, lines(k), event.ts)
         for item in sorted(moved):
             self._stock_move(item, moved[item])
             self._judge_stock(item, event.ts)
@@ -209,6 +345,8 @@ class AlertBook:
         if c is None:
             return []
         conn = self.conn
+        for wo, ts in c.last_ts.items():
+            c.counts[(wo, "last_count", "")] = epoch(ts)
         conn.executemany(
             "INSERT INTO alert_counts(work_order, kind, key, qty) VALUES (?,?,?,?)"
             " ON CONFLICT(work_order, kind, key) DO UPDATE SET qty=excluded.qty",
@@ -258,14 +396,15 @@ class AlertBook:
         if kind == "scrap":
             c.scrap_ops.setdefault(wo, set()).add(int(key))
 
+    def _last_count(self, wo: str, ts: str) -> None:
+        """The order counted at `ts` (as epoch seconds in alert_counts once flushed)."""
+        self._c.last_ts[wo] = ts
+        self._c.dirty_counts.add((wo, "last_count", ""))
+
     def _order(self, wo: str) -> _Order | None:
-        c = self._c
-        if wo not in c.orders:
-            row = self.conn.execute("SELECT work_order, item, line, planned, status, good,"
-                                    " scrap FROM work_orders WHERE work_order=?",
-                                    (wo,)).fetchone()
-            _put_order(c, wo, _Order(*row) if row else None)
-        return c.orders[wo]
+        if wo not in self._c.loaded:
+            self._load_orders((wo,))
+        return self._c.orders[wo]
 
     def _reversed(self, event_id: str):
         found = self._c.batch.get(event_id)
@@ -281,6 +420,7 @@ class AlertBook:
             return
         ts = ts or event.ts
         qty = sign * event.qty
+        self._changed(wo)
         if event.type == "issue":
             self._count(wo.work_order, "issued", event.item, qty, add=True)
             self._judge_consumption(wo, event.item, ts)
@@ -292,7 +432,7 @@ class AlertBook:
             self._count(wo.work_order, "scrap", str(event.operation), qty, add=True)
         self._window_add(wo.work_order, event.operation if event.type == "scrap" else 0, qty)
         if sign > 0:
-            self._count(wo.work_order, "last_count", "", epoch(ts))
+            self._last_count(wo.work_order, ts)
             self._clear(f"stalled:{wo.work_order}", ts, "counts again")
         for op in self._scrap_ops(wo):
             self._judge_scrap(wo, op, ts)
@@ -301,12 +441,8 @@ class AlertBook:
                 self._judge_consumption(wo, component, ts)
 
     def _window(self, wo: str) -> list[list[float]]:
-        c = self._c
-        if wo not in c.windows:
-            row = self.conn.execute("SELECT counts FROM alert_window WHERE work_order=?",
-                                    (wo,)).fetchone()
-            c.windows[wo] = json.loads(row[0]) if row else []
-        return c.windows[wo]
+        self._load_orders((wo,))
+        return self._c.windows.setdefault(wo, [])
 
     def _window_add(self, wo: str, op: int, qty: float) -> None:
         """A count into the order's window (a reversal, qty < 0, takes it back from the
@@ -345,11 +481,15 @@ class AlertBook:
 
     def _norm(self, wc: str, op: int) -> Norm:
         c = self._c
-        if (wc, op) not in c.norms:
-            row = self.conn.execute("SELECT n, mean, m2 FROM alert_history WHERE"
-                                    " work_center=? AND operation=?", (wc, op)).fetchone()
-            c.norms[(wc, op)] = Norm(*row) if row else Norm()
-        return c.norms[(wc, op)]
+        if not c.history:  # one row a work center and operation: read whole
+            c.history = True
+            for wc_, op_, n, mean, m2 in self.conn.execute(
+                    "SELECT work_center, operation, n, mean, m2 FROM alert_history"):
+                c.norms.setdefault((wc_, op_), Norm(n, mean, m2))
+        norm = c.norms.get((wc, op))
+        if norm is None:
+            norm = c.norms[(wc, op)] = Norm()
+        return norm
 
     def _close(self, event) -> None:
         c = self._c
@@ -365,6 +505,7 @@ class AlertBook:
                                                       rate_pct(scrap, wo.units)))
                 c.dirty_norms.add((wc, op))
         wo.status = "closed"
+        self._changed(wo)
         c.closed.add(wo.work_order)
         for key, alert in list(c.alerts.items()):
             if alert["work_order"] == wo.work_order:
@@ -378,10 +519,7 @@ class AlertBook:
         if order is None:
             return
         c = self._c
-        if order not in c.sales:
-            row = self.conn.execute("SELECT revenue, cogs FROM alert_sales WHERE"
-                                    " sales_order=?", (order,)).fetchone()
-            c.sales[order] = list(row) if row else [0, 0]
+        self._load_sales((order,))
         revenue, cogs = sale_money(lines, self._revenue, self._cogs)
         figures = c.sales[order]
         figures[0] += revenue
@@ -390,10 +528,8 @@ class AlertBook:
 
     def _stock_move(self, item: str, qty: float) -> None:
         c = self._c
-        if item not in c.stock:
-            c.stock[item] = self.conn.execute(
-                "SELECT COALESCE(SUM(qty), 0) FROM stock WHERE item=? AND status='available'",
-                (item,)).fetchone()[0]
+        if item not in c.items_loaded:
+            self._load_items((item,))
         c.stock[item] += qty
 
     # -- judging --------------------------------------------------------------------
@@ -431,10 +567,21 @@ class AlertBook:
         if not rule.enabled or not uses:
             return
         c = self._c
-        if item not in c.stock:
-            self._stock_move(item, 0.0)
+        if item not in c.items_loaded:
+            self._load_items((item,))
+        need, orders = c.need.get(item) or self._need(item, uses)
+        key = f"stock_out:{item}"
+        if key not in c.alerts and not stock_short(c.stock[item], need):
+            return  # nothing open, nothing to open
+        verdict = judge_stock_out(rule, item, c.stock[item], need, orders)
+        self._settle(key, "stock_out", verdict, ts, item=item,
+                     why="stock covers the released orders")
+
+    def _need(self, item: str, uses) -> tuple[float, int]:
+        """What the open orders of the item's parents still need of it, and how many:
+        kept until one of those orders changes (`_changed`)."""
+        c = self._c
         need, orders = 0.0, 0
-        # only the orders of the item's parents need it
         for wo in sorted((o for p in self._parents[item] for o in c.by_item.get(p, {}).values()
                           if o.status == "open"), key=lambda o: o.work_order):
             for parent, eff, how in uses:
@@ -448,9 +595,13 @@ class AlertBook:
                 if left > 0:
                     need += left
                     orders += 1
-        verdict = judge_stock_out(rule, item, c.stock[item], need, orders)
-        self._settle(f"stock_out:{item}", "stock_out", verdict, ts, item=item,
-                     why="stock covers the released orders")
+        c.need[item] = (need, orders)
+        return need, orders
+
+    def _changed(self, wo: _Order) -> None:
+        """The order's units, issues or status moved: its components' need is stale."""
+        for component, _, _ in self._bom.get(wo.item, ()):
+            self._c.need.pop(component, None)
 
     def _judge_margin(self, order: str, ts: str) -> None:
         rule = self.cfg.margin
@@ -471,7 +622,8 @@ class AlertBook:
         for line, wo_id in self.conn.execute(
                 "SELECT line, work_order FROM active_orders ORDER BY line").fetchall():
             wo = self._order(wo_id)
-            last = c.counts.get((wo_id, "last_count", ""))
+            last = (epoch(c.last_ts[wo_id]) if wo_id in c.last_ts
+                    else c.counts.get((wo_id, "last_count", "")))
             if wo is None or wo.status != "open" or last is None:
                 continue
             idle = (now.timestamp() - last) / 60

@@ -102,10 +102,16 @@ def judge_consumption(rule: ConsumptionRule, work_order: str, component: str,
                    f" {_num(round(standard, 3))} (+{over:.1f} %, limit +{rule.max_pct:.1f} %)")
 
 
+def stock_short(available: float, need: float) -> bool:
+    """Available stock below the remaining need of the released orders (the stock_out
+    rule's condition: none, no alert)."""
+    return need > 1e-9 and available < need - 1e-9
+
+
 def judge_stock_out(rule: StockOutRule, item: str, available: float, need: float,
                     orders: int) -> Verdict | None:
     """Available stock below the remaining need of the released orders."""
-    if need <= 1e-9 or available >= need - 1e-9:
+    if not stock_short(available, need):
         return None
     return Verdict("critical" if available <= 0 else "warning", available, need, need,
                    f"{item}: {_num(round(available, 3))} available, released orders need"

@@ -7,7 +7,7 @@ journal lines the chunk posted, as the engine's id columns, are compared there a
 with the stored lines of the same events read as integer columns of `names` ids
 (numpy: equal chunks build no row objects; a chunk that differs is compared row by row
 by text, to name each line). The projections (stock, item costs, work orders, active
-orders) and the alerts, which the alert book judges event by event as the live writer
+orders) and the alerts, which the alert book judges chunk by chunk as the live writer
 does, are written into a file of projections only (no events, no lines: `--keep` keeps
 it) and compared at the end: as large as the plant, not its history. What stays in
 memory is the engine's state and one chunk, whatever the journal's length. Progress
@@ -381,11 +381,12 @@ def _chunk(live, rebuilt, engine, book, seqs, events, out, lines, stored, ids, l
         order = getattr(event, "work_order", None)
         if order:
             orders.add(order)
-        if book is not None:
-            l0, l1 = line_end[k - 1] if k else line0, line_end[k]
-            book.judge(event, moved.get(k, {}), lambda l0=l0, l1=l1: ledger.lines(l0, l1))
-    if book is not None:  # before the projections: it reads them as they stood
-        book.flush()
+    if book is not None:  # the chunk at once, as the live writer judges its batch
+        book.judge_batch([events[k] for k in ok],
+                         {j: moved[k] for j, k in enumerate(ok) if k in moved},
+                         lambda j: ledger.lines(line_end[ok[j] - 1] if ok[j] else line0,
+                                                line_end[ok[j]]))
+        book.flush()  # before the projections: it reads them as they stood
     items, orders = projections.touched(engine, orders, block, moves[1])
     if items:
         projections.project_items(rebuilt, engine, items)
