@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -76,9 +77,17 @@ async def _burst(tmp_path, extra_mqtt: str, sys_interval: int | None = None,
         if restart_mid:
             publish(broker.url, broker.username, broker.password, ITEMS, DEPTH,
                     [(0.0, BURST // 2)], "b-")
-            broker.restart(downtime=0.5)  # persistence on: the gateway's session survives
-            publish(broker.url, broker.username, broker.password, ITEMS, DEPTH,
-                    [(0.0, BURST // 2)], "c-")
+            # The gateway is held (SIGSTOP) across the restart and the second half, so it
+            # is certainly offline while the broker queues that half for its session:
+            # what a stock broker's queue limit then does is the test, not a race with
+            # how fast the gateway reconnects.
+            os.kill(proc.pid, signal.SIGSTOP)
+            try:
+                broker.restart(downtime=0.5)  # persistence on: the gateway's session survives
+                publish(broker.url, broker.username, broker.password, ITEMS, DEPTH,
+                        [(0.0, BURST // 2)], "c-")
+            finally:
+                os.kill(proc.pid, signal.SIGCONT)
         else:
             publish(broker.url, broker.username, broker.password, ITEMS, DEPTH,
                     [(0.0, BURST)], "b-")
