@@ -376,22 +376,22 @@ class Journal:
         quantity: a gateway stopped between a receipt's commit and the retry it owed
         tries them again when it opens the journal (lazily: with its first batch); a
         retry that still does not match only brings the reason up to date."""
-        out: dict[tuple[str, str], str] = {}
+        held: set[tuple[str, str]] = set()
         for (raw,) in self.conn.execute(
                 "SELECT raw FROM exceptions WHERE status='open' AND kind=? AND field='qty'",
                 (MISMATCH,)).fetchall():
             try:
                 draft = json.loads(raw)["draft"]
-                key = (draft["po"], draft["item"])
+                held.add((draft["po"], draft["item"]))
             except (ValueError, TypeError, KeyError):
                 continue
-            if key in out:
-                continue
-            row = self.conn.execute(
-                "SELECT id FROM events WHERE type='receipt' AND json_extract(payload, '$.po')=?"
-                " AND json_extract(payload, '$.item')=? ORDER BY seq DESC LIMIT 1", key).fetchone()
-            if row is not None:
-                out[key] = row[0]
+        out: dict[tuple[str, str], str] = {}
+        if held:  # one pass over the receipts, the latest per PO line kept
+            for po, item, eid in self.conn.execute(
+                    "SELECT json_extract(payload, '$.po'), json_extract(payload, '$.item'), id"
+                    " FROM events WHERE type='receipt' ORDER BY seq"):
+                if (po, item) in held:
+                    out[(po, item)] = eid
         return out
 
     def _open_versions(self, master: MasterData) -> None:

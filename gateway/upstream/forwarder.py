@@ -151,7 +151,6 @@ async def forward(db_path: str, sink: UpstreamSink, cfg: ForwarderConfig, stop_e
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*in_flight, return_exceptions=True)
-        await outbox.settled()
         batch_conn.close()
         send_conn.close()
 

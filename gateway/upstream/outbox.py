@@ -128,7 +128,6 @@ class DurableOutbox:
         self._latency_sum = 0.0
         self._sends = 0
         self.errors = 0
-        self._writes: set[asyncio.Future] = set()  # state writes in flight (none: on the loop)
 
     # -- supervisor / visibility ---------------------------------------------------------
 
@@ -149,18 +148,6 @@ class DurableOutbox:
 
     # -- sending -------------------------------------------------------------------------
 
-    async def _state(self, write: Callable, *args) -> None:
-        """A write of batch state, on the event loop, as before: moved to a thread it
-        shared the connection with the loop's own reads, and one CI rehearsal's outbox
-        stalled for >10 s draining 40 batches (not understood yet, so not kept). The
-        wait it costs the loop (the journal's write lock and an fsync) is what the
-        thread was for."""
-        write(*args)
-
-    async def settled(self) -> None:
-        """Until every state write started has finished (before the connection closes)."""
-        await asyncio.gather(*self._writes, return_exceptions=True)
-
     def _head(self) -> tuple[int, str] | None:
         return self.conn.execute(
             "SELECT seq, payload FROM batches WHERE state = 'pending' ORDER BY seq LIMIT 1").fetchone()
@@ -173,7 +160,7 @@ class DurableOutbox:
         the ack is kept and recorded first on the next call.
         """
         if self._unrecorded_ack is not None:
-            await self._state(self._record_ack, *self._unrecorded_ack)
+            self._record_ack(*self._unrecorded_ack)
             return Ack("recorded a held-back ack")
         head = self._head()
         if head is None:
@@ -199,16 +186,16 @@ class DurableOutbox:
         if isinstance(verdict, Ack):
             self._failures = 0
             self._unrecorded_ack = (seq, self.wall(), verdict.detail)
-            await self._state(self._record_ack, *self._unrecorded_ack)
+            self._record_ack(*self._unrecorded_ack)
             failpoints.hit("outbox.after_ack")
         elif isinstance(verdict, Reject):
             self.errors += 1
             self._failures = 0
-            await self._state(self._quarantine, seq, payload, verdict.reason)
+            self._quarantine(seq, payload, verdict.reason)
         else:
             self.errors += 1
             self._failures += 1
-            await self._state(self._note_attempt, seq, verdict.reason)
+            self._note_attempt(seq, verdict.reason)
         return verdict
 
     def _record_ack(self, seq: int, acked_at: str, detail: str) -> None:
