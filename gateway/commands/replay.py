@@ -16,6 +16,7 @@ goes to a terminal; `--format json` gives the summary as one JSON object.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -267,7 +268,7 @@ def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
     from gateway import projections, schema
     from gateway.alerts import AlertBook
     from gateway.master_versions import Masters
-    from gateway.replay import stored_chunks
+    from gateway.replay import _no_gc, stored_chunks
     from gateway.spill import spill_files
 
     live = connect(live_db, readonly=True)
@@ -310,8 +311,15 @@ def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
             if got is None:
                 break
             last_seq, seqs, events = got
-            _chunk(live, rebuilt, engine, book, seqs, events, out, lines, stored, ids,
-                   last_seq, projections)
+            # the cyclic GC off for the chunk (gateway.replay._no_gc: the engine, the
+            # alert book and the projections build no cycles that outlive it), then one
+            # collection of what the chunk left, the youngest generation only: the
+            # collections its allocations would trigger, some of them of every object
+            # (the engine's state grows with the plant), were ~7 % of a 100k replay
+            with _no_gc():
+                _chunk(live, rebuilt, engine, book, seqs, events, out, lines, stored, ids,
+                       last_seq, projections)
+            gc.collect(0)
             if progress is not None:
                 progress.advance(out.events - before)
         ints, eids, periods = stored.through(2 ** 62, 0)  # lines of no stored event
@@ -333,11 +341,9 @@ def _chunk(live, rebuilt, engine, book, seqs, events, out, lines, stored, ids, l
     """One chunk of stored events through the engine: not applied counted, their lines
     compared with the stored ones, their projections (and alerts) written to `rebuilt`."""
     from gateway.alerts.book import moved_per_event
-    from gateway.replay import _no_gc
 
     out.events += len(events)
-    with _no_gc():
-        posted = engine.post_many(events)
+    posted = engine.post_many(events)
     refused = posted.refused()
     for k in refused:
         out.not_applied += 1
