@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import msgspec
@@ -141,8 +142,11 @@ class Replayed:
 # limiting the rows first (a third of the query's time).
 _INTS = ("l.line", "e.event_seq", "l.account", "l.debit", "l.credit", "l.work_order", "l.item",
          "l.work_center", "l.memo")
+_NULLABLE = ("l.work_order", "l.item", "l.work_center")  # the others NOT NULL (and a NULL
+# would leave its column short: read row by row below)
 _STORED_SQL = (
-    "SELECT " + ", ".join(f"group_concat(coalesce({c}, 0))" for c in _INTS).replace(
+    "SELECT " + ", ".join(f"group_concat(coalesce({c}, 0))" if c in _NULLABLE
+                          else f"group_concat({c})" for c in _INTS).replace(
         "e.event_seq", "l.entry")
     + ", json_group_array(l.event_id), json_group_array(l.period) FROM journal_line_ids l"
     " WHERE l.line > ?1 AND l.line <= ?1 + ?2")
@@ -154,8 +158,16 @@ _ROWS_SQL = (f"SELECT {', '.join(_INTS)}, l.event_id, l.period FROM journal_line
 
 
 def _ints(text: str | None) -> np.ndarray:
-    return (np.fromstring(text, np.int64, sep=",") if text is not None  # noqa: NPY201
-            else np.zeros(0, np.int64))
+    """A column joined by group_concat as integers; one that is not integers throughout
+    (a value edited into text) as no integers, so that its rows are read one by one."""
+    if text is None:
+        return np.zeros(0, np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns, and stops, at what is no integer
+        try:
+            return np.fromstring(text, np.int64, sep=",")  # noqa: NPY201
+        except (ValueError, DeprecationWarning):
+            return np.zeros(0, np.int64)
 
 
 class _Stored:

@@ -296,6 +296,20 @@ def test_replay_reads_past_a_gap_in_line_numbers_wider_than_a_read(journal, plan
     assert "r10" in diff[1], diff
 
 
+def test_replay_names_a_line_whose_amount_was_edited_into_text(journal, plant, tmp_path):
+    _, master = plant
+    journal.submit([Submission(e) for e in (
+        RECEIPT, ev("r9", "receipt", item="A", qty=7, location="L1", unit_price=2.5))])
+    line = journal.conn.execute("SELECT min(line) FROM journal_line_ids WHERE debit > 0"
+                                " AND event_id = 'r9'").fetchone()[0]
+    journal.conn.execute("UPDATE journal_line_ids SET debit = '17.5 EUR' WHERE line = ?",
+                         (line,))
+    out = replay(journal.path, master, str(tmp_path / "re.db"))
+    diff = out.differences()
+    assert diff[0].endswith("1 only live, 1 only rebuilt"), diff
+    assert any("'17.5 EUR'" in d and "r9" in d for d in diff if d.startswith("  live:")), diff
+
+
 def _big_day(n_receipts: int) -> list[dict]:
     events = [ev("w", "wo_release", work_order="WO", item="S", qty=10**6, line="WC1")]
     for i in range(n_receipts):
