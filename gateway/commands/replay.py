@@ -195,6 +195,10 @@ class _Stored:
             self.line += span
             if self.line >= self.top:
                 break
+            if not ints.shape[1]:  # past a gap in the numbers, however wide, at once
+                self.line = max(self.line, self.conn.execute(
+                    "SELECT min(line) FROM journal_line_ids WHERE line > ?",
+                    (self.line,)).fetchone()[0] - 1)
         if len(parts) == 1:
             return parts[0]
         return (np.concatenate([p[0] for p in parts], axis=1),

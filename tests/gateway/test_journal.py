@@ -278,9 +278,9 @@ def test_replay_reads_past_a_gap_in_line_numbers_wider_than_a_read(journal, plan
         RECEIPT, ev("r9", "receipt", item="A", qty=7, location="L1", unit_price=2.5),
         ev("r10", "receipt", item="A", qty=3, location="L1", unit_price=2.0))])
     conn = journal.conn
-    # the last event's lines renumbered far past the others: still in order, still its
+    # the last event's lines renumbered far past the others (2e18): in order, still its
     top = conn.execute("SELECT max(line) FROM journal_line_ids").fetchone()[0]
-    conn.execute("UPDATE journal_line_ids SET line = line + 100000 WHERE entry ="
+    conn.execute("UPDATE journal_line_ids SET line = line + 2000000000000000000 WHERE entry ="
                  " (SELECT max(entry) FROM entries)")
     for chunk in (1, 5000):
         out = replay(journal.path, master, str(tmp_path / f"re-{chunk}.db"), chunk=chunk)
