@@ -99,6 +99,10 @@ class Posted:
         out = self.special.get(k)
         return out.alerts if out is not None else self.alert.get(k, ())
 
+    def refused(self) -> list[int]:
+        """The rejected events, in order."""
+        return sorted(k for k, out in self.special.items() if not out.ok)
+
     def refusal(self, k: int) -> Outcome | None:
         """The outcome of a rejected event, or None."""
         out = self.special.get(k)

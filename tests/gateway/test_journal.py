@@ -272,6 +272,44 @@ def test_replay_names_a_line_whose_names_or_period_were_edited(journal, plant, t
     rebuilt.close()
 
 
+def test_replay_reads_past_a_gap_in_line_numbers_wider_than_a_read(journal, plant, tmp_path):
+    _, master = plant
+    journal.submit([Submission(e) for e in (
+        RECEIPT, ev("r9", "receipt", item="A", qty=7, location="L1", unit_price=2.5),
+        ev("r10", "receipt", item="A", qty=3, location="L1", unit_price=2.0))])
+    conn = journal.conn
+    # the last event's lines renumbered far past the others (2e18): in order, still its
+    top = conn.execute("SELECT max(line) FROM journal_line_ids").fetchone()[0]
+    conn.execute("UPDATE journal_line_ids SET line = line + 2000000000000000000 WHERE entry ="
+                 " (SELECT max(entry) FROM entries)")
+    for chunk in (1, 5000):
+        out = replay(journal.path, master, str(tmp_path / f"re-{chunk}.db"), chunk=chunk)
+        assert (out.events, out.differences()) == (3, []), out.differences()
+        assert out.summary()["journal_lines"] == top
+    # and one of them gone: named, however far it was
+    conn.execute("DELETE FROM journal_line_ids WHERE line = (SELECT max(line) FROM"
+                 " journal_line_ids)")
+    out = replay(journal.path, master, str(tmp_path / "re-gone.db"), chunk=1)
+    diff = out.differences()
+    assert diff[0] == (f"journal_lines: {top - 1} live rows, {top} rebuilt;"
+                       " 0 only live, 1 only rebuilt"), diff
+    assert "r10" in diff[1], diff
+
+
+def test_replay_names_a_line_whose_amount_was_edited_into_text(journal, plant, tmp_path):
+    _, master = plant
+    journal.submit([Submission(e) for e in (
+        RECEIPT, ev("r9", "receipt", item="A", qty=7, location="L1", unit_price=2.5))])
+    line = journal.conn.execute("SELECT min(line) FROM journal_line_ids WHERE debit > 0"
+                                " AND event_id = 'r9'").fetchone()[0]
+    journal.conn.execute("UPDATE journal_line_ids SET debit = '17.5 EUR' WHERE line = ?",
+                         (line,))
+    out = replay(journal.path, master, str(tmp_path / "re.db"))
+    diff = out.differences()
+    assert diff[0].endswith("1 only live, 1 only rebuilt"), diff
+    assert any("'17.5 EUR'" in d and "r9" in d for d in diff if d.startswith("  live:")), diff
+
+
 def _big_day(n_receipts: int) -> list[dict]:
     events = [ev("w", "wo_release", work_order="WO", item="S", qty=10**6, line="WC1")]
     for i in range(n_receipts):
