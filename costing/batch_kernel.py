@@ -40,7 +40,7 @@ from costing.batch_columns import (
 )
 from costing.effects import (AP_BILL, AP_PAY, AR_BILL, AR_PAY, CLOSE, GOOD, ITEM, LAYER,
                              MAT, MAT_NEW, RCV, ROW, SO_COGS, STEP, TAKE, WIP, WO_NEW)
-from costing.kernels import EPS, _minor, rounding_limit, value_one
+from costing.kernels import EPS, _minor, _value_one_inline, rounding_limit
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -202,10 +202,10 @@ def _value_out(method, std, scale, items, log, alerts, ctr, which, qtys, n, amou
     for k in range(n):
         i = which[k]
         nt0 = ctr[C_EFF]
-        amt, short, nt = value_one(i, qtys[k], method, std, scale, items.qty, items.value,
-                                   items.last_unit, items.layer_qty, items.layer_value,
-                                   items.layer_next, items.head, log.ints[1], log.floats[0],
-                                   log.ints[2], nt0)
+        amt, short, nt = _value_one_inline(
+            i, qtys[k], method, std, scale, items.qty, items.value, items.last_unit,
+            items.layer_qty, items.layer_value, items.layer_next, items.head, log.ints[1],
+            log.floats[0], log.ints[2], nt0)
         for t in range(nt0, nt):
             log.ints[0, t] = TAKE
             log.floats[1, t] = 0.0
