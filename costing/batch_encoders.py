@@ -425,8 +425,7 @@ class RunEncoder:
         r = wos.extra_rows.get((w, c))
         if r is not None:
             return r, 0
-        effects: list = []
-        return wos.material_row(w, c, effects), 1
+        return wos.extra_row(w, c), 1  # not in the BOM (checked above)
 
     def _backflush_rows(self, w: int) -> None:
         """Stock rows and lot chains each BOM line of order w draws from (once per order)."""
