@@ -128,8 +128,10 @@ class RunEncoder:
         po = getattr(ev, "po", None)
         if po is not None:
             line = self._po_lines.get((po, sku))
-            if line is not None:
-                layer = self.engine.money.layer(line, price)
+            if line is not None:  # its receipt layer, made at the flush (Settlement.layers)
+                layer = self.engine.money.rl_line.n + len(self.layer_lines)
+                self.layer_lines.append(line)
+                self.layer_prices.append(price)
         self.ints.append((bc.RECEIPT, item, -1, row, layer, -1, memo, -1, -1, -1))
         self.floats.append((q, price, 0.0))
 
