@@ -116,16 +116,20 @@ class RunEncoder:
         loc = ev.location
         if loc not in self._locations:
             self._loc(loc)
-        key = (sku, loc, self._status(ev), getattr(ev, "lot", None))
-        price = _qty(ev.unit_price, zero_ok=True, name="unit_price")
-        memo = self._memo_ids.get(("receipt", getattr(ev, "po", None)))
+        status = getattr(ev, "status", None)
+        key = (sku, loc, "available" if status is None else self._status(ev),
+               getattr(ev, "lot", None))
+        price = ev.unit_price
+        if type(price) is not float or not 0.0 < price < math.inf:
+            price = _qty(price, zero_ok=True, name="unit_price")
+        po = getattr(ev, "po", None)
+        memo = self._memo_ids.get(("receipt", po))
         if memo is None:
-            memo = self._memo("receipt", getattr(ev, "po", None))
+            memo = self._memo("receipt", po)
         row = self._row_index.get(key)
         if row is None:
             row = self.engine.inv.row(key)
         layer = -1
-        po = getattr(ev, "po", None)
         if po is not None:
             line = self._po_lines.get((po, sku))
             if line is not None:  # its receipt layer, made at the flush (Settlement.layers)
@@ -215,16 +219,34 @@ class RunEncoder:
         self.floats.append((q, 0.0, 0.0))
 
     def _enc_shipment(self, ev) -> None:
-        item = self._item(ev.item)
-        q = _qty(ev.qty)
-        loc = self._loc(ev.location)
-        price = _qty(ev.unit_price, zero_ok=True, name="unit_price")
-        memo = self._memo("shipment", getattr(ev, "order", None))
-        lot = _lot(ev)
-        row = self._row((ev.item, loc, "available", lot))
-        group = self._group(ev.item, loc) if lot is None else -1
-        so = getattr(ev, "order", None)
-        so = -1 if so is None else self.engine.money.order(so)
+        sku = ev.item
+        item = self._item_index.get(sku)
+        if item is None:
+            raise Reject("item", f"unknown item {sku!r}")
+        q = ev.qty
+        if type(q) is not float or not 0.0 < q < math.inf:
+            q = _qty(q)
+        loc = ev.location
+        if loc not in self._locations:
+            self._loc(loc)
+        price = ev.unit_price
+        if type(price) is not float or not 0.0 < price < math.inf:
+            price = _qty(price, zero_ok=True, name="unit_price")
+        order = getattr(ev, "order", None)
+        memo = self._memo_ids.get(("shipment", order))
+        if memo is None:
+            memo = self._memo("shipment", order)
+        lot = getattr(ev, "lot", None)
+        key = (sku, loc, "available", lot)
+        row = self._row_index.get(key)
+        if row is None:
+            row = self.engine.inv.row(key)
+        group = -1
+        if lot is None:
+            group = self._group_index.get((sku, loc))
+            if group is None:
+                group = self.engine.inv.group(sku, loc)
+        so = -1 if order is None else self.engine.money.order(order)
         self.ints.append((bc.SHIPMENT, item, -1, row, so, group, memo, -1, -1, -1))
         self.floats.append((q, price, 0.0))
 
