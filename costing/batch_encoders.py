@@ -141,13 +141,17 @@ class RunEncoder:
 
     def _enc_issue(self, ev) -> None:
         wo, _, _ = self._wo(ev.work_order)
-        item = self._item(ev.item)
-        q = _qty(ev.qty)
-        lot = _lot(ev)
+        sku = ev.item
+        item = self._item_index.get(sku)
+        if item is None:
+            raise Reject("item", f"unknown item {sku!r}")
+        q = ev.qty
+        if type(q) is not float or not 0.0 < q < math.inf:
+            q = _qty(q)
+        lot = getattr(ev, "lot", None)
         loc = getattr(ev, "location", None)
         loc = self._loc(loc) if loc is not None else self._issue_location(wo, item)
-        row = self._row((ev.item, loc, "available", lot))
-        group = self._group(ev.item, loc) if lot is None else -1
+        row, group = self._drawn(sku, loc, lot)
         step, flag = self._material_row(wo, item)
         self.ints.append((bc.ISSUE, item, wo, row, -1, group, -1, step, -1, flag))
         self.floats.append((q, 0.0, 0.0))
@@ -237,15 +241,7 @@ class RunEncoder:
         if memo is None:
             memo = self._memo("shipment", order)
         lot = getattr(ev, "lot", None)
-        key = (sku, loc, "available", lot)
-        row = self._row_index.get(key)
-        if row is None:
-            row = self.engine.inv.row(key)
-        group = -1
-        if lot is None:
-            group = self._group_index.get((sku, loc))
-            if group is None:
-                group = self.engine.inv.group(sku, loc)
+        row, group = self._drawn(sku, loc, lot)
         so = -1 if order is None else self.engine.money.order(order)
         self.ints.append((bc.SHIPMENT, item, -1, row, so, group, memo, -1, -1, -1))
         self.floats.append((q, price, 0.0))
@@ -331,9 +327,17 @@ class RunEncoder:
         self.ints.append((bc.CUSTOMER_PAYMENT, -1, -1, so, -1, -1, memo, -1, -1, -1))
         self.floats.append((amount, 0.0, 0.0))
 
-    def _group(self, sku, loc) -> int:
-        g = self._group_index.get((sku, loc))
-        return self.engine.inv.group(sku, loc) if g is None else g
+    def _drawn(self, sku, loc, lot) -> tuple[int, int]:
+        """The available stock row an issue or shipment draws from, and the lot chain
+        drawn after it (-1 when a lot is named)."""
+        key = (sku, loc, "available", lot)
+        row = self._row_index.get(key)
+        if row is None:
+            row = self.engine.inv.row(key)
+        if lot is not None:
+            return row, -1
+        group = self._group_index.get((sku, loc))
+        return row, self.engine.inv.group(sku, loc) if group is None else group
 
     def _reversal(self, target: str) -> None:
         """A reversal the kernel can do: of an event accepted before (read back here) or
