@@ -20,8 +20,8 @@ touches.
 
 Why the loop (`_run`) and its helpers are compiled without numba's reference counting
 (`_nrt=False`): with it, every helper call increfs and decrefs each array it is handed
-(a NamedTuple's fields, one by one; atomic operations), ~0.8 us an event, four fifths
-of the kernel's time on a receipt/shipment stream. They allocate nothing (their
+(a NamedTuple's fields, one by one; atomic operations): ~0.8 of the kernel's ~1.05 us
+an event on a receipt/shipment stream. They allocate nothing (their
 arrays are borrowed from the caller), so they need none; `run_batch` allocates the
 scratch arrays and calls `_run`. `value_one` is inlined (`_value_one_inline`) for the
 same reason.
