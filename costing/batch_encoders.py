@@ -105,7 +105,8 @@ class RunEncoder:
     def _enc_reversal(self, ev) -> None:
         self._reversal(str(ev.reverses))
 
-    def _enc_receipt(self, ev) -> None:
+    def _item_qty(self, ev) -> tuple:
+        """(sku, item, qty) of a receipt, shipment or issue, checked in that order."""
         sku = ev.item
         item = self._item_index.get(sku)
         if item is None:
@@ -113,19 +114,26 @@ class RunEncoder:
         q = ev.qty
         if type(q) is not float or not 0.0 < q < math.inf:
             q = _qty(q)
+        return sku, item, q
+
+    def _price_memo(self, ev, kind: str, ref) -> tuple[float, int]:
+        """The unit price of a receipt or shipment, checked, and its memo id."""
+        price = ev.unit_price
+        if type(price) is not float or not 0.0 < price < math.inf:
+            price = _qty(price, zero_ok=True, name="unit_price")
+        memo = self._memo_ids.get((kind, ref))
+        return price, self._memo(kind, ref) if memo is None else memo
+
+    def _enc_receipt(self, ev) -> None:
+        sku, item, q = self._item_qty(ev)
         loc = ev.location
         if loc not in self._locations:
             self._loc(loc)
         status = getattr(ev, "status", None)
         key = (sku, loc, "available" if status is None else self._status(ev),
                getattr(ev, "lot", None))
-        price = ev.unit_price
-        if type(price) is not float or not 0.0 < price < math.inf:
-            price = _qty(price, zero_ok=True, name="unit_price")
         po = getattr(ev, "po", None)
-        memo = self._memo_ids.get(("receipt", po))
-        if memo is None:
-            memo = self._memo("receipt", po)
+        price, memo = self._price_memo(ev, "receipt", po)
         row = self._row_index.get(key)
         if row is None:
             row = self.engine.inv.row(key)
@@ -141,13 +149,7 @@ class RunEncoder:
 
     def _enc_issue(self, ev) -> None:
         wo, _, _ = self._wo(ev.work_order)
-        sku = ev.item
-        item = self._item_index.get(sku)
-        if item is None:
-            raise Reject("item", f"unknown item {sku!r}")
-        q = ev.qty
-        if type(q) is not float or not 0.0 < q < math.inf:
-            q = _qty(q)
+        sku, item, q = self._item_qty(ev)
         lot = getattr(ev, "lot", None)
         loc = getattr(ev, "location", None)
         loc = self._loc(loc) if loc is not None else self._issue_location(wo, item)
@@ -223,23 +225,12 @@ class RunEncoder:
         self.floats.append((q, 0.0, 0.0))
 
     def _enc_shipment(self, ev) -> None:
-        sku = ev.item
-        item = self._item_index.get(sku)
-        if item is None:
-            raise Reject("item", f"unknown item {sku!r}")
-        q = ev.qty
-        if type(q) is not float or not 0.0 < q < math.inf:
-            q = _qty(q)
+        sku, item, q = self._item_qty(ev)
         loc = ev.location
         if loc not in self._locations:
             self._loc(loc)
-        price = ev.unit_price
-        if type(price) is not float or not 0.0 < price < math.inf:
-            price = _qty(price, zero_ok=True, name="unit_price")
         order = getattr(ev, "order", None)
-        memo = self._memo_ids.get(("shipment", order))
-        if memo is None:
-            memo = self._memo("shipment", order)
+        price, memo = self._price_memo(ev, "shipment", order)
         lot = getattr(ev, "lot", None)
         row, group = self._drawn(sku, loc, lot)
         so = -1 if order is None else self.engine.money.order(order)
