@@ -25,13 +25,14 @@ class Column:
         return self.buf[:self.n]
 
     def append(self, value) -> int:
-        if self.n == len(self.buf):
-            grown = np.empty(len(self.buf) * 3 // 2 + 16, self.buf.dtype)
-            grown[:self.n] = self.buf
-            self.buf = grown
-        self.buf[self.n] = value
-        self.n += 1
-        return self.n - 1
+        n, buf = self.n, self.buf
+        if n == len(buf):
+            grown = np.empty(n * 3 // 2 + 16, buf.dtype)
+            grown[:n] = buf
+            self.buf = buf = grown
+        buf[n] = value
+        self.n = n + 1
+        return n
 
     def extend(self, values) -> None:
         values = np.asarray(values, self.buf.dtype)

@@ -114,6 +114,9 @@ class BatchPath(RunEncoder):
         self.past: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.past_eff = self.past_line = 0
         self.money_in_run = False  # a money event opens the run (see RunEncoder._money)
+        # receipt layers of the run's receipts, made before the kernel runs
+        self.layer_lines: list[int] = []
+        self.layer_prices: list[float] = []
 
     def apply(self, events, outcomes: bool | Posted) -> list[Outcome] | Posted | None:
         """`outcomes`: True, one Outcome per event; False, nothing; a `Posted`, filled."""
@@ -253,6 +256,7 @@ class BatchPath(RunEncoder):
             for m, (height, dtype) in enumerate(((3, np.int64), (2, np.float64),
                                                  (6, np.int64)))))
         m = eng.money
+        m.layers(self.layer_lines, self.layer_prices)
         money = bc.Money(m.line_head, m.rl_next.a, m.rl_price.a, m.rl_qty.a, m.rl_value.a,
                          m.billed.a, m.paid.a, m.so_qty.a, m.so_revenue.a, m.so_cogs.a,
                          m.so_paid.a)

@@ -105,7 +105,8 @@ class RunEncoder:
     def _enc_reversal(self, ev) -> None:
         self._reversal(str(ev.reverses))
 
-    def _enc_receipt(self, ev) -> None:
+    def _item_qty(self, ev) -> tuple:
+        """(sku, item, qty) of a receipt, shipment or issue, checked in that order."""
         sku = ev.item
         item = self._item_index.get(sku)
         if item is None:
@@ -113,35 +114,46 @@ class RunEncoder:
         q = ev.qty
         if type(q) is not float or not 0.0 < q < math.inf:
             q = _qty(q)
+        return sku, item, q
+
+    def _price_memo(self, ev, kind: str, ref) -> tuple[float, int]:
+        """The unit price of a receipt or shipment, checked, and its memo id."""
+        price = ev.unit_price
+        if type(price) is not float or not 0.0 < price < math.inf:
+            price = _qty(price, zero_ok=True, name="unit_price")
+        memo = self._memo_ids.get((kind, ref))
+        return price, self._memo(kind, ref) if memo is None else memo
+
+    def _enc_receipt(self, ev) -> None:
+        sku, item, q = self._item_qty(ev)
         loc = ev.location
         if loc not in self._locations:
             self._loc(loc)
-        key = (sku, loc, self._status(ev), getattr(ev, "lot", None))
-        price = _qty(ev.unit_price, zero_ok=True, name="unit_price")
-        memo = self._memo_ids.get(("receipt", getattr(ev, "po", None)))
-        if memo is None:
-            memo = self._memo("receipt", getattr(ev, "po", None))
+        status = getattr(ev, "status", None)
+        key = (sku, loc, "available" if status is None else self._status(ev),
+               getattr(ev, "lot", None))
+        po = getattr(ev, "po", None)
+        price, memo = self._price_memo(ev, "receipt", po)
         row = self._row_index.get(key)
         if row is None:
             row = self.engine.inv.row(key)
         layer = -1
-        po = getattr(ev, "po", None)
         if po is not None:
             line = self._po_lines.get((po, sku))
-            if line is not None:
-                layer = self.engine.money.layer(line, price)
+            if line is not None:  # its receipt layer, made at the flush (Settlement.layers)
+                layer = self.engine.money.rl_line.n + len(self.layer_lines)
+                self.layer_lines.append(line)
+                self.layer_prices.append(price)
         self.ints.append((bc.RECEIPT, item, -1, row, layer, -1, memo, -1, -1, -1))
         self.floats.append((q, price, 0.0))
 
     def _enc_issue(self, ev) -> None:
         wo, _, _ = self._wo(ev.work_order)
-        item = self._item(ev.item)
-        q = _qty(ev.qty)
-        lot = _lot(ev)
+        sku, item, q = self._item_qty(ev)
+        lot = getattr(ev, "lot", None)
         loc = getattr(ev, "location", None)
         loc = self._loc(loc) if loc is not None else self._issue_location(wo, item)
-        row = self._row((ev.item, loc, "available", lot))
-        group = self._group(ev.item, loc) if lot is None else -1
+        row, group = self._drawn(sku, loc, lot)
         step, flag = self._material_row(wo, item)
         self.ints.append((bc.ISSUE, item, wo, row, -1, group, -1, step, -1, flag))
         self.floats.append((q, 0.0, 0.0))
@@ -213,16 +225,15 @@ class RunEncoder:
         self.floats.append((q, 0.0, 0.0))
 
     def _enc_shipment(self, ev) -> None:
-        item = self._item(ev.item)
-        q = _qty(ev.qty)
-        loc = self._loc(ev.location)
-        price = _qty(ev.unit_price, zero_ok=True, name="unit_price")
-        memo = self._memo("shipment", getattr(ev, "order", None))
-        lot = _lot(ev)
-        row = self._row((ev.item, loc, "available", lot))
-        group = self._group(ev.item, loc) if lot is None else -1
-        so = getattr(ev, "order", None)
-        so = -1 if so is None else self.engine.money.order(so)
+        sku, item, q = self._item_qty(ev)
+        loc = ev.location
+        if loc not in self._locations:
+            self._loc(loc)
+        order = getattr(ev, "order", None)
+        price, memo = self._price_memo(ev, "shipment", order)
+        lot = getattr(ev, "lot", None)
+        row, group = self._drawn(sku, loc, lot)
+        so = -1 if order is None else self.engine.money.order(order)
         self.ints.append((bc.SHIPMENT, item, -1, row, so, group, memo, -1, -1, -1))
         self.floats.append((q, price, 0.0))
 
@@ -307,9 +318,17 @@ class RunEncoder:
         self.ints.append((bc.CUSTOMER_PAYMENT, -1, -1, so, -1, -1, memo, -1, -1, -1))
         self.floats.append((amount, 0.0, 0.0))
 
-    def _group(self, sku, loc) -> int:
-        g = self._group_index.get((sku, loc))
-        return self.engine.inv.group(sku, loc) if g is None else g
+    def _drawn(self, sku, loc, lot) -> tuple[int, int]:
+        """The available stock row an issue or shipment draws from, and the lot chain
+        drawn after it (-1 when a lot is named)."""
+        key = (sku, loc, "available", lot)
+        row = self._row_index.get(key)
+        if row is None:
+            row = self.engine.inv.row(key)
+        if lot is not None:
+            return row, -1
+        group = self._group_index.get((sku, loc))
+        return row, self.engine.inv.group(sku, loc) if group is None else group
 
     def _reversal(self, target: str) -> None:
         """A reversal the kernel can do: of an event accepted before (read back here) or
@@ -425,8 +444,7 @@ class RunEncoder:
         r = wos.extra_rows.get((w, c))
         if r is not None:
             return r, 0
-        effects: list = []
-        return wos.material_row(w, c, effects), 1
+        return wos.extra_row(w, c), 1  # not in the BOM (checked above)
 
     def _backflush_rows(self, w: int) -> None:
         """Stock rows and lot chains each BOM line of order w draws from (once per order)."""

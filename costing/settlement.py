@@ -68,6 +68,32 @@ class Settlement:
         self.line_tail[line] = r
         return r
 
+    def layers(self, lines: list[int], prices: list[float]) -> None:
+        """`layer` of each (line, price) in order, column by column (a run's receipts)."""
+        k = len(lines)
+        if k <= 4:
+            for line, price in zip(lines, prices):
+                self.layer(line, price)
+            return
+        r0 = self.rl_line.n
+        lines = np.asarray(lines, np.int64)
+        for col, values in ((self.rl_line, lines), (self.rl_price, prices),
+                            (self.rl_next, np.full(k, -1)), (self.rl_qty, np.zeros(k)),
+                            (self.rl_value, np.zeros(k))):
+            col.extend(values)
+        order = np.argsort(lines, kind="stable")  # each line's new layers, oldest first
+        ls, rs = lines[order], order + r0
+        same = ls[1:] == ls[:-1]
+        nxt = self.rl_next.buf
+        nxt[rs[:-1][same]] = rs[1:][same]
+        first, last = np.append(True, ~same), np.append(~same, True)
+        fl, fr = ls[first], rs[first]
+        tail = self.line_tail[fl]
+        linked = tail != -1
+        nxt[tail[linked]] = fr[linked]
+        self.line_head[fl[~linked]] = fr[~linked]
+        self.line_tail[ls[last]] = rs[last]
+
     def invoice(self, number: str, supplier: str | None = None) -> int:
         k = self.invoice_index.get(number)
         if k is None:

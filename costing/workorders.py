@@ -57,17 +57,23 @@ class WorkOrders:
             col.append(v)
         for col in self.variance:
             col.append(0)
-        for j in pl.bom_lines(p):
-            self._mat_row(w, int(pl.bom_comp[j]), float(pl.bom_qty_eff[j]), int(pl.bom_op[j]))
-        for s in pl.steps(p):
-            wc = int(pl.rt_wc[s])
-            self.step_op.append(pl.rt_op[s])
-            self.step_wc.append(wc)
-            self.step_per_unit.append(pl.rt_per_unit[s])
-            self.step_labor.append(pl.wc_labor[wc])
-            self.step_overhead.append(pl.wc_overhead[wc])
-            self.step_act_hours.append(0.0)
-            self.step_scrap.append(0.0)
+        # one material row per BOM line and one step row per routing step, column by column
+        b0, b1 = int(pl.bom_ptr[p]), int(pl.bom_ptr[p + 1])
+        nb = b1 - b0
+        for col, values in ((self.mat_wo, np.full(nb, w)), (self.mat_item, pl.bom_comp[b0:b1]),
+                            (self.mat_qty_eff, pl.bom_qty_eff[b0:b1]),
+                            (self.mat_op, pl.bom_op[b0:b1]), (self.mat_act_qty, np.zeros(nb)),
+                            (self.mat_act_value, np.zeros(nb))):
+            col.extend(values)
+        s0, s1 = int(pl.rt_ptr[p]), int(pl.rt_ptr[p + 1])
+        ns, wc = s1 - s0, pl.rt_wc[s0:s1]
+        for col, values in ((self.step_op, pl.rt_op[s0:s1]), (self.step_wc, wc),
+                            (self.step_per_unit, pl.rt_per_unit[s0:s1]),
+                            (self.step_labor, pl.wc_labor[wc]),
+                            (self.step_overhead, pl.wc_overhead[wc]),
+                            (self.step_act_hours, np.zeros(ns)),
+                            (self.step_scrap, np.zeros(ns))):
+            col.extend(values)
         self.live_count.append(0)
         self.sales_order.append(sales_order)
         return w
@@ -93,10 +99,15 @@ class WorkOrders:
                 return base + j
         r = self.extra_rows.get((w, item))
         if r is None:
-            r = self._mat_row(w, item, 0.0, 0)
-            self.extra_rows[(w, item)] = r
-            self.extra_of.setdefault(w, []).append(r)
+            r = self.extra_row(w, item)
             effects.append(("mat_new", w, item, r))
+        return r
+
+    def extra_row(self, w: int, item: int) -> int:
+        """A new material row of order w for an item not in its BOM."""
+        r = self._mat_row(w, item, 0.0, 0)
+        self.extra_rows[(w, item)] = r
+        self.extra_of.setdefault(w, []).append(r)
         return r
 
     def step_row(self, w: int, global_step: int) -> int:

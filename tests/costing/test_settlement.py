@@ -184,3 +184,20 @@ def test_the_money_loop_equals_its_plain_python_reference(case):
     assert fast.apply(events) == slow.apply(events)
     assert fast.money.state() == slow.money.state()
     assert fast.snapshot() == slow.snapshot()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2), max_size=12), max_size=4))
+def test_layers_made_together_chain_as_those_made_one_by_one(batches):
+    master = dataclasses.replace(toy_master(), purchase_orders=tuple(
+        PurchaseOrderLine(f"PO-{k}", "R-STD", 2.0) for k in range(3)))
+    one, many = Engine(master).money, Engine(master).money
+    for lines in batches:
+        prices = [1.0 + 0.01 * k for k in range(len(lines))]
+        for line, price in zip(lines, prices):
+            one.layer(line, price)
+        many.layers(lines, prices)
+    for name in ("rl_line", "rl_price", "rl_next", "rl_qty", "rl_value"):
+        assert getattr(one, name).a.tolist() == getattr(many, name).a.tolist(), name
+    assert one.line_head.tolist() == many.line_head.tolist()
+    assert one.line_tail.tolist() == many.line_tail.tolist()
