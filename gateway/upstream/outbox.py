@@ -160,7 +160,7 @@ class DurableOutbox:
         the ack is kept and recorded first on the next call.
         """
         if self._unrecorded_ack is not None:
-            await _off_loop(self._record_ack, *self._unrecorded_ack)
+            self._record_ack(*self._unrecorded_ack)
             return Ack("recorded a held-back ack")
         head = self._head()
         if head is None:
@@ -186,16 +186,16 @@ class DurableOutbox:
         if isinstance(verdict, Ack):
             self._failures = 0
             self._unrecorded_ack = (seq, self.wall(), verdict.detail)
-            await _off_loop(self._record_ack, *self._unrecorded_ack)
+            self._record_ack(*self._unrecorded_ack)
             failpoints.hit("outbox.after_ack")
         elif isinstance(verdict, Reject):
             self.errors += 1
             self._failures = 0
-            await _off_loop(self._quarantine, seq, payload, verdict.reason)
+            self._quarantine(seq, payload, verdict.reason)
         else:
             self.errors += 1
             self._failures += 1
-            await _off_loop(self._note_attempt, seq, verdict.reason)
+            self._note_attempt(seq, verdict.reason)
         return verdict
 
     def _record_ack(self, seq: int, acked_at: str, detail: str) -> None:
@@ -273,16 +273,3 @@ class DurableOutbox:
                 t.cancel()
         if wake is not None:
             wake.clear()
-
-
-async def _off_loop(fn, *args):
-    """`fn(*args)` (a write of batch state) on a worker thread: BEGIN IMMEDIATE waits for
-    the journal's write lock, and on the event loop that wait held up every reading and
-    PUBACK behind it. A cancelled caller still waits for the write to end, so the
-    connection is never closed under it and the outcome (ack recorded or not) is known."""
-    fut = asyncio.ensure_future(asyncio.to_thread(fn, *args))
-    try:
-        return await asyncio.shield(fut)
-    except asyncio.CancelledError:
-        await asyncio.wait((fut,))
-        raise
