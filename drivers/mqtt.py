@@ -357,10 +357,10 @@ class _Paho(mqtt.Client):
 
     def puback_all(self, mids: list[int]) -> None:
         """Queue the PUBACKs of `mids` as one write: paho queues a packet an ack and sends
-        each with its own `send` (a syscall per 4 bytes, the event loop's largest item
-        per reading after the payload decode). A PUBACK of reason Success without
-        properties is the same 4 bytes in MQTT 3.1.1 and 5 (4.0 p. 3.4.2.1), which is
-        what paho's own `ack` sends; paho writes the run like any packet it queued."""
+        each with its own `send` (a syscall per 4 bytes, about as much of the event
+        loop's time as the mapping). A PUBACK of reason Success without properties is
+        the same 4 bytes in MQTT 3.1.1 and 5 (MQTT 5.0, 3.4.2.1), what paho's own `ack`
+        sends; paho writes the run like any packet it queued."""
         if mids:
             run = struct.pack(f"!{len(mids)}I", *[_PUBACK | mid for mid in mids])
             self._packet_queue(mqtt.PUBACK, run, 0, 0)
