@@ -34,7 +34,7 @@ from gateway.alerts.rules import (
     Norm, Verdict, judge_consumption, judge_margin, judge_scrap, judge_stalled,
     judge_stock_out, per_unit_standard, stock_short,
 )
-from gateway.alerts.stats import rate_pct, tail_share, welford_add
+from gateway.alerts.stats import array_sum, rate_pct, tail_shares, welford_add
 from gateway.events import decode_event
 from gateway.subledgers import sale_money
 from gateway.timestamps import parse_rfc3339
@@ -81,7 +81,9 @@ class _Cache:
     closed: set[str] = field(default_factory=set)
     windows: dict[str, list[list[float]]] = field(default_factory=dict)  # wo -> [op, qty]
     dirty_windows: set[str] = field(default_factory=set)
-    shares: dict[str, object] = field(default_factory=dict)  # wo -> tail_share of its window
+    shares: dict[str, list[float]] = field(default_factory=dict)  # wo -> its window's tail_shares
+    candidates: dict[str, list[_Order]] = field(default_factory=dict)  # item -> orders of
+    #   its parents, by work order: what `_need` sums over, kept until an order is put
     stock: dict[str, float] = field(default_factory=dict)
     norms: dict[tuple[str, int], Norm] = field(default_factory=dict)
     dirty_norms: set[tuple[str, int]] = field(default_factory=set)
@@ -104,6 +106,7 @@ def _put_order(c: _Cache, wo: str, order: _Order | None) -> None:
     if old is not None:
         c.by_item[old.item].pop(wo, None)
     c.need.clear()  # which orders need an item's stock may have changed
+    c.candidates.clear()
     c.orders[wo] = order
     if order is not None:
         c.by_item.setdefault(order.item, {})[wo] = order
@@ -155,6 +158,10 @@ class AlertBook:
             if b.consumption == "issue":
                 self._issued_eff.setdefault((b.parent, b.component), eff)
         self._parents = {c: {p for p, _, _ in uses} for c, uses in self._uses.items()}
+        self._uses_by_parent: dict[str, dict[str, list[tuple[float, str]]]] = {}
+        for c, uses in self._uses.items():  # component -> parent -> (eff, how), BOM order
+            for p, eff, how in uses:
+                self._uses_by_parent.setdefault(c, {}).setdefault(p, []).append((eff, how))
         self._ops: dict[str, list[tuple[int, str]]] = {}  # parent -> (operation, wc)
         for r in master.routings:
             self._ops.setdefault(r.parent, []).append((r.operation, r.work_center))
@@ -461,10 +468,11 @@ class AlertBook:
                     entry[1] -= took
                     left -= took
             counts[:] = [e for e in counts if e[1] > 0]
-        share = tail_share([q for _, q in counts], self.cfg.scrap_rate.window_units)
+        share = tail_shares([q for _, q in counts], self.cfg.scrap_rate.window_units)
         first = next((i for i, s in enumerate(share) if s > 0), len(counts))
         del counts[:first]
-        self._c.shares[wo] = share[first:]  # a tail's share does not depend on what is older
+        del share[:first]  # a tail's share does not depend on what is older
+        self._c.shares[wo] = share
         self._c.dirty_windows.add(wo)
 
     def _windowed(self, wo: str, op: int) -> tuple[float, float]:
@@ -472,9 +480,12 @@ class AlertBook:
         counts = self._window(wo)
         share = self._c.shares.get(wo)
         if share is None:
-            share = tail_share([q for _, q in counts], self.cfg.scrap_rate.window_units)
-        scrap = sum(s for (o, _), s in zip(counts, share) if o == op)
-        return float(scrap), float(share.sum())
+            share = tail_shares([q for _, q in counts], self.cfg.scrap_rate.window_units)
+        scrap = 0
+        for (o, _), s in zip(counts, share):
+            if o == op:
+                scrap += s
+        return float(scrap), array_sum(share)
 
     def _scrap_ops(self, wo: _Order) -> list[int]:
         return sorted(self._c.scrap_ops.get(wo.work_order, ()))
@@ -582,11 +593,16 @@ class AlertBook:
         kept until one of those orders changes (`_changed`)."""
         c = self._c
         need, orders = 0.0, 0
-        for wo in sorted((o for p in self._parents[item] for o in c.by_item.get(p, {}).values()
-                          if o.status == "open"), key=lambda o: o.work_order):
-            for parent, eff, how in uses:
-                if parent != wo.item:
-                    continue
+        candidates = c.candidates.get(item)
+        if candidates is None:
+            candidates = c.candidates[item] = sorted(
+                (o for p in self._parents[item] for o in c.by_item.get(p, {}).values()),
+                key=lambda o: o.work_order)
+        by_parent = self._uses_by_parent[item]
+        for wo in candidates:
+            if wo.status != "open":
+                continue
+            for eff, how in by_parent[wo.item]:
                 if how == "issue":
                     issued = c.counts.get((wo.work_order, "issued", item), 0.0)
                     left = max(0.0, eff * wo.planned - issued)
