@@ -81,7 +81,8 @@ class _Cache:
     closed: set[str] = field(default_factory=set)
     windows: dict[str, list[list[float]]] = field(default_factory=dict)  # wo -> [op, qty]
     dirty_windows: set[str] = field(default_factory=set)
-    shares: dict[str, list[float]] = field(default_factory=dict)  # wo -> its window's tail_shares
+    windowed: dict[str, tuple[dict[int, float], float]] = field(default_factory=dict)
+    #   wo -> its window's scrap per operation and units (`_window_figures`)
     candidates: dict[str, list[_Order]] = field(default_factory=dict)  # item -> orders of
     #   its parents, by work order: what `_need` sums over, kept until an order is put
     stock: dict[str, float] = field(default_factory=dict)
@@ -100,13 +101,17 @@ class _Cache:
     history: bool = False  # alert_history read
 
 
-def _put_order(c: _Cache, wo: str, order: _Order | None) -> None:
-    """c.orders[wo] = order, and the index of orders by item kept with it."""
+def _put_order(c: _Cache, wo: str, order: _Order | None, bom: dict) -> None:
+    """c.orders[wo] = order, and the index of orders by item kept with it; `bom`, the
+    book's parent -> components (the items whose need the order's item counts in)."""
     old = c.orders.get(wo)
+    for o in (old, order):
+        if o is not None:  # which orders need these components' stock changed
+            for component, _, _ in bom.get(o.item, ()):
+                c.need.pop(component, None)
+                c.candidates.pop(component, None)
     if old is not None:
         c.by_item[old.item].pop(wo, None)
-    c.need.clear()  # which orders need an item's stock may have changed
-    c.candidates.clear()
     c.orders[wo] = order
     if order is not None:
         c.by_item.setdefault(order.item, {})[wo] = order
@@ -124,6 +129,16 @@ def moved_per_event(moves, keys) -> dict[int, dict[str, float]]:
             m = out[k] = {}
         m[item] = m.get(item, 0) + (q if status == "available" else 0)
     return out
+
+
+def _window_figures(counts: list[list[float]], share: list[float]
+                    ) -> tuple[dict[int, float], float]:
+    """A window's scrap per operation (its counts' shares, added oldest first) and all
+    its units (their sum as numpy's)."""
+    per_op: dict[int, float] = {}
+    for (o, _), s in zip(counts, share):
+        per_op[o] = per_op.get(o, 0) + s
+    return per_op, array_sum(share)
 
 
 @functools.cache
@@ -207,7 +222,7 @@ class AlertBook:
         for wo in todo:
             if wo not in c.orders:
                 row = found.get(wo)
-                _put_order(c, wo, _Order(*row) if row else None)
+                _put_order(c, wo, _Order(*row) if row else None, self._bom)
         for wo, kind, key, qty in self._in(
                 "SELECT work_order, kind, key, qty FROM alert_counts WHERE work_order IN ({})",
                 todo):
@@ -328,7 +343,7 @@ class AlertBook:
         if t == "wo_release":
             self._load_orders((event.work_order,))
             _put_order(c, event.work_order, _Order(event.work_order, event.item, event.line,
-                                                   event.qty, "open"))
+                                                   event.qty, "open"), self._bom)
             self._last_count(event.work_order, event.ts)
         elif t in _COUNTED:
             self._counted(event, 1.0)
@@ -448,7 +463,8 @@ class AlertBook:
                 self._judge_consumption(wo, component, ts)
 
     def _window(self, wo: str) -> list[list[float]]:
-        self._load_orders((wo,))
+        if wo not in self._c.loaded:
+            self._load_orders((wo,))
         return self._c.windows.setdefault(wo, [])
 
     def _window_add(self, wo: str, op: int, qty: float) -> None:
@@ -472,20 +488,17 @@ class AlertBook:
         first = next((i for i, s in enumerate(share) if s > 0), len(counts))
         del counts[:first]
         del share[:first]  # a tail's share does not depend on what is older
-        self._c.shares[wo] = share
+        self._c.windowed[wo] = _window_figures(counts, share)
         self._c.dirty_windows.add(wo)
 
     def _windowed(self, wo: str, op: int) -> tuple[float, float]:
         """Scrap at `op` and all units among the order's last window_units units."""
-        counts = self._window(wo)
-        share = self._c.shares.get(wo)
-        if share is None:
-            share = tail_shares([q for _, q in counts], self.cfg.scrap_rate.window_units)
-        scrap = 0
-        for (o, _), s in zip(counts, share):
-            if o == op:
-                scrap += s
-        return float(scrap), array_sum(share)
+        figures = self._c.windowed.get(wo)
+        if figures is None:  # a window as read, not yet counted into this batch
+            counts = self._window(wo)
+            figures = self._c.windowed[wo] = _window_figures(
+                counts, tail_shares([q for _, q in counts], self.cfg.scrap_rate.window_units))
+        return float(figures[0].get(op, 0)), figures[1]
 
     def _scrap_ops(self, wo: _Order) -> list[int]:
         return sorted(self._c.scrap_ops.get(wo.work_order, ()))
