@@ -324,8 +324,9 @@ class AlertBook:
     def judge_batch(self, events, moved: dict[int, dict[str, float]], lines) -> None:
         """Judge a batch's applied events in their order: `moved[k]`, the available qty
         the stock moves of events[k] moved per item (summed in move order; no key for an
-        event without stock moves); `lines(k)`, its journal lines (read only for a
-        shipment or a reversal). Events no rule looks at cost one set lookup."""
+        event without stock moves); `lines(k)`, its journal lines as (account, debit,
+        credit, ...) tuples (read only for a shipment or a reversal). Events no rule
+        looks at cost one set lookup."""
         judged = [(k, e) for k, e in enumerate(events) if k in moved or _judged(type(e))]
         if not judged:
             return
