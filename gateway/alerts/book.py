@@ -358,9 +358,15 @@ class AlertBook:
                 self._counted(gone, -1.0, event.ts)
             elif gone is not None and gone.type == "shipment":
                 self._shipped(gone.order, lines(k), event.ts)
-        for item in sorted(moved):
-            self._stock_move(item, moved[item])
-            self._judge_stock(item, event.ts)
+        if moved:
+            stock, loaded, uses = c.stock, c.items_loaded, self._uses
+            judging = self.cfg.stock_out.enabled
+            for item in sorted(moved):
+                if item not in loaded:
+                    self._load_items((item,))
+                stock[item] += moved[item]
+                if judging and uses.get(item):  # otherwise no order needs it: no rule
+                    self._judge_stock(item, event.ts)
 
     def flush(self) -> list[Transition]:
         """Write what the batch changed; the transitions for the routes."""
@@ -550,12 +556,6 @@ class AlertBook:
         figures[0] += revenue
         figures[1] += cogs
         self._judge_margin(order, ts)
-
-    def _stock_move(self, item: str, qty: float) -> None:
-        c = self._c
-        if item not in c.items_loaded:
-            self._load_items((item,))
-        c.stock[item] += qty
 
     # -- judging --------------------------------------------------------------------
 
