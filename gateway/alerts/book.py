@@ -173,6 +173,7 @@ class AlertBook:
             if b.consumption == "issue":
                 self._issued_eff.setdefault((b.parent, b.component), eff)
         self._parents = {c: {p for p, _, _ in uses} for c, uses in self._uses.items()}
+        self._stock_keys = {c: f"stock_out:{c}" for c in self._uses}
         self._uses_by_parent: dict[str, dict[str, list[tuple[float, str]]]] = {}
         for c, uses in self._uses.items():  # component -> parent -> (eff, how), BOM order
             for p, eff, how in uses:
@@ -359,13 +360,13 @@ class AlertBook:
             elif gone is not None and gone.type == "shipment":
                 self._shipped(gone.order, lines(k), event.ts)
         if moved:
-            stock, loaded, uses = c.stock, c.items_loaded, self._uses
+            stock, loaded, keys = c.stock, c.items_loaded, self._stock_keys
             judging = self.cfg.stock_out.enabled
             for item in sorted(moved):
                 if item not in loaded:
                     self._load_items((item,))
                 stock[item] += moved[item]
-                if judging and uses.get(item):  # otherwise no order needs it: no rule
+                if judging and item in keys:  # otherwise no BOM uses it: no rule
                     self._judge_stock(item, event.ts)
 
     def flush(self) -> list[Transition]:
@@ -588,14 +589,16 @@ class AlertBook:
 
     def _judge_stock(self, item: str, ts: str) -> None:
         rule = self.cfg.stock_out
-        uses = self._uses.get(item)
-        if not rule.enabled or not uses:
+        key = self._stock_keys.get(item)  # None: no BOM uses the item
+        if key is None or not rule.enabled:
             return
         c = self._c
-        if item not in c.items_loaded:
-            self._load_items((item,))
-        need, orders = c.need.get(item) or self._need(item, uses)
-        key = f"stock_out:{item}"
+        kept = c.need.get(item)
+        if kept is None:
+            if item not in c.items_loaded:
+                self._load_items((item,))
+            kept = self._need(item, self._uses[item])
+        need, orders = kept
         if key not in c.alerts and not stock_short(c.stock[item], need):
             return  # nothing open, nothing to open
         verdict = judge_stock_out(rule, item, c.stock[item], need, orders)
