@@ -14,6 +14,7 @@ less than 2^62 in one batch stays below 2^63, so int64 never wraps unseen.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Annotated
 
@@ -58,23 +59,36 @@ def _reject(field: str, value: object, bound: str) -> EventError:
     return EventError(f"{field}: {value!r} is outside the plausible range ({bound})", field)
 
 
+def _cap(name: str, limits: Limits) -> int:
+    """The most characters a text field `name` may hold."""
+    return (limits.max_id_length if name in _ID_FIELDS else
+            limits.max_lot_length if name in _LOT_FIELDS else limits.max_text_length)
+
+
+@functools.lru_cache(maxsize=256)
+def _fields(cls: type, limits: Limits) -> tuple[tuple[str, int], ...]:
+    """(field, its text cap) of an event class, in field order."""
+    return tuple((name, _cap(name, limits)) for name in cls.__struct_fields__)
+
+
 def check_event(event: Event, limits: Limits = DEFAULT, decimals: int = 2) -> None:
     """Raise EventError for the first field of `event` outside `limits`."""
-    for name in event.__struct_fields__:
+    for name, cap in _fields(type(event), limits):
         value = getattr(event, name)
         if value is None:
             continue
-        if isinstance(value, float):
+        t = type(value)  # the exact types first: a subclass takes the isinstance path
+        if t is str:
+            if len(value) > cap:
+                raise _too_long(name, value, cap)
+        elif t is float or (t is not int and isinstance(value, float)):
             _check_number(name, value, limits)
-        elif isinstance(value, int) and not isinstance(value, bool):
+        elif t is int or (isinstance(value, int) and not isinstance(value, bool)):
             if not 0 <= value <= limits.max_operation:
                 raise _reject(name, value, f"0..{limits.max_operation}")
         elif isinstance(value, str):
-            cap = (limits.max_id_length if name in _ID_FIELDS else
-                   limits.max_lot_length if name in _LOT_FIELDS else limits.max_text_length)
             if len(value) > cap:
-                raise EventError(f"{name}: {len(value)} characters, at most {cap} allowed"
-                                 f" (starts {value[:32]!r})", name)
+                raise _too_long(name, value, cap)
     paid = getattr(event, "amount", None)  # a payment's amount, major units
     if paid is not None and paid * 10 ** decimals > limits.max_amount:
         raise _reject("amount", paid, f"at most {limits.max_amount / 10 ** decimals:.6g}")
@@ -90,6 +104,11 @@ def check_event(event: Event, limits: Limits = DEFAULT, decimals: int = 2) -> No
         if amount > limits.max_amount:
             raise _reject("unit_price", price, f"qty x unit_price = {amount:.6g} minor units,"
                           f" at most {limits.max_amount:.6g}")
+
+
+def _too_long(name: str, value: str, cap: int) -> EventError:
+    return EventError(f"{name}: {len(value)} characters, at most {cap} allowed"
+                      f" (starts {value[:32]!r})", name)
 
 
 def _check_number(name: str, value: float, limits: Limits) -> None:

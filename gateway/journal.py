@@ -933,10 +933,17 @@ class Journal:
                 judged_at.append(k)
             results[i] = Result("applied", eid, seq)
         if judged:  # the whole batch at once; lines and moves by position in `judged`
+            codes = ledger.codes
+
+            def lines(j: int) -> list[tuple[str, int, int]]:
+                """(account, debit, credit) of judged[j]'s lines, from the batch's block."""
+                k = judged_at[j]
+                start, end = (line_end[k - 1] if k else line0) - line0, line_end[k] - line0
+                return [(codes[a], max(x, 0), max(-x, 0)) for a, x in
+                        zip(block[0, start:end].tolist(), block[1, start:end].tolist())]
+
             book.judge_batch(
-                judged, {j: moved[k] for j, k in enumerate(judged_at) if k in moved},
-                lambda j: ledger.lines(line_end[judged_at[j] - 1] if judged_at[j] else line0,
-                                       line_end[judged_at[j]]))
+                judged, {j: moved[k] for j, k in enumerate(judged_at) if k in moved}, lines)
         line_rows = self._line_rows(block, counts, heads, fresh)
         if engine is not None:
             touched_items, touched_orders = projections.touched(engine, touched_orders,
@@ -1144,17 +1151,28 @@ class Journal:
                     " AND kind IN ('negative_stock', 'rounding') ORDER BY id"):
                 self._episodes.setdefault((kind, reason.split(": ", 1)[0]), eid)
         open_ = self._episodes
-        for stamp, kind, source, eid, message in rows:
-            key = (kind, message.split(": ", 1)[0])
+        # One statement per episode, not per notice: the batch's notices of one key
+        # (in order of their first) add up to one update, or to one new episode holding
+        # them all, as one statement per notice would leave it (the latest reason).
+        groups: dict[tuple[str, str], list] = {}  # key -> [first row, n, latest reason]
+        for row in rows:
+            key = (row[1], row[4].split(": ", 1)[0])
+            g = groups.get(key)
+            if g is None:
+                groups[key] = [row, 1, row[4]]
+            else:
+                g[1] += 1
+                g[2] = row[4]
+        for key, ((stamp, kind, source, eid, _), n, message) in groups.items():
             known = open_.get(key)
             if known is not None and self.conn.execute(
-                    "UPDATE exceptions SET occurrences=occurrences+1, last_seen=?, reason=?"
-                    " WHERE id=? AND status='open'", (stamp, message, known)).rowcount:
+                    "UPDATE exceptions SET occurrences=occurrences+?, last_seen=?, reason=?"
+                    " WHERE id=? AND status='open'", (n, stamp, message, known)).rowcount:
                 continue
             open_[key] = self.conn.execute(
                 "INSERT INTO exceptions(created_at, kind, source, event_id, reason,"
-                " last_seen) VALUES (?,?,?,?,?,?)",
-                (stamp, kind, source, eid, message, stamp)).lastrowid
+                " last_seen, occurrences) VALUES (?,?,?,?,?,?,?)",
+                (stamp, kind, source, eid, message, stamp, n)).lastrowid
 
     def _device_fault(self, stamp, source, reason, raw) -> None:
         """One more try of an open fault episode (same device, same cause), or a new one."""

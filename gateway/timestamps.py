@@ -37,6 +37,11 @@ def _parse(text) -> datetime:
     if m is None:
         raise TimestampError(f"ts: not an RFC 3339 timestamp YYYY-MM-DDTHH:MM:SS[.frac]"
                              f"(Z|+HH:MM) (got {text[:64]!r})")
+    if text[-1] == "Z":  # the usual form: the C parser builds the same datetime
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass  # out of range: the message below says which field
     year, month, day, hour, minute, second, frac, offset = m.groups()
     if offset == "Z":
         tz = timezone.utc

@@ -34,7 +34,7 @@ from gateway.alerts.rules import (
     Norm, Verdict, judge_consumption, judge_margin, judge_scrap, judge_stalled,
     judge_stock_out, per_unit_standard, stock_short,
 )
-from gateway.alerts.stats import rate_pct, tail_share, welford_add
+from gateway.alerts.stats import array_sum, rate_pct, tail_shares, welford_add
 from gateway.events import decode_event
 from gateway.subledgers import sale_money
 from gateway.timestamps import parse_rfc3339
@@ -81,7 +81,10 @@ class _Cache:
     closed: set[str] = field(default_factory=set)
     windows: dict[str, list[list[float]]] = field(default_factory=dict)  # wo -> [op, qty]
     dirty_windows: set[str] = field(default_factory=set)
-    shares: dict[str, object] = field(default_factory=dict)  # wo -> tail_share of its window
+    windowed: dict[str, tuple[dict[int, float], float]] = field(default_factory=dict)
+    #   wo -> its window's scrap per operation and units (`_window_figures`)
+    candidates: dict[str, list[_Order]] = field(default_factory=dict)  # item -> orders of
+    #   its parents, by work order: what `_need` sums over, kept until an order is put
     stock: dict[str, float] = field(default_factory=dict)
     norms: dict[tuple[str, int], Norm] = field(default_factory=dict)
     dirty_norms: set[tuple[str, int]] = field(default_factory=set)
@@ -98,12 +101,17 @@ class _Cache:
     history: bool = False  # alert_history read
 
 
-def _put_order(c: _Cache, wo: str, order: _Order | None) -> None:
-    """c.orders[wo] = order, and the index of orders by item kept with it."""
+def _put_order(c: _Cache, wo: str, order: _Order | None, bom: dict) -> None:
+    """c.orders[wo] = order, and the index of orders by item kept with it; `bom`, the
+    book's parent -> components (the items whose need the order's item counts in)."""
     old = c.orders.get(wo)
+    for o in (old, order):
+        if o is not None:  # which orders need these components' stock changed
+            for component, _, _ in bom.get(o.item, ()):
+                c.need.pop(component, None)
+                c.candidates.pop(component, None)
     if old is not None:
         c.by_item[old.item].pop(wo, None)
-    c.need.clear()  # which orders need an item's stock may have changed
     c.orders[wo] = order
     if order is not None:
         c.by_item.setdefault(order.item, {})[wo] = order
@@ -121,6 +129,16 @@ def moved_per_event(moves, keys) -> dict[int, dict[str, float]]:
             m = out[k] = {}
         m[item] = m.get(item, 0) + (q if status == "available" else 0)
     return out
+
+
+def _window_figures(counts: list[list[float]], share: list[float]
+                    ) -> tuple[dict[int, float], float]:
+    """A window's scrap per operation (its counts' shares, added oldest first) and all
+    its units (their sum as numpy's)."""
+    per_op: dict[int, float] = {}
+    for (o, _), s in zip(counts, share):
+        per_op[o] = per_op.get(o, 0) + s
+    return per_op, array_sum(share)
 
 
 @functools.cache
@@ -155,6 +173,11 @@ class AlertBook:
             if b.consumption == "issue":
                 self._issued_eff.setdefault((b.parent, b.component), eff)
         self._parents = {c: {p for p, _, _ in uses} for c, uses in self._uses.items()}
+        self._stock_keys = {c: f"stock_out:{c}" for c in self._uses}
+        self._uses_by_parent: dict[str, dict[str, list[tuple[float, str]]]] = {}
+        for c, uses in self._uses.items():  # component -> parent -> (eff, how), BOM order
+            for p, eff, how in uses:
+                self._uses_by_parent.setdefault(c, {}).setdefault(p, []).append((eff, how))
         self._ops: dict[str, list[tuple[int, str]]] = {}  # parent -> (operation, wc)
         for r in master.routings:
             self._ops.setdefault(r.parent, []).append((r.operation, r.work_center))
@@ -200,7 +223,7 @@ class AlertBook:
         for wo in todo:
             if wo not in c.orders:
                 row = found.get(wo)
-                _put_order(c, wo, _Order(*row) if row else None)
+                _put_order(c, wo, _Order(*row) if row else None, self._bom)
         for wo, kind, key, qty in self._in(
                 "SELECT work_order, kind, key, qty FROM alert_counts WHERE work_order IN ({})",
                 todo):
@@ -302,8 +325,9 @@ class AlertBook:
     def judge_batch(self, events, moved: dict[int, dict[str, float]], lines) -> None:
         """Judge a batch's applied events in their order: `moved[k]`, the available qty
         the stock moves of events[k] moved per item (summed in move order; no key for an
-        event without stock moves); `lines(k)`, its journal lines (read only for a
-        shipment or a reversal). Events no rule looks at cost one set lookup."""
+        event without stock moves); `lines(k)`, its journal lines as (account, debit,
+        credit, ...) tuples (read only for a shipment or a reversal). Events no rule
+        looks at cost one set lookup."""
         judged = [(k, e) for k, e in enumerate(events) if k in moved or _judged(type(e))]
         if not judged:
             return
@@ -321,7 +345,7 @@ class AlertBook:
         if t == "wo_release":
             self._load_orders((event.work_order,))
             _put_order(c, event.work_order, _Order(event.work_order, event.item, event.line,
-                                                   event.qty, "open"))
+                                                   event.qty, "open"), self._bom)
             self._last_count(event.work_order, event.ts)
         elif t in _COUNTED:
             self._counted(event, 1.0)
@@ -335,9 +359,15 @@ class AlertBook:
                 self._counted(gone, -1.0, event.ts)
             elif gone is not None and gone.type == "shipment":
                 self._shipped(gone.order, lines(k), event.ts)
-        for item in sorted(moved):
-            self._stock_move(item, moved[item])
-            self._judge_stock(item, event.ts)
+        if moved:
+            stock, loaded, keys = c.stock, c.items_loaded, self._stock_keys
+            judging = self.cfg.stock_out.enabled
+            for item in sorted(moved):
+                if item not in loaded:
+                    self._load_items((item,))
+                stock[item] += moved[item]
+                if judging and item in keys:  # otherwise no BOM uses it: no rule
+                    self._judge_stock(item, event.ts)
 
     def flush(self) -> list[Transition]:
         """Write what the batch changed; the transitions for the routes."""
@@ -441,7 +471,8 @@ class AlertBook:
                 self._judge_consumption(wo, component, ts)
 
     def _window(self, wo: str) -> list[list[float]]:
-        self._load_orders((wo,))
+        if wo not in self._c.loaded:
+            self._load_orders((wo,))
         return self._c.windows.setdefault(wo, [])
 
     def _window_add(self, wo: str, op: int, qty: float) -> None:
@@ -461,20 +492,21 @@ class AlertBook:
                     entry[1] -= took
                     left -= took
             counts[:] = [e for e in counts if e[1] > 0]
-        share = tail_share([q for _, q in counts], self.cfg.scrap_rate.window_units)
+        share = tail_shares([q for _, q in counts], self.cfg.scrap_rate.window_units)
         first = next((i for i, s in enumerate(share) if s > 0), len(counts))
         del counts[:first]
-        self._c.shares[wo] = share[first:]  # a tail's share does not depend on what is older
+        del share[:first]  # a tail's share does not depend on what is older
+        self._c.windowed[wo] = _window_figures(counts, share)
         self._c.dirty_windows.add(wo)
 
     def _windowed(self, wo: str, op: int) -> tuple[float, float]:
         """Scrap at `op` and all units among the order's last window_units units."""
-        counts = self._window(wo)
-        share = self._c.shares.get(wo)
-        if share is None:
-            share = tail_share([q for _, q in counts], self.cfg.scrap_rate.window_units)
-        scrap = sum(s for (o, _), s in zip(counts, share) if o == op)
-        return float(scrap), float(share.sum())
+        figures = self._c.windowed.get(wo)
+        if figures is None:  # a window as read, not yet counted into this batch
+            counts = self._window(wo)
+            figures = self._c.windowed[wo] = _window_figures(
+                counts, tail_shares([q for _, q in counts], self.cfg.scrap_rate.window_units))
+        return float(figures[0].get(op, 0)), figures[1]
 
     def _scrap_ops(self, wo: _Order) -> list[int]:
         return sorted(self._c.scrap_ops.get(wo.work_order, ()))
@@ -526,12 +558,6 @@ class AlertBook:
         figures[1] += cogs
         self._judge_margin(order, ts)
 
-    def _stock_move(self, item: str, qty: float) -> None:
-        c = self._c
-        if item not in c.items_loaded:
-            self._load_items((item,))
-        c.stock[item] += qty
-
     # -- judging --------------------------------------------------------------------
 
     def _judge_scrap(self, wo: _Order, op: int, ts: str) -> None:
@@ -563,14 +589,16 @@ class AlertBook:
 
     def _judge_stock(self, item: str, ts: str) -> None:
         rule = self.cfg.stock_out
-        uses = self._uses.get(item)
-        if not rule.enabled or not uses:
+        key = self._stock_keys.get(item)  # None: no BOM uses the item
+        if key is None or not rule.enabled:
             return
         c = self._c
-        if item not in c.items_loaded:
-            self._load_items((item,))
-        need, orders = c.need.get(item) or self._need(item, uses)
-        key = f"stock_out:{item}"
+        kept = c.need.get(item)
+        if kept is None:
+            if item not in c.items_loaded:
+                self._load_items((item,))
+            kept = self._need(item, self._uses[item])
+        need, orders = kept
         if key not in c.alerts and not stock_short(c.stock[item], need):
             return  # nothing open, nothing to open
         verdict = judge_stock_out(rule, item, c.stock[item], need, orders)
@@ -582,11 +610,16 @@ class AlertBook:
         kept until one of those orders changes (`_changed`)."""
         c = self._c
         need, orders = 0.0, 0
-        for wo in sorted((o for p in self._parents[item] for o in c.by_item.get(p, {}).values()
-                          if o.status == "open"), key=lambda o: o.work_order):
-            for parent, eff, how in uses:
-                if parent != wo.item:
-                    continue
+        candidates = c.candidates.get(item)
+        if candidates is None:
+            candidates = c.candidates[item] = sorted(
+                (o for p in self._parents[item] for o in c.by_item.get(p, {}).values()),
+                key=lambda o: o.work_order)
+        by_parent = self._uses_by_parent[item]
+        for wo in candidates:
+            if wo.status != "open":
+                continue
+            for eff, how in by_parent[wo.item]:
                 if how == "issue":
                     issued = c.counts.get((wo.work_order, "issued", item), 0.0)
                     left = max(0.0, eff * wo.planned - issued)

@@ -73,16 +73,20 @@ def judge_scrap(rule: ScrapRateRule, work_order: str, operation: int, scrap: flo
     if units < rule.min_units:
         return None
     pct = rate_pct(scrap, units)
-    if norm.n >= rule.min_history:
-        limit = sigma_limit(norm.mean, norm.std, rule.sigma, rule.sigma_floor_pct)
-        basis = f"work center norm {norm.mean:.1f} % ± {norm.std:.1f}, limit {limit:.1f} %"
-        expected = norm.mean
+    normed = norm.n >= rule.min_history
+    if normed:
+        std = norm.std
+        limit = sigma_limit(norm.mean, std, rule.sigma, rule.sigma_floor_pct)
     else:
         limit = rule.max_pct
-        basis = f"limit {limit:.1f} % (work center history: {norm.n} closed orders)"
-        expected = limit
     if pct <= (limit * CLEAR_FRACTION if is_open else limit):
         return None
+    if normed:
+        basis = f"work center norm {norm.mean:.1f} % ± {std:.1f}, limit {limit:.1f} %"
+        expected = norm.mean
+    else:
+        basis = f"limit {limit:.1f} % (work center history: {norm.n} closed orders)"
+        expected = limit
     return Verdict("critical" if pct > 2 * limit else "warning", pct, expected, limit,
                    f"scrap {pct:.1f} % on {work_order} op {operation}"
                    f" ({_num(scrap)} of {'the last ' if windowed else ''}{_num(units)}"

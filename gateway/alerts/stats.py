@@ -56,3 +56,43 @@ def tail_share(qty: np.ndarray, n: float) -> np.ndarray:
     qty = np.asarray(qty, dtype=np.float64)
     newer = np.cumsum(qty[::-1])[::-1] - qty  # units counted after each one
     return np.minimum(np.maximum(n - newer, 0.0), qty)
+
+
+def tail_shares(qty: list[float], n: float) -> list[float]:
+    """`tail_share` as a list, in plain Python: the same values to the bit (numpy's
+    cumsum adds one after the other, as here), without an array's cost on a short
+    window."""
+    out = [0.0] * len(qty)
+    acc = 0.0
+    for i in range(len(qty) - 1, -1, -1):
+        q = qty[i]
+        acc += q
+        out[i] = min(max(n - (acc - q), 0.0), q)
+    return out
+
+
+def array_sum(values: list[float], start: int = 0, stop: int | None = None) -> float:
+    """float(np.sum(values[start:stop])) to the bit, in plain Python: numpy's pairwise
+    summation (eight running sums over blocks of up to 128, halves above that)."""
+    stop = len(values) if stop is None else stop
+    n = stop - start
+    if n < 8:
+        res = 0.0
+        for i in range(start, stop):
+            res += values[i]
+        return res
+    if n <= 128:
+        r = values[start:start + 8]
+        i = start + 8
+        end = stop - n % 8
+        while i < end:
+            for j in range(8):
+                r[j] += values[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for i in range(end, stop):
+            res += values[i]
+        return res
+    half = n // 2
+    half -= half % 8
+    return array_sum(values, start, start + half) + array_sum(values, start + half, stop)

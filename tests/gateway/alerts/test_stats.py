@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from gateway.alerts.stats import (
-    deviation_pct, mean_std, rate_pct, sigma_limit, tail_share, welford_add, welford_std,
+    array_sum, deviation_pct, mean_std, rate_pct, sigma_limit, tail_share, tail_shares,
+    welford_add, welford_std,
 )
 
 
@@ -50,3 +51,15 @@ def test_tail_share_of_the_last_n_units():
     assert tail_share(counts, 100).tolist() == counts           # fewer than n: all of them
     assert tail_share(counts, 5).tolist() == [0, 0, 0, 5]
     assert tail_share([], 40).tolist() == []
+
+
+def test_plain_shares_and_sum_are_numpys_to_the_bit():
+    rng = np.random.default_rng(7)
+    for size in [0, 1, 7, 8, 9, 15, 16, 17, 127, 128, 129, 300, 1000]:
+        for _ in range(20):
+            qty = (rng.random(size) * rng.choice([1e-3, 1.0, 37.0, 1e4], size)).tolist()
+            n = float(rng.random() * sum(qty)) if qty else 5.0
+            share = tail_share(qty, n)
+            assert tail_shares(qty, n) == share.tolist()
+            assert array_sum(share.tolist()) == float(share.sum())
+            assert array_sum(qty, 3, size - 2) == float(np.sum(qty[3:size - 2]))
