@@ -126,6 +126,13 @@ class Ledger:
         return tuple(Line(codes[a], max(x * sign, 0), max(-x * sign, 0), names[i], names[w],
                           names[c], prefix + names[m]) for a, x, i, w, c, m in zip(*cols))
 
+    def amounts(self, start: int, end: int) -> list[tuple[str, int, int]]:
+        """(account, debit, credit) of lines [start, end): `lines` without the names."""
+        codes = self.codes
+        return [(codes[a], max(x, 0), max(-x, 0)) for a, x in
+                zip(self.cols[0].read(start, end).tolist(),
+                    self.cols[1].read(start, end).tolist())]
+
     def post_reversal(self, start: int, end: int, memo_prefix: str
                       ) -> tuple[tuple[Line, ...], int, int]:
         """Post the exact negation of lines [start, end); balances by construction."""

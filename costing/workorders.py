@@ -59,12 +59,7 @@ class WorkOrders:
             col.append(0)
         # one material row per BOM line and one step row per routing step, column by column
         b0, b1 = int(pl.bom_ptr[p]), int(pl.bom_ptr[p + 1])
-        nb = b1 - b0
-        for col, values in ((self.mat_wo, np.full(nb, w)), (self.mat_item, pl.bom_comp[b0:b1]),
-                            (self.mat_qty_eff, pl.bom_qty_eff[b0:b1]),
-                            (self.mat_op, pl.bom_op[b0:b1]), (self.mat_act_qty, np.zeros(nb)),
-                            (self.mat_act_value, np.zeros(nb))):
-            col.extend(values)
+        self._mat_rows(w, pl.bom_comp[b0:b1], pl.bom_qty_eff[b0:b1], pl.bom_op[b0:b1])
         s0, s1 = int(pl.rt_ptr[p]), int(pl.rt_ptr[p + 1])
         ns, wc = s1 - s0, pl.rt_wc[s0:s1]
         for col, values in ((self.step_op, pl.rt_op[s0:s1]), (self.step_wc, wc),
@@ -78,13 +73,13 @@ class WorkOrders:
         self.sales_order.append(sales_order)
         return w
 
-    def _mat_row(self, w: int, item: int, qty_eff: float, op: int) -> int:
-        r = self.mat_wo.append(w)
-        self.mat_item.append(item)
-        self.mat_qty_eff.append(qty_eff)
-        self.mat_op.append(op)
-        self.mat_act_qty.append(0.0)
-        self.mat_act_value.append(0)
+    def _mat_rows(self, w: int, items, qty_eff, ops) -> int:
+        """Material rows of order w, nothing consumed yet; the first one's index."""
+        r, n = self.mat_wo.n, len(items)
+        for col, values in ((self.mat_wo, np.full(n, w)), (self.mat_item, items),
+                            (self.mat_qty_eff, qty_eff), (self.mat_op, ops),
+                            (self.mat_act_qty, np.zeros(n)), (self.mat_act_value, np.zeros(n))):
+            col.extend(values)
         return r
 
     def material_row(self, w: int, item: int, effects: list, bom_line: int | None = None) -> int:
@@ -105,7 +100,7 @@ class WorkOrders:
 
     def extra_row(self, w: int, item: int) -> int:
         """A new material row of order w for an item not in its BOM."""
-        r = self._mat_row(w, item, 0.0, 0)
+        r = self._mat_rows(w, (item,), (0.0,), (0,))
         self.extra_rows[(w, item)] = r
         self.extra_of.setdefault(w, []).append(r)
         return r

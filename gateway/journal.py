@@ -933,17 +933,10 @@ class Journal:
                 judged_at.append(k)
             results[i] = Result("applied", eid, seq)
         if judged:  # the whole batch at once; lines and moves by position in `judged`
-            codes = ledger.codes
-
-            def lines(j: int) -> list[tuple[str, int, int]]:
-                """(account, debit, credit) of judged[j]'s lines, from the batch's block."""
-                k = judged_at[j]
-                start, end = (line_end[k - 1] if k else line0) - line0, line_end[k] - line0
-                return [(codes[a], max(x, 0), max(-x, 0)) for a, x in
-                        zip(block[0, start:end].tolist(), block[1, start:end].tolist())]
-
             book.judge_batch(
-                judged, {j: moved[k] for j, k in enumerate(judged_at) if k in moved}, lines)
+                judged, {j: moved[k] for j, k in enumerate(judged_at) if k in moved},
+                lambda j: ledger.amounts(line_end[judged_at[j] - 1] if judged_at[j] else line0,
+                                         line_end[judged_at[j]]))
         line_rows = self._line_rows(block, counts, heads, fresh)
         if engine is not None:
             touched_items, touched_orders = projections.touched(engine, touched_orders,

@@ -411,8 +411,8 @@ def _chunk(live, rebuilt, engine, book, seqs, events, out, lines, stored, ids, l
     if book is not None:  # the chunk at once, as the live writer judges its batch
         book.judge_batch(applied, moved if not refused else
                          {j: moved[k] for j, k in enumerate(ok) if k in moved},
-                         lambda j: ledger.lines(line_end[ok[j] - 1] if ok[j] else line0,
-                                                line_end[ok[j]]))
+                         lambda j: ledger.amounts(line_end[ok[j] - 1] if ok[j] else line0,
+                                                  line_end[ok[j]]))
         book.flush()  # before the projections: it reads them as they stood
     items, orders = projections.touched(engine, orders, block, moves[1])
     if items:
