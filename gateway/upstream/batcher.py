@@ -17,6 +17,7 @@ a long stop) is read `read_limit` lines at a time, so memory stays bounded.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -63,7 +64,14 @@ class transaction:
     """`with transaction(conn):` BEGIN IMMEDIATE … COMMIT, ROLLBACK on any error.
 
     `commit_point` names a failpoint hit just before COMMIT (tests fault the commit).
+    `async with` waits for the write lock without blocking the event loop: while another
+    connection (the journal's thread) holds it, it asks again every POLL_S, for up to
+    PATIENCE_S, then waits as `with` does (the connection's busy_timeout), so it never
+    waits for a busy writer longer than that.
     """
+
+    POLL_S = 0.002
+    PATIENCE_S = 0.5
 
     def __init__(self, conn: sqlite3.Connection, commit_point: str | None = None):
         self.conn = conn
@@ -72,6 +80,27 @@ class transaction:
     def __enter__(self) -> sqlite3.Connection:
         self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
+
+    async def __aenter__(self) -> sqlite3.Connection:
+        conn = self.conn
+        timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        deadline = time.monotonic() + self.PATIENCE_S
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return conn
+                except sqlite3.OperationalError as exc:
+                    if not _locked(exc) or time.monotonic() >= deadline:
+                        break
+                await asyncio.sleep(self.POLL_S)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type, exc, tb) -> bool:
+        return self.__exit__(exc_type, exc, tb)
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
@@ -89,6 +118,11 @@ class transaction:
     def _rollback(self) -> None:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds the write lock (SQLITE_BUSY), as opposed to a real fault."""
+    return exc.sqlite_errorcode == sqlite3.SQLITE_BUSY
 
 
 def build_payload(*, gateway_id: str, seq: int, period: str, currency: str, decimals: int,

@@ -160,7 +160,7 @@ class DurableOutbox:
         the ack is kept and recorded first on the next call.
         """
         if self._unrecorded_ack is not None:
-            self._record_ack(*self._unrecorded_ack)
+            await self._record_ack(*self._unrecorded_ack)
             return Ack("recorded a held-back ack")
         head = self._head()
         if head is None:
@@ -186,7 +186,7 @@ class DurableOutbox:
         if isinstance(verdict, Ack):
             self._failures = 0
             self._unrecorded_ack = (seq, self.wall(), verdict.detail)
-            self._record_ack(*self._unrecorded_ack)
+            await self._record_ack(*self._unrecorded_ack)
             failpoints.hit("outbox.after_ack")
         elif isinstance(verdict, Reject):
             self.errors += 1
@@ -198,9 +198,9 @@ class DurableOutbox:
             self._note_attempt(seq, verdict.reason)
         return verdict
 
-    def _record_ack(self, seq: int, acked_at: str, detail: str) -> None:
+    async def _record_ack(self, seq: int, acked_at: str, detail: str) -> None:
         try:
-            with transaction(self.conn, commit_point="outbox.commit"):
+            async with transaction(self.conn, commit_point="outbox.commit"):
                 self.conn.execute(
                     "UPDATE batches SET state = 'acked', acked_at = ?, attempts = attempts + 1, "
                     "last_error = NULL, last_attempt_at = ?, ack_detail = ? "

@@ -3,6 +3,8 @@
 import asyncio
 import json
 import random
+import sqlite3
+import threading
 
 import pytest
 
@@ -253,3 +255,32 @@ async def test_http_status_classification(erp, sink, status, verdict):
     got = await sink.send(batch(1))
     assert type(got) is verdict and got.reason == f"HTTP {status}: " + '{"error": "simulated failure"}'
     assert await sink.send(batch(1)) == Ack("HTTP 201")
+
+
+async def test_recording_an_ack_while_another_writer_holds_the_lock_keeps_the_loop_running(
+        conn, db_path, erp, sink):
+    # The journal's thread commits on its own connection; the ack waits for the lock
+    # without blocking the event loop the readings arrive on.
+    queue(conn, 2)
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, other.execute, ("COMMIT",)).start()
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    t = asyncio.ensure_future(ticker())
+    try:
+        assert await outbox(conn, sink).send_next() == Ack("HTTP 201")
+    finally:
+        t.cancel()
+        other.close()
+    assert ticks >= 10                                         # the loop ran meanwhile
+    assert conn.execute("SELECT state FROM batches WHERE seq = 1").fetchone()[0] == "acked"
+    await outbox(conn, sink).drain(until_empty=True)
+    assert erp.duplicates == 0
+    assert_delivered(conn, erp)
