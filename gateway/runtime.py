@@ -527,13 +527,16 @@ class Gateway:
             self.first_commit_at = time.monotonic()
         if self.metrics is not None:
             self.metrics.journal_commit_seconds.observe(took)
+            # counted per (device, type) first: one labels() lookup per pair, not per event
+            counts: collections.Counter = collections.Counter()
             for sub, res in zip(subs, results):
                 if res.status == "applied":
                     ev = sub.raw if isinstance(sub.raw, dict) else {}
-                    self.metrics.events.labels(device=sub.source,
-                                               type=str(ev.get("type", "?"))).inc()
+                    counts[sub.source, str(ev.get("type", "?"))] += 1
                 elif res.status == "rejected":
                     self.metrics.reject("rejected")
+            for (source, kind), n in counts.items():
+                self.metrics.events.labels(device=source, type=kind).inc(n)
         # Everything in the batch is now stored (as an event or as an exception): ack.
         # A driver that acknowledges in bulk (`ack_all`, MQTT: one write of every
         # PUBACK) gets its acks in one call; other acks run concurrently, in order.

@@ -260,3 +260,38 @@ async def test_a_burst_is_committed_in_order_and_acked_after_commit_with_back_pr
     assert dev.acked == [f"event:{i}" for i in ids]
     assert _rows(cfg.gateway.db, "SELECT id FROM events ORDER BY seq") == [(i,) for i in ids]
     assert gw.devices()[1]["readings"] == 25
+
+
+async def test_the_events_counter_counts_each_applied_event_by_device_and_type(plant):
+    from gateway.metrics import Metrics
+    cfg, master = plant
+    dev, other = ScriptedDevice(), ScriptedDevice("other")
+    metrics = Metrics()
+    gw = Gateway(cfg, master, metrics=metrics, drivers=[dev, other])
+    stop = asyncio.Event()
+    task = asyncio.create_task(gw.run(stop))
+    await _until(lambda: dev.sink is not None and other.sink is not None)
+    acked = []
+
+    def reading(device, value):
+        async def ack() -> None:
+            acked.append(value["id"])
+        return Reading(device, "event", value, "2026-11-20T08:00:00Z", ack=ack)
+    rel = ev("rel", "wo_release", work_order="WO", item="F", qty=9, line="WC2")
+    await dev.sink.reading_batch([
+        reading("dev", rel),
+        reading("dev", rel),                                        # a duplicate
+        reading("other", ev("rel2", "wo_release", work_order="WO2", item="F", qty=1, line="WC1")),
+        reading("dev", ev("cls", "wo_close", work_order="WO")),
+        reading("dev", ev("bad", "wo_close"))])                     # rejected: no work order
+    await _until(lambda: len(acked) == 5)
+    stop.set()
+    await task
+    counted = {(s.labels["device"], s.labels["type"]): s.value
+               for m in metrics.events.collect() for s in m.samples if s.name.endswith("_total")}
+    assert counted == {("mqtt:? via:dev", "wo_release"): 1.0,   # the channel: no topic here
+                       ("mqtt:? via:other", "wo_release"): 1.0,
+                       ("mqtt:? via:dev", "wo_close"): 1.0}
+    rejects = {s.labels["reason"]: s.value
+               for m in metrics.rejects.collect() for s in m.samples if s.name.endswith("_total")}
+    assert rejects == {"rejected": 1.0}
