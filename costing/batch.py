@@ -27,17 +27,12 @@ import numpy as np
 from costing import batch_columns as bc
 from costing import batch_kernel as bk
 from costing.arrays import Column
-from costing.batch_columnar import encode_stretch
 from costing.batch_encoders import RunEncoder, NotInRun
 from costing.effects import ROW
 from costing.ledger import EntryUnbalanced
 from costing.master import Accounts
 from costing.outcome import Alert, Outcome, Reject, StockMove
 from costing.posted import Posted
-
-# events encoded column-wise at a time (costing.batch_columnar): from the least, doubled
-# while no event ends a stretch early (each start looks the caches up afresh)
-_STRETCH_MIN, _STRETCH_MAX = 32, 2048
 
 
 class BatchPath(RunEncoder):
@@ -146,11 +141,14 @@ class BatchPath(RunEncoder):
                 # is a slice of `events` (its ids are looked up only by reversals)
                 self._run_of = (events, ids)
                 self._run_start = 0
-                i, size = 0, _STRETCH_MIN
-                while i < len(events):
-                    j = self._stretch(events, i, min(len(events), i + size), out)
-                    size = min(_STRETCH_MAX, max(_STRETCH_MIN, 2 * (j - i)))
-                    i = j
+                for i, event in enumerate(events):
+                    try:
+                        (by_class.get(event.__class__) or self._encoder_of(event))(event)
+                    except Exception:  # noqa: BLE001 — as below
+                        self._flush(out)
+                        self._run_start = i  # a run of one, if _one makes it
+                        self._one(event, out)
+                        self._run_start = i + 1
                 self._flush(out)
                 return out
             for event, eid, old in zip(events, ids, known):
@@ -172,40 +170,6 @@ class BatchPath(RunEncoder):
             index.hold = False
             index.settle()
         return out
-
-    def _stretch(self, events: list, lo: int, hi: int, out) -> int:
-        """events[lo:hi] into the run: the blocks costing.batch_columnar encoded, and
-        between them each event it left, by its encoder, in order. An event the run
-        cannot take ends the stretch after `_one` took it (what the encodings after it
-        looked up may have changed): where the next one starts is returned."""
-        st = encode_stretch(self, events, lo, hi)
-        by_class, prev = self._by_class, 0
-        for p in chain(st.fallback, (hi - lo,)):
-            if prev < p:
-                r0, r1 = st.layer_before[prev], st.layer_before[p]
-                if r0 < r1:  # the run's receipt layers, counted as the encodings assumed
-                    shift = self.engine.money.rl_line.n + len(self.layer_lines) \
-                        - st.layer0 - r0
-                    if shift:
-                        for k in st.layer_at[r0:r1]:
-                            st.ints[k][4] += shift
-                    self.layer_lines.extend(st.layer_lines[r0:r1])
-                    self.layer_prices.extend(st.layer_prices[r0:r1])
-                self.ints.extend(st.ints[prev:p])
-                self.floats.extend(st.floats[prev:p])
-            if p == hi - lo:
-                return hi
-            event = events[lo + p]
-            try:
-                (by_class.get(event.__class__) or self._encoder_of(event))(event)
-            except Exception:  # noqa: BLE001 — as in `apply`
-                self._flush(out)
-                self._run_start = lo + p  # a run of one, if _one makes it
-                self._one(event, out)
-                self._run_start = lo + p + 1
-                return lo + p + 1
-            prev = p + 1
-        return hi
 
     def _one(self, event, out: list[Outcome] | None) -> None:
         """An event the run could not take, after the run before it was flushed: checked
