@@ -76,9 +76,14 @@ class WorkOrders:
     def _mat_rows(self, w: int, items, qty_eff, ops) -> int:
         """Material rows of order w, nothing consumed yet; the first one's index."""
         r, n = self.mat_wo.n, len(items)
-        for col, values in ((self.mat_wo, np.full(n, w)), (self.mat_item, items),
-                            (self.mat_qty_eff, qty_eff), (self.mat_op, ops),
-                            (self.mat_act_qty, np.zeros(n)), (self.mat_act_value, np.zeros(n))):
+        cols = (self.mat_wo, self.mat_item, self.mat_qty_eff, self.mat_op, self.mat_act_qty,
+                self.mat_act_value)
+        if n == 1:  # an extra row: six values, no arrays built (most issues of a replay)
+            for col, value in zip(cols, (w, items[0], qty_eff[0], ops[0], 0.0, 0.0)):
+                col.append(value)
+            return r
+        for col, values in zip(cols, (np.full(n, w), items, qty_eff, ops, np.zeros(n),
+                                      np.zeros(n))):
             col.extend(values)
         return r
 
