@@ -46,6 +46,10 @@ ALERT_COLUMNS = ("key", "rule", "subject", "line", "work_order", "item", "severi
                  "observed", "expected", "threshold", "message", "first_seen", "last_seen",
                  "state", "resolved_at", "resolved_by", "resolution")
 
+_INSERT_ALERT = (f"INSERT INTO alerts({', '.join(ALERT_COLUMNS)})"
+                 f" VALUES ({','.join('?' * len(ALERT_COLUMNS))})")
+_UPDATE_ALERT = f"UPDATE alerts SET {', '.join(k + '=?' for k in ALERT_COLUMNS)} WHERE id=?"
+
 
 @dataclass
 class _Order:
@@ -173,6 +177,9 @@ class AlertBook:
             if b.consumption == "issue":
                 self._issued_eff.setdefault((b.parent, b.component), eff)
         self._parents = {c: {p for p, _, _ in uses} for c, uses in self._uses.items()}
+        self._components = {p: tuple(c for c, _, _ in comps) for p, comps in self._bom.items()}
+        self._issued = {p: tuple(c for c, _, how in comps if how == "issue")
+                        for p, comps in self._bom.items()}
         self._stock_keys = {c: f"stock_out:{c}" for c in self._uses}
         self._uses_by_parent: dict[str, dict[str, list[tuple[float, str]]]] = {}
         for c, uses in self._uses.items():  # component -> parent -> (eff, how), BOM order
@@ -362,12 +369,17 @@ class AlertBook:
         if moved:
             stock, loaded, keys = c.stock, c.items_loaded, self._stock_keys
             judging = self.cfg.stock_out.enabled
+            need, alerts = c.need, c.alerts
             for item in sorted(moved):
                 if item not in loaded:
                     self._load_items((item,))
                 stock[item] += moved[item]
-                if judging and item in keys:  # otherwise no BOM uses it: no rule
-                    self._judge_stock(item, event.ts)
+                key = keys.get(item) if judging else None
+                if key is None:  # no BOM uses it, or the rule is off: no rule
+                    continue
+                kept = need.get(item)
+                if kept is None or key in alerts or stock_short(stock[item], kept[0]):
+                    self._judge_stock(item, event.ts)  # else nothing open, nothing to open
 
     def flush(self) -> list[Transition]:
         """Write what the batch changed; the transitions for the routes."""
@@ -401,16 +413,14 @@ class AlertBook:
             "INSERT INTO alert_sales(sales_order, revenue, cogs) VALUES (?,?,?)"
             " ON CONFLICT(sales_order) DO UPDATE SET revenue=excluded.revenue,"
             " cogs=excluded.cogs", [(so, *c.sales[so]) for so in sorted(c.sales)])
+        # Rows read are updated before new ones go in: a key resolved and opened again in
+        # one batch leaves its old row before the new one takes the key (alerts_one_open).
+        conn.executemany(_UPDATE_ALERT, [[*(row[k] for k in ALERT_COLUMNS), row["id"]]
+                                         for row in c.dirty.values() if row["id"] is not None])
         for row in c.dirty.values():
-            values = [row[k] for k in ALERT_COLUMNS]
-            if row.get("id") is None:
-                cur = conn.execute(
-                    f"INSERT INTO alerts({', '.join(ALERT_COLUMNS)}) VALUES"
-                    f" ({','.join('?' * len(ALERT_COLUMNS))})", values)
-                row["id"] = cur.lastrowid
-            else:
-                conn.execute(f"UPDATE alerts SET {', '.join(k + '=?' for k in ALERT_COLUMNS)}"
-                             " WHERE id=?", [*values, row["id"]])
+            if row["id"] is None:
+                row["id"] = conn.execute(_INSERT_ALERT,
+                                         [row[k] for k in ALERT_COLUMNS]).lastrowid
         out = c.transitions
         enqueue(conn, self.cfg.route, out)
         self._c = None
@@ -466,9 +476,8 @@ class AlertBook:
             self._clear(f"stalled:{wo.work_order}", ts, "counts again")
         for op in self._scrap_ops(wo):
             self._judge_scrap(wo, op, ts)
-        for component, _, how in self._bom.get(wo.item, ()):
-            if how == "issue":
-                self._judge_consumption(wo, component, ts)
+        for component in self._issued.get(wo.item, ()):
+            self._judge_consumption(wo, component, ts)
 
     def _window(self, wo: str) -> list[list[float]]:
         if wo not in self._c.loaded:
@@ -616,15 +625,16 @@ class AlertBook:
                 (o for p in self._parents[item] for o in c.by_item.get(p, {}).values()),
                 key=lambda o: o.work_order)
         by_parent = self._uses_by_parent[item]
+        counts = c.counts
         for wo in candidates:
             if wo.status != "open":
                 continue
             for eff, how in by_parent[wo.item]:
                 if how == "issue":
-                    issued = c.counts.get((wo.work_order, "issued", item), 0.0)
+                    issued = counts.get((wo.work_order, "issued", item), 0.0)
                     left = max(0.0, eff * wo.planned - issued)
                 else:
-                    left = eff * max(0.0, wo.planned - wo.units)
+                    left = eff * max(0.0, wo.planned - (wo.good + wo.scrap))
                 if left > 0:
                     need += left
                     orders += 1
@@ -633,8 +643,9 @@ class AlertBook:
 
     def _changed(self, wo: _Order) -> None:
         """The order's units, issues or status moved: its components' need is stale."""
-        for component, _, _ in self._bom.get(wo.item, ()):
-            self._c.need.pop(component, None)
+        need = self._c.need
+        for component in self._components.get(wo.item, ()):
+            need.pop(component, None)
 
     def _judge_margin(self, order: str, ts: str) -> None:
         rule = self.cfg.margin
