@@ -102,6 +102,8 @@ class _Cache:
     items_loaded: set[str] = field(default_factory=set)  # items whose stock_out alert is read
     last_ts: dict[str, str] = field(default_factory=dict)  # wo -> ts of its latest count
     need: dict[str, tuple[float, int]] = field(default_factory=dict)  # item -> stock need
+    need_above: dict[str, float] = field(default_factory=dict)  # item -> a need at least
+    #   its need now: the last one computed, kept while its orders only consumed more
     history: bool = False  # alert_history read
 
 
@@ -113,6 +115,7 @@ def _put_order(c: _Cache, wo: str, order: _Order | None, bom: dict) -> None:
         if o is not None:  # which orders need these components' stock changed
             for component, _, _ in bom.get(o.item, ()):
                 c.need.pop(component, None)
+                c.need_above.pop(component, None)
                 c.candidates.pop(component, None)
     if old is not None:
         c.by_item[old.item].pop(wo, None)
@@ -160,9 +163,9 @@ class AlertBook:
 
     def __init__(self, config: AlertsSection, master: MasterData):
         self.cfg = config
+        self._c: _Cache | None = None
         self.use_master(master)
         self.conn = None
-        self._c: _Cache | None = None
 
     def use_master(self, master: MasterData) -> None:
         """Judge from now on with `master`'s BOMs, routings and accounts (the version of
@@ -190,6 +193,12 @@ class AlertBook:
             self._ops.setdefault(r.parent, []).append((r.operation, r.work_center))
         self._wc = {(r.parent, r.operation): r.work_center for r in master.routings}
         self._revenue, self._cogs = master.accounts.revenue, master.accounts.cogs
+        # Items whose need can only fall as their orders count (no negative standard):
+        # `_need` is then, in floats too, monotone in each order's units and issues.
+        self._need_falls = {c for c, uses in self._uses.items()
+                            if all(eff >= 0 for _, eff, _ in uses)}
+        if self._c is not None:
+            self._c.need_above.clear()
         self._decimals = master.currency_decimals
 
     # -- one transaction --------------------------------------------------------------
@@ -369,7 +378,7 @@ class AlertBook:
         if moved:
             stock, loaded, keys = c.stock, c.items_loaded, self._stock_keys
             judging = self.cfg.stock_out.enabled
-            need, alerts = c.need, c.alerts
+            need, above, alerts = c.need, c.need_above, c.alerts
             for item in sorted(moved):
                 if item not in loaded:
                     self._load_items((item,))
@@ -377,8 +386,13 @@ class AlertBook:
                 key = keys.get(item) if judging else None
                 if key is None:  # no BOM uses it, or the rule is off: no rule
                     continue
+                if key in alerts:
+                    self._judge_stock(item, event.ts)
+                    continue
                 kept = need.get(item)
-                if kept is None or key in alerts or stock_short(stock[item], kept[0]):
+                bound = kept[0] if kept is not None else above.get(item)
+                # stock_short is monotone in the need: not short of a bound, not short
+                if bound is None or stock_short(stock[item], bound):
                     self._judge_stock(item, event.ts)  # else nothing open, nothing to open
 
     def flush(self) -> list[Transition]:
@@ -460,17 +474,18 @@ class AlertBook:
             return
         ts = ts or event.ts
         qty = sign * event.qty
-        self._changed(wo)
-        if event.type == "issue":
+        self._changed(wo, more=qty < 0)
+        t = event.type
+        if t == "issue":
             self._count(wo.work_order, "issued", event.item, qty, add=True)
             self._judge_consumption(wo, event.item, ts)
             return
-        if event.type == "completion":
+        if t == "completion":
             wo.good += qty
         else:
             wo.scrap += qty
             self._count(wo.work_order, "scrap", str(event.operation), qty, add=True)
-        self._window_add(wo.work_order, event.operation if event.type == "scrap" else 0, qty)
+        self._window_add(wo.work_order, event.operation if t == "scrap" else 0, qty)
         if sign > 0:
             self._last_count(wo.work_order, ts)
             self._clear(f"stalled:{wo.work_order}", ts, "counts again")
@@ -546,7 +561,7 @@ class AlertBook:
                                                       rate_pct(scrap, wo.units)))
                 c.dirty_norms.add((wc, op))
         wo.status = "closed"
-        self._changed(wo)
+        self._changed(wo, more=False)
         c.closed.add(wo.work_order)
         for key, alert in list(c.alerts.items()):
             if alert["work_order"] == wo.work_order:
@@ -574,8 +589,10 @@ class AlertBook:
         if not rule.enabled:
             return
         scrap, units = self._windowed(wo.work_order, op)
-        wc = self._wc.get((wo.item, op), wo.line)
         key = f"scrap_rate:{wo.work_order}:op{op}"
+        if units < rule.min_units and key not in self._c.alerts:
+            return  # judge_scrap's first no: nothing open, nothing to open
+        wc = self._wc.get((wo.item, op), wo.line)
         verdict = judge_scrap(rule, wo.work_order, op, scrap, units, self._norm(wc, op),
                               key in self._c.alerts, windowed=wo.units > units)
         self._settle(key, "scrap_rate", verdict, ts,
@@ -639,13 +656,20 @@ class AlertBook:
                     need += left
                     orders += 1
         c.need[item] = (need, orders)
+        if item in self._need_falls:
+            c.need_above[item] = need
         return need, orders
 
-    def _changed(self, wo: _Order) -> None:
-        """The order's units, issues or status moved: its components' need is stale."""
+    def _changed(self, wo: _Order, more: bool = True) -> None:
+        """The order's units, issues or status moved: its components' need is stale;
+        `more` False when they only grew (a count, not its reversal) or the order closed,
+        which can only lower that need, so the last one stays a bound above it."""
         need = self._c.need
+        above = self._c.need_above
         for component in self._components.get(wo.item, ()):
             need.pop(component, None)
+            if more:
+                above.pop(component, None)
 
     def _judge_margin(self, order: str, ts: str) -> None:
         rule = self.cfg.margin
