@@ -704,10 +704,11 @@ class AlertBook:
     def _settle(self, key: str, rule: str, verdict: Verdict | None, ts: str, *,
                 why: str, line: str | None = None, work_order: str | None = None,
                 item: str | None = None) -> None:
-        if verdict is None:
-            self._clear(key, ts, why)
-            return
         c = self._c
+        if verdict is None:
+            if key in c.alerts:
+                self._clear(key, ts, why)
+            return
         alert = c.alerts.get(key)
         if alert is None:
             alert = c.alerts[key] = {
