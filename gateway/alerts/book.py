@@ -517,11 +517,17 @@ class AlertBook:
                     left -= took
             counts[:] = [e for e in counts if e[1] > 0]
         share = tail_shares([q for _, q in counts], self.cfg.scrap_rate.window_units)
-        first = next((i for i, s in enumerate(share) if s > 0), len(counts))
-        del counts[:first]
-        del share[:first]  # a tail's share does not depend on what is older
-        self._c.windowed[wo] = _window_figures(counts, share)
-        self._c.dirty_windows.add(wo)
+        first = 0
+        for s in share:
+            if s > 0:
+                break
+            first += 1
+        if first:
+            del counts[:first]
+            del share[:first]  # a tail's share does not depend on what is older
+        c = self._c
+        c.windowed[wo] = _window_figures(counts, share)
+        c.dirty_windows.add(wo)
 
     def _windowed(self, wo: str, op: int) -> tuple[float, float]:
         """Scrap at `op` and all units among the order's last window_units units."""
