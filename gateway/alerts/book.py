@@ -46,6 +46,10 @@ ALERT_COLUMNS = ("key", "rule", "subject", "line", "work_order", "item", "severi
                  "observed", "expected", "threshold", "message", "first_seen", "last_seen",
                  "state", "resolved_at", "resolved_by", "resolution")
 
+_INSERT_ALERT = (f"INSERT INTO alerts({', '.join(ALERT_COLUMNS)})"
+                 f" VALUES ({','.join('?' * len(ALERT_COLUMNS))})")
+_UPDATE_ALERT = f"UPDATE alerts SET {', '.join(k + '=?' for k in ALERT_COLUMNS)} WHERE id=?"
+
 
 @dataclass
 class _Order:
@@ -98,6 +102,8 @@ class _Cache:
     items_loaded: set[str] = field(default_factory=set)  # items whose stock_out alert is read
     last_ts: dict[str, str] = field(default_factory=dict)  # wo -> ts of its latest count
     need: dict[str, tuple[float, int]] = field(default_factory=dict)  # item -> stock need
+    need_above: dict[str, float] = field(default_factory=dict)  # item -> a need at least
+    #   its need now: the last one computed, kept while its orders only consumed more
     history: bool = False  # alert_history read
 
 
@@ -109,6 +115,7 @@ def _put_order(c: _Cache, wo: str, order: _Order | None, bom: dict) -> None:
         if o is not None:  # which orders need these components' stock changed
             for component, _, _ in bom.get(o.item, ()):
                 c.need.pop(component, None)
+                c.need_above.pop(component, None)
                 c.candidates.pop(component, None)
     if old is not None:
         c.by_item[old.item].pop(wo, None)
@@ -156,9 +163,9 @@ class AlertBook:
 
     def __init__(self, config: AlertsSection, master: MasterData):
         self.cfg = config
+        self._c: _Cache | None = None
         self.use_master(master)
         self.conn = None
-        self._c: _Cache | None = None
 
     def use_master(self, master: MasterData) -> None:
         """Judge from now on with `master`'s BOMs, routings and accounts (the version of
@@ -173,6 +180,9 @@ class AlertBook:
             if b.consumption == "issue":
                 self._issued_eff.setdefault((b.parent, b.component), eff)
         self._parents = {c: {p for p, _, _ in uses} for c, uses in self._uses.items()}
+        self._components = {p: tuple(c for c, _, _ in comps) for p, comps in self._bom.items()}
+        self._issued = {p: tuple(c for c, _, how in comps if how == "issue")
+                        for p, comps in self._bom.items()}
         self._stock_keys = {c: f"stock_out:{c}" for c in self._uses}
         self._uses_by_parent: dict[str, dict[str, list[tuple[float, str]]]] = {}
         for c, uses in self._uses.items():  # component -> parent -> (eff, how), BOM order
@@ -183,6 +193,12 @@ class AlertBook:
             self._ops.setdefault(r.parent, []).append((r.operation, r.work_center))
         self._wc = {(r.parent, r.operation): r.work_center for r in master.routings}
         self._revenue, self._cogs = master.accounts.revenue, master.accounts.cogs
+        # Items whose need can only fall as their orders count (no negative standard):
+        # `_need` is then, in floats too, monotone in each order's units and issues.
+        self._need_falls = {c for c, uses in self._uses.items()
+                            if all(eff >= 0 for _, eff, _ in uses)}
+        if self._c is not None:
+            self._c.need_above.clear()
         self._decimals = master.currency_decimals
 
     # -- one transaction --------------------------------------------------------------
@@ -362,12 +378,22 @@ class AlertBook:
         if moved:
             stock, loaded, keys = c.stock, c.items_loaded, self._stock_keys
             judging = self.cfg.stock_out.enabled
+            need, above, alerts = c.need, c.need_above, c.alerts
             for item in sorted(moved):
                 if item not in loaded:
                     self._load_items((item,))
                 stock[item] += moved[item]
-                if judging and item in keys:  # otherwise no BOM uses it: no rule
+                key = keys.get(item) if judging else None
+                if key is None:  # no BOM uses it, or the rule is off: no rule
+                    continue
+                if key in alerts:
                     self._judge_stock(item, event.ts)
+                    continue
+                kept = need.get(item)
+                bound = kept[0] if kept is not None else above.get(item)
+                # stock_short is monotone in the need: not short of a bound, not short
+                if bound is None or stock_short(stock[item], bound):
+                    self._judge_stock(item, event.ts)  # else nothing open, nothing to open
 
     def flush(self) -> list[Transition]:
         """Write what the batch changed; the transitions for the routes."""
@@ -401,16 +427,14 @@ class AlertBook:
             "INSERT INTO alert_sales(sales_order, revenue, cogs) VALUES (?,?,?)"
             " ON CONFLICT(sales_order) DO UPDATE SET revenue=excluded.revenue,"
             " cogs=excluded.cogs", [(so, *c.sales[so]) for so in sorted(c.sales)])
+        # Rows read are updated before new ones go in: a key resolved and opened again in
+        # one batch leaves its old row before the new one takes the key (alerts_one_open).
+        conn.executemany(_UPDATE_ALERT, [[*(row[k] for k in ALERT_COLUMNS), row["id"]]
+                                         for row in c.dirty.values() if row["id"] is not None])
         for row in c.dirty.values():
-            values = [row[k] for k in ALERT_COLUMNS]
-            if row.get("id") is None:
-                cur = conn.execute(
-                    f"INSERT INTO alerts({', '.join(ALERT_COLUMNS)}) VALUES"
-                    f" ({','.join('?' * len(ALERT_COLUMNS))})", values)
-                row["id"] = cur.lastrowid
-            else:
-                conn.execute(f"UPDATE alerts SET {', '.join(k + '=?' for k in ALERT_COLUMNS)}"
-                             " WHERE id=?", [*values, row["id"]])
+            if row["id"] is None:
+                row["id"] = conn.execute(_INSERT_ALERT,
+                                         [row[k] for k in ALERT_COLUMNS]).lastrowid
         out = c.transitions
         enqueue(conn, self.cfg.route, out)
         self._c = None
@@ -450,25 +474,25 @@ class AlertBook:
             return
         ts = ts or event.ts
         qty = sign * event.qty
-        self._changed(wo)
-        if event.type == "issue":
+        self._changed(wo, more=qty < 0)
+        t = event.type
+        if t == "issue":
             self._count(wo.work_order, "issued", event.item, qty, add=True)
             self._judge_consumption(wo, event.item, ts)
             return
-        if event.type == "completion":
+        if t == "completion":
             wo.good += qty
         else:
             wo.scrap += qty
             self._count(wo.work_order, "scrap", str(event.operation), qty, add=True)
-        self._window_add(wo.work_order, event.operation if event.type == "scrap" else 0, qty)
+        self._window_add(wo.work_order, event.operation if t == "scrap" else 0, qty)
         if sign > 0:
             self._last_count(wo.work_order, ts)
             self._clear(f"stalled:{wo.work_order}", ts, "counts again")
         for op in self._scrap_ops(wo):
             self._judge_scrap(wo, op, ts)
-        for component, _, how in self._bom.get(wo.item, ()):
-            if how == "issue":
-                self._judge_consumption(wo, component, ts)
+        for component in self._issued.get(wo.item, ()):
+            self._judge_consumption(wo, component, ts)
 
     def _window(self, wo: str) -> list[list[float]]:
         if wo not in self._c.loaded:
@@ -493,11 +517,17 @@ class AlertBook:
                     left -= took
             counts[:] = [e for e in counts if e[1] > 0]
         share = tail_shares([q for _, q in counts], self.cfg.scrap_rate.window_units)
-        first = next((i for i, s in enumerate(share) if s > 0), len(counts))
-        del counts[:first]
-        del share[:first]  # a tail's share does not depend on what is older
-        self._c.windowed[wo] = _window_figures(counts, share)
-        self._c.dirty_windows.add(wo)
+        first = 0
+        for s in share:
+            if s > 0:
+                break
+            first += 1
+        if first:
+            del counts[:first]
+            del share[:first]  # a tail's share does not depend on what is older
+        c = self._c
+        c.windowed[wo] = _window_figures(counts, share)
+        c.dirty_windows.add(wo)
 
     def _windowed(self, wo: str, op: int) -> tuple[float, float]:
         """Scrap at `op` and all units among the order's last window_units units."""
@@ -537,7 +567,7 @@ class AlertBook:
                                                       rate_pct(scrap, wo.units)))
                 c.dirty_norms.add((wc, op))
         wo.status = "closed"
-        self._changed(wo)
+        self._changed(wo, more=False)
         c.closed.add(wo.work_order)
         for key, alert in list(c.alerts.items()):
             if alert["work_order"] == wo.work_order:
@@ -565,8 +595,10 @@ class AlertBook:
         if not rule.enabled:
             return
         scrap, units = self._windowed(wo.work_order, op)
-        wc = self._wc.get((wo.item, op), wo.line)
         key = f"scrap_rate:{wo.work_order}:op{op}"
+        if units < rule.min_units and key not in self._c.alerts:
+            return  # judge_scrap's first no: nothing open, nothing to open
+        wc = self._wc.get((wo.item, op), wo.line)
         verdict = judge_scrap(rule, wo.work_order, op, scrap, units, self._norm(wc, op),
                               key in self._c.alerts, windowed=wo.units > units)
         self._settle(key, "scrap_rate", verdict, ts,
@@ -616,25 +648,34 @@ class AlertBook:
                 (o for p in self._parents[item] for o in c.by_item.get(p, {}).values()),
                 key=lambda o: o.work_order)
         by_parent = self._uses_by_parent[item]
+        counts = c.counts
         for wo in candidates:
             if wo.status != "open":
                 continue
             for eff, how in by_parent[wo.item]:
                 if how == "issue":
-                    issued = c.counts.get((wo.work_order, "issued", item), 0.0)
+                    issued = counts.get((wo.work_order, "issued", item), 0.0)
                     left = max(0.0, eff * wo.planned - issued)
                 else:
-                    left = eff * max(0.0, wo.planned - wo.units)
+                    left = eff * max(0.0, wo.planned - (wo.good + wo.scrap))
                 if left > 0:
                     need += left
                     orders += 1
         c.need[item] = (need, orders)
+        if item in self._need_falls:
+            c.need_above[item] = need
         return need, orders
 
-    def _changed(self, wo: _Order) -> None:
-        """The order's units, issues or status moved: its components' need is stale."""
-        for component, _, _ in self._bom.get(wo.item, ()):
-            self._c.need.pop(component, None)
+    def _changed(self, wo: _Order, more: bool = True) -> None:
+        """The order's units, issues or status moved: its components' need is stale;
+        `more` False when they only grew (a count, not its reversal) or the order closed,
+        which can only lower that need, so the last one stays a bound above it."""
+        need = self._c.need
+        above = self._c.need_above
+        for component in self._components.get(wo.item, ()):
+            need.pop(component, None)
+            if more:
+                above.pop(component, None)
 
     def _judge_margin(self, order: str, ts: str) -> None:
         rule = self.cfg.margin
@@ -669,10 +710,11 @@ class AlertBook:
     def _settle(self, key: str, rule: str, verdict: Verdict | None, ts: str, *,
                 why: str, line: str | None = None, work_order: str | None = None,
                 item: str | None = None) -> None:
-        if verdict is None:
-            self._clear(key, ts, why)
-            return
         c = self._c
+        if verdict is None:
+            if key in c.alerts:
+                self._clear(key, ts, why)
+            return
         alert = c.alerts.get(key)
         if alert is None:
             alert = c.alerts[key] = {

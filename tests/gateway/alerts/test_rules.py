@@ -139,6 +139,18 @@ def test_stock_out_when_released_orders_need_more(plant_for):
     assert a["state"] == "resolved"
 
 
+def test_stock_out_after_a_reversal_in_the_same_batch(plant_for):
+    p = plant_for()
+    p.send(release("WO-F", "F", 10, "WC2"),   # issues 1 B a unit: needs 10
+           ("receipt", 1, {"item": "B", "qty": 12, "location": "L1", "unit_price": 1.0}),
+           ("issue", 2, {"work_order": "WO-F", "item": "B", "qty": 8, "location": "L1"}),
+           ("reversal", 3, {"reverses": "e3"}),  # the 8 back: 10 needed again
+           ("count", 4, {"item": "B", "location": "L1", "counted_qty": 5}))
+    [a] = p.alerts("stock_out")
+    assert a["message"] == "B: 5 available, released orders need 10 more (1 open orders)"
+    assert a["state"] == "open"
+
+
 def test_stalled_on_the_timer(plant_for):
     p = plant_for()
     p.send(STOCK, release())
