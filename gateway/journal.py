@@ -1014,10 +1014,11 @@ class Journal:
         return [stored[t] for t in texts]
 
     def _line_rows(self, block: np.ndarray, counts: np.ndarray,
-                   heads: list[tuple[int, str, str]], fresh) -> list[tuple]:
+                   heads: list[tuple[int, str, str]], fresh) -> Iterable[tuple]:
         """journal_line_ids rows of a batch from the engine's line block, built by column:
         (entry, event id, period, account, debit, credit, work order, item, work center,
-        memo), the named ones as ids into `names`, as many per event as it posted."""
+        memo), the named ones as ids into `names`, as many per event as it posted; the
+        rows are zipped as the INSERT reads them, never held as one list."""
         if not heads:
             return []
         amount = block[1]
@@ -1033,7 +1034,7 @@ class Journal:
                 np.repeat(np.array(periods, object), per).tolist(),
                 accounts[block[0]].tolist(), debit.tolist(), credit.tolist(),
                 *(names[block[r]].tolist() for r in (3, 2, 4, 5)))
-        return list(zip(*cols))
+        return zip(*cols)
 
     def _account_ids(self, ledger) -> np.ndarray:
         """The `names` id of each of the ledger's account codes."""

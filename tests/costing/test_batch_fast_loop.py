@@ -92,3 +92,24 @@ def test_a_chunk_repeating_an_earlier_id_takes_the_checked_loop_and_agrees(case,
     assert got == expected
     assert fast.snapshot() == slow.snapshot()
     assert _journal(fast) == _journal(slow)
+
+
+def test_encoders_found_once_per_event_class():
+    """The encoder of a canonical event class is looked up once and kept by class (the
+    per-event dispatch is one dict lookup); a class whose instances carry their own
+    `type` is never kept, as another instance of it may be of another type."""
+    from gateway.bench.synth import EventStream, make_master
+
+    master = make_master(20, 2)
+    events = EventStream(master, seed=3).take(400)
+    engine = Engine(master)
+    path = BatchPath(engine)
+
+    class Loose:  # a type per instance
+        def __init__(self, type_, id_):
+            self.type, self.id = type_, id_
+
+    path.apply(events + [Loose("melt", "loose-1")], outcomes=False)
+    kept = {cls.__name__ for cls in path._by_class}
+    assert {type(ev).__name__ for ev in events} <= kept
+    assert "Loose" not in kept
