@@ -124,20 +124,24 @@ def _check_plain(path: str, value: Any) -> None:
                     "snapshot (costing.snapshot knows arrays, columns and plain containers)")
 
 
-def engine_state(engine: Engine) -> EngineState:
+def engine_state(engine: Engine, copy: bool = True) -> EngineState:
     """The engine's whole state, copied (the engine may go on after this returns); call
-    it between runs, never inside one."""
+    it between runs, never inside one. `copy=False`: the arrays are views of the
+    engine's own, for a caller that is done with them before the engine takes another
+    event (a snapshot written between two batches: no second copy of the state in
+    memory at once)."""
+    own = np.copy if copy else np.asarray
     if engine._batch.ints:
         raise RuntimeError("engine state taken in the middle of a run")
     state, meta, stores = EngineState(), {}, {}
     for path, _, _, value in _leaves(engine):
         if isinstance(value, np.ndarray):
-            state.arrays[path] = value.copy()
+            state.arrays[path] = own(value)
         elif isinstance(value, Column):
-            state.arrays[path] = value.a.copy()
+            state.arrays[path] = own(value.a)
         elif isinstance(value, SpillColumn):
             key = stores.setdefault(id(value.store), (f"store{len(stores)}", value.store))[0]
-            state.arrays[f"{path}.hot"] = value.hot.a.copy()
+            state.arrays[f"{path}.hot"] = own(value.hot.a)
             meta[path] = (key, value.cold_n, list(value.blocks), value.block)
         else:
             _check_plain(path, value)

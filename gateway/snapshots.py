@@ -83,7 +83,7 @@ def _pad(n: int) -> int:
 def write(path: str, engine: Engine, mark: dict[str, Any], master: MasterData,
           spill_block: int) -> int:
     """Write the engine's state as the snapshot at `path`, atomically; returns its size."""
-    state = engine_state(engine)
+    state = engine_state(engine, copy=False)  # written before the engine goes on
     sections, offset = [], 0
     pieces: list[tuple[str, Any]] = []
     for name, arr in state.arrays.items():
