@@ -61,10 +61,9 @@ class RunEncoder:
                 raise Reject("type", f"unknown event type {t!r}")
             enc = getattr(self, "_enc_" + _ENC_NAME[code])
         cls = ev.__class__
-        # cached by class only where the type is the class's: a tagged struct (its tag)
-        # or a class whose `type` is a property; never one whose instances carry it
-        tag = getattr(getattr(cls, "__struct_config__", None), "tag", None)
-        if (tag is not None and tag == t) or isinstance(getattr(cls, "type", None), property):
+        # cached by class only where the type is the class's, a tagged struct's tag;
+        # never for a class whose instances carry their own
+        if getattr(getattr(cls, "__struct_config__", None), "tag", None) == t:
             self._by_class[cls] = enc
         return enc
 

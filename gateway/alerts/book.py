@@ -378,22 +378,12 @@ class AlertBook:
         if moved:
             stock, loaded, keys = c.stock, c.items_loaded, self._stock_keys
             judging = self.cfg.stock_out.enabled
-            need, above, alerts = c.need, c.need_above, c.alerts
             for item in sorted(moved):
                 if item not in loaded:
                     self._load_items((item,))
                 stock[item] += moved[item]
-                key = keys.get(item) if judging else None
-                if key is None:  # no BOM uses it, or the rule is off: no rule
-                    continue
-                if key in alerts:
+                if judging and item in keys:  # otherwise no BOM uses it: no rule
                     self._judge_stock(item, event.ts)
-                    continue
-                kept = need.get(item)
-                bound = kept[0] if kept is not None else above.get(item)
-                # stock_short is monotone in the need: not short of a bound, not short
-                if bound is None or stock_short(stock[item], bound):
-                    self._judge_stock(item, event.ts)  # else nothing open, nothing to open
 
     def flush(self) -> list[Transition]:
         """Write what the batch changed; the transitions for the routes."""
@@ -474,7 +464,7 @@ class AlertBook:
             return
         ts = ts or event.ts
         qty = sign * event.qty
-        self._changed(wo, more=qty < 0)
+        self._changed(wo, may_rise=qty < 0)
         t = event.type
         if t == "issue":
             self._count(wo.work_order, "issued", event.item, qty, add=True)
@@ -567,7 +557,7 @@ class AlertBook:
                                                       rate_pct(scrap, wo.units)))
                 c.dirty_norms.add((wc, op))
         wo.status = "closed"
-        self._changed(wo, more=False)
+        self._changed(wo, may_rise=False)
         c.closed.add(wo.work_order)
         for key, alert in list(c.alerts.items()):
             if alert["work_order"] == wo.work_order:
@@ -596,8 +586,6 @@ class AlertBook:
             return
         scrap, units = self._windowed(wo.work_order, op)
         key = f"scrap_rate:{wo.work_order}:op{op}"
-        if units < rule.min_units and key not in self._c.alerts:
-            return  # judge_scrap's first no: nothing open, nothing to open
         wc = self._wc.get((wo.item, op), wo.line)
         verdict = judge_scrap(rule, wo.work_order, op, scrap, units, self._norm(wc, op),
                               key in self._c.alerts, windowed=wo.units > units)
@@ -625,13 +613,19 @@ class AlertBook:
         if key is None or not rule.enabled:
             return
         c = self._c
+        if item not in c.items_loaded:
+            self._load_items((item,))
+        is_open = key in c.alerts
         kept = c.need.get(item)
         if kept is None:
-            if item not in c.items_loaded:
-                self._load_items((item,))
+            # stock_short is monotone in the need: not short of a need kept above the
+            # one now (`need_above`), not short now; summed again only otherwise
+            above = c.need_above.get(item)
+            if not is_open and above is not None and not stock_short(c.stock[item], above):
+                return  # nothing open, nothing to open
             kept = self._need(item, self._uses[item])
         need, orders = kept
-        if key not in c.alerts and not stock_short(c.stock[item], need):
+        if not is_open and not stock_short(c.stock[item], need):
             return  # nothing open, nothing to open
         verdict = judge_stock_out(rule, item, c.stock[item], need, orders)
         self._settle(key, "stock_out", verdict, ts, item=item,
@@ -657,7 +651,7 @@ class AlertBook:
                     issued = counts.get((wo.work_order, "issued", item), 0.0)
                     left = max(0.0, eff * wo.planned - issued)
                 else:
-                    left = eff * max(0.0, wo.planned - (wo.good + wo.scrap))
+                    left = eff * max(0.0, wo.planned - wo.units)
                 if left > 0:
                     need += left
                     orders += 1
@@ -666,15 +660,15 @@ class AlertBook:
             c.need_above[item] = need
         return need, orders
 
-    def _changed(self, wo: _Order, more: bool = True) -> None:
+    def _changed(self, wo: _Order, may_rise: bool = True) -> None:
         """The order's units, issues or status moved: its components' need is stale;
-        `more` False when they only grew (a count, not its reversal) or the order closed,
-        which can only lower that need, so the last one stays a bound above it."""
+        `may_rise` False when they only grew (a count, not its reversal) or the order
+        closed, which can only lower that need, so the last one stays a bound above it."""
         need = self._c.need
         above = self._c.need_above
         for component in self._components.get(wo.item, ()):
             need.pop(component, None)
-            if more:
+            if may_rise:
                 above.pop(component, None)
 
     def _judge_margin(self, order: str, ts: str) -> None:
