@@ -246,9 +246,10 @@ class Inventory:
             if items is None or sku in items:
                 by_item.setdefault(sku, []).append(r)
         out = []
+        row_qty = self.row_qty.a
         for sku, rows in by_item.items():
             i = self.plant.item_index[sku]
-            raw = [float(self.row_qty[r]) for r in rows]
+            raw = row_qty[rows].tolist()
             qtys = [0.0 if abs(x) <= EPS else round(x, 9) for x in raw]
             shares = allocate(int(self.value[i]), qtys)
             for r, q, v in zip(rows, qtys, shares):

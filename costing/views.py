@@ -64,9 +64,12 @@ class EngineViews:
     def item_costs(self, items: set[str] | None = None) -> list[ItemCost]:
         """Every item's cost, or only those of `items` (in master-data order)."""
         pl, inv, out = self.plant, self.inv, []
-        for i, item in enumerate(self.master.items):
-            if items is not None and item.sku not in items:
-                continue
+        master_items = self.master.items
+        # a commit asks for the few items it touched: those, not a pass over them all
+        chosen = (range(len(master_items)) if items is None else
+                  sorted(pl.item_index[sku] for sku in items if sku in pl.item_index))
+        for i in chosen:
+            item = master_items[i]
             q, v = float(inv.qty[i]), int(inv.value[i])
             if pl.method[i] == 0:
                 unit = float(self.std[i])

@@ -355,6 +355,9 @@ class Journal:
         self._unsnapped = 0  # events applied since the last snapshot (or the replay's)
         self._forget_names()  # the journal's `names` ids of the engine's names (_name_ids)
         self._episodes: dict[tuple[str, str], int] | None = None  # open notice episodes
+        # (last seq, last entry) as of the last commit: only this writer adds events and
+        # entries, so they are read once (None: read them again, after a rollback)
+        self._last_ids: tuple[int, int] | None = None
         try:
             if not rebuild:  # a scratch journal: an empty engine over the last version
                 self._in_force(Engine(self._masters.get(self._masters.versions[-1]),
@@ -824,6 +827,7 @@ class Journal:
         stale and rebuilt before the next batch; the batch's own error is what is raised."""
         self._seq_marks.clear()
         self._episodes = None  # episodes it opened are rolled back: read them again
+        self._last_ids = None
         self._held.clear()
         self._short.clear()
         self._forget_names()
@@ -864,8 +868,11 @@ class Journal:
         book = self.alerts
         if book is not None:
             book.begin(conn)
-        seq = (conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
-        entry = conn.execute("SELECT COALESCE(MAX(entry), 0) FROM entries").fetchone()[0]
+        if self._last_ids is None:
+            self._last_ids = (
+                conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0],
+                conn.execute("SELECT COALESCE(MAX(entry), 0) FROM entries").fetchone()[0])
+        seq, entry = self._last_ids
         # Rows are collected in event order and written with one prepared statement per
         # table: the same rows and the same ids as one INSERT per row, fewer round trips.
         # The lines come from the engine's columns as one block (no object per line).
@@ -941,19 +948,24 @@ class Journal:
         if engine is not None:
             touched_items, touched_orders = projections.touched(engine, touched_orders,
                                                                 block, moves[1])
-        conn.executemany(
-            "INSERT INTO events(seq, id, type, ts, source, payload, received_at, reading)"
-            " VALUES (?,?,?,?,?,?,?,?)", event_rows)
-        conn.executemany(
-            "INSERT INTO entries(entry, event_seq, event_id, ts, period) VALUES (?,?,?,?,?)",
-            entry_rows)
-        conn.executemany(
-            "INSERT INTO journal_line_ids(entry, event_id, period, account, debit, credit,"
-            " work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)", line_rows)
+        # A statement with no rows is not run: each costs a few µs even empty.
+        if event_rows:
+            conn.executemany(
+                "INSERT INTO events(seq, id, type, ts, source, payload, received_at, reading)"
+                " VALUES (?,?,?,?,?,?,?,?)", event_rows)
+        if entry_rows:
+            conn.executemany(
+                "INSERT INTO entries(entry, event_seq, event_id, ts, period)"
+                " VALUES (?,?,?,?,?)", entry_rows)
+            conn.executemany(
+                "INSERT INTO journal_line_ids(entry, event_id, period, account, debit, credit,"
+                " work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                line_rows)
         self._stock_episodes(episode_rows)
-        conn.executemany(
-            "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw)"
-            " VALUES (?,?,?,?,?,?,?)", alert_rows)
+        if alert_rows:
+            conn.executemany(
+                "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason,"
+                " raw) VALUES (?,?,?,?,?,?,?)", alert_rows)
         for i, eid, field, reason, kind in rejected:
             draft = self._held.pop(i, None)
             raw = draft or self._kept(subs[i].raw)
@@ -980,6 +992,7 @@ class Journal:
         failpoints.hit("journal.before_commit")
         failpoints.hit("journal.commit")
         conn.execute("COMMIT")
+        self._last_ids = (seq, entry)
         for key, receipt in received.items():  # re-tried once this is on disk
             self._received[key] = receipt
 
@@ -1110,10 +1123,11 @@ class Journal:
                 "INSERT INTO mqtt_packets(client, mid, digest, event_id, ts) VALUES (?,?,?,?,?)"
                 " ON CONFLICT(client, mid) DO UPDATE SET digest=excluded.digest,"
                 " event_id=excluded.event_id, ts=excluded.ts", side.packets)
-        self.conn.executemany(
-            "INSERT INTO counters(device, node, epoch, value) VALUES (?,?,?,?)"
-            " ON CONFLICT(device, node) DO UPDATE SET epoch=excluded.epoch,"
-            " value=excluded.value", side.counters)
+        if side.counters:
+            self.conn.executemany(
+                "INSERT INTO counters(device, node, epoch, value) VALUES (?,?,?,?)"
+                " ON CONFLICT(device, node) DO UPDATE SET epoch=excluded.epoch,"
+                " value=excluded.value", side.counters)
 
     def _open_exception_exists(self, kind: str, event_id: str | None, raw: str) -> bool:
         return self.conn.execute(

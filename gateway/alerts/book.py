@@ -393,34 +393,42 @@ class AlertBook:
         conn = self.conn
         for wo, ts in c.last_ts.items():
             c.counts[(wo, "last_count", "")] = epoch(ts)
-        conn.executemany(
-            "INSERT INTO alert_counts(work_order, kind, key, qty) VALUES (?,?,?,?)"
-            " ON CONFLICT(work_order, kind, key) DO UPDATE SET qty=excluded.qty",
-            [(*k, c.counts[k]) for k in sorted(c.dirty_counts)
-             if k[0] not in c.closed and k in c.counts])
-        conn.executemany("DELETE FROM alert_counts WHERE work_order=?",
-                         [(wo,) for wo in sorted(c.closed)])
-        conn.executemany(
-            "INSERT INTO alert_window(work_order, counts) VALUES (?,?)"
-            " ON CONFLICT(work_order) DO UPDATE SET counts=excluded.counts",
-            [(wo, json.dumps(c.windows[wo])) for wo in sorted(c.dirty_windows)
-             if wo not in c.closed])
-        conn.executemany("DELETE FROM alert_window WHERE work_order=?",
-                         [(wo,) for wo in sorted(c.closed)])
-        conn.executemany(
-            "INSERT INTO alert_history(work_center, operation, n, mean, m2) VALUES (?,?,?,?,?)"
-            " ON CONFLICT(work_center, operation) DO UPDATE SET n=excluded.n,"
-            " mean=excluded.mean, m2=excluded.m2",
-            [(wc, op, c.norms[(wc, op)].n, c.norms[(wc, op)].mean, c.norms[(wc, op)].m2)
-             for wc, op in sorted(c.dirty_norms)])
-        conn.executemany(
-            "INSERT INTO alert_sales(sales_order, revenue, cogs) VALUES (?,?,?)"
-            " ON CONFLICT(sales_order) DO UPDATE SET revenue=excluded.revenue,"
-            " cogs=excluded.cogs", [(so, *c.sales[so]) for so in sorted(c.sales)])
+        # a statement with no rows is not run (each costs a few µs even empty)
+        counts = [(*k, c.counts[k]) for k in sorted(c.dirty_counts)
+                  if k[0] not in c.closed and k in c.counts]
+        if counts:
+            conn.executemany(
+                "INSERT INTO alert_counts(work_order, kind, key, qty) VALUES (?,?,?,?)"
+                " ON CONFLICT(work_order, kind, key) DO UPDATE SET qty=excluded.qty", counts)
+        closed = [(wo,) for wo in sorted(c.closed)]
+        if closed:
+            conn.executemany("DELETE FROM alert_counts WHERE work_order=?", closed)
+        windows = [(wo, json.dumps(c.windows[wo])) for wo in sorted(c.dirty_windows)
+                   if wo not in c.closed]
+        if windows:
+            conn.executemany(
+                "INSERT INTO alert_window(work_order, counts) VALUES (?,?)"
+                " ON CONFLICT(work_order) DO UPDATE SET counts=excluded.counts", windows)
+        if closed:
+            conn.executemany("DELETE FROM alert_window WHERE work_order=?", closed)
+        if c.dirty_norms:
+            conn.executemany(
+                "INSERT INTO alert_history(work_center, operation, n, mean, m2)"
+                " VALUES (?,?,?,?,?) ON CONFLICT(work_center, operation) DO UPDATE SET"
+                " n=excluded.n, mean=excluded.mean, m2=excluded.m2",
+                [(wc, op, c.norms[(wc, op)].n, c.norms[(wc, op)].mean, c.norms[(wc, op)].m2)
+                 for wc, op in sorted(c.dirty_norms)])
+        if c.sales:
+            conn.executemany(
+                "INSERT INTO alert_sales(sales_order, revenue, cogs) VALUES (?,?,?)"
+                " ON CONFLICT(sales_order) DO UPDATE SET revenue=excluded.revenue,"
+                " cogs=excluded.cogs", [(so, *c.sales[so]) for so in sorted(c.sales)])
         # Rows read are updated before new ones go in: a key resolved and opened again in
         # one batch leaves its old row before the new one takes the key (alerts_one_open).
-        conn.executemany(_UPDATE_ALERT, [[*(row[k] for k in ALERT_COLUMNS), row["id"]]
-                                         for row in c.dirty.values() if row["id"] is not None])
+        updated = [[*(row[k] for k in ALERT_COLUMNS), row["id"]]
+                   for row in c.dirty.values() if row["id"] is not None]
+        if updated:
+            conn.executemany(_UPDATE_ALERT, updated)
         for row in c.dirty.values():
             if row["id"] is None:
                 row["id"] = conn.execute(_INSERT_ALERT,

@@ -37,5 +37,6 @@ def enqueue(conn: sqlite3.Connection, routes, transitions) -> None:
             for channel in channels(route):
                 rows.append((f"{n}:{channel}", idempotency_key(t), t.key,
                              json.dumps(payload(t), sort_keys=True)))
-    conn.executemany("INSERT OR IGNORE INTO alert_deliveries(route, idem, alert_key, payload)"
-                     " VALUES (?,?,?,?)", rows)
+    if rows:
+        conn.executemany("INSERT OR IGNORE INTO alert_deliveries(route, idem, alert_key,"
+                         " payload) VALUES (?,?,?,?)", rows)
