@@ -695,11 +695,10 @@ class Journal:
             return self._floor
         return floor if first_ts is None else max(floor, _month_start(first_ts))
 
-    def _vet(self, event: Event, now: datetime, floor: datetime) -> None:
+    def _vet(self, event: Event, now: datetime, floor: datetime, ahead: timedelta) -> None:
         """Window and bounds: what decoding alone cannot know."""
         try:
-            check_window(event.ts, now, floor,
-                         timedelta(seconds=self.limits.max_ahead_seconds))
+            check_window(event.ts, now, floor, ahead)
         except TimestampError as exc:
             raise EventError(str(exc), "ts") from None
         check_event(event, self.limits, self.master.currency_decimals)
@@ -714,6 +713,7 @@ class Journal:
         rejected: list[tuple[int, str | None, str | None, str, str]] = []  # i, id, field, reason, kind
         decoded: list[tuple[int, Event, bytes]] = []
         now, floor = datetime.now(timezone.utc), self._not_before()
+        ahead = timedelta(seconds=self.limits.max_ahead_seconds)
         self._held.clear()
         self._short.clear()
         if self._release_check is not None:
@@ -728,7 +728,7 @@ class Journal:
                 canon = (sub.canon if bound is event and sub.canon is not None
                          else encode_event(bound))
                 event = bound
-                self._vet(event, now, floor)
+                self._vet(event, now, floor, ahead)
                 if opening:  # the first event of an empty journal opens its period
                     opening, floor = False, self._not_before(event.ts)
             except EventError as exc:

@@ -138,14 +138,62 @@ def moved_per_event(moves, keys) -> dict[int, dict[str, float]]:
     return out
 
 
-def _window_figures(counts: list[list[float]], share: list[float]
+def _window_figures(counts: list[list[float]], n: float, trim: bool = False
                     ) -> tuple[dict[int, float], float]:
-    """A window's scrap per operation (its counts' shares, added oldest first) and all
-    its units (their sum as numpy's)."""
+    """A window's scrap per operation (its counts' shares of the last `n` units, added
+    oldest first) and all its units (their sum as numpy's); `trim`: the counts wholly
+    outside the window (the oldest, of share 0) are dropped from `counts`."""
+    fast = _whole_figures(counts, n, trim)
+    if fast is not None:
+        return fast
+    share = tail_shares([q for _, q in counts], n)
+    if trim:
+        first = 0
+        for s in share:
+            if s > 0:
+                break
+            first += 1
+        if first:
+            del counts[:first]
+            del share[:first]  # a tail's share does not depend on what is older
     per_op: dict[int, float] = {}
     for (o, _), s in zip(counts, share):
         per_op[o] = per_op.get(o, 0) + s
     return per_op, array_sum(share)
+
+
+_EXACT = float(2 ** 53)  # whole floats below this add exactly, in any order
+
+
+def _whole_figures(counts: list[list[float]], n: float, trim: bool
+                   ) -> tuple[dict[int, float], float] | None:
+    """`_window_figures` in one pass from the newest count, for a window of whole,
+    positive counts (units, as devices count them): every share and sum is then exact,
+    so the order of the additions cannot change a bit and the counts older than the
+    window (share 0) need not be visited. None for any other window."""
+    per_op: dict[int, float] = {}
+    units = newer = 0.0
+    k = len(counts) - 1
+    while k >= 0:
+        o, q = counts[k]
+        if type(q) is not float or not q > 0 or not q.is_integer():
+            return None
+        if newer >= n:
+            break  # this count and the older ones lie outside the window
+        share = min(n - newer, q)
+        per_op[o] = per_op.get(o, 0) + share
+        units += share
+        newer += q
+        if newer >= _EXACT:
+            return None
+        k -= 1
+    for _, q in counts[:k + 1]:  # outside the window: whole too, or the general path
+        if type(q) is not float or not q > 0 or not q.is_integer() or newer + q >= _EXACT:
+            return None
+        newer += q
+    if trim and k >= 0:
+        del counts[:k + 1]
+    return per_op, units
 
 
 @functools.cache
@@ -514,17 +562,8 @@ class AlertBook:
                     entry[1] -= took
                     left -= took
             counts[:] = [e for e in counts if e[1] > 0]
-        share = tail_shares([q for _, q in counts], self.cfg.scrap_rate.window_units)
-        first = 0
-        for s in share:
-            if s > 0:
-                break
-            first += 1
-        if first:
-            del counts[:first]
-            del share[:first]  # a tail's share does not depend on what is older
         c = self._c
-        c.windowed[wo] = _window_figures(counts, share)
+        c.windowed[wo] = _window_figures(counts, self.cfg.scrap_rate.window_units, trim=True)
         c.dirty_windows.add(wo)
 
     def _windowed(self, wo: str, op: int) -> tuple[float, float]:
@@ -533,7 +572,7 @@ class AlertBook:
         if figures is None:  # a window as read, not yet counted into this batch
             counts = self._window(wo)
             figures = self._c.windowed[wo] = _window_figures(
-                counts, tail_shares([q for _, q in counts], self.cfg.scrap_rate.window_units))
+                counts, self.cfg.scrap_rate.window_units)
         return float(figures[0].get(op, 0)), figures[1]
 
     def _scrap_ops(self, wo: _Order) -> list[int]:
