@@ -49,6 +49,7 @@ class Inventory:
         # draw without a lot takes after the no-lot row, oldest lot first
         self.row_group = Column(np.int64, -1)
         self.row_next = Column(np.int64, -1)
+        self._item_rows: tuple[int, dict[str, list[int]]] = (0, {})  # `_rows_by_item`
         self.group_index: dict[tuple[str, str], int] = {}
         self.group_head = Column(np.int64, -1)
         self.group_tail = Column(np.int64, -1)
@@ -238,13 +239,16 @@ class Inventory:
         """(row, qty, value) with each item's value allocated over its rows by qty;
         only the rows of `items` when given (a commit projects what it touched)."""
         seq = self.row_seq.a
-        live = np.flatnonzero(seq >= 0)
+        if items is None:
+            live = np.flatnonzero(seq >= 0)
+        else:  # the rows of those items only, not a pass over every row
+            rows_of = self._rows_by_item()
+            live = np.array([r for sku in items for r in rows_of.get(sku, ())], np.int64)
+            live = live[seq[live] >= 0]
         by_item: dict[str, list[int]] = {}
         keys = self.row_keys
         for r in live[np.argsort(seq[live], kind="stable")].tolist():
-            sku = keys[r][0]
-            if items is None or sku in items:
-                by_item.setdefault(sku, []).append(r)
+            by_item.setdefault(keys[r][0], []).append(r)
         out = []
         row_qty = self.row_qty.a
         for sku, rows in by_item.items():
@@ -256,6 +260,18 @@ class Inventory:
                 if q != 0.0 or v != 0:
                     out.append((self.row_keys[r], q, v))
         return out
+
+    def _rows_by_item(self) -> dict[str, list[int]]:
+        """item -> the ids of its stock rows, interned ones included: a cache of
+        `row_keys` (which only grows), brought up to date here and never in a snapshot."""
+        n, rows_of = self._item_rows
+        keys = self.row_keys
+        if n > len(keys):  # not the keys it was built from
+            n, rows_of = 0, {}
+        for r in range(n, len(keys)):
+            rows_of.setdefault(keys[r][0], []).append(r)
+        self._item_rows = (len(keys), rows_of)
+        return rows_of
 
     def layers_of(self, i: int) -> list[tuple[float, int]]:
         """Non-empty FIFO layers of item i, oldest first (for views and tests)."""

@@ -37,7 +37,7 @@ _HOLDERS: tuple[tuple[str, Callable[[Engine], Any]], ...] = (
 # references to master data or to other holders, and per-run scratch and caches
 # rebuilt on demand: not state
 _SKIP = frozenset({"plant", "std", "engine", "kernel", "tables", "item_name", "_bufs",
-                   "_by_class", "_run_of", "_run_start"})
+                   "_by_class", "_run_of", "_run_start", "_item_rows"})
 _PLAIN = (str, int, float, bool, type(None))
 
 
