@@ -87,6 +87,8 @@ class _Cache:
     dirty_windows: set[str] = field(default_factory=set)
     windowed: dict[str, tuple[dict[int, float], float]] = field(default_factory=dict)
     #   wo -> its window's scrap per operation and units (`_window_figures`)
+    sums: dict[str, list] = field(default_factory=dict)  # wo -> [units, qty per operation]
+    #   of a window of whole counts, kept as they are counted (`_slide`)
     candidates: dict[str, list[_Order]] = field(default_factory=dict)  # item -> orders of
     #   its parents, by work order: what `_need` sums over, kept until an order is put
     stock: dict[str, float] = field(default_factory=dict)
@@ -139,9 +141,10 @@ def moved_per_event(moves, keys) -> dict[int, dict[str, float]]:
 
 
 def _window_figures(counts: list[list[float]], n: float, trim: bool = False
-                    ) -> tuple[dict[int, float], float]:
+                    ) -> tuple[dict[int, float], float, list | None]:
     """A window's scrap per operation (its counts' shares of the last `n` units, added
-    oldest first) and all its units (their sum as numpy's); `trim`: the counts wholly
+    oldest first), all its units (their sum as numpy's), and its running sums for
+    `_slide` (None unless `trim` and its counts are whole); `trim`: the counts wholly
     outside the window (the oldest, of share 0) are dropped from `counts`."""
     fast = _whole_figures(counts, n, trim)
     if fast is not None:
@@ -159,41 +162,76 @@ def _window_figures(counts: list[list[float]], n: float, trim: bool = False
     per_op: dict[int, float] = {}
     for (o, _), s in zip(counts, share):
         per_op[o] = per_op.get(o, 0) + s
-    return per_op, array_sum(share)
+    return per_op, array_sum(share), None
 
 
 _EXACT = float(2 ** 53)  # whole floats below this add exactly, in any order
 
 
+def _whole(q) -> bool:
+    return type(q) is float and q > 0 and q.is_integer()
+
+
 def _whole_figures(counts: list[list[float]], n: float, trim: bool
-                   ) -> tuple[dict[int, float], float] | None:
+                   ) -> tuple[dict[int, float], float, list | None] | None:
     """`_window_figures` in one pass from the newest count, for a window of whole,
     positive counts (units, as devices count them): every share and sum is then exact,
     so the order of the additions cannot change a bit and the counts older than the
     window (share 0) need not be visited. None for any other window."""
     per_op: dict[int, float] = {}
+    full: dict[int, float] = {}  # the counts' own qty per operation, for `_slide`
     units = newer = 0.0
     k = len(counts) - 1
     while k >= 0:
         o, q = counts[k]
-        if type(q) is not float or not q > 0 or not q.is_integer():
+        if not _whole(q):
             return None
         if newer >= n:
             break  # this count and the older ones lie outside the window
         share = min(n - newer, q)
         per_op[o] = per_op.get(o, 0) + share
+        full[o] = full.get(o, 0) + q
         units += share
         newer += q
         if newer >= _EXACT:
             return None
         k -= 1
+    total = newer
     for _, q in counts[:k + 1]:  # outside the window: whole too, or the general path
-        if type(q) is not float or not q > 0 or not q.is_integer() or newer + q >= _EXACT:
+        if not _whole(q) or newer + q >= _EXACT:
             return None
         newer += q
-    if trim and k >= 0:
+    if not trim:
+        return per_op, units, None
+    if k >= 0:
         del counts[:k + 1]
-    return per_op, units
+    return per_op, units, [total, full]
+
+
+def _slide(counts: list[list[float]], sums: list, n: float, op: int, qty: float
+           ) -> tuple[dict[int, float], float, list | None] | None:
+    """The figures of a whole window (`sums`: its units and qty per operation) after
+    `qty` of `op` was counted into its newest count, without a pass over its counts:
+    the counts now outside it are dropped from the oldest end, the oldest one left is
+    the only one partly in (the same exact figures as `_whole_figures`). None when
+    `qty` is not a whole count."""
+    total, full = sums
+    if not _whole(qty) or total + qty >= _EXACT:
+        return None
+    total += qty
+    full[op] = full.get(op, 0) + qty
+    while total - counts[0][1] >= n:  # the oldest count lies wholly outside
+        o, q = counts.pop(0)
+        total -= q
+        full[o] -= q
+        if not full[o]:
+            del full[o]
+    o, q = counts[0]
+    outside = q - min(n - (total - q), q)
+    per_op = dict(full)
+    per_op[o] -= outside
+    sums[0] = total
+    return per_op, total - outside, sums
 
 
 @functools.cache
@@ -549,12 +587,17 @@ class AlertBook:
         """A count into the order's window (a reversal, qty < 0, takes it back from the
         newest counts of its kind); counts that left the window are dropped."""
         counts = self._window(wo)
+        c = self._c
+        n = self.cfg.scrap_rate.window_units
+        sums = c.sums.pop(wo, None)
         if qty >= 0:
             if counts and counts[-1][0] == op:
                 counts[-1][1] += qty
             else:
                 counts.append([op, qty])
+            figures = None if sums is None else _slide(counts, sums, n, op, qty)
         else:
+            figures = None
             left = -qty
             for entry in reversed(counts):
                 if entry[0] == op and left > 0:
@@ -562,8 +605,12 @@ class AlertBook:
                     entry[1] -= took
                     left -= took
             counts[:] = [e for e in counts if e[1] > 0]
-        c = self._c
-        c.windowed[wo] = _window_figures(counts, self.cfg.scrap_rate.window_units, trim=True)
+        if figures is None:
+            figures = _window_figures(counts, n, trim=True)
+        per_op, units, sums = figures
+        if sums is not None:
+            c.sums[wo] = sums
+        c.windowed[wo] = (per_op, units)
         c.dirty_windows.add(wo)
 
     def _windowed(self, wo: str, op: int) -> tuple[float, float]:
@@ -572,7 +619,7 @@ class AlertBook:
         if figures is None:  # a window as read, not yet counted into this batch
             counts = self._window(wo)
             figures = self._c.windowed[wo] = _window_figures(
-                counts, self.cfg.scrap_rate.window_units)
+                counts, self.cfg.scrap_rate.window_units)[:2]
         return float(figures[0].get(op, 0)), figures[1]
 
     def _scrap_ops(self, wo: _Order) -> list[int]:
