@@ -861,6 +861,16 @@ class Journal:
             found.update(self.conn.execute(q, part))
         return found
 
+    def stored_run(self, first_id: str, n: int) -> list[bytes]:
+        """Canonical payloads of the `n` events journaled from the one with `first_id` on,
+        in journal order (fewer at the journal's end; none if `first_id` is not stored)."""
+        row = self.conn.execute("SELECT seq FROM events WHERE id = ?", (first_id,)).fetchone()
+        if row is None:
+            return []
+        return [p for (p,) in self.conn.execute(
+            "SELECT CAST(payload AS BLOB) FROM events WHERE seq >= ? ORDER BY seq LIMIT ?",
+            (row[0], n))]
+
     def _write(self, subs, fresh, posted: Posted, rejected, results, side) -> None:
         conn = self.conn
         stamp = now_utc()

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from itertools import accumulate, count
+from operator import add
 
 import msgspec
 
@@ -85,25 +87,94 @@ def split_known(chunk: list[tuple[int, bytes]], events: list[Event | None],
     return todo
 
 
+class _Id(msgspec.Struct):
+    id: object = None
+
+
+_id_of = msgspec.json.Decoder(_Id)  # a line's id, nothing else decoded
+_CLAIM, _NO_CLAIM, _NO_SOURCE = b'"claimed_source":', b'"claimed_source":null,', b'"source":null,'
+
+
+def journaled_run(journal, lines: list[bytes], limit: int) -> bool:
+    """Is each of `lines` the event journaled at the same place of a run of the journal,
+    the run that starts at the first line's id? So is a file read back from the journal,
+    or ingested again in the order it was first: then every line is a duplicate, found
+    without decoding one. Anything else (a line written otherwise, another order, a new
+    or changed event): False, and the chunk takes the way of `split_known`.
+
+    A line is a duplicate when its bytes are the stored payload, or when binding its
+    event (gateway.provenance.bind: its `source` becomes its `claimed_source`) gives the
+    stored payload: then the line is the stored payload with that move undone. A stored
+    payload is canonical and bound: a flat object holding each key once, `"source":null`
+    followed by a later key, and no key text inside a string (its quotes are escaped),
+    so the move is undone by replacing those two members' text."""
+    if not lines or max(map(len, lines)) > limit:
+        return False
+    try:
+        first = _id_of.decode(lines[0]).id
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    stored = journal.stored_run(first, len(lines)) if isinstance(first, str) else []
+    if len(stored) != len(lines):
+        return False
+    moves: dict[bytes, tuple[bytes, bytes] | None] = {}  # claim -> (bound, unbound) text
+    index = bytes.index
+    for raw, payload in zip(lines, stored):
+        if raw == payload:
+            continue
+        start = index(payload, _CLAIM) + len(_CLAIM)
+        claim = payload[start:index(payload, b'",', start) + 2]  # '"erp",'; junk if null
+        move = moves.get(claim)
+        if move is None:
+            move = moves[claim] = _move(claim)
+        if not move or payload.replace(move[0], _NO_CLAIM, 1).replace(
+                _NO_SOURCE, move[1], 1) != raw:
+            return False
+    return True
+
+
+def _move(claim: bytes) -> tuple[bytes, bytes] | None:
+    """The bound and the unbound text of a stored claim ('"erp",'): `"claimed_source":"erp",`
+    and `"source":"erp",`. None for a claim this does not undo: null, one with an escape,
+    or one like a file's channel (which binding drops rather than keeps)."""
+    if claim[:1] != b'"' or b"\\" in claim or claim.startswith(b'"file:'):
+        return None
+    return _CLAIM + claim, b'"source":' + claim
+
+
 def read_lines(fh, batch: int, block_size: int = BLOCK
-               ) -> Iterator[tuple[list[tuple[int, bytes]], int]]:
-    """(non-blank lines with their 1-based numbers, bytes of the file up to the end of
-    the last of them), `batch` lines at a time."""
-    pending: list[tuple[int, bytes, int]] = []
+               ) -> Iterator[tuple[list[int], list[bytes], int]]:
+    """(1-based numbers of the non-blank lines, those lines stripped, bytes of the file up
+    to the end of the last of them), `batch` lines at a time. Per line, nothing in Python
+    beyond the strip: this runs over every line of a file ingested again."""
+    numbers: list[int] = []
+    lines: list[bytes] = []
+    ends: list[int] = []  # bytes of the file up to the end of each pending line
     lineno, offset, tail = 0, 0, b""
     while True:
         block = fh.read(block_size)
         parts = (tail + block).split(b"\n")
         tail = parts.pop() if block else b""
-        for raw in parts:
-            lineno += 1
-            offset += len(raw) + 1
-            raw = raw.strip()
-            if raw:
-                pending.append((lineno, raw, offset))
-        while len(pending) >= batch or (pending and not block):
-            head, pending = pending[:batch], pending[batch:]
-            yield [(n, raw) for n, raw, _ in head], head[-1][2]
+        stripped = [raw.strip() for raw in parts]
+        # line k of the block ends after the lengths of lines 0..k and k + 1 newlines
+        block_ends = map(add, accumulate(map(len, parts)),
+                         range(offset + 1, offset + 1 + len(parts)))
+        if all(stripped):  # no blank line: numbered as they come
+            numbers += range(lineno + 1, lineno + 1 + len(parts))
+            lines += stripped
+            ends += block_ends
+        else:
+            for n, raw, end in zip(count(lineno + 1), stripped, block_ends):
+                if raw:
+                    numbers.append(n)
+                    lines.append(raw)
+                    ends.append(end)
+        lineno += len(parts)
+        offset += sum(map(len, parts)) + len(parts)
+        while len(lines) >= batch or (lines and not block):
+            take = min(batch, len(lines))
+            yield numbers[:take], lines[:take], ends[take - 1]
+            del numbers[:take], lines[:take], ends[:take]
         if not block:
             return
 
@@ -118,26 +189,14 @@ def run(args) -> int:
     size = os.path.getsize(args.file)
 
     with open(args.file, "rb") as fh:
-        for chunk, done in read_lines(fh, max(1, args.batch)):
-            events = events_of([raw for _, raw in chunk])
-            stored = journal.stored_payloads([e.id for e in events if e is not None])
-            todo = split_known(chunk, events, stored, name, journal.limits.max_payload_bytes)
-            counts["duplicate"] += len(chunk) - len(todo)
-            if todo:  # decoded once here: the journal binds, vets and values them
-                results = journal.submit([
-                    Submission(raw, source=file_source(name, lineno), event=event)
-                    for lineno, raw, event in todo])
-                for (lineno, _, _), res in zip(todo, results):
-                    counts[res.status_word] += 1
-                    if res.held:
-                        held.append(res.event_id)
-                        progress.note(f"{name}:{lineno}: held for review ({res.held}):"
-                                      f" {res.reason}")
-                    elif res.status == "rejected":
-                        progress.note(f"{name}:{lineno}: rejected: {res.reason}")
+        for numbers, lines, done in read_lines(fh, max(1, args.batch)):
+            if journaled_run(journal, lines, journal.limits.max_payload_bytes):
+                counts["duplicate"] += len(lines)
+            else:
+                _ingest_chunk(journal, list(zip(numbers, lines)), name, counts, held, progress)
             failpoints.hit("ingest.after_line")
-            seen = progress.count + len(chunk)
-            progress.advance(len(chunk), total=round(seen * size / done) if done else None)
+            seen = progress.count + len(lines)
+            progress.advance(len(lines), total=round(seen * size / done))
     progress.done()
     released = len(journal.stored_payloads(held))  # posted since: a later receipt matched
     journal.close()
@@ -145,6 +204,27 @@ def run(args) -> int:
     counts["held"] -= released
     print(summary(counts, released), file=sys.stderr)
     return 1 if counts["rejected"] else 0
+
+
+def _ingest_chunk(journal, chunk: list[tuple[int, bytes]], name: str, counts: dict[str, int],
+                  held: list[str], progress: Progress) -> None:
+    """Submit the lines of `chunk` that are not duplicates; count each line's outcome."""
+    events = events_of([raw for _, raw in chunk])
+    stored = journal.stored_payloads([e.id for e in events if e is not None])
+    todo = split_known(chunk, events, stored, name, journal.limits.max_payload_bytes)
+    counts["duplicate"] += len(chunk) - len(todo)
+    if not todo:
+        return
+    results = journal.submit([  # decoded once here: the journal binds, vets and values them
+        Submission(raw, source=file_source(name, lineno), event=event)
+        for lineno, raw, event in todo])
+    for (lineno, _, _), res in zip(todo, results):
+        counts[res.status_word] += 1
+        if res.held:
+            held.append(res.event_id)
+            progress.note(f"{name}:{lineno}: held for review ({res.held}): {res.reason}")
+        elif res.status == "rejected":
+            progress.note(f"{name}:{lineno}: rejected: {res.reason}")
 
 
 def summary(counts: dict[str, int], released: int = 0) -> str:

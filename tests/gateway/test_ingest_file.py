@@ -26,12 +26,20 @@ def test_lines_come_out_whole_numbered_and_batched_whatever_the_block_size(block
     want = [(n, line.strip()) for n, line in enumerate(text.split(b"\n"), start=1)
             if line.strip()]
     got, sizes = [], []
-    for chunk, done in read_lines(io.BytesIO(text), batch, block):
-        assert 0 < len(chunk) <= batch
-        got += chunk
+    for numbers, lines, done in read_lines(io.BytesIO(text), batch, block):
+        assert 0 < len(lines) == len(numbers) <= batch
+        got += zip(numbers, lines)
         sizes.append(done)
     assert got == want
-    assert sizes == sorted(sizes) and sizes[-1] == len(text) + 1  # as if newline-ended
+    # each chunk ends where its last line's newline is (as if the file ended with one)
+    line_ends, end = [], 0
+    for line in text.split(b"\n"):
+        end += len(line) + 1
+        if line.strip():
+            line_ends.append(end)
+    assert sizes == line_ends[batch - 1::batch] + (
+        [line_ends[-1]] if len(line_ends) % batch else [])
+    assert sizes[-1] == len(text) + 1
 
 
 def test_events_are_decoded_in_one_call_or_line_by_line_when_a_line_is_not_one():
@@ -124,3 +132,44 @@ def test_a_line_bound_to_its_channel_as_the_journal_would_is_a_duplicate_before_
     over = split_known(chunk, events, stored, "f", 10)  # over the limit: the journal's
     assert [(n, line) for n, line, _ in over] == chunk
     assert [e for _, _, e in over] == [None] * 3  # to be decoded, and refused, there
+
+
+def test_a_chunk_as_the_journal_holds_it_is_all_duplicates_without_a_line_decoded(tmp_path):
+    from gateway.commands.ingest import journaled_run
+    from gateway.config import load_config
+    from gateway.events import decode_event, encode_event
+    from gateway.journal import Journal, Submission
+    from gateway.masterdata import load_master
+    from gateway.provenance import file_source
+
+    journal = Journal(str(tmp_path / "j.db"), load_master(load_config(write_plant(tmp_path))))
+    lines = [encode_event(decode_event(json.dumps(_r(f"r{i}", source="erp")).encode()))
+             for i in range(6)]  # canonical, as the bench and the journal write them
+    journal.submit([Submission(raw, source=file_source("f", n))
+                    for n, raw in enumerate(lines, start=1)])
+    limit = journal.limits.max_payload_bytes
+    stored = journal.stored_run("r0", 6)
+    assert len(stored) == 6 and stored[0] != lines[0]  # bound: "erp" is a claim there
+    verdicts = {
+        "the file again": (lines, True),
+        "a run from its middle": (lines[2:5], True),
+        "read back from the journal": (stored, True),
+        "another order": (lines[::-1], False),
+        "past the journal's end": ([*lines, lines[0]], False),
+        "a changed event": ([*lines[:3], lines[3].replace(b'"qty":2.0', b'"qty":3.0'),
+                             *lines[4:]], False),
+        "another claimed source": ([x.replace(b'"erp"', b'"mes"') for x in lines], False),
+        "a claim like a channel": ([x.replace(b'"erp"', b'"file:f:1 user:u"') for x in lines],
+                                   False),
+        "the same events, other bytes": ([json.dumps(json.loads(x)).encode() for x in lines],
+                                         False),
+        "not an id": ([b'{"id": 5}', *lines[1:]], False),
+    }
+    for what, (chunk, want) in verdicts.items():
+        assert journaled_run(journal, chunk, limit) is want, what
+        if want:  # the slow way finds the same: nothing for the journal to see
+            numbered = list(enumerate(chunk, start=1))
+            assert split_known(numbered, events_of(chunk), journal.stored_payloads(
+                [e.id for e in events_of(chunk)]), "f", limit) == [], what
+    assert not journaled_run(journal, lines, 10)  # over max_payload_bytes: the journal's
+    journal.close()
