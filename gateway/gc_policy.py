@@ -11,7 +11,10 @@ largest share of the commit latency's tail. So:
 - every command collects the young generation every `YOUNG` allocations instead;
 - a long-running process, once started, collects what start-up left and freezes the
   rest (master data, the rebuilt engine's indexes, modules): a full collection then
-  walks only what the run itself keeps, not the whole start-up heap again.
+  walks only what the run itself keeps, not the whole start-up heap again;
+- a replay turns the collector off while it decodes and applies a chunk (`paused`):
+  its structs and what the engine builds from them form no cycles, and the collections
+  their allocations trigger were ~4 % of a 1M-event replay.
 
 Objects are still freed by reference counting as soon as they are unused; only cyclic
 garbage waits longer (at most `YOUNG` allocations' worth).
@@ -19,6 +22,7 @@ garbage waits longer (at most `YOUNG` allocations' worth).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 
 YOUNG = 50_000  # allocations between two young collections (CPython's default: 700)
@@ -34,3 +38,16 @@ def settle() -> None:
     tune()
     gc.collect()
     gc.freeze()
+
+
+@contextlib.contextmanager
+def paused():
+    """The collector off for the block (a replay's chunk); on again as it leaves, if it
+    was on before."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
