@@ -5,8 +5,6 @@ Used by the journal's startup rebuild, `gateway replay` and the replay benchmark
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import sqlite3
 from collections.abc import Callable, Iterator
 
@@ -15,26 +13,12 @@ import numpy as np
 
 from costing.engine import Engine
 from costing.outcome import Outcome
+from gateway import gc_policy
 from gateway.events import Event, EventError, decode_event
 
 stored_list = msgspec.json.Decoder(list[Event])  # a JSON array of stored payloads
 _CHUNK_SQL = ("SELECT group_concat(seq), '[' || group_concat(payload, ',') || ']'"
               " FROM (SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?)")
-
-
-@contextlib.contextmanager
-def _no_gc():
-    """The cyclic GC off while a chunk is decoded and applied: its structs and what the
-    engine builds from them form no cycles, and the collections their allocations would
-    trigger (each scanning the young objects, now and then all of them) were ~4 % of a
-    1M-event replay; on again before control leaves here."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def stored_chunks(conn: sqlite3.Connection, *, chunk: int = 10000, after: int = 0,
@@ -65,7 +49,7 @@ def stored_chunks(conn: sqlite3.Connection, *, chunk: int = 10000, after: int = 
             seqs = [r[0] for r in rows]
             array = "[" + ",".join([r[1] for r in rows]) + "]"
         top = seqs[-1]
-        with _no_gc():
+        with gc_policy.paused():
             try:
                 events = stored_list.decode(array)
             except msgspec.ValidationError:
@@ -109,7 +93,7 @@ def replay_stored(conn: sqlite3.Connection, engine: Engine, *, chunk: int = 1000
     `until`: none past that seq.
     """
     for _, seqs, events in stored_chunks(conn, chunk=chunk, after=after, until=until):
-        with _no_gc():
+        with gc_policy.paused():
             if outcomes:
                 result = engine.apply(events)
             else:

@@ -246,6 +246,7 @@ class Gateway:
     async def reading_batch(self, readings: list[Reading]) -> None:
         """A burst from one driver read, in order: the same as `reading` for each."""
         seen: dict[str, list] = {}  # status row id -> [row, count, last ts]
+        per_device: dict[str, int] = {}  # the readings counter, once per device
         for r in readings:
             st = self.status.get(r.attrs.get("via", r.device)) or self.status.get(r.device)
             if st is not None:
@@ -255,10 +256,12 @@ class Gateway:
                 else:
                     row[1] += 1
                     row[2] = r.ts
-            if self.metrics is not None:
-                self.metrics.readings.labels(device=r.device).inc()
+            per_device[r.device] = per_device.get(r.device, 0) + 1
         for st, n, ts in seen.values():
             st.note(n, ts)
+        if self.metrics is not None:
+            for device, n in per_device.items():
+                self.metrics.readings.labels(device=device).inc(n)
         await self.queue.put_many(readings)
 
     async def problem(self, device: str, error: DriverError) -> None:

@@ -284,7 +284,8 @@ def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
     from gateway import projections, schema
     from gateway.alerts import AlertBook
     from gateway.master_versions import Masters
-    from gateway.replay import _no_gc, stored_chunks
+    from gateway import gc_policy
+    from gateway.replay import stored_chunks
     from gateway.spill import spill_files
 
     live = connect(live_db, readonly=True)
@@ -327,12 +328,12 @@ def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
             if got is None:
                 break
             last_seq, seqs, events = got
-            # the cyclic GC off for the chunk (gateway.replay._no_gc: the engine, the
+            # the cyclic GC off for the chunk (gc_policy.paused: the engine, the
             # alert book and the projections build no cycles that outlive it), then one
             # collection of what the chunk left, the youngest generation only: the
             # collections its allocations would trigger, some of them of every object
             # (the engine's state grows with the plant), were ~7 % of a 100k replay
-            with _no_gc():
+            with gc_policy.paused():
                 _chunk(live, rebuilt, engine, book, seqs, events, out, lines, stored, ids,
                        last_seq, projections)
             gc.collect(0)

@@ -53,6 +53,7 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
     """Run until stopped. `drivers`/`users` let the demo pass its simulators' drivers and
     its demo accounts; production builds them from the config. `on_gateway` sees the
     Gateway before anything runs (the benchmark records its commits through it)."""
+    from gateway import gc_policy
     from gateway.journal import JournalBusy
     from gateway.metrics import Metrics
     from gateway.runtime import Gateway
@@ -95,6 +96,7 @@ async def serve(config: Any, master: Any, *, drivers: list | None = None,
         extra.append(_forward(forward, str(config.gateway.db), sink, config, stop, metrics))
     if config.alerts.route:
         extra.append(_route_alerts(config, stop))
+    gc_policy.settle()  # start-up is done: its heap is out of the collector's way
     if on_ready is not None:
         on_ready(info)
     try:

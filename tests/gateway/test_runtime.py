@@ -295,3 +295,29 @@ async def test_the_events_counter_counts_each_applied_event_by_device_and_type(p
     rejects = {s.labels["reason"]: s.value
                for m in metrics.rejects.collect() for s in m.samples if s.name.endswith("_total")}
     assert rejects == {"rejected": 1.0}
+
+
+async def test_a_batch_of_readings_counts_each_device_once_per_reading(plant):
+    from gateway.metrics import Metrics
+
+    cfg, master = plant
+    metrics = Metrics()
+    dev = ScriptedDevice()
+    gw = Gateway(cfg, master, drivers=[dev], metrics=metrics)
+    stop = asyncio.Event()
+    task = asyncio.create_task(gw.run(stop))
+    await _until(lambda: dev.sink is not None)
+    acked = []
+
+    async def ack() -> None:
+        acked.append(1)
+    await dev.sink.reading_batch([
+        Reading(name, "event", ev(f"{name}-{k}", "receipt", item="A", qty=1, location="L1",
+                                  unit_price=2.0), "2026-11-20T08:00:00Z", ack=ack)
+        for name, k in [("scale-1", 0), ("scale-2", 0), ("scale-1", 1), ("scale-1", 2)]])
+    await _until(lambda: len(acked) == 4)
+    stop.set()
+    await task
+    counted = {s.labels["device"]: s.value for m in metrics.readings.collect()
+               for s in m.samples if s.name.endswith("_total")}
+    assert counted == {"scale-1": 3.0, "scale-2": 1.0}
