@@ -1011,13 +1011,17 @@ class Journal:
         object array: None for the engine's id 0, no name), for at least those `used`."""
         if self._db_of is not ledger:  # another engine numbers its names otherwise
             self._db_of, self._db_ids = ledger, np.full(1, None, object)
-        ids = self._db_ids
+            self._db_known = np.ones(1, np.bool_)
+        ids, known = self._db_ids, self._db_known
         if len(ids) < len(ledger.names):
-            ids = self._db_ids = np.concatenate(
-                [ids, np.full(len(ledger.names) - len(ids), -1, object)])
-        todo = [k for k in np.unique(used).tolist() if ids[k] == -1]
-        if todo:
+            more = len(ledger.names) - len(ids)
+            ids = self._db_ids = np.concatenate([ids, np.full(more, -1, object)])
+            known = self._db_known = np.concatenate([known, np.zeros(more, np.bool_)])
+        missing = ~known[used]
+        if missing.any():  # most batches name only names already looked up
+            todo = np.unique(used[missing]).tolist()
             ids[todo] = self._db_names([ledger.names[k] for k in todo])
+            known[todo] = True
         return ids
 
     def _db_names(self, texts: list[str]) -> list[int]:

@@ -24,8 +24,8 @@ def touched(engine, orders: set[str], block: np.ndarray, move_rows) -> tuple[set
     items: set[str] = set()
     if block.shape[1]:
         names = engine.ledger.names
-        items.update(names[k] for k in np.unique(block[2]).tolist())
-        orders.update(names[k] for k in np.unique(block[3]).tolist())
+        items.update(names[k] for k in set(block[2].tolist()))  # a set: no sort needed
+        orders.update(names[k] for k in set(block[3].tolist()))
     keys = engine.inv.row_keys
     items.update(keys[r][0] for r in set(move_rows))
     for found in (items, orders):
