@@ -252,7 +252,7 @@ def test_an_entry_longer_than_the_read_limit_is_read_whole(conn):
 
 
 def test_build_payload_refuses_an_unbalanced_batch():
-    e = EntryLines(1, "ev-1", "2026-11", [(1, 1, "ev-1", 100, 0, "1400", None, None, None, "", "2026-11"),
+    e = EntryLines(1, "2026-11", [(1, 1, "ev-1", 100, 0, "1400", None, None, None, "", "2026-11"),
                                       (2, 1, "ev-1", 0, 99, "5100", None, None, None, "", "2026-11")])
     with pytest.raises(BatchUnbalanced, match="batch g-1: debit 100 != credit 99"):
         build_payload(gateway_id="g", seq=1, period="2026-11", currency="EUR", decimals=2,
