@@ -1,6 +1,9 @@
 """Batching rules (see docs/architecture.md): size, age, period, whole entries, summary vs detail, balance."""
 
+import hashlib
+import itertools
 import json
+import random
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -251,9 +254,74 @@ def test_an_entry_longer_than_the_read_limit_is_read_whole(conn):
     assert conn.execute("SELECT COUNT(*) FROM journal_lines WHERE batch_seq = 1").fetchone()[0] == 10
 
 
+def test_held_lines_do_not_fill_the_read_window(conn):
+    post(conn, [("1400", 100, 0), ("5100", 0, 99)] * 2)          # 4 lines that do not balance
+    b = make(conn, max_lines=4, read_limit=4)
+    assert b.run_once(force=True) == []
+    labor(conn, 100)
+    assert b.run_once(force=True) == [1]                          # read past the held lines
+
+
+def test_batches_another_process_wrote_meanwhile_are_seen(conn, db_path):
+    for cents in (100, 200, 300):
+        labor(conn, cents)
+    ours = make(conn, max_lines=4)
+    assert ours.run_once() == [1]                 # entries 1-2; entry 3 waits, young
+    labor(conn, 400)
+    other = open_db(db_path)
+    try:
+        assert make(other, max_lines=4).run_once(force=True) == [2]   # takes entries 3-4
+    finally:
+        other.close()
+    labor(conn, 500)
+    assert ours.run_once(force=True) == [3]       # not entry 3 again: it reads anew
+    assert [x["entries"] for x in batches(conn)] == [[1, 2], [3, 4], [5]]
+
+
 def test_build_payload_refuses_an_unbalanced_batch():
     e = EntryLines(1, "2026-11", [(1, 1, "ev-1", 100, 0, "1400", None, None, None, "", "2026-11"),
                                       (2, 1, "ev-1", 0, 99, "5100", None, None, None, "", "2026-11")])
     with pytest.raises(BatchUnbalanced, match="batch g-1: debit 100 != credit 99"):
         build_payload(gateway_id="g", seq=1, period="2026-11", currency="EUR", decimals=2,
                       entries=[e], summarize=True, created_at="x")
+
+
+# The digest of the batches a fixed journal gives, batched in rounds as the forwarder does
+# (made before the batcher read names as ids and only the lines above those it had read).
+FIXED_JOURNAL_DIGESTS = {True: "c63deadf4999dc11732831a76fbee50901d8eede8364d09821d0c52df3ccbf4f",
+                         False: "eefaa1a0d0fe8094b0d5fdcc144d8dde459230220e9fe0b7c7bcf0af7db52196"}
+
+
+@pytest.mark.parametrize("summarize", [True, False])
+def test_the_batches_of_a_fixed_journal_stay_the_same_bytes(conn, summarize):
+    """Payloads, seqs, which line went in which batch and the held entry's exception: a
+    change to any of them (a key's order, an amount's text, a batch's bounds) shows."""
+    assert _fixed_journal_digest(conn, summarize) == FIXED_JOURNAL_DIGESTS[summarize]
+
+
+def _fixed_journal_digest(conn: sqlite3.Connection, summarize: bool) -> str:
+    rng = random.Random(7)
+    clock = FakeClock()
+    walls = itertools.count()
+    batcher = Batcher(conn, "plant1", "EUR", 2, max_lines=12, max_seconds=1, summarize=summarize,
+                      clock=clock, wall=lambda: f"2026-11-22T04:00:{next(walls):02d}.000Z")
+    rounds = []
+    for n in range(60):
+        for _ in range(rng.randrange(4)):
+            lines = []
+            for _ in range(rng.choice([1, 1, 2, 8])):
+                cents = rng.randrange(1, 10**6)
+                wc = rng.choice([None, "WC-A", "WC-B", f"WC-{n}"])
+                lines += [("1400", cents, 0, wc, rng.choice([None, "WO-1"]), "FG-1", "completion"),
+                          (rng.choice(["1310", "5100"]), 0, cents, wc)]
+            if rng.random() < 0.05:
+                lines.append(("6000", 1, 0))                    # does not balance: held
+            post(conn, lines, "2026-11" if n < 40 else "2026-12", f"ev-{n}-{len(rounds)}-{rng.random()}")
+        rounds.append(batcher.run_once(force=n % 17 == 16))
+        clock.t += 0.2
+    rounds.append(batcher.run_once(force=True))
+    digest = hashlib.sha256(repr(rounds).encode())
+    for query in ("SELECT * FROM batches ORDER BY seq", "SELECT line, batch_seq FROM journal_lines ORDER BY line",
+                  "SELECT source, event_id, reason, raw FROM exceptions ORDER BY id"):
+        digest.update(repr(conn.execute(query).fetchall()).encode())
+    return digest.hexdigest()
