@@ -13,6 +13,11 @@ and reported once as an exception `unbalanced_entry`; the batches around it go o
 The age clock lives in memory: after a restart, lines that were already waiting are aged
 from the restart (they wait at most `max_seconds` more). A large backlog (a bulk ingest,
 a long stop) is read `read_limit` lines at a time, so memory stays bounded.
+
+A round reads only the lines above the last one it read: the entries of the batch still
+open stay in memory, and held entries are not read again. What it keeps is dropped (the
+next round reads every unbatched line, as after a restart) when a round fails or another
+process has written batches meanwhile.
 """
 
 from __future__ import annotations
@@ -321,7 +326,7 @@ class Batcher:
                 lines = self._rows(self._columns,
                                    "WHERE batch_seq IS NULL AND entry = ? ORDER BY line", (last,))
                 entries[last].lines = lines
-                read_to = max(read_to, lines[-1][0])
+                read_to = lines[-1][0]
         self._read_to = 0 if split else read_to   # split: the next round reads every line anew
         ready = []
         for e in entries.values():
