@@ -133,21 +133,21 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
 
 
 def build_payload(*, gateway_id: str, seq: int, period: str, currency: str, decimals: int,
-                  entries: list[EntryLines], summarize: bool, created_at: str,
-                  names: Mapping[int | None, str | None] | None = None) -> dict:
-    """The batch JSON (see docs/architecture.md) from whole entries; raises BatchUnbalanced if
-    it does not balance. `names` turns the rows' name ids into text (the batcher's rows);
-    without it the rows hold the text."""
+                  entries: list[EntryLines], summarize: bool, created_at: str) -> dict:
+    """The batch JSON (see docs/architecture.md) from whole entries whose rows hold their
+    names as text; raises BatchUnbalanced if it does not balance."""
     return _build(gateway_id, seq, period, currency, decimals, entries, summarize, created_at,
-                  names)[0]
+                  None)[0]
 
 
 def _build(gateway_id: str, seq: int, period: str, currency: str, decimals: int,
            entries: list[EntryLines], summarize: bool, created_at: str,
            names: Mapping[int | None, str | None] | None) -> tuple[dict, int]:
-    """build_payload's batch and its debit total (the `batches` row keeps it as a number)."""
+    """build_payload's batch and its debit total (the `batches` row keeps it as a number).
+    `names` turns the rows' name ids into text (the batcher's rows); None: they are text."""
     rows = [r for e in entries for r in e.lines]
-    money = lambda minor: to_str(minor, decimals)  # noqa: E731 - a local formatter
+    zero = to_str(0, decimals)   # a line or a summed pair mostly moves one way: one amount is 0
+    money = lambda minor: to_str(minor, decimals) if minor else zero  # noqa: E731
     if summarize:
         # Debit and credit stay separate per (account, work_center): upstream sees gross
         # movements, netting would hide them. Summed by id, named once a pair (a name and
