@@ -298,7 +298,8 @@ class Batcher:
         """Whole unbatched entries above the last line read, in line order: with those
         pending, the first `read_limit` lines' worth."""
         limit = self.read_limit - self._pending_lines
-        rows = self._rows(self._columns, "WHERE line > ? AND batch_seq IS NULL ORDER BY line LIMIT ?",
+        rows = self._rows(self._columns,
+                          "WHERE line > ? AND batch_seq IS NULL ORDER BY line LIMIT ?",
                           (self._read_to, limit))
         self.backlog = len(rows) == limit
         if not rows:
@@ -352,8 +353,9 @@ class Batcher:
         self._names_read = max((i for i, _ in new), default=self._names_read)
 
     def _hold(self, entry: int) -> None:
-        rows = _named(self._rows(_LINE_COLUMNS, "WHERE batch_seq IS NULL AND entry = ? ORDER BY line",
-                                 (entry,)), self._names)
+        rows = _named(self._rows(_LINE_COLUMNS,
+                                 "WHERE batch_seq IS NULL AND entry = ? ORDER BY line", (entry,)),
+                      self._names)
         raw = json.dumps([dict(zip([c.strip() for c in _LINE_COLUMNS.split(",")], r)) for r in rows])
         debit = sum(map(_DEBIT, rows))
         credit = sum(map(_CREDIT, rows))
