@@ -204,6 +204,16 @@ def _named(rows: list[tuple], names: Mapping[int | None, str | None]) -> list[tu
              names[r[9]], r[10]) for r in rows]
 
 
+class _Names(dict):
+    """The `names` table as read so far (id -> text). Every name is committed before the
+    lines that use it and read each round, so an id it does not hold is a damaged
+    journal, said as such rather than as a bare KeyError."""
+
+    def __missing__(self, key):
+        raise RuntimeError(f"journal_line_ids: a line names id {key!r}, which `names` "
+                           "does not hold")
+
+
 class Batcher:
     """Groups unbatched journal lines into balanced, immutable, period-pure batches."""
 
@@ -232,7 +242,7 @@ class Batcher:
         # entry -> monotonic time the batcher first saw its lines (only entries still
         # unbatched; an entry's lines are committed together, so they are seen together)
         self._first_seen: dict[int, float] = {}
-        self._names: dict[int | None, str | None] = {None: None}   # names(id) -> text
+        self._names = _Names({None: None})   # names(id) -> text
         self._names_read = 0   # the highest id in _names
         self.backlog = False   # the last round read `read_limit` lines: more are waiting
         self._held: set[int] = self._load_held()

@@ -337,3 +337,12 @@ def _fixed_journal_digest(conn: sqlite3.Connection, summarize: bool, read_limit:
                   "SELECT source, event_id, reason, raw FROM exceptions ORDER BY id"):
         digest.update(repr(conn.execute(query).fetchall()).encode())
     return digest.hexdigest()
+
+
+def test_a_line_naming_an_id_names_does_not_hold_is_said_to_be_a_damaged_journal(tmp_path):
+    from gateway.upstream.batcher import _Names
+
+    names = _Names({None: None, 1: "1100"})
+    assert names[1] == "1100" and names[None] is None
+    with pytest.raises(RuntimeError, match="a line names id 7, which `names` does not hold"):
+        names[7]
