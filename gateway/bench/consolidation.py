@@ -42,7 +42,7 @@ def _entries(gateway: str, seq: int, lines: int) -> list[EntryLines]:
         e = seq * 10_000 + i
         minor = 100 + (e * 7919) % 250_000
         ev = f"ev-{gateway}-{e}"
-        out.append(EntryLines(e, ev, "2024-05", [
+        out.append(EntryLines(e, "2024-05", [
             (2 * e, e, ev, minor, 0, "1400", "WC1", f"WO{i % 50}", f"F{i % 20}", "issue", "2024-05"),
             (2 * e + 1, e, ev, 0, minor, "1300", "WC1", f"WO{i % 50}", f"A{i % 200}", "issue", "2024-05")]))
     return out

@@ -13,6 +13,11 @@ and reported once as an exception `unbalanced_entry`; the batches around it go o
 The age clock lives in memory: after a restart, lines that were already waiting are aged
 from the restart (they wait at most `max_seconds` more). A large backlog (a bulk ingest,
 a long stop) is read `read_limit` lines at a time, so memory stays bounded.
+
+A round reads only the lines above the last one it read: the entries of the batch still
+open stay in memory, and held entries are not read again. What it keeps is dropped (the
+next round reads every unbatched line, as after a restart) when a round fails or another
+process has written batches meanwhile.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import groupby
+from operator import itemgetter
 
 from gateway import failpoints
 from gateway.money import to_str
@@ -40,20 +47,20 @@ class EntryLines:
     """One journal entry and its lines: the unit a batch never splits."""
 
     entry: int
-    event_id: str
     period: str
-    lines: list[tuple] = field(default_factory=list)   # rows of _LINE_COLUMNS
+    lines: list[tuple] = field(default_factory=list)   # rows of _LINE_COLUMNS (or _SUMMARY_COLUMNS)
 
     @property
     def balanced(self) -> bool:
-        return sum(r[3] for r in self.lines) == sum(r[4] for r in self.lines)
+        return sum(map(_DEBIT, self.lines)) == sum(map(_CREDIT, self.lines))
 
 
 _LINE_COLUMNS = "line, entry, event_id, debit, credit, account, work_center, work_order, item, memo, period"
-# The same columns from the table under the journal_lines view, the named ones as ids into
-# `names` (turned into text through the batcher's cache of names: a name's id never changes).
-_ID_COLUMNS = ("line, entry, event_id, debit, credit, account, work_center, work_order, item, memo,"
-               " period FROM journal_line_ids")
+# What a summarized batch needs of a line: what groups it (entry, period), balances and sums
+# it (debit, credit by account and work center) and marks it batched (line). The columns
+# keep their places in _LINE_COLUMNS, but for period, which takes event_id's.
+_SUMMARY_COLUMNS = "line, entry, period, debit, credit, account, work_center"
+_ENTRY, _DEBIT, _CREDIT = itemgetter(1), itemgetter(3), itemgetter(4)
 
 
 def _utc_now() -> str:
@@ -127,26 +134,48 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
 
 def build_payload(*, gateway_id: str, seq: int, period: str, currency: str, decimals: int,
                   entries: list[EntryLines], summarize: bool, created_at: str) -> dict:
-    """The batch JSON (see docs/architecture.md) from whole entries; raises BatchUnbalanced if it does not balance."""
+    """The batch JSON (see docs/architecture.md) from whole entries whose rows hold their
+    names as text; raises BatchUnbalanced if it does not balance."""
+    return _build(gateway_id, seq, period, currency, decimals, entries, summarize, created_at,
+                  None)[0]
+
+
+def _build(gateway_id: str, seq: int, period: str, currency: str, decimals: int,
+           entries: list[EntryLines], summarize: bool, created_at: str,
+           names: Mapping[int | None, str | None] | None) -> tuple[dict, int]:
+    """build_payload's batch and its debit total (the `batches` row keeps it as a number).
+    `names` turns the rows' name ids into text (the batcher's rows); None: they are text."""
     rows = [r for e in entries for r in e.lines]
-    debit = sum(r[3] for r in rows)
-    credit = sum(r[4] for r in rows)
-    if debit != credit:
-        raise BatchUnbalanced(f"batch {gateway_id}-{seq}: debit {debit} != credit {credit}")
-    money = lambda minor: to_str(minor, decimals)  # noqa: E731 - a local formatter
+    zero = to_str(0, decimals)   # a line or a summed pair mostly moves one way: one amount is 0
+    money = lambda minor: to_str(minor, decimals) if minor else zero  # noqa: E731
     if summarize:
         # Debit and credit stay separate per (account, work_center): upstream sees gross
-        # movements, netting would hide them.
-        sums: dict[tuple[str, str | None], list[int]] = {}
+        # movements, netting would hide them. Summed by id, named once a pair (a name and
+        # its id go one to one, so the pairs are the same).
+        sums: dict[tuple, list[int]] = {}
         for r in rows:
-            acc = sums.setdefault((r[5], r[6]), [0, 0])
-            acc[0] += r[3]
-            acc[1] += r[4]
+            key = (r[5], r[6])
+            acc = sums.get(key)
+            if acc is None:
+                sums[key] = [r[3], r[4]]
+            else:
+                acc[0] += r[3]
+                acc[1] += r[4]
+        debit = sum(d for d, _ in sums.values())
+        credit = sum(c for _, c in sums.values())
+        _check_balance(gateway_id, seq, debit, credit)
+        if names is not None:
+            sums = {(names[a], names[wc]): dc for (a, wc), dc in sums.items()}
         lines = [
             {"account": a, "work_center": wc, "debit": money(d), "credit": money(c)}
             for (a, wc), (d, c) in sorted(sums.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
         ]
     else:
+        debit = sum(map(_DEBIT, rows))
+        credit = sum(map(_CREDIT, rows))
+        _check_balance(gateway_id, seq, debit, credit)
+        if names is not None:
+            rows = _named(rows, names)
         lines = [
             {"account": r[5], "debit": money(r[3]), "credit": money(r[4]), "work_center": r[6],
              "work_order": r[7], "item": r[8], "memo": r[9], "entry": r[1]}
@@ -161,7 +190,28 @@ def build_payload(*, gateway_id: str, seq: int, period: str, currency: str, deci
         "totals": {"debit": money(debit), "credit": money(credit)},
         "entries": [e.entry for e in entries],
         "created_at": created_at,
-    }
+    }, debit
+
+
+def _check_balance(gateway_id: str, seq: int, debit: int, credit: int) -> None:
+    if debit != credit:
+        raise BatchUnbalanced(f"batch {gateway_id}-{seq}: debit {debit} != credit {credit}")
+
+
+def _named(rows: list[tuple], names: Mapping[int | None, str | None]) -> list[tuple]:
+    """Rows of _LINE_COLUMNS with their five names as text instead of ids."""
+    return [(r[0], r[1], r[2], r[3], r[4], names[r[5]], names[r[6]], names[r[7]], names[r[8]],
+             names[r[9]], r[10]) for r in rows]
+
+
+class _Names(dict):
+    """The `names` table as read so far (id -> text). Every name is committed before the
+    lines that use it and read each round, so an id it does not hold is a damaged
+    journal, said as such rather than as a bare KeyError."""
+
+    def __missing__(self, key):
+        raise RuntimeError(f"journal_line_ids: a line names id {key!r}, which `names` "
+                           "does not hold")
 
 
 class Batcher:
@@ -185,13 +235,24 @@ class Batcher:
         self.clock = clock
         self.wall = wall
         self.read_limit = read_limit or max(20 * max_lines, 10_000)
+        # Lines are read with their names as ids (`names`' ids: a name's id never changes),
+        # only the columns the batch needs; text is looked up where a batch shows it.
+        self._columns = _SUMMARY_COLUMNS if summarize else _LINE_COLUMNS
+        self._period_at = 2 if summarize else 10
         # entry -> monotonic time the batcher first saw its lines (only entries still
         # unbatched; an entry's lines are committed together, so they are seen together)
         self._first_seen: dict[int, float] = {}
-        self._names: dict[int | None, str | None] = {None: None}   # names(id) -> text
+        self._names = _Names({None: None})   # names(id) -> text
         self._names_read = 0   # the highest id in _names
         self.backlog = False   # the last round read `read_limit` lines: more are waiting
         self._held: set[int] = self._load_held()
+        # What earlier rounds read and did not batch yet (the open batch's entries, in line
+        # order) and the highest line they read: a round reads only the lines above it.
+        # Trusted while the batches table ends where this batcher left it (`_next`).
+        self._pending: list[EntryLines] = []
+        self._pending_lines = 0
+        self._read_to = 0
+        self._next: int | None = None
 
     @property
     def held_entries(self) -> frozenset[int]:
@@ -205,64 +266,93 @@ class Batcher:
 
     def run_once(self, force: bool = False) -> list[int]:
         """Write every batch that is due now (or all pending lines if `force`); return their seqs."""
-        entries = self._unbatched_entries()
+        try:
+            return self._round(force)
+        except BaseException:
+            self._forget()   # what it read may be stale now (lines batched elsewhere, say)
+            raise
+
+    def _round(self, force: bool) -> list[int]:
+        first = self._next_seq()
+        if first != self._next or self._pending_lines >= self.read_limit:
+            self._forget()   # another process wrote batches, or the window is all pending
+        new = self._unbatched_entries()
         now = self.clock()
         first_seen = self._first_seen
-        for e in entries:
+        for e in new:
             first_seen.setdefault(e.entry, now)
+        entries = self._pending + new if self._pending else new
         due_groups: list[list[EntryLines]] = []
-        for group, closed in self._groups(entries):
-            n_lines = sum(len(e.lines) for e in group)
+        done = 0   # entries in due groups
+        lines = self._pending_lines + sum(len(e.lines) for e in new)
+        for group, size, closed in self._groups(entries):
             oldest = min(first_seen[e.entry] for e in group)
-            due = closed or force or n_lines >= self.max_lines or now - oldest >= self.max_seconds
+            due = closed or force or size >= self.max_lines or now - oldest >= self.max_seconds
             if not due:
                 break  # later groups are younger: nothing behind an open group is due either
             due_groups.append(group)
-        return self._write(due_groups) if due_groups else []
+            done += len(group)
+            lines -= size
+        # Kept for the next round, unless this one's read is not to be built on.
+        self._pending, self._pending_lines = (entries[done:], lines) if self._read_to else ([], 0)
+        written = self._write(first, due_groups) if due_groups else []
+        # Renumbered batches mean another process wrote some meanwhile: read anew next round.
+        self._next = first + len(written) if not written or written[0] == first else None
+        return written
+
+    def _forget(self) -> None:
+        """Read every unbatched line anew next round (as after a restart)."""
+        self._pending, self._pending_lines, self._read_to, self._next = [], 0, 0, None
 
     def _unbatched_entries(self) -> list[EntryLines]:
-        """Whole unbatched entries in line order: the first `read_limit` lines' worth."""
-        rows = self._rows("WHERE batch_seq IS NULL ORDER BY line LIMIT ?", self.read_limit)
-        self.backlog = len(rows) == self.read_limit
+        """Whole unbatched entries above the last line read, in line order: with those
+        pending, the first `read_limit` lines' worth."""
+        limit = self.read_limit - self._pending_lines
+        rows = self._rows(self._columns,
+                          "WHERE line > ? AND batch_seq IS NULL ORDER BY line LIMIT ?",
+                          (self._read_to, limit))
+        self.backlog = len(rows) == limit
+        if not rows:
+            return []
+        self._read_names()   # every name these lines use is committed by now
         entries: dict[int, EntryLines] = {}
-        for row in rows:
-            e = entries.get(row[1])
+        period_at = self._period_at
+        split = False
+        for entry, lines in groupby(rows, _ENTRY):
+            e = entries.get(entry)
             if e is None:
-                e = entries[row[1]] = EntryLines(row[1], row[2], row[10])
-            e.lines.append(row)
-        if len(rows) == self.read_limit and entries:
+                lines = list(lines)
+                entries[entry] = EntryLines(entry, lines[0][period_at], lines)
+            else:   # an entry's lines apart (the journal writes them together)
+                e.lines.extend(lines)
+                split = True
+        read_to = rows[-1][0]
+        if self.backlog:
             # The last entry may continue past the limit: leave it for the next round,
             # unless it is the only one (then read it whole).
             last = next(reversed(entries))
-            if len(entries) > 1:
-                del entries[last]
+            if len(entries) > 1 or self._pending:
+                read_to = entries.pop(last).lines[0][0] - 1
             else:
-                entries[last].lines = self._rows(
-                    "WHERE batch_seq IS NULL AND entry = ? ORDER BY line", last)
+                lines = self._rows(self._columns,
+                                   "WHERE batch_seq IS NULL AND entry = ? ORDER BY line", (last,))
+                entries[last].lines = lines
+                read_to = lines[-1][0]
+        self._read_to = 0 if split else read_to   # split: the next round reads every line anew
         ready = []
         for e in entries.values():
             if e.entry in self._held:
                 continue
             if not e.balanced:
-                self._hold(e)
+                self._hold(e.entry)
                 continue
             ready.append(e)
         return ready
 
-    def _rows(self, where: str, arg) -> list[tuple]:
-        """Rows of _LINE_COLUMNS, their names as text: read by id from journal_line_ids
-        (the view's five look-ups a line cost more than the rest of the batcher)."""
-        rows = self.conn.execute(f"SELECT {_ID_COLUMNS} {where}", (arg,)).fetchall()
-        for _ in range(2):
-            names = self._names
-            try:
-                return [(r[0], r[1], r[2], r[3], r[4], names[r[5]], names[r[6]], names[r[7]],
-                         names[r[8]], names[r[9]], r[10]) for r in rows]
-            except KeyError as exc:
-                missing = exc.args[0]
-                self._read_names()
-        raise RuntimeError(f"journal_line_ids: a line names id {missing!r}, which `names` "
-                           "does not hold")
+    def _rows(self, columns: str, where: str, args: tuple) -> list[tuple]:
+        """Rows of `columns` from journal_line_ids, the table under the journal_lines view
+        (the view's five look-ups into `names` a line cost more than the rest of the batcher)."""
+        return self.conn.execute(f"SELECT {columns} FROM journal_line_ids {where}", args).fetchall()
 
     def _read_names(self) -> None:
         """The names added since the last read. A name is committed before the lines that
@@ -272,39 +362,42 @@ class Batcher:
         self._names.update(new)
         self._names_read = max((i for i, _ in new), default=self._names_read)
 
-    def _hold(self, e: EntryLines) -> None:
-        raw = json.dumps([dict(zip([c.strip() for c in _LINE_COLUMNS.split(",")], r)) for r in e.lines])
-        debit = sum(r[3] for r in e.lines)
-        credit = sum(r[4] for r in e.lines)
+    def _hold(self, entry: int) -> None:
+        rows = _named(self._rows(_LINE_COLUMNS,
+                                 "WHERE batch_seq IS NULL AND entry = ? ORDER BY line", (entry,)),
+                      self._names)
+        raw = json.dumps([dict(zip([c.strip() for c in _LINE_COLUMNS.split(",")], r)) for r in rows])
+        debit = sum(map(_DEBIT, rows))
+        credit = sum(map(_CREDIT, rows))
         with transaction(self.conn):
             self.conn.execute(
                 "INSERT INTO exceptions(created_at, kind, source, event_id, field, reason, raw) "
                 "VALUES (?, 'unbalanced_entry', ?, ?, 'entry', ?, ?)",
-                (self.wall(), f"entry:{e.entry}", e.event_id,
-                 f"entry {e.entry} does not balance: debit {debit} != credit {credit}; "
+                (self.wall(), f"entry:{entry}", rows[0][2],
+                 f"entry {entry} does not balance: debit {debit} != credit {credit}; "
                  "held out of upstream batches", raw))
-        self._held.add(e.entry)
+        self._held.add(entry)
 
     def _groups(self, entries: list[EntryLines]):
-        """Yield (entries, closed): runs of whole entries of one period, at most max_lines
-        source lines each (an entry larger than that travels alone). `closed` means
+        """Yield (entries, lines, closed): runs of whole entries of one period, at most
+        max_lines source lines each (an entry larger than that travels alone). `closed` means
         nothing can join the group any more (the next entry would not fit or changes period)."""
         group: list[EntryLines] = []
         size = 0
         for e in entries:
-            if group and (e.period != group[0].period or size + len(e.lines) > self.max_lines):
-                yield group, True
+            n = len(e.lines)
+            if group and (e.period != group[0].period or size + n > self.max_lines):
+                yield group, size, True
                 group, size = [], 0
             group.append(e)
-            size += len(e.lines)
+            size += n
         if group:
-            yield group, False
+            yield group, size, False
 
-    def _write(self, groups: list[list[EntryLines]]) -> list[int]:
-        """Each group as a batch, all in one transaction (one wait for the write lock and
-        one sync for the round, not one a batch); returns their seqs. The payloads are
-        built before the write lock is taken: the journal waits for none of that."""
-        first = self._next_seq()
+    def _write(self, first: int, groups: list[list[EntryLines]]) -> list[int]:
+        """Each group as a batch numbered from `first`, all in one transaction (one wait for
+        the write lock and one sync for the round, not one a batch); returns their seqs. The
+        payloads are built before the write lock is taken: the journal waits for none of that."""
         rows = self._batch_rows(first, groups)
         with transaction(self.conn):
             if self._next_seq() != first:   # batches written meanwhile by another process
@@ -325,11 +418,8 @@ class Batcher:
         """The `batches` row of each group, numbered from `first`."""
         rows = []
         for seq, group in enumerate(groups, first):
-            payload = build_payload(
-                gateway_id=self.gateway_id, seq=seq, period=group[0].period,
-                currency=self.currency, decimals=self.decimals, entries=group,
-                summarize=self.summarize, created_at=self.wall())
-            debit = sum(r[3] for e in group for r in e.lines)
+            payload, debit = _build(self.gateway_id, seq, group[0].period, self.currency,
+                                    self.decimals, group, self.summarize, self.wall(), self._names)
             rows.append((seq, payload["batch_id"], payload["period"], payload["created_at"],
                          json.dumps(payload, separators=(",", ":")), debit, debit))
         return rows
@@ -339,28 +429,31 @@ class Batcher:
         self.conn.execute(
             "INSERT INTO batches(seq, batch_id, period, created_at, payload, debit, credit) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
-        lines = [r[0] for e in group for r in e.lines]
+        lines = sum(len(e.lines) for e in group)
         updated = 0
         # the table under the journal_lines view (an update through a view's trigger
         # counts no rows), by runs of consecutive line numbers: the lines of a batch
         # are one run unless a held entry or another period sits between them
-        for first, last in _runs(lines):
+        for first, last in _runs(group):
             updated += self.conn.execute(
                 "UPDATE journal_line_ids SET batch_seq = ? WHERE line BETWEEN ? AND ? "
                 "AND batch_seq IS NULL", (seq, first, last)).rowcount
-        if updated != len(lines):
+        if updated != lines:
             # Someone else batched some of these lines meanwhile: write nothing.
-            raise RuntimeError(f"batch {seq}: {len(lines) - updated} lines were already batched")
+            raise RuntimeError(f"batch {seq}: {lines - updated} lines were already batched")
 
 
-def _runs(lines: list[int]) -> list[tuple[int, int]]:
-    """(first, last) of each run of consecutive numbers in ascending `lines`."""
-    runs: list[tuple[int, int]] = []
-    first = prev = lines[0]
-    for line in lines[1:]:
-        if line != prev + 1:
-            runs.append((first, prev))
-            first = line
-        prev = line
-    runs.append((first, prev))
+def _runs(entries: list[EntryLines]) -> list[list[int]]:
+    """[first, last] of each run of consecutive line numbers of `entries`' lines (each
+    entry's in ascending order): an entry by its ends when its lines are consecutive."""
+    runs: list[list[int]] = []
+    for e in entries:
+        lines = e.lines
+        first, last = lines[0][0], lines[-1][0]
+        ends = [(first, last)] if last - first + 1 == len(lines) else [(r[0], r[0]) for r in lines]
+        for first, last in ends:
+            if runs and runs[-1][1] + 1 == first:
+                runs[-1][1] = last
+            else:
+                runs.append([first, last])
     return runs

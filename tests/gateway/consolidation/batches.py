@@ -13,7 +13,7 @@ def batch(gateway: str, seq: int, amounts: list[int], *, summarize: bool = True,
     entries = []
     for i, minor in enumerate(amounts):
         entry = seq * 100 + i
-        entries.append(EntryLines(entry, f"ev-{gateway}-{entry}", period, [
+        entries.append(EntryLines(entry, period, [
             (entry * 2, entry, f"ev-{gateway}-{entry}", minor, 0, "1400", "WC1", "WO1", "F", "issue", period),
             (entry * 2 + 1, entry, f"ev-{gateway}-{entry}", 0, minor, "1300", "WC1", "WO1", "A", "issue", period),
         ]))

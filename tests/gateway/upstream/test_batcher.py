@@ -1,6 +1,9 @@
 """Batching rules (see docs/architecture.md): size, age, period, whole entries, summary vs detail, balance."""
 
+import hashlib
+import itertools
 import json
+import random
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -251,9 +254,95 @@ def test_an_entry_longer_than_the_read_limit_is_read_whole(conn):
     assert conn.execute("SELECT COUNT(*) FROM journal_lines WHERE batch_seq = 1").fetchone()[0] == 10
 
 
+def test_held_lines_do_not_fill_the_read_window(conn):
+    post(conn, [("1400", 100, 0), ("5100", 0, 99)] * 2)          # 4 lines that do not balance
+    b = make(conn, max_lines=4, read_limit=4)
+    assert b.run_once(force=True) == []
+    labor(conn, 100)
+    assert b.run_once(force=True) == [1]                          # read past the held lines
+
+
+def test_batches_another_process_wrote_meanwhile_are_seen(conn, db_path):
+    for cents in (100, 200, 300):
+        labor(conn, cents)
+    ours = make(conn, max_lines=4)
+    assert ours.run_once() == [1]                 # entries 1-2; entry 3 waits, young
+    labor(conn, 400)
+    other = open_db(db_path)
+    try:
+        assert make(other, max_lines=4).run_once(force=True) == [2]   # takes entries 3-4
+    finally:
+        other.close()
+    labor(conn, 500)
+    assert ours.run_once(force=True) == [3]       # not entry 3 again: it reads anew
+    assert [x["entries"] for x in batches(conn)] == [[1, 2], [3, 4], [5]]
+
+
 def test_build_payload_refuses_an_unbalanced_batch():
-    e = EntryLines(1, "ev-1", "2026-11", [(1, 1, "ev-1", 100, 0, "1400", None, None, None, "", "2026-11"),
+    e = EntryLines(1, "2026-11", [(1, 1, "ev-1", 100, 0, "1400", None, None, None, "", "2026-11"),
                                       (2, 1, "ev-1", 0, 99, "5100", None, None, None, "", "2026-11")])
     with pytest.raises(BatchUnbalanced, match="batch g-1: debit 100 != credit 99"):
         build_payload(gateway_id="g", seq=1, period="2026-11", currency="EUR", decimals=2,
                       entries=[e], summarize=True, created_at="x")
+
+
+# The digest of the batches a fixed journal gives, batched in rounds as the forwarder does,
+# restarted once (made before the batcher read names as ids and only the lines above those
+# it had read); by (summarize, read_limit): a small read_limit cuts most rounds (and comes
+# without held entries: their lines filled it, and the code before batched nothing more).
+FIXED_JOURNAL_DIGESTS = {
+    (True, None): "3cb8c4f2d149df5c412d7f0466ba048abb321ba47663be602d620a18d3644965",
+    (False, None): "71872976998a2b5ca74b388e7b4543acaec86fab7a8d52db59ed56482f553358",
+    (True, 14): "002f489d7da1c6a3d7fb637ea0e7555b318f456adeb263405c11374dca470529",
+    (False, 14): "f237f59241a52a9c40fad3785c4ec1e8cb085abde6e1d6d24daacca357bdd91f",
+}
+
+
+@pytest.mark.parametrize("summarize, read_limit", list(FIXED_JOURNAL_DIGESTS))
+def test_the_batches_of_a_fixed_journal_stay_the_same_bytes(conn, summarize, read_limit):
+    """Payloads, seqs, which line went in which batch and the held entries' exceptions: a
+    change to any of them (a key's order, an amount's text, a batch's bounds) shows."""
+    assert _fixed_journal_digest(conn, summarize, read_limit) == \
+        FIXED_JOURNAL_DIGESTS[summarize, read_limit]
+
+
+def _fixed_journal_digest(conn: sqlite3.Connection, summarize: bool, read_limit: int | None) -> str:
+    rng = random.Random(7)
+    clock = FakeClock()
+    walls = itertools.count()
+    start = lambda: Batcher(conn, "plant1", "EUR", 2, max_lines=12, max_seconds=1,  # noqa: E731
+                            summarize=summarize, clock=clock, read_limit=read_limit,
+                            wall=lambda: f"2026-11-22T04:{next(walls):05d}.000Z")
+    batcher = start()
+    rounds = []
+    for n in range(60):
+        for _ in range(rng.randrange(4)):
+            lines = []
+            for _ in range(rng.choice([1, 1, 2, 8])):
+                cents = rng.randrange(1, 10**6)
+                wc = rng.choice([None, "WC-A", "WC-B", f"WC-{n}"])
+                lines += [("1400", cents, 0, wc, rng.choice([None, "WO-1"]), "FG-1", "completion"),
+                          (rng.choice(["1310", "5100"]), 0, cents, wc)]
+            if rng.random() < 0.05 and read_limit is None:
+                lines.append(("6000", 1, 0))                    # does not balance: held
+            post(conn, lines, "2026-11" if n < 40 else "2026-12", f"ev-{n}-{len(rounds)}-{rng.random()}")
+        if n == 30:
+            batcher = start()
+        rounds.append((batcher.run_once(force=n % 17 == 16), batcher.backlog))
+        clock.t += 0.2
+    while written := batcher.run_once(force=True):
+        rounds.append(written)
+    digest = hashlib.sha256(repr(rounds).encode())
+    for query in ("SELECT * FROM batches ORDER BY seq", "SELECT line, batch_seq FROM journal_lines ORDER BY line",
+                  "SELECT source, event_id, reason, raw FROM exceptions ORDER BY id"):
+        digest.update(repr(conn.execute(query).fetchall()).encode())
+    return digest.hexdigest()
+
+
+def test_a_line_naming_an_id_names_does_not_hold_is_said_to_be_a_damaged_journal(tmp_path):
+    from gateway.upstream.batcher import _Names
+
+    names = _Names({None: None, 1: "1100"})
+    assert names[1] == "1100" and names[None] is None
+    with pytest.raises(RuntimeError, match="a line names id 7, which `names` does not hold"):
+        names[7]
