@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from itertools import accumulate, count
-from operator import add
 
 import msgspec
 
@@ -143,40 +141,33 @@ def _move(claim: bytes) -> tuple[bytes, bytes] | None:
 
 
 def read_lines(fh, batch: int, block_size: int = BLOCK
-               ) -> Iterator[tuple[list[int], list[bytes], int]]:
-    """(1-based numbers of the non-blank lines, those lines stripped, bytes of the file up
-    to the end of the last of them), `batch` lines at a time. Per line, nothing in Python
-    beyond the strip: this runs over every line of a file ingested again."""
-    numbers: list[int] = []
-    lines: list[bytes] = []
-    ends: list[int] = []  # bytes of the file up to the end of each pending line
-    lineno, offset, tail = 0, 0, b""
+               ) -> Iterator[tuple[int, list[bytes], int]]:
+    """(number of the first line, `batch` lines of the file as they are, bytes of the file
+    up to the end of the last of them), as long as lines last; blank lines included (see
+    `numbered`). Nothing a line in Python: this runs over every line of a file ingested
+    again, whose lines, as written, are compared with the journal's."""
+    pending: list[bytes] = []
+    first, offset, tail = 1, 0, b""
     while True:
         block = fh.read(block_size)
         parts = (tail + block).split(b"\n")
         tail = parts.pop() if block else b""
-        stripped = [raw.strip() for raw in parts]
-        # line k of the block ends after the lengths of lines 0..k and k + 1 newlines
-        block_ends = map(add, accumulate(map(len, parts)),
-                         range(offset + 1, offset + 1 + len(parts)))
-        if all(stripped):  # no blank line: numbered as they come
-            numbers += range(lineno + 1, lineno + 1 + len(parts))
-            lines += stripped
-            ends += block_ends
-        else:
-            for n, raw, end in zip(count(lineno + 1), stripped, block_ends):
-                if raw:
-                    numbers.append(n)
-                    lines.append(raw)
-                    ends.append(end)
-        lineno += len(parts)
-        offset += sum(map(len, parts)) + len(parts)
-        while len(lines) >= batch or (lines and not block):
-            take = min(batch, len(lines))
-            yield numbers[:take], lines[:take], ends[take - 1]
-            del numbers[:take], lines[:take], ends[:take]
+        if not block and parts and not parts[-1]:
+            parts.pop()  # the file ended with its newline
+        pending += parts
+        while len(pending) >= batch or (pending and not block):
+            chunk = pending[:batch]
+            del pending[:batch]
+            offset += sum(map(len, chunk)) + len(chunk)
+            yield first, chunk, offset
+            first += len(chunk)
         if not block:
             return
+
+
+def numbered(first: int, lines: list[bytes]) -> list[tuple[int, bytes]]:
+    """The non-blank ones of `lines` (the first numbered `first`), stripped, numbered."""
+    return [(n, raw) for n, raw in enumerate(map(bytes.strip, lines), first) if raw]
 
 
 def run(args) -> int:
@@ -189,14 +180,17 @@ def run(args) -> int:
     size = os.path.getsize(args.file)
 
     with open(args.file, "rb") as fh:
-        for numbers, lines, done in read_lines(fh, max(1, args.batch)):
+        for first, lines, done in read_lines(fh, max(1, args.batch)):
             if journaled_run(journal, lines, journal.limits.max_payload_bytes):
-                counts["duplicate"] += len(lines)
+                counts["duplicate"] += len(lines)  # each a payload: none blank
+                events = len(lines)
             else:
-                _ingest_chunk(journal, list(zip(numbers, lines)), name, counts, held, progress)
+                chunk = numbered(first, lines)
+                _ingest_chunk(journal, chunk, name, counts, held, progress)
+                events = len(chunk)
             failpoints.hit("ingest.after_line")
-            seen = progress.count + len(lines)
-            progress.advance(len(lines), total=round(seen * size / done))
+            seen = progress.count + events
+            progress.advance(events, total=round(seen * size / done) if seen else None)
     progress.done()
     released = len(journal.stored_payloads(held))  # posted since: a later receipt matched
     journal.close()

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from gateway.commands.ingest import events_of, read_lines, split_known
+from gateway.commands.ingest import events_of, numbered, read_lines, split_known
 from tests.gateway.plant import ev, gateway, gateway_on_tty, write_events, write_plant
 
 DAY = [ev(f"r{i}", "receipt", item="A", qty=1 + i % 4, location="L1", unit_price=2.0)
@@ -21,25 +21,25 @@ def _r(id_: str, qty: float = 2.0, **extra) -> dict:
 
 @pytest.mark.parametrize("block", [1, 3, 7, 64, 1 << 22])
 @pytest.mark.parametrize("batch", [1, 4, 100])
-def test_lines_come_out_whole_numbered_and_batched_whatever_the_block_size(block, batch):
-    text = b'{"a":1}\n\n  {"b":22}\r\n{"c":333}\n\n\n{"d":4444}'  # no newline at the end
-    want = [(n, line.strip()) for n, line in enumerate(text.split(b"\n"), start=1)
-            if line.strip()]
-    got, sizes = [], []
-    for numbers, lines, done in read_lines(io.BytesIO(text), batch, block):
-        assert 0 < len(lines) == len(numbers) <= batch
-        got += zip(numbers, lines)
+@pytest.mark.parametrize("end", [b"", b"\n"])
+def test_lines_come_out_whole_numbered_and_batched_whatever_the_block_size(block, batch, end):
+    text = b'{"a":1}\n\n  {"b":22}\r\n{"c":333}\n\n\n{"d":4444}' + end
+    physical = text.split(b"\n")[:-1] if end else text.split(b"\n")
+    want = [(n, line.strip()) for n, line in enumerate(physical, start=1) if line.strip()]
+    got, sizes, firsts, seen = [], [], [], []
+    for first, lines, done in read_lines(io.BytesIO(text), batch, block):
+        assert 0 < len(lines) <= batch
+        firsts.append(first)
+        seen += lines
+        got += numbered(first, lines)
         sizes.append(done)
+    assert seen == physical  # every line as it is in the file, blank ones too
     assert got == want
+    assert firsts == list(range(1, len(physical) + 1, batch))
     # each chunk ends where its last line's newline is (as if the file ended with one)
-    line_ends, end = [], 0
-    for line in text.split(b"\n"):
-        end += len(line) + 1
-        if line.strip():
-            line_ends.append(end)
-    assert sizes == line_ends[batch - 1::batch] + (
-        [line_ends[-1]] if len(line_ends) % batch else [])
-    assert sizes[-1] == len(text) + 1
+    ends = [sum(len(line) + 1 for line in physical[:k]) for k in range(1, len(physical) + 1)]
+    assert sizes == ends[batch - 1::batch] + ([ends[-1]] if len(physical) % batch else [])
+    assert sizes[-1] == len(text) + (not end)
 
 
 def test_events_are_decoded_in_one_call_or_line_by_line_when_a_line_is_not_one():
