@@ -32,7 +32,8 @@ BLOCK = 1 << 22  # bytes read at a time
 def add_arguments(p) -> None:
     add_config(p)
     p.add_argument("file", metavar="FILE.jsonl", help="one canonical JSON event per line")
-    p.add_argument("--batch", type=int, default=5000, help="events per transaction")
+    p.add_argument("--batch", type=int, default=5000,
+                   help="lines read, and at most events written, per transaction")
 
 
 _event_list = msgspec.json.Decoder(list[Event])
