@@ -117,12 +117,15 @@ def journaled_run(journal, lines: list[bytes], limit: int) -> bool:
     if len(stored) != len(lines):
         return False
     moves: dict[bytes, tuple[bytes, bytes] | None] = {}  # claim -> (bound, unbound) text
-    index = bytes.index
+    find = bytes.find
     for raw, payload in zip(lines, stored):
         if raw == payload:
             continue
-        start = index(payload, _CLAIM) + len(_CLAIM)
-        claim = payload[start:index(payload, b'",', start) + 2]  # '"erp",'; junk if null
+        start = find(payload, _CLAIM) + len(_CLAIM)
+        end = find(payload, b'",', start) + 2
+        if start < len(_CLAIM) or end < 2 or payload[start] != 34:  # no claim there ('"')
+            return False
+        claim = payload[start:end]  # '"erp",'
         move = moves.get(claim)
         if move is None:
             move = moves[claim] = _move(claim)
@@ -134,9 +137,9 @@ def journaled_run(journal, lines: list[bytes], limit: int) -> bool:
 
 def _move(claim: bytes) -> tuple[bytes, bytes] | None:
     """The bound and the unbound text of a stored claim ('"erp",'): `"claimed_source":"erp",`
-    and `"source":"erp",`. None for a claim this does not undo: null, one with an escape,
-    or one like a file's channel (which binding drops rather than keeps)."""
-    if claim[:1] != b'"' or b"\\" in claim or claim.startswith(b'"file:'):
+    and `"source":"erp",`. None for a claim this does not undo: one with an escape, or one
+    like a file's channel (which binding drops rather than keeps)."""
+    if b"\\" in claim or claim.startswith(b'"file:'):
         return None
     return _CLAIM + claim, b'"source":' + claim
 

@@ -172,4 +172,9 @@ def test_a_chunk_as_the_journal_holds_it_is_all_duplicates_without_a_line_decode
             assert split_known(numbered, events_of(chunk), journal.stored_payloads(
                 [e.id for e in events_of(chunk)]), "f", limit) == [], what
     assert not journaled_run(journal, lines, 10)  # over max_payload_bytes: the journal's
+    # a stored payload without the key (written by an older gateway, say): not a run, no error
+    journal.conn.execute("UPDATE events SET payload = replace(payload, '\"claimed_source\":"
+                         "\"erp\",', '') WHERE id = 'r5'")
+    assert b"claimed_source" not in journal.stored_run("r5", 1)[0]
+    assert not journaled_run(journal, lines, limit)
     journal.close()
