@@ -83,11 +83,15 @@ def batch_chain(conn: sqlite3.Connection, batch_id: str) -> dict[str, Any]:
     if not found:
         raise TraceNotFound(f"batch {batch_id}: no such batch")
     b = found[0]
-    lines = _rows(conn, _LINES + " WHERE l.batch_seq = ? ORDER BY l.line", (b["seq"],))
-    events = _rows(conn, """SELECT DISTINCT v.seq, v.id, v.type, v.ts, v.source, v.reading
-                            FROM journal_lines l JOIN entries e ON e.entry = l.entry
-                            JOIN events v ON v.seq = e.event_seq
-                            WHERE l.batch_seq = ? ORDER BY v.seq""", (b["seq"],))
+    # its lines through the entries its payload names (the lines' index by batch holds
+    # the unbatched ones only), those the batcher marked with this batch
+    of_batch = ("l.entry IN (SELECT value FROM json_each((SELECT payload FROM batches"
+                " WHERE seq = ?1), '$.entries')) AND l.batch_seq = ?1")
+    lines = _rows(conn, _LINES + f" WHERE {of_batch} ORDER BY l.line", (b["seq"],))
+    events = _rows(conn, f"""SELECT DISTINCT v.seq, v.id, v.type, v.ts, v.source, v.reading
+                             FROM journal_lines l JOIN entries e ON e.entry = l.entry
+                             JOIN events v ON v.seq = e.event_seq
+                             WHERE {of_batch} ORDER BY v.seq""", (b["seq"],))
     for ev in events:
         ev["reading"] = _json(ev["reading"])
     return {"batch": b, "lines": lines, "events": events}

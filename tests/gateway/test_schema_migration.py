@@ -52,6 +52,10 @@ def test_a_v1_journal_reads_the_same_before_and_after_its_migration(old_site):
         with sqlite3.connect(db) as conn:  # schema 5: the line is the rowid, kept once
             assert [r[2] for r in conn.execute(
                 "PRAGMA index_info(journal_line_ids_unbatched)")] == ["batch_seq"]
+            # schema 8: ... and over the unbatched lines only
+            assert conn.execute("SELECT sql FROM sqlite_master WHERE name ="
+                                " 'journal_line_ids_unbatched'").fetchone()[0].endswith(
+                "WHERE batch_seq IS NULL")
             # schema 6: the lines name their account (...) by an id; a view shows the text
             assert conn.execute("SELECT type FROM sqlite_master WHERE"
                                 " name = 'journal_lines'").fetchone() == ("view",)
@@ -122,7 +126,7 @@ def test_a_v5_journal_is_migrated_keeps_its_data_and_replays_identical(tmp_path)
     cfg, db, before = _opened_by_a_writer(tmp_path, V5)
     assert "v5-c2" in before[0]
     with sqlite3.connect(db) as conn:
-        assert schema.version(conn) == SCHEMA_VERSION == 7
+        assert schema.version(conn) == SCHEMA_VERSION == 8
         # the master data of the first open values every event stored before
         assert conn.execute("SELECT version, from_seq FROM master_versions").fetchall() == [
             (1, 1)]
@@ -168,7 +172,7 @@ def test_a_v6_journal_is_migrated_keeps_its_versions_and_replays_identical(tmp_p
     cfg, db, before = _opened_by_a_writer(tmp_path, V6)
     assert "v6-r4" in before[0]
     with sqlite3.connect(db) as conn:
-        assert schema.version(conn) == SCHEMA_VERSION == 7
+        assert schema.version(conn) == SCHEMA_VERSION == 8
         # the versions it recorded stay in force for its events; this plant's master data
         # (A back at 2.00) is a third
         versions = conn.execute("SELECT version, from_seq FROM master_versions").fetchall()

@@ -72,3 +72,24 @@ def test_shipment_backward_lists_every_lot_it_can_hold(cfg):
                       ("received on PO-1", "A", "LOT-A1")]
     table = gateway("trace", "-c", cfg, "shipment", "SO-1", check=True).stdout
     assert "made by WO-F" in table and "backflushed S" in table
+
+
+def test_a_batch_leads_to_exactly_its_lines_and_their_events(tmp_path):
+    from gateway.trace import batch_chain
+    from gateway.upstream.batcher import Batcher
+    from gateway.upstream.forwarder import connect
+
+    trace_plant.build(tmp_path)
+    [db] = (tmp_path / "var").glob("*.db")
+    conn = connect(str(db), "FULL")
+    seqs = Batcher(conn, "trace", "EUR", 2, max_lines=10).run_once(force=True)
+    assert len(seqs) > 2  # several batches, so a batch's lines are some of them
+    for seq in seqs:
+        (batch_id,) = conn.execute("SELECT batch_id FROM batches WHERE seq = ?", (seq,)).fetchone()
+        marked = [ln for (ln,) in conn.execute(
+            "SELECT line FROM journal_line_ids WHERE batch_seq = ? ORDER BY line", (seq,))]
+        chain = batch_chain(conn, batch_id)
+        assert [ln["line"] for ln in chain["lines"]] == marked and marked
+        events = {ln["event_id"] for ln in chain["lines"]}
+        assert {ev["id"] for ev in chain["events"]} == events
+    conn.close()
