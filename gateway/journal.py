@@ -864,12 +864,9 @@ class Journal:
     def stored_run(self, first_id: str, n: int) -> list[bytes]:
         """Canonical payloads of the `n` events journaled from the one with `first_id` on,
         in journal order (fewer at the journal's end; none if `first_id` is not stored)."""
-        row = self.conn.execute("SELECT seq FROM events WHERE id = ?", (first_id,)).fetchone()
-        if row is None:
-            return []
         return [p for (p,) in self.conn.execute(
-            "SELECT CAST(payload AS BLOB) FROM events WHERE seq >= ? ORDER BY seq LIMIT ?",
-            (row[0], n))]
+            "SELECT CAST(payload AS BLOB) FROM events WHERE seq >="
+            " (SELECT seq FROM events WHERE id = ?) ORDER BY seq LIMIT ?", (first_id, n))]
 
     def _write(self, subs, fresh, posted: Posted, rejected, results, side) -> None:
         conn = self.conn

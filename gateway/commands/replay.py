@@ -281,10 +281,9 @@ def replay(live_db: str, master, target: str, *, chunk: int = CHUNK,
     (no events, no lines). `alerts` (an AlertsSection) judges the events as the live
     gateway did, into that file."""
     from costing.engine import Engine
-    from gateway import projections, schema
+    from gateway import gc_policy, projections, schema
     from gateway.alerts import AlertBook
     from gateway.master_versions import Masters
-    from gateway import gc_policy
     from gateway.replay import stored_chunks
     from gateway.spill import spill_files
 
