@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import pathlib
-import sqlite3
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ import pytest
 
 from gateway.money import to_str
 from tests.e2e.plant_state import applied, consumer_idle
-from tests.e2e.procs import reaped
+from tests.e2e.procs import journal_rows, reaped
 from tests.gateway.consolidation.plant_toml import write_plant_toml
 from tests.gateway.plant import GATEWAY_TOML, ROOT, ev, write_events, write_plant
 from tests.gateway.upstream.nats_stream import stream_messages
@@ -67,10 +66,7 @@ fetch_batch = 3
 
 
 def _q(db: str, sql: str) -> list:
-    if not os.path.exists(db):
-        return []
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
+    return journal_rows(db, sql)
 
 
 def _line(tmp_path, server, n: int) -> tuple[str, str, str]:

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import time
 import pytest
 
 from simulators.mqtt_devices import MqttDeviceSimulator
-from tests.e2e.procs import reaped
+from tests.e2e.procs import journal_rows, reaped
 from tests.gateway.plant import GATEWAY_TOML, ROOT, ev, write_plant
 from tests.support.mosquitto import mosquitto, mosquitto_tls_files  # noqa: F401 (fixtures)
 
@@ -41,10 +40,7 @@ def _start(cfg, broker, failpoints: str = "") -> subprocess.Popen:
 
 
 def _q(db, sql):
-    if not os.path.exists(db):
-        return []
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
+    return journal_rows(db, sql)
 
 
 async def _until(fn, want, proc, timeout=30.0):

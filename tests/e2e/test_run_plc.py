@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +14,7 @@ import time
 import pytest
 
 from simulators.plc import PlcSimulator
-from tests.e2e.procs import reaped
+from tests.e2e.procs import journal_rows, reaped
 from tests.gateway.plant import GATEWAY_TOML, ROOT, ev, gateway, write_events, write_plant
 
 DEVICES = """
@@ -38,21 +37,14 @@ def _start(cfg) -> subprocess.Popen:
 
 
 def _good_scrap(db) -> tuple[float, float]:
-    if not os.path.exists(db):
-        return (0.0, 0.0)
-    with sqlite3.connect(db) as conn:
-        row = conn.execute("SELECT good, scrap FROM work_orders WHERE work_order='WO-F'"
-                           ).fetchone()
-    return (row[0], row[1]) if row else (0.0, 0.0)
+    rows = journal_rows(db, "SELECT good, scrap FROM work_orders WHERE work_order='WO-F'")
+    return (rows[0][0], rows[0][1]) if rows else (0.0, 0.0)
 
 
 async def _stored(db, want: set, proc: subprocess.Popen, timeout=60.0):
     deadline = time.monotonic() + timeout
     while True:
-        rows = set()
-        if os.path.exists(db):
-            with sqlite3.connect(db) as conn:
-                rows = set(conn.execute("SELECT node, epoch, value FROM counters"))
+        rows = set(journal_rows(db, "SELECT node, epoch, value FROM counters"))
         if rows == want:
             return
         assert time.monotonic() < deadline, f"counter positions {rows}, want {want}"

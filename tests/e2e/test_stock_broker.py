@@ -13,7 +13,6 @@ import contextlib
 import itertools
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import pytest
 
 from gateway.bench.ingest import publish, site_env, write_site
 from simulators.mosquitto import Mosquitto
-from tests.e2e.procs import reaped
+from tests.e2e.procs import journal_rows, reaped
 from tests.gateway.plant import ROOT
 
 BURST = 3000  # 150 × Mosquitto's in-flight default, 3 × its queue default
@@ -30,13 +29,8 @@ ITEMS, DEPTH = 30, 3
 
 
 def _count(db: str, sql: str) -> int:
-    if not os.path.exists(db):
-        return 0
-    try:
-        with sqlite3.connect(db) as conn:
-            return conn.execute(sql).fetchone()[0]
-    except sqlite3.OperationalError:  # the gateway is still creating its tables
-        return 0
+    rows = journal_rows(db, sql)
+    return rows[0][0] if rows else 0
 
 
 def _journaled(db: str, prefix: str) -> int:

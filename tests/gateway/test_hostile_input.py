@@ -275,17 +275,14 @@ async def test_the_same_hostile_lines_over_mqtt(tmp_path, mosquitto):
     import sys
 
     from simulators.mqtt_devices import MqttDeviceSimulator
-    from tests.e2e.procs import reaped
+    from tests.e2e.procs import journal_rows, reaped
     from tests.gateway.plant import ROOT
 
     cfg = write_plant(tmp_path, GATEWAY_TOML + MQTT.format(url=mosquitto.url))
     db = str(tmp_path / "var" / "gateway.db")
 
     def q(sql):
-        if not os.path.exists(db):
-            return []
-        with sqlite3.connect(db) as conn:
-            return conn.execute(sql).fetchall()
+        return journal_rows(db, sql)
 
     env = {**os.environ, "T_MQTT_USER": mosquitto.username,
            "T_MQTT_PASSWORD": mosquitto.password}
