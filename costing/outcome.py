@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+MISMATCH = "invoice_mismatch"  # the exception kind an invoice line that does not match is held as
+
 
 class Line(NamedTuple):
     account: str

@@ -17,10 +17,9 @@ import numpy as np
 
 from costing.arrays import Column
 from costing.kernels import EPS
-from costing.outcome import Reject
+from costing.outcome import MISMATCH, Reject
 
 EFFECT_NAMES = ("rcv", "ap_bill", "ap_pay", "ar_bill", "ar_pay", "so_cogs")
-MISMATCH = "invoice_mismatch"  # the exception kind a line that does not match is held as
 
 
 class Settlement:

@@ -20,15 +20,13 @@ import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import msgspec
 import numpy as np
 
-from costing.engine import Engine
 from costing.master import MasterData
-from costing.settlement import MISMATCH
-from costing.posted import Posted
+from costing.outcome import MISMATCH
 
 from gateway import failpoints, master_versions, projections, schema
 from gateway.bounds import DEFAULT as DEFAULT_LIMITS
@@ -44,13 +42,18 @@ from gateway.events import (
     encode_event,
 )
 from gateway import snapshots
-from gateway.replay import replay_versions
 from gateway.startup import StartupError
 from gateway.projections import MoneyOverflow
 from gateway.provenance import bind
 from gateway.release_check import ReleaseCheck, reason_of
 from gateway.spill import spill_files
 from gateway.timestamps import TimestampError, check_window, parse_rfc3339
+
+if TYPE_CHECKING:  # the cost engine (and numba under it) is imported where one is built:
+    # a command that opens a journal without valuing anything (`gateway ingest` of a file
+    # already in it) does not pay a fifth of a second for loading it
+    from costing.engine import Engine
+    from costing.posted import Posted
 
 
 def _month_start(ts: str) -> datetime:
@@ -360,8 +363,8 @@ class Journal:
         self._last_ids: tuple[int, int] | None = None
         try:
             if not rebuild:  # a scratch journal: an empty engine over the last version
-                self._in_force(Engine(self._masters.get(self._masters.versions[-1]),
-                                      spill_block, self._blocks))
+                self._in_force(self._new_engine(self._masters.get(self._masters.versions[-1]),
+                                                self._blocks))
                 self._adopt()
             elif not lazy:
                 self._rebuild()
@@ -464,6 +467,8 @@ class Journal:
         swapped in only when whole: if the replay fails (its spill file on a full disk),
         the error is raised and the engine in use is not a half-built one. A rebuild that
         does not give what is stored raises JournalDiverged naming the event."""
+        from gateway.replay import replay_versions
+
         self._masters.refresh()
         try:
             engine, after = self._from_snapshot()
@@ -551,7 +556,9 @@ class Journal:
         from costing.arrays import MemoryBlocks
 
         masters = self._masters
-        engine = Engine(masters.first(), self._spill_block, MemoryBlocks)
+        from gateway.replay import replay_versions
+
+        engine = self._new_engine(masters.first(), MemoryBlocks)
         engine, _ = replay_versions(self.conn, engine, masters, until=seq - 1)
         version = masters.at(seq)
         if version is not None:
@@ -571,7 +578,13 @@ class Journal:
             except snapshots.SnapshotRefused as exc:
                 if os.path.exists(self.snapshot_path):
                     print(f"journal: {exc}; replaying the whole journal", file=sys.stderr)
-        return Engine(self._masters.first(), self._spill_block, self._blocks), 0
+        return self._new_engine(self._masters.first(), self._blocks), 0
+
+    def _new_engine(self, master: MasterData, blocks) -> Engine:
+        """An empty engine over `master`; the one place the engine's module is loaded."""
+        from costing.engine import Engine
+
+        return Engine(master, self._spill_block, blocks)
 
     def _masters_after(self, seq: int) -> dict[str, MasterData]:
         """The master data an engine may be over right after the event at `seq`, by

@@ -30,15 +30,16 @@ import os
 import pathlib
 import sqlite3
 import struct
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 import costing
-from costing.engine import Engine
 from costing.master import MasterData
-from costing.snapshot import engine_from_state, engine_state
 from gateway import master_versions
+
+if TYPE_CHECKING:  # loaded by what takes or restores a state (see gateway.journal)
+    from costing.engine import Engine
 
 MAGIC = b"GWSNAP01"
 ALIGN = 64
@@ -83,6 +84,8 @@ def _pad(n: int) -> int:
 def write(path: str, engine: Engine, mark: dict[str, Any], master: MasterData,
           spill_block: int) -> int:
     """Write the engine's state as the snapshot at `path`, atomically; returns its size."""
+    from costing.snapshot import engine_state
+
     state = engine_state(engine, copy=False)  # written before the engine goes on
     sections, offset = [], 0
     pieces: list[tuple[str, Any]] = []
@@ -156,6 +159,8 @@ def load(path: str, conn: sqlite3.Connection,
     saying why it cannot be used with this journal, master data and code.
     `masters_after(seq)`: the master data an engine right after the event at seq may be
     over, by digest."""
+    from costing.snapshot import engine_from_state
+
     if not os.path.exists(path):
         raise SnapshotRefused(f"no snapshot at {path}")
     header, body = read_header(path)
@@ -201,7 +206,8 @@ def verify(path: str, conn: sqlite3.Connection, master: MasterData, spill_block:
     """Whether the snapshot at `path`, with the events after it, gives the engine a full
     replay of the journal gives (True), and a sentence saying so or why not; each event
     valued against its version of the master data (`master`: a journal that has none)."""
-    from costing.snapshot import state_differences
+    from costing.engine import Engine
+    from costing.snapshot import engine_state, state_differences
     from gateway.master_versions import Masters, current_after
     from gateway.replay import replay_versions
 

@@ -178,3 +178,36 @@ def test_a_chunk_as_the_journal_holds_it_is_all_duplicates_without_a_line_decode
     assert b"claimed_source" not in journal.stored_run("r5", 1)[0]
     assert not journaled_run(journal, lines, limit)
     journal.close()
+
+
+def _ingest_loads_the_engine(cfg, path) -> tuple[bool, str]:
+    """`gateway ingest` in a process of its own: whether it loaded the cost engine's
+    kernels (numba), and what it said."""
+    import subprocess
+    import sys
+
+    from tests.gateway.plant import ROOT
+
+    probe = ("import sys\nfrom gateway.cli import main\n"
+             f"rc = main(['ingest', '-c', {str(cfg)!r}, {str(path)!r}])\n"
+             "print('numba' in sys.modules)\nsys.exit(rc)\n")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1] == "True", proc.stderr
+
+
+def test_a_file_already_in_the_journal_is_checked_without_loading_the_cost_engine(
+        ingested, tmp_path):
+    cfg, db = ingested
+    again = write_events(tmp_path / "again.jsonl", DAY)  # as first written
+    stored = tmp_path / "stored.jsonl"  # as the journal holds it
+    stored.write_text("\n".join(p for (p,) in _table(db, "SELECT payload FROM events")))
+    for path in (again, stored):
+        loaded, said = _ingest_loads_the_engine(cfg, path)
+        assert "0 applied, 30 duplicate, 0 rejected" in said, said
+        assert not loaded, f"{path.name}: the cost engine was loaded for duplicates only"
+    new = write_events(tmp_path / "new.jsonl", [*DAY, _r("r-new")])
+    loaded, said = _ingest_loads_the_engine(cfg, new)  # one new event: valued, so loaded
+    assert "1 applied, 30 duplicate, 0 rejected" in said, said
+    assert loaded
