@@ -874,12 +874,16 @@ class Journal:
             found.update(self.conn.execute(q, part))
         return found
 
-    def stored_run(self, first_id: str, n: int) -> list[bytes]:
+    def stored_run(self, first_id: str, n: int) -> bytes | None:
         """Canonical payloads of the `n` events journaled from the one with `first_id` on,
-        in journal order (fewer at the journal's end; none if `first_id` is not stored)."""
-        return [p for (p,) in self.conn.execute(
-            "SELECT CAST(payload AS BLOB) FROM events WHERE seq >="
-            " (SELECT seq FROM events WHERE id = ?) ORDER BY seq LIMIT ?", (first_id, n))]
+        in journal order, joined by newlines (which no canonical payload holds) as one
+        UTF-8 text: fewer at the journal's end, None if `first_id` is not stored. The
+        order is that of the subquery, as group_concat takes its rows in practice; were
+        it ever another, the run would just not compare equal to a file's lines."""
+        return self.conn.execute(
+            "SELECT CAST(group_concat(payload, char(10)) AS BLOB) FROM (SELECT payload"
+            " FROM events WHERE seq >= (SELECT seq FROM events WHERE id = ?)"
+            " ORDER BY seq LIMIT ?)", (first_id, n)).fetchone()[0]
 
     def _write(self, subs, fresh, posted: Posted, rejected, results, side) -> None:
         conn = self.conn

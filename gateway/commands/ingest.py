@@ -106,14 +106,43 @@ def journaled_run(journal, lines: list[bytes], limit: int) -> bool:
     stored payload: then the line is the stored payload with that move undone. A stored
     payload is canonical and bound: a flat object holding each key once, `"source":null`
     followed by a later key, and no key text inside a string (its quotes are escaped),
-    so the move is undone by replacing those two members' text."""
+    so the move is undone by replacing those two members' text.
+
+    The run is compared whole first (its payloads and the lines, each joined by newlines,
+    which neither holds), then with one claim undone throughout (a file from one source),
+    and only then payload by payload."""
     if not lines or max(map(len, lines)) > limit:
         return False
     try:
         first = _id_of.decode(lines[0]).id
     except (msgspec.DecodeError, RecursionError):
         return False
-    stored = journal.stored_run(first, len(lines)) if isinstance(first, str) else []
+    stored = journal.stored_run(first, len(lines)) if isinstance(first, str) else None
+    if stored is None:
+        return False
+    text = b"\n".join(lines)
+    if stored == text or _unbound(stored, len(lines)) == text:
+        return True
+    return _each_journaled(lines, stored.split(b"\n"))
+
+
+def _unbound(stored: bytes, n: int) -> bytes | None:
+    """`n` stored payloads (joined by newlines) as they were before binding, if all of them
+    hold the same claim, else None. Each payload holds each key once, so when the bound
+    claim and `"source":null,` are each found `n` times, each payload holds both once and
+    replacing them throughout undoes each payload's move, as `_each_journaled` would."""
+    start = stored.find(_CLAIM) + len(_CLAIM)
+    end = stored.find(b'",', start) + 2
+    if start < len(_CLAIM) or end < 2 or stored[start] != 34:  # no claim there ('"')
+        return None
+    move = _move(stored[start:end])
+    if not move or stored.count(move[0]) != n or stored.count(_NO_SOURCE) != n:
+        return None
+    return stored.replace(move[0], _NO_CLAIM).replace(_NO_SOURCE, move[1])
+
+
+def _each_journaled(lines: list[bytes], stored: list[bytes]) -> bool:
+    """Each of `lines` its stored payload, or that payload with its own claim undone."""
     if len(stored) != len(lines):
         return False
     moves: dict[bytes, tuple[bytes, bytes] | None] = {}  # claim -> (bound, unbound) text

@@ -148,12 +148,25 @@ def test_a_chunk_as_the_journal_holds_it_is_all_duplicates_without_a_line_decode
     journal.submit([Submission(raw, source=file_source("f", n))
                     for n, raw in enumerate(lines, start=1)])
     limit = journal.limits.max_payload_bytes
-    stored = journal.stored_run("r0", 6)
+    mes = [encode_event(decode_event(json.dumps(_r(f"m{i}", source="mes")).encode()))
+           for i in range(3)]  # a second channel's claim, journaled after them
+    journal.submit([Submission(raw, source=file_source("f", n))
+                    for n, raw in enumerate(mes, start=7)])
+    stored = journal.stored_run("r0", 6).split(b"\n")
     assert len(stored) == 6 and stored[0] != lines[0]  # bound: "erp" is a claim there
+    assert journal.stored_run("nope", 6) is None
     verdicts = {
         "the file again": (lines, True),
         "a run from its middle": (lines[2:5], True),
         "read back from the journal": (stored, True),
+        "half read back, half as written": ([*stored[:3], *lines[3:]], True),
+        "two claimed sources": ([*lines, *mes], True),
+        "two claimed sources, read back": (journal.stored_run("r0", 9).split(b"\n"), True),
+        "the second source's lines claiming the first": (
+            [*lines, *(x.replace(b'"mes"', b'"erp"') for x in mes)], False),
+        "lines claiming one source and naming another": (  # not what binding undoes
+            [*lines, *(x.replace(b'"source":null,', b'"source":"erp",')
+                       for x in journal.stored_run("m0", 3).split(b"\n"))], False),
         "another order": (lines[::-1], False),
         "past the journal's end": ([*lines, lines[0]], False),
         "a changed event": ([*lines[:3], lines[3].replace(b'"qty":2.0', b'"qty":3.0'),
@@ -175,7 +188,7 @@ def test_a_chunk_as_the_journal_holds_it_is_all_duplicates_without_a_line_decode
     # a stored payload without the key (written by an older gateway, say): not a run, no error
     journal.conn.execute("UPDATE events SET payload = replace(payload, '\"claimed_source\":"
                          "\"erp\",', '') WHERE id = 'r5'")
-    assert b"claimed_source" not in journal.stored_run("r5", 1)[0]
+    assert b"claimed_source" not in journal.stored_run("r5", 1)
     assert not journaled_run(journal, lines, limit)
     journal.close()
 
