@@ -245,20 +245,24 @@ class Inventory:
             rows_of = self._rows_by_item()
             live = np.array([r for sku in items for r in rows_of.get(sku, ())], np.int64)
             live = live[seq[live] >= 0]
-        by_item: dict[str, list[int]] = {}
+        ordered = live[np.argsort(seq[live], kind="stable")]
+        # each item's rows and quantities in seq order, read in one pass (no numpy call
+        # an item: a commit asks for ~40 items of a few rows each)
+        by_item: dict[str, tuple[list[int], list[float]]] = {}
         keys = self.row_keys
-        for r in live[np.argsort(seq[live], kind="stable")].tolist():
-            by_item.setdefault(keys[r][0], []).append(r)
+        for r, x in zip(ordered.tolist(), self.row_qty.a[ordered].tolist()):
+            group = by_item.get(keys[r][0])
+            if group is None:
+                group = by_item[keys[r][0]] = ([], [])
+            group[0].append(r)
+            group[1].append(0.0 if abs(x) <= EPS else round(x, 9))
         out = []
-        row_qty = self.row_qty.a
-        for sku, rows in by_item.items():
-            i = self.plant.item_index[sku]
-            raw = row_qty[rows].tolist()
-            qtys = [0.0 if abs(x) <= EPS else round(x, 9) for x in raw]
-            shares = allocate(int(self.value[i]), qtys)
+        index, value = self.plant.item_index, self.value
+        for sku, (rows, qtys) in by_item.items():
+            shares = allocate(int(value[index[sku]]), qtys)
             for r, q, v in zip(rows, qtys, shares):
                 if q != 0.0 or v != 0:
-                    out.append((self.row_keys[r], q, v))
+                    out.append((keys[r], q, v))
         return out
 
     def _rows_by_item(self) -> dict[str, list[int]]:

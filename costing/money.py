@@ -32,8 +32,8 @@ def allocate(total: int, weights: list[float]) -> list[int]:
     Weights may be negative (a row driven short); a zero weight sum puts everything on
     the first weight so that the total is never lost.
     """
-    if not weights:
-        return []
+    if len(weights) < 2:  # one row takes it all, whatever its weight (as below, faster)
+        return [total] if weights else []
     wsum = math.fsum(weights)
     if abs(wsum) < 1e-9 or not math.isfinite(wsum):
         return [total] + [0] * (len(weights) - 1)
@@ -43,9 +43,12 @@ def allocate(total: int, weights: list[float]) -> list[int]:
     if abs(left) > len(weights):  # offsetting signed rows lost precision: keep it exact
         floors[0] += left
         return floors
+    if not left:
+        return floors
     # Largest fractional part first; ties (to 1e-9, so float noise cannot break
-    # them differently on a replay) go to the earlier, older row.
-    order = sorted(range(len(weights)), key=lambda k: (-round(shares[k] - floors[k], 9), k))
+    # them differently on a replay) go to the earlier, older row (the sort is stable).
+    behind = [-round(s - f, 9) for s, f in zip(shares, floors)]
+    order = sorted(range(len(weights)), key=behind.__getitem__)
     step = 1 if left >= 0 else -1
     k = 0
     while left != 0:

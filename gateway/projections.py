@@ -39,8 +39,7 @@ def project_items(conn, engine, items: set[str]) -> None:
     marks = ",".join("?" * len(items))
     args = sorted(items)
     conn.execute(f"DELETE FROM stock WHERE item IN ({marks})", args)
-    stock = [(r.item, r.location, r.status, r.lot or "", float(r.qty), int(r.value))
-             for r in engine.stock_rows(items) if abs(r.qty) > 1e-9 or r.value != 0]
+    stock = [r for r in engine.stock_figures(items) if abs(r[4]) > 1e-9 or r[5] != 0]
     costs = [(c.item, c.method, float(c.qty), int(c.value), float(c.unit_cost))
              for c in engine.item_costs(items)]
     for item, value in [(r[0], r[5]) for r in stock] + [(c[0], c[3]) for c in costs]:
