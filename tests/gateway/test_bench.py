@@ -259,3 +259,15 @@ def test_the_batcher_measure_batches_every_line_of_its_journal():
     out = measure(200)                        # 1,200 lines: 3 batches of at most 500
     assert (out["lines"], out["batches"], out["unbatched"]) == (1200, 3, 0)
     assert out["lines_per_s"] > 0 and out["cpu_us_per_line"] > 0
+
+
+def test_the_commit_measure_applies_every_event_it_times_and_times_its_parts():
+    from gateway.bench.commit import run
+
+    out = run(50, 2600, parts=True)  # 600 timed after the 2,000 of warm-up
+    assert out["events"] == 600 and sum(out["statuses"].values()) == 600
+    assert out["statuses"].get("applied", 0) >= 550, out["statuses"]  # the mix refuses a few
+    assert 0 < out["engine_us_per_event"] < out["cpu_us_per_event"]
+    assert 0 < out["stock_projection_us_per_event"] < out["cpu_us_per_event"]
+    from costing.engine import Engine
+    assert Engine.post_many.__qualname__ == "Engine.post_many"  # the timers put back
