@@ -10,15 +10,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from drivers.mqtt import _Paho
-
-
-def _length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, byte = divmod(n, 128)
-        out.append(byte | (128 if n else 0))
-        if not n:
-            return bytes(out)
+from gateway.bench.ingest import _varint  # MQTT's remaining length
 
 
 def publish(topic: str, payload: bytes, qos: int, mid: int = 0, dup: bool = False,
@@ -26,7 +18,7 @@ def publish(topic: str, payload: bytes, qos: int, mid: int = 0, dup: bool = Fals
     """A PUBLISH packet of MQTT 5 (`props`: the properties' length and bytes)."""
     t = topic.encode()
     body = len(t).to_bytes(2, "big") + t + (mid.to_bytes(2, "big") if qos else b"") + props
-    return bytes([0x30 | qos << 1 | dup << 3]) + _length(len(body) + len(payload)) + body + payload
+    return bytes([0x30 | qos << 1 | dup << 3]) + _varint(len(body) + len(payload)) + body + payload
 
 
 def _user_property() -> bytes:
