@@ -318,24 +318,61 @@ class _Paho(mqtt.Client):
         to `message_handler`: no message object, no property parsing, no callback
         dispatch, a good part of paho's time per message. Anything else (QoS 2, MQTT 5
         properties, an empty or invalid topic) is paho's own `_handle_publish`."""
-        handler = self.message_handler
-        command = self._in_packet["command"]
-        packet = self._in_packet["packet"]
+        message = self._plain_publish(self._in_packet["command"], self._in_packet["packet"])
+        if message is None:
+            return super()._handle_publish()
+        self.message_handler(*message)
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _plain_publish(self, command: int, packet) -> tuple | None:
+        """(topic, payload, qos, mid, dup) of a PUBLISH's body that `_handle_publish`
+        takes itself, or None when paho's own must handle it."""
         qos = (command & 0x06) >> 1
         v5 = self._protocol == mqtt.MQTTv5
-        if handler is None or qos > 1 or len(packet) < 2:
-            return super()._handle_publish()
+        if self.message_handler is None or qos > 1 or len(packet) < 2:
+            return None
         end = 2 + int.from_bytes(packet[0:2], "big")
         pos = end + (2 if qos else 0)
         if end == 2 or len(packet) < pos + v5 or (v5 and packet[pos] != 0):
-            return super()._handle_publish()
+            return None
         try:
             topic = packet[2:end].decode("utf-8")
         except UnicodeDecodeError:
-            return super()._handle_publish()
+            return None
         mid = int.from_bytes(packet[end:pos], "big") if qos else 0
-        handler(topic, bytes(packet[pos + v5:]), qos, mid, bool(command & 0x08))
-        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        return topic, bytes(packet[pos + v5:]), qos, mid, bool(command & 0x08)
+
+    def _read_publishes(self) -> None:
+        """Hand over the complete PUBLISH packets at the head of the read buffer that
+        `_plain_publish` takes, parsed here rather than by paho's reader (a `recv` of
+        one byte, then of each length byte and of the body, per packet: ~5 µs a
+        message). Stops at anything else (another packet, one not read whole, a length
+        paho would refuse), which paho then reads from the same place as before."""
+        buf, pos = self._rbuf, self._rpos
+        size, handler = len(buf), self.message_handler
+        handled = False
+        while pos + 1 < size and buf[pos] & 0xF0 == mqtt.PUBLISH:
+            length, shift, at = 0, 0, pos + 1
+            while at < size and at - pos <= 4:  # at most 4 length bytes (paho's limit)
+                byte = buf[at]
+                length |= (byte & 127) << shift
+                shift += 7
+                at += 1
+                if not byte & 128:
+                    break
+            else:
+                break  # the length goes on past the buffer, or is too long
+            if at + length > size:
+                break  # not read whole yet
+            message = self._plain_publish(buf[pos], buf[at:at + length])
+            if message is None:
+                break
+            pos = self._rpos = at + length
+            handled = True
+            handler(*message)
+        if handled:
+            with self._msgtime_mutex:  # paho's keepalive: bytes came in
+                self._last_bytes_received = mqtt.time_func()
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._rpos >= len(self._rbuf):
@@ -366,11 +403,35 @@ class _Paho(mqtt.Client):
             self._packet_queue(mqtt.PUBACK, run, 0, 0)
 
     def read_all(self) -> None:
-        """Handle every packet that has arrived (a read, then what it left buffered)."""
+        """Handle every packet that has arrived: between packets the plain PUBLISHes
+        here (`_read_publishes`), anything else by paho's reader, until nothing is left."""
         while True:
+            if self._in_packet["command"] == 0:
+                read = True if self._rpos < len(self._rbuf) else self._refill()
+                if read is False:
+                    return  # nothing has arrived
+                if read:
+                    self._read_publishes()
+                    if not self.buffered():
+                        return
             rc = self.loop_read()
             if rc != mqtt.MQTT_ERR_SUCCESS or not self.buffered():
                 return
+
+    def _refill(self) -> bool | None:
+        """One read into the empty buffer: True when it got bytes, False when none have
+        arrived, None when the socket is closed or failed (paho's own read then meets
+        that again and reports it as before)."""
+        try:
+            data = super()._sock_recv(1 << 18)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return None
+        if not data:
+            return None
+        self._rbuf, self._rpos = data, 0
+        return True
 
 
 _PUBACK = mqtt.PUBACK << 24 | 2 << 16   # PUBACK, remaining length 2; | the packet id

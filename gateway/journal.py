@@ -247,13 +247,17 @@ def reading_text(reading: dict | str | None) -> str | None:
     return _json_encode(reading).decode()
 
 
-def predecode(raw: bytes | str | dict | Event) -> tuple[Event | None, bytes | None]:
-    """(event, canonical bytes) for Submission.event/.canon, or (None, None) when `raw`
-    is not a valid event — `submit` then decodes it again and keeps the rejection."""
+def predecode(raw: bytes | str | dict | Event, source: str
+              ) -> tuple[Event | None, bytes | None]:
+    """(event, canonical bytes) for Submission.event/.canon of a submission from
+    `source`, or (None, None) when `raw` is not a valid event — `submit` then decodes it
+    again and keeps the rejection. The event is bound to `source` (`bind`) as `submit`
+    would bind it, so `submit` keeps these bytes instead of encoding it again."""
     try:
         event = _decode(raw)
     except EventError:
         return None, None
+    event = bind(event, source)
     return event, encode_event(event)
 
 

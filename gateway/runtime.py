@@ -474,10 +474,10 @@ class Gateway:
                 ev = m.event
                 if isinstance(ev, dict):
                     self.active_orders.note(ev)
-                event, canon = predecode(ev)
                 # the actor is the channel: the events topic it came on, or the device
                 source = (mqtt_source(r.attrs.get("topic", "?"), r.device)
                           if r.kind == "event" else r.device)
+                event, canon = predecode(ev, source)
                 subs.append(Submission(ev, source=source, reading=reading_text(reading_json(r)),
                                        event=event, canon=canon))
             elif m.exception is not None:

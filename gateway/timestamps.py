@@ -37,12 +37,14 @@ def _parse(text) -> datetime:
     if m is None:
         raise TimestampError(f"ts: not an RFC 3339 timestamp YYYY-MM-DDTHH:MM:SS[.frac]"
                              f"(Z|+HH:MM) (got {text[:64]!r})")
-    if text[-1] == "Z":  # the usual form: the C parser builds the same datetime
+    year, month, day, hour, minute, second, frac, offset = m.groups()
+    # An offset in range (the C parser would take +22:60 as +23:00): it builds the same
+    # datetime, ~4x faster than the fields below (`isoformat()` writes +00:00, not Z).
+    if offset == "Z" or (offset[1:3] <= "23" and offset[4:] <= "59"):
         try:
             return datetime.fromisoformat(text)
         except ValueError:
-            pass  # out of range: the message below says which field
-    year, month, day, hour, minute, second, frac, offset = m.groups()
+            pass  # a field out of range: the message below says which
     if offset == "Z":
         tz = timezone.utc
     else:

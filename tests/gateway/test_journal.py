@@ -387,6 +387,7 @@ def test_ingest_beside_a_running_writer_is_refused_and_changes_nothing(plant, tm
 
 
 def test_a_predecoded_submission_is_stored_exactly_as_a_plain_one(plant, tmp_path):
+    from gateway.events import encode_event
     from gateway.journal import predecode
 
     cfg, master = plant
@@ -394,13 +395,17 @@ def test_a_predecoded_submission_is_stored_exactly_as_a_plain_one(plant, tmp_pat
     bad_shape = ev("p2", "receipt", item="A", qty=0, location="L1", unit_price=1)
     bad_state = ev("p3", "receipt", item="ZZ", qty=1, location="L1", unit_price=1)
     reading = {"device": "mqtt", "kind": "event", "value": 1.5, "attrs": {"topic": "t"}}
-    assert predecode(bad_shape) == (None, None)  # left for submit to reject
+    assert predecode(bad_shape, "mqtt") == (None, None)  # left for submit to reject
+    # bound to its channel as submit binds it: submit keeps these bytes
+    bound, canon = predecode({**good, "source": "erp"}, "mqtt")
+    assert (bound.source, bound.claimed_source) == (None, "erp")
+    assert canon == encode_event(bound)
     dumps = []
     for name, pre in (("plain", False), ("pre", True)):
         j = Journal(str(tmp_path / f"{name}.db"), master)
         subs = []
         for raw in (good, bad_shape, bad_state, good):
-            event, canon = predecode(raw) if pre else (None, None)
+            event, canon = predecode(raw, "mqtt") if pre else (None, None)
             subs.append(Submission(raw, source="mqtt", reading=reading, event=event,
                                    canon=canon))
         results = j.submit(subs)
