@@ -81,7 +81,7 @@ CREATE TABLE IF NOT EXISTS names (
     name TEXT NOT NULL UNIQUE
 );
 
--- A line's event id and period are its entry's, kept there only (the view joins them).
+-- A line's event id and period are its entry's, kept there only (the view looks them up).
 CREATE TABLE IF NOT EXISTS journal_line_ids (
     line INTEGER PRIMARY KEY,
     entry INTEGER NOT NULL REFERENCES entries(entry),
@@ -340,18 +340,18 @@ def _ids(row: str) -> list[str]:
 
 # A row written through the view names its entry's event id and period: the table keeps
 # neither, so any other would be lost without a word.
-_OF_ITS_ENTRY = (
+_AS_ITS_ENTRY = (
     "SELECT RAISE(ABORT, 'journal_lines: a line''s event_id and period are its entry''s')"
     " WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entry = NEW.entry"
     " AND event_id = NEW.event_id AND period = NEW.period);")
 LINE_TRIGGERS = (
     "CREATE TRIGGER journal_lines_insert INSTEAD OF INSERT ON journal_lines BEGIN "
-    + _OF_ITS_ENTRY + _new_names("NEW")
+    + _AS_ITS_ENTRY + _new_names("NEW")
     + " INSERT INTO journal_line_ids(line, entry, account, debit, credit, work_order, item,"
     " work_center, memo, batch_seq) VALUES (NEW.line, NEW.entry, {0}, NEW.debit, NEW.credit,"
     " {1}, {2}, {3}, {4}, NEW.batch_seq); END".format(*_ids("NEW")),
     "CREATE TRIGGER journal_lines_update INSTEAD OF UPDATE ON journal_lines BEGIN "
-    + _OF_ITS_ENTRY + _new_names("NEW")
+    + _AS_ITS_ENTRY + _new_names("NEW")
     + " UPDATE journal_line_ids SET line = NEW.line, entry = NEW.entry, account = {0},"
     " debit = NEW.debit, credit = NEW.credit, work_order = {1}, item = {2},"
     " work_center = {3}, memo = {4}, batch_seq = NEW.batch_seq WHERE line = OLD.line;"
