@@ -910,8 +910,6 @@ class Journal:
         episode_rows: list[tuple] = []   # the engine's stock and rounding notices
         received: dict[tuple[str, str], str] = {}
         resolved: list[tuple[int, str, str, str]] = []
-        heads: list[tuple[int, str, str]] = []  # (entry, event id, period) of each event
-        #                                         that posts, in line order
         touched_orders: set[str] = set()
         touched_items: set[str] = set()
         judged: list[Event] = []  # applied events, for the alert book
@@ -947,7 +945,6 @@ class Journal:
                 entry += 1  # what the INTEGER PRIMARY KEY would assign: max + 1
                 period = ts[:7]
                 entry_rows.append((entry, seq, eid, ts, period))
-                heads.append((entry, eid, period))
             for alert in posted.alerts(k):
                 episode_rows.append((stamp, alert.kind.replace(" ", "_"), sub.source, eid,
                                      alert.message))
@@ -972,7 +969,7 @@ class Journal:
                 judged, {j: moved[k] for j, k in enumerate(judged_at) if k in moved},
                 lambda j: ledger.amounts(line_end[judged_at[j] - 1] if judged_at[j] else line0,
                                          line_end[judged_at[j]]))
-        line_rows = self._line_rows(block, counts, heads, fresh)
+        line_rows = self._line_rows(block, counts, entry_rows, fresh)
         if engine is not None:
             touched_items, touched_orders = projections.touched(engine, touched_orders,
                                                                 block, moves[1])
@@ -986,8 +983,8 @@ class Journal:
                 "INSERT INTO entries(entry, event_seq, event_id, ts, period)"
                 " VALUES (?,?,?,?,?)", entry_rows)
             conn.executemany(
-                "INSERT INTO journal_line_ids(entry, event_id, period, account, debit, credit,"
-                " work_order, item, work_center, memo) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO journal_line_ids(entry, account, debit, credit, work_order,"
+                " item, work_center, memo) VALUES (?,?,?,?,?,?,?,?)",
                 line_rows)
         self._stock_episodes(episode_rows)
         if alert_rows:
@@ -1059,24 +1056,22 @@ class Journal:
         return [stored[t] for t in texts]
 
     def _line_rows(self, block: np.ndarray, counts: np.ndarray,
-                   heads: list[tuple[int, str, str]], fresh) -> Iterable[tuple]:
+                   entry_rows: list[tuple], fresh) -> Iterable[tuple]:
         """journal_line_ids rows of a batch from the engine's line block, built by column:
-        (entry, event id, period, account, debit, credit, work order, item, work center,
-        memo), the named ones as ids into `names`, as many per event as it posted; the
-        rows are zipped as the INSERT reads them, never held as one list."""
-        if not heads:
+        (entry, account, debit, credit, work order, item, work center, memo), the named
+        ones as ids into `names`, as many per entry (of `entry_rows`, in line order) as
+        its event posted; the rows are zipped as the INSERT reads them, never held as one
+        list."""
+        if not entry_rows:
             return []
         amount = block[1]
         debit, credit = np.maximum(amount, 0), np.maximum(-amount, 0)
         self._check_money(debit, credit, counts, fresh)
         per = counts[counts > 0]
-        entry_no, eids, periods = zip(*heads)
         ledger = self.engine.ledger
         accounts = self._account_ids(ledger)
         names = self._name_ids(ledger, block[2:6])
-        cols = (np.repeat(np.array(entry_no, np.int64), per).tolist(),
-                np.repeat(np.array(eids, object), per).tolist(),
-                np.repeat(np.array(periods, object), per).tolist(),
+        cols = (np.repeat(np.array([r[0] for r in entry_rows], np.int64), per).tolist(),
                 accounts[block[0]].tolist(), debit.tolist(), credit.tolist(),
                 *(names[block[r]].tolist() for r in (3, 2, 4, 5)))
         return zip(*cols)

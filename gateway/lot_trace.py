@@ -94,7 +94,7 @@ class _Tree:
         marks = ",".join("?" * len(wcs))
         for wo, wc, value, first_seq, first_id in self.conn.execute(
                 f"""SELECT l.work_order, l.work_center, sum(l.credit), min(e.event_seq),
-                           min(l.event_id)
+                           min(e.event_id)
                     FROM journal_lines l JOIN entries e ON e.entry = l.entry
                     WHERE l.memo = 'completion: backflush' AND l.item = ? AND l.credit > 0
                       AND l.work_center IN ({marks}) AND e.event_seq > ?
@@ -176,7 +176,7 @@ class _Tree:
                     self.origin(ev["item"], ev["location"], ev["seq"], depth + 1,
                                 ev.get("lot"), seen)
         for item, wc, last_seq, first_id in self.conn.execute(
-                """SELECT l.item, l.work_center, max(e.event_seq), min(l.event_id)
+                """SELECT l.item, l.work_center, max(e.event_seq), min(e.event_id)
                    FROM journal_lines l JOIN entries e ON e.entry = l.entry
                    WHERE l.memo = 'completion: backflush' AND l.work_order = ? AND l.credit > 0
                    GROUP BY l.item, l.work_center ORDER BY min(e.event_seq)""", (wo,)):

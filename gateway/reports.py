@@ -13,7 +13,7 @@ VARIANCES = ("material_usage", "material_price", "labor_efficiency", "overhead_e
 
 def journal_rows(conn: sqlite3.Connection) -> list[dict]:
     cur = conn.execute(
-        "SELECT l.entry, l.event_id, e.ts, l.account, l.debit, l.credit, l.work_order,"
+        "SELECT l.entry, e.event_id, e.ts, l.account, l.debit, l.credit, l.work_order,"
         " l.item, l.memo FROM journal_lines l JOIN entries e ON e.entry = l.entry"
         " ORDER BY l.line")  # a line's ts is its entry's
     keys = ("entry", "event", "ts", "account", "debit", "credit", "work_order", "item", "memo")

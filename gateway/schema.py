@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # What changed at each version, and how a journal written by the one before is brought up:
 #   2: journal_lines no longer repeat their entry's ts (the entry keeps it; a line traces
 #      to its entry and its event as before), ~28 bytes a line
@@ -30,6 +30,9 @@ SCHEMA_VERSION = 8
 #      batch_seq IS NULL): what the batcher, the backlog figures and the dashboard ask;
 #      a batched line leaves it instead of moving in it (~65 bytes an event of a journal
 #      whose lines are all batched). A batch's lines are found through its entries.
+#   9: journal_line_ids no longer repeat their entry's event id and period (~30 bytes a
+#      line); the view journal_lines takes them from the entry and shows the same rows
+#      (see _to_9)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -78,11 +81,10 @@ CREATE TABLE IF NOT EXISTS names (
     name TEXT NOT NULL UNIQUE
 );
 
+-- A line's event id and period are its entry's, kept there only (the view looks them up).
 CREATE TABLE IF NOT EXISTS journal_line_ids (
     line INTEGER PRIMARY KEY,
     entry INTEGER NOT NULL REFERENCES entries(entry),
-    event_id TEXT NOT NULL,
-    period TEXT NOT NULL,
     account INTEGER NOT NULL,           -- names(id)
     debit INTEGER NOT NULL,
     credit INTEGER NOT NULL,
@@ -310,10 +312,15 @@ CREATE INDEX IF NOT EXISTS batches_state ON batches(state, seq);
 _NAME = "(SELECT name FROM names WHERE id = l.{0})"
 _ID = "(SELECT id FROM names WHERE name = {0})"
 _NAMED = ("account", "work_order", "item", "work_center", "memo")
+_OF_ENTRY = "(SELECT {0} FROM entries WHERE entry = l.entry)"
+# A line's event id and period are its entry's, looked up (as its names are) only by a
+# query that reads them: counting or summing lines costs what it did. A line whose
+# entry is gone still shows, without either.
 LINE_VIEW = (
-    "CREATE VIEW journal_lines AS SELECT l.line AS line, l.entry AS entry,"
-    " l.event_id AS event_id, l.period AS period, "
-    + _NAME.format("account") + " AS account, l.debit AS debit, l.credit AS credit, "
+    "CREATE VIEW journal_lines AS SELECT l.line AS line, l.entry AS entry, "
+    + _OF_ENTRY.format("event_id") + " AS event_id, " + _OF_ENTRY.format("period")
+    + " AS period, " + _NAME.format("account") + " AS account, l.debit AS debit,"
+    " l.credit AS credit, "
     + ", ".join(_NAME.format(c) + f" AS {c}" for c in ("work_order", "item", "work_center",
                                                        "memo"))
     + ", l.batch_seq AS batch_seq FROM journal_line_ids l")
@@ -331,19 +338,24 @@ def _ids(row: str) -> list[str]:
             for c in _NAMED]
 
 
+# A row written through the view names its entry's event id and period: the table keeps
+# neither, so any other would be lost without a word.
+_AS_ITS_ENTRY = (
+    "SELECT RAISE(ABORT, 'journal_lines: a line''s event_id and period are its entry''s')"
+    " WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entry = NEW.entry"
+    " AND event_id = NEW.event_id AND period = NEW.period);")
 LINE_TRIGGERS = (
     "CREATE TRIGGER journal_lines_insert INSTEAD OF INSERT ON journal_lines BEGIN "
-    + _new_names("NEW")
-    + " INSERT INTO journal_line_ids(line, entry, event_id, period, account, debit, credit,"
-    " work_order, item, work_center, memo, batch_seq) VALUES (NEW.line, NEW.entry,"
-    " NEW.event_id, NEW.period, {0}, NEW.debit, NEW.credit, {1}, {2}, {3}, {4},"
-    " NEW.batch_seq); END".format(*_ids("NEW")),
+    + _AS_ITS_ENTRY + _new_names("NEW")
+    + " INSERT INTO journal_line_ids(line, entry, account, debit, credit, work_order, item,"
+    " work_center, memo, batch_seq) VALUES (NEW.line, NEW.entry, {0}, NEW.debit, NEW.credit,"
+    " {1}, {2}, {3}, {4}, NEW.batch_seq); END".format(*_ids("NEW")),
     "CREATE TRIGGER journal_lines_update INSTEAD OF UPDATE ON journal_lines BEGIN "
-    + _new_names("NEW")
-    + " UPDATE journal_line_ids SET line = NEW.line, entry = NEW.entry,"
-    " event_id = NEW.event_id, period = NEW.period, account = {0}, debit = NEW.debit,"
-    " credit = NEW.credit, work_order = {1}, item = {2}, work_center = {3}, memo = {4},"
-    " batch_seq = NEW.batch_seq WHERE line = OLD.line; END".format(*_ids("NEW")),
+    + _AS_ITS_ENTRY + _new_names("NEW")
+    + " UPDATE journal_line_ids SET line = NEW.line, entry = NEW.entry, account = {0},"
+    " debit = NEW.debit, credit = NEW.credit, work_order = {1}, item = {2},"
+    " work_center = {3}, memo = {4}, batch_seq = NEW.batch_seq WHERE line = OLD.line;"
+    " END".format(*_ids("NEW")),
     "CREATE TRIGGER journal_lines_delete INSTEAD OF DELETE ON journal_lines BEGIN"
     " DELETE FROM journal_line_ids WHERE line = OLD.line; END")
 
@@ -358,7 +370,8 @@ def _line_view(conn: sqlite3.Connection) -> None:
 
 
 class SchemaError(RuntimeError):
-    """The journal was written by a newer gateway than this one."""
+    """The journal was written by a newer gateway than this one, or cannot be brought up
+    to this one's schema as it is."""
 
 
 def create(conn: sqlite3.Connection) -> None:
@@ -445,15 +458,29 @@ def _to_compact_lines(conn: sqlite3.Connection) -> None:
     and the view of the same name put in its place."""
     if conn.execute("SELECT type FROM sqlite_master WHERE name = 'journal_lines'"
                     ).fetchone() == ("table",):
+        _lines_of_their_entries(conn, "journal_lines")
         conn.execute("INSERT OR IGNORE INTO names(name) " + " UNION ".join(
             f"SELECT {c} FROM journal_lines WHERE {c} IS NOT NULL" for c in _NAMED))
         conn.execute(
-            "INSERT INTO journal_line_ids(line, entry, event_id, period, account, debit,"
-            " credit, work_order, item, work_center, memo, batch_seq)"
-            " SELECT o.line, o.entry, o.event_id, o.period, {0}, o.debit, o.credit, {1}, {2},"
-            " {3}, {4}, o.batch_seq FROM journal_lines o".format(*_ids("o")))
+            "INSERT INTO journal_line_ids(line, entry, account, debit, credit, work_order,"
+            " item, work_center, memo, batch_seq) SELECT o.line, o.entry, {0}, o.debit,"
+            " o.credit, {1}, {2}, {3}, {4}, o.batch_seq FROM journal_lines o".format(
+                *_ids("o")))
         conn.execute("DROP TABLE journal_lines")
     _line_view(conn)
+
+
+def _lines_of_their_entries(conn: sqlite3.Connection, table: str) -> None:
+    """SchemaError if a line of `table` names an event id or period other than its
+    entry's (or an entry there is not): from schema 9 a line has its entry's, and
+    migrating would change what such a line shows."""
+    row = conn.execute(
+        f"SELECT l.line, l.entry FROM {table} l LEFT JOIN entries e ON e.entry = l.entry"
+        " WHERE e.event_id IS NOT l.event_id OR e.period IS NOT l.period LIMIT 1").fetchone()
+    if row:
+        raise SchemaError(f"journal line {row[0]}: its event_id or period is not its entry's"
+                          f" ({row[1]}); a journal edited by hand? It stays at its schema"
+                          " version until the line is set right")
 
 
 def _to_8(conn: sqlite3.Connection) -> None:
@@ -463,4 +490,27 @@ def _to_8(conn: sqlite3.Connection) -> None:
                  " WHERE batch_seq IS NULL")
 
 
-_STEPS = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_compact_lines, 8: _to_8}
+def _to_9(conn: sqlite3.Connection) -> None:
+    """Journal lines without their entry's event id and period: the table rebuilt (every
+    line with its number, ids and batch; its indexes built again) and the view, which
+    takes both from the entry now, made anew."""
+    if "event_id" not in _columns(conn, "journal_line_ids"):
+        return  # made at schema 9 (a journal migrated from 6 copies its lines so)
+    _lines_of_their_entries(conn, "journal_line_ids")
+    conn.execute("DROP VIEW IF EXISTS journal_lines")  # and its triggers
+    conn.execute("DROP INDEX journal_line_ids_unbatched")
+    conn.execute("DROP INDEX journal_line_ids_entry")
+    conn.execute("ALTER TABLE journal_line_ids RENAME TO journal_line_ids_8")
+    table = DDL[DDL.index("-- A line's event id and period"):DDL.index("-- Projections")]
+    for statement in table.split(";")[:-1]:  # one by one: executescript would commit
+        conn.execute(statement)
+    conn.execute("INSERT INTO journal_line_ids(line, entry, account, debit, credit,"
+                 " work_order, item, work_center, memo, batch_seq) SELECT line, entry,"
+                 " account, debit, credit, work_order, item, work_center, memo, batch_seq"
+                 " FROM journal_line_ids_8")
+    conn.execute("DROP TABLE journal_line_ids_8")
+    _line_view(conn)
+
+
+_STEPS = {2: _to_2, 3: _to_3, 4: _to_4, 5: _to_5, 6: _to_6, 7: _to_compact_lines, 8: _to_8,
+          9: _to_9}

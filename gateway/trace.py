@@ -36,7 +36,7 @@ def _json(text: str | None) -> Any:
         return text  # kept verbatim: a frame that was never JSON
 
 
-_LINES = """SELECT l.line, l.entry, l.event_id, e.ts, l.period, l.account, l.debit, l.credit,
+_LINES = """SELECT l.line, l.entry, e.event_id, e.ts, e.period, l.account, l.debit, l.credit,
                    l.work_order, l.item, l.work_center, l.memo, l.batch_seq, b.batch_id
             FROM journal_lines l JOIN entries e ON e.entry = l.entry
             LEFT JOIN batches b ON b.seq = l.batch_seq"""

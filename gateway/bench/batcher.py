@@ -61,13 +61,11 @@ class _Journal:
                         nid[f"WC-{rng.randrange(40)}"])
                 for credit in CREDITS:
                     amount = rng.randrange(1, 100_000)
-                    rows.append((e, f"ev-{e}", "2026-11", nid["1400"], amount, 0, *dims,
-                                 nid["completion"]))
-                    rows.append((e, f"ev-{e}", "2026-11", nid[credit], 0, amount, *dims,
-                                 nid[""]))
-            conn.executemany("INSERT INTO journal_line_ids(entry, event_id, period, account,"
-                             " debit, credit, work_order, item, work_center, memo)"
-                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    rows.append((e, nid["1400"], amount, 0, *dims, nid["completion"]))
+                    rows.append((e, nid[credit], 0, amount, *dims, nid[""]))
+            conn.executemany("INSERT INTO journal_line_ids(entry, account, debit, credit,"
+                             " work_order, item, work_center, memo)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         self.entries += count
         return len(rows)
 

@@ -135,8 +135,8 @@ class Replayed:
                 "identical": not diff, "differences": diff}
 
 
-# The stored lines of a range of line numbers, in line order: each integer column joined
-# into one text (NULL dimensions as 0), the two text columns as JSON arrays; the seqs of
+# The stored lines of a range of line numbers, in line order: how many, and each integer
+# column joined into one text (NULL dimensions as 0); the seqs, event ids and periods of
 # their entries apart (a join per line costs more than reading the entries' rows). A
 # range of the primary key, aggregated as it is scanned: no subquery sorting and
 # limiting the rows first (a third of the query's time).
@@ -145,14 +145,14 @@ _INTS = ("l.line", "e.event_seq", "l.account", "l.debit", "l.credit", "l.work_or
 _NULLABLE = ("l.work_order", "l.item", "l.work_center")  # the others NOT NULL (and a NULL
 # would leave its column short: read row by row below)
 _STORED_SQL = (
-    "SELECT " + ", ".join(f"group_concat(coalesce({c}, 0))" if c in _NULLABLE
-                          else f"group_concat({c})" for c in _INTS).replace(
+    "SELECT count(*), " + ", ".join(f"group_concat(coalesce({c}, 0))" if c in _NULLABLE
+                                    else f"group_concat({c})" for c in _INTS).replace(
         "e.event_seq", "l.entry")
-    + ", json_group_array(l.event_id), json_group_array(l.period) FROM journal_line_ids l"
-    " WHERE l.line > ?1 AND l.line <= ?1 + ?2")
-_ENTRIES_SQL = ("SELECT group_concat(entry), group_concat(event_seq) FROM (SELECT entry,"
-                " event_seq FROM entries WHERE entry BETWEEN ? AND ? ORDER BY entry)")
-_ROWS_SQL = (f"SELECT {', '.join(_INTS)}, l.event_id, l.period FROM journal_line_ids l"
+    + " FROM journal_line_ids l WHERE l.line > ?1 AND l.line <= ?1 + ?2")
+_ENTRIES_SQL = ("SELECT group_concat(entry), group_concat(event_seq), json_group_array(event_id),"
+                " json_group_array(period) FROM (SELECT entry, event_seq, event_id, period"
+                " FROM entries WHERE entry BETWEEN ? AND ? ORDER BY entry)")
+_ROWS_SQL = (f"SELECT {', '.join(_INTS)}, e.event_id, e.period FROM journal_line_ids l"
              " JOIN entries e ON e.entry = l.entry WHERE l.line > ?1 AND l.line <= ?1 + ?2"
              " ORDER BY l.line")
 
@@ -207,24 +207,24 @@ class _Stored:
     def _read(self, span: int) -> tuple[np.ndarray, list, list]:
         """The lines numbered past self.line, up to self.line + span: their columns
         (lines of no entry are read and left out)."""
-        *texts, eids, periods = self.conn.execute(_STORED_SQL, (self.line, span)).fetchone()
-        eids, periods = msgspec.json.decode(eids), msgspec.json.decode(periods)
+        n, *texts = self.conn.execute(_STORED_SQL, (self.line, span)).fetchone()
         cols = [_ints(t) for t in texts]
-        if all(len(c) == len(eids) for c in cols) and (np.diff(cols[0]) > 0).all():
+        if all(len(c) == n for c in cols) and (np.diff(cols[0]) > 0).all():
             ints = np.stack(cols)
-            if not len(eids):
-                return ints, eids, periods
-            entry, seq = (_ints(t) for t in self.conn.execute(
-                _ENTRIES_SQL, (int(ints[1].min()), int(ints[1].max()))).fetchone())
+            if not n:
+                return ints, [], []
+            entry, seq, eids, periods = self.conn.execute(
+                _ENTRIES_SQL, (int(ints[1].min()), int(ints[1].max()))).fetchone()
+            entry, seq = _ints(entry), _ints(seq)
             if len(entry) == len(seq) and (np.diff(entry) > 0).all():
                 at = np.minimum(np.searchsorted(entry, ints[1]), max(len(entry) - 1, 0))
-                found = entry[at] == ints[1] if len(entry) else np.zeros(len(eids), bool)
-                ints[1] = seq[at] if len(seq) else 0
+                found = entry[at] == ints[1] if len(entry) else np.zeros(n, bool)
                 if not found.all():  # a line of no entry: not a line of any event
-                    keep = found.tolist()
-                    ints = ints[:, found]
-                    eids = [e for e, k in zip(eids, keep) if k]
-                    periods = [p for p, k in zip(periods, keep) if k]
+                    ints, at = ints[:, found], at[found]
+                ints[1] = seq[at]
+                # each line's event id and period, its entry's
+                eids = np.array(msgspec.json.decode(eids), object)[at].tolist()
+                periods = np.array(msgspec.json.decode(periods), object)[at].tolist()
                 return ints, eids, periods
         # not integers throughout (a value edited into text or a real), or group_concat
         # in another order: the same rows one by one, compared as they are

@@ -115,7 +115,7 @@ def order_events(conn: sqlite3.Connection, work_order: str, limit: int = 200) ->
                           ORDER BY seq DESC LIMIT ?""", (work_order, limit))
 
 
-_LINES = """SELECT l.line, l.entry, l.event_id, e.event_seq, e.ts, l.account, l.debit,
+_LINES = """SELECT l.line, l.entry, e.event_id, e.event_seq, e.ts, l.account, l.debit,
                    l.credit, l.work_order, l.item, l.work_center, l.memo
             FROM journal_lines l JOIN entries e ON e.entry = l.entry"""
 

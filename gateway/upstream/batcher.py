@@ -351,8 +351,11 @@ class Batcher:
 
     def _rows(self, columns: str, where: str, args: tuple) -> list[tuple]:
         """Rows of `columns` from journal_line_ids, the table under the journal_lines view
-        (the view's five look-ups into `names` a line cost more than the rest of the batcher)."""
-        return self.conn.execute(f"SELECT {columns} FROM journal_line_ids {where}", args).fetchall()
+        (the view's five look-ups into `names` a line cost more than the rest of the batcher),
+        with its entry's event id and period (`entry` is the line's: a USING column)."""
+        return self.conn.execute(
+            f"SELECT {columns} FROM journal_line_ids JOIN entries USING (entry) {where}",
+            args).fetchall()
 
     def _read_names(self) -> None:
         """The names added since the last read. A name is committed before the lines that

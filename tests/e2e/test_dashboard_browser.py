@@ -41,6 +41,9 @@ def build_plant(path: Path) -> None:
             conn.execute("INSERT INTO events VALUES (?,?,?,?,?,?,?,NULL)",
                          (seq, f"ev-{seq}", typ, "2026-11-22T06:00:00Z", "plc-assy", "{}",
                           ago(40 - 5 * seq)))
+        conn.executemany(  # a line's event id and period are its entry's
+            "INSERT INTO entries(entry, event_seq, event_id, ts, period) VALUES (?,?,?,?,?)",
+            [(seq, seq, f"ev-{seq}", "2026-11-22T06:00:00Z", "2026-11") for seq in (1, 4, 5)])
         conn.executemany(
             "INSERT INTO journal_lines(entry, event_id, period, account, debit, credit,"
             " work_order, item) VALUES (?,?,?,?,?,?,?,?)",

@@ -126,7 +126,7 @@ def test_a_v5_journal_is_migrated_keeps_its_data_and_replays_identical(tmp_path)
     cfg, db, before = _opened_by_a_writer(tmp_path, V5)
     assert "v5-c2" in before[0]
     with sqlite3.connect(db) as conn:
-        assert schema.version(conn) == SCHEMA_VERSION == 8
+        assert schema.version(conn) == SCHEMA_VERSION == 9
         # the master data of the first open values every event stored before
         assert conn.execute("SELECT version, from_seq FROM master_versions").fetchall() == [
             (1, 1)]
@@ -172,7 +172,7 @@ def test_a_v6_journal_is_migrated_keeps_its_versions_and_replays_identical(tmp_p
     cfg, db, before = _opened_by_a_writer(tmp_path, V6)
     assert "v6-r4" in before[0]
     with sqlite3.connect(db) as conn:
-        assert schema.version(conn) == SCHEMA_VERSION == 8
+        assert schema.version(conn) == SCHEMA_VERSION == 9
         # the versions it recorded stay in force for its events; this plant's master data
         # (A back at 2.00) is a third
         versions = conn.execute("SELECT version, from_seq FROM master_versions").fetchall()
@@ -180,3 +180,92 @@ def test_a_v6_journal_is_migrated_keeps_its_versions_and_replays_identical(tmp_p
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 10
         assert conn.execute("SELECT count(*) FROM journal_lines").fetchone()[0] == 30
     _reads_and_replays_the_same(cfg, before)
+
+
+# A small journal written by the schema-8 gateway, the last whose lines repeat their
+# entry's event id and period; most of its lines batched, the last ones not
+# (tests/gateway/data/make_journal_v8.py wrote it at that schema).
+V8 = ROOT / "tests" / "gateway" / "data" / "journal-v8.db"
+
+
+def _line_columns(conn) -> set[str]:
+    return {r[1] for r in conn.execute("PRAGMA table_info(journal_line_ids)")}
+
+
+def _view_rows(db) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return sorted(conn.execute("SELECT * FROM journal_lines"))
+
+
+def _lines_schema(conn) -> list[tuple]:
+    """The table of lines, its indexes and the view over it, as SQLite keeps them."""
+    return conn.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN"
+                        " ('journal_line_ids', 'journal_lines') ORDER BY name").fetchall()
+
+
+def test_the_v8_file_is_what_it_claims():
+    with sqlite3.connect(V8) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        columns = _line_columns(conn)
+        batched, unbatched = conn.execute("SELECT count(batch_seq), count(*) - count(batch_seq)"
+                                          " FROM journal_line_ids").fetchone()
+        periods = conn.execute("SELECT count(DISTINCT period) FROM entries").fetchone()[0]
+    assert version == ("8",) and {"event_id", "period"} <= columns
+    assert batched and unbatched and periods == 2 and V8.stat().st_size < 64 * 1024
+
+
+def test_a_v8_journal_is_migrated_keeps_every_line_and_replays_identical(tmp_path):
+    lines = _view_rows(V8)
+    cfg, db, before = _opened_by_a_writer(tmp_path, V8)
+    # every line as the view showed it: number, entry, event id, period, names, batch
+    assert _view_rows(db) == lines
+    fresh = sqlite3.connect(tmp_path / "fresh.db")
+    schema.create(fresh)
+    with sqlite3.connect(db) as conn:
+        assert schema.version(conn) == SCHEMA_VERSION == 9
+        assert not {"event_id", "period"} & _line_columns(conn)
+        # the table, its two indexes (the unbatched one partial) and the view, as made new
+        assert _lines_schema(conn) == _lines_schema(fresh)
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]  # indexes too
+    fresh.close()
+    _reads_and_replays_the_same(cfg, before)
+
+
+def test_a_fresh_journal_keeps_its_event_ids_and_periods_in_its_entries_only(tmp_path):
+    conn = sqlite3.connect(tmp_path / "j.db")
+    schema.create(conn)
+    assert _line_columns(conn) == {"line", "entry", "account", "debit", "credit", "work_order",
+                                   "item", "work_center", "memo", "batch_seq"}
+    conn.close()
+
+
+def test_a_v8_line_at_odds_with_its_entry_leaves_the_journal_at_8(tmp_path):
+    db = tmp_path / "gateway.db"
+    shutil.copy(V8, db)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("UPDATE journal_line_ids SET period = '1999-01' WHERE line = 3")
+    with pytest.raises(schema.SchemaError, match="journal line 3: its event_id or period is"
+                                                 " not its entry's"):
+        schema.create(conn)
+    assert schema.version(conn) == 8 and "period" in _line_columns(conn)
+    conn.close()
+
+
+def test_a_line_written_through_the_view_names_its_entrys_event_and_period(tmp_path):
+    conn = sqlite3.connect(tmp_path / "j.db", isolation_level=None)
+    schema.create(conn)
+    conn.execute("INSERT INTO entries(entry, event_seq, event_id, ts, period)"
+                 " VALUES (1, 1, 'e1', '2026-11-20T08:00:00Z', '2026-11')")
+    line = ("INSERT INTO journal_lines(entry, event_id, period, account, debit, credit, memo)"
+            " VALUES (1, ?, ?, '1400', 5, 0, '')")
+    conn.execute(line, ("e1", "2026-11"))
+    for other in (("e2", "2026-11"), ("e1", "2026-12")):
+        with pytest.raises(sqlite3.IntegrityError, match="a line's event_id and period are"
+                                                         " its entry's"):
+            conn.execute(line, other)
+    with pytest.raises(sqlite3.IntegrityError, match="its entry's"):
+        conn.execute("UPDATE journal_lines SET period = '2026-12'")
+    conn.execute("UPDATE journal_lines SET debit = 7")
+    assert conn.execute("SELECT entry, event_id, period, account, debit FROM journal_lines"
+                        ).fetchall() == [(1, "e1", "2026-11", "1400", 7)]
+    conn.close()

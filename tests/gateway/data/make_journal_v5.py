@@ -40,7 +40,8 @@ def main() -> int:
 
 def make(out: pathlib.Path, halves: list[list], change=None) -> int:
     """The plant's journal after each list of events in `halves`, a writer opening it for
-    each; `change(master_folder)` edits the master data between them. Kept as `out`."""
+    each; `change(master_folder)` runs between them (edits the master data, or the journal
+    in var/ beside it). Kept as `out`."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = write_plant(pathlib.Path(tmp))
         (pathlib.Path(tmp) / "var").mkdir()
