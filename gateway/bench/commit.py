@@ -22,6 +22,7 @@ import tempfile
 import time
 
 WARM = 2000
+SOURCE = "mqtt:plant/events"  # the channel the events topic binds them to
 
 
 def _events(master, n: int) -> list:
@@ -36,8 +37,8 @@ def _events(master, n: int) -> list:
     for k, ev in enumerate(EventStream(master, seed=23).take(n)):
         ts = (now + datetime.timedelta(microseconds=k)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         raw = encode_event(msgspec.structs.replace(ev, ts=ts))
-        event, canon = predecode(raw)
-        subs.append(Submission(raw, source="mqtt:plant/events", event=event, canon=canon))
+        event, canon = predecode(raw, SOURCE)
+        subs.append(Submission(raw, source=SOURCE, event=event, canon=canon))
     return subs
 
 
@@ -85,9 +86,9 @@ def run(batch: int, n: int, parts: bool) -> dict:
         cfg = write_site(pathlib.Path(folder) / "site", 200, 5, "mqtt://127.0.0.1:1",
                          db=str(pathlib.Path(folder) / "site" / "var" / "gateway.db"))
         plant = load_plant(argparse.Namespace(config=str(cfg)))
+        subs = _events(make_master(200, 5), n)
         journal = open_journal(plant)
         gc_policy.tune()
-        subs = _events(make_master(200, 5), n)
         statuses: dict[str, int] = {}
         figures: dict[str, float] = {}
         try:
