@@ -558,10 +558,9 @@ class Journal:
         """Why the stored event at `seq` is refused by the engine the events before it
         give (a rebuild of them, apart from the journal's own engine)."""
         from costing.arrays import MemoryBlocks
-
-        masters = self._masters
         from gateway.replay import replay_versions
 
+        masters = self._masters
         engine = self._new_engine(masters.first(), MemoryBlocks)
         engine, _ = replay_versions(self.conn, engine, masters, until=seq - 1)
         version = masters.at(seq)

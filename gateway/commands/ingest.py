@@ -131,11 +131,8 @@ def _unbound(stored: bytes, n: int) -> bytes | None:
     hold the same claim, else None. Each payload holds each key once, so when the bound
     claim and `"source":null,` are each found `n` times, each payload holds both once and
     replacing them throughout undoes each payload's move, as `_each_journaled` would."""
-    start = stored.find(_CLAIM) + len(_CLAIM)
-    end = stored.find(b'",', start) + 2
-    if start < len(_CLAIM) or end < 2 or stored[start] != 34:  # no claim there ('"')
-        return None
-    move = _move(stored[start:end])
+    claim = _first_claim(stored)
+    move = _move(claim) if claim is not None else None
     if not move or stored.count(move[0]) != n or stored.count(_NO_SOURCE) != n:
         return None
     return stored.replace(move[0], _NO_CLAIM).replace(_NO_SOURCE, move[1])
@@ -146,15 +143,12 @@ def _each_journaled(lines: list[bytes], stored: list[bytes]) -> bool:
     if len(stored) != len(lines):
         return False
     moves: dict[bytes, tuple[bytes, bytes] | None] = {}  # claim -> (bound, unbound) text
-    find = bytes.find
     for raw, payload in zip(lines, stored):
         if raw == payload:
             continue
-        start = find(payload, _CLAIM) + len(_CLAIM)
-        end = find(payload, b'",', start) + 2
-        if start < len(_CLAIM) or end < 2 or payload[start] != 34:  # no claim there ('"')
+        claim = _first_claim(payload)
+        if claim is None:
             return False
-        claim = payload[start:end]  # '"erp",'
         move = moves.get(claim)
         if move is None:
             move = moves[claim] = _move(claim)
@@ -162,6 +156,15 @@ def _each_journaled(lines: list[bytes], stored: list[bytes]) -> bool:
                 _NO_SOURCE, move[1], 1) != raw:
             return False
     return True
+
+
+def _first_claim(text: bytes) -> bytes | None:
+    """The text of the first claim in `text` ('"erp",'), None where it claims nothing."""
+    start = text.find(_CLAIM) + len(_CLAIM)
+    end = text.find(b'",', start) + 2
+    if start < len(_CLAIM) or end < 2 or text[start] != 34:  # no claim there ('"')
+        return None
+    return text[start:end]
 
 
 def _move(claim: bytes) -> tuple[bytes, bytes] | None:
